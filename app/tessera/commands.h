@@ -1,0 +1,38 @@
+// The tessera subcommands. Each is wiring: parse arguments, call the
+// modules, print results, map errors to exit codes (DESIGN.md §5).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "app/cli/args.h"
+#include "core/status.h"
+
+namespace tessera::cli {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitPartial = 3;  // batch finished, some cases failed
+
+using Args = std::vector<std::string>;
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(const Args& args);
+};
+
+// All commands, in the order `tessera --help` lists them.
+const std::vector<Command>& commands();
+
+// Parses; on --help prints usage and returns kExitOk through *exitCode, on a
+// usage error prints it and returns kExitUsage. True when the command should run.
+bool parseOrExit(ArgParser& parser, const Args& args, int* exitCode);
+
+// Prints "tessera: error: <message>" and returns kExitFailure.
+int fail(const Error& error);
+int fail(const Status& status);
+
+
+}  // namespace tessera::cli

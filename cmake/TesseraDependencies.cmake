@@ -1,0 +1,44 @@
+# Every third-party package comes from Debian 12 (see scripts/setup).
+find_package(Threads REQUIRED)
+find_package(OpenMP REQUIRED)
+find_package(ITK 5.2 REQUIRED COMPONENTS
+  ITKCommon ITKIOImageBase ITKIONIFTI ITKIONRRD ITKIOMeta ITKIOGDCM ITKGDCM)
+find_package(OpenCV 4 REQUIRED COMPONENTS core imgproc imgcodecs dnn)
+find_package(VTK 9.1 REQUIRED COMPONENTS
+  CommonCore CommonDataModel FiltersCore FiltersGeneral FiltersGeometry
+  FiltersModeling IOGeometry ImagingCore ImagingGeneral)
+# Debian's dnnl-config.cmake demands OpenCL (its GPU runtime), which Tessera
+# does not use; find the CPU library directly instead.
+find_path(DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.hpp REQUIRED)
+find_library(DNNL_LIBRARY dnnl REQUIRED)
+add_library(tessera_dnnl INTERFACE)
+target_include_directories(tessera_dnnl SYSTEM INTERFACE ${DNNL_INCLUDE_DIR})
+target_link_libraries(tessera_dnnl INTERFACE ${DNNL_LIBRARY})
+# ONNX's package configuration needs Protobuf found first.
+find_package(Protobuf REQUIRED)
+find_package(ONNX REQUIRED)
+if(TESSERA_BUILD_GUI)
+  find_package(Qt6 6.4 REQUIRED COMPONENTS Core Gui Widgets OpenGL OpenGLWidgets Concurrent Test)
+  find_package(VTK 9.1 REQUIRED COMPONENTS
+    RenderingCore RenderingOpenGL2 RenderingVolumeOpenGL2 RenderingAnnotation
+    InteractionStyle InteractionWidgets RenderingFreeType)
+endif()
+if(TESSERA_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+
+set(TESSERA_HAVE_CUDA OFF)
+if(NOT TESSERA_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    find_package(CUDAToolkit)
+    if(CUDAToolkit_FOUND)
+      set(TESSERA_HAVE_CUDA ON)
+    endif()
+  endif()
+  if(TESSERA_CUDA STREQUAL "ON" AND NOT TESSERA_HAVE_CUDA)
+    message(FATAL_ERROR "TESSERA_CUDA=ON but no CUDA toolkit was found")
+  endif()
+endif()
+message(STATUS "Tessera CUDA backend: ${TESSERA_HAVE_CUDA}")

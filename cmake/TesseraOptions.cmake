@@ -1,0 +1,16 @@
+# Compiler settings shared by every Tessera target, applied through an
+# interface target so that third-party code keeps its own flags.
+add_library(tessera_options INTERFACE)
+# -Wno-restrict: GCC 12 reports false positives inside libstdc++ string code.
+target_compile_options(tessera_options INTERFACE -Wall -Wextra -Wno-unused-parameter -Wno-restrict)
+if(TESSERA_NATIVE)
+  target_compile_options(tessera_options INTERFACE -march=native)
+endif()
+if(TESSERA_SANITIZE)
+  target_compile_options(tessera_options INTERFACE -fsanitize=address,undefined
+                                                   -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(tessera_options INTERFACE -fsanitize=address,undefined)
+endif()
+target_compile_definitions(tessera_options INTERFACE
+  TESSERA_VERSION="${PROJECT_VERSION}"
+  TESSERA_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

@@ -1,0 +1,51 @@
+# Fails when a source file includes something its folder may not use
+# (DESIGN.md §2). Run as: cmake -DROOT=<tree> -P check_layering.cmake
+if(NOT ROOT)
+  message(FATAL_ERROR "pass -DROOT=<source tree>")
+endif()
+
+set(TOOLKITS "itk|vtk|Q[A-Za-z0-9]+|qt[a-z]*/|opencv2|opencv/|gdcm")
+set(violations "")
+
+function(check_folder folder pattern what only_headers)
+  if(only_headers)
+    file(GLOB_RECURSE files "${ROOT}/${folder}/*.h" "${ROOT}/${folder}/*.hpp")
+  else()
+    file(GLOB_RECURSE files "${ROOT}/${folder}/*.h" "${ROOT}/${folder}/*.hpp"
+                            "${ROOT}/${folder}/*.cpp" "${ROOT}/${folder}/*.cu"
+                            "${ROOT}/${folder}/*.cuh")
+  endif()
+  foreach(file IN LISTS files)
+    file(STRINGS "${file}" lines REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"]")
+    foreach(line IN LISTS lines)
+      string(REGEX REPLACE "^[ \t]*#[ \t]*include[ \t]*[<\"]([^>\"]*)[>\"].*$" "\\1" header "${line}")
+      if(header MATCHES "^(${pattern})")
+        file(RELATIVE_PATH rel "${ROOT}" "${file}")
+        list(APPEND violations "${rel}: includes <${header}> (${what})")
+      endif()
+    endforeach()
+  endforeach()
+  set(violations "${violations}" PARENT_SCOPE)
+endfunction()
+
+# core: standard library and OpenMP only.
+check_folder(core "imaging/|models/|ui/|app/|${TOOLKITS}|dnnl|oneapi/|onnx/|cuda|cudnn|cublas"
+             "core uses the standard library and OpenMP only" FALSE)
+# imaging: core and the toolkits, privately; never models, ui, app or Qt.
+check_folder(imaging "models/|ui/|app/|Q[A-Za-z0-9]+|qt[a-z]*/"
+             "imaging may not use models, ui, app or Qt" FALSE)
+# imaging headers: no toolkit types in the interface.
+check_folder(imaging "${TOOLKITS}" "toolkit types stay out of imaging headers" TRUE)
+# models: never ui, app, Qt or VTK rendering.
+check_folder(models "ui/|app/|Q[A-Za-z0-9]+|qt[a-z]*/|vtkRender|vtkOpenGL"
+             "models may not use ui, app, Qt or VTK rendering" FALSE)
+# models headers: no ITK, VTK, Qt or OpenCV types.
+check_folder(models "${TOOLKITS}" "toolkit types stay out of models headers" TRUE)
+# ui: everything below, never app.
+check_folder(ui "app/" "ui may not use app" FALSE)
+
+if(violations)
+  list(JOIN violations "\n  " text)
+  message(FATAL_ERROR "layering violations:\n  ${text}")
+endif()
+message(STATUS "layering ok")
