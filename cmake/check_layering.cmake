@@ -15,6 +15,9 @@ function(check_folder folder pattern what only_headers)
                             "${ROOT}/${folder}/*.cpp" "${ROOT}/${folder}/*.cu"
                             "${ROOT}/${folder}/*.cuh")
   endif()
+  if(only_headers)
+    list(FILTER files EXCLUDE REGEX "/internal/")
+  endif()
   foreach(file IN LISTS files)
     file(STRINGS "${file}" lines REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"]")
     foreach(line IN LISTS lines)
@@ -34,7 +37,7 @@ check_folder(core "imaging/|models/|ui/|app/|${TOOLKITS}|dnnl|oneapi/|onnx/|cuda
 # imaging: core and the toolkits, privately; never models, ui, app or Qt.
 check_folder(imaging "models/|ui/|app/|Q[A-Za-z0-9]+|qt[a-z]*/"
              "imaging may not use models, ui, app or Qt" FALSE)
-# imaging headers: no toolkit types in the interface.
+# imaging headers: no toolkit types in the interface (internal/ is private glue).
 check_folder(imaging "${TOOLKITS}" "toolkit types stay out of imaging headers" TRUE)
 # models: never ui, app, Qt or VTK rendering.
 check_folder(models "ui/|app/|Q[A-Za-z0-9]+|qt[a-z]*/|vtkRender|vtkOpenGL"

@@ -1,0 +1,263 @@
+#include "imaging/io/volume_io.h"
+
+#include <itkImage.h>
+#include <itkImageFileWriter.h>
+#include <itkImageIOBase.h>
+#include <itkMetaImageIO.h>
+#include <itkNiftiImageIO.h>
+#include <itkNrrdImageIO.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "core/files.h"
+#include "core/log.h"
+#include "imaging/dicom/dicom.h"
+#include "imaging/internal/itk_support.h"
+
+namespace tessera::imaging {
+
+namespace {
+
+std::string lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+itk::ImageIOBase::Pointer createFileIO(FileFormat format) {
+  switch (format) {
+    case FileFormat::kNifti: return itk::NiftiImageIO::New().GetPointer();
+    case FileFormat::kNrrd: return itk::NrrdImageIO::New().GetPointer();
+    case FileFormat::kMetaImage: return itk::MetaImageIO::New().GetPointer();
+    default: return nullptr;
+  }
+}
+
+template <class T>
+Status writeWithItk(const Image<T>& image, const std::string& path) {
+  const FileFormat format = formatFromPath(path);
+  if (format != FileFormat::kNifti && format != FileFormat::kNrrd &&
+      format != FileFormat::kMetaImage) {
+    return Status(StatusCode::kUnsupported,
+                  "cannot write this format; use .nii.gz, .nii, .nrrd, .mha or .mhd", path);
+  }
+  TESSERA_RETURN_IF_ERROR(checkOutputPath(path));
+  TESSERA_RETURN_IF_ERROR(validateGeometry(image.geometry()));
+  using ItkImage = itk::Image<T, 3>;
+  auto itkImage = ItkImage::New();
+  toItkGeometry(image.geometry(), itkImage.GetPointer());
+  // The ITK image borrows our buffer (no copy); it must not free it.
+  itkImage->GetPixelContainer()->SetImportPointer(const_cast<T*>(image.data()),
+                                                  static_cast<std::size_t>(image.voxelCount()),
+                                                  false);
+  // Single-file formats go through a temporary sibling and a rename. Header
+  // + data pairs (.mhd/.nhdr) are written under their final names into a
+  // temporary directory beside the target (the header names its data file),
+  // then moved data first, header last.
+  const std::string ext = lower(fullExtension(path));
+  const bool pair = ext == ".mhd" || ext == ".nhdr";
+  AtomicFile file(path);
+  TemporaryDirectory pairDir(path);
+  const std::string target = pair ? pairDir.pathFor(path) : file.tempPath();
+  if (pair && !pairDir.ok())
+    return Status(StatusCode::kIoError, "cannot create a temporary directory", path);
+  try {
+    auto writer = itk::ImageFileWriter<ItkImage>::New();
+    writer->SetInput(itkImage);
+    writer->SetImageIO(createFileIO(format));
+    writer->SetFileName(target);
+    writer->SetUseCompression(true);
+    writer->Update();
+  } catch (const itk::ExceptionObject& e) {
+    return Status(StatusCode::kIoError, "writing failed: " + itkMessage(e), path);
+  } catch (const std::exception& e) {
+    return Status(StatusCode::kIoError, std::string("writing failed: ") + e.what(), path);
+  }
+  return pair ? pairDir.moveAllTo(path) : file.commit();
+}
+
+template <class Src, class Dst>
+Status convertVoxels(const std::vector<char>& raw, std::int64_t count, Dst* out,
+                     const std::string& path) {
+  const Src* src = reinterpret_cast<const Src*>(raw.data());
+  constexpr double lo = static_cast<double>(std::numeric_limits<Dst>::lowest());
+  constexpr double hi = static_cast<double>(std::numeric_limits<Dst>::max());
+  for (std::int64_t i = 0; i < count; ++i) {
+    double v = static_cast<double>(src[i]);
+    if constexpr (std::is_floating_point_v<Src>) {
+      if (!std::isfinite(v)) return Status(StatusCode::kCorruptData, "voxel value is not finite", path);
+      v = std::nearbyint(v);
+    }
+    if (v < lo || v > hi) {
+      return Status(StatusCode::kUnsupported,
+                    "voxel value " + std::to_string(v) + " does not fit the " +
+                        (sizeof(Dst) == 1 ? std::string("label range 0..255")
+                                          : std::string("Hounsfield range -32768..32767")),
+                    path);
+    }
+    out[i] = static_cast<Dst>(v);
+  }
+  return Status();
+}
+
+template <class Dst>
+Status convertRaw(ComponentType type, const std::vector<char>& raw, std::int64_t count, Dst* out,
+                  const std::string& path) {
+  switch (type) {
+    case ComponentType::kUInt8: return convertVoxels<std::uint8_t>(raw, count, out, path);
+    case ComponentType::kInt8: return convertVoxels<std::int8_t>(raw, count, out, path);
+    case ComponentType::kUInt16: return convertVoxels<std::uint16_t>(raw, count, out, path);
+    case ComponentType::kInt16: return convertVoxels<std::int16_t>(raw, count, out, path);
+    case ComponentType::kUInt32: return convertVoxels<std::uint32_t>(raw, count, out, path);
+    case ComponentType::kInt32: return convertVoxels<std::int32_t>(raw, count, out, path);
+    case ComponentType::kFloat32: return convertVoxels<float>(raw, count, out, path);
+    case ComponentType::kFloat64: return convertVoxels<double>(raw, count, out, path);
+    default:
+      return Status(StatusCode::kUnsupported,
+                    std::string("voxel type ") + componentTypeName(type) + " is not supported",
+                    path);
+  }
+}
+
+// Reads the header and all voxels of a NIfTI/NRRD/MetaImage file, converted to T.
+template <class T>
+Result<Image<T>> readFileImage(const std::string& path, const ReadOptions& options) {
+  TESSERA_ASSIGN_OR_RETURN(ImageHeader header, readHeader(path));
+  if (header.format == FileFormat::kDicomFile || header.format == FileFormat::kDicomDirectory)
+    return Error{StatusCode::kUnsupported, "DICOM is read by readVolume", path};
+  TESSERA_ASSIGN_OR_RETURN(Image<T> image, Image<T>::create(header.geometry));
+  const std::int64_t count = image.voxelCount();
+  try {
+    itk::ImageIOBase::Pointer io = createFileIO(header.format);
+    io->SetFileName(path);
+    io->ReadImageInformation();
+    const std::size_t bytes = io->GetImageSizeInBytes();
+    TESSERA_RETURN_IF_ERROR(checkAllocatable(header.geometry, std::max<std::int64_t>(
+                                                                  1, bytes / std::max<std::int64_t>(1, count))));
+    std::vector<char> raw(bytes);
+    itk::ImageIORegion region(io->GetNumberOfDimensions());
+    for (unsigned d = 0; d < io->GetNumberOfDimensions(); ++d) {
+      region.SetIndex(d, 0);
+      region.SetSize(d, io->GetDimensions(d));
+    }
+    io->SetIORegion(region);
+    io->Read(raw.data());
+    if (options.cancel) TESSERA_RETURN_IF_ERROR(options.cancel->check());
+    TESSERA_RETURN_IF_ERROR(convertRaw(header.componentType, raw, count, image.data(), path));
+  } catch (const itk::ExceptionObject& e) {
+    return Error{StatusCode::kCorruptData, "cannot read the voxel data: " + itkMessage(e), path};
+  } catch (const std::bad_alloc&) {
+    return Error{StatusCode::kResourceExhausted, "not enough memory to read the image", path};
+  } catch (const std::exception& e) {
+    return Error{StatusCode::kCorruptData, std::string("cannot read the voxel data: ") + e.what(),
+                 path};
+  }
+  return image;
+}
+
+}  // namespace
+
+FileFormat formatFromPath(const std::string& path) {
+  if (isDirectory(path)) return FileFormat::kDicomDirectory;
+  const std::string ext = lower(fullExtension(path));
+  if (ext == ".nii" || ext == ".nii.gz") return FileFormat::kNifti;
+  if (ext == ".nrrd" || ext == ".nhdr") return FileFormat::kNrrd;
+  if (ext == ".mha" || ext == ".mhd") return FileFormat::kMetaImage;
+  if (ext == ".dcm" || ext == ".dicom" || ext == ".ima") return FileFormat::kDicomFile;
+  return FileFormat::kUnknown;
+}
+
+const char* formatName(FileFormat format) {
+  switch (format) {
+    case FileFormat::kNifti: return "NIfTI";
+    case FileFormat::kNrrd: return "NRRD";
+    case FileFormat::kMetaImage: return "MetaImage";
+    case FileFormat::kDicomFile: return "DICOM file";
+    case FileFormat::kDicomDirectory: return "DICOM directory";
+    case FileFormat::kUnknown: return "unknown";
+  }
+  return "unknown";
+}
+
+const char* componentTypeName(ComponentType type) {
+  switch (type) {
+    case ComponentType::kUInt8: return "uint8";
+    case ComponentType::kInt8: return "int8";
+    case ComponentType::kUInt16: return "uint16";
+    case ComponentType::kInt16: return "int16";
+    case ComponentType::kUInt32: return "uint32";
+    case ComponentType::kInt32: return "int32";
+    case ComponentType::kFloat32: return "float32";
+    case ComponentType::kFloat64: return "float64";
+    case ComponentType::kOther: return "other";
+    case ComponentType::kUnknown: return "unknown";
+  }
+  return "unknown";
+}
+
+Result<ImageHeader> readHeader(const std::string& path) {
+  if (!fileExists(path)) return Error{StatusCode::kNotFound, "no such file or directory", path};
+  ImageHeader header;
+  header.format = formatFromPath(path);
+  if (header.format == FileFormat::kUnknown) {
+    return Error{StatusCode::kUnsupported,
+                 "unrecognised file type; Tessera reads .nii, .nii.gz, .nrrd, .nhdr, .mha, .mhd, "
+                 ".dcm files and DICOM directories",
+                 path};
+  }
+  if (header.format == FileFormat::kDicomFile || header.format == FileFormat::kDicomDirectory)
+    return Error{StatusCode::kUnsupported, "DICOM headers are read by the DICOM module", path};
+  try {
+    itk::ImageIOBase::Pointer io = createFileIO(header.format);
+    if (!io->CanReadFile(path.c_str())) {
+      return Error{StatusCode::kCorruptData,
+                   std::string("not a valid ") + formatName(header.format) +
+                       " file (damaged, truncated or another format)",
+                   path};
+    }
+    io->SetFileName(path);
+    io->ReadImageInformation();
+    TESSERA_ASSIGN_OR_RETURN(header, headerFromImageIO(*io, header.format, path));
+  } catch (const itk::ExceptionObject& e) {
+    return Error{StatusCode::kCorruptData,
+                 std::string("cannot read the ") + formatName(header.format) +
+                     " header: " + itkMessage(e),
+                 path};
+  }
+  return header;
+}
+
+Result<Volume> readVolume(const std::string& path, const ReadOptions& options) {
+  const FileFormat format = formatFromPath(path);
+  if (format == FileFormat::kDicomFile || format == FileFormat::kDicomDirectory)
+    return readDicomVolume(path, options);
+  ProgressTracker tracker(options.progress);
+  tracker.report(0.0, "reading " + path);
+  auto volume = readFileImage<std::int16_t>(path, options);
+  if (volume.ok()) tracker.report(1.0, "read " + path);
+  return volume;
+}
+
+Result<LabelMap> readLabelMap(const std::string& path) {
+  TESSERA_ASSIGN_OR_RETURN(Image<std::uint8_t> labels, readFileImage<std::uint8_t>(path, {}));
+  LabelMap map;
+  map.labels = std::move(labels);
+  map.table = defaultLabelTable();
+  return map;
+}
+
+Status writeVolume(const Volume& volume, const std::string& path) {
+  return writeWithItk(volume, path);
+}
+
+Status writeLabelMap(const LabelMap& labels, const std::string& path) {
+  return writeWithItk(labels.labels, path);
+}
+
+Status writeFloatImage(const Image<float>& image, const std::string& path) {
+  return writeWithItk(image, path);
+}
+
+}  // namespace tessera::imaging

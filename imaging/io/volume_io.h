@@ -1,0 +1,60 @@
+// Reading and writing CT volumes and label maps (NIfTI .nii/.nii.gz, NRRD
+// .nrrd/.nhdr, MetaImage .mha/.mhd) through ITK, with geometry kept exactly
+// (spacing, origin, direction; LPS internally). No ITK type crosses this
+// header. Writers go through a temporary file and rename, so a failed write
+// never leaves a partial output.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/image.h"
+#include "core/progress.h"
+#include "core/status.h"
+
+namespace tessera::imaging {
+
+enum class FileFormat { kUnknown, kNifti, kNrrd, kMetaImage, kDicomFile, kDicomDirectory };
+
+// By extension (case-insensitive); a directory is a DICOM directory.
+FileFormat formatFromPath(const std::string& path);
+const char* formatName(FileFormat format);
+
+// Voxel component type as stored in the file.
+enum class ComponentType { kUnknown, kUInt8, kInt8, kUInt16, kInt16, kUInt32, kInt32, kFloat32,
+                           kFloat64, kOther };
+const char* componentTypeName(ComponentType type);
+
+struct ImageHeader {
+  FileFormat format = FileFormat::kUnknown;
+  Geometry geometry;  // 2D images are read as one slice (size[2] == 1)
+  ComponentType componentType = ComponentType::kUnknown;
+  int fileDimensions = 0;  // as stored: 2, 3 or 4 (4 only with one time point)
+  int components = 1;
+};
+
+struct ReadOptions {
+  // DICOM directories: the series to read; empty picks the largest CT series.
+  std::string seriesUid;
+  ProgressSink* progress = nullptr;
+  const CancelToken* cancel = nullptr;
+};
+
+// Header only: geometry and voxel type, no voxel data. Refuses files whose
+// claimed size could not be allocated, before any allocation.
+Result<ImageHeader> readHeader(const std::string& path);
+
+// CT in Hounsfield units. Integer types are copied exactly; floating-point
+// voxels are rounded; values outside int16 are refused (not silently clipped).
+Result<Volume> readVolume(const std::string& path, const ReadOptions& options = {});
+
+// Label volume with integer values 0..255. The label table is the default
+// table (names for values the file holds but the table lacks read "label N").
+Result<LabelMap> readLabelMap(const std::string& path);
+
+Status writeVolume(const Volume& volume, const std::string& path);
+Status writeLabelMap(const LabelMap& labels, const std::string& path);
+// Float maps (probabilities, uncertainty) for QA.
+Status writeFloatImage(const Image<float>& image, const std::string& path);
+
+}  // namespace tessera::imaging
