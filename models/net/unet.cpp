@@ -24,7 +24,8 @@ Status UNetConfig::validate() const {
   return Status();
 }
 
-double UNetConfig::forwardFlops(std::int64_t height, std::int64_t width) const {
+double UNetConfig::forwardFlops(std::int64_t height, std::int64_t width,
+                                bool withDeepSupervision) const {
   double flops = 0;
   auto conv = [&](double cin, double cout, double k, double pixels) {
     flops += 2.0 * cin * cout * k * k * pixels;
@@ -49,7 +50,7 @@ double UNetConfig::forwardFlops(std::int64_t height, std::int64_t width) const {
     pixels *= 4;
     conv(2 * channels(l), channels(l), 3, pixels);
     conv(channels(l), channels(l), 3, pixels);
-    if (l == 0 || deepSupervision) conv(channels(l), classes, 1, pixels);
+    if (l == 0 || (deepSupervision && withDeepSupervision)) conv(channels(l), classes, 1, pixels);
   }
   return flops;
 }

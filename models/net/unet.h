@@ -39,8 +39,10 @@ struct UNetConfig {
   // Input H and W must be multiples of this.
   std::int64_t sizeMultiple() const { return std::int64_t{1} << levels; }
   Status validate() const;
-  // Multiply-adds ×2 of one forward pass on an H×W input.
-  double forwardFlops(std::int64_t height, std::int64_t width) const;
+  // Multiply-adds ×2 of one forward pass on an H×W input; without deep
+  // supervision, only head0 (what inference computes) is counted.
+  double forwardFlops(std::int64_t height, std::int64_t width,
+                      bool withDeepSupervision = true) const;
 };
 
 enum class Checkpointing {
