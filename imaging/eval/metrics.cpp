@@ -16,6 +16,13 @@ namespace tessera::imaging {
 namespace {
 
 using Index3 = std::array<std::int64_t, 3>;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Distances come from single-precision squared distances (about 1e-7
+// relative); reports round them to 0.01 µm so that 1.6 reads 1.6.
+double roundDistance(double mm) {
+  return std::round(mm * 1e5) / 1e5;
+}
 
 // Marks the surface voxels of `value` inside the crop [lo, lo + dims).
 std::vector<std::uint8_t> surfaceMask(const Image<std::uint8_t>& labels, std::uint8_t value,
@@ -227,21 +234,10 @@ void evaluationToJson(JsonWriter& w, const EvaluationResult& result) {
     w.field("value", static_cast<int>(m.value));
     w.field("name", m.name);
     w.field("scored", m.scored);
-    w.key("dice");
-    if (m.scored)
-      w.value(m.dice);
-    else
-      w.null();
-    w.key("hd95_mm");
-    if (m.hd95Mm)
-      w.value(*m.hd95Mm);
-    else
-      w.null();
-    w.key("hausdorff_mm");
-    if (m.hausdorffMm)
-      w.value(*m.hausdorffMm);
-    else
-      w.null();
+    // The writer turns NaN into null.
+    w.field("dice", m.scored ? m.dice : kNaN);
+    w.field("hd95_mm", m.hd95Mm ? roundDistance(*m.hd95Mm) : kNaN);
+    w.field("hausdorff_mm", m.hausdorffMm ? roundDistance(*m.hausdorffMm) : kNaN);
     w.field("pred_voxels", m.predVoxels).field("ref_voxels", m.refVoxels);
     w.field("pred_volume_ml", m.predVolumeMl).field("ref_volume_ml", m.refVolumeMl);
     w.endObject();
@@ -262,7 +258,7 @@ std::string evaluationTable(const EvaluationResult& result) {
     if (m.scored) std::snprintf(dice, sizeof dice, "%.4f", m.dice);
     if (m.hd95Mm)
       std::snprintf(hd95, sizeof hd95, "%.2f", *m.hd95Mm);
-    else if (m.scored)
+    else if (m.scored && (m.predVoxels == 0 || m.refVoxels == 0))
       std::snprintf(hd95, sizeof hd95, "inf");
     char label[300];
     std::snprintf(label, sizeof label, "%3d %s", m.value, m.name.c_str());

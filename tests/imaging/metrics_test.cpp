@@ -284,6 +284,7 @@ TEST(MetricsTest, MeanDiceAveragesScoredLabels) {
   const std::string table = evaluationTable(*result);
   EXPECT_NE(table.find("soft_tissue"), std::string::npos);
   EXPECT_NE(table.find("0.6667"), std::string::npos) << table;
+  EXPECT_EQ(table.find("inf"), std::string::npos) << "distances skipped, not infinite: " << table;
 }
 
 TEST(MetricsTest, GeometryMismatchIsRefused) {
