@@ -164,8 +164,11 @@ Result<Model> importModel(const onnx::ModelProto& file) {
   Model model;
   model.info = info;
   model.net = std::make_unique<UNet>(config);
+  // sqrt(d), not 1 / attentionQueryScale: the same double the PyTorch twin uses.
   const double unscale =
-      config.attentionHeads > 0 ? 1.0 / onnx_io::attentionQueryScale(config) : 1.0;
+      config.attentionHeads > 0
+          ? std::sqrt(static_cast<double>(config.channels(config.levels) / config.attentionHeads))
+          : 1.0;
   for (auto& p : model.net->parameters().all()) {
     auto v = values.find(p->name);
     if (v == values.end() ||
