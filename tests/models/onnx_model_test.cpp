@@ -542,6 +542,15 @@ TEST_F(OnnxModelTest, InitializerShapeMismatchIsNamed) {
   ASSERT_FALSE(imported.ok());
   EXPECT_TRUE(contains(imported.error().message, "initializer enc1.bn1.bias holds 1 values"))
       << imported.error().message;
+
+  // Dims claiming 2^35 values (256 GB) with 4 present: refused, not allocated.
+  proto = readProto(path("model.onnx"));
+  for (auto& t : *proto.mutable_graph()->mutable_initializer())
+    if (t.name() == "att.merge_shape") t.set_dims(0, std::int64_t{1} << 35);
+  writeProto(proto, path("huge.onnx"));
+  imported = importOnnx(path("huge.onnx"));
+  ASSERT_FALSE(imported.ok());
+  EXPECT_TRUE(contains(imported.error().message, "att.merge_shape")) << imported.error().message;
 }
 
 TEST_F(OnnxModelTest, DifferentGraphIsExplained) {

@@ -274,18 +274,16 @@ Result<std::int64_t> elementCount(const onnx::TensorProto& t, const std::string&
 
 Result<std::vector<std::int64_t>> int64Values(const onnx::TensorProto& t, const std::string& name) {
   TESSERA_ASSIGN_OR_RETURN(const std::int64_t count, elementCount(t, name));
+  // Sizes are checked against the data present before anything is allocated.
+  const std::int64_t present =
+      t.has_raw_data() ? static_cast<std::int64_t>(t.raw_data().size() / 8) : t.int64_data_size();
+  if (present != count || (t.has_raw_data() && t.raw_data().size() % 8 != 0))
+    return Status(StatusCode::kCorruptData, "tensor '" + name + "' holds the wrong amount of data");
   std::vector<std::int64_t> out(static_cast<std::size_t>(count));
-  if (t.has_raw_data()) {
-    if (t.raw_data().size() != out.size() * 8)
-      return Status(StatusCode::kCorruptData,
-                    "tensor '" + name + "' holds the wrong amount of data");
+  if (t.has_raw_data())
     std::memcpy(out.data(), t.raw_data().data(), t.raw_data().size());
-  } else {
-    if (t.int64_data_size() != count)
-      return Status(StatusCode::kCorruptData,
-                    "tensor '" + name + "' holds the wrong amount of data");
+  else
     for (int i = 0; i < t.int64_data_size(); ++i) out[i] = t.int64_data(i);
-  }
   return out;
 }
 
@@ -605,22 +603,18 @@ Result<std::vector<float>> floatValues(const onnx::TensorProto& t, const std::st
                                                 std::to_string(t.data_type()) +
                                                 "; Tessera reads float32 weights");
   TESSERA_ASSIGN_OR_RETURN(const std::int64_t count, elementCount(t, name));
+  const std::int64_t present =
+      t.has_raw_data() ? static_cast<std::int64_t>(t.raw_data().size() / 4) : t.float_data_size();
+  if (present != count || (t.has_raw_data() && t.raw_data().size() % 4 != 0))
+    return Status(StatusCode::kCorruptData, "initializer " + name + " holds " +
+                                                std::to_string(present) + " values, its shape " +
+                                                dimsText(Dims(t.dims().begin(), t.dims().end())) +
+                                                " needs " + std::to_string(count));
   std::vector<float> out(static_cast<std::size_t>(count));
-  if (t.has_raw_data()) {
-    if (t.raw_data().size() != out.size() * 4)
-      return Status(StatusCode::kCorruptData,
-                    "initializer " + name + " holds " + std::to_string(t.raw_data().size() / 4) +
-                        " values, its shape " + dimsText(Dims(t.dims().begin(), t.dims().end())) +
-                        " needs " + std::to_string(count));
+  if (t.has_raw_data())
     std::memcpy(out.data(), t.raw_data().data(), t.raw_data().size());
-  } else {
-    if (t.float_data_size() != count)
-      return Status(StatusCode::kCorruptData,
-                    "initializer " + name + " holds " + std::to_string(t.float_data_size()) +
-                        " values, its shape " + dimsText(Dims(t.dims().begin(), t.dims().end())) +
-                        " needs " + std::to_string(count));
+  else
     for (int i = 0; i < t.float_data_size(); ++i) out[i] = t.float_data(i);
-  }
   return out;
 }
 
