@@ -1,0 +1,21 @@
+// Checks run on NIfTI, NRRD and MetaImage files before ITK sees them,
+// private to imaging/. ITK's messages for damaged files are vague ("could
+// not read"), and for a header claiming a huge image it would allocate
+// first; these checks give the precise reason instead.
+#pragma once
+
+#include <string>
+
+#include "core/status.h"
+#include "imaging/io/volume_io.h"
+
+namespace tessera::imaging {
+
+// Empty files, .gz names without gzip content, gzip streams without a NIfTI
+// header, NIfTI-2 headers, claimed sizes beyond memory, truncated voxel
+// data (plain files exactly, .nii.gz from the gzip trailer), bad NRRD magic,
+// missing detached data files. Ok when nothing is wrong that can be seen
+// cheaply; ITK still does the full read.
+Status checkImageFile(const std::string& path, FileFormat format);
+
+}  // namespace tessera::imaging
