@@ -34,5 +34,8 @@ bool parseOrExit(ArgParser& parser, const Args& args, int* exitCode);
 int fail(const Error& error);
 int fail(const Status& status);
 
+int runInfo(const Args& args);
+int runConvert(const Args& args);
+
 
 }  // namespace tessera::cli

@@ -99,4 +99,7 @@ struct DicomWriteOptions {
 Status writeDicomSeries(const Volume& volume, const std::string& directory,
                         const DicomWriteOptions& options = {});
 
+// The target checks writeDicomSeries makes before writing.
+Status checkDicomSeriesTarget(const std::string& directory);
+
 }  // namespace tessera::imaging

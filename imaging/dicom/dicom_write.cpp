@@ -15,6 +15,7 @@
 
 #include "core/files.h"
 #include "imaging/dicom/dicom.h"
+#include "imaging/internal/dicom_pixels.h"
 #include "imaging/internal/itk_support.h"
 
 namespace tessera::imaging {
@@ -53,7 +54,14 @@ std::string today(const char* format) {
   return buffer;
 }
 
-Status checkTarget(const std::string& target) {
+}  // namespace
+
+Status checkDicomSeriesTarget(const std::string& directory) {
+  std::string target = directory;
+  while (target.size() > 1 && target.back() == '/') target.pop_back();
+  if (target.empty() || target == "/")
+    return Status(StatusCode::kInvalidArgument, "give a directory name for the DICOM series",
+                  directory);
   std::error_code error;
   fs::path parent = fs::path(target).parent_path();
   if (parent.empty()) parent = ".";
@@ -73,27 +81,23 @@ Status checkTarget(const std::string& target) {
   return Status();
 }
 
-}  // namespace
-
 Status writeDicomSeries(const Volume& volume, const std::string& directory,
                         const DicomWriteOptions& options) {
+  TESSERA_RETURN_IF_ERROR(checkDicomSeriesTarget(directory));
   std::string target = directory;
   while (target.size() > 1 && target.back() == '/') target.pop_back();
-  if (target.empty() || target == "/")
-    return Status(StatusCode::kInvalidArgument, "give a directory name for the DICOM series",
-                  directory);
   const Geometry& g = volume.geometry();
   TESSERA_RETURN_IF_ERROR(std::move(validateGeometry(g)).withContext(target));
   if (volume.empty()) return Status(StatusCode::kInvalidArgument, "the volume is empty", target);
   if (g.size[0] > 65535 || g.size[1] > 65535)
     return Status(StatusCode::kUnsupported, "DICOM images are limited to 65535 rows and columns",
                   target);
-  TESSERA_RETURN_IF_ERROR(checkTarget(target));
   TemporaryDirectory staging(target);
   if (!staging.ok())
     return Status(StatusCode::kIoError, "cannot create a temporary directory beside the output",
                   target);
 
+  dicom::quietGdcm();
   ProgressTracker tracker(options.progress);
   tracker.report(0.0, "writing DICOM series " + target);
   const std::string studyUid = options.studyUid.empty() ? newUid() : options.studyUid;

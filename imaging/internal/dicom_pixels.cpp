@@ -15,7 +15,6 @@
 #include <mutex>
 
 namespace tessera::imaging::dicom {
-namespace {
 
 void quietGdcm() {
   static std::once_flag once;
@@ -25,6 +24,8 @@ void quietGdcm() {
     gdcm::Trace::SetError(false);
   });
 }
+
+namespace {
 
 Result<StoredPixels> decodeEncapsulated(const DicomFile& file, const ImageFile& image,
                                         const Element& pixels, std::uint64_t expectedBytes) {

@@ -22,6 +22,10 @@ struct StoredPixels {
   int pixelRepresentation = 0;
 };
 
+// Silences GDCM's trace output (warnings on stderr); Tessera reports
+// problems itself. Safe to call from any thread, any number of times.
+void quietGdcm();
+
 // `file` must be a full (not header-only) parse of `image.path`.
 Result<StoredPixels> decodePixels(const DicomFile& file, const ImageFile& image);
 

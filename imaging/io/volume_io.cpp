@@ -46,8 +46,7 @@ itk::ImageIOBase::Pointer createFileIO(FileFormat format) {
   }
 }
 
-template <class T>
-Status writeWithItk(const Image<T>& image, const std::string& path, bool dicomAllowed) {
+Status checkFileOutput(const std::string& path, bool dicomAllowed) {
   const std::string dicomHint = dicomAllowed ? " (or a path ending in '/' for a DICOM series)" : "";
   if (isDirectory(path)) {
     return Status(StatusCode::kInvalidArgument,
@@ -67,7 +66,13 @@ Status writeWithItk(const Image<T>& image, const std::string& path, bool dicomAl
             "; use .nii.gz, .nii, .nrrd, .nhdr, .mha or .mhd" + dicomHint,
         path);
   }
-  TESSERA_RETURN_IF_ERROR(checkOutputPath(path));
+  return checkOutputPath(path);
+}
+
+template <class T>
+Status writeWithItk(const Image<T>& image, const std::string& path, bool dicomAllowed) {
+  TESSERA_RETURN_IF_ERROR(checkFileOutput(path, dicomAllowed));
+  const FileFormat format = outputFormatFromPath(path);
   TESSERA_RETURN_IF_ERROR(validateGeometry(image.geometry()));
   using ItkImage = itk::Image<T, 3>;
   auto itkImage = ItkImage::New();
@@ -338,6 +343,12 @@ Result<LabelMap> readLabelMap(const std::string& path) {
   map.labels = std::move(labels);
   map.table = defaultLabelTable();
   return map;
+}
+
+Status checkVolumeOutput(const std::string& path) {
+  if (outputFormatFromPath(path) == FileFormat::kDicomDirectory)
+    return checkDicomSeriesTarget(path);
+  return checkFileOutput(path, true);
 }
 
 Status writeVolume(const Volume& volume, const std::string& path, ProgressSink* progress) {

@@ -81,6 +81,11 @@ Result<Volume> readVolume(const std::string& path, const ReadOptions& options = 
 // table (names for values the file holds but the table lacks read "label N").
 Result<LabelMap> readLabelMap(const std::string& path);
 
+// The checks writeVolume makes before writing anything (format, parent
+// directory exists and is writable, DICOM target new or empty), so that
+// commands fail before long work.
+Status checkVolumeOutput(const std::string& path);
+
 // NIfTI, NRRD or MetaImage by extension; a path ending in '/' writes a
 // DICOM CT series into that directory (see writeDicomSeries).
 Status writeVolume(const Volume& volume, const std::string& path, ProgressSink* progress = nullptr);
