@@ -100,7 +100,11 @@ Result<Scan> scan(const std::string& path) {
     result.imagesBySeries[image->seriesUid].push_back(std::move(*image));
   }
   if (result.imagesBySeries.empty()) {
-    if (result.singleFile && firstError) return *firstError;
+    if (result.singleFile && firstError) {
+      // A single non-image object is a refusal, not a missing file.
+      if (firstError->code == StatusCode::kNotFound) firstError->code = StatusCode::kUnsupported;
+      return *firstError;
+    }
     std::string detail = plural(listing.filesScanned, "file") + " checked";
     if (listing.nonDicomFiles > 0)
       detail += ", " + std::to_string(listing.nonDicomFiles) + " not DICOM";

@@ -21,6 +21,22 @@ bool supportedTransferSyntax(const std::string& uid) {
   return false;
 }
 
+bool isImageStorage(const std::string& sopClass) {
+  static const char* const kImageClasses[] = {
+      "1.2.840.10008.5.1.4.1.1.1",    "1.2.840.10008.5.1.4.1.1.1.1",
+      "1.2.840.10008.5.1.4.1.1.2",    "1.2.840.10008.5.1.4.1.1.2.1",
+      "1.2.840.10008.5.1.4.1.1.2.2",  "1.2.840.10008.5.1.4.1.1.4",
+      "1.2.840.10008.5.1.4.1.1.4.1",  "1.2.840.10008.5.1.4.1.1.6.1",
+      "1.2.840.10008.5.1.4.1.1.7",    "1.2.840.10008.5.1.4.1.1.7.2",
+      "1.2.840.10008.5.1.4.1.1.7.3",  "1.2.840.10008.5.1.4.1.1.12.1",
+      "1.2.840.10008.5.1.4.1.1.20",   "1.2.840.10008.5.1.4.1.1.128",
+      "1.2.840.10008.5.1.4.1.1.130",  "1.2.840.10008.5.1.4.1.1.481.1",
+      "1.2.840.10008.5.1.4.1.1.481.2"};
+  for (const char* c : kImageClasses)
+    if (sopClass == c) return true;
+  return false;
+}
+
 std::string format(double value, int decimals = 3) {
   char buffer[64];
   std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
@@ -145,8 +161,16 @@ Result<ImageFile> describeImageFile(const DicomFile& file) {
   const DataSet& ds = file.dataset;
   const auto rows = file.integer(ds, tagOf(0x0028, 0x0010));
   const auto columns = file.integer(ds, tagOf(0x0028, 0x0011));
-  if (!rows || !columns)
+  if (!rows || !columns) {
+    // An image object without its image attributes was cut short or damaged;
+    // anything else (a report, a plan) simply is not an image.
+    if (file.pixelDataPresent || isImageStorage(file.text(ds, tagOf(0x0008, 0x0016))))
+      return Error{StatusCode::kCorruptData,
+                   "the image attributes (Rows, Columns) are missing: the file is truncated or "
+                   "damaged",
+                   file.path};
     return Error{StatusCode::kNotFound, "the DICOM object holds no image", file.path};
+  }
   ImageFile img;
   img.path = file.path;
   img.transferSyntaxUid = file.transferSyntaxUid;

@@ -3,10 +3,12 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <vector>
 
 #include "core/files.h"
 #include "core/image.h"
@@ -46,6 +48,8 @@ struct NiftiSummary {
   std::int64_t voxels = 0;
   std::int64_t bytesPerVoxel = 0;
   std::int64_t dataOffset = 0;
+  int datatype = 0;
+  bool swapped = false;
 };
 
 Status sizeAllowed(const std::int64_t* dims, int count, int bitpix, const std::string& path) {
@@ -116,6 +120,8 @@ Result<NiftiSummary> parseNiftiHeader(const unsigned char* h, std::size_t n,
   for (int d = 0; d < rank; ++d) summary.voxels *= dims[d];
   summary.bytesPerVoxel = bitpix / 8;
   summary.dataOffset = static_cast<std::int64_t>(load<float>(h + 108, swap));
+  summary.datatype = load<std::int16_t>(h + 70, swap);
+  summary.swapped = swap;
   return summary;
 }
 
@@ -231,9 +237,9 @@ Status checkImageFile(const std::string& path, FileFormat format) {
     case FileFormat::kNifti:
       return checkNifti(path, size);
     case FileFormat::kNrrd: {
-      char magic[8] = {};
+      char magic[64] = {};
       std::ifstream in(path, std::ios::binary);
-      in.read(magic, 8);
+      in.read(magic, sizeof magic);
       if (std::memcmp(magic, "NRRD000", 7) != 0) {
         return Status(StatusCode::kCorruptData,
                       "not a NRRD file: it does not start with the NRRD magic line" +
@@ -250,6 +256,57 @@ Status checkImageFile(const std::string& path, FileFormat format) {
     default:
       return Status();
   }
+}
+
+Status verifyNiftiVoxels(const std::string& path) {
+  gzFile gz = gzopen(path.c_str(), "rb");
+  if (!gz) return Status(StatusCode::kIoError, "cannot open the file", path);
+  struct Closer {
+    gzFile f;
+    ~Closer() { gzclose(f); }
+  } closer{gz};
+  gzbuffer(gz, 1 << 18);
+  unsigned char header[540] = {};
+  const int got = gzread(gz, header, sizeof header);
+  auto summary = parseNiftiHeader(header, got > 0 ? static_cast<std::size_t>(got) : 0, path);
+  if (!summary.ok()) return summary.status();
+  const std::int64_t start = std::max<std::int64_t>(summary->dataOffset, 348);
+  const std::int64_t expected = summary->voxels * summary->bytesPerVoxel;
+  if (gzseek(gz, start, SEEK_SET) != start)
+    return Status(StatusCode::kCorruptData, "the file is truncated before its voxel data", path);
+  const bool isFloat = summary->datatype == 16 || summary->datatype == 64;
+  const std::int64_t width = summary->bytesPerVoxel;
+  std::vector<unsigned char> chunk(std::size_t{1} << 20);
+  std::int64_t done = 0, nonFinite = 0;
+  while (done < expected) {
+    const auto want = static_cast<unsigned>(
+        std::min<std::int64_t>(static_cast<std::int64_t>(chunk.size()), expected - done));
+    const int n = gzread(gz, chunk.data(), want);
+    if (n <= 0) break;
+    if (isFloat) {
+      for (std::int64_t i = 0; i + width <= n; i += width) {
+        const double v = width == 4
+                             ? load<float>(&chunk[static_cast<std::size_t>(i)], summary->swapped)
+                             : load<double>(&chunk[static_cast<std::size_t>(i)], summary->swapped);
+        nonFinite += !std::isfinite(v);
+      }
+    }
+    done += n;
+  }
+  int error = Z_OK;
+  gzerror(gz, &error);
+  if (done < expected || (error != Z_OK && error != Z_STREAM_END)) {
+    return Status(StatusCode::kCorruptData,
+                  "the file is truncated or damaged: the header describes " +
+                      std::to_string(expected) + " bytes of voxel data, only " +
+                      std::to_string(done) + " could be read",
+                  path);
+  }
+  if (nonFinite > 0)
+    return Status(StatusCode::kCorruptData,
+                  std::to_string(nonFinite) + " voxel values are not finite (NaN or infinity)",
+                  path);
+  return Status();
 }
 
 }  // namespace tessera::imaging

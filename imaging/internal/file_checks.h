@@ -18,4 +18,10 @@ namespace tessera::imaging {
 // cheaply; ITK still does the full read.
 Status checkImageFile(const std::string& path, FileFormat format);
 
+// Streams a NIfTI file's voxel data once (through gzip when compressed):
+// refuses data shorter than the header describes (ITK reads a truncated
+// .nii.gz without complaint) and non-finite float voxels (niftilib would
+// silently turn them into 0). Costs one extra read of the file.
+Status verifyNiftiVoxels(const std::string& path);
+
 }  // namespace tessera::imaging

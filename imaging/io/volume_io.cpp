@@ -168,6 +168,7 @@ Result<Image<T>> readFileImage(const std::string& path, const ReadOptions& optio
   TESSERA_ASSIGN_OR_RETURN(ImageHeader header, readHeader(path));
   if (header.format == FileFormat::kDicomFile || header.format == FileFormat::kDicomDirectory)
     return Error{StatusCode::kUnsupported, "DICOM is read by readVolume", path};
+  if (header.format == FileFormat::kNifti) TESSERA_RETURN_IF_ERROR(verifyNiftiVoxels(path));
   TESSERA_ASSIGN_OR_RETURN(Image<T> image, Image<T>::create(header.geometry));
   const std::int64_t count = image.voxelCount();
   std::int64_t rounded = 0;
