@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <mutex>
@@ -110,6 +111,10 @@ template <class Src, class Dst>
 Status convertVoxels(const std::vector<char>& raw, std::int64_t count, Dst* out,
                      std::int64_t* rounded, const std::string& path) {
   const Src* src = reinterpret_cast<const Src*>(raw.data());
+  if constexpr (std::is_same_v<Src, Dst>) {
+    std::memcpy(out, src, static_cast<std::size_t>(count) * sizeof(Dst));
+    return Status();
+  }
   constexpr double lo = static_cast<double>(std::numeric_limits<Dst>::lowest());
   constexpr double hi = static_cast<double>(std::numeric_limits<Dst>::max());
   for (std::int64_t i = 0; i < count; ++i) {
@@ -122,8 +127,10 @@ Status convertVoxels(const std::vector<char>& raw, std::int64_t count, Dst* out,
       v = r;
     }
     if (v < lo || v > hi) {
+      char value[32];
+      std::snprintf(value, sizeof value, "%.10g", v);
       return Status(StatusCode::kUnsupported,
-                    "voxel value " + std::to_string(v) + " does not fit the " +
+                    "voxel value " + std::string(value) + " does not fit the " +
                         (sizeof(Dst) == 1 ? std::string("label range 0..255")
                                           : std::string("Hounsfield range -32768..32767")),
                     path);
