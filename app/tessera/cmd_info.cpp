@@ -208,12 +208,6 @@ Info collect(const std::string& path, const std::string& series) {
                               ? info.listing->series[static_cast<std::size_t>(index)].seriesUid
                               : std::string();
   }
-  auto header = readHeader(path, series);
-  if (!header.ok()) {
-    info.error = header.error();
-    return info;
-  }
-  info.header = *header;
   ReadReport report;
   ReadOptions options;
   options.seriesUid = series;
@@ -221,8 +215,12 @@ Info collect(const std::string& path, const std::string& series) {
   auto volume = readVolume(path, options);
   if (!volume.ok()) {
     info.error = volume.error();
+    // The header may still be readable (an undecodable pixel codec, say).
+    auto header = readHeader(path, series);
+    if (header.ok()) info.header = *header;
     return info;
   }
+  info.header = report.header;
   info.hu = huStats(*volume);
   info.warnings = report.warnings;
   return info;

@@ -204,6 +204,19 @@ ComponentType storedType(const ImageFile& image) {
   }
 }
 
+ImageHeader headerOf(const Scan& scanned, const std::vector<ImageFile>& images,
+                     const dicom::SeriesPlan& plan) {
+  const ImageFile& first = images.front();
+  ImageHeader header;
+  header.format = scanned.singleFile ? FileFormat::kDicomFile : FileFormat::kDicomDirectory;
+  header.geometry = plan.geometry;
+  header.componentType = storedType(first);
+  header.fileDimensions = plan.geometry.size[2] > 1 ? 3 : 2;
+  header.rescaleSlope = first.frames.front().slope;
+  header.rescaleIntercept = first.frames.front().intercept;
+  return header;
+}
+
 }  // namespace
 
 Result<DicomListing> listDicomSeries(const std::string& path) {
@@ -221,14 +234,7 @@ Result<ImageHeader> readDicomHeader(const std::string& path, const std::string& 
   TESSERA_ASSIGN_OR_RETURN(Scan scanned, scan(path));
   TESSERA_ASSIGN_OR_RETURN(Selection selection, selectSeries(scanned, seriesUid, path));
   TESSERA_ASSIGN_OR_RETURN(dicom::SeriesPlan plan, dicom::planSeries(*selection.images));
-  const ImageFile& first = selection.images->front();
-  ImageHeader header;
-  header.format = scanned.singleFile ? FileFormat::kDicomFile : FileFormat::kDicomDirectory;
-  header.geometry = plan.geometry;
-  header.componentType = storedType(first);
-  header.fileDimensions = plan.geometry.size[2] > 1 ? 3 : 2;
-  header.rescaleSlope = first.frames.front().slope;
-  header.rescaleIntercept = first.frames.front().intercept;
+  const ImageHeader header = headerOf(scanned, *selection.images, plan);
   TESSERA_RETURN_IF_ERROR(std::move(checkAllocatable(plan.geometry, 2)).withContext(path));
   return header;
 }
@@ -314,6 +320,7 @@ Result<Volume> readDicomVolume(const std::string& path, const ReadOptions& optio
   for (const std::string& w : warnings) logWarning(path, ": ", w);
   if (options.report) {
     options.report->seriesUid = selection.info->seriesUid;
+    options.report->header = headerOf(scanned, images, plan);
     options.report->warnings.insert(options.report->warnings.end(), warnings.begin(),
                                     warnings.end());
   }

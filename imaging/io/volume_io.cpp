@@ -171,8 +171,9 @@ Status convertRaw(ComponentType type, const std::vector<char>& raw, std::int64_t
 // to T. Warnings (values rounded) are appended to *warnings.
 template <class T>
 Result<Image<T>> readFileImage(const std::string& path, const ReadOptions& options,
-                               std::vector<std::string>* warnings) {
+                               std::vector<std::string>* warnings, ImageHeader* headerOut) {
   TESSERA_ASSIGN_OR_RETURN(ImageHeader header, readHeader(path));
+  if (headerOut) *headerOut = header;
   if (header.format == FileFormat::kDicomFile || header.format == FileFormat::kDicomDirectory)
     return Error{StatusCode::kUnsupported, "DICOM is read by readVolume", path};
   if (header.format == FileFormat::kNifti) TESSERA_RETURN_IF_ERROR(verifyNiftiVoxels(path));
@@ -329,12 +330,15 @@ Result<Volume> readVolume(const std::string& path, const ReadOptions& options) {
   ProgressTracker tracker(options.progress);
   tracker.report(0.0, "reading " + path);
   std::vector<std::string> warnings;
-  auto volume = readFileImage<std::int16_t>(path, options, &warnings);
+  ImageHeader header;
+  auto volume = readFileImage<std::int16_t>(path, options, &warnings, &header);
   if (!volume.ok()) return volume;
   for (const std::string& w : warnings) logWarning(path, ": ", w);
-  if (options.report)
+  if (options.report) {
+    options.report->header = header;
     options.report->warnings.insert(options.report->warnings.end(), warnings.begin(),
                                     warnings.end());
+  }
   tracker.report(1.0, "read " + path);
   return volume;
 }
@@ -346,7 +350,7 @@ Result<LabelMap> readLabelMap(const std::string& path) {
                  "label maps are read from NIfTI, NRRD or MetaImage, not DICOM", path};
   std::vector<std::string> warnings;
   TESSERA_ASSIGN_OR_RETURN(Image<std::uint8_t> labels,
-                           readFileImage<std::uint8_t>(path, {}, &warnings));
+                           readFileImage<std::uint8_t>(path, {}, &warnings, nullptr));
   LabelMap map;
   map.labels = std::move(labels);
   map.table = defaultLabelTable();

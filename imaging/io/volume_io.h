@@ -52,10 +52,12 @@ struct ImageHeader {
   double rescaleIntercept = 0.0;
 };
 
-// What a reader noticed without refusing: another series exists, uneven
-// slice spacing, values rounded, a modality other than CT. Also logged.
+// What a reader noticed without refusing (another series exists, uneven
+// slice spacing, values rounded, a modality other than CT; also logged),
+// and the header of what was read.
 struct ReadReport {
   std::string seriesUid;  // DICOM: the series that was read
+  ImageHeader header;
   std::vector<std::string> warnings;
 };
 

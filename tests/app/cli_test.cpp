@@ -43,18 +43,18 @@ std::string slurp(const std::string& path) {
   return buffer.str();
 }
 
-// Captured output goes to a directory of its own, so that the working
-// directories the tests inspect hold only what the command wrote.
-CommandRun tessera(const std::vector<std::string>& args) {
-  static TempDir* capture = new TempDir;
+// Runs tessera with `args`; stdout and stderr are captured in `capture`, a
+// directory of its own, so that the working directories the tests inspect
+// hold only what the command wrote.
+CommandRun runTessera(const TempDir& capture, const std::vector<std::string>& args) {
   std::string command = quote(kTessera);
   for (const std::string& a : args) command += " " + quote(a);
-  command += " >" + quote(*capture / "out") + " 2>" + quote(*capture / "err") + " </dev/null";
+  command += " >" + quote(capture / "out") + " 2>" + quote(capture / "err") + " </dev/null";
   const int status = std::system(command.c_str());
   CommandRun run;
   run.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  run.out = slurp(*capture / "out");
-  run.err = slurp(*capture / "err");
+  run.out = slurp(capture / "out");
+  run.err = slurp(capture / "err");
   return run;
 }
 
@@ -88,6 +88,10 @@ class Cli : public ::testing::Test {
     if (!fs::exists(kTessera)) GTEST_SKIP() << kTessera << " was not built";
   }
   bool havePydicom() const { return fs::is_directory(kPydicom); }
+  CommandRun tessera(const std::vector<std::string>& args) const {
+    return runTessera(capture, args);
+  }
+  TempDir capture;
   TempDir dir;
 };
 

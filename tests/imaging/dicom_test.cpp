@@ -161,10 +161,17 @@ TEST(DicomSeries, SeriesWriterRoundTripIsVoxelExact) {
   EXPECT_EQ(listing->series[0].seriesDescription, "round trip");
   EXPECT_TRUE(listing->series[0].warnings.empty());
 
-  auto back = readVolume(dir / "ct");
+  ReadReport report;
+  ReadOptions read;
+  read.report = &report;
+  auto back = readVolume(dir / "ct", read);
   ASSERT_TRUE(back.ok()) << back.error().toString();
   EXPECT_TRUE(sameGeometry(back->geometry(), original.geometry(), 1e-4))
       << describeGeometry(back->geometry());
+  EXPECT_TRUE(sameGeometry(report.header.geometry, back->geometry(), 0.0));
+  EXPECT_EQ(report.header.componentType, ComponentType::kInt16);
+  EXPECT_EQ(report.header.format, FileFormat::kDicomDirectory);
+  EXPECT_EQ(report.seriesUid, listing->series[0].seriesUid);
   ASSERT_EQ(back->voxelCount(), original.voxelCount());
   EXPECT_TRUE(std::equal(original.data(), original.data() + original.voxelCount(), back->data()));
   for (const std::string& name : dir.entries()) EXPECT_NE(name[0], '.') << "temporary left";

@@ -59,8 +59,12 @@ void expectReadsAs(const std::string& path, const std::vector<T>& stored,
   auto header = readHeader(path);
   ASSERT_TRUE(header.ok()) << header.error().toString();
   EXPECT_EQ(header->componentType, type) << componentTypeName(header->componentType);
-  auto volume = readVolume(path);
+  ReadReport report;
+  ReadOptions options;
+  options.report = &report;
+  auto volume = readVolume(path, options);
   ASSERT_TRUE(volume.ok()) << volume.error().toString();
+  EXPECT_EQ(report.header.componentType, type);
   ASSERT_EQ(volume->voxelCount(), static_cast<std::int64_t>(hu.size()));
   for (std::size_t i = 0; i < hu.size(); ++i) EXPECT_EQ(volume->data()[i], hu[i]) << "voxel " << i;
   EXPECT_NEAR(volume->geometry().spacingMm[1], 0.75, 1e-9);
