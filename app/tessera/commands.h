@@ -34,5 +34,7 @@ bool parseOrExit(ArgParser& parser, const Args& args, int* exitCode);
 int fail(const Error& error);
 int fail(const Status& status);
 
+int runPhantom(const Args& args);
+
 
 }  // namespace tessera::cli

@@ -10,6 +10,7 @@ namespace tessera::cli {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> kCommands = {
+      {"phantom", "synthetic CT phantoms with ground-truth labels", runPhantom},
   };
   return kCommands;
 }
