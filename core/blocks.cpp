@@ -129,6 +129,40 @@ void BlockMask::dilate(int k) {
   for (int x = 0; x < blocksX_; ++x) dilateLine(&bits_[x], blocksY_, blocksX_, k, copy);
 }
 
+void BlockMask::fillHoles() {
+  if (bits_.empty() || all() || none()) return;
+  // Mark (2) inactive blocks reachable from the border by alternating
+  // forward and backward sweeps until nothing changes: no extra memory.
+  constexpr std::uint8_t kOutside = 2;
+  auto at = [&](int x, int y) -> std::uint8_t& { return bits_[y * blocksX_ + x]; };
+  for (int x = 0; x < blocksX_; ++x) {
+    if (at(x, 0) == 0) at(x, 0) = kOutside;
+    if (at(x, blocksY_ - 1) == 0) at(x, blocksY_ - 1) = kOutside;
+  }
+  for (int y = 0; y < blocksY_; ++y) {
+    if (at(0, y) == 0) at(0, y) = kOutside;
+    if (at(blocksX_ - 1, y) == 0) at(blocksX_ - 1, y) = kOutside;
+  }
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (int y = 0; y < blocksY_; ++y)
+      for (int x = 0; x < blocksX_; ++x)
+        if (at(x, y) == 0 &&
+            ((x > 0 && at(x - 1, y) == kOutside) || (y > 0 && at(x, y - 1) == kOutside))) {
+          at(x, y) = kOutside;
+          changed = true;
+        }
+    for (int y = blocksY_ - 1; y >= 0; --y)
+      for (int x = blocksX_ - 1; x >= 0; --x)
+        if (at(x, y) == 0 && ((x + 1 < blocksX_ && at(x + 1, y) == kOutside) ||
+                              (y + 1 < blocksY_ && at(x, y + 1) == kOutside))) {
+          at(x, y) = kOutside;
+          changed = true;
+        }
+  }
+  for (std::uint8_t& b : bits_) b = b == kOutside ? 0 : 1;
+}
+
 BlockMask BlockMask::dilated(int k) const {
   BlockMask out = *this;
   out.dilate(k);
@@ -273,6 +307,7 @@ BlockMask detectBlocks(const std::int16_t* sliceHu, int width, int height,
   BlockMask mask(grid);
   if (features) features->resize(grid.blockCount());
   markActive(sliceHu, width, height, options, mask, features ? features->data() : nullptr);
+  if (options.fillHoles) mask.fillHoles();
   mask.dilate(options.dilation);
   return mask;
 }
@@ -285,6 +320,7 @@ BlockMask detectBlocks(std::span<const std::int16_t* const> slices, int width, i
     if (mask.all()) break;
     markActive(slice, width, height, options, mask, nullptr);
   }
+  if (options.fillHoles) mask.fillHoles();
   mask.dilate(options.dilation);
   return mask;
 }
