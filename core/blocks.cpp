@@ -203,19 +203,27 @@ struct Accumulator {
   std::int64_t squares = 0;
 };
 
+// Statistics use HU clamped to the CT range [-1024, 3071] and offset by
+// +1024, so that one row of a block sums in 32 bits and the loop vectorises;
+// padding such as -3024 outside the reconstruction circle counts as air.
+constexpr std::int32_t kHuMin = -1024, kHuMax = 3071;
+inline std::int32_t clampHu(std::int32_t v) {
+  return std::min(std::max(v, kHuMin), kHuMax);
+}
+
 // One row of N pixels of one block whose right neighbour column and next row
 // exist: the hot path, branch-free so that it vectorises.
 template <int N>
 inline void accumulateInterior(const std::int16_t* row, const std::int16_t* next, int threshold,
                                Accumulator& acc) {
-  std::int32_t body = 0, sum = 0, edge = 0;
-  std::int64_t squares = 0;
+  std::int32_t body = 0, sum = 0, edge = 0, squares = 0;
   for (int x = 0; x < N; ++x) {
-    const std::int32_t v = row[x];
+    const std::int32_t v = clampHu(row[x]), right = clampHu(row[x + 1]), down = clampHu(next[x]);
+    const std::int32_t o = v - kHuMin;
     body += v > threshold;
-    sum += v;
-    squares += v * v;
-    edge += std::abs(row[x + 1] - v) + std::abs(next[x] - v);
+    sum += o;
+    squares += o * o;  // ≤ 16 · 4095², fits
+    edge += std::abs(right - v) + std::abs(down - v);
   }
   acc.body += body;
   acc.sum += sum;
@@ -228,22 +236,23 @@ inline void accumulateInterior(const std::int16_t* row, const std::int16_t* next
 inline void accumulateGeneral(const std::int16_t* row, const std::int16_t* next, int n,
                               bool hasRight, int threshold, Accumulator& acc) {
   for (int x = 0; x < n; ++x) {
-    const std::int32_t v = row[x];
+    const std::int32_t v = clampHu(row[x]);
+    const std::int64_t o = v - kHuMin;
     acc.body += v > threshold;
-    acc.sum += v;
-    acc.squares += static_cast<std::int64_t>(v) * v;
-    if (x + 1 < n || hasRight) acc.edge += std::abs(row[x + 1] - v);
-    if (next) acc.edge += std::abs(next[x] - v);
+    acc.sum += static_cast<std::int32_t>(o);
+    acc.squares += o * o;
+    if (x + 1 < n || hasRight) acc.edge += std::abs(clampHu(row[x + 1]) - v);
+    if (next) acc.edge += std::abs(clampHu(next[x]) - v);
   }
 }
 
 BlockFeatures finish(const Accumulator& acc, int pixels) {
   const double n = pixels;
-  const double mean = acc.sum / n;
+  const double mean = acc.sum / n;  // offset by -kHuMin
   const double variance = static_cast<double>(acc.squares) / n - mean * mean;
   BlockFeatures f;
   f.bodyFraction = static_cast<float>(acc.body / n);
-  f.meanHu = static_cast<float>(mean);
+  f.meanHu = static_cast<float>(mean + kHuMin);
   f.spreadHu = static_cast<float>(std::sqrt(std::max(0.0, variance)));
   f.edgeHu = static_cast<float>(acc.edge / n);
   return f;

@@ -121,7 +121,9 @@ class BlockMask {
   std::vector<std::uint8_t> bits_;
 };
 
-// Per-block statistics of one slice, over the block's pixels inside the image.
+// Per-block statistics of one slice, over the block's pixels inside the
+// image, with HU clamped to the CT range [-1024, 3071] (padding values such
+// as -3024 outside the reconstruction circle count as air).
 struct BlockFeatures {
   float bodyFraction = 0;  // fraction of pixels above DetectorOptions::bodyThresholdHu
   float meanHu = 0;

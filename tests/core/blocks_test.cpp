@@ -399,7 +399,7 @@ TEST(Detector, FeaturesMatchANaiveComputationOnOddSizes) {
   const int w = 500, h = 333;
   std::mt19937_64 engine(17);
   Slice s(static_cast<std::size_t>(w) * h);
-  for (auto& v : s) v = static_cast<std::int16_t>(static_cast<int>(engine() % 3000) - 1100);
+  for (auto& v : s) v = static_cast<std::int16_t>(static_cast<int>(engine() % 4096) - 1024);
   std::vector<BlockFeatures> features;
   detectBlocks(s.data(), w, h, DetectorOptions{}, &features);
   const BlockGrid grid(w, h);
@@ -465,6 +465,22 @@ TEST(Detector, TwoAndAHalfDimensionsUnitesTheNeighbours) {
   BlockMask expected = detectBlocks(left.data(), w, h, options);
   expected |= detectBlocks(right.data(), w, h, options);
   EXPECT_EQ(detectBlocks(slices, w, h, options), expected);
+}
+
+TEST(Detector, PaddingOutsideTheScanCircleCountsAsAir) {
+  // Scanners store -3024 (or -2048) outside the reconstructed circle.
+  const int w = 64, h = 64;
+  Slice s(w * h, -3024);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      if (std::hypot(x - 31.5, y - 31.5) < 30) s[y * w + x] = -1000;
+  std::vector<BlockFeatures> f;
+  EXPECT_TRUE(detectBlocks(s.data(), w, h, DetectorOptions{}, &f).none());
+  for (const BlockFeatures& b : f) {
+    EXPECT_GE(b.meanHu, -1024.0f);
+    EXPECT_LE(b.meanHu, -1000.0f);
+    EXPECT_LE(b.spreadHu, 12.0f);  // -1024 vs -1000 at most, not -3024 vs -1000
+  }
 }
 
 TEST(Detector, FullSliceOfTissueActivatesEverything) {
