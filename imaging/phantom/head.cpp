@@ -83,6 +83,7 @@ class Head final : public Anatomy {
   double scalp_ = 5, scalpFat_ = 3, skull_ = 7, temporalis_ = 8;
   double cortexHu_ = 1600, diploeHu_ = 700, greyHu_ = 38, whiteHu_ = 28, csfHu_ = 8;
   double muscleHu_ = 45, fatHu_ = -95;
+  double airHu_ = -955;  // gas inside the body (bowel, airways, sinuses)
   double refA_ = 75, refB_ = 95;  // reference half width and depth
 
   Ellipsoid orbits_[2], globes_[2], lenses_[2], maxillary_[2], sphenoid_, frontal_;
@@ -128,6 +129,7 @@ Head::Head(std::uint64_t seed, double widthMm, double fovMm) : width_(widthMm), 
   csfHu_ = hu.uniform(4, 12);
   muscleHu_ = hu.normal(46, 4);
   fatHu_ = hu.normal(-95, 6);
+  airHu_ = hu.uniform(-968, -945);
   style_.textureHu = {0, 8, 8, 60, 0, 0, 0, 0, 3, 10};
 
   const double a = refA_, b = refB_, e = extent_;
@@ -389,7 +391,7 @@ void Head::paintSinus(Canvas& c, const Ellipsoid& sinus, double z, double wallMm
   const double level = b.v0 + fluidLevel * (b.v1 - b.v0);
   paintRegion(
       c, b, [&](double u, double v) { return v < level && air.inside(u, v); }, L::kInternalAir,
-      -985.0, kZoneBody);
+      airHu_, kZoneBody);
 }
 
 void Head::paintCells(Canvas& c, const std::vector<Cell>& cells, const Ellipsoid& region,
@@ -399,7 +401,7 @@ void Head::paintCells(Canvas& c, const std::vector<Cell>& cells, const Ellipsoid
   paintShape(c, *r, L::kBone, 0.45 * cortexHu_, kZoneBody);
   for (const Cell& cell : cells) {
     if (misses(cell, z)) continue;
-    if (auto e = cell.e.section(z)) paintShape(c, *e, L::kInternalAir, -960, kZoneBody);
+    if (auto e = cell.e.section(z)) paintShape(c, *e, L::kInternalAir, airHu_ + 5, kZoneBody);
   }
 }
 
@@ -418,7 +420,7 @@ void Head::paintFace(Canvas& c, const Slice& s) const {
     if (t < 0.14)
       paintShape(c, Ellipse::axes(sgn * 0.32 * a, -0.12 * b, 7, 12), L::kFat, fatHu_, body);
   }
-  if (auto e = nasopharynx_.section(z)) paintShape(c, *e, L::kInternalAir, -990, body);
+  if (auto e = nasopharynx_.section(z)) paintShape(c, *e, L::kInternalAir, airHu_, body);
   // Nasal cavity: two air channels either side of the septum, turbinates
   // along the lateral walls, nostrils opening at the bottom of the nose.
   if (t < 0.22) {
@@ -426,7 +428,7 @@ void Head::paintFace(Canvas& c, const Slice& s) const {
     for (double sgn : {-1.0, 1.0}) {
       const Ellipse wall = Ellipse::axes(sgn * 8.5, -0.66 * b, 8.0, depth + 1.5);
       paintShape(c, wall, L::kBone, 0.5 * cortexHu_, body);
-      paintShape(c, Ellipse::axes(sgn * 8.5, -0.66 * b, 6.5, depth), L::kInternalAir, -990, body);
+      paintShape(c, Ellipse::axes(sgn * 8.5, -0.66 * b, 6.5, depth), L::kInternalAir, airHu_, body);
       paintShape(c, Ellipse::axes(sgn * 12.5, -0.64 * b, 3.2, 0.55 * depth, sgn * 0.1),
                  L::kSoftTissue, muscleHu_, body);
     }

@@ -147,6 +147,7 @@ class Torso final : public Anatomy {
   // HU design for this case.
   double liverHu_ = 55, spleenHu_ = 45, kidneyHu_ = 35, muscleHu_ = 45, fatHu_ = -100;
   double lungHu_ = -860, marrowHu_ = 300, cortexHu_ = 1100, bloodHu_ = 40;
+  double airHu_ = -955;  // gas inside the body (bowel, airways, sinuses)
 
   // Landmarks (fractions of the extent).
   double tSacrum_ = 0.23, tL1_ = 0.5;
@@ -214,6 +215,7 @@ Torso::Torso(std::uint64_t seed, double widthMm, double fovMm) : width_(widthMm)
   marrowHu_ = hu.uniform(280, 360);
   cortexHu_ = hu.uniform(1050, 1400);
   bloodHu_ = hu.uniform(35, 48);
+  airHu_ = hu.uniform(-968, -945);
   style_.textureHu = {0, 10, 8, 45, 30, 7, 7, 7, 0, 10};
 
   tSacrum_ = bones.uniform(0.215, 0.245);
@@ -678,7 +680,7 @@ void Torso::paintLoops(Canvas& c, const std::vector<Loop>& loops, std::uint8_t z
       const double level = e->cv + loop.gasLevel * loop.piece.radius;
       paintRegion(
           c, e->box(), [&](double u, double v) { return v < level && e->inside(u, v); },
-          L::kInternalAir, -990.0, zone);
+          L::kInternalAir, airHu_, zone);
     }
   }
 }
@@ -707,7 +709,7 @@ void Torso::paintAbdomen(Canvas& c, const Slice& s) const {
       const double level = in->cv + stomachGasLevel_ * 0.5 * (b.v1 - b.v0);
       paintRegion(
           c, b, [&](double u, double v) { return v < level && in->inside(u, v); }, L::kInternalAir,
-          -990.0, abd);
+          airHu_, abd);
     }
   }
   for (const Piece& p : pancreas_)
@@ -810,7 +812,7 @@ void Torso::paintVessels(Canvas& c, const Slice& s) const {
   const double vT = s.vbV - s.vbRv - 24;
   if (t >= 0.84) {
     paintShape(c, Ellipse::axes(0, vT, 10.5, 9.5), L::kSoftTissue, muscleHu_ + 20, in);
-    paintShape(c, Ellipse::axes(0, vT, 8.5, 7.5), L::kInternalAir, -995, in);
+    paintShape(c, Ellipse::axes(0, vT, 8.5, 7.5), L::kInternalAir, airHu_ - 5, in);
   }
   for (const Piece& p : bronchi_) {
     if (missesSlice(p, z)) continue;
@@ -818,12 +820,12 @@ void Torso::paintVessels(Canvas& c, const Slice& s) const {
   }
   for (const Piece& p : bronchi_) {
     if (missesSlice(p, z)) continue;
-    if (auto e = p.e.section(z, 0.72)) paintShape(c, *e, L::kInternalAir, -995, in);
+    if (auto e = p.e.section(z, 0.72)) paintShape(c, *e, L::kInternalAir, airHu_ - 5, in);
   }
   if (t >= 0.6) {
     paintShape(c, Ellipse::circle(5, s.vbV - s.vbRv - 8, 7.5), L::kSoftTissue, muscleHu_, in);
     if (esophagusAir_ > 0)
-      paintShape(c, Ellipse::circle(5, s.vbV - s.vbRv - 8, esophagusAir_), L::kInternalAir, -990,
+      paintShape(c, Ellipse::circle(5, s.vbV - s.vbRv - 8, esophagusAir_), L::kInternalAir, airHu_,
                  in);
   }
   if (t >= 0.92) {

@@ -54,11 +54,6 @@ bool sameVoxels(const Phantom& a, const Phantom& b) {
                     b.labels.labels.data());
 }
 
-std::int64_t countLabel(const Phantom& p, L label) {
-  const auto* d = p.labels.labels.data();
-  return std::count(d, d + p.labels.labels.voxelCount(), static_cast<std::uint8_t>(label));
-}
-
 // HU of the voxels of `label` whose four in-plane neighbours carry the same
 // label: the tissue itself, without the partial-volume rim at its border.
 std::vector<double> interiorHu(const Phantom& p, L label) {
@@ -348,7 +343,9 @@ TEST(Phantom, DetectorCoversEveryBlockHoldingBody) {
     const std::uint8_t* lab = p.labels.labels.slice(k);
     for (int y = 0; y < 512; ++y)
       for (int x = 0; x < 512; ++x)
-        if (lab[y * 512 + x] != 0) ASSERT_TRUE(mask.test(grid.blockOfPixel(x, y))) << k;
+        if (lab[y * 512 + x] != 0) {
+          ASSERT_TRUE(mask.test(grid.blockOfPixel(x, y))) << "slice " << k;
+        }
     active += mask.activeFraction();
   }
   active /= static_cast<double>(p.ct.nz());
