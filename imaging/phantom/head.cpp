@@ -83,7 +83,7 @@ class Head final : public Anatomy {
   double scalp_ = 5, scalpFat_ = 3, skull_ = 7, temporalis_ = 8;
   double cortexHu_ = 1600, diploeHu_ = 700, greyHu_ = 38, whiteHu_ = 28, csfHu_ = 8;
   double muscleHu_ = 45, fatHu_ = -95;
-  double airHu_ = -955;  // gas inside the body (bowel, airways, sinuses)
+  double airHu_ = -955;           // gas inside the body (bowel, airways, sinuses)
   double refA_ = 75, refB_ = 95;  // reference half width and depth
 
   Ellipsoid orbits_[2], globes_[2], lenses_[2], maxillary_[2], sphenoid_, frontal_;

@@ -47,7 +47,7 @@ struct FamilyRanges {
 };
 
 FamilyRanges rangesOf(PhantomFamily family) {
-  if (family == PhantomFamily::kHead) return {138, 162, 180, 320, 2.0};
+  if (family == PhantomFamily::kHead) return {138, 162, 200, 320, 2.0};
   return {290, 390, 300, 500, 2.5};
 }
 
@@ -244,7 +244,11 @@ Result<Phantom> generatePhantom(const PhantomOptions& options) {
                  family == PhantomFamily::kHead ? 0x4EADull : 0x7025Full);
   ph::Rng rng(caseSeed);
   ph::Rng sizes = rng.fork(11), imaging = rng.fork(12);
-  const double target = options.occupancy > 0 ? options.occupancy : sizes.uniform(0.35, 0.72);
+  // A head fills at most about 60 % of the blocks of a FOV that still holds
+  // the whole face, so head cases draw lower occupancies.
+  const bool head = family == PhantomFamily::kHead;
+  const double target = options.occupancy > 0 ? options.occupancy
+                                              : sizes.uniform(head ? 0.3 : 0.35, head ? 0.5 : 0.72);
   const double naturalWidth = sizes.uniform(ranges.widthMin, ranges.widthMax);
   const double noise = options.noiseHu > 0 ? options.noiseHu : imaging.uniform(10, 20);
 

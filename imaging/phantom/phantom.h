@@ -43,8 +43,9 @@ struct PhantomOptions {
   double sliceSpacingMm = 0;
   double zCenter = 0.5;
   // Target fraction of 16×16 blocks holding body, averaged over the slices
-  // (0.2..0.85); 0 draws one per case in [0.35, 0.72]. The body's size
-  // relative to the field of view follows from it.
+  // (0.2..0.85); 0 draws one per case in [0.35, 0.72] (head: [0.3, 0.5]).
+  // The body's size relative to the field of view follows from it; heads
+  // above ~0.55 no longer fit the field of view and are cut at the face.
   double occupancy = 0;
   double noiseHu = 0;  // σ of the image noise; 0 draws one per case in [10, 20]
 

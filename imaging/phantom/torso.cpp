@@ -98,7 +98,7 @@ class Torso final : public Anatomy {
   void paint(Canvas& c) const override;
   void paintBodyZone(Canvas& c) const override;
   const TissueStyle& style() const override { return style_; }
-  double representativeT() const override { return 0.465; }
+  double representativeT() const override { return 0.47; }
 
  private:
   // Geometry of one slice, derived from the case parameters.
@@ -227,7 +227,7 @@ Torso::Torso(std::uint64_t seed, double widthMm, double fovMm) : width_(widthMm)
   // Reference slices for structures defined in 3D.
   const Slice upperAbdomen = sliceAt(0.5);
   const Slice heartLevel = sliceAt(0.7);
-  const Slice kidneyLevel = sliceAt(0.38);
+  const Slice kidneyLevel = sliceAt(0.43);
   const Slice pelvis = sliceAt(0.08);
 
   // Diaphragm domes: ellipsoids whose sections push the lungs up; centred
@@ -288,11 +288,11 @@ Torso::Torso(std::uint64_t seed, double widthMm, double fovMm) : width_(widthMm)
     const Slice& s = kidneyLevel;
     const double k = organs.uniform(0.9, 1.12);
     const double zc =
-        (side == 0 ? organs.uniform(0.35, 0.38) : organs.uniform(0.37, 0.4)) * extent_;
+        (side == 0 ? organs.uniform(0.41, 0.44) : organs.uniform(0.43, 0.46)) * extent_;
     const double cu = sgn * (s.vbRu + organs.uniform(34, 46));
     const double cv = s.canalV - organs.uniform(8, 16);
     const double yaw = sgn * -deg(organs.uniform(30, 50));
-    const double ru = 27 * k, rv = 19 * k, rz = 52 * k;
+    const double ru = 27 * k, rv = 19 * k, rz = 56 * k;
     kidneys_[side].organ = Ellipsoid::make(cu, cv, zc, ru, rv, rz, yaw, deg(sgn * 8));
     // Renal sinus fat opens towards the hilum: the short axis pointing
     // medially and anteriorly.
@@ -328,12 +328,12 @@ Torso::Torso(std::uint64_t seed, double widthMm, double fovMm) : width_(widthMm)
   }
 
   // Small bowel: fluid-filled or collapsed loops, some with gas.
-  const int loops = static_cast<int>(bowel.uniform(35, 55));
+  const int loops = static_cast<int>(bowel.uniform(55, 85));
   for (int i = 0; i < loops; ++i) {
-    const double z = bowel.uniform(0.1, 0.5) * extent_;
+    const double z = bowel.uniform(0.1, 0.52) * extent_;
     const Slice s = sliceAt(z / extent_);
     Loop loop;
-    const double r = bowel.uniform(8, 15), half = bowel.uniform(18, 42);
+    const double r = bowel.uniform(9, 16), half = bowel.uniform(18, 42);
     const double cu = bowel.uniform(-0.62, 0.62) * s.cavity.ru;
     const double cv = s.cavity.cv + bowel.uniform(-0.75, 0.3) * s.cavity.rv;
     const double yaw = bowel.uniform(0, kPi), pitch = bowel.uniform(-1.3, 1.3);
@@ -487,7 +487,6 @@ Torso::Slice Torso::sliceAt(double t) const {
       {{{0.0, 0.93}, {0.15, 0.97}, {0.35, belly_}, {0.55, 0.99}, {0.8, 0.95}, {1.0, 0.9}}}, t);
   s.halfWidth = w * widthProfile * (1 + wiggleW_(s.z));
   s.halfDepth = w * aspect_ * depthProfile;
-  s.backV = flat_ * s.halfDepth;
   const double thorax = smoothstep(0.52, 0.7, t);
 
   Blob& body = s.body;
@@ -499,6 +498,8 @@ Torso::Slice Torso::sliceAt(double t) const {
     body.sa[k] = lerp(bodyAbdomen_.sa[k], bodyThorax_.sa[k], thorax);
   }
   body.prepare();
+  // The table flattens the back: it touches the outline's posterior point.
+  s.backV = flat_ * body.boundary(kPi / 2)[1];
 
   const double skin = 2.0;
   const double pelvisWeight = smoothstep(0.3, 0.12, t);
@@ -701,6 +702,14 @@ void Torso::paintAbdomen(Canvas& c, const Slice& s) const {
       paintShape(c, Ellipse::axes(cu, cv, r, 1.15 * r, sgn * 0.3), L::kSoftTissue, muscleHu_, abd);
     }
   }
+  if (t > 0.2 && t < 0.5) {
+    // Quadratus lumborum against the posterior wall, lateral to the psoas.
+    const double q = ellipsoidProfile(0.18, 0.52, t);
+    for (double sgn : {-1.0, 1.0})
+      paintShape(
+          c, Ellipse::axes(sgn * (s.vbRu + 42), s.canalV - 2, 9 + 12 * q, 6 + 6 * q, sgn * -0.35),
+          L::kSoftTissue, muscleHu_, abd);
+  }
   if (auto e = stomach_.section(z)) {
     paintShape(c, *e, L::kSoftTissue, muscleHu_, abd);
     if (auto in = stomach_.section(z, 0.88)) {
@@ -724,10 +733,10 @@ void Torso::paintAbdomen(Canvas& c, const Slice& s) const {
   const double ls = smoothstep(liverTip_, liverTip_ + 0.07, t) * liverSize_;
   if (ls > 0.03) {
     Blob right = liverRight_;
-    right.cu = (-0.45 - 0.12 * (1 - ls)) * rc;
-    right.cv = cvc - 0.05 * dc - 0.12 * dc * (1 - ls);
-    right.ru = 0.62 * rc * ls;
-    right.rv = 0.9 * dc * ls;
+    right.cu = (-0.5 - 0.12 * (1 - ls)) * rc;
+    right.cv = cvc - 0.08 * dc - 0.12 * dc * (1 - ls);
+    right.ru = 0.52 * rc * ls;
+    right.rv = 0.8 * dc * ls;
     right.angle = 0.2;
     right.prepare();
     paintShape(c, right, L::kLiver, liverHu_, abd);
