@@ -26,7 +26,8 @@ int runPhantom(const Args& args) {
                 "0");
   parser.option("-f,--family", "F", "torso or head", "torso");
   parser.option("--occupancy", "F",
-                "fraction of 16x16 blocks holding body, 0.2-0.85 (0: drawn per case in 0.35-0.72)",
+                "fraction of 16x16 blocks holding body, 0.2-0.85 (0: drawn per case, torso "
+                "0.35-0.72, head 0.3-0.5)",
                 "0");
   parser.option("--matrix", "N", "in-plane size in pixels", "512");
   parser.option("--preview", "PNG",

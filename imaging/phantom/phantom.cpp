@@ -141,25 +141,28 @@ double calibrateWidthRatio(PhantomFamily family, std::uint64_t seed, int matrix,
 
 // Separable 5-tap Gaussian blur in place (clamped at the borders).
 void blurSlice(float* image, float* scratch, int n, const std::array<float, 5>& w) {
+  auto at = [n](int i) { return std::clamp(i, 0, n - 1); };
   for (int y = 0; y < n; ++y) {
     const float* row = image + static_cast<std::ptrdiff_t>(y) * n;
     float* out = scratch + static_cast<std::ptrdiff_t>(y) * n;
-    for (int x = 0; x < n; ++x) {
+    for (int x : {0, 1, n - 2, n - 1}) {
       float s = 0;
-      for (int k = -2; k <= 2; ++k) s += w[k + 2] * row[std::clamp(x + k, 0, n - 1)];
+      for (int k = -2; k <= 2; ++k) s += w[k + 2] * row[at(x + k)];
       out[x] = s;
     }
+    for (int x = 2; x < n - 2; ++x)
+      out[x] = w[0] * row[x - 2] + w[1] * row[x - 1] + w[2] * row[x] + w[3] * row[x + 1] +
+               w[4] * row[x + 2];
   }
   for (int y = 0; y < n; ++y) {
     float* out = image + static_cast<std::ptrdiff_t>(y) * n;
-    const float* rows[5];
-    for (int k = -2; k <= 2; ++k)
-      rows[k + 2] = scratch + static_cast<std::ptrdiff_t>(std::clamp(y + k, 0, n - 1)) * n;
-    for (int x = 0; x < n; ++x) {
-      float s = 0;
-      for (int k = 0; k < 5; ++k) s += w[k] * rows[k][x];
-      out[x] = s;
-    }
+    const float* r0 = scratch + static_cast<std::ptrdiff_t>(at(y - 2)) * n;
+    const float* r1 = scratch + static_cast<std::ptrdiff_t>(at(y - 1)) * n;
+    const float* r2 = scratch + static_cast<std::ptrdiff_t>(y) * n;
+    const float* r3 = scratch + static_cast<std::ptrdiff_t>(at(y + 1)) * n;
+    const float* r4 = scratch + static_cast<std::ptrdiff_t>(at(y + 2)) * n;
+    for (int x = 0; x < n; ++x)
+      out[x] = w[0] * r0[x] + w[1] * r1[x] + w[2] * r2[x] + w[3] * r3[x] + w[4] * r4[x];
   }
 }
 

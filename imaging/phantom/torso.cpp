@@ -594,6 +594,13 @@ void Torso::paintLayers(Canvas& c, const Slice& s) const {
   const float skinHu = static_cast<float>(muscleHu_ - 12), muscleHu = static_cast<float>(muscleHu_);
   const float fatHu = static_cast<float>(fatHu_), visceralHu = static_cast<float>(fatHu_ + 5);
   forEachPixel(c.body, s.body.box(), [&](int i, double u, double v) {
+    // Most pixels lie in the cavity: test it first (it is inside the others).
+    if (s.inCavity(u, v)) {
+      c.zone[i] |= kZoneBody | kZoneInner | kZoneCavity;
+      c.label[i] = fat;
+      c.hu[i] = visceralHu;
+      return;
+    }
     if (s.body.rho(u, v) > 1 || onTableSide(u, v, s)) return;
     std::uint8_t zone = kZoneBody, label = soft;
     float hu = skinHu;
@@ -604,11 +611,6 @@ void Torso::paintLayers(Canvas& c, const Slice& s) const {
         zone |= kZoneInner;
         label = soft;
         hu = muscleHu;
-        if (s.inCavity(u, v)) {
-          zone |= kZoneCavity;
-          label = fat;
-          hu = visceralHu;
-        }
       }
     }
     c.zone[i] |= zone;
