@@ -385,7 +385,11 @@ std::string phantomInfoJson(const PhantomInfo& info) {
   w.field("generator", "tessera phantom");
   w.field("version", 1);
   w.field("family", phantomFamilyName(info.family));
-  w.field("seed", static_cast<std::int64_t>(info.seed));
+  // JSON numbers are exact up to 2^53; larger seeds are written as text.
+  if (info.seed <= (std::uint64_t{1} << 53))
+    w.field("seed", static_cast<std::int64_t>(info.seed));
+  else
+    w.field("seed", std::to_string(info.seed));
   w.field("case", info.caseIndex);
   w.field("slices", info.slices);
   w.field("matrix", info.matrix);
