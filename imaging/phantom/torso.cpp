@@ -234,11 +234,13 @@ Torso::Torso(std::uint64_t seed, double widthMm, double fovMm) : width_(widthMm)
   // anteriorly so the posterior recesses reach lowest.
   {
     const Slice& s = upperAbdomen;
-    const double rz = 0.11 * extent_;
-    domeR_ = Ellipsoid::make(-0.4 * s.cavity.ru, s.cavity.cv - 0.25 * s.cavity.rv,
-                             domeApexR_ * extent_ - rz, 0.85 * s.cavity.ru, 1.4 * s.cavity.rv, rz);
-    domeL_ = Ellipsoid::make(0.4 * s.cavity.ru, s.cavity.cv - 0.25 * s.cavity.rv,
-                             domeApexL_ * extent_ - rz, 0.85 * s.cavity.ru, 1.4 * s.cavity.rv, rz);
+    const double rz = 0.15 * extent_;
+    for (double sgn : {-1.0, 1.0}) {
+      const double apex = (sgn < 0 ? domeApexR_ : domeApexL_) * extent_;
+      (sgn < 0 ? domeR_ : domeL_) =
+          Ellipsoid::make(sgn * 0.4 * s.cavity.ru, s.cavity.cv - 0.2 * s.cavity.rv, apex - rz,
+                          0.72 * s.cavity.ru, 1.25 * s.cavity.rv, rz);
+    }
     domeCentreT_ = std::max(domeR_.cz, domeL_.cz) / extent_;
   }
   {
@@ -732,11 +734,12 @@ void Torso::paintAbdomen(Canvas& c, const Slice& s) const {
         [&](double u, double v) { return e->inside(u, v) && !(notch && notch->inside(u, v)); },
         L::kSpleen, spleenHu_, abd);
   }
-  const double ls = smoothstep(liverTip_, liverTip_ + 0.07, t) * liverSize_;
+  // The right lobe narrows towards its inferior tip, which lies lateral and anterior.
+  const double ls = smoothstep(liverTip_, liverTip_ + 0.12, t) * liverSize_;
   if (ls > 0.03) {
     Blob right = liverRight_;
-    right.cu = (-0.5 - 0.12 * (1 - ls)) * rc;
-    right.cv = cvc - 0.08 * dc - 0.12 * dc * (1 - ls);
+    right.cu = (-0.5 - 0.25 * (1 - ls)) * rc;
+    right.cv = cvc - 0.08 * dc - 0.15 * dc * (1 - ls);
     right.ru = 0.52 * rc * ls;
     right.rv = 0.8 * dc * ls;
     right.angle = 0.2;

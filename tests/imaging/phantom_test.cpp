@@ -172,6 +172,21 @@ TEST(Phantom, OrgansAppearInAnatomicalOrderAlongZ) {
     }
     return sum / n;
   };
+  // Each organ occupies one unbroken run of slices.
+  const auto& lab = p.labels.labels;
+  for (L organ : {L::kLung, L::kLiver, L::kSpleen, L::kKidney}) {
+    SCOPED_TRACE(defaultLabelTable().nameOf(static_cast<std::uint8_t>(organ)));
+    int runs = 0;
+    bool previous = false;
+    for (std::int64_t k = 0; k < lab.nz(); ++k) {
+      const auto* s = lab.slice(k);
+      const bool present = std::find(s, s + lab.nx() * lab.ny(),
+                                     static_cast<std::uint8_t>(organ)) != s + lab.nx() * lab.ny();
+      runs += present && !previous;
+      previous = present;
+    }
+    EXPECT_EQ(runs, 1);
+  }
   EXPECT_LT(centre(L::kKidney), centre(L::kLiver));
   EXPECT_LT(centre(L::kKidney), centre(L::kSpleen));
   EXPECT_LT(centre(L::kLiver), centre(L::kLung));
