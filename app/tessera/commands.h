@@ -37,5 +37,6 @@ int fail(const Status& status);
 int runConvert(const Args& args);
 int runEval(const Args& args);
 int runInfo(const Args& args);
+int runPhantom(const Args& args);
 
 }  // namespace tessera::cli
