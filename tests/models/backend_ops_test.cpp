@@ -448,6 +448,25 @@ TEST_F(BackendNetwork, CheckpointedGradientsAreBitIdentical) {
   }
 }
 
+// Peak bytes come from the engine's allocator: deterministic, so a
+// regression in what a policy keeps shows up here, not only in the benchmark.
+TEST_F(BackendNetwork, CheckpointingLowersPeakMemory) {
+  std::int64_t peak[3] = {};
+  const Checkpointing modes[3] = {Checkpointing::kNone, Checkpointing::kStage,
+                                  Checkpointing::kAggressive};
+  for (int m = 0; m < 3; ++m) {
+    UNet net(smallConfig());
+    net.initialize(5);
+    net.parameters().zeroGrad();
+    TrainStepOptions options;
+    options.checkpointing = modes[m];
+    peak[m] = net.trainStep(*cpu, input, labels, options).peakBytes;
+  }
+  EXPECT_GT(peak[0], 0);
+  EXPECT_LT(peak[1], peak[0]);
+  EXPECT_LT(peak[2], peak[0]);
+}
+
 TEST_F(BackendNetwork, TrainStepIsDeterministic) {
   const StepOutcome a = trainStep(*cpu, Checkpointing::kNone, input, labels);
   const StepOutcome b = trainStep(*cpu, Checkpointing::kNone, input, labels);
