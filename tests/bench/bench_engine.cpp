@@ -12,6 +12,8 @@
 //   3. every 3×3 convolution of the network on its own (GFLOP/s);
 //   4. one training step (forward + loss + backward) of a batch per
 //      checkpointing mode: time and engine-allocator peak, as ratios to none.
+// Inference and the plain training step also print where the time goes,
+// per op kind.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -20,6 +22,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -71,6 +74,133 @@ double peakGflops(int threads) {
 #endif
 }
 
+// Forwards every op to another backend and adds up wall time per op kind.
+class TimedBackend final : public Backend {
+ public:
+  explicit TimedBackend(Backend& inner) : inner_(inner) {}
+  std::string name() const override { return inner_.name(); }
+  Layout layout() const override { return inner_.layout(); }
+
+  Tensor fromNCHW(const Tensor& x) override {
+    Scope s(at("layout conversion"));
+    return inner_.fromNCHW(x);
+  }
+  Tensor toNCHW(const Tensor& x) override {
+    Scope s(at("layout conversion"));
+    return inner_.toNCHW(x);
+  }
+  Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* b, int stride, int pad) override {
+    Scope s(at(w.h() == 3 ? "conv 3x3" : "conv 1x1"));
+    return inner_.conv2d(x, w, b, stride, pad);
+  }
+  void conv2dBackward(const Tensor& x, const Tensor& w, const Tensor& dy, int stride, int pad,
+                      Tensor* dx, Tensor* dw, Tensor* db) override {
+    Scope s(at(w.h() == 3 ? "conv 3x3 backward" : "conv 1x1 backward"));
+    inner_.conv2dBackward(x, w, dy, stride, pad, dx, dw, db);
+  }
+  Tensor convTranspose2x2(const Tensor& x, const Tensor& w, const Tensor* b) override {
+    Scope s(at("up-conv"));
+    return inner_.convTranspose2x2(x, w, b);
+  }
+  void convTranspose2x2Backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx,
+                                Tensor* dw, Tensor* db) override {
+    Scope s(at("up-conv backward"));
+    inner_.convTranspose2x2Backward(x, w, dy, dx, dw, db);
+  }
+  Tensor maxPool2x2(const Tensor& x) override {
+    Scope s(at("max pool"));
+    return inner_.maxPool2x2(x);
+  }
+  Tensor maxPool2x2Backward(const Tensor& x, const Tensor& dy) override {
+    Scope s(at("max pool backward"));
+    return inner_.maxPool2x2Backward(x, dy);
+  }
+  Tensor relu(const Tensor& x) override {
+    Scope s(at("relu"));
+    return inner_.relu(x);
+  }
+  Tensor reluBackward(const Tensor& y, const Tensor& dy) override {
+    Scope s(at("relu backward"));
+    return inner_.reluBackward(y, dy);
+  }
+  Tensor batchNormTrain(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps,
+                        BatchNormState* state) override {
+    Scope s(at("batch norm (train)"));
+    return inner_.batchNormTrain(x, gamma, beta, eps, state);
+  }
+  Tensor batchNormApply(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                        const BatchNormState& state) override {
+    Scope s(at("batch norm (apply)"));
+    return inner_.batchNormApply(x, gamma, beta, state);
+  }
+  void batchNormBackward(const Tensor& x, const Tensor& gamma, const BatchNormState& state,
+                         const Tensor& dy, Tensor* dx, Tensor* dgamma, Tensor* dbeta) override {
+    Scope s(at("batch norm backward"));
+    inner_.batchNormBackward(x, gamma, state, dy, dx, dgamma, dbeta);
+  }
+  Tensor concat(const Tensor& a, const Tensor& b) override {
+    Scope s(at("concat / split"));
+    return inner_.concat(a, b);
+  }
+  void split(const Tensor& ab, std::int64_t channelsA, Tensor* a, Tensor* b) override {
+    Scope s(at("concat / split"));
+    inner_.split(ab, channelsA, a, b);
+  }
+  Tensor add(const Tensor& a, const Tensor& b) override {
+    Scope s(at("add"));
+    return inner_.add(a, b);
+  }
+  Tensor attention(const Tensor& x, const AttentionWeights& p,
+                   const std::vector<std::uint8_t>* mask) override {
+    Scope s(at("attention"));
+    return inner_.attention(x, p, mask);
+  }
+  Tensor attentionBackward(const Tensor& x, const AttentionWeights& p, const Tensor& dy,
+                           AttentionGradients* g, const std::vector<std::uint8_t>* mask) override {
+    Scope s(at("attention backward"));
+    return inner_.attentionBackward(x, p, dy, g, mask);
+  }
+  double crossEntropyDiceLoss(const Tensor& logits, const Tensor& labels, double diceWeight,
+                              Tensor* dlogits) override {
+    Scope s(at("loss"));
+    return inner_.crossEntropyDiceLoss(logits, labels, diceWeight, dlogits);
+  }
+  Tensor argmax(const Tensor& logits) override {
+    Scope s(at("argmax"));
+    return inner_.argmax(logits);
+  }
+
+  void reset() { seconds_.clear(); }
+  // Time per op kind, largest first, against the wall time of the whole run.
+  void print(double wall) const {
+    std::vector<std::pair<double, std::string>> rows;
+    double ops = 0;
+    for (const auto& [name, t] : seconds_) {
+      rows.emplace_back(t, name);
+      ops += t;
+    }
+    std::sort(rows.rbegin(), rows.rend());
+    for (const auto& [t, name] : rows)
+      std::printf("    %-22s %9.1f ms %5.1f %%\n", name.c_str(), t * 1e3, 100.0 * t / wall);
+    std::printf("    %-22s %9.1f ms %5.1f %%\n", "(outside ops)", (wall - ops) * 1e3,
+                100.0 * (wall - ops) / wall);
+  }
+
+ private:
+  struct Scope {
+    explicit Scope(double& total) : total(total), start(std::chrono::steady_clock::now()) {}
+    ~Scope() {
+      total += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    double& total;
+    std::chrono::steady_clock::time_point start;
+  };
+  double& at(const char* op) { return seconds_[op]; }
+
+  Backend& inner_;
+  std::map<std::string, double> seconds_;
+};
+
 Tensor random(Shape shape, std::uint64_t seed) {
   Tensor t = Tensor::empty(shape);
   std::uint64_t s = seed;
@@ -118,16 +248,19 @@ bool parse(int argc, char** argv, Options* o) {
   return o->size % 16 == 0;
 }
 
-void benchInference(Backend& cpu, const UNetConfig& config, UNet& net, const Options& o,
+void benchInference(TimedBackend& cpu, const UNetConfig& config, UNet& net, const Options& o,
                     double peak) {
   const Tensor slice = random({1, config.inputChannels, o.size, o.size}, 1);
   const double t = bestOf(o.repeats, [&] { net.forward(cpu, slice); });
+  cpu.reset();
+  const double once = seconds([&] { net.forward(cpu, slice); });
   const double flops = config.forwardFlops(o.size, o.size);
   std::printf("\nDense inference, UNet::forward, batch 1, %dx%d (BN not folded)\n", o.size, o.size);
   std::printf("  %.1f ms per slice, %.2f GFLOP, %.1f GFLOP/s", t * 1e3, flops / 1e9,
               flops / t / 1e9);
   if (peak > 0) std::printf(", %.1f %% of peak", 100.0 * flops / t / 1e9 / peak);
-  std::printf("\n");
+  std::printf("\n  where one more forward (%.1f ms) spends its time:\n", once * 1e3);
+  cpu.print(once);
 
   std::printf("\n3x3 convolutions alone (Backend::conv2d, batch 1, best of %d)\n", o.repeats);
   std::printf("  %-10s %6s %6s %9s %10s %9s\n", "layer", "cin", "cout", "pixels", "ms", "GFLOP/s");
@@ -159,7 +292,7 @@ void benchInference(Backend& cpu, const UNetConfig& config, UNet& net, const Opt
   }
 }
 
-void benchTraining(Backend& cpu, const UNetConfig& config, UNet& net, const Options& o) {
+void benchTraining(TimedBackend& cpu, const UNetConfig& config, UNet& net, const Options& o) {
   const Tensor input = random({o.batch, config.inputChannels, o.size, o.size}, 4);
   Tensor labels = Tensor::empty({o.batch, 1, o.size, o.size});
   const Tensor r = random(labels.shape(), 5);
@@ -193,14 +326,23 @@ void benchTraining(Backend& cpu, const UNetConfig& config, UNet& net, const Opti
       step();  // primitive creation and first-touch page faults, once
       warm = true;
     }
-    double best = 1e30;
-    for (int i = 0; i < o.repeats; ++i) best = std::min(best, seconds(step));
+    double best = 1e30, total = 0;
+    cpu.reset();
+    for (int i = 0; i < o.repeats; ++i) {
+      const double t = seconds(step);
+      best = std::min(best, t);
+      total += t;
+    }
     if (m.checkpointing == Checkpointing::kNone) {
       baseTime = best;
       basePeak = static_cast<double>(peak);
     }
     std::printf("  %-16s %9.2f %8.2fx %11.1f %11.2fx\n", m.name, best, best / baseTime,
                 static_cast<double>(peak) / (1 << 20), basePeak / static_cast<double>(peak));
+    if (m.checkpointing == Checkpointing::kNone || m.checkpointing == Checkpointing::kAggressive) {
+      std::printf("    where its %d step(s) spent their time:\n", o.repeats);
+      cpu.print(total);
+    }
   }
 }
 
@@ -218,9 +360,10 @@ int run(int argc, char** argv) {
   std::printf("FP32 peak (AVX-512 FMA loop): %.1f GFLOP/s on %d threads\n", peak, o.threads);
   UNet net(config);
   net.initialize(1);
-  auto cpu = makeCpuBackend();
-  if (o.inference) benchInference(*cpu, config, net, o, peak);
-  if (o.training) benchTraining(*cpu, config, net, o);
+  auto backend = makeCpuBackend();
+  TimedBackend cpu(*backend);
+  if (o.inference) benchInference(cpu, config, net, o, peak);
+  if (o.training) benchTraining(cpu, config, net, o);
   return 0;
 }
 
