@@ -3,7 +3,13 @@
 // token-major T×C matrix, every product is one oneDNN sgemm (row-major),
 // and the residual result is scattered back. The backward recomputes the
 // forward per sample (the Backend interface keeps no state) and the
-// attention matrix per head, so it holds only two T×T buffers at a time.
+// attention matrix per head, so it holds two T×T buffers per thread.
+//
+// The C×C projections are large GEMMs that oneDNN threads itself. The
+// per-head work (T×T scores from only C/heads channels) runs one head per
+// thread with single-threaded GEMMs: a few synchronisations per sample
+// instead of several per head, and each head's result does not depend on
+// which thread computed it.
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -12,6 +18,7 @@
 
 #include "core/parallel.h"
 #include "models/ops/cpu/cpu_ops.h"
+#include "models/ops/cpu/vector_math.h"
 
 namespace tessera::models::cpu {
 namespace {
@@ -67,15 +74,28 @@ void project(const float* x, std::int64_t t, std::int64_t c, const Tensor& w, co
   gemm('N', 'T', t, c, c, 1.0f, x, c, w.data(), c, 1.0f, out, c);
 }
 
-// Row-wise softmax in place over a T×T matrix.
+// Row-wise softmax in place over a T×T matrix (serial: runs inside a head).
 void softmaxRows(float* s, std::int64_t t) {
-  parallelFor(0, t, [&](std::int64_t i) {
+  for (std::int64_t i = 0; i < t; ++i) {
     float* row = s + i * t;
-    const float best = *std::max_element(row, row + t);
-    double total = 0;
-    for (std::int64_t j = 0; j < t; ++j) total += (row[j] = std::exp(row[j] - best));
-    const float inv = static_cast<float>(1.0 / total);
+    const float best = maxOf(row, t);
+    for (std::int64_t j = 0; j < t; ++j) row[j] = expApprox(row[j] - best);
+    const float inv = static_cast<float>(1.0 / sumOf(row, t));
     for (std::int64_t j = 0; j < t; ++j) row[j] *= inv;
+  }
+}
+
+// Calls body(head, scratch) for every head, heads spread over the threads;
+// each thread has its own `buffers` T×T scratch matrices. GEMMs called from
+// inside run single-threaded (oneDNN does not nest parallel regions).
+template <class Body>
+void forEachHead(int heads, std::int64_t t, int buffers, Body&& body) {
+  const int threads = std::max(1, std::min(numThreads(), heads));
+  std::vector<Buffer> scratch;
+  for (int i = 0; i < threads * buffers; ++i) scratch.push_back(matrix(t, t));
+  parallelChunks(0, heads, [&](std::int64_t begin, std::int64_t end, int thread) {
+    for (std::int64_t h = begin; h < end; ++h)
+      body(static_cast<int>(h), scratch.data() + thread * buffers);
   });
 }
 
@@ -86,10 +106,10 @@ struct Sample {
 };
 
 Sample forwardSample(const Tensor& x, std::int64_t n, const AttentionWeights& p,
-                     const std::vector<std::uint8_t>* mask, Buffer& scores) {
+                     const std::vector<std::int64_t>& tokens) {
   Sample s;
-  s.tokens = activeTokens(x, n, mask);
-  const std::int64_t t = static_cast<std::int64_t>(s.tokens.size()), c = x.c();
+  s.tokens = tokens;
+  const std::int64_t t = static_cast<std::int64_t>(tokens.size()), c = x.c();
   const std::int64_t d = c / p.heads;
   s.x = matrix(t, c);
   gather(x, n, s.tokens, s.x.data());
@@ -101,13 +121,13 @@ Sample forwardSample(const Tensor& x, std::int64_t n, const AttentionWeights& p,
   project(s.x.data(), t, c, *p.wk, *p.bk, s.k.data());
   project(s.x.data(), t, c, *p.wv, *p.bv, s.v.data());
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
-  for (int h = 0; h < p.heads; ++h) {
+  forEachHead(p.heads, t, 1, [&](int h, Buffer* scores) {
     const std::int64_t off = h * d;
-    gemm('N', 'T', t, t, d, scale, s.q.data() + off, c, s.k.data() + off, c, 0.0f, scores.data(),
-         t);
-    softmaxRows(scores.data(), t);
-    gemm('N', 'N', t, d, t, 1.0f, scores.data(), t, s.v.data() + off, c, 0.0f, s.o.data() + off, c);
-  }
+    float* a = scores[0].data();
+    gemm('N', 'T', t, t, d, scale, s.q.data() + off, c, s.k.data() + off, c, 0.0f, a, t);
+    softmaxRows(a, t);
+    gemm('N', 'N', t, d, t, 1.0f, a, t, s.v.data() + off, c, 0.0f, s.o.data() + off, c);
+  });
   return s;
 }
 
@@ -119,10 +139,10 @@ Tensor attention(const Tensor& x, const AttentionWeights& p,
   const std::int64_t c = x.c();
   Tensor y = x.clone();
   for (std::int64_t n = 0; n < x.n(); ++n) {
-    const std::int64_t t = static_cast<std::int64_t>(activeTokens(x, n, tokenMask).size());
+    const std::vector<std::int64_t> tokens = activeTokens(x, n, tokenMask);
+    const std::int64_t t = static_cast<std::int64_t>(tokens.size());
     if (t == 0) continue;
-    Buffer scores = matrix(t, t);
-    const Sample s = forwardSample(x, n, p, tokenMask, scores);
+    const Sample s = forwardSample(x, n, p, tokens);
     Buffer out = matrix(t, c);
     project(s.o.data(), t, c, *p.wo, *p.bo, out.data());
     scatterAdd(out.data(), n, s.tokens, y);
@@ -147,10 +167,10 @@ Tensor attentionBackward(const Tensor& x, const AttentionWeights& p, const Tenso
   };
   Tensor dx = dy.clone();
   for (std::int64_t n = 0; n < x.n(); ++n) {
-    const std::int64_t t = static_cast<std::int64_t>(activeTokens(x, n, tokenMask).size());
+    const std::vector<std::int64_t> tokens = activeTokens(x, n, tokenMask);
+    const std::int64_t t = static_cast<std::int64_t>(tokens.size());
     if (t == 0) continue;
-    Buffer a = matrix(t, t), da = matrix(t, t);
-    const Sample s = forwardSample(x, n, p, tokenMask, a);
+    const Sample s = forwardSample(x, n, p, tokens);
     Buffer dyT = matrix(t, c), dO = matrix(t, c);
     gather(dy, n, s.tokens, dyT.data());
     // Output projection: dWo += dYᵀ O, dO = dY Wo.
@@ -158,25 +178,25 @@ Tensor attentionBackward(const Tensor& x, const AttentionWeights& p, const Tenso
     gemm('T', 'N', c, c, t, 1.0f, dyT.data(), c, s.o.data(), c, 1.0f, g->dwo.data(), c);
     gemm('N', 'N', t, c, c, 1.0f, dyT.data(), c, p.wo->data(), c, 0.0f, dO.data(), c);
     Buffer dQ = matrix(t, c), dK = matrix(t, c), dV = matrix(t, c);
-    for (int h = 0; h < p.heads; ++h) {
+    forEachHead(p.heads, t, 2, [&](int h, Buffer* scratch) {
       const std::int64_t off = h * d;
-      gemm('N', 'T', t, t, d, scale, s.q.data() + off, c, s.k.data() + off, c, 0.0f, a.data(), t);
-      softmaxRows(a.data(), t);
+      float* a = scratch[0].data();
+      float* da = scratch[1].data();
+      gemm('N', 'T', t, t, d, scale, s.q.data() + off, c, s.k.data() + off, c, 0.0f, a, t);
+      softmaxRows(a, t);
       // dA = dO_h V_hᵀ; dV_h = Aᵀ dO_h; dS = A ⊙ (dA − rowsum(A ⊙ dA))·scale.
-      gemm('N', 'T', t, t, d, 1.0f, dO.data() + off, c, s.v.data() + off, c, 0.0f, da.data(), t);
-      gemm('T', 'N', t, d, t, 1.0f, a.data(), t, dO.data() + off, c, 0.0f, dV.data() + off, c);
-      parallelFor(0, t, [&](std::int64_t i) {
-        const float* ar = a.data() + i * t;
-        float* dr = da.data() + i * t;
-        double dot = 0;
-        for (std::int64_t j = 0; j < t; ++j) dot += static_cast<double>(ar[j]) * dr[j];
-        const float rowDot = static_cast<float>(dot);
+      gemm('N', 'T', t, t, d, 1.0f, dO.data() + off, c, s.v.data() + off, c, 0.0f, da, t);
+      gemm('T', 'N', t, d, t, 1.0f, a, t, dO.data() + off, c, 0.0f, dV.data() + off, c);
+      for (std::int64_t i = 0; i < t; ++i) {
+        const float* ar = a + i * t;
+        float* dr = da + i * t;
+        const float rowDot = static_cast<float>(dotOf(ar, dr, t));
         for (std::int64_t j = 0; j < t; ++j) dr[j] = ar[j] * (dr[j] - rowDot) * scale;
-      });
+      }
       // dQ_h = dS K_h; dK_h = dSᵀ Q_h.
-      gemm('N', 'N', t, d, t, 1.0f, da.data(), t, s.k.data() + off, c, 0.0f, dQ.data() + off, c);
-      gemm('T', 'N', t, d, t, 1.0f, da.data(), t, s.q.data() + off, c, 0.0f, dK.data() + off, c);
-    }
+      gemm('N', 'N', t, d, t, 1.0f, da, t, s.k.data() + off, c, 0.0f, dQ.data() + off, c);
+      gemm('T', 'N', t, d, t, 1.0f, da, t, s.q.data() + off, c, 0.0f, dK.data() + off, c);
+    });
     // Input projections: dW += dPᵀ X, dX = Σ dP W.
     Buffer dX = matrix(t, c);
     const Buffer* dP[3] = {&dQ, &dK, &dV};

@@ -10,6 +10,7 @@
 
 #include "core/parallel.h"
 #include "models/ops/cpu/cpu_ops.h"
+#include "models/ops/cpu/vector_math.h"
 
 namespace tessera::models::cpu {
 namespace {
