@@ -35,5 +35,7 @@ int fail(const Error& error);
 int fail(const Status& status);
 
 int runEval(const Args& args);
+int runSegment(const Args& args);
+int runTrain(const Args& args);
 
 }  // namespace tessera::cli

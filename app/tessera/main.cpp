@@ -10,7 +10,9 @@ namespace tessera::cli {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> kCommands = {
+      {"segment", "segment a CT volume with the block-sparse U-Net", runSegment},
       {"eval", "Dice and 95 % Hausdorff distance per label against a reference", runEval},
+      {"train", "train or fine-tune a model on phantoms or CT/label pairs", runTrain},
   };
   return kCommands;
 }
