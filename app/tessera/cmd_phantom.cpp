@@ -24,6 +24,12 @@ int runPhantom(const Args& args) {
   parser.option("-z,--slices", "Z",
                 "slices per case spanning the whole family (0: about 2.5 mm torso, 2 mm head)",
                 "0");
+  parser.option("--spacing", "MM",
+                "slice spacing; with --slices, a slab of that many slices instead of the whole "
+                "family (0: span the whole family)",
+                "0");
+  parser.option("--z-center", "F",
+                "centre of the slab along the body, 0 (inferior end) to 1 (superior end)", "0.5");
   parser.option("-f,--family", "F", "torso or head", "torso");
   parser.option("--occupancy", "F",
                 "fraction of 16x16 blocks holding body, 0.2-0.85 (0: drawn per case, torso "
@@ -42,7 +48,7 @@ int runPhantom(const Args& args) {
   if (!parseOrExit(parser, args, &exitCode)) return exitCode;
 
   long long cases = 0, seed = 0, first = 0, slices = 0, matrix = 0;
-  double occupancy = 0;
+  double occupancy = 0, spacing = 0, zCenter = 0.5;
   auto usage = [&]() {
     std::fprintf(stderr, "tessera: error: %s\n(see --help)\n", parser.error().c_str());
     return kExitUsage;
@@ -53,6 +59,8 @@ int runPhantom(const Args& args) {
   if (!parser.getInt("slices", &slices, 0, 4096)) return usage();
   if (!parser.getInt("matrix", &matrix, 64, 1024)) return usage();
   if (!parser.getDouble("occupancy", &occupancy)) return usage();
+  if (!parser.getDouble("spacing", &spacing) || !parser.getDouble("z-center", &zCenter))
+    return usage();
   auto family = imaging::parsePhantomFamily(parser.get("family"));
   if (!family.ok()) {
     std::fprintf(stderr, "tessera: error: %s\n(see --help)\n", family.error().message.c_str());
@@ -64,6 +72,8 @@ int runPhantom(const Args& args) {
   options.slices = static_cast<int>(slices);
   options.matrix = static_cast<int>(matrix);
   options.occupancy = occupancy;
+  options.sliceSpacingMm = spacing;
+  options.zCenter = zCenter;
   if (Status valid = imaging::validatePhantomOptions(options); !valid.ok()) {
     std::fprintf(stderr, "tessera: error: %s\n(see --help)\n", valid.error().message.c_str());
     return kExitUsage;

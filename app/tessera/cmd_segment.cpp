@@ -14,6 +14,10 @@ int runSegment(const Args& args) {
   p.option("-o,--output", "OUT", "label map to write (.nii.gz, .nii, .nrrd, .mha)");
   p.option("--model", "M", "ONNX model (default: the bundled model)");
   p.option("--mode", "MODE", "sparse (compute only blocks holding anatomy) or dense", "sparse");
+  p.option("--sparsity", "LEVEL",
+           "output-driven sparsity in sparse mode: off, conservative, balanced or aggressive "
+           "(finer decoder levels skip blocks a coarser level labels confidently)",
+           "balanced");
   p.option("--threads", "N", "CPU threads (default: all cores)", "0");
   p.option("--series", "UID", "DICOM series to read (default: the largest CT series)");
   p.option("--report", "R.json", "write a report: volumes in mL, HU statistics, timing");
@@ -40,6 +44,11 @@ int runSegment(const Args& args) {
     std::fprintf(stderr, "tessera: error: --mode must be sparse or dense\n");
     return kExitUsage;
   }
+  if (!models::parseRefinement(p.get("sparsity"), &job.segment.refinement)) {
+    std::fprintf(stderr,
+                 "tessera: error: --sparsity must be off, conservative, balanced or aggressive\n");
+    return kExitUsage;
+  }
   long long threads = 0;
   if (!p.getInt("threads", &threads, 0, 1024)) {
     std::fprintf(stderr, "tessera: error: %s\n", p.error().c_str());
@@ -59,9 +68,11 @@ int runSegment(const Args& args) {
   std::printf("segmented %lld slices in %.2f s (read %.2f s, network %.2f s, write %.2f s)\n",
               static_cast<long long>(s.slices), result->totalSeconds, result->readSeconds,
               s.engineSeconds, result->writeSeconds);
-  std::printf("mode %s: %.1f %% of blocks computed, %.1f of %.1f GFLOP (%.1f %% skipped)\n",
-              models::segmentModeName(job.segment.mode), 100.0 * s.meanActiveFraction, s.flops / 1e9,
-              s.denseFlops / 1e9, s.denseFlops > 0 ? 100.0 * (1.0 - s.flops / s.denseFlops) : 0.0);
+  std::printf("mode %s: %.1f %% of blocks active, %.1f %% settled early, %.1f of %.1f GFLOP "
+              "(%.1f %% skipped)\n",
+              models::segmentModeName(job.segment.mode), 100.0 * s.meanActiveFraction,
+              100.0 * s.meanSettledFraction, s.flops / 1e9, s.denseFlops / 1e9,
+              s.denseFlops > 0 ? 100.0 * (1.0 - s.flops / s.denseFlops) : 0.0);
   for (const std::string& out : result->outputs) std::printf("wrote %s\n", out.c_str());
   return kExitOk;
 }

@@ -34,6 +34,7 @@ bool parseOrExit(ArgParser& parser, const Args& args, int* exitCode);
 int fail(const Error& error);
 int fail(const Status& status);
 
+int runBench(const Args& args);
 int runConvert(const Args& args);
 int runEval(const Args& args);
 int runInfo(const Args& args);

@@ -16,6 +16,7 @@ const std::vector<Command>& commands() {
       {"segment", "segment a CT volume with the block-sparse U-Net", runSegment},
       {"eval", "Dice and 95 % Hausdorff distance per label against a reference", runEval},
       {"train", "train or fine-tune a model on phantoms or CT/label pairs", runTrain},
+      {"bench", "dense vs sparse (and PyTorch) speed and Dice, side by side", runBench},
   };
   return kCommands;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "core/parallel.h"
 #include "models/infer/attention.h"
@@ -18,10 +19,12 @@ struct Step {
   StepKind kind;
   int level;  // level of the output
   FeatureMap in, out;
-  int weights = -1;  // index into the engine's packed weights of that kind
+  int weights = -1;      // index into the engine's packed weights of that kind
+  bool decoder = false;  // runs on the decoder's (refined) block set
+  int headAfter = -1;    // level whose head may settle blocks after this step
 };
 
-// A horizontal run of output pixels: row y, columns [x0, x0 + length).
+// A horizontal run of feature pixels: row y, columns [x0, x0 + length).
 struct Segment {
   int y, x0, length;
 };
@@ -37,21 +40,26 @@ struct InferenceEngine::Impl {
   std::vector<Step> steps;
   std::vector<Conv3x3Weights> convs;
   std::vector<UpConvWeights> ups;
-  HeadWeights head;
+  std::vector<HeadWeights> heads;  // per level; empty weights where the model has none
+  std::vector<FeatureMap> headInputs;
   AttentionPacked attention;
-  FeatureMap headInput;
   std::vector<FeatureMap> owned;  // every buffer, for calibration
   std::vector<std::uint8_t> paddedLabels;
+  std::vector<std::uint8_t> levelLabels;
+  std::vector<float> levelMargins;
 
-  // Per-run scratch: active mask per level and its row segments.
-  std::vector<BlockMask> levelMask;
-  std::vector<std::vector<Segment>> levelSegments;
+  // Per-slice state.
+  BlockMask active;                   // encoder blocks
+  std::vector<BlockMask> decoderSet;  // decoder blocks computed, per level
+  BlockMask undecided;                // blocks whose labels finer levels still decide
   std::vector<int> tokens;
+  double settledBlocks = 0;
 
+  std::vector<Segment> segmentsOf(const BlockMask& mask, int level) const;
   void prepareInput(std::span<const std::int16_t* const> slices);
-  void planLevels(const BlockMask& mask);
-  double execute(const Step& step);
-  void runSteps(std::uint8_t* labels, SliceStats* stats);
+  double execute(const Step& step, const BlockMask& mask);
+  double settle(int level);
+  void fillBlockLabel(int block, std::uint8_t label);
 };
 
 InferenceEngine::InferenceEngine() : impl_(std::make_unique<Impl>()) {}
@@ -59,6 +67,14 @@ InferenceEngine::~InferenceEngine() = default;
 int InferenceEngine::width() const { return impl_->grid.width(); }
 int InferenceEngine::height() const { return impl_->grid.height(); }
 const BlockGrid& InferenceEngine::grid() const { return impl_->grid; }
+
+bool InferenceEngine::canRefine() const {
+  for (int l = 1; l < impl_->levels; ++l)
+    if (impl_->heads[l].cin > 0) return true;
+  return false;
+}
+
+void InferenceEngine::setRefineMargin(double margin) { impl_->options.refineMargin = margin; }
 
 Result<std::unique_ptr<InferenceEngine>> InferenceEngine::create(const Model& model, int width,
                                                                  int height,
@@ -116,7 +132,7 @@ Result<std::unique_ptr<InferenceEngine>> InferenceEngine::create(const Model& mo
     e.steps.push_back({StepKind::kConv, l, x, encA, foldedConv(p, 1, cin, c)});
     e.steps.push_back({StepKind::kConv, l, encA, skip, foldedConv(p, 2, c, c)});
     const FeatureMap pooled = buffer(c, l + 1);
-    e.steps.push_back({StepKind::kPool, l + 1, skip, pooled, -1});
+    e.steps.push_back({StepKind::kPool, l + 1, skip, pooled});
     x = pooled;
     cin = c;
   }
@@ -130,32 +146,42 @@ Result<std::unique_ptr<InferenceEngine>> InferenceEngine::create(const Model& mo
     e.attention = packAttention(P("att.q.weight"), P("att.q.bias"), P("att.k.weight"),
                                 P("att.k.bias"), P("att.v.weight"), P("att.v.bias"),
                                 P("att.o.weight"), P("att.o.bias"), cb, a.attentionHeads);
-    e.steps.push_back({StepKind::kAttention, a.levels, b2, b3, -1});
+    e.steps.push_back({StepKind::kAttention, a.levels, b2, b3});
     x = b3;
   }
+  e.heads.resize(a.levels);
+  e.headInputs.resize(a.levels);
   for (int l = a.levels - 1; l >= 0; --l) {
     const int c = static_cast<int>(a.channels(l));
     const std::string L = std::to_string(l);
     e.ups.push_back(packUpConv(P("up" + L + ".weight"), P("up" + L + ".bias"),
                                static_cast<int>(a.channels(l + 1)), c));
     e.steps.push_back({StepKind::kUp, l, x, concat[l].channelView(0, c / 16),
-                       static_cast<int>(e.ups.size()) - 1});
+                       static_cast<int>(e.ups.size()) - 1, true});
     const FeatureMap decA = buffer(c, l), decB = buffer(c, l);
-    e.steps.push_back({StepKind::kConv, l, concat[l], decA, foldedConv("dec" + L, 1, 2 * c, c)});
-    e.steps.push_back({StepKind::kConv, l, decA, decB, foldedConv("dec" + L, 2, c, c)});
+    e.steps.push_back(
+        {StepKind::kConv, l, concat[l], decA, foldedConv("dec" + L, 1, 2 * c, c), true});
+    e.steps.push_back({StepKind::kConv, l, decA, decB, foldedConv("dec" + L, 2, c, c), true,
+                       l >= 1 ? l : -1});
     x = decB;
+    e.headInputs[l] = decB;
+    if (params.find("head" + L + ".weight"))
+      e.heads[l] = packHead(P("head" + L + ".weight"), P("head" + L + ".bias"), a.classes, c);
   }
-  e.headInput = x;
-  e.head = packHead(P("head0.weight"), P("head0.bias"), a.classes, static_cast<int>(a.channels(0)));
   e.paddedLabels.assign(static_cast<std::size_t>(grid.paddedWidth()) * grid.paddedHeight(), 0);
+  e.levelLabels.resize(e.paddedLabels.size());
+  e.levelMargins.resize(e.paddedLabels.size());
 
   // Calibration: the dense network on air gives every buffer's background.
   const int channels = a.inputChannels;
+  const double margin = e.options.refineMargin;
+  e.options.refineMargin = 0.0;
   std::vector<std::int16_t> air(static_cast<std::size_t>(width) * height, -1024);
   std::vector<const std::int16_t*> airSlices(channels, air.data());
-  BlockMask all(grid, true);
+  std::vector<std::uint8_t> scratch(static_cast<std::size_t>(width) * height);
   SliceStats ignored;
-  engine->run(airSlices, all, e.paddedLabels.data(), &ignored);
+  engine->run(airSlices, BlockMask(grid, true), scratch.data(), &ignored);
+  e.options.refineMargin = margin;
   for (FeatureMap& map : e.owned) {
     if (map.data() == e.input.data()) continue;
     const int cy = map.height() / 2, cx = map.width() / 2;
@@ -168,6 +194,24 @@ Result<std::unique_ptr<InferenceEngine>> InferenceEngine::create(const Model& mo
   }
   for (Step& step : e.steps) step.out.written() = BlockMask(grid, false);
   return engine;
+}
+
+std::vector<Segment> InferenceEngine::Impl::segmentsOf(const BlockMask& m, int level) const {
+  std::vector<Segment> segments;
+  const int b = grid.levelBlockSize(level);
+  for (int by = 0; by < grid.blocksY(); ++by) {
+    for (int bx = 0; bx < grid.blocksX();) {
+      if (!m.test(bx, by)) {
+        ++bx;
+        continue;
+      }
+      int end = bx;
+      while (end < grid.blocksX() && m.test(end, by)) ++end;
+      for (int r = 0; r < b; ++r) segments.push_back({by * b + r, bx * b, (end - bx) * b});
+      bx = end;
+    }
+  }
+  return segments;
 }
 
 void InferenceEngine::Impl::prepareInput(std::span<const std::int16_t* const> slices) {
@@ -185,47 +229,20 @@ void InferenceEngine::Impl::prepareInput(std::span<const std::int16_t* const> sl
   });
 }
 
-void InferenceEngine::Impl::planLevels(const BlockMask& mask) {
-  levelMask.assign(levels + 1, mask);
-  levelSegments.assign(levels + 1, {});
-  for (int l = 0; l <= levels; ++l) {
-    if (mask.activeFraction() > options.denseFallbackFraction) levelMask[l].fill(true);
-    const BlockMask& m = levelMask[l];
-    const int b = grid.levelBlockSize(l);
-    auto& segments = levelSegments[l];
-    for (int by = 0; by < grid.blocksY(); ++by) {
-      for (int bx = 0; bx < grid.blocksX();) {
-        if (!m.test(bx, by)) {
-          ++bx;
-          continue;
-        }
-        int end = bx;
-        while (end < grid.blocksX() && m.test(end, by)) ++end;
-        for (int r = 0; r < b; ++r) segments.push_back({by * b + r, bx * b, (end - bx) * b});
-        bx = end;
-      }
-    }
-  }
-  tokens.clear();
-  const int w = grid.levelWidth(levels);
-  for (const Segment& s : levelSegments[levels])
-    for (int x = s.x0; x < s.x0 + s.length; ++x) tokens.push_back(s.y * w + x);
-}
-
-double InferenceEngine::Impl::execute(const Step& step) {
+double InferenceEngine::Impl::execute(const Step& step, const BlockMask& mask) {
   FeatureMap out = step.out;
-  const BlockMask& active = levelMask[step.level];
-  // Blocks computed for the previous slice but not this one go back to background.
+  // Blocks computed for the previous slice (or level set) but not now go
+  // back to background, so halos never read stale values.
   BlockMask& written = out.written();
-  if (written.size() == active.size()) {
+  if (written.size() == mask.size()) {
     std::vector<int> stale;
-    for (int i = 0; i < active.size(); ++i)
-      if (written.test(i) && !active.test(i)) stale.push_back(i);
+    for (int i = 0; i < mask.size(); ++i)
+      if (written.test(i) && !mask.test(i)) stale.push_back(i);
     if (!stale.empty()) out.fillBackground(stale, grid.blocksX(), grid.levelBlockSize(step.level));
   }
-  written = active;
+  written = mask;
 
-  const auto& segments = levelSegments[step.level];
+  const std::vector<Segment> segments = segmentsOf(mask, step.level);
   const std::int64_t count = static_cast<std::int64_t>(segments.size());
   double pixels = 0;
   for (const Segment& s : segments) pixels += s.length;
@@ -250,9 +267,9 @@ double InferenceEngine::Impl::execute(const Step& step) {
       });
       return 0.0;
     case StepKind::kUp: {
-      // Output segments at this level come from input rows at the level below.
+      // Output blocks at this level come from the same blocks one level down.
       const UpConvWeights& w = ups[step.weights];
-      const auto& coarse = levelSegments[step.level + 1];
+      const std::vector<Segment> coarse = segmentsOf(mask, step.level + 1);
       const std::int64_t n = static_cast<std::int64_t>(coarse.size());
       const int ocbs = w.outBlocks();
       parallelChunks(0, n * ocbs, [&](std::int64_t begin, std::int64_t end, int) {
@@ -269,32 +286,105 @@ double InferenceEngine::Impl::execute(const Step& step) {
   return 0.0;
 }
 
+void InferenceEngine::Impl::fillBlockLabel(int block, std::uint8_t label) {
+  const int pw = grid.paddedWidth();
+  const int x0 = grid.blockX(block) * 16, y0 = grid.blockY(block) * 16;
+  for (int y = y0; y < y0 + 16; ++y)
+    std::memset(paddedLabels.data() + static_cast<std::size_t>(y) * pw + x0, label, 16);
+}
+
+// Runs head `level` on the undecided blocks and settles the confident,
+// uniform ones. Returns the FLOPs spent.
+double InferenceEngine::Impl::settle(int level) {
+  const HeadWeights& head = heads[level];
+  const std::vector<Segment> segments = segmentsOf(undecided, level);
+  const int lw = grid.levelWidth(level);
+  parallelFor(0, static_cast<std::int64_t>(segments.size()), [&](std::int64_t i) {
+    const Segment& s = segments[i];
+    headArgmaxSegment(head, headInputs[level], s.y, s.x0, s.length,
+                      levelLabels.data() + static_cast<std::size_t>(s.y) * lw,
+                      levelMargins.data() + static_cast<std::size_t>(s.y) * lw);
+  });
+  double pixels = 0;
+  for (const Segment& s : segments) pixels += s.length;
+  const int b = grid.levelBlockSize(level);
+  const float threshold = static_cast<float>(options.refineMargin);
+  for (int index = 0; index < grid.blockCount(); ++index) {
+    if (!undecided.test(index)) continue;
+    const int x0 = grid.blockX(index) * b, y0 = grid.blockY(index) * b;
+    const std::uint8_t label = levelLabels[static_cast<std::size_t>(y0) * lw + x0];
+    bool settled = true;
+    for (int y = y0; y < y0 + b && settled; ++y)
+      for (int x = x0; x < x0 + b; ++x) {
+        const std::size_t p = static_cast<std::size_t>(y) * lw + x;
+        if (levelLabels[p] != label || levelMargins[p] < threshold) {
+          settled = false;
+          break;
+        }
+      }
+    if (settled) {
+      undecided.set(index, false);
+      fillBlockLabel(index, label);
+      settledBlocks += 1;
+    }
+  }
+  return 2.0 * head.cin * head.classes * pixels;
+}
+
 void InferenceEngine::run(std::span<const std::int16_t* const> slices, const BlockMask& mask,
                           std::uint8_t* labels, SliceStats* stats, float* logits) {
   Impl& e = *impl_;
   e.prepareInput(slices);
-  e.planLevels(mask);
+  e.active = mask;
+  if (mask.activeFraction() > e.options.denseFallbackFraction) e.active.fill(true);
+  e.undecided = e.active;
+  e.settledBlocks = 0;
+  e.decoderSet.assign(e.levels + 1, e.active);
+  e.tokens.clear();
+  const int lw = e.grid.levelWidth(e.levels);
+  for (const Segment& s : e.segmentsOf(e.active, e.levels))
+    for (int x = s.x0; x < s.x0 + s.length; ++x) e.tokens.push_back(s.y * lw + x);
+  std::fill(e.paddedLabels.begin(), e.paddedLabels.end(), 0);
+
+  const bool refine = e.options.refineMargin > 0.0;
   SliceStats s;
   s.levels = e.levels;
-  for (const Step& step : e.steps) s.flops += e.execute(step);
-  // Output head fused with argmax, on active blocks only; the rest is background.
-  const auto& segments = e.levelSegments[0];
+  for (const Step& step : e.steps) {
+    if (step.decoder && step.kind == StepKind::kUp && refine && step.level < e.levels - 1) {
+      // Compute the undecided blocks and a one-block ring of halo around them,
+      // within what the coarser decoder level computed.
+      BlockMask set = e.undecided;
+      set.dilate(1);
+      set &= e.decoderSet[step.level + 1];
+      e.decoderSet[step.level] = set;
+    }
+    s.flops += e.execute(step, step.decoder ? e.decoderSet[step.level] : e.active);
+    if (refine && step.headAfter > 0 && step.headAfter <= e.options.refineFromLevel &&
+        e.heads[step.headAfter].cin > 0 && e.undecided.any())
+      s.flops += e.settle(step.headAfter);
+  }
+  // Output head fused with argmax on the undecided blocks; the rest is
+  // settled or background.
+  const std::vector<Segment> segments = e.segmentsOf(e.undecided, 0);
   const int pw = e.grid.paddedWidth();
-  std::fill(e.paddedLabels.begin(), e.paddedLabels.end(), 0);
   std::vector<float> paddedLogits;
   if (logits)
     paddedLogits.assign(static_cast<std::size_t>(pw) * e.grid.paddedHeight() * 16, NAN);
   parallelFor(0, static_cast<std::int64_t>(segments.size()), [&](std::int64_t i) {
     const Segment& seg = segments[i];
-    headArgmaxSegment(e.head, e.headInput, seg.y, seg.x0, seg.length,
+    headArgmaxSegment(e.heads[0], e.headInputs[0], seg.y, seg.x0, seg.length,
                       e.paddedLabels.data() + static_cast<std::size_t>(seg.y) * pw, nullptr,
                       logits ? paddedLogits.data() + static_cast<std::size_t>(seg.y) * pw * 16
                              : nullptr);
   });
   double pixels = 0;
   for (const Segment& seg : segments) pixels += seg.length;
-  s.flops += 2.0 * e.head.cin * e.head.classes * pixels;
-  for (int l = 0; l <= e.levels && l < kMaxLevels; ++l) s.activeFraction[l] = e.levelMask[l].activeFraction();
+  s.flops += 2.0 * e.heads[0].cin * e.heads[0].classes * pixels;
+  for (int l = 0; l <= e.levels && l < kMaxLevels; ++l) {
+    s.activeFraction[l] = e.active.activeFraction();
+    s.decoderFraction[l] = e.decoderSet[l].activeFraction();
+  }
+  s.settledFraction = e.settledBlocks / std::max(1, e.grid.blockCount());
   s.denseFlops = e.info.architecture.forwardFlops(e.grid.paddedHeight(), e.grid.paddedWidth(),
                                                   /*withDeepSupervision=*/false);
   const int w = e.grid.width(), h = e.grid.height();
@@ -302,7 +392,7 @@ void InferenceEngine::run(std::span<const std::int16_t* const> slices, const Blo
     std::memcpy(labels + static_cast<std::size_t>(y) * w,
                 e.paddedLabels.data() + static_cast<std::size_t>(y) * pw, w);
   if (logits) {
-    const int classes = e.head.classes;
+    const int classes = e.heads[0].classes;
     for (int c = 0; c < classes; ++c)
       for (int y = 0; y < h; ++y)
         for (int x = 0; x < w; ++x)

@@ -23,9 +23,17 @@
 namespace tessera::models::infer {
 
 struct EngineOptions {
-  // A level whose active fraction exceeds this runs every block (longer runs
+  // A slice whose active fraction exceeds this runs every block (longer runs
   // are faster and the result can only get closer to dense).
   double denseFallbackFraction = 0.85;
+  // Output-driven sparsity: after decoder level L (from refineFromLevel down
+  // to 1) the model's deep-supervision head L predicts every still-undecided
+  // block; a block whose pixels all get the same label with a logit margin
+  // of at least refineMargin is settled (its 16×16 pixels take that label)
+  // and finer levels skip it. 0 disables refinement (every decoder level
+  // runs on every active block). Needs the model's head1.. heads.
+  double refineMargin = 0.0;
+  int refineFromLevel = 3;
 };
 
 constexpr int kMaxLevels = 8;
@@ -33,7 +41,9 @@ constexpr int kMaxLevels = 8;
 struct SliceStats {
   double flops = 0.0;       // multiply-adds ×2 computed
   double denseFlops = 0.0;  // what the dense network computes for this slice
-  std::array<double, kMaxLevels> activeFraction{};  // fraction of blocks computed, per level
+  std::array<double, kMaxLevels> activeFraction{};   // encoder: blocks computed, per level
+  std::array<double, kMaxLevels> decoderFraction{};  // decoder: blocks computed, per level
+  double settledFraction = 0.0;  // blocks whose labels came from a coarser head
   int levels = 0;
 };
 
@@ -42,6 +52,9 @@ class InferenceEngine {
   // Slices of width × height pixels (padded to whole blocks internally).
   static Result<std::unique_ptr<InferenceEngine>> create(const Model& model, int width, int height,
                                                          const EngineOptions& options = {});
+  // Whether the model has the deep-supervision heads refinement needs.
+  bool canRefine() const;
+  void setRefineMargin(double margin);
   ~InferenceEngine();
 
   int width() const;

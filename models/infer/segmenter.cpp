@@ -21,6 +21,36 @@ bool parseSegmentMode(const std::string& text, SegmentMode* mode) {
   return true;
 }
 
+const char* refinementName(Refinement r) {
+  switch (r) {
+    case Refinement::kOff: return "off";
+    case Refinement::kConservative: return "conservative";
+    case Refinement::kBalanced: return "balanced";
+    case Refinement::kAggressive: return "aggressive";
+  }
+  return "off";
+}
+
+bool parseRefinement(const std::string& text, Refinement* r) {
+  for (Refinement v : {Refinement::kOff, Refinement::kConservative, Refinement::kBalanced,
+                       Refinement::kAggressive})
+    if (text == refinementName(v)) {
+      *r = v;
+      return true;
+    }
+  return false;
+}
+
+double refinementMargin(Refinement r) {
+  switch (r) {
+    case Refinement::kOff: return 0.0;
+    case Refinement::kConservative: return 8.0;
+    case Refinement::kBalanced: return 4.0;
+    case Refinement::kAggressive: return 2.0;
+  }
+  return 0.0;
+}
+
 Reorientation canonicalReorientation(const Geometry& g) {
   Reorientation r;
   std::array<bool, 3> usedAxis{false, false, false}, doneWorld{false, false, false};
@@ -134,6 +164,10 @@ Result<Segmentation> Segmenter::segment(const Volume& volume, const SegmentOptio
   ProgressTracker tracker(options.progress);
   tracker.report(0.0, "segmenting " + std::to_string(nz) + " slices");
   const int radius = model_->info.contextRadius();
+  engine_->setRefineMargin(options.mode == SegmentMode::kSparse && engine_->canRefine()
+                               ? refinementMargin(options.refinement)
+                               : 0.0);
+  double settledSum = 0;
   const BlockGrid& grid = engine_->grid();
   const BlockMask all(grid, true);
   double activeSum = 0;
@@ -159,9 +193,11 @@ Result<Segmentation> Segmenter::segment(const Volume& volume, const SegmentOptio
       engine_->run(context, mask, out, &sliceStats);
     }
     const auto t2 = Clock::now();
+    stats.sliceSeconds.push_back(std::chrono::duration<double>(t2 - t0).count());
     stats.detectorSeconds += std::chrono::duration<double>(t1 - t0).count();
     stats.engineSeconds += std::chrono::duration<double>(t2 - t1).count();
     stats.flops += sliceStats.flops;
+    settledSum += sliceStats.settledFraction;
     stats.denseFlops += sliceStats.denseFlops;
     activeSum += mask.activeFraction();
     if (options.keepBlockMap) {
@@ -175,6 +211,7 @@ Result<Segmentation> Segmenter::segment(const Volume& volume, const SegmentOptio
   }
   stats.slices = nz;
   stats.meanActiveFraction = nz ? activeSum / nz : 0.0;
+  stats.meanSettledFraction = nz ? settledSum / nz : 0.0;
 
   if (r.identity()) {
     result.labels.labels = std::move(labels);

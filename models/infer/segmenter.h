@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/blocks.h"
 #include "core/image.h"
@@ -22,9 +23,19 @@ enum class SegmentMode { kSparse, kDense };
 const char* segmentModeName(SegmentMode mode);
 bool parseSegmentMode(const std::string& text, SegmentMode* mode);
 
+// Output-driven sparsity: how confident a coarse decoder level must be for
+// finer levels to skip a block (see EngineOptions::refineMargin).
+enum class Refinement { kOff, kConservative, kBalanced, kAggressive };
+const char* refinementName(Refinement r);
+bool parseRefinement(const std::string& text, Refinement* r);
+// The logit margin a level-of-refinement stands for (0 for kOff).
+double refinementMargin(Refinement r);
+
 struct SegmentOptions {
   SegmentMode mode = SegmentMode::kSparse;
   DetectorOptions detector;  // sparse mode: which blocks hold anatomy
+  // Sparse mode only; ignored (off) when the model lacks deep-supervision heads.
+  Refinement refinement = Refinement::kBalanced;
   int threads = 0;           // 0: all cores
   bool keepBlockMap = false; // also return which blocks were computed, per voxel
   ProgressSink* progress = nullptr;
@@ -44,7 +55,9 @@ struct SegmentationStats {
   double flops = 0.0;            // computed
   double denseFlops = 0.0;       // what dense would compute
   double meanActiveFraction = 0.0;  // blocks computed / blocks, over slices
+  double meanSettledFraction = 0.0; // blocks labelled by a coarse head (refinement)
   std::int64_t emptySlices = 0;     // slices with no active block
+  std::vector<double> sliceSeconds;  // detector + network, per canonical slice
 };
 
 struct Segmentation {

@@ -126,7 +126,9 @@ std::string segmentReportJson(const SegmentJobOptions& o, const SegmentJobResult
   w.field("mode", segmentModeName(o.segment.mode));
   w.field("slices", r.stats.slices);
   w.field("empty_slices", r.stats.emptySlices);
+  w.field("refinement", refinementName(o.segment.refinement));
   w.field("mean_active_block_fraction", r.stats.meanActiveFraction);
+  w.field("mean_settled_block_fraction", r.stats.meanSettledFraction);
   w.field("gflop_computed", r.stats.flops / 1e9);
   w.field("gflop_dense", r.stats.denseFlops / 1e9);
   w.field("flop_fraction_skipped", r.stats.denseFlops > 0 ? 1.0 - r.stats.flops / r.stats.denseFlops : 0.0);

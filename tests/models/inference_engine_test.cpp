@@ -267,3 +267,58 @@ TEST(InferenceEngine, RefusesModelsItCannotRun) {
 
 }  // namespace
 }  // namespace tessera::models
+
+namespace tessera::models {
+namespace {
+
+Model deepSupervisedModel() {
+  ModelInfo info = smallInfo(3);
+  info.architecture.deepSupervision = true;
+  return std::move(*makeModel(info, 11));
+}
+
+TEST(InferenceEngineRefinement, InfiniteMarginChangesNothing) {
+  const Model model = deepSupervisedModel();
+  auto plain = std::move(*infer::InferenceEngine::create(model, 64, 48));
+  infer::EngineOptions options;
+  options.refineMargin = 1e30;
+  auto refined = std::move(*infer::InferenceEngine::create(model, 64, 48, options));
+  ASSERT_TRUE(refined->canRefine());
+  const auto hu = randomSlices(3, 64, 48, 21);
+  BlockMask mask(plain->grid(), true);
+  mask.set(0, 0, false);
+  const EngineRun a = runEngine(*plain, hu, 3, mask, 4);
+  const EngineRun b = runEngine(*refined, hu, 3, mask, 4);
+  EXPECT_EQ(a.labels, b.labels);
+  EXPECT_EQ(b.stats.settledFraction, 0.0);
+}
+
+TEST(InferenceEngineRefinement, SettledBlocksAreUniformAndSkipWork) {
+  const Model model = deepSupervisedModel();
+  infer::EngineOptions options;
+  options.refineMargin = 1e-6;  // settle every block whose coarse labels agree
+  auto refined = std::move(*infer::InferenceEngine::create(model, 64, 64, options));
+  auto plain = std::move(*infer::InferenceEngine::create(model, 64, 64));
+  // Uniform tissue: coarse heads agree across whole blocks.
+  std::vector<std::int16_t> hu(3 * 64 * 64, 40);
+  const BlockMask all(plain->grid(), true);
+  const EngineRun r = runEngine(*refined, hu, 3, all, 4);
+  const EngineRun p = runEngine(*plain, hu, 3, all, 4);
+  ASSERT_GT(r.stats.settledFraction, 0.0);
+  EXPECT_LT(r.stats.flops, p.stats.flops);
+  EXPECT_LT(r.stats.decoderFraction[0], 1.0);
+  // Every 16×16 block is either uniform (settled) or computed by head0.
+  int uniform = 0;
+  for (int by = 0; by < 4; ++by)
+    for (int bx = 0; bx < 4; ++bx) {
+      bool same = true;
+      const std::uint8_t first = r.labels[(by * 16) * 64 + bx * 16];
+      for (int y = 0; y < 16; ++y)
+        for (int x = 0; x < 16; ++x) same &= r.labels[(by * 16 + y) * 64 + bx * 16 + x] == first;
+      uniform += same;
+    }
+  EXPECT_GE(uniform, static_cast<int>(std::lround(r.stats.settledFraction * 16)));
+}
+
+}  // namespace
+}  // namespace tessera::models

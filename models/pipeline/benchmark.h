@@ -1,0 +1,52 @@
+// `tessera bench`: dense against sparse on phantoms of known anatomy, side
+// by side in one run, and the end-to-end time of a whole CT. Timings are
+// printed as ratios measured in the same process, never asserted.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "imaging/phantom/phantom.h"
+#include "models/infer/segmenter.h"
+
+namespace tessera::models {
+
+struct PhantomBenchOptions {
+  imaging::PhantomFamily family = imaging::PhantomFamily::kTorso;
+  double occupancy = 0.55;
+  int slices = 24;
+  double sliceSpacingMm = 2.5;
+  double zCenter = 0.5;
+  std::uint64_t seed = 9001;  // never used in training
+  int repeats = 2;            // per mode; the fastest run of each slice counts
+};
+
+struct PhantomBenchRow {
+  std::string family;
+  double targetOccupancy = 0, bodyOccupancy = 0, activeFraction = 0;
+  int slices = 0;
+  double denseMsPerSlice = 0, sparseMsPerSlice = 0;
+  double speedup = 0;            // dense time / sparse time
+  double flopFraction = 0;       // sparse FLOPs / dense FLOPs
+  double denseDice = 0, sparseDice = 0;  // mean over labels present, against ground truth
+  double detectorShare = 0;      // detector time / sparse slice time
+  double worstSliceRatio = 0;    // min over slices of dense / sparse time
+  double slowerSliceShare = 0;   // share of slices where sparse took longer than dense / 0.97
+};
+
+Result<PhantomBenchRow> benchmarkPhantom(Segmenter& segmenter, const PhantomBenchOptions& options);
+
+struct EndToEndResult {
+  std::int64_t slices = 0;
+  double readSeconds = 0, segmentSeconds = 0, writeSeconds = 0, totalSeconds = 0;
+  double meanActiveFraction = 0;
+  std::int64_t peakResidentBytes = 0;
+};
+
+// Writes a torso phantom of `slices` slices to `workDir` (not timed), then
+// times read → segment (sparse) → write of it.
+Result<EndToEndResult> benchmarkEndToEnd(Segmenter& segmenter, const std::string& workDir,
+                                         int slices, std::uint64_t seed);
+
+}  // namespace tessera::models
