@@ -102,12 +102,17 @@ TEST(SliceImageTest, BlocksAreOutlinedOnTheGridAndHatchedInside) {
     return blend({g, g, g}, style.blockRgb, style.blockOutlineOpacity);
   };
   EXPECT_EQ(rgbOf(image.at(16, 20)), outline(16, 20));  // left edge of the first block
-  EXPECT_EQ(rgbOf(image.at(31, 20)), outline(31, 20));  // shared border, first side
-  EXPECT_EQ(rgbOf(image.at(32, 20)), outline(32, 20));  // shared border, second side
+  EXPECT_EQ(image.at(31, 20), bare.at(31, 20));         // shared border: drawn once,
+  EXPECT_EQ(rgbOf(image.at(32, 20)), outline(32, 20));  // on the grid line
+  EXPECT_EQ(rgbOf(image.at(47, 20)), outline(47, 20));  // right edge, next to no block
   EXPECT_EQ(rgbOf(image.at(40, 16)), outline(40, 16));  // top edge
   EXPECT_EQ(image.at(10, 10), bare.at(10, 10));         // outside any block
-  EXPECT_EQ(image.at(20, 20), bare.at(20, 20));         // inside, off the hatch
-  EXPECT_NE(image.at(21, 21), bare.at(21, 21));         // inside, on the hatch ((x+y) % 6 == 0)
+  EXPECT_EQ(image.at(20, 21), bare.at(20, 21));         // inside, off the hatch
+  EXPECT_NE(image.at(20, 20), bare.at(20, 20));         // inside, on the hatch ((x+y) % 8 == 0)
+  // Views across the slices (coronal here) do not draw the blocks.
+  const SliceAxes coronal = sliceAxesFor(Plane::kCoronal, study.ct.geometry().direction);
+  EXPECT_EQ(renderSlice(study.ct, nullptr, &blocks, coronal, 20, grey, style).pixels,
+            renderSlice(study.ct, nullptr, nullptr, coronal, 20, grey, style).pixels);
 }
 
 }  // namespace

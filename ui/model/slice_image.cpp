@@ -28,7 +28,6 @@ SliceImage renderSlice(const Volume& ct, const Image<std::uint8_t>* labels,
 
   const double opacity = std::clamp(style.labelOpacity, 0.0, 1.0);
   const bool drawLabels = style.showLabels && labels != nullptr && opacity > 0.0;
-  const bool drawBlocks = style.showBlocks && blocks != nullptr;
   const std::int64_t base = slice * stride[axes.normal];
   const auto voxelIndex = [&](std::int64_t c, std::int64_t r) {
     const std::int64_t iu = axes.flipU ? columns - 1 - c : c;
@@ -39,11 +38,10 @@ SliceImage renderSlice(const Volume& ct, const Image<std::uint8_t>* labels,
     if (c < 0 || r < 0 || c >= columns || r >= rows) return false;
     return blocks->data()[voxelIndex(c, r)] != 0;
   };
-  const auto onGridEdge = [&](int axis, std::int64_t index) {
-    if (axis == 2) return false;  // blocks tile axial slices only
-    const std::int64_t m = index % kBlockSize;
-    return m == 0 || m == kBlockSize - 1;
-  };
+  // Blocks tile slices of constant k (the engine's slices): only views of
+  // those slices show them.
+  const bool drawBlocks = style.showBlocks && blocks != nullptr && axes.normal == 2;
+  const auto gridLine = [&](std::int64_t index) { return index % kBlockSize == 0; };
 
   for (std::int64_t r = 0; r < rows; ++r) {
     std::uint32_t* out = image.pixels.data() + r * columns;
@@ -59,11 +57,11 @@ SliceImage renderSlice(const Volume& ct, const Image<std::uint8_t>* labels,
       if (drawBlocks && blocks->data()[index] != 0) {
         const std::int64_t iu = axes.flipU ? columns - 1 - c : c;
         const std::int64_t iv = axes.flipV ? rows - 1 - r : r;
-        const bool edge = onGridEdge(axes.u, iu) || onGridEdge(axes.v, iv) || !blockAt(c - 1, r) ||
+        const bool edge = gridLine(iu) || gridLine(iv) || !blockAt(c - 1, r) ||
                           !blockAt(c + 1, r) || !blockAt(c, r - 1) || !blockAt(c, r + 1);
         if (edge)
           rgb = blend(rgb, style.blockRgb, style.blockOutlineOpacity);
-        else if ((c + r) % 6 == 0)
+        else if ((c + r) % 8 == 0)
           rgb = blend(rgb, style.blockRgb, style.blockHatchOpacity);
       }
       out[c] = packRgb(rgb[0], rgb[1], rgb[2]);

@@ -23,7 +23,7 @@ struct OverlayStyle {
   bool showBlocks = false;
   std::array<std::uint8_t, 3> blockRgb{255, 190, 0};
   double blockOutlineOpacity = 0.9;
-  double blockHatchOpacity = 0.35;
+  double blockHatchOpacity = 0.3;
 };
 
 // Pixels are 0xFFRRGGBB (the layout of Qt's QImage::Format_RGB32), rows top
@@ -48,10 +48,10 @@ SliceImage renderSlice(const Volume& ct, const Image<std::uint8_t>* labels,
 std::array<std::uint8_t, 3> blend(std::array<std::uint8_t, 3> base, std::array<std::uint8_t, 3> rgb,
                                   double opacity);
 
-// Block edges: the block map marks voxels of computed blocks; a voxel of a
-// block is drawn as outline when it lies on the block's border (16-voxel grid
-// along the in-plane x and y axes of the volume, or next to an uncomputed
-// voxel), hatched inside.
+// Block overlay: the block map marks the voxels of computed blocks. Blocks
+// tile the slices of constant k (x-y slices), so only views of those slices
+// draw them: a one-voxel outline on the 16-voxel grid lines and next to
+// uncomputed voxels, and a light diagonal hatch inside.
 constexpr int kBlockSize = 16;
 
 }  // namespace tessera::ui

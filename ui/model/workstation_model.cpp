@@ -149,6 +149,15 @@ Status WorkstationModel::openBlockMap(const std::string& path) {
   return Status();
 }
 
+bool WorkstationModel::isSegmentationOfOpenCt(const std::string& path) const {
+  if (!hasImage() || isDirectory(path)) return false;
+  auto header = imaging::readHeader(path);
+  return header.ok() &&
+         (header->componentType == imaging::ComponentType::kUInt8 ||
+          header->componentType == imaging::ComponentType::kInt8) &&
+         sameGeometry(header->geometry, document_.geometry());
+}
+
 // --- views -------------------------------------------------------------------
 
 void WorkstationModel::setViewport(Plane plane, int width, int height) {
@@ -165,6 +174,11 @@ void WorkstationModel::zoomView(Plane plane, const ScreenPoint& anchor, double f
 void WorkstationModel::panView(Plane plane, double dx, double dy) {
   if (!hasImage()) return;
   view(plane).panByPixels(dx, dy);
+  notify(kChangeView);
+}
+
+void WorkstationModel::resetView(Plane plane) {
+  view(plane).resetView();
   notify(kChangeView);
 }
 
@@ -291,8 +305,11 @@ void WorkstationModel::setSelectedLabel(std::uint8_t value) {
   notify(kChangeLabelTable);
 }
 
-void WorkstationModel::setBrushMode(BrushMode mode) {
-  brush_.mode = mode;
+void WorkstationModel::setTool(Tool tool) {
+  tool_ = tool;
+  if (tool == Tool::kPaint) brush_.mode = BrushMode::kPaint;
+  if (tool == Tool::kErase) brush_.mode = BrushMode::kErase;
+  notify(kChangeOverlay);
 }
 
 void WorkstationModel::setBrushRadiusMm(double radiusMm) {

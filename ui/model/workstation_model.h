@@ -52,6 +52,10 @@ struct CursorInfo {
 // "HU 40 · x 12.3 y -45.6 z 78.0 mm (LPS) · voxel 31, 20, 15 · liver"
 std::string describeCursor(const CursorInfo& info);
 
+// What the left mouse button does in a slice view. The middle button always
+// pans, the right button always drags window/level, the wheel scrolls.
+enum class Tool { kCrosshair, kWindowLevel, kPaint, kErase };
+
 struct SegmentationState {
   bool running = false;
   double fraction = 0.0;
@@ -84,6 +88,9 @@ class WorkstationModel {
   Status setLabels(LabelMap labels, const std::string& path);
   // A block map (uint8 volume, non-zero where the engine computed a block).
   Status openBlockMap(const std::string& path);
+  // Whether a file (dropped, or named on the command line) is a segmentation
+  // of the open CT: 8-bit integers on the CT's exact grid. Reads the header only.
+  bool isSegmentationOfOpenCt(const std::string& path) const;
 
   // --- views ---------------------------------------------------------------
   SliceViewModel& view(Plane plane) { return views_[static_cast<int>(plane)]; }
@@ -91,6 +98,7 @@ class WorkstationModel {
   void setViewport(Plane plane, int width, int height);
   void zoomView(Plane plane, const ScreenPoint& anchor, double factor);
   void panView(Plane plane, double dx, double dy);
+  void resetView(Plane plane);
   void resetViews();
 
   // The linked crosshair in LPS mm; each view shows the slice through it.
@@ -126,7 +134,9 @@ class WorkstationModel {
   std::uint8_t selectedLabel() const { return brush_.label; }
   void setSelectedLabel(std::uint8_t value);
   const BrushSettings& brush() const { return brush_; }
-  void setBrushMode(BrushMode mode);
+  Tool tool() const { return tool_; }
+  // Paint and erase also set the brush mode.
+  void setTool(Tool tool);
   void setBrushRadiusMm(double radiusMm);
   // A paint or erase stroke in a view; refused while a segmentation runs.
   bool beginStroke(Plane plane, const ScreenPoint& p);
@@ -173,6 +183,7 @@ class WorkstationModel {
   double labelOpacity_ = 0.5;
   bool showBlocks_ = false;
   BrushSettings brush_;
+  Tool tool_ = Tool::kCrosshair;
   PaintTool paint_;
   RecentFiles recent_;
   std::vector<Listener> listeners_;
