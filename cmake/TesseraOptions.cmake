@@ -2,7 +2,8 @@
 # interface target so that third-party code keeps its own flags.
 add_library(tessera_options INTERFACE)
 # -Wno-restrict: GCC 12 reports false positives inside libstdc++ string code.
-target_compile_options(tessera_options INTERFACE -Wall -Wextra -Wno-unused-parameter -Wno-restrict)
+target_compile_options(tessera_options INTERFACE -Wall -Wextra -Wno-unused-parameter -Wno-restrict
+  -Wno-missing-field-initializers)
 if(TESSERA_NATIVE)
   target_compile_options(tessera_options INTERFACE -march=native)
 endif()

@@ -34,5 +34,6 @@ bool parseOrExit(ArgParser& parser, const Args& args, int* exitCode);
 int fail(const Error& error);
 int fail(const Status& status);
 
+int runEval(const Args& args);
 
 }  // namespace tessera::cli

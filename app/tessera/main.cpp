@@ -10,6 +10,7 @@ namespace tessera::cli {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> kCommands = {
+      {"eval", "Dice and 95 % Hausdorff distance per label against a reference", runEval},
   };
   return kCommands;
 }

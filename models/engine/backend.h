@@ -1,0 +1,101 @@
+// The op interface every compute backend implements (reference, CPU,
+// CUDA), in the spirit of ggml's backend interface: the network code is
+// written once against it, and tests run the same network on two backends
+// and compare. Tensors passed in and returned are in the backend's
+// activation layout (layout()); parameters (weights, biases, BN vectors) are
+// always kNCHW and owned by the caller — backends may cache reordered copies
+// keyed by the parameter's storage and version.
+//
+// Shapes follow models/ops/reference/reference_ops.h.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/engine/tensor.h"
+
+namespace tessera::models {
+
+struct BatchNormState {
+  std::vector<float> mean;    // batch mean per channel
+  std::vector<float> invStd;  // 1/sqrt(batch variance (biased) + eps)
+};
+
+struct AttentionWeights {
+  const Tensor* wq;
+  const Tensor* bq;
+  const Tensor* wk;
+  const Tensor* bk;
+  const Tensor* wv;
+  const Tensor* bv;
+  const Tensor* wo;
+  const Tensor* bo;
+  int heads = 1;
+};
+
+struct AttentionGradients {
+  Tensor dwq, dbq, dwk, dbk, dwv, dbv, dwo, dbo;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  virtual Layout layout() const = 0;
+
+  // Converts kNCHW data (network input, labels) into this backend's layout and back.
+  virtual Tensor fromNCHW(const Tensor& x) { return x.to(layout()); }
+  virtual Tensor toNCHW(const Tensor& x) { return x.to(Layout::kNCHW); }
+
+  virtual Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, int stride,
+                        int pad) = 0;
+  // Any of dx, dw, dbias may be null. dw and dbias are overwritten, not accumulated.
+  virtual void conv2dBackward(const Tensor& x, const Tensor& w, const Tensor& dy, int stride,
+                              int pad, Tensor* dx, Tensor* dw, Tensor* dbias) = 0;
+
+  virtual Tensor convTranspose2x2(const Tensor& x, const Tensor& w, const Tensor* bias) = 0;
+  virtual void convTranspose2x2Backward(const Tensor& x, const Tensor& w, const Tensor& dy,
+                                        Tensor* dx, Tensor* dw, Tensor* dbias) = 0;
+
+  virtual Tensor maxPool2x2(const Tensor& x) = 0;
+  virtual Tensor maxPool2x2Backward(const Tensor& x, const Tensor& dy) = 0;
+
+  virtual Tensor relu(const Tensor& x) = 0;
+  virtual Tensor reluBackward(const Tensor& y, const Tensor& dy) = 0;
+
+  // Training-mode batch norm: normalises with batch statistics and returns them.
+  virtual Tensor batchNormTrain(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                float eps, BatchNormState* state) = 0;
+  // Batch norm with given statistics (recomputation in checkpointed training,
+  // or inference with running statistics converted to mean/invStd).
+  virtual Tensor batchNormApply(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                const BatchNormState& state) = 0;
+  virtual void batchNormBackward(const Tensor& x, const Tensor& gamma, const BatchNormState& state,
+                                 const Tensor& dy, Tensor* dx, Tensor* dgamma,
+                                 Tensor* dbeta) = 0;
+
+  virtual Tensor concat(const Tensor& a, const Tensor& b) = 0;
+  virtual void split(const Tensor& ab, std::int64_t channelsA, Tensor* a, Tensor* b) = 0;
+  virtual Tensor add(const Tensor& a, const Tensor& b) = 0;
+
+  // tokenMask: per sample H×W bytes (non-zero = token takes part), or null for all.
+  virtual Tensor attention(const Tensor& x, const AttentionWeights& p,
+                           const std::vector<std::uint8_t>* tokenMask) = 0;
+  virtual Tensor attentionBackward(const Tensor& x, const AttentionWeights& p, const Tensor& dy,
+                                   AttentionGradients* grads,
+                                   const std::vector<std::uint8_t>* tokenMask) = 0;
+
+  // Softmax cross-entropy + weighted soft Dice; labels (N,1,H,W) class indices
+  // as floats in kNCHW. Returns the loss; dlogits in this backend's layout.
+  virtual double crossEntropyDiceLoss(const Tensor& logits, const Tensor& labels,
+                                      double diceWeight, Tensor* dlogits) = 0;
+  virtual Tensor argmax(const Tensor& logits) = 0;  // (N,1,H,W) kNCHW
+};
+
+std::unique_ptr<Backend> makeReferenceBackend();
+// oneDNN-based CPU backend (kBlocked16). Threads follow core/parallel.h.
+std::unique_ptr<Backend> makeCpuBackend();
+
+}  // namespace tessera::models

@@ -1,0 +1,65 @@
+// Runs a Model's U-Net on one 2.5D slice at a time, computing only the
+// active 16×16 blocks at every level (blocks stay 16 image pixels: 16, 8, 4,
+// 2, 1 feature pixels from level 0 to 4). Inactive pixels hold the value the
+// dense network computes on air (calibrated once per engine), so a block at
+// the edge of the active region sees nearly what the dense network sees.
+// With every block active the result is the dense network's, bit for bit.
+//
+// Batch norm is folded into the convolutions; the output head is fused with
+// argmax, so no logits are stored. Buffers are allocated once per slice size
+// and reused. Not thread-safe: one engine per thread of slices.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "core/blocks.h"
+#include "core/status.h"
+#include "models/net/model.h"
+
+namespace tessera::models::infer {
+
+struct EngineOptions {
+  // A level whose active fraction exceeds this runs every block (longer runs
+  // are faster and the result can only get closer to dense).
+  double denseFallbackFraction = 0.85;
+};
+
+constexpr int kMaxLevels = 8;
+
+struct SliceStats {
+  double flops = 0.0;       // multiply-adds ×2 computed
+  double denseFlops = 0.0;  // what the dense network computes for this slice
+  std::array<double, kMaxLevels> activeFraction{};  // fraction of blocks computed, per level
+  int levels = 0;
+};
+
+class InferenceEngine {
+ public:
+  // Slices of width × height pixels (padded to whole blocks internally).
+  static Result<std::unique_ptr<InferenceEngine>> create(const Model& model, int width, int height,
+                                                         const EngineOptions& options = {});
+  ~InferenceEngine();
+
+  int width() const;
+  int height() const;
+  const BlockGrid& grid() const;
+
+  // slices: inputChannels pointers to width × height HU values (x fastest),
+  // neighbours first to last, the centre slice in the middle. mask: which
+  // blocks to compute (all for dense). Writes width × height labels.
+  // logits (optional, for checks against other implementations): classes
+  // planes of width × height; inactive pixels get NaN.
+  void run(std::span<const std::int16_t* const> slices, const BlockMask& mask,
+           std::uint8_t* labels, SliceStats* stats, float* logits = nullptr);
+
+ private:
+  InferenceEngine();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tessera::models::infer

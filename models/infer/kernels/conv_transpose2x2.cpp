@@ -1,0 +1,83 @@
+#include <array>
+#include <utility>
+
+#include "models/infer/kernels/kernels.h"
+#include "models/infer/kernels/vec.h"
+
+namespace tessera::models::infer {
+
+UpConvWeights packUpConv(const float* weight, const float* bias, int cin, int cout) {
+  UpConvWeights w;
+  w.cin = cin;
+  w.cout = cout;
+  const int icb = w.inBlocks(), ocb = w.outBlocks();
+  w.weights.assign(static_cast<std::size_t>(ocb) * icb * 4 * 256, 0.0f);
+  w.bias.assign(static_cast<std::size_t>(ocb) * 16, 0.0f);
+  for (int oc = 0; oc < cout; ++oc) {
+    w.bias[oc] = bias ? bias[oc] : 0.0f;
+    for (int ic = 0; ic < cin; ++ic)
+      for (int tap = 0; tap < 4; ++tap) {
+        const std::size_t dst =
+            ((((static_cast<std::size_t>(oc / 16) * icb + ic / 16) * 4 + tap) * 16 + ic % 16) * 16) +
+            oc % 16;
+        w.weights[dst] = weight[(static_cast<std::size_t>(ic) * cout + oc) * 4 + tap];
+      }
+  }
+  return w;
+}
+
+namespace {
+
+// N input pixels, each producing a 2×2 patch of one output block.
+template <int N>
+void upConvTile(const UpConvWeights& w, const FeatureMap& in, FeatureMap& out, int y, int x0,
+                int ocb) {
+  Vec16 acc[4][N];
+  const Vec16 b = load16(w.bias.data() + ocb * 16);
+  for (int t = 0; t < 4; ++t)
+    for (int p = 0; p < N; ++p) acc[t][p] = b;
+  const int icb = w.inBlocks();
+  for (int cb = 0; cb < icb; ++cb) {
+    const int channels = std::min(16, w.cin - cb * 16);
+    const float* src = in.pixel(cb, y, x0);
+    const float* wb =
+        w.weights.data() + (static_cast<std::size_t>(ocb) * icb + cb) * 4 * 256;
+    for (int ic = 0; ic < channels; ++ic) {
+      Vec16 wv[4];
+      for (int t = 0; t < 4; ++t) wv[t] = load16(wb + t * 256 + ic * 16);
+#pragma GCC unroll 8
+      for (int p = 0; p < N; ++p) {
+        const Vec16 x = broadcastFrom(src + p * 16 + ic);
+        for (int t = 0; t < 4; ++t) acc[t][p] = fma16(x, wv[t], acc[t][p]);
+      }
+    }
+  }
+  for (int t = 0; t < 4; ++t) {
+    float* dst = out.pixel(ocb, 2 * y + t / 2, 2 * x0 + t % 2);
+    for (int p = 0; p < N; ++p) store16(dst + 2 * p * 16, acc[t][p]);
+  }
+}
+
+using TileFn = void (*)(const UpConvWeights&, const FeatureMap&, FeatureMap&, int, int, int);
+constexpr int kMaxPixels = 6;  // 4 taps × 6 pixels = 24 accumulators
+
+template <std::size_t... I>
+constexpr std::array<TileFn, sizeof...(I)> makeTable(std::index_sequence<I...>) {
+  return {&upConvTile<static_cast<int>(I) + 1>...};
+}
+constexpr auto kTiles = makeTable(std::make_index_sequence<kMaxPixels>{});
+
+}  // namespace
+
+void upConvSegment(const UpConvWeights& w, const FeatureMap& in, FeatureMap& out, int y, int x0,
+                   int length, int ocbBegin, int ocbEnd) {
+  for (int ocb = ocbBegin; ocb < ocbEnd; ++ocb)
+    for (int x = x0, left = length; left > 0;) {
+      const int n = std::min(left, kMaxPixels);
+      kTiles[n - 1](w, in, out, y, x, ocb);
+      x += n;
+      left -= n;
+    }
+}
+
+}  // namespace tessera::models::infer

@@ -1,0 +1,191 @@
+#include "models/infer/segmenter.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <vector>
+
+#include "core/log.h"
+#include "core/parallel.h"
+
+namespace tessera::models {
+
+const char* segmentModeName(SegmentMode mode) {
+  return mode == SegmentMode::kSparse ? "sparse" : "dense";
+}
+
+bool parseSegmentMode(const std::string& text, SegmentMode* mode) {
+  if (text == "sparse") *mode = SegmentMode::kSparse;
+  else if (text == "dense") *mode = SegmentMode::kDense;
+  else return false;
+  return true;
+}
+
+Reorientation canonicalReorientation(const Geometry& g) {
+  Reorientation r;
+  std::array<bool, 3> usedAxis{false, false, false}, doneWorld{false, false, false};
+  // Pair world and voxel axes by decreasing |cosine| so oblique volumes still
+  // get a permutation.
+  for (int round = 0; round < 3; ++round) {
+    int bestWorld = -1, bestAxis = -1;
+    double best = -1;
+    for (int w = 0; w < 3; ++w)
+      for (int a = 0; a < 3; ++a)
+        if (!doneWorld[w] && !usedAxis[a] && std::abs(g.direction[3 * w + a]) > best) {
+          best = std::abs(g.direction[3 * w + a]);
+          bestWorld = w;
+          bestAxis = a;
+        }
+    doneWorld[bestWorld] = usedAxis[bestAxis] = true;
+    r.perm[bestWorld] = bestAxis;
+    r.flip[bestWorld] = g.direction[3 * bestWorld + bestAxis] < 0;
+  }
+  return r;
+}
+
+namespace {
+Geometry canonicalGeometry(const Geometry& g, const Reorientation& r) {
+  Geometry c;
+  Vec3 firstVoxel{0, 0, 0};
+  for (int k = 0; k < 3; ++k) {
+    const int a = r.perm[k];
+    c.size[k] = g.size[a];
+    c.spacingMm[k] = g.spacingMm[a];
+    for (int w = 0; w < 3; ++w) c.direction[3 * w + k] = g.direction[3 * w + a] * (r.flip[k] ? -1 : 1);
+    firstVoxel[a] = r.flip[k] ? static_cast<double>(g.size[a] - 1) : 0.0;
+  }
+  c.originMm = g.worldFromVoxel(firstVoxel);
+  return c;
+}
+
+// Calls f(canonicalIndex, inputIndex) for every voxel.
+template <class F>
+void forEachVoxel(const Geometry& input, const Reorientation& r, F&& f) {
+  std::array<std::int64_t, 3> csize;
+  for (int k = 0; k < 3; ++k) csize[k] = input.size[r.perm[k]];
+  std::array<std::int64_t, 3> stride{1, input.size[0], input.size[0] * input.size[1]};
+  parallelFor(0, csize[2], [&](std::int64_t c2) {
+    for (std::int64_t c1 = 0; c1 < csize[1]; ++c1)
+      for (std::int64_t c0 = 0; c0 < csize[0]; ++c0) {
+        const std::int64_t cc[3] = {c0, c1, c2};
+        std::int64_t in = 0;
+        for (int k = 0; k < 3; ++k) {
+          const std::int64_t v = r.flip[k] ? csize[k] - 1 - cc[k] : cc[k];
+          in += v * stride[r.perm[k]];
+        }
+        f(c0 + csize[0] * (c1 + csize[1] * c2), in);
+      }
+  });
+}
+}  // namespace
+
+template <class T>
+Image<T> reorient(const Image<T>& image, const Reorientation& r) {
+  Image<T> out = std::move(*Image<T>::create(canonicalGeometry(image.geometry(), r)));
+  const T* src = image.data();
+  T* dst = out.data();
+  forEachVoxel(image.geometry(), r, [&](std::int64_t c, std::int64_t i) { dst[c] = src[i]; });
+  return out;
+}
+
+template <class T>
+Image<T> reorientBack(const Image<T>& canonical, const Reorientation& r, const Geometry& original) {
+  Image<T> out = std::move(*Image<T>::create(original));
+  const T* src = canonical.data();
+  T* dst = out.data();
+  forEachVoxel(original, r, [&](std::int64_t c, std::int64_t i) { dst[i] = src[c]; });
+  return out;
+}
+
+template Image<std::int16_t> reorient(const Image<std::int16_t>&, const Reorientation&);
+template Image<std::uint8_t> reorient(const Image<std::uint8_t>&, const Reorientation&);
+template Image<std::int16_t> reorientBack(const Image<std::int16_t>&, const Reorientation&,
+                                          const Geometry&);
+template Image<std::uint8_t> reorientBack(const Image<std::uint8_t>&, const Reorientation&,
+                                          const Geometry&);
+
+Segmenter::Segmenter(std::shared_ptr<const Model> model) : model_(std::move(model)) {}
+
+Result<Segmentation> Segmenter::segment(const Volume& volume, const SegmentOptions& options) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  if (volume.empty()) return Error{StatusCode::kInvalidArgument, "the volume is empty"};
+  if (options.threads > 0) setNumThreads(options.threads);
+
+  const Reorientation r = canonicalReorientation(volume.geometry());
+  Volume reoriented;
+  if (!r.identity()) reoriented = reorient(volume, r);
+  const Volume& ct = r.identity() ? volume : reoriented;
+  const int nx = static_cast<int>(ct.nx()), ny = static_cast<int>(ct.ny());
+  const std::int64_t nz = ct.nz();
+
+  if (!engine_ || engine_->width() != nx || engine_->height() != ny) {
+    engine_.reset();
+    TESSERA_ASSIGN_OR_RETURN(engine_, infer::InferenceEngine::create(*model_, nx, ny));
+  }
+  TESSERA_ASSIGN_OR_RETURN(Image<std::uint8_t> labels, Image<std::uint8_t>::create(ct.geometry()));
+  Image<std::uint8_t> blockMap;
+  if (options.keepBlockMap) {
+    TESSERA_ASSIGN_OR_RETURN(blockMap, Image<std::uint8_t>::create(ct.geometry()));
+  }
+
+  Segmentation result;
+  SegmentationStats& stats = result.stats;
+  ProgressTracker tracker(options.progress);
+  tracker.report(0.0, "segmenting " + std::to_string(nz) + " slices");
+  const int radius = model_->info.contextRadius();
+  const BlockGrid& grid = engine_->grid();
+  const BlockMask all(grid, true);
+  double activeSum = 0;
+  for (std::int64_t k = 0; k < nz; ++k) {
+    if (options.cancel) TESSERA_RETURN_IF_ERROR(options.cancel->check());
+    std::vector<const std::int16_t*> context;
+    for (int d = -radius; d <= radius; ++d)
+      context.push_back(ct.slice(std::clamp<std::int64_t>(k + d, 0, nz - 1)));
+
+    const auto t0 = Clock::now();
+    BlockMask mask = options.mode == SegmentMode::kDense
+                         ? all
+                         : detectBlocks(std::span<const std::int16_t* const>(context), nx, ny,
+                                        options.detector);
+    const auto t1 = Clock::now();
+    infer::SliceStats sliceStats;
+    std::uint8_t* out = labels.slice(k);
+    if (mask.none()) {
+      std::fill(out, out + static_cast<std::size_t>(nx) * ny, 0);
+      sliceStats.denseFlops = model_->info.architecture.forwardFlops(grid.paddedHeight(), grid.paddedWidth(), false);
+      ++stats.emptySlices;
+    } else {
+      engine_->run(context, mask, out, &sliceStats);
+    }
+    const auto t2 = Clock::now();
+    stats.detectorSeconds += std::chrono::duration<double>(t1 - t0).count();
+    stats.engineSeconds += std::chrono::duration<double>(t2 - t1).count();
+    stats.flops += sliceStats.flops;
+    stats.denseFlops += sliceStats.denseFlops;
+    activeSum += mask.activeFraction();
+    if (options.keepBlockMap) {
+      std::uint8_t* b = blockMap.slice(k);
+      for (int y = 0; y < ny; ++y)
+        for (int x = 0; x < nx; ++x) b[y * nx + x] = mask.test(x / grid.blockSize(), y / grid.blockSize());
+    }
+    if (options.onSlice) options.onSlice(k, out);
+    tracker.report(static_cast<double>(k + 1) / nz,
+                   "slice " + std::to_string(k + 1) + "/" + std::to_string(nz));
+  }
+  stats.slices = nz;
+  stats.meanActiveFraction = nz ? activeSum / nz : 0.0;
+
+  if (r.identity()) {
+    result.labels.labels = std::move(labels);
+    if (options.keepBlockMap) result.computedBlocks = std::move(blockMap);
+  } else {
+    result.labels.labels = reorientBack(labels, r, volume.geometry());
+    if (options.keepBlockMap) result.computedBlocks = reorientBack(blockMap, r, volume.geometry());
+  }
+  result.labels.table = model_->info.labels;
+  stats.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return result;
+}
+
+}  // namespace tessera::models

@@ -1,0 +1,86 @@
+// Segments a CT volume slice by slice: canonical orientation, 2.5D context,
+// the density detector's block mask, the inference engine, labels with the
+// input's exact geometry. Memory stays bounded by the volume, its label map
+// and a few slices of activations (never a float volume per label).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/blocks.h"
+#include "core/image.h"
+#include "core/progress.h"
+#include "core/status.h"
+#include "models/infer/inference_engine.h"
+#include "models/net/model.h"
+
+namespace tessera::models {
+
+enum class SegmentMode { kSparse, kDense };
+const char* segmentModeName(SegmentMode mode);
+bool parseSegmentMode(const std::string& text, SegmentMode* mode);
+
+struct SegmentOptions {
+  SegmentMode mode = SegmentMode::kSparse;
+  DetectorOptions detector;  // sparse mode: which blocks hold anatomy
+  int threads = 0;           // 0: all cores
+  bool keepBlockMap = false; // also return which blocks were computed, per voxel
+  ProgressSink* progress = nullptr;
+  const CancelToken* cancel = nullptr;
+  // Called after each slice with its index along the input's k axis when the
+  // volume is axial (canonical k == input k), else with the canonical index;
+  // labels are nx × ny of that slice in canonical orientation. May be called
+  // from the segmenting thread only.
+  std::function<void(std::int64_t slice, const std::uint8_t* labels)> onSlice;
+};
+
+struct SegmentationStats {
+  std::int64_t slices = 0;
+  double seconds = 0.0;          // whole call
+  double detectorSeconds = 0.0;  // density detector and mask building
+  double engineSeconds = 0.0;    // network
+  double flops = 0.0;            // computed
+  double denseFlops = 0.0;       // what dense would compute
+  double meanActiveFraction = 0.0;  // blocks computed / blocks, over slices
+  std::int64_t emptySlices = 0;     // slices with no active block
+};
+
+struct Segmentation {
+  LabelMap labels;                     // the input's exact geometry
+  Image<std::uint8_t> computedBlocks;  // 1 where the engine computed (keepBlockMap)
+  SegmentationStats stats;
+};
+
+class Segmenter {
+ public:
+  // Takes the model (weights are packed per slice size on first use).
+  explicit Segmenter(std::shared_ptr<const Model> model);
+  const ModelInfo& info() const { return model_->info; }
+
+  Result<Segmentation> segment(const Volume& volume, const SegmentOptions& options);
+
+ private:
+  std::shared_ptr<const Model> model_;
+  std::unique_ptr<infer::InferenceEngine> engine_;  // cached for the last slice size
+};
+
+// Axis permutation and flips that bring a volume to the canonical voxel
+// order the models are trained in (i → patient left, j → posterior,
+// k → superior: ITK's LPS identity). canonical index c = perm[c]-th input
+// axis, flipped when flip[c].
+struct Reorientation {
+  std::array<int, 3> perm{0, 1, 2};
+  std::array<bool, 3> flip{false, false, false};
+  bool identity() const { return perm == std::array<int, 3>{0, 1, 2} && !flip[0] && !flip[1] && !flip[2]; }
+};
+Reorientation canonicalReorientation(const Geometry& geometry);
+// The same voxels in canonical order, with the geometry describing them.
+template <class T>
+Image<T> reorient(const Image<T>& image, const Reorientation& r);
+// Puts canonical-order voxels back into the original order and geometry.
+template <class T>
+Image<T> reorientBack(const Image<T>& canonical, const Reorientation& r, const Geometry& original);
+
+}  // namespace tessera::models

@@ -1,0 +1,37 @@
+#include "models/net/model.h"
+
+namespace tessera::models {
+
+Status ModelInfo::validate() const {
+  TESSERA_RETURN_IF_ERROR(architecture.validate());
+  if (architecture.inputChannels % 2 != 1)
+    return Status(StatusCode::kInvalidArgument,
+                  "the 2.5D input needs an odd number of slices (centre and neighbours)");
+  if (static_cast<int>(labels.labels.size()) != architecture.classes)
+    return Status(StatusCode::kInvalidArgument,
+                  "the label table has " + std::to_string(labels.labels.size()) +
+                      " entries but the network has " + std::to_string(architecture.classes) +
+                      " outputs");
+  for (int i = 0; i < architecture.classes; ++i)
+    if (labels.labels[i].value != i)
+      return Status(StatusCode::kInvalidArgument, "label values must be 0..classes-1 in order");
+  if (!(input.huScale > 0.0f) || !(input.huMax > input.huMin))
+    return Status(StatusCode::kInvalidArgument, "invalid input normalisation");
+  if (blockSize != 16)
+    return Status(StatusCode::kUnsupported, "only 16-pixel blocks are supported");
+  if ((std::int64_t{1} << architecture.levels) > blockSize)
+    return Status(StatusCode::kUnsupported,
+                  "a block must stay at least one feature pixel at the bottleneck (levels <= 4)");
+  return Status();
+}
+
+Result<Model> makeModel(const ModelInfo& info, std::uint64_t seed) {
+  TESSERA_RETURN_IF_ERROR(info.validate());
+  Model model;
+  model.info = info;
+  model.net = std::make_unique<UNet>(info.architecture);
+  model.net->initialize(seed);
+  return model;
+}
+
+}  // namespace tessera::models

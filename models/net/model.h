@@ -1,0 +1,52 @@
+// A Model: the network, its weights and what a user needs to run it right:
+// label names and colours, how Hounsfield units become network input, how
+// many neighbouring slices form the 2.5D input, and the block size of the
+// sparse engine. Stored in ONNX files as metadata_props (models/io).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/labels.h"
+#include "core/status.h"
+#include "models/net/unet.h"
+
+namespace tessera::models {
+
+// input = (clamp(HU, huMin, huMax) − huOffset) / huScale
+struct InputNormalization {
+  float huMin = -1024.0f;
+  float huMax = 2048.0f;
+  float huOffset = 0.0f;
+  float huScale = 1000.0f;
+
+  float apply(float hu) const {
+    const float clamped = hu < huMin ? huMin : (hu > huMax ? huMax : hu);
+    return (clamped - huOffset) / huScale;
+  }
+};
+
+struct ModelInfo {
+  std::string name = "tessera-unet";
+  std::string version = "0";
+  std::string description;
+  UNetConfig architecture;
+  LabelTable labels;            // one label per output class, values 0..classes-1
+  InputNormalization input;
+  int blockSize = 16;           // pixels per block side in the sparse engine
+  std::string trainingSummary;  // free text: data, command, seed
+
+  // Neighbouring slices on each side of the centre slice (inputChannels = 2·k+1).
+  int contextRadius() const { return (architecture.inputChannels - 1) / 2; }
+  Status validate() const;
+};
+
+struct Model {
+  ModelInfo info;
+  std::unique_ptr<UNet> net;
+};
+
+// A model with fresh weights for the given info (validated).
+Result<Model> makeModel(const ModelInfo& info, std::uint64_t seed);
+
+}  // namespace tessera::models

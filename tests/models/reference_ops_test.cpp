@@ -1,0 +1,211 @@
+// The reference ops are the oracle for every other backend, so they are
+// checked against first principles: gradients against finite differences,
+// forward results against hand-computed values.
+#include "models/ops/reference/reference_ops.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/models/test_util.h"
+
+namespace tessera::models {
+namespace {
+using testing::dot;
+using testing::gradientError;
+using testing::randomTensor;
+
+TEST(ReferenceOps, ConvForwardMatchesHandComputation) {
+  Tensor x = Tensor::zeros({1, 1, 3, 3});
+  for (int i = 0; i < 9; ++i) x.data()[i] = static_cast<float>(i + 1);
+  Tensor w = Tensor::zeros({1, 1, 3, 3});
+  w.fill(1.0f);
+  Tensor b = Tensor::zeros({1, 1, 1, 1});
+  b.fill(0.5f);
+  const Tensor y = ref::conv2d(x, w, &b, 1, 1);
+  EXPECT_FLOAT_EQ(y.at(0, 0, 1, 1), 45.5f);          // all nine
+  EXPECT_FLOAT_EQ(y.at(0, 0, 0, 0), 1 + 2 + 4 + 5 + 0.5f);  // corner sees four
+}
+
+TEST(ReferenceOps, ConvGradientsMatchFiniteDifferences) {
+  for (int stride : {1, 2}) {
+    Tensor x = randomTensor({2, 3, 6, 6}, 1);
+    Tensor w = randomTensor({4, 3, 3, 3}, 2);
+    Tensor b = randomTensor({1, 4, 1, 1}, 3);
+    const Tensor r = randomTensor(ref::conv2d(x, w, &b, stride, 1).shape(), 4);
+    Tensor dx, dw, db;
+    ref::conv2dBackward(x, w, r, stride, 1, &dx, &dw, &db);
+    // The loss is linear in each argument, so large steps are exact and keep
+    // float rounding out of the comparison.
+    auto loss = [&] { return dot(ref::conv2d(x, w, &b, stride, 1), r); };
+    EXPECT_LT(gradientError(x, dx, loss, 0.1f), 1e-4) << "stride " << stride;
+    EXPECT_LT(gradientError(w, dw, loss, 0.1f), 1e-4);
+    EXPECT_LT(gradientError(b, db, loss, 0.1f), 1e-4);
+  }
+}
+
+TEST(ReferenceOps, ConvTransposeForwardAndGradients) {
+  Tensor x = randomTensor({2, 3, 3, 4}, 5);
+  Tensor w = randomTensor({3, 2, 2, 2}, 6);
+  Tensor b = randomTensor({1, 2, 1, 1}, 7);
+  const Tensor y = ref::convTranspose2x2(x, w, &b);
+  ASSERT_EQ(y.shape(), (Shape{2, 2, 6, 8}));
+  double expected = b.at(0, 1, 0, 0);
+  for (int ic = 0; ic < 3; ++ic) expected += x.at(1, ic, 2, 3) * w.at(ic, 1, 1, 0);
+  EXPECT_NEAR(y.at(1, 1, 5, 6), expected, 1e-5);
+  const Tensor r = randomTensor(y.shape(), 8);
+  Tensor dx, dw, db;
+  ref::convTranspose2x2Backward(x, w, r, &dx, &dw, &db);
+  auto loss = [&] { return dot(ref::convTranspose2x2(x, w, &b), r); };
+  EXPECT_LT(gradientError(x, dx, loss), 1e-3);
+  EXPECT_LT(gradientError(w, dw, loss), 1e-3);
+  EXPECT_LT(gradientError(b, db, loss), 1e-3);
+}
+
+TEST(ReferenceOps, MaxPoolPicksMaximaAndRoutesGradients) {
+  Tensor x = randomTensor({2, 2, 4, 6}, 9);
+  const Tensor y = ref::maxPool2x2(x);
+  EXPECT_FLOAT_EQ(y.at(1, 1, 1, 2), std::max(std::max(x.at(1, 1, 2, 4), x.at(1, 1, 2, 5)),
+                                             std::max(x.at(1, 1, 3, 4), x.at(1, 1, 3, 5))));
+  const Tensor r = randomTensor(y.shape(), 10);
+  const Tensor dx = ref::maxPool2x2Backward(x, r);
+  EXPECT_LT(gradientError(x, dx, [&] { return dot(ref::maxPool2x2(x), r); }, 1e-3f), 1e-3);
+}
+
+TEST(ReferenceOps, ReluAndConcat) {
+  Tensor x = randomTensor({1, 2, 3, 3}, 11);
+  const Tensor y = ref::relu(x);
+  for (std::int64_t i = 0; i < x.shape().count(); ++i)
+    EXPECT_EQ(y.data()[i], x.data()[i] > 0 ? x.data()[i] : 0.0f);
+  const Tensor r = randomTensor(y.shape(), 12);
+  const Tensor dx = ref::reluBackward(y, r);
+  EXPECT_LT(gradientError(x, dx, [&] { return dot(ref::relu(x), r); }, 1e-4f), 1e-3);
+  Tensor a = randomTensor({2, 3, 2, 2}, 13), b = randomTensor({2, 5, 2, 2}, 14);
+  const Tensor ab = ref::concat(a, b);
+  EXPECT_EQ(ab.at(1, 4, 1, 0), b.at(1, 1, 1, 0));
+  Tensor a2, b2;
+  ref::split(ab, 3, &a2, &b2);
+  EXPECT_EQ(maxAbsoluteDifference(a2, a), 0.0);
+  EXPECT_EQ(maxAbsoluteDifference(b2, b), 0.0);
+}
+
+TEST(ReferenceOps, BatchNormNormalisesAndHasCorrectGradients) {
+  Tensor x = randomTensor({3, 4, 3, 3}, 15, 2.0f);
+  Tensor gamma = randomTensor({1, 4, 1, 1}, 16);
+  Tensor beta = randomTensor({1, 4, 1, 1}, 17);
+  ref::BatchNormSaved saved;
+  Tensor unit = Tensor::zeros({1, 4, 1, 1});
+  unit.fill(1.0f);
+  const Tensor y = ref::batchNormTrain(x, unit, Tensor::zeros({1, 4, 1, 1}), 1e-5f, &saved);
+  for (int c = 0; c < 4; ++c) {
+    double sum = 0, sq = 0;
+    for (int n = 0; n < 3; ++n)
+      for (int i = 0; i < 9; ++i) {
+        const double v = y.at(n, c, i / 3, i % 3);
+        sum += v;
+        sq += v * v;
+      }
+    EXPECT_NEAR(sum / 27, 0.0, 1e-5);
+    EXPECT_NEAR(sq / 27, 1.0, 1e-3);
+  }
+  const Tensor r = randomTensor(x.shape(), 18);
+  Tensor dx, dg, db;
+  ref::batchNormTrain(x, gamma, beta, 1e-5f, &saved);
+  ref::batchNormBackward(x, gamma, saved, r, &dx, &dg, &db);
+  auto loss = [&] {
+    ref::BatchNormSaved s;
+    return dot(ref::batchNormTrain(x, gamma, beta, 1e-5f, &s), r);
+  };
+  EXPECT_LT(gradientError(x, dx, loss, 1e-2f), 2e-3);
+  EXPECT_LT(gradientError(gamma, dg, loss), 1e-3);
+  EXPECT_LT(gradientError(beta, db, loss), 1e-3);
+}
+
+TEST(ReferenceOps, AttentionIsResidualAndHasCorrectGradients) {
+  Tensor x = randomTensor({2, 4, 3, 3}, 20);
+  Tensor ws[4], bs[4];
+  for (int i = 0; i < 4; ++i) {
+    ws[i] = randomTensor({4, 4, 1, 1}, 21 + i, 0.7f);
+    bs[i] = randomTensor({1, 4, 1, 1}, 31 + i, 0.2f);
+  }
+  ref::AttentionParams p{&ws[0], &bs[0], &ws[1], &bs[1], &ws[2], &bs[2], &ws[3], &bs[3], 2};
+  // With a zero output projection the block is the identity.
+  Tensor zeroW = Tensor::zeros({4, 4, 1, 1}), zeroB = Tensor::zeros({1, 4, 1, 1});
+  ref::AttentionParams identity = p;
+  identity.wo = &zeroW;
+  identity.bo = &zeroB;
+  EXPECT_EQ(maxAbsoluteDifference(ref::attention(x, identity), x), 0.0);
+
+  const Tensor r = randomTensor(x.shape(), 40);
+  for (bool masked : {false, true}) {
+    std::vector<std::uint8_t> mask(2 * 9, 1);
+    mask[1] = mask[4] = mask[9 + 8] = 0;
+    const std::vector<std::uint8_t>* m = masked ? &mask : nullptr;
+    ref::AttentionGrads g;
+    const Tensor dx = ref::attentionBackward(x, p, r, &g, m);
+    auto loss = [&] { return dot(ref::attention(x, p, m), r); };
+    EXPECT_LT(gradientError(x, dx, loss), 2e-3) << "masked " << masked;
+    EXPECT_LT(gradientError(ws[0], g.dwq, loss), 2e-3);
+    EXPECT_LT(gradientError(ws[1], g.dwk, loss), 2e-3);
+    EXPECT_LT(gradientError(ws[2], g.dwv, loss), 2e-3);
+    EXPECT_LT(gradientError(ws[3], g.dwo, loss), 2e-3);
+    EXPECT_LT(gradientError(bs[0], g.dbq, loss), 2e-3);
+    EXPECT_LT(gradientError(bs[2], g.dbv, loss), 2e-3);
+    EXPECT_LT(gradientError(bs[3], g.dbo, loss), 2e-3);
+  }
+}
+
+TEST(ReferenceOps, MaskedAttentionIgnoresInactiveTokens) {
+  Tensor x = randomTensor({1, 4, 2, 2}, 50);
+  Tensor ws[4], bs[4];
+  for (int i = 0; i < 4; ++i) {
+    ws[i] = randomTensor({4, 4, 1, 1}, 51 + i);
+    bs[i] = randomTensor({1, 4, 1, 1}, 61 + i);
+  }
+  ref::AttentionParams p{&ws[0], &bs[0], &ws[1], &bs[1], &ws[2], &bs[2], &ws[3], &bs[3], 1};
+  std::vector<std::uint8_t> mask{1, 1, 0, 1};
+  const Tensor y = ref::attention(x, p, &mask);
+  for (int c = 0; c < 4; ++c) EXPECT_EQ(y.at(0, c, 1, 0), x.at(0, c, 1, 0));
+  // Changing an inactive token does not change active outputs.
+  Tensor x2 = x.clone();
+  for (int c = 0; c < 4; ++c) x2.at(0, c, 1, 0) += 3.0f;
+  const Tensor y2 = ref::attention(x2, p, &mask);
+  for (int c = 0; c < 4; ++c) EXPECT_EQ(y.at(0, c, 0, 1), y2.at(0, c, 0, 1));
+}
+
+TEST(ReferenceOps, LossGradientMatchesFiniteDifferences) {
+  Tensor logits = randomTensor({2, 4, 3, 3}, 70, 2.0f);
+  Tensor labels = Tensor::zeros({2, 1, 3, 3});
+  for (std::int64_t i = 0; i < labels.shape().count(); ++i) labels.data()[i] = float(i % 3);
+  for (double diceWeight : {0.0, 1.0}) {
+    Tensor d;
+    ref::crossEntropyDiceLoss(logits, labels, diceWeight, &d);
+    auto loss = [&] {
+      Tensor ignored;
+      return ref::crossEntropyDiceLoss(logits, labels, diceWeight, &ignored);
+    };
+    EXPECT_LT(gradientError(logits, d, loss, 1e-3f), 2e-3) << "dice weight " << diceWeight;
+  }
+}
+
+TEST(ReferenceOps, PerfectPredictionHasNearZeroLoss) {
+  Tensor labels = Tensor::zeros({1, 1, 4, 4});
+  for (int i = 0; i < 16; ++i) labels.data()[i] = float(i % 2);
+  Tensor logits = Tensor::zeros({1, 2, 4, 4});
+  for (int i = 0; i < 16; ++i) logits.at(0, i % 2, i / 4, i % 4) = 30.0f;
+  Tensor d;
+  EXPECT_LT(ref::crossEntropyDiceLoss(logits, labels, 1.0, &d), 0.1);
+  EXPECT_EQ(ref::argmax(logits).at(0, 0, 0, 1), 1.0f);
+}
+
+TEST(ReferenceOps, LabelDownsamplingTakesTheMajority) {
+  Tensor labels = Tensor::zeros({1, 1, 4, 4});
+  labels.at(0, 0, 0, 0) = 3;
+  labels.at(0, 0, 0, 1) = 3;
+  labels.at(0, 0, 1, 0) = 3;
+  labels.at(0, 0, 2, 2) = 5;
+  const Tensor down = ref::downsampleLabels(labels, 2);
+  EXPECT_EQ(down.at(0, 0, 0, 0), 3.0f);
+  EXPECT_EQ(down.at(0, 0, 1, 1), 0.0f);
+}
+
+}  // namespace
+}  // namespace tessera::models

@@ -1,0 +1,139 @@
+#include "models/infer/segmenter.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace tessera::models {
+namespace {
+
+std::shared_ptr<const Model> smallModel() {
+  ModelInfo info;
+  info.architecture.inputChannels = 3;
+  info.architecture.classes = 3;
+  info.architecture.baseWidth = 16;
+  info.architecture.levels = 2;
+  info.architecture.attentionHeads = 2;
+  for (int c = 0; c < 3; ++c) info.labels.labels.push_back({std::uint8_t(c), "c" + std::to_string(c), {}});
+  return std::make_shared<Model>(std::move(*makeModel(info, 3)));
+}
+
+Volume randomVolume(std::array<std::int64_t, 3> size, std::uint64_t seed) {
+  Geometry g;
+  g.size = size;
+  g.spacingMm = {0.8, 0.9, 2.0};
+  g.originMm = {-10, 20, 30};
+  Volume v = std::move(*Volume::create(g));
+  std::mt19937_64 rng(seed);
+  for (std::int64_t i = 0; i < v.voxelCount(); ++i)
+    v.data()[i] = static_cast<std::int16_t>(static_cast<int>(rng() % 2000) - 1000);
+  return v;
+}
+
+TEST(Reorientation, EveryAxisPermutationAndFlipRoundTrips) {
+  const Volume v = randomVolume({5, 4, 3}, 1);
+  const int perms[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+  for (const auto& p : perms)
+    for (int flips = 0; flips < 8; ++flips) {
+      Volume in = v;
+      Mat3 d{};
+      for (int a = 0; a < 3; ++a) d[3 * p[a] + a] = (flips >> a) & 1 ? -1.0 : 1.0;
+      in.geometry().direction = d;
+      const Reorientation r = canonicalReorientation(in.geometry());
+      const Volume canonical = reorient(in, r);
+      EXPECT_EQ(orientationCode(canonical.geometry().direction), "LPS");
+      // A voxel keeps its world position.
+      const Vec3 w0 = in.geometry().worldFromVoxel({1, 2, 1});
+      const Vec3 ci = canonical.geometry().voxelFromWorld(w0);
+      const auto round = [](double x) { return static_cast<std::int64_t>(std::lround(x)); };
+      EXPECT_EQ(canonical.at(round(ci[0]), round(ci[1]), round(ci[2])), in.at(1, 2, 1));
+      const Volume back = reorientBack(canonical, r, in.geometry());
+      EXPECT_TRUE(sameGeometry(back.geometry(), in.geometry()));
+      EXPECT_TRUE(std::equal(in.data(), in.data() + in.voxelCount(), back.data()));
+    }
+}
+
+TEST(Segmenter, DenseVolumeMatchesTheEngineSliceBySlice) {
+  auto model = smallModel();
+  const Volume v = randomVolume({40, 33, 4}, 2);
+  Segmenter segmenter(model);
+  SegmentOptions options;
+  options.mode = SegmentMode::kDense;
+  auto result = segmenter.segment(v, options);
+  ASSERT_TRUE(result.ok()) << result.error().toString();
+  EXPECT_TRUE(sameGeometry(result->labels.labels.geometry(), v.geometry()));
+  EXPECT_EQ(result->stats.slices, 4);
+  EXPECT_NEAR(result->stats.flops, result->stats.denseFlops, 1e-6 * result->stats.denseFlops);
+  auto engine = std::move(*infer::InferenceEngine::create(*model, 40, 33));
+  std::vector<std::uint8_t> labels(40 * 33);
+  for (int k = 0; k < 4; ++k) {
+    // Context slices clamp at the ends of the volume.
+    std::vector<const std::int16_t*> ctx{v.slice(std::max(k - 1, 0)), v.slice(k), v.slice(std::min(k + 1, 3))};
+    infer::SliceStats s;
+    engine->run(ctx, BlockMask(engine->grid(), true), labels.data(), &s);
+    EXPECT_TRUE(std::equal(labels.begin(), labels.end(), result->labels.labels.slice(k))) << k;
+  }
+}
+
+TEST(Segmenter, FlippedInputGivesFlippedLabels) {
+  auto model = smallModel();
+  const Volume v = randomVolume({32, 32, 3}, 4);
+  Volume flipped = v;
+  for (std::int64_t k = 0; k < 3; ++k)
+    for (std::int64_t j = 0; j < 32; ++j)
+      for (std::int64_t i = 0; i < 32; ++i) flipped.at(i, j, k) = v.at(31 - i, 31 - j, k);
+  // Same world: the flipped axes point the other way from the far corner.
+  flipped.geometry().direction = {-1, 0, 0, 0, -1, 0, 0, 0, 1};
+  flipped.geometry().originMm = v.geometry().worldFromVoxel({31, 31, 0});
+  Segmenter segmenter(model);
+  SegmentOptions options;
+  options.mode = SegmentMode::kDense;
+  const auto a = segmenter.segment(v, options);
+  const auto b = segmenter.segment(flipped, options);
+  ASSERT_TRUE(a.ok() && b.ok());
+  for (std::int64_t k = 0; k < 3; ++k)
+    for (std::int64_t j = 0; j < 32; ++j)
+      for (std::int64_t i = 0; i < 32; ++i)
+        ASSERT_EQ(b->labels.labels.at(i, j, k), a->labels.labels.at(31 - i, 31 - j, k));
+}
+
+TEST(Segmenter, SparseSkipsAirAndReportsBlocks) {
+  auto model = smallModel();
+  Volume v = randomVolume({64, 64, 3}, 5);
+  // Air everywhere but one 16×16 block of tissue.
+  for (std::int64_t i = 0; i < v.voxelCount(); ++i) v.data()[i] = -1000;
+  for (std::int64_t k = 0; k < 3; ++k)
+    for (int y = 16; y < 32; ++y)
+      for (int x = 32; x < 48; ++x) v.at(x, y, k) = 40;
+  Segmenter segmenter(model);
+  SegmentOptions options;
+  options.keepBlockMap = true;
+  options.detector.dilation = 0;
+  auto r = segmenter.segment(v, options);
+  ASSERT_TRUE(r.ok());
+  EXPECT_NEAR(r->stats.meanActiveFraction, 1.0 / 16, 1e-9);
+  EXPECT_LT(r->stats.flops, 0.2 * r->stats.denseFlops);
+  EXPECT_EQ(r->computedBlocks.at(40, 20, 1), 1);
+  EXPECT_EQ(r->computedBlocks.at(5, 5, 1), 0);
+  EXPECT_EQ(r->labels.labels.at(5, 5, 1), 0);
+}
+
+TEST(Segmenter, CancelStopsWithATypedError) {
+  auto model = smallModel();
+  const Volume v = randomVolume({32, 32, 5}, 6);
+  Segmenter segmenter(model);
+  CancelToken cancel;
+  SegmentOptions options;
+  options.cancel = &cancel;
+  int seen = 0;
+  options.onSlice = [&](std::int64_t, const std::uint8_t*) {
+    if (++seen == 2) cancel.cancel();
+  };
+  auto r = segmenter.segment(v, options);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, StatusCode::kCancelled);
+  EXPECT_EQ(seen, 2);
+}
+
+}  // namespace
+}  // namespace tessera::models
