@@ -34,7 +34,7 @@ CubeCase makeCube() {
 TEST(LabelTableTest, VolumeInMillilitresAndMeanHu) {
   const CubeCase cube = makeCube();
   LabelTableModel table;
-  table.reset(cube.ct, cube.labels.labels, cube.labels.table);
+  ASSERT_TRUE(table.reset(cube.ct, cube.labels).ok());
   const LabelRow* liver = table.find(5);
   ASSERT_NE(liver, nullptr);
   EXPECT_EQ(liver->name, "liver");
@@ -55,14 +55,14 @@ TEST(LabelTableTest, EditsUpdateCountsLikeARecount) {
   ASSERT_TRUE(doc.setVolume(cube.ct, "ct").ok());
   ASSERT_TRUE(doc.setLabels(cube.labels, "labels").ok());
   LabelTableModel incremental;
-  incremental.reset(doc.ct(), doc.labels().labels, doc.labels().table);
+  ASSERT_TRUE(incremental.reset(doc.ct(), doc.labels()).ok());
   doc.beginEdit("mix");
   for (std::int64_t i = 0; i < doc.ct().voxelCount(); i += 7) doc.setLabel(i, i % 3 == 0 ? 7 : 0);
   const Edit* edit = doc.endEdit();
   ASSERT_NE(edit, nullptr);
   incremental.applyEdit(doc.ct(), *edit, false);
   LabelTableModel recount;
-  recount.reset(doc.ct(), doc.labels().labels, doc.labels().table);
+  ASSERT_TRUE(recount.reset(doc.ct(), doc.labels()).ok());
   for (const LabelRow& row : recount.rows()) {
     const LabelRow* other = incremental.find(row.value);
     ASSERT_NE(other, nullptr);
@@ -80,7 +80,7 @@ TEST(LabelTableTest, EditsUpdateCountsLikeARecount) {
 TEST(LabelTableTest, SliceChangesUpdateCounts) {
   const CubeCase cube = makeCube();
   LabelTableModel table;
-  table.reset(cube.ct, cube.labels.labels, cube.labels.table);
+  ASSERT_TRUE(table.reset(cube.ct, cube.labels).ok());
   std::vector<std::uint8_t> after(20 * 20, 7);
   table.applySliceChange(cube.ct, 3, cube.labels.labels.slice(3), after.data());
   EXPECT_EQ(table.find(5)->voxels, 300);
@@ -91,10 +91,10 @@ TEST(LabelTableTest, SliceChangesUpdateCounts) {
 TEST(LabelTableTest, VisibilitySurvivesARecount) {
   const CubeCase cube = makeCube();
   LabelTableModel table;
-  table.reset(cube.ct, cube.labels.labels, cube.labels.table);
+  ASSERT_TRUE(table.reset(cube.ct, cube.labels).ok());
   table.setVisible(5, false);
   EXPECT_FALSE(table.visible(5));
-  table.reset(cube.ct, cube.labels.labels, cube.labels.table);
+  ASSERT_TRUE(table.reset(cube.ct, cube.labels).ok());
   EXPECT_FALSE(table.visible(5));
   EXPECT_TRUE(table.visible(7));
 }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -190,28 +191,91 @@ TEST_F(WorkstationModelTest, StatisticsExportCarriesMillilitres) {
   ASSERT_TRUE(model_.exportStatistics(csv).ok());
   ASSERT_TRUE(model_.exportStatistics(json).ok());
   const LabelRow* liver = model_.labelTable().find(5);
+  ASSERT_NE(liver, nullptr);
 
+  // The CSV row of the liver: value, name, voxel count, volume in mL.
   auto text = readTextFile(csv);
   ASSERT_TRUE(text.ok());
-  EXPECT_EQ(text->rfind("value,name,voxels,volume_ml,mean_hu\n", 0), 0u);
-  char line[128];
-  std::snprintf(line, sizeof line, "5,liver,%lld,%.4f,60.00\n",
-                static_cast<long long>(liver->voxels), liver->volumeMl);
-  EXPECT_NE(text->find(line), std::string::npos) << *text;
+  const std::size_t row = text->find("\n5,liver,");
+  ASSERT_NE(row, std::string::npos) << *text;
+  long long voxels = 0;
+  double ml = 0;
+  ASSERT_EQ(std::sscanf(text->c_str() + row, "\n5,liver,%lld,%lf", &voxels, &ml), 2);
+  EXPECT_EQ(voxels, liver->voxels);
+  EXPECT_NEAR(ml, liver->volumeMl, 1e-3);
 
   auto parsed = parseJson(*readTextFile(json));
   ASSERT_TRUE(parsed.ok()) << parsed.error().toString();
+  EXPECT_EQ(parsed->getString("ct"), ctPath_);
   const JsonValue* stats = parsed->find("statistics");
-  ASSERT_TRUE(stats && stats->isArray());
+  ASSERT_TRUE(stats && stats->isObject());
+  const JsonValue* labels = stats->find("labels");
+  ASSERT_TRUE(labels && labels->isArray());
   bool found = false;
-  for (const JsonValue& row : stats->items())
-    if (row.getString("name") == "liver") {
+  for (const JsonValue& entry : labels->items())
+    if (entry.getString("name") == "liver") {
       found = true;
-      EXPECT_NEAR(row.getNumber("volume_ml"), liver->volumeMl, 1e-9);
-      EXPECT_NEAR(row.getNumber("mean_hu"), 60.0, 1e-9);
+      EXPECT_NEAR(entry.getNumber("volume_ml"), liver->volumeMl, 1e-9);
+      EXPECT_NEAR(entry.getNumber("hu_mean"), 60.0, 1e-9);
     }
   EXPECT_TRUE(found);
   EXPECT_FALSE(model_.exportStatistics(dir_ + "/stats.txt").ok());
+}
+
+// Binary STL: 80-byte header, triangle count, then 50 bytes per triangle
+// (normal, three vertices as float32, attribute).
+struct StlFile {
+  std::string header;
+  std::vector<std::array<float, 3>> vertices;
+};
+
+StlFile readStl(const std::string& path) {
+  StlFile stl;
+  std::ifstream in(path, std::ios::binary);
+  char header[80];
+  in.read(header, 80);
+  stl.header.assign(header, 80);
+  std::uint32_t count = 0;
+  in.read(reinterpret_cast<char*>(&count), 4);
+  for (std::uint32_t t = 0; t < count && in; ++t) {
+    float data[12];
+    std::uint16_t attribute;
+    in.read(reinterpret_cast<char*>(data), 48);
+    in.read(reinterpret_cast<char*>(&attribute), 2);
+    for (int v = 1; v < 4; ++v)
+      stl.vertices.push_back({data[3 * v], data[3 * v + 1], data[3 * v + 2]});
+  }
+  return stl;
+}
+
+TEST_F(WorkstationModelTest, MeshesAreWrittenPerLabelAtTheirPlaceInPatientSpace) {
+  openBoth();
+  auto written = model_.exportMeshes(dir_, ".stl");
+  ASSERT_TRUE(written.ok()) << written.error().toString();
+  EXPECT_EQ(written->size(), 3u);  // soft tissue, liver, kidney
+  const StlFile liver = readStl(dir_ + "/liver.stl");
+  EXPECT_NE(liver.header.find("Tessera label liver (5) frame LPS units mm"), std::string::npos);
+  ASSERT_GT(liver.vertices.size(), 300u);
+  // Every vertex lies near the sphere of radius 9 mm around the liver's
+  // centre in patient coordinates (the smoothed surface sits within about
+  // a voxel of the voxelised sphere).
+  const Vec3 centre = model_.document().geometry().worldFromVoxel({40, 28, 16});
+  for (const auto& v : liver.vertices) {
+    const double r = std::sqrt((v[0] - centre[0]) * (v[0] - centre[0]) +
+                               (v[1] - centre[1]) * (v[1] - centre[1]) +
+                               (v[2] - centre[2]) * (v[2] - centre[2]));
+    ASSERT_GT(r, 9.0 - 2.5);
+    ASSERT_LT(r, 9.0 + 1.5);
+  }
+  auto obj = model_.exportMeshes(dir_, ".obj");
+  ASSERT_TRUE(obj.ok());
+  auto text = readTextFile(dir_ + "/kidney.obj");
+  ASSERT_TRUE(text.ok());
+  EXPECT_NE(text->find("frame LPS"), std::string::npos);
+  EXPECT_NE(text->find("\nv "), std::string::npos);
+  EXPECT_NE(text->find("\nf "), std::string::npos);
+  EXPECT_FALSE(model_.exportMeshes(dir_ + "/missing", ".stl").ok());
+  EXPECT_FALSE(model_.exportMeshes(dir_, ".ply").ok());
 }
 
 TEST_F(WorkstationModelTest, BlockMapLoadsAndTurnsOverlayOn) {

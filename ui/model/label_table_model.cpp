@@ -4,43 +4,21 @@
 #include <limits>
 #include <map>
 
-#include "core/parallel.h"
+#include "imaging/stats/label_stats.h"
 
 namespace tessera::ui {
 
 void LabelTableModel::clear() {
   rows_.clear();
   counts_.fill(0);
-  huSums_.fill(0);
+  huSums_.fill(0.0);
   voxelVolumeMm3_ = 0.0;
 }
 
-void LabelTableModel::reset(const Volume& ct, const Image<std::uint8_t>& labels,
-                            const LabelTable& table) {
+void LabelTableModel::setRows(const LabelTable& table) {
   std::map<std::uint8_t, bool> wasVisible;
   for (const LabelRow& row : rows_) wasVisible[row.value] = row.visible;
-  clear();
-  voxelVolumeMm3_ = ct.geometry().voxelVolumeMm3();
-
-  // Per-thread histograms over slices, merged once.
-  const std::int64_t sliceVoxels = ct.nx() * ct.ny();
-  std::vector<std::array<std::int64_t, 512>> partial(static_cast<std::size_t>(numThreads()));
-  for (auto& p : partial) p.fill(0);
-  parallelChunks(0, ct.nz(), [&](std::int64_t k0, std::int64_t k1, int thread) {
-    auto& local = partial[static_cast<std::size_t>(thread)];
-    const std::int16_t* hu = ct.slice(k0);
-    const std::uint8_t* label = labels.slice(k0);
-    for (std::int64_t i = 0, n = (k1 - k0) * sliceVoxels; i < n; ++i) {
-      local[label[i]] += 1;
-      local[256 + label[i]] += hu[i];
-    }
-  });
-  for (const auto& p : partial)
-    for (int v = 0; v < 256; ++v) {
-      counts_[v] += p[v];
-      huSums_[v] += p[256 + v];
-    }
-
+  rows_.clear();
   for (const Label& label : table.labels) {
     if (label.value == 0) continue;
     LabelRow row;
@@ -51,6 +29,25 @@ void LabelTableModel::reset(const Volume& ct, const Image<std::uint8_t>& labels,
     row.visible = it == wasVisible.end() || it->second;
     rows_.push_back(row);
   }
+}
+
+Status LabelTableModel::reset(const Volume& ct, const LabelMap& labels) {
+  auto statistics = imaging::computeLabelStatistics(ct, labels);
+  if (!statistics.ok()) return statistics.status();
+  resetEmpty(ct, labels.table);
+  for (const imaging::LabelStatistics& s : *statistics) {
+    counts_[s.value] = s.voxelCount;
+    huSums_[s.value] = s.huMean * static_cast<double>(s.voxelCount);
+  }
+  refreshRows();
+  return Status();
+}
+
+void LabelTableModel::resetEmpty(const Volume& ct, const LabelTable& table) {
+  setRows(table);
+  counts_.fill(0);
+  huSums_.fill(0.0);
+  voxelVolumeMm3_ = ct.geometry().voxelVolumeMm3();
   refreshRows();
 }
 
@@ -84,7 +81,7 @@ void LabelTableModel::refreshRows() {
   for (LabelRow& row : rows_) {
     row.voxels = counts_[row.value];
     row.volumeMl = static_cast<double>(row.voxels) * voxelVolumeMm3_ / 1000.0;
-    row.meanHu = row.voxels > 0 ? static_cast<double>(huSums_[row.value]) / row.voxels
+    row.meanHu = row.voxels > 0 ? huSums_[row.value] / static_cast<double>(row.voxels)
                                 : std::numeric_limits<double>::quiet_NaN();
   }
 }

@@ -1,9 +1,9 @@
 // Rows of the label table: every label of the study's table (background
-// excepted) with its colour, visibility, volume in mL and mean HU. Volumes
-// and means are kept as exact per-label voxel counts and HU sums, computed in
-// one pass when a segmentation is loaded and then updated from the voxels an
-// edit changed, so that a brush stroke does not rescan the volume.
-// Toolkit-free.
+// excepted) with its colour, visibility, volume in mL and mean HU. The
+// statistics module (imaging/stats) computes them when a segmentation is
+// loaded; they are then kept as per-label voxel counts and HU sums updated
+// from the voxels an edit changed, so that a brush stroke does not rescan the
+// volume. Toolkit-free.
 #pragma once
 
 #include <array>
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/image.h"
+#include "core/status.h"
 #include "ui/model/image_document.h"
 
 namespace tessera::ui {
@@ -31,7 +32,9 @@ class LabelTableModel {
  public:
   // Recomputes everything from the CT and the labels; keeps the visibility
   // of labels that were already listed.
-  void reset(const Volume& ct, const Image<std::uint8_t>& labels, const LabelTable& table);
+  Status reset(const Volume& ct, const LabelMap& labels);
+  // Rows of `table`, every label empty (a segmentation about to arrive).
+  void resetEmpty(const Volume& ct, const LabelTable& table);
   void clear();
 
   // Updates counts and sums for voxels an edit changed (forward: before →
@@ -50,11 +53,12 @@ class LabelTableModel {
   bool visible(std::uint8_t value) const;
 
  private:
+  void setRows(const LabelTable& table);
   void refreshRows();
 
   std::vector<LabelRow> rows_;
   std::array<std::int64_t, 256> counts_{};
-  std::array<std::int64_t, 256> huSums_{};
+  std::array<double, 256> huSums_{};
   double voxelVolumeMm3_ = 0.0;
 };
 

@@ -9,31 +9,16 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "imaging/io/volume_io.h"
+#include "imaging/mesh/label_mesh.h"
+#include "imaging/stats/label_stats.h"
 
 namespace tessera::ui {
 
 namespace {
 
-std::string formatNumber(double value, int decimals) {
-  if (!std::isfinite(value)) return "";
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
-  return buffer;
-}
-
 std::string lowercase(std::string text) {
   for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
-}
-
-std::string csvField(const std::string& text) {
-  if (text.find_first_of(",\"\n") == std::string::npos) return text;
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
 }
 
 }  // namespace
@@ -56,6 +41,13 @@ WorkstationModel::WorkstationModel(std::function<void()> wakeSegmentation)
 WorkstationModel::~WorkstationModel() {
   controller_.cancel();
   controller_.wait();
+}
+
+void WorkstationModel::resetLabelTable() {
+  // Fails only for a label map whose geometry differs from the CT's, which
+  // the document never holds.
+  const Status status = labelTable_.reset(document_.ct(), document_.labels());
+  if (!status.ok()) logError("label statistics: ", status.toString());
 }
 
 void WorkstationModel::addListener(Listener listener) {
@@ -106,7 +98,7 @@ void WorkstationModel::afterStudyChanged() {
       g.worldFromVoxel({static_cast<double>(g.size[0] / 2), static_cast<double>(g.size[1] / 2),
                         static_cast<double>(g.size[2] / 2)});
   syncSlicesToCrosshair();
-  labelTable_.reset(document_.ct(), document_.labels().labels, document_.labels().table);
+  resetLabelTable();
   segmentation_ = SegmentationState{};
   notify(kChangeAll);
 }
@@ -130,7 +122,7 @@ Status WorkstationModel::setLabels(LabelMap labels, const std::string& path) {
                   "A segmentation is running; cancel it before opening another.");
   if (paint_.active()) paint_.end();
   TESSERA_RETURN_IF_ERROR(document_.setLabels(std::move(labels), path));
-  labelTable_.reset(document_.ct(), document_.labels().labels, document_.labels().table);
+  resetLabelTable();
   notify(kChangeLabels | kChangeLabelTable | kChangeHistory);
   return Status();
 }
@@ -377,36 +369,38 @@ Status WorkstationModel::exportStatistics(const std::string& path) const {
   if (extension != ".csv" && extension != ".json")
     return Status(StatusCode::kInvalidArgument, "Export statistics as .csv or .json.", path);
   TESSERA_RETURN_IF_ERROR(checkOutputPath(path));
-  const auto& rows = labelTable_.rows();
-  if (extension == ".csv") {
-    std::ostringstream out;
-    out << "value,name,voxels,volume_ml,mean_hu\n";
-    for (const LabelRow& row : rows) {
-      if (row.voxels == 0) continue;
-      out << int(row.value) << ',' << csvField(row.name) << ',' << row.voxels << ','
-          << formatNumber(row.volumeMl, 4) << ',' << formatNumber(row.meanHu, 2) << '\n';
-    }
-    return writeTextFileAtomic(path, out.str());
-  }
+  TESSERA_ASSIGN_OR_RETURN(auto statistics,
+                           imaging::computeLabelStatistics(document_.ct(), document_.labels()));
+  const Geometry& geometry = document_.geometry();
+  if (extension == ".csv") return imaging::writeStatisticsCsv(statistics, geometry, path);
   JsonWriter json;
   json.beginObject();
   json.field("ct", document_.ctPath());
-  json.field("labels", document_.labelsPath());
-  json.field("voxel_volume_mm3", document_.geometry().voxelVolumeMm3());
-  json.key("statistics").beginArray();
-  for (const LabelRow& row : rows) {
-    if (row.voxels == 0) continue;
-    json.beginObject();
-    json.field("value", int(row.value));
-    json.field("name", row.name);
-    json.field("voxels", row.voxels);
-    json.field("volume_ml", row.volumeMl);
-    json.field("mean_hu", row.meanHu);
-    json.endObject();
-  }
-  json.endArray();
+  json.field("segmentation", document_.labelsPath());
+  json.key("statistics");
+  imaging::statisticsToJson(json, statistics, geometry);
   json.endObject();
   return writeTextFileAtomic(path, json.str() + "\n");
+}
+
+Result<std::vector<std::string>> WorkstationModel::exportMeshes(
+    const std::string& directory, const std::string& extension) const {
+  if (!hasImage()) return Error{StatusCode::kInvalidArgument, "No study is open.", ""};
+  const std::string ext = lowercase(extension);
+  if (ext != ".stl" && ext != ".obj")
+    return Error{StatusCode::kInvalidArgument, "Meshes are written as .stl or .obj.", ext};
+  if (!isDirectory(directory))
+    return Error{StatusCode::kNotFound, "The folder for the meshes does not exist.", directory};
+  TESSERA_ASSIGN_OR_RETURN(auto meshes, imaging::buildLabelMeshes(document_.labels()));
+  if (meshes.empty())
+    return Error{StatusCode::kInvalidArgument, "There are no labels to export as meshes.", ""};
+  std::vector<std::string> written;
+  for (const imaging::Mesh& mesh : meshes) {
+    const std::string path = directory + "/" + imaging::meshFileName(mesh, ext);
+    TESSERA_RETURN_IF_ERROR(imaging::writeMesh(mesh, path));
+    written.push_back(path);
+  }
+  return written;
 }
 
 // --- segmentation seam ------------------------------------------------------------
@@ -418,7 +412,7 @@ Status WorkstationModel::startSegmentation(SegmentationJob job) {
   if (!preview.ok()) return preview.status();
   TESSERA_RETURN_IF_ERROR(controller_.start(document_.sharedCt(), std::move(job)));
   preview_ = std::move(preview).value();
-  labelTable_.reset(document_.ct(), *preview_, document_.labels().table);
+  labelTable_.resetEmpty(document_.ct(), document_.labels().table);
   segmentation_ = SegmentationState{};
   segmentation_.running = true;
   segmentation_.message = "Starting";
@@ -433,8 +427,7 @@ void WorkstationModel::cancelSegmentation() {
 void WorkstationModel::discardPreview() {
   preview_.reset();
   segmentation_.running = false;
-  if (hasImage())
-    labelTable_.reset(document_.ct(), document_.labels().labels, document_.labels().table);
+  if (hasImage()) resetLabelTable();
 }
 
 Status WorkstationModel::pollSegmentation() {
@@ -475,8 +468,7 @@ Status WorkstationModel::pollSegmentation() {
     }
     if (!outcome.ok()) logError("segmentation: ", outcome.toString());
     segmentation_.message = !outcome.ok() ? "Failed" : succeeded ? "Done" : "Cancelled";
-    if (hasImage())
-      labelTable_.reset(document_.ct(), document_.labels().labels, document_.labels().table);
+    if (hasImage()) resetLabelTable();
   }
   if (changes) notify(changes);
   return outcome;

@@ -151,8 +151,12 @@ class WorkstationModel {
   // Label map as NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr) or MetaImage;
   // written atomically; the document then counts as saved.
   Status saveLabels(const std::string& path);
-  // Per-label statistics as CSV or JSON (by extension).
+  // Per-label statistics (imaging/stats) as CSV or JSON, by extension.
   Status exportStatistics(const std::string& path) const;
+  // One smoothed surface mesh per label present (imaging/mesh), in LPS mm,
+  // as "<name>.stl" or "<name>.obj" in `directory`; returns the paths.
+  Result<std::vector<std::string>> exportMeshes(const std::string& directory,
+                                                const std::string& extension) const;
 
   // --- segmentation seam ---------------------------------------------------------
   Status startSegmentation(SegmentationJob job);
@@ -171,6 +175,7 @@ class WorkstationModel {
   void syncSlicesToCrosshair();
   void afterStudyChanged();
   void discardPreview();
+  void resetLabelTable();
 
   ImageDocument document_;
   std::array<SliceViewModel, kPlaneCount> views_{SliceViewModel(Plane::kAxial),

@@ -164,6 +164,12 @@ void MainWindow::setMaximisedView(int index) {
     panels_[i]->setVisible(maximised_ < 0 || maximised_ == i);
     panels_[i]->setMaximised(maximised_ == i);
   }
+  // Empty rows and columns would keep their share of the space.
+  auto* grid = static_cast<QGridLayout*>(centralWidget()->layout());
+  for (int k = 0; k < 2; ++k) {
+    grid->setRowStretch(k, maximised_ < 0 || maximised_ / 2 == k ? 1 : 0);
+    grid->setColumnStretch(k, maximised_ < 0 || maximised_ % 2 == k ? 1 : 0);
+  }
 }
 
 void MainWindow::toggleMaximised(int index) {
@@ -402,7 +408,7 @@ void MainWindow::onModelChanged(unsigned changes) {
   if (changes & (kChangeStudy | kChangeHistory | kChangeLabels | kChangeSegmentation))
     updateTitleAndActions();
   if (changes & kChangeStudy) rebuildRecentMenu();
-  view3d_->update();
+  if (changes & (kChangeStudy | kChangeOverlay | kChangeLabelTable)) view3d_->update();
 }
 
 void MainWindow::updateTitleAndActions() {
@@ -477,9 +483,17 @@ void MainWindow::startSurfaceBuild() {
   surfacesDirty_ = false;
   if (!model_.hasImage()) return;
   surfaceBuildRunning_ = true;
-  auto labels = std::make_shared<const Image<std::uint8_t>>(model_.displayedLabels());
+  auto labels = std::make_shared<const LabelMap>(
+      LabelMap{model_.displayedLabels(), model_.document().labels().table});
   surfaceWatcher_.setProperty("study", QVariant::fromValue<qulonglong>(studyId_));
-  surfaceWatcher_.setFuture(QtConcurrent::run([labels]() { return buildLabelSurfaces(*labels); }));
+  surfaceWatcher_.setFuture(QtConcurrent::run([labels]() -> LabelSurfaces {
+    auto surfaces = buildLabelSurfaces(*labels);
+    if (!surfaces.ok()) {
+      logError("3D surfaces: ", surfaces.error().toString());
+      return {};
+    }
+    return std::move(surfaces).value();
+  }));
 }
 
 void MainWindow::onSurfacesBuilt() {
@@ -559,8 +573,10 @@ bool MainWindow::openPath(const QString& path) {
   const Status status = model_.openVolume(p);
   if (!report("Could not open the image", status)) return false;
   rememberRecent(path);
+  // The 3D rendering is chosen once the surfaces are known (onSurfacesBuilt):
+  // volume rendering for a CT without labels, surfaces otherwise.
   autoVolumePreset_ = true;
-  applyAutoVolumePreset();
+  setVolumePreset(VolumePreset::kOff);
   return true;
 }
 
@@ -573,7 +589,7 @@ bool MainWindow::openSeries(const QString& folder, const std::string& seriesUid)
     return false;
   rememberRecent(folder);
   autoVolumePreset_ = true;
-  applyAutoVolumePreset();
+  setVolumePreset(VolumePreset::kOff);
   return true;
 }
 
@@ -603,13 +619,8 @@ bool MainWindow::exportStatistics(const QString& path) {
 }
 
 bool MainWindow::exportMeshes(const QString& directory, const QString& extension) {
-  if (!model_.hasImage())
-    return report("Could not export meshes",
-                  Status(StatusCode::kInvalidArgument, "No study is open."));
   QApplication::setOverrideCursor(Qt::WaitCursor);
-  const LabelSurfaces surfaces = buildLabelSurfaces(model_.document().labels().labels);
-  auto written = exportLabelSurfaces(surfaces, model_.document().labels().table, toStd(directory),
-                                     toStd(extension.toLower()));
+  auto written = model_.exportMeshes(toStd(directory), toStd(extension));
   QApplication::restoreOverrideCursor();
   if (!written.ok()) return report("Could not export meshes", written.status());
   statusBar()->showMessage(QString("%1 meshes written to %2").arg(written->size()).arg(directory),
