@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <QAction>
 #include <QApplication>
+#include <QMouseEvent>
 #include <QPointF>
 #include <QTest>
 #include <QWheelEvent>
@@ -37,8 +39,6 @@ class MainWindowTest : public ::testing::Test {
     window_->resize(1100, 800);
     window_->show();
     ASSERT_TRUE(QTest::qWaitForWindowExposed(window_.get()));
-    window_->activateWindow();
-    ASSERT_TRUE(QTest::qWaitForWindowActive(window_.get()));
   }
   void TearDown() override {
     if (window_) {
@@ -65,6 +65,40 @@ class MainWindowTest : public ::testing::Test {
   // Screen point (widget pixels) of the centre of a voxel in a slice view.
   QPoint pointOf(SliceViewWidget* view, const Vec3& ijk) const {
     return view->screenPointOfVoxel(ijk).toPoint();
+  }
+
+  // Mouse and key events are sent straight to the widget, not through the
+  // X server: tests running in parallel share one virtual display, where
+  // pointer position and keyboard focus belong to whichever window is on top.
+  static void mouse(QWidget* widget, QEvent::Type type, QPoint at, Qt::MouseButton button,
+                    Qt::MouseButtons buttons, Qt::KeyboardModifiers modifiers = {}) {
+    QMouseEvent event(type, QPointF(at), QPointF(widget->mapToGlobal(at)), button, buttons,
+                      modifiers);
+    QApplication::sendEvent(widget, &event);
+  }
+  static void press(QWidget* w, Qt::MouseButton b, QPoint at, Qt::KeyboardModifiers m = {}) {
+    mouse(w, QEvent::MouseButtonPress, at, b, b, m);
+  }
+  static void moveTo(QWidget* w, QPoint at, Qt::MouseButtons held = Qt::NoButton) {
+    mouse(w, QEvent::MouseMove, at, Qt::NoButton, held);
+  }
+  static void release(QWidget* w, Qt::MouseButton b, QPoint at) {
+    mouse(w, QEvent::MouseButtonRelease, at, b, Qt::NoButton);
+  }
+  static void click(QWidget* w, Qt::MouseButton b, QPoint at) {
+    press(w, b, at);
+    release(w, b, at);
+  }
+  static void doubleClick(QWidget* w, QPoint at) {
+    click(w, Qt::LeftButton, at);
+    mouse(w, QEvent::MouseButtonDblClick, at, Qt::LeftButton, Qt::LeftButton);
+    release(w, Qt::LeftButton, at);
+  }
+  // The window's action whose text (without '&') starts with `text`.
+  QAction* action(const QString& text) const {
+    for (QAction* a : window_->findChildren<QAction*>())
+      if (a->text().remove('&').startsWith(text)) return a;
+    return nullptr;
   }
 
   void wheel(QWidget* widget, QPoint at, int notches, Qt::KeyboardModifiers modifiers = {}) {

@@ -54,7 +54,7 @@ TEST_F(MainWindowTest, MouseWheelScrollsSlicesAndMovesTheCrosshair) {
   EXPECT_EQ(model().view(Plane::kAxial).slice(), 14);
   EXPECT_NEAR(model().view(Plane::kAxial).zoom(), 1.44, 1e-9);
   // A click moves the crosshair: the other views follow.
-  QTest::mouseClick(axial(), Qt::LeftButton, {}, pointOf(axial(), {40, 28, 14}));
+  click(axial(), Qt::LeftButton, pointOf(axial(), {40, 28, 14}));
   EXPECT_EQ(model().view(Plane::kSagittal).slice(), 40);
   EXPECT_EQ(model().view(Plane::kCoronal).slice(), 28);
 }
@@ -76,10 +76,10 @@ TEST_F(MainWindowTest, WindowLevelDragAndPresetsChangePixelsAsComputed) {
   // Right drag: 60 px right, 30 px down from the soft-tissue window.
   const WindowLevel start = model().windowLevel();
   const QPoint from(axial()->width() / 2, axial()->height() / 2);
-  QTest::mousePress(axial(), Qt::RightButton, {}, from);
-  QTest::mouseMove(axial(), from + QPoint(30, 10));
-  QTest::mouseMove(axial(), from + QPoint(60, 30));
-  QTest::mouseRelease(axial(), Qt::RightButton, {}, from + QPoint(60, 30));
+  press(axial(), Qt::RightButton, from);
+  moveTo(axial(), from + QPoint(30, 10), Qt::RightButton);
+  moveTo(axial(), from + QPoint(60, 30), Qt::RightButton);
+  release(axial(), Qt::RightButton, from + QPoint(60, 30));
   const WindowLevel dragged = dragWindowLevel(start, 60, 30);
   EXPECT_EQ(model().windowLevel(), dragged);
   EXPECT_GT(dragged.window, start.window);
@@ -93,8 +93,11 @@ TEST_F(MainWindowTest, WindowLevelDragAndPresetsChangePixelsAsComputed) {
   emit presets->activated(3);
   EXPECT_EQ(model().windowLevel(), (WindowLevel{80, 40}));
   expectGrey({80, 40});
-  // Keyboard shortcut 2: lung.
-  QTest::keyClick(window_.get(), Qt::Key_2);
+  // The lung window's menu entry, on key 2.
+  QAction* lung = action("Lung window");
+  ASSERT_NE(lung, nullptr);
+  EXPECT_EQ(lung->shortcut(), QKeySequence("2"));
+  lung->trigger();
   EXPECT_EQ(model().windowLevel(), (WindowLevel{1500, -600}));
 }
 
@@ -167,13 +170,13 @@ TEST_F(MainWindowTest, ACtWithoutLabelsGetsAVolumeRendering) {
 TEST_F(MainWindowTest, DoubleClickMaximisesAViewAndRestoresTheLayout) {
   openStudy();
   const int quarterWidth = axial()->width();
-  QTest::mouseDClick(axial(), Qt::LeftButton, {}, QPoint(20, 20));
+  doubleClick(axial(), QPoint(20, 20));
   settle(20);
   EXPECT_EQ(window_->maximisedView(), 0);
   EXPECT_TRUE(window_->viewPanel(0)->isVisible());
   for (int i = 1; i < 4; ++i) EXPECT_FALSE(window_->viewPanel(i)->isVisible());
   EXPECT_GT(axial()->width(), quarterWidth * 3 / 2);
-  QTest::mouseDClick(axial(), Qt::LeftButton, {}, QPoint(20, 20));
+  doubleClick(axial(), QPoint(20, 20));
   settle(20);
   EXPECT_EQ(window_->maximisedView(), -1);
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(window_->viewPanel(i)->isVisible());
@@ -189,13 +192,11 @@ TEST_F(MainWindowTest, StatusBarShowsHuPositionAndLabelUnderTheCursor) {
   openStudy();
   auto* info = window_->findChild<QLabel*>("cursorInfo");
   ASSERT_NE(info, nullptr);
-  QTest::mouseMove(axial(), pointOf(axial(), {40, 28, 16}));
-  settle(10);
+  moveTo(axial(), pointOf(axial(), {40, 28, 16}));
   EXPECT_TRUE(info->text().contains("HU 60")) << info->text().toStdString();
   EXPECT_TRUE(info->text().contains("liver")) << info->text().toStdString();
   EXPECT_TRUE(info->text().contains("mm (LPS)"));
-  QTest::mouseMove(axial(), pointOf(axial(), {1, 1, 16}));
-  settle(10);
+  moveTo(axial(), pointOf(axial(), {1, 1, 16}));
   EXPECT_TRUE(info->text().contains("HU -1000")) << info->text().toStdString();
 }
 

@@ -8,6 +8,8 @@
 #include <QSettings>
 #include <QStandardPaths>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <memory>
 
@@ -31,7 +33,8 @@ int main(int argc, char** argv) {
   // user's configuration.
   QStandardPaths::setTestModeEnabled(true);
   QSettings::setDefaultFormat(QSettings::IniFormat);
-  const QString settingsDir = QDir::temp().filePath("tessera_widget_tests_settings");
+  const QString settingsDir =
+      QDir::temp().filePath(QString("tessera_widget_tests_settings_%1").arg(::getpid()));
   QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, settingsDir);
 
   tessera::ui::VtkHostWidget::setDefaultSurfaceFormat();

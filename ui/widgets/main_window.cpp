@@ -565,13 +565,15 @@ void MainWindow::rebuildRecentMenu() {
 }
 
 bool MainWindow::openPath(const QString& path) {
-  const std::string p = toStd(path);
   if (model_.hasUnsavedEdits()) {
-    whenEditsAreSafe([this, path] { openPath(path); });
+    whenEditsAreSafe([this, path] { openPathNow(path); });
     return false;
   }
-  const Status status = model_.openVolume(p);
-  if (!report("Could not open the image", status)) return false;
+  return openPathNow(path);
+}
+
+bool MainWindow::openPathNow(const QString& path) {
+  if (!report("Could not open the image", model_.openVolume(toStd(path)))) return false;
   rememberRecent(path);
   // The 3D rendering is chosen once the surfaces are known (onSurfacesBuilt):
   // volume rendering for a CT without labels, surfaces otherwise.
@@ -582,9 +584,13 @@ bool MainWindow::openPath(const QString& path) {
 
 bool MainWindow::openSeries(const QString& folder, const std::string& seriesUid) {
   if (model_.hasUnsavedEdits()) {
-    whenEditsAreSafe([this, folder, seriesUid] { openSeries(folder, seriesUid); });
+    whenEditsAreSafe([this, folder, seriesUid] { openSeriesNow(folder, seriesUid); });
     return false;
   }
+  return openSeriesNow(folder, seriesUid);
+}
+
+bool MainWindow::openSeriesNow(const QString& folder, const std::string& seriesUid) {
   if (!report("Could not open the series", model_.openVolume(toStd(folder), seriesUid)))
     return false;
   rememberRecent(folder);
@@ -600,9 +606,13 @@ bool MainWindow::openDropped(const QString& path) {
 
 bool MainWindow::openSegmentation(const QString& path) {
   if (model_.hasUnsavedEdits()) {
-    whenEditsAreSafe([this, path] { openSegmentation(path); });
+    whenEditsAreSafe([this, path] { openSegmentationNow(path); });
     return false;
   }
+  return openSegmentationNow(path);
+}
+
+bool MainWindow::openSegmentationNow(const QString& path) {
   return report("Could not open the segmentation", model_.openLabels(toStd(path)));
 }
 
@@ -661,9 +671,7 @@ void MainWindow::whenEditsAreSafe(std::function<void()> then) {
   connect(box, &QMessageBox::finished, this, [this, box, then = std::move(then)](int) {
     const auto button = box->standardButton(box->clickedButton());
     if (button == QMessageBox::Discard) {
-      closeConfirmed_ = true;
       then();
-      closeConfirmed_ = false;
     } else if (button == QMessageBox::Save) {
       if (saveSegmentationInteractively()) then();
     }

@@ -122,6 +122,9 @@ class MainWindow : public QMainWindow {
   void startSurfaceBuild();
   void onSurfacesBuilt();
 
+  bool openPathNow(const QString& path);
+  bool openSeriesNow(const QString& folder, const std::string& seriesUid);
+  bool openSegmentationNow(const QString& path);
   // Runs `then` once the user saved or discarded unsaved edits; asks with a
   // non-blocking dialog (object name "unsavedEditsDialog") when needed.
   void whenEditsAreSafe(std::function<void()> then);
