@@ -125,14 +125,17 @@ TEST_F(DocumentTest, HistoryLimitDropsOldestButKeepsNewest) {
   EXPECT_TRUE(doc_.canUndo());
 }
 
-TEST_F(DocumentTest, StreamedSliceMarksUnsavedAndClearsHistory) {
+TEST_F(DocumentTest, ReplacedLabelsAreUnsavedAndClearTheHistory) {
   paintRun(100, 10, 2);
-  std::vector<std::uint8_t> slice(64 * 64, 7);
-  doc_.writeAxialSlice(4, slice.data());
+  LabelMap result{*Image<std::uint8_t>::create(study_.ct.geometry(), 7), defaultLabelTable()};
+  ASSERT_TRUE(doc_.replaceLabels(result).ok());
   EXPECT_TRUE(doc_.dirty());
   EXPECT_FALSE(doc_.canUndo());
   EXPECT_EQ(doc_.labels().labels.at(0, 0, 4), 7);
-  EXPECT_EQ(doc_.labels().labels.at(0, 0, 5), study_.labels.labels.at(0, 0, 5));
+  EXPECT_EQ(doc_.labelsPath(), "labels.nii.gz") << "still where it would be saved";
+  Geometry other = study_.ct.geometry();
+  other.size[0] = 10;
+  EXPECT_FALSE(doc_.replaceLabels({*Image<std::uint8_t>::create(other, 1), {}}).ok());
 }
 
 TEST_F(DocumentTest, BlockMapMustMatchGeometry) {

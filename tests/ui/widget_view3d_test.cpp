@@ -87,11 +87,19 @@ TEST_F(View3DTest, EmptySceneShowsOnlyTheBackgroundAndVolumeRenderingIsNotBlank)
   view.show();
   ASSERT_TRUE(testing::waitUntil([&] { return view.glReady(); }));
   const QImage empty = view.grabFramebuffer();
-  // The gradient background is the same in every column of a row.
+  // The gradient background is the same in every column of a row (left of
+  // the orientation cube in the lower-left corner excluded).
+  const int left = empty.width() / 5;
   for (int y = 0; y < empty.height(); y += 7)
-    EXPECT_EQ(testing::countNonBackground(empty.copy(0, y, empty.width(), 1),
+    EXPECT_EQ(testing::countNonBackground(empty.copy(left, y, empty.width() - left, 1),
                                           empty.pixelColor(empty.width() / 2, y), 3),
-              0);
+              0)
+        << "row " << y;
+  // The orientation cube shows in that corner.
+  EXPECT_GT(
+      testing::countNonBackground(empty.copy(0, empty.height() * 4 / 5, left, empty.height() / 5),
+                                  empty.pixelColor(empty.width() / 2, empty.height() * 9 / 10), 10),
+      100);
   view.scene().setCt(std::make_shared<const Volume>(study.ct));
   view.scene().setVolumePreset(VolumePreset::kSoftTissue);
   const QImage rendered = view.grabFramebuffer();

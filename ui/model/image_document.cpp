@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <cstring>
 
 namespace tessera::ui {
 
@@ -115,17 +114,6 @@ Status ImageDocument::setBlockMap(BlockMap blocks, std::string path) {
 void ImageDocument::clearBlockMap() {
   blocks_.reset();
   blocksPath_.clear();
-}
-
-void ImageDocument::writeAxialSlice(std::int64_t k, const std::uint8_t* labels) {
-  if (!hasImage() || k < 0 || k >= labels_.labels.nz()) return;
-  std::memcpy(labels_.labels.slice(k), labels,
-              static_cast<std::size_t>(labels_.labels.nx() * labels_.labels.ny()));
-  if (editing_) {
-    editing_ = false;
-    editBefore_.clear();
-  }
-  clearHistory();
 }
 
 void ImageDocument::beginEdit(std::string name) {

@@ -62,11 +62,9 @@ class ImageDocument {
   Status setBlockMap(BlockMap blocks, std::string path);
   void clearBlockMap();
 
-  // Writes one axial slice (nx·ny labels) of a segmentation arriving slice by
-  // slice; not undoable. Marks the document unsaved and clears the history,
-  // whose differences no longer describe the labels.
-  void writeAxialSlice(std::int64_t k, const std::uint8_t* labels);
-  // Replaces all labels (a finished segmentation); same rules as above.
+  // Replaces all labels with a finished segmentation; not undoable. Marks
+  // the document unsaved and clears the history, whose differences no
+  // longer describe the labels.
   Status replaceLabels(LabelMap labels);
 
   // Label editing: changes between beginEdit and endEdit form one Edit.

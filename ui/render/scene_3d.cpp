@@ -1,7 +1,10 @@
 #include "ui/render/scene_3d.h"
 
+#include <vtkAnnotatedCubeActor.h>
+#include <vtkCallbackCommand.h>
 #include <vtkCamera.h>
 #include <vtkColorTransferFunction.h>
+#include <vtkCommand.h>
 #include <vtkMatrix4x4.h>
 #include <vtkPiecewiseFunction.h>
 #include <vtkPointData.h>
@@ -25,7 +28,9 @@ const std::vector<VolumePresetInfo>& volumePresets() {
   return kPresets;
 }
 
-Scene3D::Scene3D() : renderer_(vtkSmartPointer<vtkRenderer>::New()) {
+Scene3D::Scene3D()
+    : renderer_(vtkSmartPointer<vtkRenderer>::New()),
+      markerRenderer_(vtkSmartPointer<vtkRenderer>::New()) {
   // The dark blue-grey gradient of clinical 3D viewers: anatomy stands out,
   // and a blank view is easy to tell from a rendered one.
   renderer_->GradientBackgroundOn();
@@ -37,12 +42,52 @@ Scene3D::Scene3D() : renderer_(vtkSmartPointer<vtkRenderer>::New()) {
   renderer_->SetUseDepthPeeling(true);
   renderer_->SetMaximumNumberOfPeels(4);
   renderer_->SetOcclusionRatio(0.05);
+
+  // LPS faces: +x is the patient's left, +y posterior, +z superior.
+  auto cube = vtkSmartPointer<vtkAnnotatedCubeActor>::New();
+  cube->SetXPlusFaceText("L");
+  cube->SetXMinusFaceText("R");
+  cube->SetYPlusFaceText("P");
+  cube->SetYMinusFaceText("A");
+  cube->SetZPlusFaceText("S");
+  cube->SetZMinusFaceText("I");
+  cube->SetFaceTextScale(0.6);
+  cube->GetCubeProperty()->SetColor(0.25, 0.28, 0.34);
+  cube->GetTextEdgesProperty()->SetColor(0.9, 0.9, 0.9);
+  cube->GetTextEdgesProperty()->SetLineWidth(1.5);
+  for (vtkProperty* face :
+       {cube->GetXPlusFaceProperty(), cube->GetXMinusFaceProperty(), cube->GetYPlusFaceProperty(),
+        cube->GetYMinusFaceProperty(), cube->GetZPlusFaceProperty(), cube->GetZMinusFaceProperty()})
+    face->SetColor(1.0, 0.84, 0.47);
+  markerRenderer_->AddActor(cube);
+  markerRenderer_->SetViewport(0.0, 0.0, 0.13, 0.17);
+  markerRenderer_->SetLayer(1);
+  markerRenderer_->InteractiveOff();
+  auto sync = vtkSmartPointer<vtkCallbackCommand>::New();
+  sync->SetClientData(this);
+  sync->SetCallback([](vtkObject*, unsigned long, void* client, void*) {
+    static_cast<Scene3D*>(client)->syncMarker();
+  });
+  renderer_->AddObserver(vtkCommand::StartEvent, sync);
+}
+
+void Scene3D::syncMarker() {
+  vtkCamera* main = renderer_->GetActiveCamera();
+  vtkCamera* marker = markerRenderer_->GetActiveCamera();
+  double direction[3];
+  main->GetDirectionOfProjection(direction);
+  marker->SetFocalPoint(0, 0, 0);
+  marker->SetPosition(-4.0 * direction[0], -4.0 * direction[1], -4.0 * direction[2]);
+  marker->SetViewUp(main->GetViewUp());
+  markerRenderer_->ResetCameraClippingRange();
 }
 
 Scene3D::~Scene3D() = default;
 
 void Scene3D::attach(vtkRenderWindow* window) {
+  window->SetNumberOfLayers(2);
   window->AddRenderer(renderer_);
+  window->AddRenderer(markerRenderer_);
 }
 
 void Scene3D::setCt(std::shared_ptr<const Volume> ct) {

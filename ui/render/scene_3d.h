@@ -38,7 +38,7 @@ class Scene3D {
   Scene3D& operator=(const Scene3D&) = delete;
 
   vtkRenderer* renderer() const { return renderer_; }
-  // Adds the scene's renderer to a render window (the widget's).
+  // Adds the scene's renderers to a render window (the widget's).
   void attach(vtkRenderWindow* window);
 
   // The CT for volume rendering; the scene keeps the volume alive and reads
@@ -63,8 +63,12 @@ class Scene3D {
 
  private:
   void applyPreset();
+  void syncMarker();
 
   vtkSmartPointer<vtkRenderer> renderer_;
+  // A small cube labelled with the patient directions in the lower-left
+  // corner, turned with the main camera.
+  vtkSmartPointer<vtkRenderer> markerRenderer_;
   std::shared_ptr<const Volume> ct_;
   vtkSmartPointer<vtkImageData> image_;
   vtkSmartPointer<vtkVolume> volume_;

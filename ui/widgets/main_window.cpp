@@ -360,6 +360,10 @@ void MainWindow::buildStatusBar() {
   cursorLabel_->setObjectName("cursorInfo");
   cursorLabel_->setMinimumWidth(420);
   statusBar()->addWidget(cursorLabel_, 1);
+  studyLabel_ = new QLabel(this);
+  studyLabel_->setObjectName("studyInfo");
+  studyLabel_->setStyleSheet("color: #8a8f98;");
+  statusBar()->addPermanentWidget(studyLabel_);
   windowLabel_ = new QLabel(this);
   statusBar()->addPermanentWidget(windowLabel_);
   progress_ = new QProgressBar(this);
@@ -412,6 +416,21 @@ void MainWindow::onModelChanged(unsigned changes) {
 }
 
 void MainWindow::updateTitleAndActions() {
+  if (model_.hasImage()) {
+    const Geometry& g = model_.document().geometry();
+    studyLabel_->setText(
+        QString("%1 \u00D7 %2 \u00D7 %3 voxels  \u00B7  %4 \u00D7 %5 \u00D7 %6 mm  "
+                "\u00B7  %7")
+            .arg(g.size[0])
+            .arg(g.size[1])
+            .arg(g.size[2])
+            .arg(g.spacingMm[0], 0, 'g', 4)
+            .arg(g.spacingMm[1], 0, 'g', 4)
+            .arg(g.spacingMm[2], 0, 'g', 4)
+            .arg(QString::fromStdString(orientationCode(g.direction))));
+  } else {
+    studyLabel_->clear();
+  }
   QString title = "Tessera";
   if (model_.hasImage())
     title = QFileInfo(QString::fromStdString(model_.document().ctPath())).fileName() +

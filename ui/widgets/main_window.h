@@ -163,6 +163,7 @@ class MainWindow : public QMainWindow {
   QDoubleSpinBox* brushSpin_ = nullptr;
   QSlider* opacitySlider_ = nullptr;
   QLabel* cursorLabel_ = nullptr;
+  QLabel* studyLabel_ = nullptr;
   QLabel* windowLabel_ = nullptr;
   QProgressBar* progress_ = nullptr;
   QToolButton* cancelButton_ = nullptr;
