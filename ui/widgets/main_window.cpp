@@ -506,12 +506,16 @@ void MainWindow::startSurfaceBuild() {
       LabelMap{model_.displayedLabels(), model_.document().labels().table});
   surfaceWatcher_.setProperty("study", QVariant::fromValue<qulonglong>(studyId_));
   surfaceWatcher_.setFuture(QtConcurrent::run([labels]() -> LabelSurfaces {
-    auto surfaces = buildLabelSurfaces(*labels);
-    if (!surfaces.ok()) {
+    // A failure leaves the 3D view without surfaces; the slices and the
+    // labels are unaffected, so it is logged rather than raised.
+    try {
+      auto surfaces = buildLabelSurfaces(*labels);
+      if (surfaces.ok()) return std::move(surfaces).value();
       logError("3D surfaces: ", surfaces.error().toString());
-      return {};
+    } catch (const std::exception& e) {
+      logError("3D surfaces: ", e.what());
     }
-    return std::move(surfaces).value();
+    return {};
   }));
 }
 

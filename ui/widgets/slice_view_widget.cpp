@@ -50,8 +50,9 @@ SliceViewWidget::SliceViewWidget(WorkstationModel& model, Plane plane, QWidget* 
 }
 
 void SliceViewWidget::refresh(unsigned changes) {
-  if (changes & (kChangeStudy | kChangeLabels | kChangeCursor | kChangeWindow | kChangeOverlay |
-                 kChangeLabelTable))
+  // Moving the crosshair within this view's slice only moves the lines.
+  if (changes & (kChangeStudy | kChangeLabels | kChangeWindow | kChangeOverlay)) imageStale_ = true;
+  if ((changes & kChangeCursor) && model_.view(plane_).slice() != renderedSlice_)
     imageStale_ = true;
   update();
 }
@@ -72,6 +73,7 @@ void SliceViewWidget::resizeEvent(QResizeEvent*) {
 
 void SliceViewWidget::updateImage() {
   slice_ = model_.renderView(plane_);
+  renderedSlice_ = model_.view(plane_).slice();
   if (slice_.width > 0)
     image_ = QImage(reinterpret_cast<const uchar*>(slice_.pixels.data()), slice_.width,
                     slice_.height, slice_.width * 4, QImage::Format_RGB32);

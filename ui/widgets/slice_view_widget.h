@@ -52,6 +52,7 @@ class SliceViewWidget : public QWidget {
   SliceImage slice_;
   QImage image_;
   bool imageStale_ = true;
+  std::int64_t renderedSlice_ = -1;
   bool crosshairVisible_ = true;
   Drag drag_ = Drag::kNone;
   QPointF pressPosition_, lastPosition_, mousePosition_;
