@@ -34,6 +34,8 @@ bool parseOrExit(ArgParser& parser, const Args& args, int* exitCode);
 int fail(const Error& error);
 int fail(const Status& status);
 
+int runConvert(const Args& args);
 int runEval(const Args& args);
+int runInfo(const Args& args);
 
 }  // namespace tessera::cli

@@ -10,6 +10,8 @@ namespace tessera::cli {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> kCommands = {
+      {"info", "geometry, voxel type, HU range; DICOM series list", runInfo},
+      {"convert", "convert between NIfTI, NRRD, MetaImage and DICOM", runConvert},
       {"eval", "Dice and 95 % Hausdorff distance per label against a reference", runEval},
   };
   return kCommands;

@@ -2,7 +2,11 @@
 
 #include <unistd.h>
 
+#include <itkMetaDataObject.h>
+
 #include <atomic>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 
 #include "core/image.h"
@@ -18,16 +22,49 @@ std::string itkMessage(const itk::ExceptionObject& e) {
 
 ComponentType fromItkComponent(itk::IOComponentEnum type) {
   switch (type) {
-    case itk::IOComponentEnum::UCHAR: return ComponentType::kUInt8;
-    case itk::IOComponentEnum::CHAR: return ComponentType::kInt8;
-    case itk::IOComponentEnum::USHORT: return ComponentType::kUInt16;
-    case itk::IOComponentEnum::SHORT: return ComponentType::kInt16;
-    case itk::IOComponentEnum::UINT: return ComponentType::kUInt32;
-    case itk::IOComponentEnum::INT: return ComponentType::kInt32;
-    case itk::IOComponentEnum::FLOAT: return ComponentType::kFloat32;
-    case itk::IOComponentEnum::DOUBLE: return ComponentType::kFloat64;
-    case itk::IOComponentEnum::UNKNOWNCOMPONENTTYPE: return ComponentType::kUnknown;
-    default: return ComponentType::kOther;
+    case itk::IOComponentEnum::UCHAR:
+      return ComponentType::kUInt8;
+    case itk::IOComponentEnum::CHAR:
+      return ComponentType::kInt8;
+    case itk::IOComponentEnum::USHORT:
+      return ComponentType::kUInt16;
+    case itk::IOComponentEnum::SHORT:
+      return ComponentType::kInt16;
+    case itk::IOComponentEnum::UINT:
+      return ComponentType::kUInt32;
+    case itk::IOComponentEnum::INT:
+      return ComponentType::kInt32;
+    case itk::IOComponentEnum::FLOAT:
+      return ComponentType::kFloat32;
+    case itk::IOComponentEnum::DOUBLE:
+      return ComponentType::kFloat64;
+    case itk::IOComponentEnum::UNKNOWNCOMPONENTTYPE:
+      return ComponentType::kUnknown;
+    default:
+      return ComponentType::kOther;
+  }
+}
+
+ComponentType fromNiftiDatatype(int datatype) {
+  switch (datatype) {
+    case 2:
+      return ComponentType::kUInt8;
+    case 4:
+      return ComponentType::kInt16;
+    case 8:
+      return ComponentType::kInt32;
+    case 16:
+      return ComponentType::kFloat32;
+    case 64:
+      return ComponentType::kFloat64;
+    case 256:
+      return ComponentType::kInt8;
+    case 512:
+      return ComponentType::kUInt16;
+    case 768:
+      return ComponentType::kUInt32;
+    default:
+      return ComponentType::kOther;
   }
 }
 
@@ -67,6 +104,22 @@ Result<ImageHeader> headerFromImageIO(itk::ImageIOBase& io, FileFormat format,
     g.direction[5] = 0.0;
     g.direction[8] = 1.0;
   }
+  if (format == FileFormat::kNifti) {
+    // ITK applies scl_slope/scl_inter itself and then reports float voxels;
+    // the header keeps what the file stores.
+    const itk::MetaDataDictionary& dict = io.GetMetaDataDictionary();
+    std::string datatype, slope, intercept;
+    if (itk::ExposeMetaData<std::string>(dict, "datatype", datatype))
+      header.componentType = fromNiftiDatatype(std::atoi(datatype.c_str()));
+    if (itk::ExposeMetaData<std::string>(dict, "scl_slope", slope) &&
+        itk::ExposeMetaData<std::string>(dict, "scl_inter", intercept)) {
+      const double s = std::atof(slope.c_str()), i = std::atof(intercept.c_str());
+      if (s != 0.0 && std::isfinite(s) && std::isfinite(i)) {
+        header.rescaleSlope = s;
+        header.rescaleIntercept = i;
+      }
+    }
+  }
   TESSERA_RETURN_IF_ERROR(std::move(validateGeometry(g)).withContext(path));
   TESSERA_RETURN_IF_ERROR(std::move(checkAllocatable(g, 2)).withContext(path));
   return header;
@@ -104,10 +157,12 @@ Status TemporaryDirectory::moveAllTo(const std::string& finalPath) {
   for (const auto& entry : fs::directory_iterator(dir_, error)) {
     if (entry.path().filename() == last) continue;
     fs::rename(entry.path(), parent / entry.path().filename(), error);
-    if (error) return Status(StatusCode::kIoError, "cannot move " + entry.path().string(), finalPath);
+    if (error)
+      return Status(StatusCode::kIoError, "cannot move " + entry.path().string(), finalPath);
   }
   fs::rename(pathFor(finalPath), finalPath, error);
-  if (error) return Status(StatusCode::kIoError, "cannot move the finished file into place", finalPath);
+  if (error)
+    return Status(StatusCode::kIoError, "cannot move the finished file into place", finalPath);
   return Status();
 }
 

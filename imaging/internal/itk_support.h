@@ -48,6 +48,7 @@ Geometry fromItkGeometry(const ItkImage& image) {
 }
 
 ComponentType fromItkComponent(itk::IOComponentEnum type);
+ComponentType fromNiftiDatatype(int datatype);
 
 // Geometry and voxel type from an ImageIO whose information was read.
 // 2D images become one slice; 4D images with one time point become 3D.
@@ -61,7 +62,10 @@ class TemporaryDirectory {
  public:
   explicit TemporaryDirectory(const std::string& besidePath);
   ~TemporaryDirectory();
+  TemporaryDirectory(const TemporaryDirectory&) = delete;
+  TemporaryDirectory& operator=(const TemporaryDirectory&) = delete;
   bool ok() const { return ok_; }
+  const std::string& path() const { return dir_; }
   // The path a file named like `finalPath` has inside this directory.
   std::string pathFor(const std::string& finalPath) const;
   // Moves every file into finalPath's directory; the file named like

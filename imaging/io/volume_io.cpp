@@ -9,12 +9,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
+#include <mutex>
 
 #include "core/files.h"
 #include "core/log.h"
 #include "imaging/dicom/dicom.h"
+#include "imaging/internal/dicom_parser.h"
+#include "imaging/internal/file_checks.h"
 #include "imaging/internal/itk_support.h"
 
 namespace tessera::imaging {
@@ -27,31 +31,56 @@ std::string lower(std::string text) {
 }
 
 itk::ImageIOBase::Pointer createFileIO(FileFormat format) {
+  // ITK's own warnings would go to stderr beside Tessera's messages; the
+  // readers report problems themselves.
+  static std::once_flag quiet;
+  std::call_once(quiet, [] { itk::Object::GlobalWarningDisplayOff(); });
   switch (format) {
-    case FileFormat::kNifti: return itk::NiftiImageIO::New().GetPointer();
-    case FileFormat::kNrrd: return itk::NrrdImageIO::New().GetPointer();
-    case FileFormat::kMetaImage: return itk::MetaImageIO::New().GetPointer();
-    default: return nullptr;
+    case FileFormat::kNifti:
+      return itk::NiftiImageIO::New().GetPointer();
+    case FileFormat::kNrrd:
+      return itk::NrrdImageIO::New().GetPointer();
+    case FileFormat::kMetaImage:
+      return itk::MetaImageIO::New().GetPointer();
+    default:
+      return nullptr;
   }
 }
 
-template <class T>
-Status writeWithItk(const Image<T>& image, const std::string& path) {
-  const FileFormat format = formatFromPath(path);
+Status checkFileOutput(const std::string& path, bool dicomAllowed) {
+  const std::string dicomHint = dicomAllowed ? " (or a path ending in '/' for a DICOM series)" : "";
+  if (isDirectory(path)) {
+    return Status(StatusCode::kInvalidArgument,
+                  "the output path is a directory, not a file name" +
+                      (dicomAllowed ? std::string("; end it with '/' to write a DICOM series there")
+                                    : std::string()),
+                  path);
+  }
+  const FileFormat format = outputFormatFromPath(path);
   if (format != FileFormat::kNifti && format != FileFormat::kNrrd &&
       format != FileFormat::kMetaImage) {
-    return Status(StatusCode::kUnsupported,
-                  "cannot write this format; use .nii.gz, .nii, .nrrd, .mha or .mhd", path);
+    const std::string ext = fullExtension(path);
+    return Status(
+        StatusCode::kUnsupported,
+        "cannot write " +
+            (ext.empty() ? std::string("files without an extension") : "'" + ext + "' files") +
+            "; use .nii.gz, .nii, .nrrd, .nhdr, .mha or .mhd" + dicomHint,
+        path);
   }
-  TESSERA_RETURN_IF_ERROR(checkOutputPath(path));
+  return checkOutputPath(path);
+}
+
+template <class T>
+Status writeWithItk(const Image<T>& image, const std::string& path, bool dicomAllowed) {
+  TESSERA_RETURN_IF_ERROR(checkFileOutput(path, dicomAllowed));
+  const FileFormat format = outputFormatFromPath(path);
   TESSERA_RETURN_IF_ERROR(validateGeometry(image.geometry()));
   using ItkImage = itk::Image<T, 3>;
   auto itkImage = ItkImage::New();
   toItkGeometry(image.geometry(), itkImage.GetPointer());
   // The ITK image borrows our buffer (no copy); it must not free it.
-  itkImage->GetPixelContainer()->SetImportPointer(const_cast<T*>(image.data()),
-                                                  static_cast<std::size_t>(image.voxelCount()),
-                                                  false);
+  itkImage->GetPixelContainer()->SetImportPointer(
+      const_cast<T*>(image.data()), static_cast<std::size_t>(image.voxelCount()), false);
   // Single-file formats go through a temporary sibling and a rename. Header
   // + data pairs (.mhd/.nhdr) are written under their final names into a
   // temporary directory beside the target (the header names its data file),
@@ -80,19 +109,28 @@ Status writeWithItk(const Image<T>& image, const std::string& path) {
 
 template <class Src, class Dst>
 Status convertVoxels(const std::vector<char>& raw, std::int64_t count, Dst* out,
-                     const std::string& path) {
+                     std::int64_t* rounded, const std::string& path) {
   const Src* src = reinterpret_cast<const Src*>(raw.data());
+  if constexpr (std::is_same_v<Src, Dst>) {
+    std::memcpy(out, src, static_cast<std::size_t>(count) * sizeof(Dst));
+    return Status();
+  }
   constexpr double lo = static_cast<double>(std::numeric_limits<Dst>::lowest());
   constexpr double hi = static_cast<double>(std::numeric_limits<Dst>::max());
   for (std::int64_t i = 0; i < count; ++i) {
     double v = static_cast<double>(src[i]);
     if constexpr (std::is_floating_point_v<Src>) {
-      if (!std::isfinite(v)) return Status(StatusCode::kCorruptData, "voxel value is not finite", path);
-      v = std::nearbyint(v);
+      if (!std::isfinite(v))
+        return Status(StatusCode::kCorruptData, "voxel value is not finite", path);
+      const double r = std::nearbyint(v);
+      if (std::abs(r - v) > 1e-4) ++*rounded;
+      v = r;
     }
     if (v < lo || v > hi) {
+      char value[32];
+      std::snprintf(value, sizeof value, "%.10g", v);
       return Status(StatusCode::kUnsupported,
-                    "voxel value " + std::to_string(v) + " does not fit the " +
+                    "voxel value " + std::string(value) + " does not fit the " +
                         (sizeof(Dst) == 1 ? std::string("label range 0..255")
                                           : std::string("Hounsfield range -32768..32767")),
                     path);
@@ -104,16 +142,24 @@ Status convertVoxels(const std::vector<char>& raw, std::int64_t count, Dst* out,
 
 template <class Dst>
 Status convertRaw(ComponentType type, const std::vector<char>& raw, std::int64_t count, Dst* out,
-                  const std::string& path) {
+                  std::int64_t* rounded, const std::string& path) {
   switch (type) {
-    case ComponentType::kUInt8: return convertVoxels<std::uint8_t>(raw, count, out, path);
-    case ComponentType::kInt8: return convertVoxels<std::int8_t>(raw, count, out, path);
-    case ComponentType::kUInt16: return convertVoxels<std::uint16_t>(raw, count, out, path);
-    case ComponentType::kInt16: return convertVoxels<std::int16_t>(raw, count, out, path);
-    case ComponentType::kUInt32: return convertVoxels<std::uint32_t>(raw, count, out, path);
-    case ComponentType::kInt32: return convertVoxels<std::int32_t>(raw, count, out, path);
-    case ComponentType::kFloat32: return convertVoxels<float>(raw, count, out, path);
-    case ComponentType::kFloat64: return convertVoxels<double>(raw, count, out, path);
+    case ComponentType::kUInt8:
+      return convertVoxels<std::uint8_t>(raw, count, out, rounded, path);
+    case ComponentType::kInt8:
+      return convertVoxels<std::int8_t>(raw, count, out, rounded, path);
+    case ComponentType::kUInt16:
+      return convertVoxels<std::uint16_t>(raw, count, out, rounded, path);
+    case ComponentType::kInt16:
+      return convertVoxels<std::int16_t>(raw, count, out, rounded, path);
+    case ComponentType::kUInt32:
+      return convertVoxels<std::uint32_t>(raw, count, out, rounded, path);
+    case ComponentType::kInt32:
+      return convertVoxels<std::int32_t>(raw, count, out, rounded, path);
+    case ComponentType::kFloat32:
+      return convertVoxels<float>(raw, count, out, rounded, path);
+    case ComponentType::kFloat64:
+      return convertVoxels<double>(raw, count, out, rounded, path);
     default:
       return Status(StatusCode::kUnsupported,
                     std::string("voxel type ") + componentTypeName(type) + " is not supported",
@@ -121,21 +167,30 @@ Status convertRaw(ComponentType type, const std::vector<char>& raw, std::int64_t
   }
 }
 
-// Reads the header and all voxels of a NIfTI/NRRD/MetaImage file, converted to T.
+// Reads the header and all voxels of a NIfTI/NRRD/MetaImage file, converted
+// to T. Warnings (values rounded) are appended to *warnings.
 template <class T>
-Result<Image<T>> readFileImage(const std::string& path, const ReadOptions& options) {
+Result<Image<T>> readFileImage(const std::string& path, const ReadOptions& options,
+                               std::vector<std::string>* warnings, ImageHeader* headerOut) {
   TESSERA_ASSIGN_OR_RETURN(ImageHeader header, readHeader(path));
+  if (headerOut) *headerOut = header;
   if (header.format == FileFormat::kDicomFile || header.format == FileFormat::kDicomDirectory)
     return Error{StatusCode::kUnsupported, "DICOM is read by readVolume", path};
+  if (header.format == FileFormat::kNifti) TESSERA_RETURN_IF_ERROR(verifyNiftiVoxels(path));
   TESSERA_ASSIGN_OR_RETURN(Image<T> image, Image<T>::create(header.geometry));
   const std::int64_t count = image.voxelCount();
+  std::int64_t rounded = 0;
   try {
     itk::ImageIOBase::Pointer io = createFileIO(header.format);
     io->SetFileName(path);
     io->ReadImageInformation();
+    // The buffer's type is what ITK delivers (float when it applied a
+    // NIfTI scl_slope), not necessarily what the file stores.
+    const ComponentType delivered = fromItkComponent(io->GetComponentType());
     const std::size_t bytes = io->GetImageSizeInBytes();
-    TESSERA_RETURN_IF_ERROR(checkAllocatable(header.geometry, std::max<std::int64_t>(
-                                                                  1, bytes / std::max<std::int64_t>(1, count))));
+    TESSERA_RETURN_IF_ERROR(checkAllocatable(
+        header.geometry, std::max<std::int64_t>(1, static_cast<std::int64_t>(bytes) /
+                                                       std::max<std::int64_t>(1, count))));
     std::vector<char> raw(bytes);
     itk::ImageIORegion region(io->GetNumberOfDimensions());
     for (unsigned d = 0; d < io->GetNumberOfDimensions(); ++d) {
@@ -145,22 +200,27 @@ Result<Image<T>> readFileImage(const std::string& path, const ReadOptions& optio
     io->SetIORegion(region);
     io->Read(raw.data());
     if (options.cancel) TESSERA_RETURN_IF_ERROR(options.cancel->check());
-    TESSERA_RETURN_IF_ERROR(convertRaw(header.componentType, raw, count, image.data(), path));
+    TESSERA_RETURN_IF_ERROR(convertRaw(delivered, raw, count, image.data(), &rounded, path));
   } catch (const itk::ExceptionObject& e) {
-    return Error{StatusCode::kCorruptData, "cannot read the voxel data: " + itkMessage(e), path};
+    return Error{StatusCode::kCorruptData,
+                 "cannot read the voxel data (truncated or damaged file): " + itkMessage(e), path};
   } catch (const std::bad_alloc&) {
     return Error{StatusCode::kResourceExhausted, "not enough memory to read the image", path};
   } catch (const std::exception& e) {
     return Error{StatusCode::kCorruptData, std::string("cannot read the voxel data: ") + e.what(),
                  path};
   }
+  if (rounded > 0) {
+    warnings->push_back(std::to_string(rounded) + " of " + std::to_string(count) +
+                        " voxel values were not whole numbers and were rounded");
+  }
   return image;
 }
 
 }  // namespace
 
-FileFormat formatFromPath(const std::string& path) {
-  if (isDirectory(path)) return FileFormat::kDicomDirectory;
+namespace {
+FileFormat formatFromExtension(const std::string& path) {
   const std::string ext = lower(fullExtension(path));
   if (ext == ".nii" || ext == ".nii.gz") return FileFormat::kNifti;
   if (ext == ".nrrd" || ext == ".nhdr") return FileFormat::kNrrd;
@@ -168,47 +228,81 @@ FileFormat formatFromPath(const std::string& path) {
   if (ext == ".dcm" || ext == ".dicom" || ext == ".ima") return FileFormat::kDicomFile;
   return FileFormat::kUnknown;
 }
+}  // namespace
+
+FileFormat formatFromPath(const std::string& path) {
+  if (isDirectory(path)) return FileFormat::kDicomDirectory;
+  const FileFormat format = formatFromExtension(path);
+  // DICOM files often have no extension at all ("IM0001"): sniff them.
+  if (format == FileFormat::kUnknown && fileExists(path) && dicom::looksLikeDicom(path))
+    return FileFormat::kDicomFile;
+  return format;
+}
+
+FileFormat outputFormatFromPath(const std::string& path) {
+  if (!path.empty() && path.back() == '/') return FileFormat::kDicomDirectory;
+  if (isDirectory(path)) return FileFormat::kUnknown;
+  const FileFormat format = formatFromExtension(path);
+  return format == FileFormat::kDicomFile ? FileFormat::kUnknown : format;
+}
 
 const char* formatName(FileFormat format) {
   switch (format) {
-    case FileFormat::kNifti: return "NIfTI";
-    case FileFormat::kNrrd: return "NRRD";
-    case FileFormat::kMetaImage: return "MetaImage";
-    case FileFormat::kDicomFile: return "DICOM file";
-    case FileFormat::kDicomDirectory: return "DICOM directory";
-    case FileFormat::kUnknown: return "unknown";
+    case FileFormat::kNifti:
+      return "NIfTI";
+    case FileFormat::kNrrd:
+      return "NRRD";
+    case FileFormat::kMetaImage:
+      return "MetaImage";
+    case FileFormat::kDicomFile:
+      return "DICOM file";
+    case FileFormat::kDicomDirectory:
+      return "DICOM directory";
+    case FileFormat::kUnknown:
+      return "unknown";
   }
   return "unknown";
 }
 
 const char* componentTypeName(ComponentType type) {
   switch (type) {
-    case ComponentType::kUInt8: return "uint8";
-    case ComponentType::kInt8: return "int8";
-    case ComponentType::kUInt16: return "uint16";
-    case ComponentType::kInt16: return "int16";
-    case ComponentType::kUInt32: return "uint32";
-    case ComponentType::kInt32: return "int32";
-    case ComponentType::kFloat32: return "float32";
-    case ComponentType::kFloat64: return "float64";
-    case ComponentType::kOther: return "other";
-    case ComponentType::kUnknown: return "unknown";
+    case ComponentType::kUInt8:
+      return "uint8";
+    case ComponentType::kInt8:
+      return "int8";
+    case ComponentType::kUInt16:
+      return "uint16";
+    case ComponentType::kInt16:
+      return "int16";
+    case ComponentType::kUInt32:
+      return "uint32";
+    case ComponentType::kInt32:
+      return "int32";
+    case ComponentType::kFloat32:
+      return "float32";
+    case ComponentType::kFloat64:
+      return "float64";
+    case ComponentType::kOther:
+      return "other";
+    case ComponentType::kUnknown:
+      return "unknown";
   }
   return "unknown";
 }
 
-Result<ImageHeader> readHeader(const std::string& path) {
+Result<ImageHeader> readHeader(const std::string& path, const std::string& seriesUid) {
   if (!fileExists(path)) return Error{StatusCode::kNotFound, "no such file or directory", path};
   ImageHeader header;
   header.format = formatFromPath(path);
   if (header.format == FileFormat::kUnknown) {
     return Error{StatusCode::kUnsupported,
                  "unrecognised file type; Tessera reads .nii, .nii.gz, .nrrd, .nhdr, .mha, .mhd, "
-                 ".dcm files and DICOM directories",
+                 "DICOM files and DICOM directories",
                  path};
   }
   if (header.format == FileFormat::kDicomFile || header.format == FileFormat::kDicomDirectory)
-    return Error{StatusCode::kUnsupported, "DICOM headers are read by the DICOM module", path};
+    return readDicomHeader(path, seriesUid);
+  TESSERA_RETURN_IF_ERROR(checkImageFile(path, header.format));
   try {
     itk::ImageIOBase::Pointer io = createFileIO(header.format);
     if (!io->CanReadFile(path.c_str())) {
@@ -221,10 +315,10 @@ Result<ImageHeader> readHeader(const std::string& path) {
     io->ReadImageInformation();
     TESSERA_ASSIGN_OR_RETURN(header, headerFromImageIO(*io, header.format, path));
   } catch (const itk::ExceptionObject& e) {
-    return Error{StatusCode::kCorruptData,
-                 std::string("cannot read the ") + formatName(header.format) +
-                     " header: " + itkMessage(e),
-                 path};
+    return Error{
+        StatusCode::kCorruptData,
+        std::string("cannot read the ") + formatName(header.format) + " header: " + itkMessage(e),
+        path};
   }
   return header;
 }
@@ -235,29 +329,59 @@ Result<Volume> readVolume(const std::string& path, const ReadOptions& options) {
     return readDicomVolume(path, options);
   ProgressTracker tracker(options.progress);
   tracker.report(0.0, "reading " + path);
-  auto volume = readFileImage<std::int16_t>(path, options);
-  if (volume.ok()) tracker.report(1.0, "read " + path);
+  std::vector<std::string> warnings;
+  ImageHeader header;
+  auto volume = readFileImage<std::int16_t>(path, options, &warnings, &header);
+  if (!volume.ok()) return volume;
+  for (const std::string& w : warnings) logWarning(path, ": ", w);
+  if (options.report) {
+    options.report->header = header;
+    options.report->warnings.insert(options.report->warnings.end(), warnings.begin(),
+                                    warnings.end());
+  }
+  tracker.report(1.0, "read " + path);
   return volume;
 }
 
 Result<LabelMap> readLabelMap(const std::string& path) {
-  TESSERA_ASSIGN_OR_RETURN(Image<std::uint8_t> labels, readFileImage<std::uint8_t>(path, {}));
+  if (formatFromPath(path) == FileFormat::kDicomFile ||
+      formatFromPath(path) == FileFormat::kDicomDirectory)
+    return Error{StatusCode::kUnsupported,
+                 "label maps are read from NIfTI, NRRD or MetaImage, not DICOM", path};
+  std::vector<std::string> warnings;
+  TESSERA_ASSIGN_OR_RETURN(Image<std::uint8_t> labels,
+                           readFileImage<std::uint8_t>(path, {}, &warnings, nullptr));
   LabelMap map;
   map.labels = std::move(labels);
   map.table = defaultLabelTable();
   return map;
 }
 
-Status writeVolume(const Volume& volume, const std::string& path) {
-  return writeWithItk(volume, path);
+Status checkVolumeOutput(const std::string& path) {
+  if (outputFormatFromPath(path) == FileFormat::kDicomDirectory)
+    return checkDicomSeriesTarget(path);
+  return checkFileOutput(path, true);
+}
+
+Status writeVolume(const Volume& volume, const std::string& path, ProgressSink* progress) {
+  if (outputFormatFromPath(path) == FileFormat::kDicomDirectory) {
+    DicomWriteOptions options;
+    options.progress = progress;
+    return writeDicomSeries(volume, path, options);
+  }
+  ProgressTracker tracker(progress);
+  tracker.report(0.0, "writing " + path);
+  TESSERA_RETURN_IF_ERROR(writeWithItk(volume, path, true));
+  tracker.report(1.0, "wrote " + path);
+  return Status();
 }
 
 Status writeLabelMap(const LabelMap& labels, const std::string& path) {
-  return writeWithItk(labels.labels, path);
+  return writeWithItk(labels.labels, path, false);
 }
 
 Status writeFloatImage(const Image<float>& image, const std::string& path) {
-  return writeWithItk(image, path);
+  return writeWithItk(image, path, false);
 }
 
 }  // namespace tessera::imaging

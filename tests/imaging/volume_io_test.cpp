@@ -47,8 +47,7 @@ TEST_F(VolumeIoTest, RoundTripsEveryFormatExactly) {
     EXPECT_TRUE(sameGeometry(back->geometry(), original.geometry(), 1e-4))
         << describeGeometry(back->geometry());
     ASSERT_EQ(back->voxelCount(), original.voxelCount());
-    EXPECT_TRUE(std::equal(original.data(), original.data() + original.voxelCount(),
-                           back->data()));
+    EXPECT_TRUE(std::equal(original.data(), original.data() + original.voxelCount(), back->data()));
   }
   for (const auto& entry : fs::directory_iterator(dir_))
     EXPECT_NE(entry.path().filename().string()[0], '.') << "temporary left: " << entry.path();

@@ -1,0 +1,195 @@
+// DICOM CT series writer: ITK's GDCMImageIO, one file per slice, with the
+// geometry written into each file's tags.
+#include <gdcmUIDGenerator.h>
+#include <itkGDCMImageIO.h>
+#include <itkImage.h>
+#include <itkImageFileWriter.h>
+#include <itkMetaDataObject.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+
+#include "core/files.h"
+#include "imaging/dicom/dicom.h"
+#include "imaging/internal/dicom_pixels.h"
+#include "imaging/internal/itk_support.h"
+
+namespace tessera::imaging {
+namespace {
+namespace fs = std::filesystem;
+
+// A DICOM decimal string (DS) holds at most 16 characters: the most
+// precise %g form that fits.
+std::string decimal(double value) {
+  if (value == 0.0) return "0";
+  char buffer[64];
+  for (int precision = 15; precision > 0; --precision) {
+    std::snprintf(buffer, sizeof buffer, "%.*g", precision, value);
+    if (std::strlen(buffer) <= 16) return buffer;
+  }
+  return "0";
+}
+
+std::string decimals(std::initializer_list<double> values) {
+  std::string out;
+  for (double v : values) out += (out.empty() ? "" : "\\") + decimal(v);
+  return out;
+}
+
+std::string newUid() {
+  gdcm::UIDGenerator generator;
+  return generator.Generate();
+}
+
+std::string today(const char* format) {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, format, &local);
+  return buffer;
+}
+
+}  // namespace
+
+Status checkDicomSeriesTarget(const std::string& directory) {
+  std::string target = directory;
+  while (target.size() > 1 && target.back() == '/') target.pop_back();
+  if (target.empty() || target == "/")
+    return Status(StatusCode::kInvalidArgument, "give a directory name for the DICOM series",
+                  directory);
+  std::error_code error;
+  fs::path parent = fs::path(target).parent_path();
+  if (parent.empty()) parent = ".";
+  if (!fs::is_directory(parent, error))
+    return Status(StatusCode::kNotFound, "the directory that would hold the series does not exist",
+                  parent.string());
+  if (::access(parent.c_str(), W_OK) != 0)
+    return Status(StatusCode::kIoError, "the output directory is not writable", parent.string());
+  if (fs::exists(target, error)) {
+    if (!fs::is_directory(target, error))
+      return Status(StatusCode::kInvalidArgument, "exists and is not a directory", target);
+    if (!fs::is_empty(target, error))
+      return Status(StatusCode::kInvalidArgument,
+                    "the output directory already holds files; give a new or empty directory",
+                    target);
+  }
+  return Status();
+}
+
+Status writeDicomSeries(const Volume& volume, const std::string& directory,
+                        const DicomWriteOptions& options) {
+  TESSERA_RETURN_IF_ERROR(checkDicomSeriesTarget(directory));
+  std::string target = directory;
+  while (target.size() > 1 && target.back() == '/') target.pop_back();
+  const Geometry& g = volume.geometry();
+  TESSERA_RETURN_IF_ERROR(std::move(validateGeometry(g)).withContext(target));
+  if (volume.empty()) return Status(StatusCode::kInvalidArgument, "the volume is empty", target);
+  if (g.size[0] > 65535 || g.size[1] > 65535)
+    return Status(StatusCode::kUnsupported, "DICOM images are limited to 65535 rows and columns",
+                  target);
+  TemporaryDirectory staging(target);
+  if (!staging.ok())
+    return Status(StatusCode::kIoError, "cannot create a temporary directory beside the output",
+                  target);
+
+  dicom::quietGdcm();
+  ProgressTracker tracker(options.progress);
+  tracker.report(0.0, "writing DICOM series " + target);
+  const std::string studyUid = options.studyUid.empty() ? newUid() : options.studyUid;
+  const std::string seriesUid = options.seriesUid.empty() ? newUid() : options.seriesUid;
+  const std::string frameUid = newUid();
+  const std::string date = today("%Y%m%d"), time = today("%H%M%S");
+  const Vec3 normal{g.direction[2], g.direction[5], g.direction[8]};
+
+  using Slice = itk::Image<std::int16_t, 2>;
+  const std::int64_t nz = g.size[2];
+  for (std::int64_t k = 0; k < nz; ++k) {
+    if (options.cancel) TESSERA_RETURN_IF_ERROR(options.cancel->check());
+    const Vec3 position = g.worldFromVoxel({0.0, 0.0, static_cast<double>(k)});
+    auto slice = Slice::New();
+    Slice::RegionType region;
+    region.SetSize(
+        {static_cast<itk::SizeValueType>(g.size[0]), static_cast<itk::SizeValueType>(g.size[1])});
+    slice->SetRegions(region);
+    Slice::SpacingType spacing;
+    spacing[0] = g.spacingMm[0];
+    spacing[1] = g.spacingMm[1];
+    slice->SetSpacing(spacing);
+    // The slice borrows the volume's buffer (no copy) and must not free it.
+    slice->GetPixelContainer()->SetImportPointer(
+        const_cast<std::int16_t*>(volume.slice(k)),
+        static_cast<itk::SizeValueType>(g.sliceVoxelCount()), false);
+
+    itk::MetaDataDictionary dict;
+    auto put = [&dict](const char* key, const std::string& value) {
+      itk::EncapsulateMetaData<std::string>(dict, key, value);
+    };
+    put("0008|0016", "1.2.840.10008.5.1.4.1.1.2");  // CT Image Storage
+    put("0008|0018", newUid());
+    put("0008|0008", "DERIVED\\SECONDARY\\AXIAL");
+    put("0008|0060", "CT");
+    put("0008|0020", date);
+    put("0008|0030", time);
+    put("0008|0021", date);
+    put("0008|0031", time);
+    put("0008|1030", options.studyDescription);
+    put("0008|103e", options.seriesDescription);
+    put("0010|0010", options.patientName);
+    put("0010|0020", options.patientId);
+    put("0020|000d", studyUid);
+    put("0020|000e", seriesUid);
+    put("0020|0052", frameUid);
+    put("0020|0010", "1");
+    put("0020|0011", "1");
+    put("0020|0013", std::to_string(k + 1));
+    put("0020|0032", decimals({position[0], position[1], position[2]}));
+    put("0020|0037", decimals({g.direction[0], g.direction[3], g.direction[6], g.direction[1],
+                               g.direction[4], g.direction[7]}));
+    put("0020|1041",
+        decimal(position[0] * normal[0] + position[1] * normal[1] + position[2] * normal[2]));
+    put("0018|0050", decimal(g.spacingMm[2]));
+    put("0018|0088", decimal(g.spacingMm[2]));
+    put("0028|1052", "0");
+    put("0028|1053", "1");
+    put("0028|1054", "HU");
+    slice->SetMetaDataDictionary(dict);
+
+    char name[32];
+    std::snprintf(name, sizeof name, "IM%06lld.dcm", static_cast<long long>(k + 1));
+    try {
+      auto io = itk::GDCMImageIO::New();
+      io->KeepOriginalUIDOn();
+      io->SetMetaDataDictionary(dict);
+      auto writer = itk::ImageFileWriter<Slice>::New();
+      writer->SetInput(slice);
+      writer->SetImageIO(io);
+      writer->SetFileName((fs::path(staging.path()) / name).string());
+      writer->Update();
+    } catch (const itk::ExceptionObject& e) {
+      return Status(StatusCode::kIoError,
+                    "writing DICOM slice " + std::to_string(k + 1) + " failed: " + itkMessage(e),
+                    target);
+    } catch (const std::exception& e) {
+      return Status(StatusCode::kIoError,
+                    "writing DICOM slice " + std::to_string(k + 1) + " failed: " + e.what(),
+                    target);
+    }
+    tracker.report(static_cast<double>(k + 1) / static_cast<double>(nz),
+                   "slice " + std::to_string(k + 1) + "/" + std::to_string(nz));
+  }
+
+  std::error_code error;
+  if (fs::exists(target, error)) fs::remove(target, error);  // empty, checked above
+  fs::rename(staging.path(), target, error);
+  if (error)
+    return Status(StatusCode::kIoError,
+                  "cannot move the finished series into place: " + error.message(), target);
+  return Status();
+}
+
+}  // namespace tessera::imaging

@@ -1,0 +1,203 @@
+#include "imaging/internal/dicom_pixels.h"
+
+#include <gdcmDataElement.h>
+#include <gdcmFragment.h>
+#include <gdcmImage.h>
+#include <gdcmPhotometricInterpretation.h>
+#include <gdcmPixelFormat.h>
+#include <gdcmSequenceOfFragments.h>
+#include <gdcmTrace.h>
+#include <gdcmTransferSyntax.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+
+namespace tessera::imaging::dicom {
+
+void quietGdcm() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    gdcm::Trace::SetDebug(false);
+    gdcm::Trace::SetWarning(false);
+    gdcm::Trace::SetError(false);
+  });
+}
+
+namespace {
+
+Result<StoredPixels> decodeEncapsulated(const DicomFile& file, const ImageFile& image,
+                                        const Element& pixels, std::uint64_t expectedBytes) {
+  quietGdcm();
+  const std::string tsName = transferSyntaxName(image.transferSyntaxUid);
+  if (pixels.fragments.size() < 2)
+    return Error{StatusCode::kCorruptData, "the compressed pixel data holds no fragments",
+                 image.path};
+  const gdcm::TransferSyntax::TSType ts =
+      gdcm::TransferSyntax::GetTSType(image.transferSyntaxUid.c_str());
+  if (ts == gdcm::TransferSyntax::TS_END)
+    return Error{StatusCode::kUnsupported, "transfer syntax " + tsName + " cannot be decoded",
+                 image.path};
+  StoredPixels out;
+  try {
+    gdcm::SmartPointer<gdcm::SequenceOfFragments> sequence = new gdcm::SequenceOfFragments;
+    const auto& [tableOffset, tableLength] = pixels.fragments.front();
+    if (tableLength > 0)
+      sequence->GetTable().SetByteValue(file.data(tableOffset),
+                                        static_cast<std::uint32_t>(tableLength));
+    for (std::size_t i = 1; i < pixels.fragments.size(); ++i) {
+      gdcm::Fragment fragment;
+      fragment.SetByteValue(file.data(pixels.fragments[i].first),
+                            static_cast<std::uint32_t>(pixels.fragments[i].second));
+      sequence->AddFragment(fragment);
+    }
+    gdcm::DataElement element(gdcm::Tag(0x7FE0, 0x0010));
+    element.SetValue(*sequence);
+    element.SetVLToUndefined();  // GDCM asserts unless this precedes the VR
+    element.SetVR(gdcm::VR::OB);
+
+    gdcm::Image decoder;
+    const auto frames = static_cast<unsigned>(image.frames.size());
+    decoder.SetNumberOfDimensions(frames > 1 ? 3 : 2);
+    decoder.SetDimension(0, static_cast<unsigned>(image.columns));
+    decoder.SetDimension(1, static_cast<unsigned>(image.rows));
+    if (frames > 1) decoder.SetDimension(2, frames);
+    decoder.SetPixelFormat(gdcm::PixelFormat(
+        1, static_cast<unsigned short>(image.bitsAllocated),
+        static_cast<unsigned short>(image.bitsStored), static_cast<unsigned short>(image.highBit),
+        static_cast<unsigned short>(image.pixelRepresentation)));
+    decoder.SetPhotometricInterpretation(
+        gdcm::PhotometricInterpretation::GetPIType(image.photometric.c_str()));
+    decoder.SetTransferSyntax(gdcm::TransferSyntax(ts));
+    decoder.SetDataElement(element);
+    out.bytes.resize(decoder.GetBufferLength());
+    if (!decoder.GetBuffer(out.bytes.data())) {
+      return Error{StatusCode::kUnsupported,
+                   "the " + tsName +
+                       " pixel data could not be decoded (damaged, or a variant of the codec "
+                       "that is not supported)",
+                   image.path};
+    }
+    // Codecs correct header fields that disagree with the compressed stream.
+    const gdcm::PixelFormat& pf = decoder.GetPixelFormat();
+    out.bitsAllocated = pf.GetBitsAllocated();
+    out.bitsStored = pf.GetBitsStored();
+    out.highBit = pf.GetHighBit();
+    out.pixelRepresentation = pf.GetPixelRepresentation();
+  } catch (const std::bad_alloc&) {
+    return Error{StatusCode::kResourceExhausted, "not enough memory to decode the pixel data",
+                 image.path};
+  } catch (const std::exception& e) {
+    return Error{StatusCode::kUnsupported,
+                 "the " + tsName + " pixel data could not be decoded: " + e.what(), image.path};
+  }
+  const std::uint64_t samples = expectedBytes / static_cast<std::uint64_t>(image.bitsAllocated / 8);
+  if (out.bitsAllocated % 8 != 0 || out.bitsAllocated == 0 ||
+      out.bytes.size() != samples * static_cast<std::uint64_t>(out.bitsAllocated / 8)) {
+    return Error{StatusCode::kCorruptData,
+                 "the decoded " + tsName + " pixel data does not match the image size", image.path};
+  }
+  return out;
+}
+
+template <class Raw>
+Status convert(const char* bytes, std::int64_t count, const StoredPixels& p, double slope,
+               double intercept, std::int16_t* out, ConversionStats* stats,
+               const std::string& path) {
+  const int shift = p.highBit + 1 - p.bitsStored;
+  const std::uint64_t mask =
+      p.bitsStored >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << p.bitsStored) - 1;
+  const bool isSigned = p.pixelRepresentation == 1;
+  const std::int64_t signBit = std::int64_t{1} << (p.bitsStored - 1);
+  const bool exact = slope == 1.0 && intercept == std::floor(intercept);
+  const auto offset = static_cast<std::int64_t>(intercept);
+  std::int64_t rounded = 0;
+  for (std::int64_t i = 0; i < count; ++i) {
+    Raw raw;
+    std::memcpy(&raw, bytes + i * static_cast<std::int64_t>(sizeof(Raw)), sizeof(Raw));
+    auto bits = (static_cast<std::uint64_t>(raw) >> shift) & mask;
+    auto stored = static_cast<std::int64_t>(bits);
+    if (isSigned && (stored & signBit)) stored -= signBit << 1;
+    std::int64_t hu;
+    if (exact) {
+      hu = stored + offset;
+    } else {
+      const double value = static_cast<double>(stored) * slope + intercept;
+      const double r = std::nearbyint(value);
+      if (std::abs(value - r) > 1e-6) ++rounded;
+      hu = static_cast<std::int64_t>(r);
+    }
+    if (hu < -32768 || hu > 32767) {
+      return Status(StatusCode::kUnsupported,
+                    "stored value " + std::to_string(stored) + " with rescale slope " +
+                        std::to_string(slope) + " and intercept " + std::to_string(intercept) +
+                        " gives " + std::to_string(hu) +
+                        ", outside the Hounsfield range -32768..32767",
+                    path);
+    }
+    out[i] = static_cast<std::int16_t>(hu);
+  }
+  stats->nonIntegerValues += rounded;
+  return Status();
+}
+
+}  // namespace
+
+Result<StoredPixels> decodePixels(const DicomFile& file, const ImageFile& image) {
+  const Element* pixels = file.dataset.find(kPixelDataTag);
+  if (!pixels)
+    return Error{StatusCode::kCorruptData, "the file has no pixel data (element 7FE0,0010)",
+                 image.path};
+  const std::uint64_t bytesPerSample = static_cast<std::uint64_t>(image.bitsAllocated / 8);
+  const std::uint64_t expected = static_cast<std::uint64_t>(image.rows) *
+                                 static_cast<std::uint64_t>(image.columns) * image.frames.size() *
+                                 bytesPerSample;
+  if (pixels->encapsulated) return decodeEncapsulated(file, image, *pixels, expected);
+  if (pixels->length < expected) {
+    return Error{StatusCode::kCorruptData,
+                 "the pixel data is incomplete: " + std::to_string(pixels->length) + " of " +
+                     std::to_string(expected) + " bytes present",
+                 image.path};
+  }
+  StoredPixels out;
+  out.bitsAllocated = image.bitsAllocated;
+  out.bitsStored = image.bitsStored;
+  out.highBit = image.highBit;
+  out.pixelRepresentation = image.pixelRepresentation;
+  try {
+    out.bytes.assign(file.data(pixels->offset), file.data(pixels->offset) + expected);
+  } catch (const std::bad_alloc&) {
+    return Error{StatusCode::kResourceExhausted, "not enough memory for the pixel data",
+                 image.path};
+  }
+  if (file.bigEndian && bytesPerSample > 1) {
+    for (std::uint64_t i = 0; i < expected; i += bytesPerSample)
+      std::reverse(out.bytes.begin() + static_cast<long>(i),
+                   out.bytes.begin() + static_cast<long>(i + bytesPerSample));
+  }
+  return out;
+}
+
+Status storedToHu(const StoredPixels& pixels, std::int64_t frameVoxels, int frame, double slope,
+                  double intercept, std::int16_t* out, ConversionStats* stats,
+                  const std::string& path) {
+  const std::int64_t bytesPerSample = pixels.bitsAllocated / 8;
+  const std::int64_t begin = frameVoxels * frame * bytesPerSample;
+  if (begin + frameVoxels * bytesPerSample > static_cast<std::int64_t>(pixels.bytes.size()))
+    return Status(StatusCode::kCorruptData, "frame " + std::to_string(frame) + " is missing", path);
+  const char* bytes = pixels.bytes.data() + begin;
+  switch (pixels.bitsAllocated) {
+    case 8:
+      return convert<std::uint8_t>(bytes, frameVoxels, pixels, slope, intercept, out, stats, path);
+    case 16:
+      return convert<std::uint16_t>(bytes, frameVoxels, pixels, slope, intercept, out, stats, path);
+    case 32:
+      return convert<std::uint32_t>(bytes, frameVoxels, pixels, slope, intercept, out, stats, path);
+    default:
+      return Status(StatusCode::kUnsupported,
+                    std::to_string(pixels.bitsAllocated) + "-bit samples are not supported", path);
+  }
+}
+
+}  // namespace tessera::imaging::dicom

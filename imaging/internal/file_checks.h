@@ -1,0 +1,27 @@
+// Checks run on NIfTI, NRRD and MetaImage files before ITK sees them,
+// private to imaging/. ITK's messages for damaged files are vague ("could
+// not read"), and for a header claiming a huge image it would allocate
+// first; these checks give the precise reason instead.
+#pragma once
+
+#include <string>
+
+#include "core/status.h"
+#include "imaging/io/volume_io.h"
+
+namespace tessera::imaging {
+
+// Empty files, .gz names without gzip content, gzip streams without a NIfTI
+// header, NIfTI-2 headers, claimed sizes beyond memory, truncated voxel
+// data (plain files exactly, .nii.gz from the gzip trailer), bad NRRD magic,
+// missing detached data files. Ok when nothing is wrong that can be seen
+// cheaply; ITK still does the full read.
+Status checkImageFile(const std::string& path, FileFormat format);
+
+// Streams a NIfTI file's voxel data once (through gzip when compressed):
+// refuses data shorter than the header describes (ITK reads a truncated
+// .nii.gz without complaint) and non-finite float voxels (niftilib would
+// silently turn them into 0). Costs one extra read of the file.
+Status verifyNiftiVoxels(const std::string& path);
+
+}  // namespace tessera::imaging

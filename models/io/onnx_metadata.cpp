@@ -1,0 +1,229 @@
+#include "models/io/onnx_metadata.h"
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include "core/json.h"
+
+namespace tessera::models {
+namespace {
+namespace keys = metadata_keys;
+
+// Shortest text that reads back as the same float (JSON numbers are doubles).
+std::string floatText(float value) {
+  char buffer[32];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return std::string(buffer, result.ptr);
+}
+
+std::string architectureJson(const UNetConfig& c) {
+  JsonWriter w(false);
+  w.beginObject();
+  w.field("input_channels", c.inputChannels);
+  w.field("classes", c.classes);
+  w.field("base_width", c.baseWidth);
+  w.field("levels", c.levels);
+  w.field("attention_heads", c.attentionHeads);
+  w.field("deep_supervision", c.deepSupervision);
+  w.key("bn_eps").raw(floatText(c.bnEps));
+  w.key("bn_momentum").raw(floatText(c.bnMomentum));
+  w.endObject();
+  return w.str();
+}
+
+std::string labelsJson(const LabelTable& table) {
+  JsonWriter w(false);
+  w.beginArray();
+  for (const Label& label : table.labels) {
+    w.beginObject();
+    w.field("value", static_cast<int>(label.value));
+    w.field("name", label.name);
+    w.key("color").beginArray();
+    for (std::uint8_t channel : label.rgb) w.value(static_cast<int>(channel));
+    w.endArray();
+    w.endObject();
+  }
+  w.endArray();
+  return w.str();
+}
+
+std::string normalizationJson(const InputNormalization& n) {
+  JsonWriter w(false);
+  w.beginObject();
+  w.key("hu_min").raw(floatText(n.huMin));
+  w.key("hu_max").raw(floatText(n.huMax));
+  w.key("hu_offset").raw(floatText(n.huOffset));
+  w.key("hu_scale").raw(floatText(n.huScale));
+  w.endObject();
+  return w.str();
+}
+
+Status keyError(const char* key, const std::string& message) {
+  return Status(StatusCode::kCorruptData, std::string("model metadata ") + key + ": " + message);
+}
+
+Result<JsonValue> parseKey(const char* key, const std::string& text) {
+  Result<JsonValue> parsed = parseJson(text);
+  if (!parsed.ok()) return keyError(key, "not valid JSON (" + parsed.error().message + ")");
+  return parsed;
+}
+
+Result<int> intMember(const char* key, const JsonValue& object, const char* name, int lo, int hi) {
+  const JsonValue* v = object.find(name);
+  if (!v) return keyError(key, std::string("missing \"") + name + "\"");
+  const double d = v->asNumber(std::numeric_limits<double>::quiet_NaN());
+  if (!v->isNumber() || d != std::floor(d) || d < lo || d > hi)
+    return keyError(key, std::string("\"") + name + "\" must be an integer in " +
+                             std::to_string(lo) + ".." + std::to_string(hi));
+  return static_cast<int>(d);
+}
+
+Result<float> floatMember(const char* key, const JsonValue& object, const char* name,
+                          std::optional<float> fallback = std::nullopt) {
+  const JsonValue* v = object.find(name);
+  if (!v) {
+    if (fallback) return *fallback;
+    return keyError(key, std::string("missing \"") + name + "\"");
+  }
+  if (!v->isNumber() || !std::isfinite(v->asNumber()) ||
+      std::abs(v->asNumber()) > std::numeric_limits<float>::max())
+    return keyError(key, std::string("\"") + name + "\" must be a finite number");
+  return static_cast<float>(v->asNumber());
+}
+
+Result<UNetConfig> parseArchitecture(const std::string& text) {
+  const char* key = keys::kArchitecture;
+  TESSERA_ASSIGN_OR_RETURN(JsonValue json, parseKey(key, text));
+  if (!json.isObject()) return keyError(key, "expected a JSON object");
+  UNetConfig c;
+  TESSERA_ASSIGN_OR_RETURN(c.inputChannels, intMember(key, json, "input_channels", 1, 64));
+  TESSERA_ASSIGN_OR_RETURN(c.classes, intMember(key, json, "classes", 2, 255));
+  TESSERA_ASSIGN_OR_RETURN(c.baseWidth, intMember(key, json, "base_width", 1, 256));
+  TESSERA_ASSIGN_OR_RETURN(c.levels, intMember(key, json, "levels", 1, 6));
+  TESSERA_ASSIGN_OR_RETURN(c.attentionHeads, intMember(key, json, "attention_heads", 0, 4096));
+  const JsonValue* deep = json.find("deep_supervision");
+  if (!deep || !deep->isBool()) return keyError(key, "\"deep_supervision\" must be true or false");
+  c.deepSupervision = deep->asBool();
+  TESSERA_ASSIGN_OR_RETURN(c.bnEps, floatMember(key, json, "bn_eps"));
+  if (!(c.bnEps > 0.0f)) return keyError(key, "\"bn_eps\" must be positive");
+  TESSERA_ASSIGN_OR_RETURN(c.bnMomentum, floatMember(key, json, "bn_momentum", 0.1f));
+  if (Status s = c.validate(); !s.ok()) return keyError(key, s.error().message);
+  return c;
+}
+
+Result<LabelTable> parseLabels(const std::string& text) {
+  const char* key = keys::kLabels;
+  TESSERA_ASSIGN_OR_RETURN(JsonValue json, parseKey(key, text));
+  if (!json.isArray()) return keyError(key, "expected a JSON array of labels");
+  LabelTable table;
+  for (const JsonValue& item : json.items()) {
+    if (!item.isObject()) return keyError(key, "every label must be a JSON object");
+    Label label;
+    TESSERA_ASSIGN_OR_RETURN(const int value, intMember(key, item, "value", 0, 255));
+    label.value = static_cast<std::uint8_t>(value);
+    const JsonValue* name = item.find("name");
+    if (!name || !name->isString() || name->asString().empty())
+      return keyError(key, "label " + std::to_string(value) + " needs a non-empty \"name\"");
+    label.name = name->asString();
+    const JsonValue* color = item.find("color");
+    if (!color || !color->isArray() || color->items().size() != 3)
+      return keyError(key, "label " + std::to_string(value) + " needs \"color\": [r, g, b]");
+    for (int i = 0; i < 3; ++i) {
+      const JsonValue& channel = color->items()[i];
+      const double d = channel.asNumber(-1.0);
+      if (!channel.isNumber() || d != std::floor(d) || d < 0 || d > 255)
+        return keyError(
+            key, "label " + std::to_string(value) + ": colour components must be integers 0..255");
+      label.rgb[i] = static_cast<std::uint8_t>(d);
+    }
+    table.labels.push_back(std::move(label));
+  }
+  return table;
+}
+
+Result<InputNormalization> parseNormalization(const std::string& text) {
+  const char* key = keys::kInputNormalization;
+  TESSERA_ASSIGN_OR_RETURN(JsonValue json, parseKey(key, text));
+  if (!json.isObject()) return keyError(key, "expected a JSON object");
+  InputNormalization n;
+  TESSERA_ASSIGN_OR_RETURN(n.huMin, floatMember(key, json, "hu_min"));
+  TESSERA_ASSIGN_OR_RETURN(n.huMax, floatMember(key, json, "hu_max"));
+  TESSERA_ASSIGN_OR_RETURN(n.huOffset, floatMember(key, json, "hu_offset"));
+  TESSERA_ASSIGN_OR_RETURN(n.huScale, floatMember(key, json, "hu_scale"));
+  return n;
+}
+
+Result<int> parseInteger(const char* key, const std::string& text) {
+  int value = 0;
+  const auto result = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || result.ec != std::errc() || result.ptr != text.data() + text.size())
+    return keyError(key, "\"" + text + "\" is not an integer");
+  return value;
+}
+
+}  // namespace
+
+MetadataProps metadataFromInfo(const ModelInfo& info) {
+  return {
+      {keys::kFormatVersion, kModelFormatVersion},
+      {keys::kModelName, info.name},
+      {keys::kModelVersion, info.version},
+      {keys::kDescription, info.description},
+      {keys::kArchitecture, architectureJson(info.architecture)},
+      {keys::kLabels, labelsJson(info.labels)},
+      {keys::kInputNormalization, normalizationJson(info.input)},
+      {keys::kContextSlices, std::to_string(info.architecture.inputChannels)},
+      {keys::kBlockSize, std::to_string(info.blockSize)},
+      {keys::kTraining, info.trainingSummary},
+  };
+}
+
+Result<ModelInfo> infoFromMetadata(const MetadataProps& props) {
+  auto find = [&](const char* key) -> const std::string* {
+    for (const auto& [k, v] : props)
+      if (k == key) return &v;
+    return nullptr;
+  };
+  const std::string* format = find(keys::kFormatVersion);
+  if (!format) {
+    bool anyTessera = false;
+    for (const auto& entry : props) anyTessera |= entry.first.rfind("tessera.", 0) == 0;
+    if (!anyTessera)
+      return Status(StatusCode::kUnsupported,
+                    "not a Tessera model: the ONNX file has no Tessera metadata (metadata_props "
+                    "\"tessera.*\", see docs/MODEL_FORMAT.md)");
+    return keyError(keys::kFormatVersion, "missing");
+  }
+  if (*format != kModelFormatVersion)
+    return Status(StatusCode::kUnsupported, "model format version \"" + *format +
+                                                "\" is not supported (this Tessera reads version " +
+                                                kModelFormatVersion + ")");
+  for (const char* key : {keys::kModelName, keys::kModelVersion, keys::kArchitecture, keys::kLabels,
+                          keys::kInputNormalization, keys::kContextSlices, keys::kBlockSize})
+    if (!find(key)) return keyError(key, "missing (every Tessera model file records it)");
+
+  ModelInfo info;
+  info.name = *find(keys::kModelName);
+  info.version = *find(keys::kModelVersion);
+  if (const std::string* d = find(keys::kDescription)) info.description = *d;
+  if (const std::string* t = find(keys::kTraining)) info.trainingSummary = *t;
+  TESSERA_ASSIGN_OR_RETURN(info.architecture, parseArchitecture(*find(keys::kArchitecture)));
+  TESSERA_ASSIGN_OR_RETURN(info.labels, parseLabels(*find(keys::kLabels)));
+  TESSERA_ASSIGN_OR_RETURN(info.input, parseNormalization(*find(keys::kInputNormalization)));
+  TESSERA_ASSIGN_OR_RETURN(const int contextSlices,
+                           parseInteger(keys::kContextSlices, *find(keys::kContextSlices)));
+  if (contextSlices != info.architecture.inputChannels)
+    return keyError(keys::kContextSlices,
+                    std::to_string(contextSlices) + " slices, but the network takes " +
+                        std::to_string(info.architecture.inputChannels) + " input channels");
+  TESSERA_ASSIGN_OR_RETURN(info.blockSize, parseInteger(keys::kBlockSize, *find(keys::kBlockSize)));
+  if (Status s = info.validate(); !s.ok())
+    return Status(
+        s.code() == StatusCode::kUnsupported ? StatusCode::kUnsupported : StatusCode::kCorruptData,
+        "model metadata is inconsistent: " + s.error().message);
+  return info;
+}
+
+}  // namespace tessera::models

@@ -1,0 +1,44 @@
+// Tessera's metadata in an ONNX file's metadata_props: string key → string
+// value, several values being JSON documents. The keys and their formats
+// are listed in docs/MODEL_FORMAT.md; this is the one place that reads and
+// writes them (the PyTorch twin in tools/torch mirrors it).
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "models/net/model.h"
+
+namespace tessera::models {
+
+using MetadataProps = std::vector<std::pair<std::string, std::string>>;
+
+namespace metadata_keys {
+inline constexpr const char* kFormatVersion = "tessera.format_version";
+inline constexpr const char* kModelName = "tessera.model_name";
+inline constexpr const char* kModelVersion = "tessera.model_version";
+inline constexpr const char* kDescription = "tessera.description";
+inline constexpr const char* kArchitecture = "tessera.architecture";
+inline constexpr const char* kLabels = "tessera.labels";
+inline constexpr const char* kInputNormalization = "tessera.input_normalization";
+inline constexpr const char* kContextSlices = "tessera.context_slices";
+inline constexpr const char* kBlockSize = "tessera.block_size";
+inline constexpr const char* kTraining = "tessera.training";
+// Present ("true") only in deployment exports with batch norm folded away.
+inline constexpr const char* kFoldedBatchNorm = "tessera.folded_batch_norm";
+}  // namespace metadata_keys
+
+// The version of the metadata layout this build writes and reads.
+inline constexpr const char* kModelFormatVersion = "1";
+
+// Every key for `info`, in a fixed order.
+MetadataProps metadataFromInfo(const ModelInfo& info);
+
+// Parses and validates the metadata (ModelInfo::validate included). A
+// missing key, malformed JSON or an inconsistent value is an error naming
+// the key; unknown keys are ignored (other tools add their own).
+Result<ModelInfo> infoFromMetadata(const MetadataProps& props);
+
+}  // namespace tessera::models

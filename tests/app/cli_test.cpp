@@ -1,0 +1,361 @@
+// Runs the real `tessera` executable: exit codes (0 success, 1 failure,
+// 2 usage error), readable messages on stderr, and no output file left
+// behind when a command fails.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/json.h"
+#include "imaging/io/volume_io.h"
+#include "tests/imaging/dicom_fixture.h"
+#include "tests/imaging/nifti_fixture.h"
+#include "tests/imaging/temp_dir.h"
+
+namespace tessera {
+namespace {
+namespace fs = std::filesystem;
+using tessera::testing::TempDir;
+
+const std::string kTessera = std::string(TESSERA_BINARY_DIR) + "/bin/tessera";
+const std::string kPydicom = "/usr/lib/python3/dist-packages/pydicom/data/test_files/";
+
+struct CommandRun {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string quote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+// Runs tessera with `args`; stdout and stderr are captured in `capture`, a
+// directory of its own, so that the working directories the tests inspect
+// hold only what the command wrote.
+CommandRun runTessera(const TempDir& capture, const std::vector<std::string>& args) {
+  std::string command = quote(kTessera);
+  for (const std::string& a : args) command += " " + quote(a);
+  command += " >" + quote(capture / "out") + " 2>" + quote(capture / "err") + " </dev/null";
+  const int status = std::system(command.c_str());
+  CommandRun run;
+  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  run.out = slurp(capture / "out");
+  run.err = slurp(capture / "err");
+  return run;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Exit code 1, "tessera: error: ..." naming the reason, nothing crashed.
+void expectFailure(const CommandRun& run, const std::string& reason) {
+  EXPECT_EQ(run.code, 1) << run.err;
+  EXPECT_TRUE(contains(run.err, "tessera: error: ")) << run.err;
+  EXPECT_TRUE(contains(run.err, reason)) << run.err;
+}
+
+Volume texturedVolume() {
+  Geometry g;
+  g.size = {12, 10, 6};
+  g.spacingMm = {0.75, 0.8, 2.5};
+  g.originMm = {-40.5, 12.25, -100.0};
+  const double a = 0.25;
+  g.direction = {std::cos(a), -std::sin(a), 0, std::sin(a), std::cos(a), 0, 0, 0, 1};
+  Volume v = *Volume::create(g);
+  for (std::int64_t i = 0; i < v.voxelCount(); ++i)
+    v.data()[i] = static_cast<std::int16_t>((i * 37) % 2400 - 1000);
+  return v;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(kTessera)) GTEST_SKIP() << kTessera << " was not built";
+  }
+  bool havePydicom() const { return fs::is_directory(kPydicom); }
+  CommandRun tessera(const std::vector<std::string>& args) const {
+    return runTessera(capture, args);
+  }
+  TempDir capture;
+  TempDir dir;
+};
+
+TEST_F(Cli, VersionAndHelp) {
+  CommandRun run = tessera({"--version"});
+  EXPECT_EQ(run.code, 0);
+  EXPECT_TRUE(contains(run.out, "tessera " TESSERA_VERSION)) << run.out;
+  run = tessera({"--help"});
+  EXPECT_EQ(run.code, 0);
+  EXPECT_TRUE(contains(run.out, "info")) << run.out;
+  EXPECT_TRUE(contains(run.out, "convert")) << run.out;
+  run = tessera({"info", "--help"});
+  EXPECT_EQ(run.code, 0);
+  EXPECT_TRUE(contains(run.out, "usage: tessera info PATH")) << run.out;
+  EXPECT_TRUE(contains(run.out, "--json")) << run.out;
+  run = tessera({"convert", "--help"});
+  EXPECT_EQ(run.code, 0);
+  EXPECT_TRUE(contains(run.out, "usage: tessera convert IN OUT")) << run.out;
+  EXPECT_TRUE(contains(run.out, "ending in '/'")) << run.out;
+}
+
+TEST_F(Cli, UsageErrorsExitWithTwo) {
+  const std::vector<std::vector<std::string>> cases = {{},
+                                                       {"frobnicate"},
+                                                       {"info"},
+                                                       {"convert", "in.nii.gz"},
+                                                       {"info", "--bogus", "x.nii"},
+                                                       {"--log-level", "loud", "info", "x"}};
+  for (const auto& args : cases) {
+    const CommandRun run = tessera(args);
+    EXPECT_EQ(run.code, 2) << (args.empty() ? "" : args[0]) << ": " << run.err;
+  }
+  EXPECT_TRUE(contains(tessera({"info"}).err, "missing argument PATH"));
+}
+
+TEST_F(Cli, InfoDescribesCtSmall) {
+  if (!havePydicom()) GTEST_SKIP() << kPydicom << " is missing (python3-pydicom)";
+  const std::string file = kPydicom + "CT_small.dcm";
+  CommandRun run = tessera({"info", file});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_TRUE(contains(run.out, "128 x 128 x 1 voxels")) << run.out;
+  EXPECT_TRUE(contains(run.out, "origin        -158.1358, -179.0358, -75.7000 mm (LPS)"))
+      << run.out;
+  EXPECT_TRUE(contains(run.out, "HU            min -896, max 1167, mean -119.07")) << run.out;
+  EXPECT_TRUE(contains(run.out, "CT, 1 slice of 128 x 128, Explicit VR Little Endian")) << run.out;
+
+  run = tessera({"info", "--json", file});
+  ASSERT_EQ(run.code, 0) << run.err;
+  auto json = parseJson(run.out);
+  ASSERT_TRUE(json.ok()) << json.error().toString() << "\n" << run.out;
+  EXPECT_EQ(json->getString("format"), "DICOM file");
+  EXPECT_EQ(json->find("hu")->getNumber("min"), -896);
+  EXPECT_EQ(json->find("hu")->getNumber("max"), 1167);
+  EXPECT_EQ(json->find("size")->items()[0].asNumber(), 128);
+  EXPECT_NEAR(json->find("spacing_mm")->items()[0].asNumber(), 0.661468, 1e-6);
+  const JsonValue* series = json->find("dicom")->find("series");
+  ASSERT_EQ(series->items().size(), 1u);
+  EXPECT_EQ(series->items()[0].getString("modality"), "CT");
+  EXPECT_EQ(series->items()[0].getString("patient_name"), "CompressedSamples^CT1");
+}
+
+TEST_F(Cli, InfoJsonMatchesTheImage) {
+  const Volume v = texturedVolume();
+  ASSERT_TRUE(imaging::writeVolume(v, dir / "ct.nii.gz").ok());
+  const CommandRun run = tessera({"info", "--json", dir / "ct.nii.gz"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  auto json = parseJson(run.out);
+  ASSERT_TRUE(json.ok()) << json.error().toString();
+  const Geometry& g = v.geometry();
+  EXPECT_EQ(json->getString("format"), "NIfTI");
+  EXPECT_EQ(json->getString("voxel_type"), "int16");
+  EXPECT_EQ(json->getString("orientation"), orientationCode(g.direction));
+  for (int a = 0; a < 3; ++a) {
+    EXPECT_EQ(json->find("size")->items()[a].asNumber(), static_cast<double>(g.size[a]));
+    EXPECT_NEAR(json->find("spacing_mm")->items()[a].asNumber(), g.spacingMm[a], 1e-5);
+    EXPECT_NEAR(json->find("origin_mm_lps")->items()[a].asNumber(), g.originMm[a], 1e-4);
+    EXPECT_NEAR(json->find("extent_mm")->items()[a].asNumber(), g.size[a] * g.spacingMm[a], 1e-4);
+    for (int c = 0; c < 3; ++c)
+      EXPECT_NEAR(json->find("direction")->items()[a].items()[c].asNumber(), g.direction[3 * a + c],
+                  1e-6);
+  }
+  const auto [lo, hi] = std::minmax_element(v.data(), v.data() + v.voxelCount());
+  double sum = 0;
+  for (std::int64_t i = 0; i < v.voxelCount(); ++i) sum += v.data()[i];
+  EXPECT_EQ(json->find("hu")->getNumber("min"), *lo);
+  EXPECT_EQ(json->find("hu")->getNumber("max"), *hi);
+  // core/json.h writes about ten significant digits.
+  EXPECT_NEAR(json->find("hu")->getNumber("mean"), sum / v.voxelCount(), 1e-6);
+}
+
+TEST_F(Cli, InfoListsEverySeriesAndMarksTheOneRead) {
+  tessera::testing::SliceSpec a, b;
+  a.seriesUid = "1.2.3.10";
+  a.seriesDescription = "three";
+  b.seriesUid = "1.2.3.20";
+  b.seriesDescription = "five";
+  tessera::testing::writeSeries(dir.makeDir("a"), a, {{0, 0, 0}, {0, 0, 1}, {0, 0, 2}});
+  tessera::testing::writeSeries(dir.makeDir("b"), b,
+                                {{0, 0, 0}, {0, 0, 1}, {0, 0, 2}, {0, 0, 3}, {0, 0, 4}});
+  CommandRun run = tessera({"info", "--json", dir.path()});
+  ASSERT_EQ(run.code, 0) << run.err;
+  auto json = parseJson(run.out);
+  ASSERT_TRUE(json.ok()) << json.error().toString();
+  const JsonValue* dicom = json->find("dicom");
+  ASSERT_EQ(dicom->find("series")->items().size(), 2u);
+  EXPECT_EQ(dicom->getString("selected_series"), "1.2.3.20");
+  EXPECT_EQ(dicom->find("series")->items()[1].getString("series_description"), "three");
+  EXPECT_EQ(json->find("size")->items()[2].asNumber(), 5);
+  ASSERT_EQ(json->find("warnings")->items().size(), 1u);
+  EXPECT_TRUE(contains(json->find("warnings")->items()[0].asString(), "2 series"));
+
+  run = tessera({"info", dir.path()});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_TRUE(contains(run.out, "* 1.2.3.20  <- read")) << run.out;
+  EXPECT_TRUE(contains(run.out, "    1.2.3.10")) << run.out;
+
+  run = tessera({"info", "--series", "1.2.3.10", dir.path()});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_TRUE(contains(run.out, "5 x 4 x 3 voxels")) << run.out;
+}
+
+TEST_F(Cli, ConvertRoundTripsThroughADicomSeries) {
+  const Volume v = texturedVolume();
+  ASSERT_TRUE(imaging::writeVolume(v, dir / "ct.nii.gz").ok());
+  CommandRun run = tessera({"convert", dir / "ct.nii.gz", dir / "series/"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_TRUE(contains(run.out, "wrote")) << run.out;
+  EXPECT_EQ(dir.entries("series").size(), 6u);
+  run = tessera({"convert", dir / "series", dir / "back.nrrd"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  auto back = imaging::readVolume(dir / "back.nrrd");
+  ASSERT_TRUE(back.ok()) << back.error().toString();
+  EXPECT_TRUE(sameGeometry(back->geometry(), v.geometry(), 1e-4))
+      << describeGeometry(back->geometry());
+  EXPECT_TRUE(std::equal(v.data(), v.data() + v.voxelCount(), back->data()));
+  for (const std::string& name : dir.entries()) EXPECT_NE(name[0], '.') << "temporary left";
+}
+
+TEST_F(Cli, ConvertReadsPydicomFilesOrRefusesThem) {
+  if (!havePydicom()) GTEST_SKIP() << kPydicom << " is missing (python3-pydicom)";
+  CommandRun run = tessera({"convert", kPydicom + "MR_small_RLE.dcm", dir / "rle.nii.gz"});
+  EXPECT_EQ(run.code, 0) << run.err;
+  run = tessera({"convert", kPydicom + "MR_small_bigendian.dcm", dir / "be.mha"});
+  EXPECT_EQ(run.code, 0) << run.err;
+  auto rle = imaging::readVolume(dir / "rle.nii.gz");
+  auto be = imaging::readVolume(dir / "be.mha");
+  ASSERT_TRUE(rle.ok() && be.ok());
+  EXPECT_TRUE(std::equal(rle->data(), rle->data() + rle->voxelCount(), be->data()));
+
+  expectFailure(tessera({"convert", kPydicom + "JPEG2000-embedded-sequence-delimiter.dcm",
+                         dir / "j2k.nii.gz"}),
+                "JPEG 2000 pixel data could not be decoded");
+  expectFailure(tessera({"convert", kPydicom + "ExplVR_BigEnd.dcm", dir / "rgb.nii.gz"}),
+                "colour image");
+  expectFailure(tessera({"info", kPydicom + "image_dfl.dcm"}),
+                "Deflated Explicit VR Little Endian");
+  EXPECT_EQ(dir.entries().size(), 2u);  // rle.nii.gz and be.mha only
+}
+
+// --- bad input: exit 1, a reason on stderr, no output left behind ---
+
+TEST_F(Cli, BadInputFilesAreRefused) {
+  const Volume v = texturedVolume();
+  ASSERT_TRUE(imaging::writeVolume(v, dir / "whole.nii.gz").ok());
+  const std::string bytes = slurp(dir / "whole.nii.gz");
+  std::ofstream(dir / "cut.nii.gz", std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
+  std::ofstream(dir / "text.nii.gz") << "just some text\n";
+  std::ofstream(dir / "zero.nrrd");
+  std::ofstream(dir / "photo.jpg") << "\xff\xd8\xff\xe0 not really";
+  tessera::testing::Nifti1Spec huge;
+  huge.dims = {30000, 30000, 30000};
+  tessera::testing::writeNifti1(dir / "huge.nii", huge, "");
+  dir.makeDir("empty");
+  const std::string notDicom = dir.makeDir("notdicom");
+  std::ofstream(notDicom + "/readme.txt") << "no images here\n";
+
+  const std::pair<std::string, std::string> cases[] = {
+      {dir / "missing.nii.gz", "no such file or directory"},
+      {dir / "empty", "the directory holds no files"},
+      {notDicom, "no DICOM images found"},
+      {dir / "text.nii.gz", "not gzip-compressed"},
+      {dir / "cut.nii.gz", "truncated"},
+      {dir / "zero.nrrd", "empty (0 bytes)"},
+      {dir / "photo.jpg", "unrecognised file type"},
+      {dir / "huge.nii", "image of 30000 x 30000 x 30000 voxels needs"},
+  };
+  for (const auto& [path, reason] : cases) {
+    SCOPED_TRACE(path);
+    expectFailure(tessera({"info", path}), reason);
+    expectFailure(tessera({"info", "--json", path}), reason);
+    expectFailure(tessera({"convert", path, dir / "out.nrrd"}), reason);
+    EXPECT_FALSE(fs::exists(dir / "out.nrrd"));
+  }
+}
+
+TEST_F(Cli, DicomSliceWithoutPixelDataIsRefusedButListed) {
+  tessera::testing::writeSeries(dir.makeDir("ct"), {}, {{0, 0, 0}, {0, 0, 1}, {0, 0, 2}});
+  tessera::testing::SliceSpec broken;
+  broken.position = {0, 0, 1};
+  broken.pixelData = false;
+  ASSERT_TRUE(tessera::testing::ctSlice(broken).write(dir / "ct/slice_001.dcm"));
+  CommandRun run = tessera({"info", dir / "ct"});
+  expectFailure(run, "slice_001.dcm has no pixel data");
+  EXPECT_TRUE(contains(run.out, "cannot be read: slice_001.dcm has no pixel data")) << run.out;
+  expectFailure(tessera({"convert", dir / "ct", dir / "out.nii.gz"}), "has no pixel data");
+  EXPECT_FALSE(fs::exists(dir / "out.nii.gz"));
+}
+
+TEST_F(Cli, UnusableOutputsAreRefusedBeforeReading) {
+  const Volume v = texturedVolume();
+  ASSERT_TRUE(imaging::writeVolume(v, dir / "in.nii.gz").ok());
+  dir.makeDir("existing");
+  const std::string full = dir.makeDir("full");
+  std::ofstream(full + "/other.dcm") << "x";
+  const std::pair<std::string, std::string> cases[] = {
+      {dir / "missing/out.nii.gz", "the output directory does not exist"},
+      {dir / "missing/series/", "does not exist"},
+      {dir / "out.png", "cannot write '.png' files"},
+      {dir / "out", "cannot write files without an extension"},
+      {dir / "existing", "is a directory"},
+      {dir / "full/", "already holds files"},
+  };
+  for (const auto& [out, reason] : cases) {
+    SCOPED_TRACE(out);
+    expectFailure(tessera({"convert", dir / "in.nii.gz", out}), reason);
+  }
+  auto entries = dir.entries();
+  std::sort(entries.begin(), entries.end());
+  EXPECT_EQ(entries, (std::vector<std::string>{"existing", "full", "in.nii.gz"}));
+  EXPECT_TRUE(dir.entries("existing").empty());
+  EXPECT_EQ(dir.entries("full"), std::vector<std::string>{"other.dcm"});
+}
+
+TEST_F(Cli, ReadOnlyOutputDirectoryLeavesNothing) {
+  const Volume v = texturedVolume();
+  ASSERT_TRUE(imaging::writeVolume(v, dir / "in.nii.gz").ok());
+  std::string target;
+  if (::geteuid() == 0) {
+    // Permission bits do not stop root; /sys refuses new files even to root.
+    std::ofstream probe("/sys/tessera-probe");
+    if (probe || !fs::is_directory("/sys")) GTEST_SKIP() << "no read-only directory for root";
+    target = "/sys";
+  } else {
+    target = dir.makeDir("readonly");
+    fs::permissions(target, fs::perms::owner_read | fs::perms::owner_exec);
+  }
+  for (const char* name : {"/out.nii.gz", "/out.mhd", "/series/"}) {
+    SCOPED_TRACE(name);
+    const CommandRun run = tessera({"convert", dir / "in.nii.gz", target + name});
+    EXPECT_EQ(run.code, 1) << run.err;
+    EXPECT_TRUE(contains(run.err, "tessera: error: ")) << run.err;
+    EXPECT_FALSE(fs::exists(target + name));
+  }
+}
+
+TEST_F(Cli, WrongSeriesUidIsRefusedWithTheAvailableOnes) {
+  tessera::testing::SliceSpec a;
+  a.seriesUid = "1.2.3.77";
+  tessera::testing::writeSeries(dir.makeDir("ct"), a, {{0, 0, 0}, {0, 0, 1}});
+  expectFailure(tessera({"convert", "--series", "4.5.6", dir / "ct", dir / "out.nii.gz"}),
+                "no series with UID 4.5.6 here; found: 1.2.3.77");
+  EXPECT_FALSE(fs::exists(dir / "out.nii.gz"));
+}
+
+}  // namespace
+}  // namespace tessera
