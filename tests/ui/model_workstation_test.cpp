@@ -9,8 +9,10 @@
 
 #include "core/files.h"
 #include "core/json.h"
+#include "imaging/dicom/dicom.h"
 #include "imaging/io/volume_io.h"
 #include "synthetic_study.h"
+#include "ui/model/series_list.h"
 
 namespace tessera::ui {
 namespace {
@@ -276,6 +278,36 @@ TEST_F(WorkstationModelTest, MeshesAreWrittenPerLabelAtTheirPlaceInPatientSpace)
   EXPECT_NE(text->find("\nf "), std::string::npos);
   EXPECT_FALSE(model_.exportMeshes(dir_ + "/missing", ".stl").ok());
   EXPECT_FALSE(model_.exportMeshes(dir_, ".ply").ok());
+}
+
+TEST_F(WorkstationModelTest, DicomFolderListsItsSeriesAndOpensTheChosenOne) {
+  imaging::DicomWriteOptions options;
+  options.patientName = "DOE^JANE";
+  options.patientId = "P42";
+  options.studyDescription = "Abdomen";
+  options.seriesDescription = "Portal venous";
+  const std::string folder = dir_ + "/dicom";
+  ASSERT_TRUE(imaging::writeDicomSeries(study_.ct, folder, options).ok());
+  auto listing = listStudySeries(folder);
+  ASSERT_TRUE(listing.ok()) << listing.error().toString();
+  ASSERT_EQ(listing->series.size(), 1u);
+  EXPECT_EQ(listing->defaultIndex, 0);
+  const SeriesEntry& entry = listing->series[0];
+  EXPECT_EQ(entry.patient, "DOE JANE (P42)");
+  EXPECT_EQ(entry.study, "Abdomen");
+  EXPECT_NE(entry.description.find("Portal venous"), std::string::npos);
+  EXPECT_EQ(entry.modality, "CT");
+  EXPECT_EQ(entry.slices, 32);
+  EXPECT_TRUE(entry.readable);
+  ASSERT_TRUE(model_.openVolume(folder, entry.uid).ok());
+  EXPECT_EQ(model_.document().geometry().size, study_.ct.geometry().size);
+  EXPECT_EQ(model_.document().ct().at(20, 38, 12), 160);
+
+  const std::string empty = dir_ + "/empty";
+  fs::create_directories(empty);
+  auto none = listStudySeries(empty);
+  ASSERT_FALSE(none.ok());
+  EXPECT_FALSE(none.error().message.empty());
 }
 
 TEST_F(WorkstationModelTest, BlockMapLoadsAndTurnsOverlayOn) {

@@ -11,6 +11,7 @@
 
 #include <fstream>
 
+#include "imaging/dicom/dicom.h"
 #include "main_window_fixture.h"
 #include "ui/model/slice_image.h"
 #include "ui/widgets/series_browser_dialog.h"
@@ -269,28 +270,76 @@ TEST_F(MainWindowTest, RecentFilesAreRememberedAcrossWindows) {
   EXPECT_EQ(second.model().recentFiles().paths().front(), ctPath_.toStdString());
 }
 
-TEST(SeriesBrowserTest, ListsSeriesAndPreselectsTheLargestCt) {
+TEST(SeriesBrowserTest, ListsSeriesAndPreselectsTheReadersChoice) {
   TESSERA_REQUIRE_DISPLAY();
-  std::vector<SeriesEntry> series = {
-      {"1.2.1", "DOE^JANE", "CT chest", "Scout", "CT", 3, {}},
+  SeriesListing listing;
+  listing.series = {
+      {"1.2.3", "DOE JANE", "CT chest", "Dose report", "SR", 500, {}, true},
       {"1.2.2",
-       "DOE^JANE",
+       "DOE JANE",
        "CT chest",
-       "Chest 1.0 mm",
+       "#2 Chest 1.0 mm",
        "CT",
        240,
-       {"2 slices missing between 40.0 and 46.0 mm"}},
-      {"1.2.3", "DOE^JANE", "CT chest", "Dose report", "SR", 500, {}},
+       {"2 slices missing between 40.0 and 46.0 mm"},
+       true},
+      {"1.2.4",
+       "DOE JANE",
+       "CT chest",
+       "#3 Tilted",
+       "CT",
+       100,
+       {"cannot be read: gantry tilt of 12 degrees"},
+       false},
   };
-  EXPECT_EQ(defaultSeriesIndex(series), 1);
-  SeriesBrowserDialog dialog(series, "/data/dicom");
+  listing.defaultIndex = 1;
+  SeriesBrowserDialog dialog(listing, "/data/dicom");
   EXPECT_EQ(dialog.table()->rowCount(), 3);
   EXPECT_EQ(dialog.selectedUid(), "1.2.2");
-  EXPECT_EQ(dialog.table()->item(1, 2)->text(), "Chest 1.0 mm");
+  EXPECT_EQ(dialog.table()->item(1, 2)->text(), "#2 Chest 1.0 mm");
   EXPECT_EQ(dialog.table()->item(1, 4)->text(), "240");
   EXPECT_TRUE(dialog.table()->item(1, 5)->text().contains("missing"));
   dialog.table()->setCurrentCell(0, 0);
-  EXPECT_EQ(dialog.selectedUid(), "1.2.1");
+  EXPECT_EQ(dialog.selectedUid(), "1.2.3");
+  // An unreadable series cannot be chosen.
+  EXPECT_FALSE(dialog.table()->item(2, 0)->flags() & Qt::ItemIsSelectable);
+}
+
+TEST_F(MainWindowTest, AFolderWithSeveralSeriesAsksWhichToOpen) {
+  // Two CT series in one folder: the synthetic study and a half-size copy.
+  const std::string folder = (dir_ + "/dicom").toStdString();
+  std::filesystem::create_directories(folder);
+  imaging::DicomWriteOptions full;
+  full.seriesDescription = "Full";
+  ASSERT_TRUE(imaging::writeDicomSeries(study_.ct, folder + "/a", full).ok());
+  Geometry halfGeometry = study_.ct.geometry();
+  halfGeometry.size[2] = 16;
+  Volume half = *Volume::create(halfGeometry, 0);
+  std::copy(study_.ct.data(), study_.ct.data() + half.voxelCount(), half.data());
+  imaging::DicomWriteOptions small;
+  small.seriesDescription = "Half";
+  ASSERT_TRUE(imaging::writeDicomSeries(half, folder + "/b", small).ok());
+
+  SeriesListing offered;
+  window_->setSeriesChooser([&](const SeriesListing& listing, const QString&) {
+    offered = listing;
+    return std::optional<std::string>(listing.series.back().uid);
+  });
+  ASSERT_TRUE(window_->openPath(QString::fromStdString(folder)));
+  ASSERT_EQ(offered.series.size(), 2u);
+  ASSERT_GE(offered.defaultIndex, 0);
+  EXPECT_NE(offered.series[offered.defaultIndex].description.find("Full"), std::string::npos);
+  EXPECT_EQ(offered.series[0].slices, 32);
+  EXPECT_EQ(offered.series[1].slices, 16);
+  EXPECT_EQ(model().document().geometry().size[2], 16) << "the chosen series was opened";
+  EXPECT_EQ(model().document().ct().at(40, 28, 10), study_.ct.at(40, 28, 10));
+
+  // Cancelling the choice opens nothing and leaves the study as it was.
+  window_->setSeriesChooser(
+      [](const SeriesListing&, const QString&) { return std::optional<std::string>(); });
+  EXPECT_FALSE(window_->openPath(QString::fromStdString(folder)));
+  EXPECT_EQ(model().document().geometry().size[2], 16);
+  EXPECT_EQ(findMessageBox("errorDialog"), nullptr);
 }
 
 }  // namespace

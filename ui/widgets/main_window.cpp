@@ -77,10 +77,10 @@ MainWindow::MainWindow(QWidget* parent)
       }) {
   setObjectName("tesseraMainWindow");
   setAcceptDrops(true);
-  chooseSeries_ = [this](const std::vector<SeriesEntry>& series,
+  chooseSeries_ = [this](const SeriesListing& listing,
                          const QString& folder) -> std::optional<std::string> {
-    SeriesBrowserDialog dialog(series, folder, this);
-    if (dialog.exec() != QDialog::Accepted) return std::nullopt;
+    SeriesBrowserDialog dialog(listing, folder, this);
+    if (dialog.exec() != QDialog::Accepted || dialog.selectedUid().empty()) return std::nullopt;
     return dialog.selectedUid();
   };
   buildViews();
@@ -596,6 +596,14 @@ bool MainWindow::openPath(const QString& path) {
 }
 
 bool MainWindow::openPathNow(const QString& path) {
+  if (isDirectory(toStd(path))) {
+    // A folder: the person chooses when it holds several series.
+    auto listing = listStudySeries(toStd(path));
+    if (!listing.ok()) return report("Could not open the folder", listing.status());
+    if (listing->series.size() == 1) return openSeriesNow(path, listing->series.front().uid);
+    const std::optional<std::string> uid = chooseSeries_(*listing, path);
+    return uid && openSeriesNow(path, *uid);
+  }
   if (!report("Could not open the image", model_.openVolume(toStd(path)))) return false;
   rememberRecent(path);
   // The 3D rendering is chosen once the surfaces are known (onSurfacesBuilt):

@@ -91,8 +91,8 @@ class MainWindow : public QMainWindow {
 
   // The series browser's choice, or nothing when cancelled. Replaceable so
   // that tests can answer for the person.
-  using SeriesChooser = std::function<std::optional<std::string>(
-      const std::vector<SeriesEntry>& series, const QString& folder)>;
+  using SeriesChooser = std::function<std::optional<std::string>(const SeriesListing& listing,
+                                                                 const QString& folder)>;
   void setSeriesChooser(SeriesChooser chooser) { chooseSeries_ = std::move(chooser); }
 
  signals:

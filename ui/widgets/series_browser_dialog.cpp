@@ -7,24 +7,10 @@
 
 namespace tessera::ui {
 
-int defaultSeriesIndex(const std::vector<SeriesEntry>& series) {
-  int best = -1;
-  bool bestIsCt = false;
-  for (int i = 0; i < static_cast<int>(series.size()); ++i) {
-    const SeriesEntry& s = series[static_cast<std::size_t>(i)];
-    const bool isCt = s.modality == "CT";
-    if (best < 0 || (isCt && !bestIsCt) ||
-        (isCt == bestIsCt && s.slices > series[static_cast<std::size_t>(best)].slices)) {
-      best = i;
-      bestIsCt = isCt;
-    }
-  }
-  return best;
-}
-
-SeriesBrowserDialog::SeriesBrowserDialog(const std::vector<SeriesEntry>& series,
-                                         const QString& folder, QWidget* parent)
-    : QDialog(parent), series_(series), table_(new QTableWidget(this)) {
+SeriesBrowserDialog::SeriesBrowserDialog(const SeriesListing& listing, const QString& folder,
+                                         QWidget* parent)
+    : QDialog(parent), series_(listing.series), table_(new QTableWidget(this)) {
+  const std::vector<SeriesEntry>& series = series_;
   setWindowTitle("Choose a DICOM series");
   auto* layout = new QVBoxLayout(this);
   auto* intro = new QLabel(QString("%1 series found in %2").arg(series.size()).arg(folder), this);
@@ -55,13 +41,13 @@ SeriesBrowserDialog::SeriesBrowserDialog(const std::vector<SeriesEntry>& series,
       item->setToolTip(c == 5 ? warnings : QString::fromStdString(s.uid));
       if (c == 4) item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
       if (c == 5 && !warnings.isEmpty()) item->setForeground(QColor(230, 150, 40));
+      if (!s.readable) item->setFlags(item->flags() & ~(Qt::ItemIsEnabled | Qt::ItemIsSelectable));
       table_->setItem(r, c, item);
     }
   }
   table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
   table_->horizontalHeader()->setStretchLastSection(true);
-  const int preselected = defaultSeriesIndex(series);
-  if (preselected >= 0) table_->setCurrentCell(preselected, 0);
+  if (listing.defaultIndex >= 0) table_->setCurrentCell(listing.defaultIndex, 0);
   layout->addWidget(table_);
 
   auto* buttons = new QDialogButtonBox(QDialogButtonBox::Open | QDialogButtonBox::Cancel, this);
@@ -75,7 +61,8 @@ SeriesBrowserDialog::SeriesBrowserDialog(const std::vector<SeriesEntry>& series,
 std::string SeriesBrowserDialog::selectedUid() const {
   const int row = table_->currentRow();
   if (row < 0 || row >= static_cast<int>(series_.size())) return {};
-  return series_[static_cast<std::size_t>(row)].uid;
+  const SeriesEntry& entry = series_[static_cast<std::size_t>(row)];
+  return entry.readable ? entry.uid : std::string();
 }
 
 }  // namespace tessera::ui

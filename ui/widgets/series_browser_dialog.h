@@ -1,6 +1,7 @@
 // Chooses one DICOM series of a folder: patient, study, series description,
 // modality, number of slices and warnings (missing slices, uneven spacing...)
-// per series. The largest CT series is preselected.
+// per series. The series the reader would pick by itself is preselected;
+// series that cannot be read are greyed out and cannot be chosen.
 #pragma once
 
 #include <QDialog>
@@ -17,7 +18,7 @@ class SeriesBrowserDialog : public QDialog {
   Q_OBJECT
 
  public:
-  SeriesBrowserDialog(const std::vector<SeriesEntry>& series, const QString& folder,
+  SeriesBrowserDialog(const SeriesListing& listing, const QString& folder,
                       QWidget* parent = nullptr);
   // UID of the chosen series (the selected row).
   std::string selectedUid() const;
@@ -27,9 +28,5 @@ class SeriesBrowserDialog : public QDialog {
   std::vector<SeriesEntry> series_;
   QTableWidget* table_;
 };
-
-// Index of the series to preselect: the CT series with most slices, or the
-// largest series when none is CT.
-int defaultSeriesIndex(const std::vector<SeriesEntry>& series);
 
 }  // namespace tessera::ui
