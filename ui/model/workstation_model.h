@@ -185,7 +185,7 @@ class WorkstationModel {
   Vec3 crosshairMm_{0, 0, 0};
   WindowLevel windowLevel_;
   GreyTable grey_;
-  double labelOpacity_ = 0.5;
+  double labelOpacity_ = 0.4;
   bool showBlocks_ = false;
   BrushSettings brush_;
   Tool tool_ = Tool::kCrosshair;

@@ -221,10 +221,12 @@ void Scene3D::setSurfaceColours(const LabelTable& table) {
     const Label* label = table.find(value);
     const auto rgb = label ? label->rgb : std::array<std::uint8_t, 3>{200, 200, 200};
     actor->GetProperty()->SetColor(rgb[0] / 255.0, rgb[1] / 255.0, rgb[2] / 255.0);
-    // Tissues that wrap the organs (soft tissue, fat) stay translucent so
-    // that the organs inside show through.
-    const bool wrapping = label && (label->name == "soft_tissue" || label->name == "fat");
-    actor->GetProperty()->SetOpacity(wrapping ? 0.12 : 1.0);
+    // Tissues that wrap the organs stay faint so that the organs inside
+    // show through: the body outline (soft tissue) as a veil, fat barely.
+    double opacity = 1.0;
+    if (label && label->name == "soft_tissue") opacity = 0.1;
+    if (label && label->name == "fat") opacity = 0.04;
+    actor->GetProperty()->SetOpacity(opacity);
   }
 }
 
