@@ -54,6 +54,12 @@ TEST_F(MainWindowTest, MouseWheelScrollsSlicesAndMovesTheCrosshair) {
   wheel(axial(), at, 2, Qt::ControlModifier);
   EXPECT_EQ(model().view(Plane::kAxial).slice(), 14);
   EXPECT_NEAR(model().view(Plane::kAxial).zoom(), 1.44, 1e-9);
+  // Middle drag pans: the voxel under the press follows the mouse exactly.
+  const QPoint grabbed = pointOf(axial(), {30, 30, 14});
+  press(axial(), Qt::MiddleButton, grabbed);
+  moveTo(axial(), grabbed + QPoint(25, -10), Qt::MiddleButton);
+  release(axial(), Qt::MiddleButton, grabbed + QPoint(25, -10));
+  EXPECT_EQ(pointOf(axial(), {30, 30, 14}), grabbed + QPoint(25, -10));
   // A click moves the crosshair: the other views follow.
   click(axial(), Qt::LeftButton, pointOf(axial(), {40, 28, 14}));
   EXPECT_EQ(model().view(Plane::kSagittal).slice(), 40);
@@ -130,6 +136,30 @@ TEST_F(MainWindowTest, LabelColoursAppearWhereTheLabelsAre) {
       }
     EXPECT_GT(coloured, 50) << "slice " << k;
   }
+}
+
+TEST_F(MainWindowTest, ComputedBlocksOverlayTogglesFromTheToolbar) {
+  openStudy();
+  QAction* blocks = action("Computed Blocks");
+  ASSERT_NE(blocks, nullptr);
+  EXPECT_FALSE(blocks->isEnabled()) << "no block map yet";
+  LabelMap map{*Image<std::uint8_t>::create(study_.ct.geometry(), 0), {}};
+  for (int y = 16; y < 48; ++y)
+    for (int x = 16; x < 48; ++x) map.labels.at(x, y, 16) = 1;
+  const QString path = dir_ + "/blocks.nii.gz";
+  ASSERT_TRUE(imaging::writeLabelMap(map, path.toStdString()).ok());
+  axial()->setCrosshairVisible(false);
+  const QPoint edge = pointOf(axial(), {16, 20, 16}), outside = pointOf(axial(), {8, 8, 16});
+  const QImage without = grab(axial());
+  ASSERT_TRUE(window_->openBlockMap(path));
+  EXPECT_TRUE(blocks->isEnabled());
+  EXPECT_TRUE(blocks->isChecked());
+  const QImage with = grab(axial());
+  EXPECT_NE(with.pixel(edge), without.pixel(edge));
+  EXPECT_EQ(with.pixel(outside), without.pixel(outside));
+  blocks->trigger();
+  EXPECT_FALSE(model().showBlocks());
+  EXPECT_EQ(grab(axial()).pixel(edge), without.pixel(edge));
 }
 
 TEST_F(MainWindowTest, ThreeDViewShowsTheLabelSurfaces) {
