@@ -1,9 +1,9 @@
 #include "ui/model/workstation_model.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
-#include <sstream>
 
 #include "core/files.h"
 #include "core/json.h"

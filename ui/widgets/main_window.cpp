@@ -54,6 +54,15 @@ std::string toStd(const QString& text) {
   return text.toStdString();
 }
 
+// A wait cursor for work done on the UI thread (reading a study).
+class WaitCursor {
+ public:
+  WaitCursor() { QApplication::setOverrideCursor(Qt::WaitCursor); }
+  ~WaitCursor() { QApplication::restoreOverrideCursor(); }
+  WaitCursor(const WaitCursor&) = delete;
+  WaitCursor& operator=(const WaitCursor&) = delete;
+};
+
 QColor accentOf(int panel) {
   switch (panel) {
     case 0:
@@ -596,11 +605,13 @@ bool MainWindow::openPath(const QString& path) {
 }
 
 bool MainWindow::openPathNow(const QString& path) {
+  std::optional<WaitCursor> busy(std::in_place);
   if (isDirectory(toStd(path))) {
     // A folder: the person chooses when it holds several series.
     auto listing = listStudySeries(toStd(path));
     if (!listing.ok()) return report("Could not open the folder", listing.status());
     if (listing->series.size() == 1) return openSeriesNow(path, listing->series.front().uid);
+    busy.reset();
     const std::optional<std::string> uid = chooseSeries_(*listing, path);
     return uid && openSeriesNow(path, *uid);
   }
@@ -622,6 +633,7 @@ bool MainWindow::openSeries(const QString& folder, const std::string& seriesUid)
 }
 
 bool MainWindow::openSeriesNow(const QString& folder, const std::string& seriesUid) {
+  WaitCursor busy;
   if (!report("Could not open the series", model_.openVolume(toStd(folder), seriesUid)))
     return false;
   rememberRecent(folder);
@@ -644,6 +656,7 @@ bool MainWindow::openSegmentation(const QString& path) {
 }
 
 bool MainWindow::openSegmentationNow(const QString& path) {
+  WaitCursor busy;
   return report("Could not open the segmentation", model_.openLabels(toStd(path)));
 }
 
@@ -660,9 +673,10 @@ bool MainWindow::exportStatistics(const QString& path) {
 }
 
 bool MainWindow::exportMeshes(const QString& directory, const QString& extension) {
-  QApplication::setOverrideCursor(Qt::WaitCursor);
-  auto written = model_.exportMeshes(toStd(directory), toStd(extension));
-  QApplication::restoreOverrideCursor();
+  auto written = [&] {
+    WaitCursor busy;
+    return model_.exportMeshes(toStd(directory), toStd(extension));
+  }();
   if (!written.ok()) return report("Could not export meshes", written.status());
   statusBar()->showMessage(QString("%1 meshes written to %2").arg(written->size()).arg(directory),
                            5000);
