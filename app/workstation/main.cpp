@@ -99,6 +99,12 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
   }
+  if (!screenshot && !hasDisplay()) {
+    std::fprintf(stderr,
+                 "tessera-workstation: error: no display is set (DISPLAY or WAYLAND_DISPLAY); "
+                 "run it on a desktop, or use --screenshot to render without one\n");
+    return kExitFailure;
+  }
   if (screenshot && !hasDisplay()) {
     reexecUnderXvfb(argc, argv);
     std::fprintf(stderr,
