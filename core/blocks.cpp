@@ -129,6 +129,40 @@ void BlockMask::dilate(int k) {
   for (int x = 0; x < blocksX_; ++x) dilateLine(&bits_[x], blocksY_, blocksX_, k, copy);
 }
 
+void BlockMask::fillHoles() {
+  if (bits_.empty() || all() || none()) return;
+  // Mark (2) inactive blocks reachable from the border by alternating
+  // forward and backward sweeps until nothing changes: no extra memory.
+  constexpr std::uint8_t kOutside = 2;
+  auto at = [&](int x, int y) -> std::uint8_t& { return bits_[y * blocksX_ + x]; };
+  for (int x = 0; x < blocksX_; ++x) {
+    if (at(x, 0) == 0) at(x, 0) = kOutside;
+    if (at(x, blocksY_ - 1) == 0) at(x, blocksY_ - 1) = kOutside;
+  }
+  for (int y = 0; y < blocksY_; ++y) {
+    if (at(0, y) == 0) at(0, y) = kOutside;
+    if (at(blocksX_ - 1, y) == 0) at(blocksX_ - 1, y) = kOutside;
+  }
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (int y = 0; y < blocksY_; ++y)
+      for (int x = 0; x < blocksX_; ++x)
+        if (at(x, y) == 0 &&
+            ((x > 0 && at(x - 1, y) == kOutside) || (y > 0 && at(x, y - 1) == kOutside))) {
+          at(x, y) = kOutside;
+          changed = true;
+        }
+    for (int y = blocksY_ - 1; y >= 0; --y)
+      for (int x = blocksX_ - 1; x >= 0; --x)
+        if (at(x, y) == 0 && ((x + 1 < blocksX_ && at(x + 1, y) == kOutside) ||
+                              (y + 1 < blocksY_ && at(x, y + 1) == kOutside))) {
+          at(x, y) = kOutside;
+          changed = true;
+        }
+  }
+  for (std::uint8_t& b : bits_) b = b == kOutside ? 0 : 1;
+}
+
 BlockMask BlockMask::dilated(int k) const {
   BlockMask out = *this;
   out.dilate(k);
@@ -169,19 +203,27 @@ struct Accumulator {
   std::int64_t squares = 0;
 };
 
+// Statistics use HU clamped to the CT range [-1024, 3071] and offset by
+// +1024, so that one row of a block sums in 32 bits and the loop vectorises;
+// padding such as -3024 outside the reconstruction circle counts as air.
+constexpr std::int32_t kHuMin = -1024, kHuMax = 3071;
+inline std::int32_t clampHu(std::int32_t v) {
+  return std::min(std::max(v, kHuMin), kHuMax);
+}
+
 // One row of N pixels of one block whose right neighbour column and next row
 // exist: the hot path, branch-free so that it vectorises.
 template <int N>
 inline void accumulateInterior(const std::int16_t* row, const std::int16_t* next, int threshold,
                                Accumulator& acc) {
-  std::int32_t body = 0, sum = 0, edge = 0;
-  std::int64_t squares = 0;
+  std::int32_t body = 0, sum = 0, edge = 0, squares = 0;
   for (int x = 0; x < N; ++x) {
-    const std::int32_t v = row[x];
+    const std::int32_t v = clampHu(row[x]), right = clampHu(row[x + 1]), down = clampHu(next[x]);
+    const std::int32_t o = v - kHuMin;
     body += v > threshold;
-    sum += v;
-    squares += v * v;
-    edge += std::abs(row[x + 1] - v) + std::abs(next[x] - v);
+    sum += o;
+    squares += o * o;  // ≤ 16 · 4095², fits
+    edge += std::abs(right - v) + std::abs(down - v);
   }
   acc.body += body;
   acc.sum += sum;
@@ -194,22 +236,23 @@ inline void accumulateInterior(const std::int16_t* row, const std::int16_t* next
 inline void accumulateGeneral(const std::int16_t* row, const std::int16_t* next, int n,
                               bool hasRight, int threshold, Accumulator& acc) {
   for (int x = 0; x < n; ++x) {
-    const std::int32_t v = row[x];
+    const std::int32_t v = clampHu(row[x]);
+    const std::int64_t o = v - kHuMin;
     acc.body += v > threshold;
-    acc.sum += v;
-    acc.squares += static_cast<std::int64_t>(v) * v;
-    if (x + 1 < n || hasRight) acc.edge += std::abs(row[x + 1] - v);
-    if (next) acc.edge += std::abs(next[x] - v);
+    acc.sum += static_cast<std::int32_t>(o);
+    acc.squares += o * o;
+    if (x + 1 < n || hasRight) acc.edge += std::abs(clampHu(row[x + 1]) - v);
+    if (next) acc.edge += std::abs(clampHu(next[x]) - v);
   }
 }
 
 BlockFeatures finish(const Accumulator& acc, int pixels) {
   const double n = pixels;
-  const double mean = acc.sum / n;
+  const double mean = acc.sum / n;  // offset by -kHuMin
   const double variance = static_cast<double>(acc.squares) / n - mean * mean;
   BlockFeatures f;
   f.bodyFraction = static_cast<float>(acc.body / n);
-  f.meanHu = static_cast<float>(mean);
+  f.meanHu = static_cast<float>(mean + kHuMin);
   f.spreadHu = static_cast<float>(std::sqrt(std::max(0.0, variance)));
   f.edgeHu = static_cast<float>(acc.edge / n);
   return f;
@@ -273,6 +316,7 @@ BlockMask detectBlocks(const std::int16_t* sliceHu, int width, int height,
   BlockMask mask(grid);
   if (features) features->resize(grid.blockCount());
   markActive(sliceHu, width, height, options, mask, features ? features->data() : nullptr);
+  if (options.fillHoles) mask.fillHoles();
   mask.dilate(options.dilation);
   return mask;
 }
@@ -285,6 +329,7 @@ BlockMask detectBlocks(std::span<const std::int16_t* const> slices, int width, i
     if (mask.all()) break;
     markActive(slice, width, height, options, mask, nullptr);
   }
+  if (options.fillHoles) mask.fillHoles();
   mask.dilate(options.dilation);
   return mask;
 }

@@ -99,6 +99,10 @@ class BlockMask {
   bool all() const;
   bool none() const { return !any(); }
 
+  // Activates inactive regions that do not reach the border through
+  // inactive blocks (4-connected): air enclosed by anatomy.
+  void fillHoles();
+
   // Adds every block within Chebyshev distance k (the 8-neighbourhood
   // applied k times). Empty and full masks return at once.
   void dilate(int k);
@@ -117,7 +121,9 @@ class BlockMask {
   std::vector<std::uint8_t> bits_;
 };
 
-// Per-block statistics of one slice, over the block's pixels inside the image.
+// Per-block statistics of one slice, over the block's pixels inside the
+// image, with HU clamped to the CT range [-1024, 3071] (padding values such
+// as -3024 outside the reconstruction circle count as air).
 struct BlockFeatures {
   float bodyFraction = 0;  // fraction of pixels above DetectorOptions::bodyThresholdHu
   float meanHu = 0;
@@ -129,9 +135,11 @@ struct BlockFeatures {
 };
 
 // Thresholds of the density detector. A block is active when any test
-// passes, then the mask is dilated. The defaults keep every block that holds
-// anatomy (lung parenchyma included: it is below the body threshold but far
-// denser and more textured than air) and leave air with scanner noise up to
+// passes; then air enclosed by active blocks is activated (gas in the
+// stomach, bowel or trachea reads like outside air, but only anatomy
+// surrounds it) and the mask is dilated. The defaults keep every block that
+// holds anatomy (aerated lung included: below the body threshold, but its
+// mean is far above air's -1000) and leave air with scanner noise up to
 // σ ≈ 40 HU inactive. Dense objects outside the patient (the table, a
 // blanket) are *not* told apart from anatomy by density: their blocks are
 // active and the network labels them background.
@@ -139,9 +147,10 @@ struct DetectorOptions {
   int blockSize = kBlockSize;
   int bodyThresholdHu = -500;     // air -1000, lung ≈ -850, fat ≈ -100
   double minBodyFraction = 0.05;  // ≥ 13 of 256 pixels above the threshold
-  double minMeanHu = -900;        // aerated lung, far from air's -1000
+  double minMeanHu = -950;        // aerated lung (-950..-700); air's block mean stays near -1000
   double minSpreadHu = 60;        // textured blocks (air noise σ is 10-40 HU)
   double minEdgeHu = 150;         // air noise σ = 40 gives ≈ 90 HU per pixel
+  bool fillHoles = true;          // activate air enclosed by active blocks
   int dilation = 1;               // blocks added around the active ones
 };
 

@@ -37,5 +37,8 @@ int fail(const Status& status);
 int runConvert(const Args& args);
 int runEval(const Args& args);
 int runInfo(const Args& args);
+int runPhantom(const Args& args);
+int runSegment(const Args& args);
+int runTrain(const Args& args);
 
 }  // namespace tessera::cli

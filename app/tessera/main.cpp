@@ -12,7 +12,10 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> kCommands = {
       {"info", "geometry, voxel type, HU range; DICOM series list", runInfo},
       {"convert", "convert between NIfTI, NRRD, MetaImage and DICOM", runConvert},
+      {"phantom", "synthetic CT phantoms with ground-truth labels", runPhantom},
+      {"segment", "segment a CT volume with the block-sparse U-Net", runSegment},
       {"eval", "Dice and 95 % Hausdorff distance per label against a reference", runEval},
+      {"train", "train or fine-tune a model on phantoms or CT/label pairs", runTrain},
   };
   return kCommands;
 }

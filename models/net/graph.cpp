@@ -16,6 +16,7 @@ enum class Op { kInput, kConv, kBatchNorm, kRelu, kMaxPool, kUpConv, kConcat, kA
 bool isExpensive(Op op) {
   return op == Op::kInput || op == Op::kConv || op == Op::kUpConv || op == Op::kAttention;
 }
+bool isComputeBound(Op op) { return op == Op::kConv || op == Op::kUpConv || op == Op::kAttention; }
 // Whether the op's backward reads its input values / its own output value.
 bool backwardReadsInputs(Op op) {
   return op == Op::kConv || op == Op::kBatchNorm || op == Op::kMaxPool || op == Op::kUpConv ||
@@ -73,6 +74,7 @@ struct Graph::Node {
   std::int64_t channelsA = 0;  // concat: channels of the first input
 
   Tensor value;
+  Tensor source;  // input only: kNCHW data, converted to the backend's layout on demand
   std::vector<std::uint16_t, TrackedAllocator<std::uint16_t>> packed;  // bfloat16 copy
   Shape packedShape;
   Layout packedLayout = Layout::kNCHW;
@@ -97,7 +99,11 @@ int Graph::add(Node node) {
 int Graph::input(Tensor value) {
   Node n;
   n.op = Op::kInput;
-  n.value = std::move(value);
+  if (value.layout() == backend_.layout()) {
+    n.value = std::move(value);
+  } else {
+    n.source = std::move(value);
+  }
   n.needsGrad = false;
   return add(std::move(n));
 }
@@ -180,7 +186,12 @@ int Graph::attention(int x, const AttentionWeights& weights, std::vector<Paramet
 void Graph::markOutput(int node) { nodes_[node].output = true; }
 
 bool Graph::keeps(const Node& n) const {
-  if (n.output || n.op == Op::kInput) return true;
+  if (n.output) return true;
+  // An input given in kNCHW is converted again when needed, except where
+  // every value is kept anyway.
+  if (n.op == Op::kInput)
+    return !n.source.defined() ||
+           (mode_ == GraphMode::kTraining && checkpointing_ == Checkpointing::kNone);
   if (mode_ == GraphMode::kInference) return false;
   switch (checkpointing_) {
     case Checkpointing::kNone: return n.neededByBackward;
@@ -192,9 +203,12 @@ bool Graph::keeps(const Node& n) const {
 
 void Graph::compute(int id) {
   Node& n = nodes_[id];
-  auto in = [&](int k) -> const Tensor& { return value(n.inputs[k]); };
+  // A handle, not a reference: recomputing one input may release another.
+  auto in = [&](int k) -> Tensor { return value(n.inputs[k]); };
   switch (n.op) {
-    case Op::kInput: break;
+    case Op::kInput:
+      if (n.source.defined()) n.value = backend_.fromNCHW(n.source);
+      break;
     case Op::kConv:
       n.value = backend_.conv2d(in(0), n.w->value, n.b ? &n.b->value : nullptr, n.stride, n.pad);
       break;
@@ -235,12 +249,22 @@ void Graph::compute(int id) {
       n.value = backend_.convTranspose2x2(in(0), n.w->value, n.b ? &n.b->value : nullptr);
       break;
     case Op::kConcat: {
-      const Tensor& a = in(0);
+      const Tensor a = in(0);
       n.channelsA = a.c();
       n.value = backend_.concat(a, in(1));
       break;
     }
     case Op::kAttention: n.value = backend_.attention(in(0), n.att, n.mask); break;
+  }
+  if (!inBackward_) return;
+  // Recomputation during backward: inputs that the policy does not keep are
+  // dropped as soon as their consumer exists again, unless a backward step
+  // reads them and recomputing them would cost a convolution. Float copies
+  // of bfloat16-stored values go too (the packed copy stays).
+  for (int j : n.inputs) {
+    Node& m = nodes_[j];
+    if ((!keeps(m) && (!isComputeBound(m.op) || !m.neededByBackward)) || !m.packed.empty())
+      release(j);
   }
 }
 
@@ -327,6 +351,7 @@ void addParamGrad(Parameter* p, const Tensor& g) {
 }  // namespace
 
 void Graph::backward() {
+  inBackward_ = true;
   for (int id = static_cast<int>(nodes_.size()) - 1; id >= 0; --id) {
     Node& n = nodes_[id];
     if (!n.grad.defined() || n.op == Op::kInput) {
@@ -335,6 +360,9 @@ void Graph::backward() {
       continue;
     }
     const bool inputNeedsGrad = !n.inputs.empty() && nodes_[n.inputs[0]].needsGrad;
+    // Every consumer's backward has run: the value is dead unless this
+    // backward reads it.
+    if (!backwardReadsOwnValue(n.op)) release(id);
     Tensor dx, dw, db;
     switch (n.op) {
       case Op::kConv: {
@@ -382,6 +410,23 @@ void Graph::backward() {
     n.grad = Tensor();
     release(id);
     n.packed = {};
+    releaseRecomputed(id);
+  }
+}
+
+void Graph::releaseRecomputed(int processed) {
+  // Values recomputed for this step by cheap ops (batch norm, ReLU, pooling,
+  // concat, input conversion) and float copies of bfloat16-stored values are
+  // dropped now rather than at their own backward, which may be far away
+  // (a skip connection's is on the other side of the network); they are
+  // recomputed if needed again. The next node keeps a value its own
+  // backward reads (ReLU). Recomputed conv, up-conv and attention outputs
+  // stay until their own backward: recomputing them twice would cost more
+  // than the memory is worth.
+  for (int j = 0; j < processed; ++j) {
+    Node& m = nodes_[j];
+    if (!m.value.defined() || (j == processed - 1 && backwardReadsOwnValue(m.op))) continue;
+    if ((!keeps(m) && !isComputeBound(m.op)) || !m.packed.empty()) release(j);
   }
 }
 

@@ -65,6 +65,7 @@ class Graph {
   int add(Node node);
   void compute(int id);
   void release(int id);
+  void releaseRecomputed(int processed);
   void accumulate(int id, Tensor grad);
   bool keeps(const Node& node) const;
 
@@ -73,6 +74,7 @@ class Graph {
   Checkpointing checkpointing_;
   bool updateRunningStats_;
   bool halfStorage_;
+  bool inBackward_ = false;
   std::vector<Node> nodes_;
 };
 

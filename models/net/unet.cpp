@@ -234,7 +234,7 @@ TrainStepResult UNet::trainStep(Backend& backend, const Tensor& input, const Ten
   {
     Graph graph(backend, GraphMode::kTraining, options.checkpointing, options.updateRunningStats,
                 options.halfStorage);
-    const int in = graph.input(backend.fromNCHW(input));
+    const int in = graph.input(input);
     const std::vector<int> heads = buildNetwork(graph, config_, params_, in, nullptr, true);
     auto headWeight = [&](int l) {
       return l < static_cast<int>(options.headWeights.size()) ? options.headWeights[l] : 0.0;
@@ -260,7 +260,7 @@ TrainStepResult UNet::trainStep(Backend& backend, const Tensor& input, const Ten
 Tensor UNet::forward(Backend& backend, const Tensor& input,
                      const std::vector<std::uint8_t>* tokenMask) {
   Graph graph(backend, GraphMode::kInference, Checkpointing::kNone, false);
-  const int in = graph.input(backend.fromNCHW(input));
+  const int in = graph.input(input);
   const std::vector<int> heads = buildNetwork(graph, config_, params_, in, tokenMask, false);
   graph.markOutput(heads[0]);
   graph.forward();

@@ -198,6 +198,42 @@ TEST(BlockMask, DilationOfOneBlockIsASquareClippedAtBorders) {
   EXPECT_FALSE(mask.test(0, 8));
 }
 
+TEST(BlockMask, FillHolesActivatesOnlyEnclosedRegions) {
+  // A ring of active blocks around a 2x2 hole, and a C open to the border.
+  BlockMask mask(12, 8);
+  for (int x = 1; x <= 4; ++x) {
+    mask.set(x, 1);
+    mask.set(x, 4);
+  }
+  for (int y = 1; y <= 4; ++y) {
+    mask.set(1, y);
+    mask.set(4, y);
+  }
+  for (int x = 7; x <= 10; ++x) {
+    mask.set(x, 2);
+    mask.set(x, 6);
+  }
+  for (int y = 2; y <= 6; ++y) mask.set(10, y);  // C opens towards x = 7 and beyond
+  BlockMask expected = mask;
+  for (int y = 2; y <= 3; ++y)
+    for (int x = 2; x <= 3; ++x) expected.set(x, y);
+  mask.fillHoles();
+  EXPECT_EQ(mask, expected);
+  // A hole reached only through a winding corridor is still outside.
+  BlockMask spiral(7, 7, true);
+  for (int x = 0; x <= 5; ++x) spiral.set(x, 1, false);  // corridor from the border
+  for (int y = 1; y <= 5; ++y) spiral.set(5, y, false);
+  for (int x = 2; x <= 5; ++x) spiral.set(x, 5, false);
+  BlockMask before = spiral;
+  spiral.fillHoles();
+  EXPECT_EQ(spiral, before);
+  BlockMask empty(5, 5), full(5, 5, true);
+  empty.fillHoles();
+  full.fillHoles();
+  EXPECT_TRUE(empty.none());
+  EXPECT_TRUE(full.all());
+}
+
 TEST(BlockMask, DilationFastPathsKeepEmptyAndFull) {
   BlockMask empty(32, 32), full(32, 32, true);
   EXPECT_TRUE(empty.dilated(3).none());
@@ -318,6 +354,24 @@ TEST(Detector, TableAloneActivatesOnlyBlocksAlongIt) {
     for (int bx = 0; bx < grid.blocksX(); ++bx) EXPECT_FALSE(mask.test(bx, by));
 }
 
+TEST(Detector, GasEnclosedByTissueIsActive) {
+  // A water disc with a pocket of gas (-1000 HU, like outside air) larger
+  // than several blocks: only its surroundings tell it is inside the body.
+  const int w = 256, h = 256;
+  Slice s = airSlice(w, h, 15.0, 21);
+  Noise noise(22);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const double r = std::hypot(x - 128.0, y - 128.0);
+      if (r <= 110 && r > 60) s[y * w + x] = clampHu(40 + noise.normal(15.0));
+    }
+  DetectorOptions options;
+  options.dilation = 0;
+  EXPECT_TRUE(detectBlocks(s.data(), w, h, options).test(8, 8));
+  options.fillHoles = false;
+  EXPECT_FALSE(detectBlocks(s.data(), w, h, options).test(8, 8));
+}
+
 TEST(Detector, FeaturesOfKnownPatterns) {
   const int w = 32, h = 16;
   Slice s(w * h, -1000);
@@ -345,7 +399,7 @@ TEST(Detector, FeaturesMatchANaiveComputationOnOddSizes) {
   const int w = 500, h = 333;
   std::mt19937_64 engine(17);
   Slice s(static_cast<std::size_t>(w) * h);
-  for (auto& v : s) v = static_cast<std::int16_t>(static_cast<int>(engine() % 3000) - 1100);
+  for (auto& v : s) v = static_cast<std::int16_t>(static_cast<int>(engine() % 4096) - 1024);
   std::vector<BlockFeatures> features;
   detectBlocks(s.data(), w, h, DetectorOptions{}, &features);
   const BlockGrid grid(w, h);
@@ -411,6 +465,22 @@ TEST(Detector, TwoAndAHalfDimensionsUnitesTheNeighbours) {
   BlockMask expected = detectBlocks(left.data(), w, h, options);
   expected |= detectBlocks(right.data(), w, h, options);
   EXPECT_EQ(detectBlocks(slices, w, h, options), expected);
+}
+
+TEST(Detector, PaddingOutsideTheScanCircleCountsAsAir) {
+  // Scanners store -3024 (or -2048) outside the reconstructed circle.
+  const int w = 64, h = 64;
+  Slice s(w * h, -3024);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      if (std::hypot(x - 31.5, y - 31.5) < 30) s[y * w + x] = -1000;
+  std::vector<BlockFeatures> f;
+  EXPECT_TRUE(detectBlocks(s.data(), w, h, DetectorOptions{}, &f).none());
+  for (const BlockFeatures& b : f) {
+    EXPECT_GE(b.meanHu, -1024.0f);
+    EXPECT_LE(b.meanHu, -1000.0f);
+    EXPECT_LE(b.spreadHu, 12.0f);  // -1024 vs -1000 at most, not -3024 vs -1000
+  }
 }
 
 TEST(Detector, FullSliceOfTissueActivatesEverything) {

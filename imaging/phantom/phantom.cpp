@@ -1,0 +1,430 @@
+#include "imaging/phantom/phantom.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <system_error>
+
+#include "core/blocks.h"
+#include "core/files.h"
+#include "core/json.h"
+#include "core/parallel.h"
+#include "imaging/io/volume_io.h"
+#include "imaging/phantom/anatomy.h"
+
+namespace tessera::imaging {
+
+namespace ph = phantom;
+
+const char* phantomFamilyName(PhantomFamily family) {
+  return family == PhantomFamily::kHead ? "head" : "torso";
+}
+
+Result<PhantomFamily> parsePhantomFamily(std::string_view name) {
+  if (name == "torso") return PhantomFamily::kTorso;
+  if (name == "head") return PhantomFamily::kHead;
+  return Error{StatusCode::kInvalidArgument,
+               "unknown phantom family '" + std::string(name) + "' (torso or head)",
+               {}};
+}
+
+std::vector<TissueLabel> phantomFamilyLabels(PhantomFamily family) {
+  using L = TissueLabel;
+  if (family == PhantomFamily::kHead)
+    return {L::kBackground, L::kSoftTissue, L::kFat, L::kBone, L::kBrain, L::kInternalAir};
+  return {L::kBackground, L::kSoftTissue, L::kFat,    L::kBone,       L::kLung,
+          L::kLiver,      L::kSpleen,     L::kKidney, L::kInternalAir};
+}
+
+namespace {
+
+struct FamilyRanges {
+  double widthMin, widthMax;  // the body's (head's) reference width
+  double fovMin, fovMax;
+  double spacingMm;  // default slice spacing
+};
+
+FamilyRanges rangesOf(PhantomFamily family) {
+  if (family == PhantomFamily::kHead) return {138, 162, 200, 320, 2.0};
+  return {290, 390, 300, 500, 2.5};
+}
+
+std::unique_ptr<ph::Anatomy> makeAnatomy(PhantomFamily family, std::uint64_t seed, double width,
+                                         double fov) {
+  return family == PhantomFamily::kHead ? ph::makeHead(seed, width, fov)
+                                        : ph::makeTorso(seed, width, fov);
+}
+
+ph::Frame imageFrame(int matrix, double pixelMm) {
+  ph::Frame f;
+  f.width = f.height = matrix;
+  f.pixelMm = pixelMm;
+  f.u0 = f.v0 = -0.5 * (matrix - 1) * pixelMm;
+  f.ui = f.vj = pixelMm;
+  f.vi = f.uj = 0;
+  return f;
+}
+
+struct Coverage {
+  int slices = 0;
+  double spacingMm = 0, tStart = 0, tEnd = 0;
+  // t of slice k (centre of its slab).
+  double t(int k, double extent) const { return tStart + (k + 0.5) * spacingMm / extent; }
+};
+
+Coverage coverageOf(const PhantomOptions& o, double extent, double defaultSpacing) {
+  Coverage c;
+  if (o.sliceSpacingMm > 0) {
+    c.spacingMm = o.sliceSpacingMm;
+    c.slices = o.slices > 0 ? o.slices : std::max(1, static_cast<int>(extent / c.spacingMm));
+    const double span = c.slices * c.spacingMm / extent;
+    const double centre = span >= 1 ? 0.5 : std::clamp(o.zCenter, 0.5 * span, 1 - 0.5 * span);
+    c.tStart = centre - 0.5 * span;
+  } else {
+    c.slices = o.slices > 0 ? o.slices
+                            : std::max(1, static_cast<int>(std::lround(extent / defaultSpacing)));
+    c.spacingMm = extent / c.slices;
+    c.tStart = 0;
+  }
+  c.tEnd = c.tStart + c.slices * c.spacingMm / extent;
+  return c;
+}
+
+// Fraction of 16×16 blocks holding body, from the body outline alone,
+// sampled every 4 pixels at the sample slices: the calibration's measure.
+double outlineOccupancy(const ph::Anatomy& anatomy, int matrix, double fov,
+                        const std::vector<double>& ts) {
+  constexpr int kStep = 4, kBlock = 16;
+  const int cells = (matrix + kStep - 1) / kStep;
+  const int blocks = (matrix + kBlock - 1) / kBlock;
+  std::vector<std::uint8_t> zone(static_cast<std::size_t>(cells) * cells), label(zone.size());
+  std::vector<float> hu(zone.size());
+  const double pixel = fov / matrix;
+  ph::Frame frame = imageFrame(cells, pixel * kStep);
+  // Cell centres sit on pixel centres 4a + 1.5 of the full-resolution grid.
+  frame.u0 = frame.v0 = (1.5 - 0.5 * (matrix - 1)) * pixel;
+  double total = 0;
+  for (double t : ts) {
+    std::fill(zone.begin(), zone.end(), 0);
+    ph::Canvas canvas{frame,     frame,      t * anatomy.extentMm(), t, label.data(),
+                      hu.data(), zone.data()};
+    anatomy.paintBodyZone(canvas);
+    int occupied = 0;
+    for (int by = 0; by < blocks; ++by)
+      for (int bx = 0; bx < blocks; ++bx) {
+        bool any = false;
+        for (int y = by * 4; y < std::min(cells, by * 4 + 4) && !any; ++y)
+          for (int x = bx * 4; x < std::min(cells, bx * 4 + 4) && !any; ++x)
+            any = zone[y * cells + x] & ph::kZoneBody;
+        occupied += any;
+      }
+    total += static_cast<double>(occupied) / (blocks * blocks);
+  }
+  return total / ts.size();
+}
+
+// Ratio of body width to FOV giving the target occupancy (bisection; the
+// occupancy grows with the ratio).
+double calibrateWidthRatio(PhantomFamily family, std::uint64_t seed, int matrix, double target,
+                           const std::vector<double>& ts) {
+  constexpr double kFov = 400;
+  double lo = 0.15, hi = 1.4;
+  for (int i = 0; i < 14; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    const auto anatomy = makeAnatomy(family, seed, mid * kFov, kFov);
+    (outlineOccupancy(*anatomy, matrix, kFov, ts) < target ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+// Separable 5-tap Gaussian blur in place (clamped at the borders).
+void blurSlice(float* image, float* scratch, int n, const std::array<float, 5>& w) {
+  auto at = [n](int i) { return std::clamp(i, 0, n - 1); };
+  for (int y = 0; y < n; ++y) {
+    const float* row = image + static_cast<std::ptrdiff_t>(y) * n;
+    float* out = scratch + static_cast<std::ptrdiff_t>(y) * n;
+    for (int x : {0, 1, n - 2, n - 1}) {
+      float s = 0;
+      for (int k = -2; k <= 2; ++k) s += w[k + 2] * row[at(x + k)];
+      out[x] = s;
+    }
+    for (int x = 2; x < n - 2; ++x)
+      out[x] = w[0] * row[x - 2] + w[1] * row[x - 1] + w[2] * row[x] + w[3] * row[x + 1] +
+               w[4] * row[x + 2];
+  }
+  for (int y = 0; y < n; ++y) {
+    float* out = image + static_cast<std::ptrdiff_t>(y) * n;
+    const float* r0 = scratch + static_cast<std::ptrdiff_t>(at(y - 2)) * n;
+    const float* r1 = scratch + static_cast<std::ptrdiff_t>(at(y - 1)) * n;
+    const float* r2 = scratch + static_cast<std::ptrdiff_t>(y) * n;
+    const float* r3 = scratch + static_cast<std::ptrdiff_t>(at(y + 1)) * n;
+    const float* r4 = scratch + static_cast<std::ptrdiff_t>(at(y + 2)) * n;
+    for (int x = 0; x < n; ++x)
+      out[x] = w[0] * r0[x] + w[1] * r1[x] + w[2] * r2[x] + w[3] * r3[x] + w[4] * r4[x];
+  }
+}
+
+// Mild streaks: thin lines across the slice through dense anatomy, their
+// strength varying smoothly along z.
+struct Streak {
+  double angle, offsetMm, amplitude, widthPx;
+  ph::Wiggle strength;
+};
+
+void addStreaks(float* hu, int n, double pixelMm, double zMm, const std::vector<Streak>& streaks) {
+  for (const Streak& st : streaks) {
+    const double a = st.amplitude * (0.6 + st.strength(zMm));
+    if (std::abs(a) < 0.5) continue;
+    const double nx = -std::sin(st.angle), ny = std::cos(st.angle);  // line normal
+    const double c = 0.5 * (n - 1), off = st.offsetMm / pixelMm;
+    const bool steep = std::abs(ny) < std::abs(nx);  // closer to vertical: walk rows
+    const int reach = static_cast<int>(std::ceil(3 * st.widthPx)) + 1;
+    const float inv = static_cast<float>(-0.5 / (st.widthPx * st.widthPx));
+    for (int a0 = 0; a0 < n; ++a0) {
+      // Point on the line at this row (steep) or column: n·(p - c) = off.
+      double centre;
+      if (steep)
+        centre = c + (off - ny * (a0 - c)) / nx;
+      else
+        centre = c + (off - nx * (a0 - c)) / ny;
+      const int b0 = std::max(0, static_cast<int>(centre) - reach);
+      const int b1 = std::min(n - 1, static_cast<int>(centre) + reach);
+      for (int b = b0; b <= b1; ++b) {
+        const double x = steep ? b : a0, y = steep ? a0 : b;
+        const double d = nx * (x - c) + ny * (y - c) - off;
+        const float g = std::exp(inv * static_cast<float>(d * d * (nx * nx + ny * ny)));
+        hu[(steep ? a0 : b) * n + (steep ? b : a0)] += static_cast<float>(a) * g;
+      }
+    }
+  }
+}
+
+std::int16_t toHu(float v) {
+  const float r = std::floor(v + 0.5f);
+  return static_cast<std::int16_t>(std::clamp(r, -1024.0f, 3071.0f));
+}
+
+}  // namespace
+
+Status validatePhantomOptions(const PhantomOptions& o) {
+  auto bad = [](const std::string& what) { return Status(StatusCode::kInvalidArgument, what); };
+  if (o.caseIndex < 0) return bad("the case index must not be negative");
+  if (o.slices < 0 || o.slices > 4096) return bad("slices must be from 1 to 4096 (0: automatic)");
+  if (o.matrix < 64 || o.matrix > 1024) return bad("the matrix must be from 64 to 1024 pixels");
+  if (!(o.sliceSpacingMm >= 0 && o.sliceSpacingMm <= 20))
+    return bad("the slice spacing must be from 0 to 20 mm (0: span the whole extent)");
+  if (!(o.zCenter >= 0 && o.zCenter <= 1)) return bad("zCenter must be from 0 to 1");
+  if (!(o.occupancy == 0 || (o.occupancy >= 0.2 && o.occupancy <= 0.85)))
+    return bad("the occupancy must be from 0.2 to 0.85 (0: drawn per case)");
+  if (!(o.noiseHu >= 0 && o.noiseHu <= 100)) return bad("the noise must be from 0 to 100 HU");
+  return Status();
+}
+
+double bodyBlockOccupancy(const LabelMap& labels, int blockSize) {
+  const Image<std::uint8_t>& im = labels.labels;
+  if (im.empty()) return 0;
+  const BlockGrid grid(static_cast<int>(im.nx()), static_cast<int>(im.ny()), blockSize);
+  double total = 0;
+  for (std::int64_t k = 0; k < im.nz(); ++k) {
+    const std::uint8_t* slice = im.slice(k);
+    BlockMask mask(grid);
+    for (int y = 0; y < grid.height(); ++y)
+      for (int x = 0; x < grid.width(); ++x)
+        if (slice[y * grid.width() + x] != 0) mask.set(grid.blockOfPixel(x, y));
+    total += mask.activeFraction();
+  }
+  return total / static_cast<double>(im.nz());
+}
+
+Result<Phantom> generatePhantom(const PhantomOptions& options) {
+  TESSERA_RETURN_IF_ERROR(validatePhantomOptions(options));
+  const PhantomFamily family = options.family;
+  const FamilyRanges ranges = rangesOf(family);
+  const std::uint64_t caseSeed =
+      ph::hashOf(options.seed, static_cast<std::uint64_t>(options.caseIndex),
+                 family == PhantomFamily::kHead ? 0x4EADull : 0x7025Full);
+  ph::Rng rng(caseSeed);
+  ph::Rng sizes = rng.fork(11), imaging = rng.fork(12);
+  // A head fills at most about 60 % of the blocks of a FOV that still holds
+  // the whole face, so head cases draw lower occupancies.
+  const bool head = family == PhantomFamily::kHead;
+  const double target = options.occupancy > 0 ? options.occupancy
+                                              : sizes.uniform(head ? 0.3 : 0.35, head ? 0.5 : 0.72);
+  const double naturalWidth = sizes.uniform(ranges.widthMin, ranges.widthMax);
+  const double noise = options.noiseHu > 0 ? options.noiseHu : imaging.uniform(10, 20);
+
+  // The extent depends on the size only weakly; calibrate on the coverage of
+  // a model built at the natural size.
+  const auto probe = makeAnatomy(family, caseSeed, naturalWidth, naturalWidth / 0.7);
+  const Coverage cov = coverageOf(options, probe->extentMm(), ranges.spacingMm);
+  std::vector<double> sampleTs;
+  for (int i = 0; i < 8; ++i)
+    sampleTs.push_back(cov.tStart + (i + 0.5) / 8 * (cov.tEnd - cov.tStart));
+  const double ratio = calibrateWidthRatio(family, caseSeed, options.matrix, target, sampleTs);
+  const double fov = std::clamp(naturalWidth / ratio, ranges.fovMin, ranges.fovMax);
+  const double width = ratio * fov;
+  const auto anatomy = makeAnatomy(family, caseSeed, width, fov);
+  const Coverage finalCov = coverageOf(options, anatomy->extentMm(), ranges.spacingMm);
+  const int n = options.matrix, slices = finalCov.slices;
+  const double pixel = fov / n;
+
+  Geometry g;
+  g.size = {n, n, slices};
+  g.spacingMm = {pixel, pixel, finalCov.spacingMm};
+  const double z0 =
+      (finalCov.tStart * anatomy->extentMm() + 0.5 * finalCov.spacingMm) - anatomy->extentMm();
+  g.originMm = {-0.5 * (n - 1) * pixel, -0.5 * (n - 1) * pixel, std::round(z0 * 100) / 100};
+  TESSERA_ASSIGN_OR_RETURN(Volume ct, Volume::create(g, -1000));
+  TESSERA_ASSIGN_OR_RETURN(Image<std::uint8_t> labelImage, Image<std::uint8_t>::create(g, 0));
+
+  // Partial-volume blur (σ 0.6-0.9 px); noise is drawn before it, scaled so
+  // that its standard deviation after the blur is `noise`.
+  const double sigmaBlur = imaging.uniform(0.6, 0.9);
+  std::array<float, 5> kernel;
+  double sum = 0, sumSq = 0;
+  for (int k = -2; k <= 2; ++k) sum += std::exp(-0.5 * k * k / (sigmaBlur * sigmaBlur));
+  for (int k = -2; k <= 2; ++k) {
+    kernel[k + 2] = static_cast<float>(std::exp(-0.5 * k * k / (sigmaBlur * sigmaBlur)) / sum);
+    sumSq += kernel[k + 2] * kernel[k + 2];
+  }
+  const double noiseGain = sumSq;  // 2D: σ_after = σ_before · Σw² (separable)
+  std::array<float, kTissueLabelCount> sigma{};
+  for (int l = 0; l < kTissueLabelCount; ++l) {
+    const double tex = anatomy->style().textureHu[l];
+    sigma[l] = static_cast<float>(std::sqrt(tex * tex + noise * noise) / noiseGain);
+  }
+  std::vector<Streak> streaks;
+  const int streakCount = static_cast<int>(imaging.uniform(2, 6));
+  for (int i = 0; i < streakCount; ++i) {
+    Streak st;
+    st.angle = imaging.uniform(0, ph::kPi);
+    st.offsetMm = imaging.uniform(-0.15, 0.15) * fov;
+    st.amplitude = imaging.sign() * imaging.uniform(8, 25);
+    st.widthPx = imaging.uniform(0.8, 1.6);
+    st.strength = ph::Wiggle(imaging, 0.6, 60);
+    streaks.push_back(st);
+  }
+
+  const std::uint64_t noiseKey = ph::hashOf(caseSeed, 0xA015Eull);
+  std::atomic<int> done{0};
+  std::atomic<bool> cancelled{false};
+  ProgressTracker tracker(options.progress);
+  tracker.report(0.0, "generating slices");
+  const std::size_t pixels = static_cast<std::size_t>(n) * n;
+  parallelChunks(0, slices, [&](std::int64_t begin, std::int64_t end, int thread) {
+    std::vector<std::uint8_t> zone(pixels);
+    std::vector<float> hu(pixels), scratch(pixels);
+    for (std::int64_t k = begin; k < end; ++k) {
+      if (cancelled.load(std::memory_order_relaxed)) return;
+      if (options.cancel && options.cancel->cancelled()) {
+        cancelled = true;
+        return;
+      }
+      std::uint8_t* label = labelImage.slice(k);
+      std::fill(zone.begin(), zone.end(), 0);
+      std::fill(hu.begin(), hu.end(), -1000.0f);
+      const double t = finalCov.t(static_cast<int>(k), anatomy->extentMm());
+      ph::Canvas canvas{
+          imageFrame(n, pixel), imageFrame(n, pixel), t * anatomy->extentMm(), t, label, hu.data(),
+          zone.data()};
+      anatomy->paint(canvas);
+      const std::uint64_t sliceKey = ph::hashOf(noiseKey, static_cast<std::uint64_t>(k));
+      for (std::size_t i = 0; i < pixels; ++i)
+        hu[i] += sigma[label[i]] * ph::pixelNoise(sliceKey, i);
+      blurSlice(hu.data(), scratch.data(), n, kernel);
+      addStreaks(hu.data(), n, pixel, canvas.zMm, streaks);
+      std::int16_t* out = ct.slice(k);
+      for (std::size_t i = 0; i < pixels; ++i) out[i] = toHu(hu[i]);
+      const int finished = done.fetch_add(1) + 1;
+      if (thread == 0)
+        tracker.report(static_cast<double>(finished) / slices,
+                       "slice " + std::to_string(finished) + "/" + std::to_string(slices));
+    }
+  });
+  if (cancelled) return Error{StatusCode::kCancelled, "phantom generation was cancelled", {}};
+  tracker.report(1.0, "generated " + std::to_string(slices) + " slices");
+
+  Phantom phantom;
+  phantom.ct = std::move(ct);
+  phantom.labels.labels = std::move(labelImage);
+  phantom.labels.table = defaultLabelTable();
+  PhantomInfo& info = phantom.info;
+  info.family = family;
+  info.seed = options.seed;
+  info.caseIndex = options.caseIndex;
+  info.slices = slices;
+  info.matrix = n;
+  info.fovMm = fov;
+  info.sliceSpacingMm = finalCov.spacingMm;
+  info.zStart = finalCov.tStart;
+  info.zEnd = finalCov.tEnd;
+  info.targetOccupancy = target;
+  info.measuredOccupancy = bodyBlockOccupancy(phantom.labels);
+  info.noiseHu = noise;
+  const double rep = anatomy->representativeT();
+  info.representativeSlice =
+      std::clamp(static_cast<int>(std::floor((rep - finalCov.tStart) * anatomy->extentMm() /
+                                             finalCov.spacingMm)),
+                 0, slices - 1);
+  if (rep < finalCov.tStart || rep > finalCov.tEnd) info.representativeSlice = slices / 2;
+  return phantom;
+}
+
+std::string phantomCaseName(int caseIndex) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "case_%04d", caseIndex);
+  return name;
+}
+
+std::string phantomInfoJson(const PhantomInfo& info) {
+  auto rounded = [](double v, double unit) { return std::round(v / unit) * unit; };
+  JsonWriter w;
+  w.beginObject();
+  w.field("generator", "tessera phantom");
+  w.field("version", 1);
+  w.field("family", phantomFamilyName(info.family));
+  // JSON numbers are exact up to 2^53; larger seeds are written as text.
+  if (info.seed <= (std::uint64_t{1} << 53))
+    w.field("seed", static_cast<std::int64_t>(info.seed));
+  else
+    w.field("seed", std::to_string(info.seed));
+  w.field("case", info.caseIndex);
+  w.field("slices", info.slices);
+  w.field("matrix", info.matrix);
+  w.field("fovMm", rounded(info.fovMm, 1e-4));
+  w.field("sliceSpacingMm", rounded(info.sliceSpacingMm, 1e-4));
+  w.field("zStart", rounded(info.zStart, 1e-6));
+  w.field("zEnd", rounded(info.zEnd, 1e-6));
+  w.field("targetOccupancy", rounded(info.targetOccupancy, 1e-4));
+  w.field("occupancy", rounded(info.measuredOccupancy, 1e-4));
+  w.field("noiseHu", rounded(info.noiseHu, 1e-3));
+  w.field("representativeSlice", info.representativeSlice);
+  w.key("labels").beginArray();
+  const LabelTable table = defaultLabelTable();
+  for (TissueLabel l : phantomFamilyLabels(info.family))
+    w.value(table.nameOf(static_cast<std::uint8_t>(l)));
+  w.endArray();
+  w.endObject();
+  return w.str() + "\n";
+}
+
+Result<std::string> writePhantomCase(const std::string& outDir, const Phantom& phantom) {
+  namespace fs = std::filesystem;
+  if (!isDirectory(outDir))
+    return Error{StatusCode::kNotFound, "output directory does not exist", outDir};
+  const std::string dir = (fs::path(outDir) / phantomCaseName(phantom.info.caseIndex)).string();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec)
+    return Error{StatusCode::kIoError, "cannot create the case directory: " + ec.message(), dir};
+  TESSERA_RETURN_IF_ERROR(writeVolume(phantom.ct, (fs::path(dir) / "ct.nii.gz").string()));
+  TESSERA_RETURN_IF_ERROR(
+      writeLabelMap(phantom.labels, (fs::path(dir) / "labels.nii.gz").string()));
+  TESSERA_RETURN_IF_ERROR(writeTextFileAtomic((fs::path(dir) / "phantom.json").string(),
+                                              phantomInfoJson(phantom.info)));
+  return dir;
+}
+
+}  // namespace tessera::imaging

@@ -1,0 +1,93 @@
+// Synthetic CT phantoms (DESIGN.md §4): Tessera's own training and test data.
+//
+// A phantom is a CT volume in Hounsfield units with crisp ground-truth labels
+// of the v1 label set, generated analytically from a seed: the same options
+// give the same voxels on any machine and with any number of threads. Torso
+// cases run from the pubic symphysis to the lung apices, head cases from the
+// hard palate to the vertex; anatomy varies per case (body shape, size,
+// position and roll, fat, organ shapes and positions, HU levels) and is
+// consistent along z. Liver, spleen, kidney, muscle and brain HU ranges
+// overlap on purpose: position and shape tell them apart. The patient table
+// is dense but labelled background.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/image.h"
+#include "core/progress.h"
+#include "core/status.h"
+
+namespace tessera::imaging {
+
+enum class PhantomFamily { kTorso, kHead };
+
+const char* phantomFamilyName(PhantomFamily family);  // "torso", "head"
+Result<PhantomFamily> parsePhantomFamily(std::string_view name);
+// The labels a full-length case of the family contains.
+std::vector<TissueLabel> phantomFamilyLabels(PhantomFamily family);
+
+struct PhantomOptions {
+  PhantomFamily family = PhantomFamily::kTorso;
+  std::uint64_t seed = 1;
+  int caseIndex = 0;  // case i of a seed: an independent patient
+  // Number of axial slices; 0 picks ~2.5 mm (torso) or ~2 mm (head) spacing
+  // over the whole extent.
+  int slices = 0;
+  int matrix = 512;  // in-plane pixels (square); 64..1024
+  // 0: the slices span the family's whole extent, spacing = extent / slices.
+  // > 0: slices × sliceSpacingMm centred at zCenter (fraction of the extent,
+  // 0 = inferior end), e.g. 24 slices of 2 mm through the upper abdomen.
+  double sliceSpacingMm = 0;
+  double zCenter = 0.5;
+  // Target fraction of 16×16 blocks holding body, averaged over the slices
+  // (0.2..0.85); 0 draws one per case in [0.35, 0.72] (head: [0.3, 0.5]).
+  // The body's size relative to the field of view follows from it; heads
+  // above ~0.55 no longer fit the field of view and are cut at the face.
+  double occupancy = 0;
+  double noiseHu = 0;  // σ of the image noise; 0 draws one per case in [10, 20]
+
+  ProgressSink* progress = nullptr;  // slice progress (fraction of the case)
+  const CancelToken* cancel = nullptr;
+};
+
+struct PhantomInfo {
+  PhantomFamily family = PhantomFamily::kTorso;
+  std::uint64_t seed = 0;
+  int caseIndex = 0;
+  int slices = 0;
+  int matrix = 0;
+  double fovMm = 0;
+  double sliceSpacingMm = 0;
+  double zStart = 0, zEnd = 0;   // covered fraction of the family's extent
+  double targetOccupancy = 0;    // as asked for (or drawn)
+  double measuredOccupancy = 0;  // of the generated labels (bodyBlockOccupancy)
+  double noiseHu = 0;
+  int representativeSlice = 0;  // a slice that shows the family's anatomy well
+};
+
+struct Phantom {
+  Volume ct;        // HU, int16, LPS identity direction, slices along +z (superior)
+  LabelMap labels;  // defaultLabelTable(); same geometry as ct
+  PhantomInfo info;
+};
+
+Status validatePhantomOptions(const PhantomOptions& options);
+Result<Phantom> generatePhantom(const PhantomOptions& options);
+
+// Mean over slices of the fraction of blockSize² blocks that hold at least
+// one non-background voxel: the "body occupancy" the sparse engine sees.
+double bodyBlockOccupancy(const LabelMap& labels, int blockSize = 16);
+
+// "case_0007".
+std::string phantomCaseName(int caseIndex);
+// phantom.json: seed, family, slices, geometry, occupancy (no time stamps).
+std::string phantomInfoJson(const PhantomInfo& info);
+// Writes OUT_DIR/case_NNNN/ct.nii.gz, labels.nii.gz and phantom.json (last),
+// each through a temporary file. Creates the case directory; OUT_DIR must
+// exist. Returns the case directory.
+Result<std::string> writePhantomCase(const std::string& outDir, const Phantom& phantom);
+
+}  // namespace tessera::imaging

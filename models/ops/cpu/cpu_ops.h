@@ -1,0 +1,62 @@
+// Private to the CPU backend: one function per op, each in its own file,
+// glued into a Backend by cpu_backend.cpp. Activations are kBlocked16
+// (nChw16c, channel padding zero on input and on output); parameters and
+// their gradients are kNCHW. Semantics are those of
+// models/ops/reference/reference_ops.h.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "models/engine/backend.h"
+
+namespace tessera::models::cpu {
+
+class DnnlContext;
+
+// conv2d_cpu.cpp: oneDNN convolution (any K, stride and pad).
+Tensor conv2d(DnnlContext& ctx, const Tensor& x, const Tensor& w, const Tensor* bias, int stride,
+              int pad);
+void conv2dBackward(DnnlContext& ctx, const Tensor& x, const Tensor& w, const Tensor& dy,
+                    int stride, int pad, Tensor* dx, Tensor* dw, Tensor* dbias);
+
+// conv_transpose_cpu.cpp: oneDNN deconvolution, 2×2 kernel, stride 2.
+Tensor convTranspose2x2(DnnlContext& ctx, const Tensor& x, const Tensor& w, const Tensor* bias);
+void convTranspose2x2Backward(DnnlContext& ctx, const Tensor& x, const Tensor& w, const Tensor& dy,
+                              Tensor* dx, Tensor* dw, Tensor* dbias);
+
+// pooling_cpu.cpp: 2×2 max pooling; ties go to the first maximum in
+// row-major window order, like the reference.
+Tensor maxPool2x2(const Tensor& x);
+Tensor maxPool2x2Backward(const Tensor& x, const Tensor& dy);
+
+// relu_cpu.cpp: ReLU and element-wise add.
+Tensor relu(const Tensor& x);
+Tensor reluBackward(const Tensor& y, const Tensor& dy);
+Tensor add(const Tensor& a, const Tensor& b);
+
+// batch_norm_cpu.cpp. Train and apply share one normalisation kernel, so a
+// recomputed output equals the training-mode output bit for bit.
+Tensor batchNormTrain(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps,
+                      BatchNormState* state);
+Tensor batchNormApply(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                      const BatchNormState& state);
+void batchNormBackward(const Tensor& x, const Tensor& gamma, const BatchNormState& state,
+                       const Tensor& dy, Tensor* dx, Tensor* dgamma, Tensor* dbeta);
+
+// concat_cpu.cpp.
+Tensor concat(const Tensor& a, const Tensor& b);
+void split(const Tensor& ab, std::int64_t channelsA, Tensor* a, Tensor* b);
+
+// attention_cpu.cpp: token GEMMs through oneDNN's sgemm.
+Tensor attention(const Tensor& x, const AttentionWeights& p,
+                 const std::vector<std::uint8_t>* tokenMask);
+Tensor attentionBackward(const Tensor& x, const AttentionWeights& p, const Tensor& dy,
+                         AttentionGradients* grads, const std::vector<std::uint8_t>* tokenMask);
+
+// loss_cpu.cpp.
+double crossEntropyDiceLoss(const Tensor& logits, const Tensor& labels, double diceWeight,
+                            Tensor* dlogits);
+Tensor argmax(const Tensor& logits);
+
+}  // namespace tessera::models::cpu

@@ -1,0 +1,146 @@
+#include "models/pipeline/segment_job.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include "core/files.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/memory.h"
+#include "imaging/io/volume_io.h"
+#include "imaging/mesh/label_mesh.h"
+
+namespace tessera::models {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+Status checkSegmentJobOutputs(const SegmentJobOptions& o) {
+  if (o.input.empty()) return Status(StatusCode::kInvalidArgument, "no input given");
+  if (!fileExists(o.input))
+    return Status(StatusCode::kNotFound, "no such file or directory", o.input);
+  if (o.output.empty()) return Status(StatusCode::kInvalidArgument, "no output given");
+  const auto format = imaging::formatFromPath(o.output);
+  if (format != imaging::FileFormat::kNifti && format != imaging::FileFormat::kNrrd &&
+      format != imaging::FileFormat::kMetaImage)
+    return Status(StatusCode::kUnsupported,
+                  "labels are written as .nii.gz, .nii, .nrrd, .mha or .mhd", o.output);
+  TESSERA_RETURN_IF_ERROR(checkOutputPath(o.output));
+  if (!o.reportPath.empty()) TESSERA_RETURN_IF_ERROR(checkOutputPath(o.reportPath));
+  if (!o.blocksPath.empty()) TESSERA_RETURN_IF_ERROR(checkOutputPath(o.blocksPath));
+  if (!o.meshDir.empty()) {
+    if (o.meshFormat != "stl" && o.meshFormat != "obj")
+      return Status(StatusCode::kInvalidArgument, "mesh format must be stl or obj");
+    TESSERA_RETURN_IF_ERROR(checkOutputPath((fs::path(o.meshDir) / "probe").string()));
+  }
+  return Status();
+}
+
+Result<SegmentJobResult> runSegmentJob(Segmenter& segmenter, const SegmentJobOptions& o,
+                                       ProgressSink* progress, const CancelToken* cancel) {
+  const auto start = Clock::now();
+  TESSERA_RETURN_IF_ERROR(checkSegmentJobOutputs(o));
+  SegmentJobResult result;
+
+  SubProgress readProgress(progress, 0.0, 0.1);
+  imaging::ReadOptions read;
+  read.seriesUid = o.seriesUid;
+  read.progress = &readProgress;
+  read.cancel = cancel;
+  TESSERA_ASSIGN_OR_RETURN(Volume volume, imaging::readVolume(o.input, read));
+  result.geometry = volume.geometry();
+  result.readSeconds = std::chrono::duration<double>(Clock::now() - start).count();
+
+  SubProgress segmentProgress(progress, 0.1, 0.85);
+  SegmentOptions options = o.segment;
+  options.progress = &segmentProgress;
+  options.cancel = cancel;
+  options.keepBlockMap = !o.blocksPath.empty();
+  TESSERA_ASSIGN_OR_RETURN(Segmentation seg, segmenter.segment(volume, options));
+  result.stats = seg.stats;
+  if (cancel) TESSERA_RETURN_IF_ERROR(cancel->check());
+
+  const auto writeStart = Clock::now();
+  TESSERA_RETURN_IF_ERROR(imaging::writeLabelMap(seg.labels, o.output));
+  result.outputs.push_back(o.output);
+  if (!o.blocksPath.empty()) {
+    TESSERA_RETURN_IF_ERROR(imaging::writeLabelMap(LabelMap{std::move(seg.computedBlocks), {}},
+                                                   o.blocksPath));
+    result.outputs.push_back(o.blocksPath);
+  }
+  result.writeSeconds = std::chrono::duration<double>(Clock::now() - writeStart).count();
+  if (progress) ProgressTracker(progress).report(0.9, "statistics");
+
+  imaging::StatisticsOptions statsOptions;
+  statsOptions.cancel = cancel;
+  TESSERA_ASSIGN_OR_RETURN(result.statistics,
+                           imaging::computeLabelStatistics(volume, seg.labels, statsOptions));
+  if (!o.meshDir.empty()) {
+    std::error_code error;
+    fs::create_directories(o.meshDir, error);
+    SubProgress meshProgress(progress, 0.92, 0.99);
+    imaging::MeshOptions meshOptions;
+    meshOptions.cancel = cancel;
+    meshOptions.progress = &meshProgress;
+    TESSERA_ASSIGN_OR_RETURN(std::vector<imaging::Mesh> meshes,
+                             imaging::buildLabelMeshes(seg.labels, meshOptions));
+    for (const imaging::Mesh& mesh : meshes) {
+      const std::string path =
+          (fs::path(o.meshDir) / imaging::meshFileName(mesh, "." + o.meshFormat)).string();
+      TESSERA_RETURN_IF_ERROR(imaging::writeMesh(mesh, path));
+      result.outputs.push_back(path);
+    }
+  }
+  result.totalSeconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (!o.reportPath.empty()) {
+    TESSERA_RETURN_IF_ERROR(
+        writeTextFileAtomic(o.reportPath, segmentReportJson(o, result, segmenter.info())));
+    result.outputs.push_back(o.reportPath);
+  }
+  if (progress) ProgressTracker(progress).report(1.0, "done");
+  return result;
+}
+
+std::string segmentReportJson(const SegmentJobOptions& o, const SegmentJobResult& r,
+                              const ModelInfo& model) {
+  JsonWriter w;
+  w.beginObject();
+  w.field("tessera_version", TESSERA_VERSION);
+  w.field("input", o.input);
+  w.field("labels", o.output);
+  w.key("geometry").beginObject();
+  const Geometry& g = r.geometry;
+  w.key("size").beginArray().value(g.size[0]).value(g.size[1]).value(g.size[2]).endArray();
+  w.key("spacing_mm").beginArray().value(g.spacingMm[0]).value(g.spacingMm[1]).value(g.spacingMm[2]).endArray();
+  w.key("origin_mm_lps").beginArray().value(g.originMm[0]).value(g.originMm[1]).value(g.originMm[2]).endArray();
+  w.key("direction").beginArray();
+  for (double d : g.direction) w.value(d);
+  w.endArray();
+  w.field("orientation", orientationCode(g.direction));
+  w.endObject();
+  w.key("model").beginObject();
+  w.field("name", model.name).field("version", model.version);
+  w.field("base_width", model.architecture.baseWidth).field("levels", model.architecture.levels);
+  w.endObject();
+  w.key("segmentation").beginObject();
+  w.field("mode", segmentModeName(o.segment.mode));
+  w.field("slices", r.stats.slices);
+  w.field("empty_slices", r.stats.emptySlices);
+  w.field("mean_active_block_fraction", r.stats.meanActiveFraction);
+  w.field("gflop_computed", r.stats.flops / 1e9);
+  w.field("gflop_dense", r.stats.denseFlops / 1e9);
+  w.field("flop_fraction_skipped", r.stats.denseFlops > 0 ? 1.0 - r.stats.flops / r.stats.denseFlops : 0.0);
+  w.endObject();
+  w.key("timing_s").beginObject();
+  w.field("read", r.readSeconds).field("detector", r.stats.detectorSeconds);
+  w.field("network", r.stats.engineSeconds).field("write", r.writeSeconds);
+  w.field("total", r.totalSeconds);
+  w.endObject();
+  w.field("peak_resident_mb", static_cast<double>(peakResidentBytes()) / 1048576.0);
+  w.key("statistics");
+  imaging::statisticsToJson(w, r.statistics, r.geometry);
+  w.endObject();
+  return w.str() + "\n";
+}
+
+}  // namespace tessera::models

@@ -1,0 +1,48 @@
+// One case, end to end: read (any format imaging reads) → segment → write
+// the label map with the input's exact geometry → optional report (JSON:
+// model, timing, sparse statistics, per-label volumes in mL and HU), meshes
+// and computed-block map. Every output is written to a temporary name and
+// renamed, so a failure or a cancel never leaves a partial file. Shared by
+// `tessera segment` and `tessera batch`.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/progress.h"
+#include "core/status.h"
+#include "imaging/stats/label_stats.h"
+#include "models/infer/segmenter.h"
+
+namespace tessera::models {
+
+struct SegmentJobOptions {
+  std::string input;
+  std::string seriesUid;    // DICOM directories: the series to read
+  std::string output;       // label map (.nii.gz, .nii, .nrrd, .mha)
+  std::string reportPath;   // optional JSON report
+  std::string meshDir;      // optional: one mesh per label in this directory
+  std::string meshFormat = "stl";  // "stl" or "obj"
+  std::string blocksPath;   // optional: computed-block map as a volume
+  SegmentOptions segment;   // progress/cancel here are ignored (given below)
+};
+
+struct SegmentJobResult {
+  Geometry geometry;
+  SegmentationStats stats;
+  double readSeconds = 0.0, writeSeconds = 0.0, totalSeconds = 0.0;
+  std::vector<imaging::LabelStatistics> statistics;
+  std::vector<std::string> outputs;  // files written
+};
+
+// Checks every output location before any work (clear errors up front).
+Status checkSegmentJobOutputs(const SegmentJobOptions& options);
+
+Result<SegmentJobResult> runSegmentJob(Segmenter& segmenter, const SegmentJobOptions& options,
+                                       ProgressSink* progress, const CancelToken* cancel);
+
+// The report as JSON text.
+std::string segmentReportJson(const SegmentJobOptions& options, const SegmentJobResult& result,
+                              const ModelInfo& model);
+
+}  // namespace tessera::models

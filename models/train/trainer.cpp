@@ -1,0 +1,304 @@
+#include "models/train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "core/files.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/memory.h"
+#include "core/parallel.h"
+#include "imaging/render/plot.h"
+#include "models/infer/inference_engine.h"
+#include "models/io/onnx_model.h"
+#include "models/train/adamw.h"
+#include "models/train/train_state.h"
+
+namespace tessera::models {
+
+namespace fs = std::filesystem;
+
+ValidationResult validateModel(const Model& model, const std::vector<const TrainingCase*>& cases,
+                               int slicesPerCase) {
+  const int classes = model.info.architecture.classes;
+  std::vector<double> intersection(classes, 0), predicted(classes, 0), truth(classes, 0);
+  const int radius = model.info.contextRadius();
+  std::unique_ptr<infer::InferenceEngine> engine;
+  for (const TrainingCase* c : cases) {
+    const int w = static_cast<int>(c->ct.nx()), h = static_cast<int>(c->ct.ny());
+    if (!engine || engine->width() != w || engine->height() != h) {
+      auto created = infer::InferenceEngine::create(model, w, h);
+      if (!created.ok()) continue;
+      engine = std::move(*created);
+    }
+    std::vector<std::uint8_t> labels(static_cast<std::size_t>(w) * h);
+    const std::int64_t nz = c->ct.nz();
+    for (int i = 0; i < slicesPerCase; ++i) {
+      const std::int64_t k = (2 * i + 1) * nz / (2 * slicesPerCase);
+      std::vector<const std::int16_t*> context;
+      for (int d = -radius; d <= radius; ++d)
+        context.push_back(c->ct.slice(std::clamp<std::int64_t>(k + d, 0, nz - 1)));
+      infer::SliceStats stats;
+      engine->run(context, BlockMask(engine->grid(), true), labels.data(), &stats);
+      const std::uint8_t* ref = c->labels.slice(k);
+      for (std::size_t p = 0; p < labels.size(); ++p) {
+        const int a = labels[p], b = ref[p] < classes ? ref[p] : 0;
+        predicted[a] += 1;
+        truth[b] += 1;
+        if (a == b) intersection[a] += 1;
+      }
+    }
+  }
+  ValidationResult r;
+  r.dice.assign(classes, NAN);
+  int scored = 0;
+  double sum = 0;
+  for (int c = 0; c < classes; ++c) {
+    if (predicted[c] + truth[c] == 0) continue;
+    r.dice[c] = 2 * intersection[c] / (predicted[c] + truth[c]);
+    if (c > 0 && truth[c] > 0) {
+      sum += r.dice[c];
+      ++scored;
+    }
+  }
+  r.meanDice = scored ? sum / scored : 0.0;
+  return r;
+}
+
+namespace {
+
+std::unique_ptr<Backend> makeBackend(const std::string& name) {
+  if (name == "reference") return makeReferenceBackend();
+  return makeCpuBackend();
+}
+
+// Cases in the pool at a step: slot i holds case i + poolSize · generation,
+// generations staggered so that the pool changes gradually.
+std::int64_t poolCaseIndex(int slot, int poolSize, std::int64_t refresh, std::int64_t step) {
+  const std::int64_t offset = refresh * slot / std::max(1, poolSize);
+  const std::int64_t generation = refresh > 0 ? (step + offset) / refresh : 0;
+  return slot + std::int64_t{poolSize} * generation;
+}
+
+struct PlotData {
+  std::vector<double> steps, losses, valSteps, valDice;
+};
+
+Status writePlot(const PlotData& d, const std::string& path) {
+  imaging::PlotSeries loss{"training loss", {200, 60, 40}, d.steps, d.losses, false};
+  imaging::PlotSeries dice{"validation mean Dice", {40, 90, 200}, d.valSteps, d.valDice, true};
+  imaging::PlotOptions o;
+  o.title = "Tessera training";
+  o.xLabel = "step";
+  o.logLeft = true;
+  return imaging::writeLinePlotPng({loss, dice}, o, path);
+}
+
+std::string csvHeader(const ModelInfo& info) {
+  std::string h = "step,mean_dice";
+  for (const Label& l : info.labels.labels) h += ",dice_" + l.name;
+  return h + "\n";
+}
+
+}  // namespace
+
+Result<TrainerReport> train(const TrainerOptions& o, ProgressSink* progress,
+                            const CancelToken* cancel) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  if (o.outDir.empty()) return Error{StatusCode::kInvalidArgument, "no output directory given"};
+  std::error_code fsError;
+  fs::create_directories(o.outDir, fsError);
+  if (!isDirectory(o.outDir))
+    return Error{StatusCode::kIoError, "cannot create the output directory", o.outDir};
+  if (o.batchSize < 1 || o.steps < 1)
+    return Error{StatusCode::kInvalidArgument, "steps and batch size must be positive"};
+  if (o.sampler.crop % 16 != 0 || o.sampler.crop < 32)
+    return Error{StatusCode::kInvalidArgument, "the crop must be a multiple of 16, at least 32"};
+
+  const std::string checkpointModel = (fs::path(o.outDir) / "checkpoint.onnx").string();
+  const std::string checkpointState = (fs::path(o.outDir) / "checkpoint.state").string();
+
+  // The model: resumed, fine-tuned or fresh.
+  Model model;
+  TrainState state;
+  if (o.resume) {
+    if (!fileExists(checkpointModel) || !fileExists(checkpointState))
+      return Error{StatusCode::kNotFound, "nothing to resume: no checkpoint in the output directory",
+                   o.outDir};
+    TESSERA_ASSIGN_OR_RETURN(model, importOnnx(checkpointModel));
+    TESSERA_ASSIGN_OR_RETURN(state, readTrainState(checkpointState));
+  } else if (!o.initModel.empty()) {
+    TESSERA_ASSIGN_OR_RETURN(model, importOnnx(o.initModel));
+    if (!model.info.architecture.deepSupervision) {
+      // Fine-tuning adds fresh deep-supervision heads to an inference model.
+      ModelInfo info = model.info;
+      info.architecture.deepSupervision = true;
+      TESSERA_ASSIGN_OR_RETURN(Model fresh, makeModel(info, o.seed));
+      for (auto& p : fresh.net->parameters().all())
+        if (const Parameter* q = model.net->parameters().find(p->name)) p->value = q->value.clone();
+      model = std::move(fresh);
+    }
+  } else {
+    ModelInfo info = o.model;
+    info.architecture.deepSupervision = true;
+    TESSERA_ASSIGN_OR_RETURN(model, makeModel(info, o.seed));
+  }
+  const ModelInfo& info = model.info;
+
+  // Data.
+  std::unique_ptr<CaseSource> source, validationSource;
+  if (o.dataDir.empty()) {
+    source = makePhantomSource(o.phantoms);
+    PhantomSourceOptions v = o.phantoms;
+    v.seed = o.phantoms.seed + 1000003;
+    validationSource = makePhantomSource(v);
+  } else {
+    TESSERA_ASSIGN_OR_RETURN(source, makeFolderSource(o.dataDir));
+    TESSERA_ASSIGN_OR_RETURN(validationSource, makeFolderSource(o.dataDir));
+  }
+  logInfo("training on ", source->describe(), "; validating on ", validationSource->describe());
+  std::vector<TrainingCase> validationCases;
+  for (int i = 0; i < o.validationCases; ++i) {
+    const std::int64_t index = o.dataDir.empty() ? i : validationSource->size() - 1 - i;
+    if (index < 0) break;
+    TESSERA_ASSIGN_OR_RETURN(TrainingCase c, validationSource->load(index));
+    validationCases.push_back(std::move(c));
+  }
+  std::vector<const TrainingCase*> validationPointers;
+  for (const TrainingCase& c : validationCases) validationPointers.push_back(&c);
+
+  std::unique_ptr<Backend> backend = makeBackend(o.backend);
+  ParameterSet& params = model.net->parameters();
+  AdamW optimizer(params, AdamWOptions{0.9, 0.999, 1e-8, o.weightDecay});
+  std::int64_t step = 0;
+  if (o.resume) {
+    TESSERA_RETURN_IF_ERROR(applyTrainState(state, optimizer));
+    step = state.step;
+  }
+
+  const std::string logPath = (fs::path(o.outDir) / "train_log.csv").string();
+  const std::string valPath = (fs::path(o.outDir) / "validation.csv").string();
+  // Logs are rewritten from the checkpoint's history on resume, so a crash
+  // between checkpoints never leaves rows the resumed run would repeat.
+  std::string logText = o.resume ? state.trainLog
+                                 : "step,loss,learning_rate,seconds,samples_per_second,peak_mb\n";
+  std::string valText = o.resume ? state.validationLog : csvHeader(info);
+  PlotData plot = o.resume ? PlotData{state.plotSteps, state.plotLosses, state.plotValSteps,
+                                      state.plotValDice}
+                           : PlotData{};
+
+  std::map<std::int64_t, TrainingCase> cache;
+  TrainerReport report;
+  ProgressTracker tracker(progress);
+  double lastLoss = 0;
+  const std::int64_t firstStep = step;
+  auto saveCheckpoint = [&]() -> Status {
+    ExportOptions e;
+    e.includeTrainingHeads = true;
+    TESSERA_RETURN_IF_ERROR(exportOnnx(model, checkpointModel, e));
+    TrainState s = captureTrainState(optimizer, step);
+    s.trainLog = logText;
+    s.validationLog = valText;
+    s.plotSteps = plot.steps;
+    s.plotLosses = plot.losses;
+    s.plotValSteps = plot.valSteps;
+    s.plotValDice = plot.valDice;
+    return writeTrainState(s, checkpointState);
+  };
+  auto validate = [&]() -> Status {
+    const ValidationResult v = validateModel(model, validationPointers, o.validationSlicesPerCase);
+    report.validation = v;
+    report.validation.step = step;
+    std::ostringstream row;
+    row << step << "," << v.meanDice;
+    for (double d : v.dice) row << "," << (std::isnan(d) ? std::string("") : std::to_string(d));
+    valText += row.str() + "\n";
+    plot.valSteps.push_back(static_cast<double>(step));
+    plot.valDice.push_back(v.meanDice);
+    logInfo("step ", step, ": validation mean Dice ", v.meanDice);
+    TESSERA_RETURN_IF_ERROR(writeTextFileAtomic(valPath, valText));
+    return writePlot(plot, (fs::path(o.outDir) / "training.png").string());
+  };
+
+  tracker.report(static_cast<double>(step) / o.steps, "step " + std::to_string(step));
+  while (step < o.steps) {
+    if (cancel && cancel->cancelled()) {
+      TESSERA_RETURN_IF_ERROR(saveCheckpoint());
+      return Error{StatusCode::kCancelled, "training cancelled; resume with --resume", o.outDir};
+    }
+    // The pool for this step; cases leaving it are dropped.
+    std::vector<const TrainingCase*> pool;
+    std::map<std::int64_t, TrainingCase> next;
+    for (int slot = 0; slot < o.poolSize; ++slot) {
+      const std::int64_t index =
+          poolCaseIndex(slot, o.poolSize, o.poolRefreshSteps, step) % source->size();
+      auto it = cache.find(index);
+      if (it != cache.end()) {
+        next.emplace(index, std::move(it->second));
+        cache.erase(it);
+      } else if (!next.count(index)) {
+        TESSERA_ASSIGN_OR_RETURN(TrainingCase c, source->load(index));
+        next.emplace(index, std::move(c));
+      }
+    }
+    cache = std::move(next);
+    for (const auto& [index, c] : cache) pool.push_back(&c);
+
+    const auto t0 = Clock::now();
+    const Batch batch = sampleBatch(pool, info, o.sampler, o.batchSize, o.seed, step);
+    params.zeroGrad();
+    TrainStepOptions stepOptions;
+    stepOptions.checkpointing = o.checkpointing;
+    stepOptions.halfStorage = o.halfStorage;
+    stepOptions.diceWeight = o.diceWeight;
+    stepOptions.headWeights = o.headWeights;
+    const TrainStepResult r = model.net->trainStep(*backend, batch.input, batch.labels, stepOptions);
+    if (!std::isfinite(r.loss))
+      return Error{StatusCode::kInternal,
+                   "the loss became " + std::to_string(r.loss) +
+                       "; lower --lr or resume from the last checkpoint",
+                   o.outDir};
+    const double lr = warmupCosine(step, o.warmupSteps, o.steps, o.learningRate, o.minLearningRate);
+    optimizer.step(lr);
+    ++step;
+    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    lastLoss = r.loss;
+    report.peakBytes = std::max(report.peakBytes, r.peakBytes);
+    char line[256];
+    std::snprintf(line, sizeof line, "%lld,%.6f,%.6g,%.3f,%.2f,%.1f\n", static_cast<long long>(step),
+                  r.loss, lr, seconds, o.batchSize / seconds, r.peakBytes / 1048576.0);
+    logText += line;
+    plot.steps.push_back(static_cast<double>(step));
+    plot.losses.push_back(r.loss);
+    if (step % 10 == 0 || step == o.steps) TESSERA_RETURN_IF_ERROR(writeTextFileAtomic(logPath, logText));
+    if (step % o.validateEvery == 0 || step == o.steps) TESSERA_RETURN_IF_ERROR(validate());
+    if (step % o.checkpointEvery == 0 || step == o.steps) TESSERA_RETURN_IF_ERROR(saveCheckpoint());
+    char message[128];
+    std::snprintf(message, sizeof message, "step %lld/%lld loss %.4f", static_cast<long long>(step),
+                  static_cast<long long>(o.steps), r.loss);
+    tracker.report(static_cast<double>(step) / o.steps, message);
+  }
+  TESSERA_RETURN_IF_ERROR(writeTextFileAtomic(logPath, logText));
+
+  // The shipped model: inference graph only.
+  Model inference;
+  inference.info = info;
+  inference.info.architecture.deepSupervision = false;
+  inference.net = std::make_unique<UNet>(inference.info.architecture);
+  for (auto& p : inference.net->parameters().all())
+    p->value = params.find(p->name)->value.clone();
+  report.modelPath = (fs::path(o.outDir) / "model.onnx").string();
+  TESSERA_RETURN_IF_ERROR(exportOnnx(inference, report.modelPath));
+  report.steps = step - firstStep;
+  report.finalLoss = lastLoss;
+  report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return report;
+}
+
+}  // namespace tessera::models

@@ -1,0 +1,536 @@
+#include "imaging/phantom/phantom.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <vector>
+
+#include "core/blocks.h"
+#include "core/json.h"
+#include "core/parallel.h"
+#include "imaging/io/volume_io.h"
+#include "imaging/render/slice_png.h"
+
+namespace tessera::imaging {
+namespace {
+namespace fs = std::filesystem;
+using L = TissueLabel;
+
+PhantomOptions smallTorso(std::uint64_t seed = 3, int slices = 24, int matrix = 128) {
+  PhantomOptions o;
+  o.seed = seed;
+  o.slices = slices;
+  o.matrix = matrix;
+  return o;
+}
+
+const Phantom& generated(const PhantomOptions& options) {
+  // Tests share a few phantoms: generating is the slow part.
+  static std::map<std::string, Phantom> cache;
+  const std::string key =
+      std::to_string(static_cast<int>(options.family)) + "/" + std::to_string(options.seed) + "/" +
+      std::to_string(options.caseIndex) + "/" + std::to_string(options.slices) + "/" +
+      std::to_string(options.matrix) + "/" + std::to_string(options.sliceSpacingMm) + "/" +
+      std::to_string(options.zCenter) + "/" + std::to_string(options.occupancy);
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    auto p = generatePhantom(options);
+    EXPECT_TRUE(p.ok()) << p.error().toString();
+    it = cache.emplace(key, std::move(p).value()).first;
+  }
+  return it->second;
+}
+
+bool sameVoxels(const Phantom& a, const Phantom& b) {
+  return a.ct.voxelCount() == b.ct.voxelCount() &&
+         std::equal(a.ct.data(), a.ct.data() + a.ct.voxelCount(), b.ct.data()) &&
+         std::equal(a.labels.labels.data(), a.labels.labels.data() + a.labels.labels.voxelCount(),
+                    b.labels.labels.data());
+}
+
+// HU of the voxels of `label` whose four in-plane neighbours carry the same
+// label: the tissue itself, without the partial-volume rim at its border.
+std::vector<double> interiorHu(const Phantom& p, L label) {
+  std::vector<double> out;
+  const auto& lab = p.labels.labels;
+  const std::uint8_t v = static_cast<std::uint8_t>(label);
+  for (std::int64_t k = 0; k < lab.nz(); ++k)
+    for (std::int64_t j = 1; j + 1 < lab.ny(); ++j)
+      for (std::int64_t i = 1; i + 1 < lab.nx(); ++i)
+        if (lab.at(i, j, k) == v && lab.at(i - 1, j, k) == v && lab.at(i + 1, j, k) == v &&
+            lab.at(i, j - 1, k) == v && lab.at(i, j + 1, k) == v)
+          out.push_back(p.ct.at(i, j, k));
+  return out;
+}
+
+double mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? NAN : s / v.size();
+}
+
+double percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? NAN : v[static_cast<std::size_t>(q * (v.size() - 1))];
+}
+
+class PhantomFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("tessera_phantom_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+std::string readBytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// --- determinism -------------------------------------------------------------
+
+TEST(Phantom, SameSeedGivesIdenticalVoxels) {
+  const PhantomOptions o = smallTorso(5, 12);
+  auto a = generatePhantom(o);
+  auto b = generatePhantom(o);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_TRUE(sameVoxels(*a, *b));
+  EXPECT_TRUE(sameGeometry(a->ct.geometry(), b->ct.geometry(), 0));
+}
+
+TEST(Phantom, ThreadCountDoesNotChangeVoxels) {
+  const PhantomOptions o = smallTorso(5, 12);
+  setNumThreads(1);
+  auto one = generatePhantom(o);
+  setNumThreads(3);
+  auto three = generatePhantom(o);
+  setNumThreads(0);
+  ASSERT_TRUE(one.ok() && three.ok());
+  EXPECT_TRUE(sameVoxels(*one, *three));
+}
+
+TEST(Phantom, SeedsAndCasesGiveDifferentPatients) {
+  const Phantom& base = generated(smallTorso(5, 12));
+  PhantomOptions other = smallTorso(6, 12);
+  const Phantom& otherSeed = generated(other);
+  PhantomOptions nextCase = smallTorso(5, 12);
+  nextCase.caseIndex = 1;
+  const Phantom& otherCase = generated(nextCase);
+  for (const Phantom* p : {&otherSeed, &otherCase}) {
+    // Labels, not only noise, differ: another body and other organs.
+    std::int64_t differing = 0;
+    for (std::int64_t i = 0; i < base.labels.labels.voxelCount(); ++i)
+      differing += base.labels.labels.data()[i] != p->labels.labels.data()[i];
+    EXPECT_GT(differing, base.labels.labels.voxelCount() / 50);
+  }
+}
+
+// --- anatomy -----------------------------------------------------------------
+
+TEST(Phantom, FullLengthCasesContainEveryLabelOfTheirFamily) {
+  for (PhantomFamily family : {PhantomFamily::kTorso, PhantomFamily::kHead}) {
+    PhantomOptions o = smallTorso(8, 64, 128);
+    o.family = family;
+    const Phantom& p = generated(o);
+    std::vector<std::int64_t> counts(kTissueLabelCount, 0);
+    const auto* d = p.labels.labels.data();
+    for (std::int64_t i = 0; i < p.labels.labels.voxelCount(); ++i) ++counts.at(d[i]);
+    const auto expected = phantomFamilyLabels(family);
+    for (int l = 0; l < kTissueLabelCount; ++l) {
+      const bool wanted =
+          std::find(expected.begin(), expected.end(), static_cast<L>(l)) != expected.end();
+      SCOPED_TRACE(std::string(phantomFamilyName(family)) + " " + defaultLabelTable().nameOf(l));
+      if (wanted)
+        EXPECT_GT(counts[l], 20);
+      else
+        EXPECT_EQ(counts[l], 0);
+    }
+  }
+}
+
+TEST(Phantom, OrgansAppearInAnatomicalOrderAlongZ) {
+  const Phantom& p = generated(smallTorso(8, 64, 128));
+  // Mean slice index (0 = inferior) of each organ.
+  auto centre = [&](L label) {
+    double sum = 0, n = 0;
+    const auto& lab = p.labels.labels;
+    for (std::int64_t k = 0; k < lab.nz(); ++k) {
+      const auto* s = lab.slice(k);
+      const auto c = std::count(s, s + lab.nx() * lab.ny(), static_cast<std::uint8_t>(label));
+      sum += k * static_cast<double>(c);
+      n += c;
+    }
+    return sum / n;
+  };
+  // Each organ occupies one unbroken run of slices.
+  const auto& lab = p.labels.labels;
+  for (L organ : {L::kLung, L::kLiver, L::kSpleen, L::kKidney}) {
+    SCOPED_TRACE(defaultLabelTable().nameOf(static_cast<std::uint8_t>(organ)));
+    int runs = 0;
+    bool previous = false;
+    for (std::int64_t k = 0; k < lab.nz(); ++k) {
+      const auto* s = lab.slice(k);
+      const bool present = std::find(s, s + lab.nx() * lab.ny(),
+                                     static_cast<std::uint8_t>(organ)) != s + lab.nx() * lab.ny();
+      runs += present && !previous;
+      previous = present;
+    }
+    EXPECT_EQ(runs, 1);
+  }
+  EXPECT_LT(centre(L::kKidney), centre(L::kLiver));
+  EXPECT_LT(centre(L::kKidney), centre(L::kSpleen));
+  EXPECT_LT(centre(L::kLiver), centre(L::kLung));
+  EXPECT_LT(centre(L::kSpleen), centre(L::kLung));
+}
+
+TEST(Phantom, SlicesAreConsistentAlongZ) {
+  // 2 mm slices through the upper abdomen.
+  PhantomOptions o = smallTorso(9, 30, 128);
+  o.sliceSpacingMm = 2.0;
+  o.zCenter = 0.5;
+  const Phantom& p = generated(o);
+  const auto& lab = p.labels.labels;
+  const std::int64_t n = lab.nx() * lab.ny();
+  for (std::int64_t k = 0; k + 1 < lab.nz(); ++k) {
+    const auto* a = lab.slice(k);
+    const auto* b = lab.slice(k + 1);
+    std::int64_t body = 0, same = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      if (a[i] == 0 && b[i] == 0) continue;
+      ++body;
+      same += a[i] == b[i];
+    }
+    EXPECT_GT(static_cast<double>(same) / body, 0.9) << "slices " << k << " and " << k + 1;
+  }
+  // Each organ present occupies one run of slices, overlapping from slice to slice.
+  for (L organ : {L::kLiver, L::kSpleen, L::kKidney}) {
+    SCOPED_TRACE(defaultLabelTable().nameOf(static_cast<std::uint8_t>(organ)));
+    const std::uint8_t v = static_cast<std::uint8_t>(organ);
+    int runs = 0;
+    bool previous = false;
+    for (std::int64_t k = 0; k < lab.nz(); ++k) {
+      const auto* s = lab.slice(k);
+      const bool present = std::find(s, s + n, v) != s + n;
+      if (present && !previous) ++runs;
+      if (present && previous) {
+        const auto* before = lab.slice(k - 1);
+        std::int64_t overlap = 0;
+        for (std::int64_t i = 0; i < n; ++i) overlap += s[i] == v && before[i] == v;
+        EXPECT_GT(overlap, 0) << "slice " << k;
+      }
+      previous = present;
+    }
+    EXPECT_EQ(runs, 1);
+  }
+}
+
+TEST(Phantom, TissueHuMatchesTheDesign) {
+  // Means over the interior of each tissue, three patients pooled, against
+  // the design values of DESIGN.md §4 (liver ~55, spleen ~45, kidney ~35,
+  // muscle and soft tissue ~40, fat -100, lung -850, internal air -950).
+  std::map<L, std::vector<double>> hu;
+  for (int c = 0; c < 3; ++c) {
+    PhantomOptions o = smallTorso(10, 40, 256);
+    o.caseIndex = c;
+    const Phantom& p = generated(o);
+    for (L l : {L::kLiver, L::kSpleen, L::kKidney, L::kSoftTissue, L::kFat, L::kLung,
+                L::kInternalAir, L::kBone, L::kBackground}) {
+      auto v = interiorHu(p, l);
+      hu[l].insert(hu[l].end(), v.begin(), v.end());
+    }
+  }
+  const std::map<L, double> design = {{L::kLiver, 55},        {L::kSpleen, 45}, {L::kKidney, 35},
+                                      {L::kSoftTissue, 40},   {L::kFat, -100},  {L::kLung, -850},
+                                      {L::kInternalAir, -950}};
+  for (const auto& [label, value] : design) {
+    SCOPED_TRACE(defaultLabelTable().nameOf(static_cast<std::uint8_t>(label)));
+    ASSERT_GT(hu[label].size(), 100u);
+    EXPECT_NEAR(mean(hu[label]), value, 20.0);
+  }
+  const double bone = mean(hu[L::kBone]);
+  EXPECT_GT(bone, 300);
+  EXPECT_LT(bone, 1500);
+  EXPECT_GT(percentile(hu[L::kBone], 0.95), 700);  // cortical bone is there
+  // Outside air (the table aside) is air.
+  EXPECT_NEAR(percentile(hu[L::kBackground], 0.5), -1000, 10);
+}
+
+TEST(Phantom, CorticalRimIsBrighterThanMarrow) {
+  PhantomOptions o = smallTorso(10, 40, 256);
+  const Phantom& p = generated(o);
+  const auto& lab = p.labels.labels;
+  const std::uint8_t bone = static_cast<std::uint8_t>(L::kBone);
+  // Bone voxels two voxels inside the bone's border vs. the deepest ones.
+  std::vector<double> nearBorder, deep;
+  for (std::int64_t k = 0; k < lab.nz(); ++k)
+    for (std::int64_t j = 3; j + 3 < lab.ny(); ++j)
+      for (std::int64_t i = 3; i + 3 < lab.nx(); ++i) {
+        if (lab.at(i, j, k) != bone) continue;
+        int depth = 0;
+        while (depth < 3 && lab.at(i - depth - 1, j, k) == bone &&
+               lab.at(i + depth + 1, j, k) == bone && lab.at(i, j - depth - 1, k) == bone &&
+               lab.at(i, j + depth + 1, k) == bone)
+          ++depth;
+        if (depth == 1) nearBorder.push_back(p.ct.at(i, j, k));
+        if (depth == 3) deep.push_back(p.ct.at(i, j, k));
+      }
+  ASSERT_GT(deep.size(), 100u);
+  EXPECT_GT(mean(nearBorder), mean(deep) + 150);
+}
+
+TEST(Phantom, OrganHuRangesOverlap) {
+  // A threshold on HU cannot separate liver, spleen and kidney: their
+  // central 80 % ranges overlap, so position and shape have to decide.
+  PhantomOptions o = smallTorso(10, 40, 256);
+  const Phantom& p = generated(o);
+  const auto liver = interiorHu(p, L::kLiver), spleen = interiorHu(p, L::kSpleen),
+             kidney = interiorHu(p, L::kKidney), soft = interiorHu(p, L::kSoftTissue);
+  auto overlap = [](const std::vector<double>& a, const std::vector<double>& b) {
+    return std::min(percentile(a, 0.9), percentile(b, 0.9)) -
+           std::max(percentile(a, 0.1), percentile(b, 0.1));
+  };
+  EXPECT_GT(overlap(liver, spleen), 0);
+  EXPECT_GT(overlap(spleen, kidney), 0);
+  EXPECT_GT(overlap(liver, kidney), 0);
+  EXPECT_GT(overlap(liver, soft), 0);
+}
+
+TEST(Phantom, TableIsDenseBackgroundBelowTheBody) {
+  for (PhantomFamily family : {PhantomFamily::kTorso, PhantomFamily::kHead}) {
+    SCOPED_TRACE(phantomFamilyName(family));
+    PhantomOptions o = smallTorso(12, 8, 256);
+    o.family = family;
+    o.occupancy = 0.4;  // small enough for the table to be in the field of view
+    const Phantom& p = generated(o);
+    const auto& lab = p.labels.labels;
+    std::int64_t dense = 0;
+    for (std::int64_t k = 0; k < lab.nz(); ++k)
+      for (std::int64_t i = 0; i < lab.nx(); ++i) {
+        std::int64_t lowestBody = -1;
+        for (std::int64_t j = 0; j < lab.ny(); ++j)
+          if (lab.at(i, j, k) != 0) lowestBody = j;
+        for (std::int64_t j = 0; j < lab.ny(); ++j) {
+          if (lab.at(i, j, k) == 0 && p.ct.at(i, j, k) > 150) {
+            ++dense;
+            EXPECT_GT(j, lowestBody) << "dense background above the body at " << i << "," << j;
+          }
+        }
+      }
+    EXPECT_GT(dense, 100);  // the table is there, dense, and labelled background
+  }
+}
+
+TEST(Phantom, OccupancyParameterControlsBodyBlocks) {
+  double previous = 0;
+  for (double target : {0.4, 0.55, 0.7}) {
+    SCOPED_TRACE(target);
+    PhantomOptions o = smallTorso(13, 6, 512);
+    o.occupancy = target;
+    const Phantom& p = generated(o);
+    const double measured = bodyBlockOccupancy(p.labels);
+    EXPECT_NEAR(measured, target, 0.05);
+    EXPECT_NEAR(p.info.measuredOccupancy, measured, 1e-12);
+    EXPECT_GT(measured, previous);
+    previous = measured;
+  }
+}
+
+TEST(Phantom, DetectorCoversEveryBlockHoldingBody) {
+  // On phantom slices the default detector must keep every block with
+  // anatomy (lung and bowel gas included), and not activate the whole slice.
+  PhantomOptions o = smallTorso(14, 10, 512);
+  o.occupancy = 0.45;
+  const Phantom& p = generated(o);
+  const BlockGrid grid(512, 512);
+  double active = 0;
+  for (std::int64_t k = 0; k < p.ct.nz(); ++k) {
+    const BlockMask mask = detectBlocks(p.ct.slice(k), 512, 512);
+    const std::uint8_t* lab = p.labels.labels.slice(k);
+    for (int y = 0; y < 512; ++y)
+      for (int x = 0; x < 512; ++x)
+        if (lab[y * 512 + x] != 0) {
+          ASSERT_TRUE(mask.test(grid.blockOfPixel(x, y))) << "slice " << k;
+        }
+    active += mask.activeFraction();
+  }
+  active /= static_cast<double>(p.ct.nz());
+  EXPECT_LT(active, 0.85);
+  EXPECT_GT(active, p.info.measuredOccupancy);
+}
+
+TEST(Phantom, GeometryIsARealisticCt) {
+  const Phantom& p = generated(smallTorso(15, 64, 512));
+  const Geometry& g = p.ct.geometry();
+  EXPECT_TRUE(validateGeometry(g).ok());
+  EXPECT_TRUE(sameGeometry(g, p.labels.labels.geometry(), 0));
+  EXPECT_EQ(g.size[0], 512);
+  EXPECT_EQ(g.size[2], 64);
+  EXPECT_EQ(g.spacingMm[0], g.spacingMm[1]);
+  EXPECT_GE(g.spacingMm[0], 300.0 / 512 - 1e-9);  // FOV 300-500 mm
+  EXPECT_LE(g.spacingMm[0], 500.0 / 512 + 1e-9);
+  EXPECT_GT(g.spacingMm[2], 0);  // slices ordered inferior to superior (+z)
+  EXPECT_NEAR(g.spacingMm[2] * g.size[2], 64 * p.info.sliceSpacingMm, 1e-6);
+  EXPECT_EQ(orientationCode(g.direction), "LPS");
+  // Centred field of view.
+  EXPECT_NEAR(g.originMm[0] + 0.5 * (g.size[0] - 1) * g.spacingMm[0], 0, 1e-6);
+  EXPECT_EQ(p.labels.table.labels.size(), defaultLabelTable().labels.size());
+  const auto* hu = p.ct.data();
+  const auto [lo, hi] = std::minmax_element(hu, hu + p.ct.voxelCount());
+  EXPECT_GE(*lo, -1024);
+  EXPECT_LE(*hi, 3071);
+}
+
+TEST(Phantom, HeadHasBrainInsideTheSkull) {
+  PhantomOptions o = smallTorso(16, 40, 256);
+  o.family = PhantomFamily::kHead;
+  const Phantom& p = generated(o);
+  const auto brain = interiorHu(p, L::kBrain), soft = interiorHu(p, L::kSoftTissue);
+  EXPECT_NEAR(mean(brain), 32, 10);
+  // Brain and soft tissue overlap in HU: the skull around it is what tells.
+  EXPECT_GT(percentile(brain, 0.9), percentile(soft, 0.1));
+  // Every brain voxel has bone somewhere further out on its row, both ways.
+  const auto& lab = p.labels.labels;
+  const std::uint8_t b = static_cast<std::uint8_t>(L::kBrain),
+                     bone = static_cast<std::uint8_t>(L::kBone);
+  std::int64_t enclosed = 0, total = 0;
+  for (std::int64_t k = 0; k < lab.nz(); ++k)
+    for (std::int64_t j = 0; j < lab.ny(); ++j)
+      for (std::int64_t i = 0; i < lab.nx(); ++i) {
+        if (lab.at(i, j, k) != b) continue;
+        ++total;
+        bool left = false, right = false;
+        for (std::int64_t x = i; x >= 0 && !left; --x) left = lab.at(x, j, k) == bone;
+        for (std::int64_t x = i; x < lab.nx() && !right; ++x) right = lab.at(x, j, k) == bone;
+        enclosed += left && right;
+      }
+  EXPECT_GT(total, 1000);
+  EXPECT_GT(static_cast<double>(enclosed) / total, 0.95);
+}
+
+// --- options and files ---------------------------------------------------------
+
+TEST(Phantom, RejectsBadOptions) {
+  auto bad = [](auto change) {
+    PhantomOptions o = smallTorso();
+    change(o);
+    auto p = generatePhantom(o);
+    return !p.ok() && p.error().code == StatusCode::kInvalidArgument;
+  };
+  EXPECT_TRUE(bad([](PhantomOptions& o) { o.matrix = 10; }));
+  EXPECT_TRUE(bad([](PhantomOptions& o) { o.slices = -1; }));
+  EXPECT_TRUE(bad([](PhantomOptions& o) { o.occupancy = 0.95; }));
+  EXPECT_TRUE(bad([](PhantomOptions& o) { o.caseIndex = -2; }));
+  EXPECT_TRUE(bad([](PhantomOptions& o) { o.sliceSpacingMm = NAN; }));
+  EXPECT_TRUE(parsePhantomFamily("head").ok());
+  EXPECT_FALSE(parsePhantomFamily("knee").ok());
+}
+
+TEST(Phantom, CancellationStopsGeneration) {
+  CancelToken cancel;
+  cancel.cancel();
+  PhantomOptions o = smallTorso();
+  o.cancel = &cancel;
+  auto p = generatePhantom(o);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().code, StatusCode::kCancelled);
+}
+
+TEST(Phantom, BodyBlockOccupancyCountsBlocksWithAnyBody) {
+  Geometry g;
+  g.size = {40, 20, 2};  // 3 x 2 blocks per slice (padded)
+  LabelMap m;
+  m.labels = *Image<std::uint8_t>::create(g, 0);
+  m.labels.at(0, 0, 0) = 1;    // block (0,0)
+  m.labels.at(39, 19, 0) = 2;  // block (2,1), in the padded corner block
+  for (int j = 0; j < 20; ++j)
+    for (int i = 0; i < 40; ++i) m.labels.at(i, j, 1) = 1;
+  EXPECT_DOUBLE_EQ(bodyBlockOccupancy(m), 0.5 * (2.0 / 6.0 + 1.0));
+}
+
+TEST_F(PhantomFiles, WritesACaseThatReadsBackExactly) {
+  const Phantom& p = generated(smallTorso(17, 12, 128));
+  auto dir = writePhantomCase(dir_.string(), p);
+  ASSERT_TRUE(dir.ok()) << dir.error().toString();
+  EXPECT_EQ(fs::path(*dir).filename(), "case_0000");
+  auto ct = readVolume(*dir + "/ct.nii.gz");
+  auto labels = readLabelMap(*dir + "/labels.nii.gz");
+  ASSERT_TRUE(ct.ok() && labels.ok());
+  EXPECT_TRUE(sameGeometry(ct->geometry(), p.ct.geometry(), 1e-4));
+  EXPECT_TRUE(std::equal(p.ct.data(), p.ct.data() + p.ct.voxelCount(), ct->data()));
+  EXPECT_TRUE(std::equal(p.labels.labels.data(),
+                         p.labels.labels.data() + p.labels.labels.voxelCount(),
+                         labels->labels.data()));
+  auto json = parseJson(readBytes(fs::path(*dir) / "phantom.json"));
+  ASSERT_TRUE(json.ok());
+  EXPECT_EQ(json->getString("family"), "torso");
+  EXPECT_EQ(json->getNumber("seed"), 17);
+  EXPECT_EQ(json->getNumber("slices"), 12);
+  EXPECT_NEAR(json->getNumber("occupancy"), p.info.measuredOccupancy, 1e-3);
+  for (const auto& entry : fs::directory_iterator(*dir))
+    EXPECT_NE(entry.path().filename().string()[0], '.') << "temporary left: " << entry.path();
+}
+
+TEST_F(PhantomFiles, SameArgumentsWriteIdenticalBytes) {
+  // What `tessera phantom out --cases 2 --seed 7` does, twice, into two
+  // directories: the files must be byte-identical (no time stamps in gzip
+  // or NIfTI headers).
+  for (int run = 0; run < 2; ++run) {
+    fs::create_directories(dir_ / std::to_string(run));
+    for (int c = 0; c < 2; ++c) {
+      PhantomOptions o = smallTorso(7, 8, 128);
+      o.caseIndex = c;
+      auto p = generatePhantom(o);
+      ASSERT_TRUE(p.ok());
+      ASSERT_TRUE(writePhantomCase((dir_ / std::to_string(run)).string(), *p).ok());
+    }
+  }
+  for (const char* c : {"case_0000", "case_0001"})
+    for (const char* f : {"ct.nii.gz", "labels.nii.gz", "phantom.json"}) {
+      SCOPED_TRACE(std::string(c) + "/" + f);
+      const std::string a = readBytes(dir_ / "0" / c / f), b = readBytes(dir_ / "1" / c / f);
+      EXPECT_FALSE(a.empty());
+      EXPECT_TRUE(a == b);
+    }
+  EXPECT_FALSE(readBytes(dir_ / "0" / "case_0000" / "ct.nii.gz") ==
+               readBytes(dir_ / "0" / "case_0001" / "ct.nii.gz"));
+}
+
+TEST_F(PhantomFiles, MissingOutputDirectoryIsAnError) {
+  const Phantom& p = generated(smallTorso(17, 12, 128));
+  auto dir = writePhantomCase((dir_ / "missing").string(), p);
+  ASSERT_FALSE(dir.ok());
+  EXPECT_EQ(dir.error().code, StatusCode::kNotFound);
+}
+
+TEST_F(PhantomFiles, SlicePngHasBothPanels) {
+  const Phantom& p = generated(smallTorso(17, 12, 128));
+  const std::string png = (dir_ / "slice.png").string();
+  ASSERT_TRUE(writeSlicePng(p.ct, &p.labels, p.info.representativeSlice, png).ok());
+  const std::string bytes = readBytes(png);
+  ASSERT_GT(bytes.size(), 24u);
+  EXPECT_EQ(bytes.substr(1, 3), "PNG");
+  // IHDR: width and height, big-endian, at bytes 16..23.
+  auto be32 = [&](int at) {
+    return (static_cast<unsigned char>(bytes[at]) << 24) |
+           (static_cast<unsigned char>(bytes[at + 1]) << 16) |
+           (static_cast<unsigned char>(bytes[at + 2]) << 8) |
+           static_cast<unsigned char>(bytes[at + 3]);
+  };
+  EXPECT_EQ(be32(16), 256);
+  EXPECT_EQ(be32(20), 128);
+  EXPECT_FALSE(writeSlicePng(p.ct, &p.labels, 99, png).ok());
+  EXPECT_FALSE(writeSlicePng(p.ct, nullptr, 0, (dir_ / "slice.jpg").string()).ok());
+}
+
+}  // namespace
+}  // namespace tessera::imaging
