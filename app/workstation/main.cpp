@@ -1,0 +1,155 @@
+// tessera-workstation: the radiologist's workstation (wiring only).
+//
+//   tessera-workstation [PATH] [--labels FILE] [--blocks FILE]
+//                       [--screenshot OUT.png] [--size WxH] [--maximise VIEW]
+//
+// With --screenshot the window is rendered without a person and saved as
+// PNG; without a display it re-runs itself under xvfb-run when available.
+#include <unistd.h>
+
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QTimer>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "app/cli/args.h"
+#include "core/log.h"
+#include "ui/widgets/application.h"
+#include "ui/widgets/main_window.h"
+#include "ui/widgets/vtk_host_widget.h"
+
+namespace {
+
+constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2;
+
+bool hasDisplay() {
+  const char* platform = std::getenv("QT_QPA_PLATFORM");
+  if (platform && *platform) return true;
+  const char* x = std::getenv("DISPLAY");
+  const char* wayland = std::getenv("WAYLAND_DISPLAY");
+  return (x && *x) || (wayland && *wayland);
+}
+
+// Re-executes this program under xvfb-run (a virtual X display); returns
+// only when that is impossible.
+void reexecUnderXvfb(int argc, char** argv) {
+  if (std::getenv("TESSERA_NO_XVFB")) return;
+  setenv("TESSERA_NO_XVFB", "1", 1);
+  char buffer[4096];
+  const ssize_t length = readlink("/proc/self/exe", buffer, sizeof buffer - 1);
+  if (length <= 0) return;
+  std::string self(buffer, static_cast<std::size_t>(length));
+  std::vector<char*> args;
+  std::string a = "-a", s = "-s", screen = "-screen 0 1920x1200x24";
+  args.push_back(const_cast<char*>("xvfb-run"));
+  args.push_back(a.data());
+  args.push_back(s.data());
+  args.push_back(screen.data());
+  args.push_back(self.data());
+  for (int i = 1; i < argc; ++i) args.push_back(argv[i]);
+  args.push_back(nullptr);
+  execvp("xvfb-run", args.data());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  tessera::cli::ArgParser parser(
+      "tessera-workstation", "CT workstation: read, correct, measure and export segmentations.");
+  parser.positional("PATH", "CT to open: NIfTI, NRRD, MetaImage, DICOM file or folder", false);
+  parser.option("--labels", "FILE", "segmentation (label map) of the CT to open with it");
+  parser.option("--blocks", "FILE", "block map of the CT (non-zero where blocks were computed)");
+  parser.option("--screenshot", "OUT.png", "render the window without a person and save it");
+  parser.option("--size", "WxH", "window size for --screenshot", "1600x1000");
+  parser.option("--maximise", "VIEW", "axial, sagittal, coronal or 3d: show one view large");
+  parser.epilog(
+      "Without a display, --screenshot runs itself under xvfb-run.\n"
+      "Exit codes: 0 success, 1 failure, 2 usage error.");
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  if (!parser.parse(args)) {
+    if (parser.helpRequested()) {
+      std::fputs(parser.usage().c_str(), stdout);
+      return kExitOk;
+    }
+    std::fprintf(stderr, "tessera-workstation: error: %s\n(see --help)\n", parser.error().c_str());
+    return kExitUsage;
+  }
+  const bool screenshot = parser.has("screenshot");
+  int width = 1600, height = 1000;
+  if (std::sscanf(parser.get("size").c_str(), "%dx%d", &width, &height) != 2 || width < 200 ||
+      height < 200 || width > 8000 || height > 8000) {
+    std::fprintf(stderr, "tessera-workstation: error: --size takes WxH, e.g. 1600x1000\n");
+    return kExitUsage;
+  }
+  int maximise = -1;
+  if (parser.has("maximise")) {
+    const std::string v = parser.get("maximise");
+    const char* names[4] = {"axial", "sagittal", "coronal", "3d"};
+    for (int i = 0; i < 4; ++i)
+      if (v == names[i]) maximise = i;
+    if (maximise < 0) {
+      std::fprintf(stderr,
+                   "tessera-workstation: error: --maximise takes axial, sagittal, "
+                   "coronal or 3d\n");
+      return kExitUsage;
+    }
+  }
+  if (!screenshot && !hasDisplay()) {
+    std::fprintf(stderr,
+                 "tessera-workstation: error: no display is set (DISPLAY or WAYLAND_DISPLAY); "
+                 "run it on a desktop, or use --screenshot to render without one\n");
+    return kExitFailure;
+  }
+  if (screenshot && !hasDisplay()) {
+    reexecUnderXvfb(argc, argv);
+    std::fprintf(stderr,
+                 "tessera-workstation: error: --screenshot needs a display; none is set and "
+                 "xvfb-run is not available (install xvfb or run under a desktop)\n");
+    return kExitFailure;
+  }
+
+  tessera::ui::VtkHostWidget::setDefaultSurfaceFormat();
+  tessera::ui::WorkstationApplication app(argc, argv);
+  tessera::ui::applyDarkTheme(app);
+  tessera::ui::MainWindow window;
+  window.setHeadless(screenshot);
+  if (screenshot) window.resize(width, height);
+
+  const QString path = QString::fromStdString(parser.get("PATH"));
+  bool ok = true;
+  if (!path.isEmpty()) ok = window.openPath(QDir::current().absoluteFilePath(path));
+  if (ok && parser.has("labels"))
+    ok = window.openSegmentation(QString::fromStdString(parser.get("labels")));
+  if (ok && parser.has("blocks"))
+    ok = window.openBlockMap(QString::fromStdString(parser.get("blocks")));
+  if (maximise >= 0) window.setMaximisedView(maximise);
+  window.show();
+
+  if (!screenshot) return app.exec();
+  if (!ok) {
+    std::fprintf(stderr, "tessera-workstation: error: %s\n",
+                 window.lastError() ? window.lastError()->toString().c_str() : "cannot open");
+    return kExitFailure;
+  }
+  // Let the window lay itself out and the 3D surfaces build, then grab it.
+  QElapsedTimer settle;
+  settle.start();
+  while (settle.elapsed() < 300) app.processEvents(QEventLoop::AllEvents, 50);
+  if (!window.waitForSurfaces()) {
+    std::fprintf(stderr, "tessera-workstation: error: the 3D surfaces took too long\n");
+    return kExitFailure;
+  }
+  const QString out = QString::fromStdString(parser.get("screenshot"));
+  if (!window.saveScreenshot(out)) {
+    std::fprintf(stderr, "tessera-workstation: error: %s\n",
+                 window.lastError() ? window.lastError()->toString().c_str() : "screenshot failed");
+    return kExitFailure;
+  }
+  std::printf("screenshot written to %s\n", out.toStdString().c_str());
+  return kExitOk;
+}

@@ -1,0 +1,483 @@
+#include "ui/model/workstation_model.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+
+#include "core/files.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "imaging/io/volume_io.h"
+#include "imaging/mesh/label_mesh.h"
+#include "imaging/stats/label_stats.h"
+
+namespace tessera::ui {
+
+namespace {
+
+std::string lowercase(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+}  // namespace
+
+std::string describeCursor(const CursorInfo& info) {
+  char buffer[256];
+  std::snprintf(
+      buffer, sizeof buffer,
+      "HU %d  \xC2\xB7  x %.1f  y %.1f  z %.1f mm (LPS)  \xC2\xB7  voxel %lld, %lld, %lld", info.hu,
+      info.worldMm[0], info.worldMm[1], info.worldMm[2], static_cast<long long>(info.voxel[0]),
+      static_cast<long long>(info.voxel[1]), static_cast<long long>(info.voxel[2]));
+  std::string text = buffer;
+  if (!info.labelName.empty()) text += "  \xC2\xB7  " + info.labelName;
+  return text;
+}
+
+WorkstationModel::WorkstationModel(std::function<void()> wakeSegmentation)
+    : grey_(windowLevel_), controller_(std::move(wakeSegmentation)) {}
+
+WorkstationModel::~WorkstationModel() {
+  controller_.cancel();
+  controller_.wait();
+}
+
+void WorkstationModel::resetLabelTable() {
+  // Fails only for a label map whose geometry differs from the CT's, which
+  // the document never holds.
+  const Status status = labelTable_.reset(document_.ct(), document_.labels());
+  if (!status.ok()) logError("label statistics: ", status.toString());
+}
+
+void WorkstationModel::addListener(Listener listener) {
+  listeners_.push_back(std::move(listener));
+}
+
+void WorkstationModel::notify(unsigned changes) {
+  for (const Listener& listener : listeners_) listener(changes);
+}
+
+// --- study -------------------------------------------------------------------
+
+Status WorkstationModel::openVolume(const std::string& path, const std::string& seriesUid) {
+  imaging::ReadOptions options;
+  options.seriesUid = seriesUid;
+  auto ct = imaging::readVolume(path, options);
+  if (!ct.ok()) {
+    Error error = ct.error();
+    if (error.context.empty()) error.context = path;
+    return error;
+  }
+  TESSERA_RETURN_IF_ERROR(setVolume(std::move(ct).value(), path));
+  recent_.add(path);
+  return Status();
+}
+
+Status WorkstationModel::setVolume(Volume ct, const std::string& path) {
+  if (controller_.busy()) {
+    controller_.cancel();
+    controller_.wait();
+    controller_.poll();
+    discardPreview();
+  }
+  if (paint_.active()) paint_.end();
+  TESSERA_RETURN_IF_ERROR(document_.setVolume(std::move(ct), path));
+  afterStudyChanged();
+  return Status();
+}
+
+void WorkstationModel::afterStudyChanged() {
+  const Geometry& g = document_.geometry();
+  for (SliceViewModel& view : views_) {
+    const int w = view.viewportWidth(), h = view.viewportHeight();
+    view.setGeometry(g);
+    view.setViewport(w, h);
+  }
+  crosshairMm_ =
+      g.worldFromVoxel({static_cast<double>(g.size[0] / 2), static_cast<double>(g.size[1] / 2),
+                        static_cast<double>(g.size[2] / 2)});
+  syncSlicesToCrosshair();
+  resetLabelTable();
+  segmentation_ = SegmentationState{};
+  notify(kChangeAll);
+}
+
+Status WorkstationModel::openLabels(const std::string& path) {
+  if (!hasImage())
+    return Status(StatusCode::kInvalidArgument, "Open a CT before its segmentation.");
+  auto labels = imaging::readLabelMap(path);
+  if (!labels.ok()) {
+    Error error = labels.error();
+    if (error.context.empty()) error.context = path;
+    return error;
+  }
+  TESSERA_RETURN_IF_ERROR(setLabels(std::move(labels).value(), path));
+  return Status();
+}
+
+Status WorkstationModel::setLabels(LabelMap labels, const std::string& path) {
+  if (controller_.busy())
+    return Status(StatusCode::kInvalidArgument,
+                  "A segmentation is running; cancel it before opening another.");
+  if (paint_.active()) paint_.end();
+  TESSERA_RETURN_IF_ERROR(document_.setLabels(std::move(labels), path));
+  resetLabelTable();
+  notify(kChangeLabels | kChangeLabelTable | kChangeHistory);
+  return Status();
+}
+
+Status WorkstationModel::openBlockMap(const std::string& path) {
+  if (!hasImage()) return Status(StatusCode::kInvalidArgument, "Open a CT before its block map.");
+  auto blocks = imaging::readLabelMap(path);
+  if (!blocks.ok()) {
+    Error error = blocks.error();
+    if (error.context.empty()) error.context = path;
+    return error;
+  }
+  TESSERA_RETURN_IF_ERROR(document_.setBlockMap(std::move(blocks->labels), path));
+  showBlocks_ = true;
+  notify(kChangeOverlay);
+  return Status();
+}
+
+bool WorkstationModel::isSegmentationOfOpenCt(const std::string& path) const {
+  if (!hasImage() || isDirectory(path)) return false;
+  auto header = imaging::readHeader(path);
+  return header.ok() &&
+         (header->componentType == imaging::ComponentType::kUInt8 ||
+          header->componentType == imaging::ComponentType::kInt8) &&
+         sameGeometry(header->geometry, document_.geometry());
+}
+
+// --- views -------------------------------------------------------------------
+
+void WorkstationModel::setViewport(Plane plane, int width, int height) {
+  view(plane).setViewport(width, height);
+  notify(kChangeView);
+}
+
+void WorkstationModel::zoomView(Plane plane, const ScreenPoint& anchor, double factor) {
+  if (!hasImage()) return;
+  view(plane).zoomAt(anchor, factor);
+  notify(kChangeView);
+}
+
+void WorkstationModel::panView(Plane plane, double dx, double dy) {
+  if (!hasImage()) return;
+  view(plane).panByPixels(dx, dy);
+  notify(kChangeView);
+}
+
+void WorkstationModel::resetView(Plane plane) {
+  view(plane).resetView();
+  notify(kChangeView);
+}
+
+void WorkstationModel::resetViews() {
+  for (SliceViewModel& view : views_) view.resetView();
+  notify(kChangeView);
+}
+
+std::array<std::int64_t, 3> WorkstationModel::crosshairVoxel() const {
+  std::array<std::int64_t, 3> voxel{0, 0, 0};
+  if (!hasImage()) return voxel;
+  const Geometry& g = document_.geometry();
+  const Vec3 ijk = g.voxelFromWorld(crosshairMm_);
+  for (int a = 0; a < 3; ++a)
+    voxel[a] = std::clamp<std::int64_t>(std::llround(ijk[a]), 0, g.size[a] - 1);
+  return voxel;
+}
+
+void WorkstationModel::syncSlicesToCrosshair() {
+  const auto voxel = crosshairVoxel();
+  for (SliceViewModel& view : views_) view.setSlice(voxel[view.axes().normal]);
+}
+
+void WorkstationModel::setCrosshairMm(const Vec3& lpsMm) {
+  if (!hasImage()) return;
+  // Kept on a voxel centre inside the volume, so that every view shows
+  // exactly the slice through it.
+  const Geometry& g = document_.geometry();
+  const Vec3 ijk = g.voxelFromWorld(lpsMm);
+  Vec3 snapped{};
+  for (int a = 0; a < 3; ++a)
+    snapped[a] =
+        static_cast<double>(std::clamp<std::int64_t>(std::llround(ijk[a]), 0, g.size[a] - 1));
+  crosshairMm_ = g.worldFromVoxel(snapped);
+  syncSlicesToCrosshair();
+  notify(kChangeCursor);
+}
+
+void WorkstationModel::setCrosshairFromScreen(Plane plane, const ScreenPoint& p) {
+  if (!hasImage()) return;
+  setCrosshairMm(view(plane).worldFromScreen(p));
+}
+
+void WorkstationModel::scroll(Plane plane, int steps) {
+  if (!hasImage() || steps == 0) return;
+  const SliceViewModel& v = view(plane);
+  auto voxel = crosshairVoxel();
+  const int axis = v.axes().normal;
+  voxel[axis] = std::clamp<std::int64_t>(voxel[axis] + std::int64_t{steps} * v.axes().normalSign, 0,
+                                         document_.geometry().size[axis] - 1);
+  setCrosshairMm(document_.geometry().worldFromVoxel({static_cast<double>(voxel[0]),
+                                                      static_cast<double>(voxel[1]),
+                                                      static_cast<double>(voxel[2])}));
+}
+
+void WorkstationModel::setWindowLevel(const WindowLevel& windowLevel) {
+  const WindowLevel clamped = clampWindowLevel(windowLevel);
+  if (clamped == windowLevel_) return;
+  windowLevel_ = clamped;
+  grey_ = GreyTable(windowLevel_);
+  notify(kChangeWindow);
+}
+
+void WorkstationModel::applyPreset(std::size_t presetIndex) {
+  if (presetIndex < windowPresets().size())
+    setWindowLevel(windowPresets()[presetIndex].windowLevel);
+}
+
+void WorkstationModel::setLabelOpacity(double opacity) {
+  labelOpacity_ = std::clamp(opacity, 0.0, 1.0);
+  notify(kChangeOverlay);
+}
+
+void WorkstationModel::setShowBlocks(bool show) {
+  showBlocks_ = show;
+  notify(kChangeOverlay);
+}
+
+void WorkstationModel::setLabelVisible(std::uint8_t value, bool visible) {
+  labelTable_.setVisible(value, visible);
+  notify(kChangeOverlay | kChangeLabelTable);
+}
+
+OverlayStyle WorkstationModel::overlayStyle() const {
+  OverlayStyle style;
+  style.labelOpacity = labelOpacity_;
+  style.showBlocks = showBlocks_;
+  style.labelVisible.fill(true);
+  for (const Label& label : document_.labels().table.labels)
+    style.labelRgb[label.value] = label.rgb;
+  for (const LabelRow& row : labelTable_.rows()) style.labelVisible[row.value] = row.visible;
+  return style;
+}
+
+SliceImage WorkstationModel::renderView(Plane plane) const {
+  if (!hasImage()) return {};
+  const SliceViewModel& v = view(plane);
+  return renderSlice(document_.ct(), &displayedLabels(), document_.blockMap(), v.axes(), v.slice(),
+                     grey_, overlayStyle());
+}
+
+std::optional<CursorInfo> WorkstationModel::cursorInfo(Plane plane, const ScreenPoint& p) const {
+  if (!hasImage()) return std::nullopt;
+  const auto probe = view(plane).probe(p);
+  if (!probe) return std::nullopt;
+  CursorInfo info;
+  info.voxel = probe->voxel;
+  info.worldMm = probe->worldMm;
+  const Volume& ct = document_.ct();
+  info.hu = ct.at(info.voxel[0], info.voxel[1], info.voxel[2]);
+  info.label = displayedLabels().at(info.voxel[0], info.voxel[1], info.voxel[2]);
+  if (info.label != 0) info.labelName = document_.labels().table.nameOf(info.label);
+  return info;
+}
+
+// --- labels and editing --------------------------------------------------------
+
+const Image<std::uint8_t>& WorkstationModel::displayedLabels() const {
+  return preview_ ? *preview_ : document_.labels().labels;
+}
+
+void WorkstationModel::setSelectedLabel(std::uint8_t value) {
+  brush_.label = value;
+  notify(kChangeLabelTable);
+}
+
+void WorkstationModel::setTool(Tool tool) {
+  tool_ = tool;
+  if (tool == Tool::kPaint) brush_.mode = BrushMode::kPaint;
+  if (tool == Tool::kErase) brush_.mode = BrushMode::kErase;
+  notify(kChangeOverlay);
+}
+
+void WorkstationModel::setBrushRadiusMm(double radiusMm) {
+  brush_.radiusMm = std::clamp(radiusMm, 0.0, 200.0);
+}
+
+bool WorkstationModel::beginStroke(Plane plane, const ScreenPoint& p) {
+  if (!hasImage() || controller_.busy() || brush_.label == 0) return false;
+  paint_.begin(document_, view(plane), p, brush_);
+  notify(kChangeLabels);
+  return true;
+}
+
+void WorkstationModel::continueStroke(const ScreenPoint& p) {
+  if (!paint_.active()) return;
+  paint_.moveTo(p);
+  notify(kChangeLabels);
+}
+
+void WorkstationModel::endStroke() {
+  if (!paint_.active()) return;
+  if (const Edit* edit = paint_.end()) labelTable_.applyEdit(document_.ct(), *edit, false);
+  notify(kChangeLabels | kChangeLabelTable | kChangeHistory);
+}
+
+bool WorkstationModel::undo() {
+  if (paint_.active() || controller_.busy()) return false;
+  const Edit* edit = document_.undo();
+  if (!edit) return false;
+  labelTable_.applyEdit(document_.ct(), *edit, true);
+  notify(kChangeLabels | kChangeLabelTable | kChangeHistory);
+  return true;
+}
+
+bool WorkstationModel::redo() {
+  if (paint_.active() || controller_.busy()) return false;
+  const Edit* edit = document_.redo();
+  if (!edit) return false;
+  labelTable_.applyEdit(document_.ct(), *edit, false);
+  notify(kChangeLabels | kChangeLabelTable | kChangeHistory);
+  return true;
+}
+
+// --- exports -------------------------------------------------------------------
+
+Status WorkstationModel::saveLabels(const std::string& path) {
+  if (!hasImage()) return Status(StatusCode::kInvalidArgument, "No study is open.");
+  const imaging::FileFormat format = imaging::formatFromPath(path);
+  if (format != imaging::FileFormat::kNifti && format != imaging::FileFormat::kNrrd &&
+      format != imaging::FileFormat::kMetaImage)
+    return Status(StatusCode::kInvalidArgument,
+                  "Save the segmentation as NIfTI (.nii.gz, .nii), NRRD (.nrrd) or MetaImage "
+                  "(.mha).",
+                  path);
+  TESSERA_RETURN_IF_ERROR(checkOutputPath(path));
+  TESSERA_RETURN_IF_ERROR(imaging::writeLabelMap(document_.labels(), path));
+  document_.markSaved(path);
+  notify(kChangeHistory);
+  return Status();
+}
+
+Status WorkstationModel::exportStatistics(const std::string& path) const {
+  if (!hasImage()) return Status(StatusCode::kInvalidArgument, "No study is open.");
+  const std::string extension = lowercase(fullExtension(path));
+  if (extension != ".csv" && extension != ".json")
+    return Status(StatusCode::kInvalidArgument, "Export statistics as .csv or .json.", path);
+  TESSERA_RETURN_IF_ERROR(checkOutputPath(path));
+  TESSERA_ASSIGN_OR_RETURN(auto statistics,
+                           imaging::computeLabelStatistics(document_.ct(), document_.labels()));
+  const Geometry& geometry = document_.geometry();
+  if (extension == ".csv") return imaging::writeStatisticsCsv(statistics, geometry, path);
+  JsonWriter json;
+  json.beginObject();
+  json.field("ct", document_.ctPath());
+  json.field("segmentation", document_.labelsPath());
+  json.key("statistics");
+  imaging::statisticsToJson(json, statistics, geometry);
+  json.endObject();
+  return writeTextFileAtomic(path, json.str() + "\n");
+}
+
+Result<std::vector<std::string>> WorkstationModel::exportMeshes(
+    const std::string& directory, const std::string& extension) const {
+  if (!hasImage()) return Error{StatusCode::kInvalidArgument, "No study is open.", ""};
+  const std::string ext = lowercase(extension);
+  if (ext != ".stl" && ext != ".obj")
+    return Error{StatusCode::kInvalidArgument, "Meshes are written as .stl or .obj.", ext};
+  if (!isDirectory(directory))
+    return Error{StatusCode::kNotFound, "The folder for the meshes does not exist.", directory};
+  TESSERA_ASSIGN_OR_RETURN(auto meshes, imaging::buildLabelMeshes(document_.labels()));
+  if (meshes.empty())
+    return Error{StatusCode::kInvalidArgument, "There are no labels to export as meshes.", ""};
+  std::vector<std::string> written;
+  for (const imaging::Mesh& mesh : meshes) {
+    const std::string path = directory + "/" + imaging::meshFileName(mesh, ext);
+    TESSERA_RETURN_IF_ERROR(imaging::writeMesh(mesh, path));
+    written.push_back(path);
+  }
+  return written;
+}
+
+// --- segmentation seam ------------------------------------------------------------
+
+Status WorkstationModel::startSegmentation(SegmentationJob job) {
+  if (!hasImage()) return Status(StatusCode::kInvalidArgument, "Open a CT before segmenting it.");
+  if (paint_.active()) paint_.end();
+  auto preview = Image<std::uint8_t>::create(document_.geometry(), 0);
+  if (!preview.ok()) return preview.status();
+  TESSERA_RETURN_IF_ERROR(controller_.start(document_.sharedCt(), std::move(job)));
+  preview_ = std::move(preview).value();
+  labelTable_.resetEmpty(document_.ct(), document_.labels().table);
+  segmentation_ = SegmentationState{};
+  segmentation_.running = true;
+  segmentation_.message = "Starting";
+  notify(kChangeSegmentation | kChangeLabels | kChangeLabelTable);
+  return Status();
+}
+
+void WorkstationModel::cancelSegmentation() {
+  controller_.cancel();
+}
+
+void WorkstationModel::discardPreview() {
+  preview_.reset();
+  segmentation_.running = false;
+  if (hasImage()) resetLabelTable();
+}
+
+Status WorkstationModel::pollSegmentation() {
+  SegmentationEvents events = controller_.poll();
+  unsigned changes = 0;
+  const Volume* ct = hasImage() ? &document_.ct() : nullptr;
+  if (preview_ && ct) {
+    const std::size_t sliceVoxels = static_cast<std::size_t>(ct->nx() * ct->ny());
+    for (const FinishedSlice& slice : events.slices) {
+      if (slice.index < 0 || slice.index >= ct->nz() || slice.labels.size() != sliceVoxels)
+        continue;
+      std::uint8_t* target = preview_->slice(slice.index);
+      labelTable_.applySliceChange(*ct, slice.index, target, slice.labels.data());
+      std::copy(slice.labels.begin(), slice.labels.end(), target);
+      ++segmentation_.slicesDone;
+      changes |= kChangeLabels | kChangeLabelTable;
+    }
+  }
+  if (events.progress) {
+    segmentation_.fraction = events.progress->fraction;
+    segmentation_.etaSeconds = events.progress->etaSeconds;
+    segmentation_.message = events.progress->message;
+    changes |= kChangeSegmentation;
+  }
+  Status outcome;
+  if (events.result) {
+    Result<LabelMap>& result = *events.result;
+    changes |= kChangeSegmentation | kChangeLabels | kChangeLabelTable | kChangeHistory;
+    preview_.reset();
+    segmentation_.running = false;
+    const bool succeeded = result.ok();
+    if (succeeded) {
+      outcome = document_.replaceLabels(std::move(result).value());
+      segmentation_.fraction = 1.0;
+      segmentation_.etaSeconds = 0.0;
+    } else if (result.error().code != StatusCode::kCancelled) {
+      outcome = result.status();
+    }
+    if (!outcome.ok()) logError("segmentation: ", outcome.toString());
+    segmentation_.message = !outcome.ok() ? "Failed" : succeeded ? "Done" : "Cancelled";
+    if (hasImage()) resetLabelTable();
+  }
+  if (changes) notify(changes);
+  return outcome;
+}
+
+Status WorkstationModel::finishSegmentation() {
+  controller_.wait();
+  Status outcome = pollSegmentation();
+  return outcome;
+}
+
+}  // namespace tessera::ui

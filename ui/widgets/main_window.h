@@ -1,0 +1,184 @@
+// The workstation window: axial, sagittal, coronal and 3D views in a 2×2
+// layout (any of them maximisable), the label table, tools, window/level
+// presets, status read-outs, menus, drag and drop and recent files. It binds
+// Qt to WorkstationModel and Scene3D and translates; the logic lives there.
+//
+// Every operation behind a menu is also a public method taking the path the
+// file dialog would have produced, so tests and the command line drive the
+// same code. Errors become non-blocking dialogs (or log lines when the window
+// runs without a person, for --screenshot); no exception leaves a slot.
+#pragma once
+
+#include <QFutureWatcher>
+#include <QImage>
+#include <QMainWindow>
+#include <QPointer>
+#include <QTimer>
+
+#include <array>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "ui/model/series_list.h"
+#include "ui/model/workstation_model.h"
+#include "ui/render/label_surfaces.h"
+#include "ui/render/scene_3d.h"
+
+class QAction;
+class QActionGroup;
+class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QMenu;
+class QMessageBox;
+class QProgressBar;
+class QSlider;
+class QToolButton;
+
+namespace tessera::ui {
+
+class LabelTableWidget;
+class SliceViewWidget;
+class View3DWidget;
+class ViewPanel;
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+
+ public:
+  explicit MainWindow(QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  WorkstationModel& model() { return model_; }
+  SliceViewWidget* sliceView(Plane plane) const { return sliceViews_[static_cast<int>(plane)]; }
+  View3DWidget* view3d() const { return view3d_; }
+  LabelTableWidget* labelTable() const { return labelTable_; }
+  // Panels in layout order: 0 axial, 1 sagittal, 2 coronal, 3 3D.
+  QWidget* viewPanel(int index) const;
+  int maximisedView() const { return maximised_; }
+  // -1 restores the 2×2 layout.
+  void setMaximisedView(int index);
+  void toggleMaximised(int index);
+
+  // --- operations behind the menus; each reports its errors itself -----------
+  // A NIfTI/NRRD/MetaImage file or a DICOM file or folder; several DICOM
+  // series in a folder open the series browser first.
+  bool openPath(const QString& path);
+  // A dropped file: segmentation of the open CT when it fits, else a study.
+  bool openDropped(const QString& path);
+  bool openSeries(const QString& folder, const std::string& seriesUid);
+  bool openSegmentation(const QString& path);
+  bool openBlockMap(const QString& path);
+  bool saveSegmentation(const QString& path);
+  // One mesh file per label (extension ".stl" or ".obj") into a folder.
+  bool exportMeshes(const QString& directory, const QString& extension);
+  bool exportStatistics(const QString& path);
+  bool saveScreenshot(const QString& path);
+  QImage renderScreenshot();
+  void setVolumePreset(VolumePreset preset);
+
+  // Blocks, processing events, until the 3D surfaces match the labels.
+  bool waitForSurfaces(int timeoutMs = 60000);
+
+  // Without a person (--screenshot): errors go to the log, not to dialogs.
+  void setHeadless(bool headless) { headless_ = headless; }
+  const std::optional<Error>& lastError() const { return lastError_; }
+  // Shows a non-blocking error dialog (object name "errorDialog") and
+  // returns it; it deletes itself when closed. Null when headless.
+  QMessageBox* showError(const QString& title, const Status& status);
+
+  // The series browser's choice, or nothing when cancelled. Replaceable so
+  // that tests can answer for the person.
+  using SeriesChooser = std::function<std::optional<std::string>(const SeriesListing& listing,
+                                                                 const QString& folder)>;
+  void setSeriesChooser(SeriesChooser chooser) { chooseSeries_ = std::move(chooser); }
+
+ signals:
+  void surfacesUpdated();
+
+ protected:
+  void closeEvent(QCloseEvent* event) override;
+  void dragEnterEvent(QDragEnterEvent* event) override;
+  void dropEvent(QDropEvent* event) override;
+
+ private:
+  void buildViews();
+  void buildActions();
+  void buildMenus();
+  void buildToolBar();
+  void buildDock();
+  void buildStatusBar();
+
+  void onModelChanged(unsigned changes);
+  void onSegmentationNews();
+  void updateTitleAndActions();
+  void updateSegmentationStatus();
+  void updateSurfaceVisibility();
+  void applyAutoVolumePreset();
+
+  void scheduleSurfaces();
+  void startSurfaceBuild();
+  void onSurfacesBuilt();
+
+  bool openPathNow(const QString& path);
+  bool openSeriesNow(const QString& folder, const std::string& seriesUid);
+  bool openSegmentationNow(const QString& path);
+  // Runs `then` once the user saved or discarded unsaved edits; asks with a
+  // non-blocking dialog (object name "unsavedEditsDialog") when needed.
+  void whenEditsAreSafe(std::function<void()> then);
+  bool saveSegmentationInteractively();
+  bool report(const QString& title, const Status& status);
+  void rememberRecent(const QString& path);
+  void rebuildRecentMenu();
+
+  // File-dialog front ends of the operations above.
+  void chooseAndOpen();
+  void chooseAndOpenFolder();
+  void chooseAndOpenSegmentation();
+  void chooseAndOpenBlockMap();
+  void chooseAndSaveSegmentation();
+  void chooseAndExportMeshes();
+  void chooseAndExportStatistics();
+  void chooseAndSaveScreenshot();
+
+  WorkstationModel model_;
+  std::array<SliceViewWidget*, kPlaneCount> sliceViews_{};
+  View3DWidget* view3d_ = nullptr;
+  std::array<ViewPanel*, 4> panels_{};
+  int maximised_ = -1;
+  LabelTableWidget* labelTable_ = nullptr;
+
+  QAction* undoAction_ = nullptr;
+  QAction* redoAction_ = nullptr;
+  QAction* saveAction_ = nullptr;
+  QAction* saveAsAction_ = nullptr;
+  QAction* blocksAction_ = nullptr;
+  QActionGroup* toolGroup_ = nullptr;
+  std::array<QAction*, 4> toolActions_{};
+  QMenu* recentMenu_ = nullptr;
+  QComboBox* presetCombo_ = nullptr;
+  QComboBox* volumeCombo_ = nullptr;
+  QDoubleSpinBox* brushSpin_ = nullptr;
+  QSlider* opacitySlider_ = nullptr;
+  QLabel* cursorLabel_ = nullptr;
+  QLabel* studyLabel_ = nullptr;
+  QLabel* windowLabel_ = nullptr;
+  QProgressBar* progress_ = nullptr;
+  QToolButton* cancelButton_ = nullptr;
+
+  QTimer surfaceTimer_;
+  QFutureWatcher<LabelSurfaces> surfaceWatcher_;
+  bool surfacesDirty_ = false;
+  bool surfaceBuildRunning_ = false;
+  std::uint64_t studyId_ = 0;
+  bool autoVolumePreset_ = true;
+
+  bool headless_ = false;
+  bool closeConfirmed_ = false;
+  std::optional<Error> lastError_;
+  SeriesChooser chooseSeries_;
+};
+
+}  // namespace tessera::ui
