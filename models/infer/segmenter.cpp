@@ -171,6 +171,9 @@ Result<Segmentation> Segmenter::segment(const Volume& volume, const SegmentOptio
   const BlockGrid& grid = engine_->grid();
   const BlockMask all(grid, true);
   double activeSum = 0;
+  const int levels = model_->info.architecture.levels;
+  stats.encoderFractionPerLevel.assign(levels + 1, 0.0);
+  stats.decoderFractionPerLevel.assign(levels, 0.0);
   for (std::int64_t k = 0; k < nz; ++k) {
     if (options.cancel) TESSERA_RETURN_IF_ERROR(options.cancel->check());
     std::vector<const std::int16_t*> context;
@@ -198,6 +201,10 @@ Result<Segmentation> Segmenter::segment(const Volume& volume, const SegmentOptio
     stats.engineSeconds += std::chrono::duration<double>(t2 - t1).count();
     stats.flops += sliceStats.flops;
     settledSum += sliceStats.settledFraction;
+    for (int l = 0; l <= levels && l < infer::kMaxLevels; ++l) {
+      stats.encoderFractionPerLevel[l] += sliceStats.activeFraction[l] / nz;
+      if (l < levels) stats.decoderFractionPerLevel[l] += sliceStats.decoderFraction[l] / nz;
+    }
     stats.denseFlops += sliceStats.denseFlops;
     activeSum += mask.activeFraction();
     if (options.keepBlockMap) {

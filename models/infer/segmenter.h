@@ -58,6 +58,9 @@ struct SegmentationStats {
   double meanSettledFraction = 0.0; // blocks labelled by a coarse head (refinement)
   std::int64_t emptySlices = 0;     // slices with no active block
   std::vector<double> sliceSeconds;  // detector + network, per canonical slice
+  // Mean fraction of blocks computed per U-Net level (0 = full resolution)
+  // by the encoder and by the decoder (smaller with refinement).
+  std::vector<double> encoderFractionPerLevel, decoderFractionPerLevel;
 };
 
 struct Segmentation {

@@ -129,6 +129,12 @@ std::string segmentReportJson(const SegmentJobOptions& o, const SegmentJobResult
   w.field("refinement", refinementName(o.segment.refinement));
   w.field("mean_active_block_fraction", r.stats.meanActiveFraction);
   w.field("mean_settled_block_fraction", r.stats.meanSettledFraction);
+  w.key("encoder_block_fraction_per_level").beginArray();
+  for (double f : r.stats.encoderFractionPerLevel) w.value(f);
+  w.endArray();
+  w.key("decoder_block_fraction_per_level").beginArray();
+  for (double f : r.stats.decoderFractionPerLevel) w.value(f);
+  w.endArray();
   w.field("gflop_computed", r.stats.flops / 1e9);
   w.field("gflop_dense", r.stats.denseFlops / 1e9);
   w.field("flop_fraction_skipped", r.stats.denseFlops > 0 ? 1.0 - r.stats.flops / r.stats.denseFlops : 0.0);

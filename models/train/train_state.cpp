@@ -26,8 +26,12 @@ std::vector<double> toNumbers(const JsonValue* v) {
 }
 }  // namespace
 
-TrainState captureTrainState(AdamW& optimizer, std::int64_t step) {
+TrainState captureTrainState(const ParameterSet& params, AdamW& optimizer, std::int64_t step) {
   TrainState s;
+  for (const auto& p : params.all()) {
+    s.parameterNames.push_back(p->name);
+    s.parameters.push_back(p->value.clone());
+  }
   s.step = step;
   s.optimizerSteps = optimizer.steps();
   for (const Tensor& t : optimizer.firstMoments()) s.firstMoments.push_back(t.clone());
@@ -35,7 +39,17 @@ TrainState captureTrainState(AdamW& optimizer, std::int64_t step) {
   return s;
 }
 
-Status applyTrainState(const TrainState& s, AdamW& optimizer) {
+Status applyTrainState(const TrainState& s, ParameterSet& params, AdamW& optimizer) {
+  if (s.parameters.size() != params.all().size())
+    return Status(StatusCode::kCorruptData, "the checkpoint's parameters do not match the model");
+  for (std::size_t i = 0; i < s.parameters.size(); ++i) {
+    Parameter& p = *params.all()[i];
+    if (p.name != s.parameterNames[i] || p.value.shape() != s.parameters[i].shape())
+      return Status(StatusCode::kCorruptData,
+                    "the checkpoint's parameter " + s.parameterNames[i] + " does not match the model");
+    p.value = s.parameters[i].clone();
+    ++p.version;
+  }
   auto& m = optimizer.firstMoments();
   auto& v = optimizer.secondMoments();
   if (s.firstMoments.size() != m.size() || s.secondMoments.size() != v.size())
@@ -57,9 +71,19 @@ Status writeTrainState(const TrainState& s, const std::string& path) {
   JsonValue header = JsonValue::object();
   header.set("step", JsonValue::number(static_cast<double>(s.step)));
   header.set("optimizer_steps", JsonValue::number(static_cast<double>(s.optimizerSteps)));
+  auto shapeOf = [](const Tensor& t) {
+    return numbers({double(t.n()), double(t.c()), double(t.h()), double(t.w())});
+  };
+  JsonValue params = JsonValue::array();
+  for (std::size_t i = 0; i < s.parameters.size(); ++i) {
+    JsonValue entry = JsonValue::object();
+    entry.set("name", JsonValue::string(s.parameterNames[i]));
+    entry.set("shape", shapeOf(s.parameters[i]));
+    params.push(entry);
+  }
+  header.set("parameters", params);
   JsonValue shapes = JsonValue::array();
-  for (const Tensor& t : s.firstMoments)
-    shapes.push(numbers({double(t.n()), double(t.c()), double(t.h()), double(t.w())}));
+  for (const Tensor& t : s.firstMoments) shapes.push(shapeOf(t));
   header.set("moment_shapes", shapes);
   header.set("train_log", JsonValue::string(s.trainLog));
   header.set("validation_log", JsonValue::string(s.validationLog));
@@ -77,7 +101,7 @@ Status writeTrainState(const TrainState& s, const std::string& path) {
   out.write(reinterpret_cast<const char*>(&kVersion), 4);
   out.write(reinterpret_cast<const char*>(&length), 8);
   out.write(json.data(), static_cast<std::streamsize>(json.size()));
-  for (const auto* list : {&s.firstMoments, &s.secondMoments})
+  for (const auto* list : {&s.parameters, &s.firstMoments, &s.secondMoments})
     for (const Tensor& t : *list)
       out.write(reinterpret_cast<const char*>(t.data()), static_cast<std::streamsize>(t.bytes()));
   out.close();
@@ -113,20 +137,30 @@ Result<TrainState> readTrainState(const std::string& path) {
   s.plotLosses = toNumbers(header.find("plot_losses"));
   s.plotValSteps = toNumbers(header.find("plot_val_steps"));
   s.plotValDice = toNumbers(header.find("plot_val_dice"));
+  const JsonValue* params = header.find("parameters");
   const JsonValue* shapes = header.find("moment_shapes");
-  if (!shapes) return Error{StatusCode::kCorruptData, "training state lacks moment shapes", path};
+  if (!params || !shapes)
+    return Error{StatusCode::kCorruptData, "training state lacks its table of contents", path};
+  auto readTensor = [&](const JsonValue& shape, std::vector<Tensor>* list) -> Status {
+    const auto d = toNumbers(&shape);
+    if (d.size() != 4) return Status(StatusCode::kCorruptData, "bad tensor shape", path);
+    Shape sh{std::int64_t(d[0]), std::int64_t(d[1]), std::int64_t(d[2]), std::int64_t(d[3])};
+    if (sh.n < 0 || sh.c < 0 || sh.h < 0 || sh.w < 0 || sh.count() > (std::int64_t{1} << 28))
+      return Status(StatusCode::kCorruptData, "bad tensor shape", path);
+    Tensor t = Tensor::zeros(sh);
+    in.read(reinterpret_cast<char*>(t.data()), static_cast<std::streamsize>(t.bytes()));
+    if (!in) return Status(StatusCode::kCorruptData, "training state is truncated", path);
+    list->push_back(std::move(t));
+    return Status();
+  };
+  for (const JsonValue& entry : params->items()) {
+    s.parameterNames.push_back(entry.getString("name"));
+    const JsonValue* shape = entry.find("shape");
+    if (!shape) return Error{StatusCode::kCorruptData, "bad parameter entry", path};
+    TESSERA_RETURN_IF_ERROR(readTensor(*shape, &s.parameters));
+  }
   for (auto* list : {&s.firstMoments, &s.secondMoments})
-    for (const JsonValue& shape : shapes->items()) {
-      const auto d = toNumbers(&shape);
-      if (d.size() != 4) return Error{StatusCode::kCorruptData, "bad moment shape", path};
-      Shape sh{std::int64_t(d[0]), std::int64_t(d[1]), std::int64_t(d[2]), std::int64_t(d[3])};
-      if (sh.n < 0 || sh.c < 0 || sh.h < 0 || sh.w < 0 || sh.count() > (std::int64_t{1} << 28))
-        return Error{StatusCode::kCorruptData, "bad moment shape", path};
-      Tensor t = Tensor::zeros(sh);
-      in.read(reinterpret_cast<char*>(t.data()), static_cast<std::streamsize>(t.bytes()));
-      if (!in) return Error{StatusCode::kCorruptData, "training state is truncated", path};
-      list->push_back(std::move(t));
-    }
+    for (const JsonValue& shape : shapes->items()) TESSERA_RETURN_IF_ERROR(readTensor(shape, list));
   return s;
 }
 

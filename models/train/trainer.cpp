@@ -178,7 +178,7 @@ Result<TrainerReport> train(const TrainerOptions& o, ProgressSink* progress,
   AdamW optimizer(params, AdamWOptions{0.9, 0.999, 1e-8, o.weightDecay});
   std::int64_t step = 0;
   if (o.resume) {
-    TESSERA_RETURN_IF_ERROR(applyTrainState(state, optimizer));
+    TESSERA_RETURN_IF_ERROR(applyTrainState(state, params, optimizer));
     step = state.step;
   }
 
@@ -202,7 +202,7 @@ Result<TrainerReport> train(const TrainerOptions& o, ProgressSink* progress,
     ExportOptions e;
     e.includeTrainingHeads = true;
     TESSERA_RETURN_IF_ERROR(exportOnnx(model, checkpointModel, e));
-    TrainState s = captureTrainState(optimizer, step);
+    TrainState s = captureTrainState(params, optimizer, step);
     s.trainLog = logText;
     s.validationLog = valText;
     s.plotSteps = plot.steps;
@@ -286,15 +286,12 @@ Result<TrainerReport> train(const TrainerOptions& o, ProgressSink* progress,
   }
   TESSERA_RETURN_IF_ERROR(writeTextFileAtomic(logPath, logText));
 
-  // The shipped model: inference graph only.
-  Model inference;
-  inference.info = info;
-  inference.info.architecture.deepSupervision = false;
-  inference.net = std::make_unique<UNet>(inference.info.architecture);
-  for (auto& p : inference.net->parameters().all())
-    p->value = params.find(p->name)->value.clone();
+  // The shipped model keeps the deep-supervision heads: the inference
+  // engine's output-driven sparsity settles blocks with them.
   report.modelPath = (fs::path(o.outDir) / "model.onnx").string();
-  TESSERA_RETURN_IF_ERROR(exportOnnx(inference, report.modelPath));
+  ExportOptions exportOptions;
+  exportOptions.includeTrainingHeads = true;
+  TESSERA_RETURN_IF_ERROR(exportOnnx(model, report.modelPath, exportOptions));
   report.steps = step - firstStep;
   report.finalLoss = lastLoss;
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();

@@ -6,7 +6,8 @@
 //   validation.csv     one row per validation (Dice per label)
 //   training.png       loss and validation Dice curves
 //   checkpoint.onnx    + checkpoint.state: everything needed to resume
-//   model.onnx         the trained inference model
+//   model.onnx         the trained model (with its deep-supervision heads,
+//                      which output-driven sparsity uses)
 // Deterministic for a given seed and thread count; a resumed run continues
 // exactly as an uninterrupted one.
 #pragma once

@@ -1,0 +1,136 @@
+#include "models/train/trainer.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "core/files.h"
+#include "models/io/onnx_model.h"
+
+namespace tessera::models {
+namespace {
+namespace fs = std::filesystem;
+
+class TrainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("tessera_trainer_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  TrainerOptions options(const std::string& name) const {
+    TrainerOptions o;
+    o.outDir = (dir_ / name).string();
+    o.model.architecture.inputChannels = 3;
+    o.model.architecture.baseWidth = 16;
+    o.model.architecture.levels = 2;
+    o.model.architecture.attentionHeads = 2;
+    o.model.labels = defaultLabelTable();
+    o.model.architecture.classes = static_cast<int>(o.model.labels.labels.size());
+    o.seed = 5;
+    o.steps = 3;
+    o.batchSize = 2;
+    o.sampler.crop = 32;
+    o.warmupSteps = 1;
+    o.poolSize = 1;
+    o.phantoms.matrix = 64;
+    o.phantoms.slices = 12;
+    o.validationCases = 1;
+    o.validationSlicesPerCase = 2;
+    o.validateEvery = 3;
+    o.checkpointEvery = 1;
+    return o;
+  }
+
+  static std::vector<Tensor> weights(const std::string& modelPath) {
+    auto model = importOnnx(modelPath);
+    EXPECT_TRUE(model.ok()) << (model.ok() ? "" : model.error().toString());
+    std::vector<Tensor> out;
+    if (model.ok())
+      for (const auto& p : model->net->parameters().all()) out.push_back(p->value.clone());
+    return out;
+  }
+
+  fs::path dir_;
+};
+
+// Cancels once the tracker reports a given fraction.
+struct CancelAt : ProgressSink {
+  CancelToken token;
+  double at;
+  explicit CancelAt(double fraction) : at(fraction) {}
+  void update(const ProgressUpdate& u) override {
+    if (u.fraction >= at) token.cancel();
+  }
+};
+
+TEST_F(TrainerTest, WritesLogsPlotCheckpointAndModel) {
+  auto report = train(options("a"), nullptr, nullptr);
+  ASSERT_TRUE(report.ok()) << report.error().toString();
+  EXPECT_EQ(report->steps, 3);
+  EXPECT_TRUE(std::isfinite(report->finalLoss));
+  EXPECT_GT(report->peakBytes, 0);
+  for (const char* f : {"train_log.csv", "validation.csv", "training.png", "checkpoint.onnx",
+                        "checkpoint.state", "model.onnx"})
+    EXPECT_TRUE(fileExists((dir_ / "a" / f).string())) << f;
+  auto log = readTextFile((dir_ / "a" / "train_log.csv").string());
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(std::count(log->begin(), log->end(), '\n'), 4);  // header + 3 steps
+  // The shipped model keeps the deep-supervision heads (output-driven sparsity needs them).
+  auto info = readOnnxInfo((dir_ / "a" / "model.onnx").string());
+  ASSERT_TRUE(info.ok());
+  EXPECT_TRUE(info->architecture.deepSupervision);
+}
+
+TEST_F(TrainerTest, SameSeedAndThreadsGiveIdenticalWeights) {
+  ASSERT_TRUE(train(options("a"), nullptr, nullptr).ok());
+  ASSERT_TRUE(train(options("b"), nullptr, nullptr).ok());
+  const auto a = weights((dir_ / "a" / "model.onnx").string());
+  const auto b = weights((dir_ / "b" / "model.onnx").string());
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_FALSE(a.empty());
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(maxAbsoluteDifference(a[i], b[i]), 0.0) << i;
+}
+
+TEST_F(TrainerTest, ResumedRunEqualsAnUninterruptedOne) {
+  ASSERT_TRUE(train(options("full"), nullptr, nullptr).ok());
+  CancelAt stopper(0.6);  // after step 2 of 3
+  auto cancelled = train(options("resumed"), &stopper, &stopper.token);
+  ASSERT_FALSE(cancelled.ok());
+  EXPECT_EQ(cancelled.error().code, StatusCode::kCancelled);
+  EXPECT_FALSE(fileExists((dir_ / "resumed" / "model.onnx").string()));
+  TrainerOptions resume = options("resumed");
+  resume.resume = true;
+  auto finished = train(resume, nullptr, nullptr);
+  ASSERT_TRUE(finished.ok()) << finished.error().toString();
+  EXPECT_EQ(finished->steps, 1);
+  const auto a = weights((dir_ / "full" / "model.onnx").string());
+  const auto b = weights((dir_ / "resumed" / "model.onnx").string());
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(maxAbsoluteDifference(a[i], b[i]), 0.0) << i;
+  auto logA = readTextFile((dir_ / "full" / "train_log.csv").string());
+  auto logB = readTextFile((dir_ / "resumed" / "train_log.csv").string());
+  ASSERT_TRUE(logA.ok() && logB.ok());
+  // Same rows apart from the timing columns.
+  EXPECT_EQ(std::count(logA->begin(), logA->end(), '\n'), std::count(logB->begin(), logB->end(), '\n'));
+}
+
+TEST_F(TrainerTest, ResumeWithoutCheckpointAndBadOptionsAreClearErrors) {
+  TrainerOptions o = options("none");
+  o.resume = true;
+  auto r = train(o, nullptr, nullptr);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, StatusCode::kNotFound);
+  o = options("bad");
+  o.sampler.crop = 30;
+  EXPECT_EQ(train(o, nullptr, nullptr).error().code, StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace tessera::models
