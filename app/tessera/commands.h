@@ -34,9 +34,11 @@ bool parseOrExit(ArgParser& parser, const Args& args, int* exitCode);
 int fail(const Error& error);
 int fail(const Status& status);
 
+int runBatch(const Args& args);
 int runConvert(const Args& args);
 int runEval(const Args& args);
 int runInfo(const Args& args);
+int runMerge(const Args& args);
 int runPhantom(const Args& args);
 int runSegment(const Args& args);
 int runTrain(const Args& args);
