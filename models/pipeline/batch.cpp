@@ -368,7 +368,9 @@ class Pipeline {
       std::lock_guard lock(p_->progressMutex_);
       p_->fractions_[index_] = begin_ + (end_ - begin_) * u.fraction;
       p_->messages_[index_] = u.message;
-      p_->lastActive_ = index_;
+      // The line names the case being segmented or written, not the one
+      // being prefetched.
+      if (begin_ > 0.0) p_->lastActive_ = index_;
     }
 
    private:
