@@ -15,6 +15,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <regex>
 #include <thread>
 
 #include "core/files.h"
@@ -340,7 +341,12 @@ class Pipeline {
         readQueue_(1),
         writeQueue_(1),
         fractions_(cases_.size(), 0.0),
-        messages_(cases_.size()) {}
+        messages_(cases_.size()) {
+    // A copy: the writer appends to the manifest while the reader consults it.
+    recorded_.resize(cases_.size());
+    for (std::size_t i = 0; i < cases_.size(); ++i)
+      if (const ManifestEntry* e = manifest->find(cases_[i].name)) recorded_[i] = *e;
+  }
 
   // Runs every case; one event per case, in `events` by case index.
   std::vector<Event> run();
@@ -354,6 +360,7 @@ class Pipeline {
   // A case that stopped with `status`: failed, or not run when the run is stopping.
   Event stopped(std::size_t index, const Status& status, Clock::time_point started);
   void stop(const std::string& reason);
+  std::string portableReason(std::string reason) const;
   std::string caseDir(std::size_t index) const {
     return (fs::path(o_.outputDir) / cases_[index].name).string();
   }
@@ -384,7 +391,8 @@ class Pipeline {
   std::vector<BatchCase> cases_;
   std::shared_ptr<const Model> model_;
   std::string modelHash_;
-  Manifest* manifest_;
+  Manifest* manifest_;                                  // appended to by the writer only
+  std::vector<std::optional<ManifestEntry>> recorded_;  // at the start, by case index
   const std::string options_;
   int threadsPerJob_ = 1;
 
@@ -443,9 +451,21 @@ Event Pipeline::stopped(std::size_t index, const Status& status, Clock::time_poi
     e.reason = stopReason_;
   } else {
     e.outcome = CaseOutcome::kFailed;
-    e.reason = status.error().toString();
+    e.reason = portableReason(status.error().toString());
   }
   return e;
+}
+
+std::string Pipeline::portableReason(std::string reason) const {
+  // Paths relative to the input folder, so that shards run where the cohort
+  // is mounted elsewhere still merge into the single-run summary.
+  const std::string root = inputRoot_ + "/";
+  for (std::size_t at; (at = reason.find(root)) != std::string::npos;)
+    reason.erase(at, root.size());
+  // Toolkit messages name objects by address ("NrrdImageIO(0x7f...)"),
+  // which differs from run to run.
+  static const std::regex address("\\(0x[0-9a-fA-F]+\\)");
+  return std::regex_replace(reason, address, "");
 }
 
 void Pipeline::readStage() {
@@ -468,7 +488,7 @@ void Pipeline::readStage() {
       wanted.modelHash = modelHash_;
       wanted.options = options_;
       std::string redoReason;
-      if (const ManifestEntry* recorded = o_.resume ? manifest_->find(c.name) : nullptr) {
+      if (const ManifestEntry* recorded = o_.resume && recorded_[i] ? &*recorded_[i] : nullptr) {
         if (!sameStamp(recorded->inputIdentity, *stamp))
           if (Status s = hashInput(inputRoot_, c.files, &wanted.inputIdentity); !s.ok()) {
             emit(stopped(i, s, started));
@@ -494,6 +514,7 @@ void Pipeline::readStage() {
         emit(stopped(i, Status(StatusCode::kCancelled, "stopped"), started));
         continue;
       }
+      const auto readStart = Clock::now();
       CaseProgress progress(this, i, 0.0, 0.1);
       imaging::ReadOptions read;
       read.seriesUid = c.seriesUid;
@@ -509,8 +530,8 @@ void Pipeline::readStage() {
       item.volume = std::move(*volume);
       item.identity = wanted.inputIdentity;
       item.redoReason = std::move(redoReason);
-      item.readSeconds = std::chrono::duration<double>(Clock::now() - started).count();
-      item.started = started;
+      item.readSeconds = std::chrono::duration<double>(Clock::now() - readStart).count();
+      item.started = readStart;  // the report's total: read to written
       if (!readQueue_.push(std::move(item)))
         emit(stopped(i, Status(StatusCode::kCancelled, "stopped"), started));
     } catch (const std::exception& e) {
@@ -639,7 +660,9 @@ Status Pipeline::writeCase(WriteItem& item, std::string* reportJson) {
   entry.modelHash = modelHash_;
   entry.options = options_;
   entry.outputs = std::move(outputs);
-  return manifest_->append(entry);
+  Status recorded = manifest_->append(entry);
+  if (!recorded.ok()) fs::remove_all(finalDir, error);  // a failed case leaves no outputs
+  return recorded;
 }
 
 void Pipeline::writeStage() {
@@ -685,6 +708,7 @@ std::vector<Event> Pipeline::run() {
   const int totalThreads = o_.threads > 0 ? o_.threads : hardwareThreads();
   const int jobs = std::clamp(o_.jobs, 1, std::max<int>(1, static_cast<int>(cases_.size())));
   threadsPerJob_ = std::max(1, totalThreads / jobs);
+  const int callersThreads = numThreads();
   setNumThreads(threadsPerJob_);
 
   std::vector<std::optional<Event>> events(cases_.size());
@@ -731,6 +755,7 @@ std::vector<Event> Pipeline::run() {
   readQueue_.close();
   writeQueue_.close();
   for (std::thread& t : threads) t.join();
+  setNumThreads(callersThreads);
   reportProgress(tracker, true);
   std::vector<Event> out;
   for (auto& e : events) out.push_back(std::move(*e));

@@ -116,6 +116,11 @@ TEST_F(Batch, TwentyCasesTwoCorruptGiveEighteenOutputsAndExitThree) {
   const std::string csv = readBytes(dir / "out/summary.csv");
   EXPECT_TRUE(contains(csv, "broken__truncated,failed,\"the file is truncated or damaged")) << csv;
   EXPECT_TRUE(contains(csv, "broken__unsupported,failed,")) << csv;
+  // Reasons name inputs relative to IN_DIR and hold no object addresses,
+  // so that summaries do not depend on where or when they ran.
+  EXPECT_TRUE(contains(csv, "(broken/truncated.nii.gz)")) << csv;
+  EXPECT_FALSE(contains(csv, dir.path())) << csv;
+  EXPECT_FALSE(contains(csv, "(0x")) << csv;
   auto summary = parseJson(readBytes(dir / "out/summary.json"));
   ASSERT_TRUE(summary.ok());
   EXPECT_EQ(summary->find("counts")->getNumber("ok"), 18);
