@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <filesystem>
 
 #include "app/cli/console_progress.h"
 #include "app/cli/interrupt.h"
@@ -105,14 +106,13 @@ int runBatch(const Args& args) {
   printCases(r);
   for (const std::string& f : r.unreadableFiles)
     std::printf("unreadable (no case): %s\n", f.c_str());
+  const std::string shard = o.shard.whole() ? ""
+                                            : " (shard " + std::to_string(o.shard.index) + "/" +
+                                                  std::to_string(o.shard.count) + " of " +
+                                                  std::to_string(r.cohortCases) + ")";
   std::printf(
       "%zu cases%s: %lld done, %lld already finished, %lld failed, %lld not run in %.1f s\n",
-      r.cases.size(),
-      o.shard.whole()
-          ? ""
-          : (" (shard " + std::to_string(o.shard.index) + "/" + std::to_string(o.shard.count) +
-             " of " + std::to_string(r.cohortCases) + ")")
-                .c_str(),
+      r.cases.size(), shard.c_str(),
       static_cast<long long>(r.count(models::CaseOutcome::kComputed)),
       static_cast<long long>(r.count(models::CaseOutcome::kResumed)),
       static_cast<long long>(r.count(models::CaseOutcome::kFailed)),
@@ -130,7 +130,8 @@ int runMerge(const Args& args) {
       "Refuses shards of different cohorts, models or options, a shard given twice and a\n"
       "missing shard. The merged summary equals the one a single run over the whole cohort\n"
       "writes. Exit code 3 when the cohort has failed cases.");
-  // Every argument after the options is a shard directory.
+  // ArgParser takes one value per positional: pull the shard folders out
+  // first and let it check the options (and print --help).
   Args options;
   std::vector<std::string> shards;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -154,6 +155,8 @@ int runMerge(const Args& args) {
   }
   auto merged = models::mergeSummaries(shards);
   if (!merged.ok()) return fail(merged.error());
+  std::error_code error;
+  std::filesystem::create_directories(p.get("output"), error);
   if (Status s = models::writeSummary(*merged, p.get("output")); !s.ok()) return fail(s);
   const std::int64_t failed = merged->count(models::CaseStatus::kFailed);
   std::printf("merged %zu shards: %zu cases, %lld ok, %lld failed, %lld not run\n", shards.size(),

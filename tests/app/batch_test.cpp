@@ -180,7 +180,6 @@ TEST_F(Batch, MergedShardsEqualASingleRun) {
   const Outcome single = tessera(
       {"batch", "-i", dir / "in", "-o", dir / "single", "--model", model, "--threads", "1"});
   EXPECT_EQ(single.code, 3) << single.err;
-  fs::create_directories(dir / "merged");
   const Outcome merged = tessera(merge);
   EXPECT_EQ(merged.code, 3) << merged.err;
   EXPECT_TRUE(contains(merged.out, "merged 3 shards: 8 cases, 7 ok, 1 failed")) << merged.out;
