@@ -15,7 +15,6 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <regex>
 #include <thread>
 
 #include "core/files.h"
@@ -464,8 +463,15 @@ std::string Pipeline::portableReason(std::string reason) const {
     reason.erase(at, root.size());
   // Toolkit messages name objects by address ("NrrdImageIO(0x7f...)"),
   // which differs from run to run.
-  static const std::regex address("\\(0x[0-9a-fA-F]+\\)");
-  return std::regex_replace(reason, address, "");
+  for (std::size_t at = 0; (at = reason.find("(0x", at)) != std::string::npos;) {
+    std::size_t end = at + 3;
+    while (end < reason.size() && std::isxdigit(static_cast<unsigned char>(reason[end]))) ++end;
+    if (end > at + 3 && end < reason.size() && reason[end] == ')')
+      reason.erase(at, end + 1 - at);
+    else
+      at = end;
+  }
+  return reason;
 }
 
 void Pipeline::readStage() {
