@@ -35,9 +35,11 @@ int fail(const Error& error);
 int fail(const Status& status);
 
 int runBench(const Args& args);
+int runBatch(const Args& args);
 int runConvert(const Args& args);
 int runEval(const Args& args);
 int runInfo(const Args& args);
+int runMerge(const Args& args);
 int runPhantom(const Args& args);
 int runSegment(const Args& args);
 int runTrain(const Args& args);

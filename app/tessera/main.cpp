@@ -14,6 +14,8 @@ const std::vector<Command>& commands() {
       {"convert", "convert between NIfTI, NRRD, MetaImage and DICOM", runConvert},
       {"phantom", "synthetic CT phantoms with ground-truth labels", runPhantom},
       {"segment", "segment a CT volume with the block-sparse U-Net", runSegment},
+      {"batch", "segment a cohort: folders of studies, resume, shards", runBatch},
+      {"merge", "join the summaries of batch shards into one", runMerge},
       {"eval", "Dice and 95 % Hausdorff distance per label against a reference", runEval},
       {"train", "train or fine-tune a model on phantoms or CT/label pairs", runTrain},
       {"bench", "dense vs sparse (and PyTorch) speed and Dice, side by side", runBench},

@@ -1,0 +1,171 @@
+#include <cstdio>
+#include <filesystem>
+
+#include "app/cli/console_progress.h"
+#include "app/cli/interrupt.h"
+#include "app/tessera/commands.h"
+#include "models/pipeline/batch.h"
+
+namespace tessera::cli {
+
+namespace {
+std::vector<std::string> splitPatterns(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= text.size() && !text.empty()) {
+    std::size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) out.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+void printCases(const models::BatchResult& r) {
+  for (const models::CaseResult& c : r.cases) {
+    switch (c.outcome) {
+      case models::CaseOutcome::kFailed:
+        std::printf("failed   %s: %s\n", c.name.c_str(), c.reason.c_str());
+        break;
+      case models::CaseOutcome::kNotRun:
+        std::printf("not run  %s\n", c.name.c_str());
+        break;
+      default:
+        break;
+    }
+  }
+}
+}  // namespace
+
+int runBatch(const Args& args) {
+  ArgParser p("batch", "Segment every case of a folder: volume files and DICOM series.");
+  p.option("-i,--input", "IN_DIR", "folder searched recursively for cases");
+  p.option("-o,--output", "OUT_DIR", "one folder per case, summary.csv, summary.json, manifest");
+  p.option("--model", "M", "ONNX model (default: the bundled model)");
+  p.option("--mode", "MODE", "sparse (compute only blocks holding anatomy) or dense", "sparse");
+  p.option("--jobs", "N", "cases computed at once (threads are split between them)", "1");
+  p.option("--threads", "N", "CPU threads in all (default: all cores)", "0");
+  p.flag("--resume", "skip cases the manifest records as finished with intact outputs");
+  p.option("--shard", "K/N", "process only shard K (0-based) of N: cases k with k mod N = K");
+  p.flag("--fail-fast", "stop at the first failed case (default: record it and go on)");
+  p.flag("--meshes", "also write one surface mesh per label (OUT_DIR/<case>/meshes/)");
+  p.option("--mesh-format", "FMT", "stl or obj", "stl");
+  p.option("--include", "GLOBS",
+           "only cases whose relative path or file name matches (comma-separated)");
+  p.option("--exclude", "GLOBS", "leave out cases whose relative path or file name matches");
+  p.epilog(
+      "Cases: .nii, .nii.gz, .nrrd, .nhdr, .mha, .mhd files, and one case per DICOM series.\n"
+      "Each case is written to OUT_DIR/<case>/ (labels.nii.gz, report.json, meshes/) only when\n"
+      "complete; a case that fails is recorded in summary.csv with its reason and the run goes\n"
+      "on. Ctrl-C stops cleanly; --resume continues. Shards of one cohort (Slurm arrays) are\n"
+      "joined with `tessera merge`. See docs/BATCH.md.\n"
+      "Exit codes: 0 every case done, 3 some cases failed, 1 the run could not proceed.");
+  int exit = kExitOk;
+  if (!parseOrExit(p, args, &exit)) return exit;
+  if (!p.has("input") || !p.has("output")) {
+    std::fprintf(stderr, "tessera: error: batch needs -i IN_DIR and -o OUT_DIR (see --help)\n");
+    return kExitUsage;
+  }
+  models::BatchOptions o;
+  o.inputDir = p.get("input");
+  o.outputDir = p.get("output");
+  o.modelPath = p.get("model");
+  o.resume = p.has("resume");
+  o.failFast = p.has("fail-fast");
+  o.meshes = p.has("meshes");
+  o.meshFormat = p.get("mesh-format");
+  o.discovery.include = splitPatterns(p.get("include"));
+  o.discovery.exclude = splitPatterns(p.get("exclude"));
+  if (!models::parseSegmentMode(p.get("mode"), &o.mode)) {
+    std::fprintf(stderr, "tessera: error: --mode must be sparse or dense\n");
+    return kExitUsage;
+  }
+  if (o.meshFormat != "stl" && o.meshFormat != "obj") {
+    std::fprintf(stderr, "tessera: error: --mesh-format must be stl or obj\n");
+    return kExitUsage;
+  }
+  if (p.has("shard") && !models::parseShard(p.get("shard"), &o.shard)) {
+    std::fprintf(stderr, "tessera: error: --shard must be K/N with 0 <= K < N, e.g. 0/4\n");
+    return kExitUsage;
+  }
+  long long jobs = 1, threads = 0;
+  if (!p.getInt("jobs", &jobs, 1, 256) || !p.getInt("threads", &threads, 0, 1024)) {
+    std::fprintf(stderr, "tessera: error: %s\n", p.error().c_str());
+    return kExitUsage;
+  }
+  o.jobs = static_cast<int>(jobs);
+  o.threads = static_cast<int>(threads);
+
+  ConsoleProgress progress("batch");
+  o.progress = &progress;
+  o.cancel = &interruptToken();
+  auto result = models::runBatch(o);
+  progress.finish();
+  if (!result.ok()) return fail(result.error());
+  const models::BatchResult& r = *result;
+  printCases(r);
+  for (const std::string& f : r.unreadableFiles)
+    std::printf("unreadable (no case): %s\n", f.c_str());
+  const std::string shard = o.shard.whole() ? ""
+                                            : " (shard " + std::to_string(o.shard.index) + "/" +
+                                                  std::to_string(o.shard.count) + " of " +
+                                                  std::to_string(r.cohortCases) + ")";
+  std::printf(
+      "%zu cases%s: %lld done, %lld already finished, %lld failed, %lld not run in %.1f s\n",
+      r.cases.size(), shard.c_str(),
+      static_cast<long long>(r.count(models::CaseOutcome::kComputed)),
+      static_cast<long long>(r.count(models::CaseOutcome::kResumed)),
+      static_cast<long long>(r.count(models::CaseOutcome::kFailed)),
+      static_cast<long long>(r.count(models::CaseOutcome::kNotRun)), r.seconds);
+  std::printf("wrote %s/%s and %s\n", o.outputDir.c_str(), models::kSummaryCsvFile,
+              models::kSummaryJsonFile);
+  return r.anyFailed() ? kExitPartial : kExitOk;
+}
+
+int runMerge(const Args& args) {
+  ArgParser p("merge", "Join the summaries of batch shards into one cohort summary.");
+  p.option("-o,--output", "OUT_DIR", "folder for the merged summary.csv and summary.json");
+  p.positional("SHARD_DIR...", "output folders of `tessera batch --shard K/N`, one per shard");
+  p.epilog(
+      "Refuses shards of different cohorts, models or options, a shard given twice and a\n"
+      "missing shard. The merged summary equals the one a single run over the whole cohort\n"
+      "writes. Exit code 3 when the cohort has failed cases.");
+  // ArgParser takes one value per positional: pull the shard folders out
+  // first and let it check the options (and print --help).
+  Args options;
+  std::vector<std::string> shards;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if ((a == "-o" || a == "--output") && i + 1 < args.size()) {
+      options.push_back(a);
+      options.push_back(args[++i]);
+    } else if (a.rfind("--output=", 0) == 0 || a == "-h" || a == "--help" ||
+               (!a.empty() && a[0] == '-')) {
+      options.push_back(a);
+    } else {
+      shards.push_back(a);
+    }
+  }
+  if (!shards.empty()) options.push_back(shards.front());
+  int exit = kExitOk;
+  if (!parseOrExit(p, options, &exit)) return exit;
+  if (!p.has("output") || shards.empty()) {
+    std::fprintf(stderr, "tessera: error: merge needs -o OUT_DIR and shard folders (see --help)\n");
+    return kExitUsage;
+  }
+  auto merged = models::mergeSummaries(shards);
+  if (!merged.ok()) return fail(merged.error());
+  std::error_code error;
+  std::filesystem::create_directories(p.get("output"), error);
+  if (Status s = models::writeSummary(*merged, p.get("output")); !s.ok()) return fail(s);
+  const std::int64_t failed = merged->count(models::CaseStatus::kFailed);
+  std::printf("merged %zu shards: %zu cases, %lld ok, %lld failed, %lld not run\n", shards.size(),
+              merged->cases.size(), static_cast<long long>(merged->count(models::CaseStatus::kOk)),
+              static_cast<long long>(failed),
+              static_cast<long long>(merged->count(models::CaseStatus::kNotRun)));
+  std::printf("wrote %s/%s and %s\n", p.get("output").c_str(), models::kSummaryCsvFile,
+              models::kSummaryJsonFile);
+  return failed > 0 ? kExitPartial : kExitOk;
+}
+
+}  // namespace tessera::cli
