@@ -15,16 +15,23 @@ struct MemoryStats {
   std::int64_t currentBytes = 0;
   std::int64_t peakBytes = 0;        // since start or the last resetPeakMemory()
   std::int64_t allocationCount = 0;  // live allocations
+  std::int64_t cachedBytes = 0;      // freed blocks kept for reuse (not counted as current)
 };
 
 MemoryStats memoryStats();
 // Sets peak to the current value, to measure the peak of one phase.
 void resetPeakMemory();
+// Returns the blocks kept for reuse to the system.
+void releaseCachedMemory();
 
 // 64-byte aligned (one cache line, one AVX-512 register), accounted.
-// Returns nullptr on failure instead of throwing.
+// Returns nullptr on failure instead of throwing. Freed blocks of 256 KiB and
+// more are kept (up to an eighth of physical memory, at most 2 GiB) and
+// handed out again for the same size, so steady-state loops do not fault in
+// fresh pages; the accounting counts only live blocks.
 void* trackedAlloc(std::size_t bytes, std::size_t alignment = 64) noexcept;
-void trackedFree(void* pointer, std::size_t bytes) noexcept;
+// bytes and alignment as given to trackedAlloc.
+void trackedFree(void* pointer, std::size_t bytes, std::size_t alignment = 64) noexcept;
 
 // Standard allocator over trackedAlloc, for std::vector and friends.
 // Throws std::bad_alloc like std::allocator so containers behave normally;
@@ -41,7 +48,9 @@ struct TrackedAllocator {
     if (!p) throw std::bad_alloc();
     return static_cast<T*>(p);
   }
-  void deallocate(T* p, std::size_t n) noexcept { trackedFree(p, n * sizeof(T)); }
+  void deallocate(T* p, std::size_t n) noexcept {
+    trackedFree(p, n * sizeof(T), alignof(T) > 64 ? alignof(T) : 64);
+  }
   template <class U>
   bool operator==(const TrackedAllocator<U>&) const noexcept {
     return true;

@@ -195,7 +195,8 @@ Result<TrainerReport> train(const TrainerOptions& o, ProgressSink* progress,
 
   std::map<std::int64_t, TrainingCase> cache;
   TrainerReport report;
-  ProgressTracker tracker(progress);
+  // Steps take seconds: every one is reported, so a sink can stop after any step.
+  ProgressTracker tracker(progress, 0.0);
   double lastLoss = 0;
   const std::int64_t firstStep = step;
   auto saveCheckpoint = [&]() -> Status {

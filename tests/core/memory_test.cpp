@@ -49,3 +49,39 @@ TEST(Memory, ResidentSizeIsReadFromProc) {
 
 }  // namespace
 }  // namespace tessera
+
+namespace tessera {
+namespace {
+
+TEST(Memory, LargeBlocksAreReusedNotReturned) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "the block cache is off under AddressSanitizer";
+#endif
+  releaseCachedMemory();
+  const auto before = memoryStats();
+  void* a = trackedAlloc(1 << 20);
+  ASSERT_NE(a, nullptr);
+  trackedFree(a, 1 << 20);
+  EXPECT_EQ(memoryStats().currentBytes, before.currentBytes);
+  EXPECT_GE(memoryStats().cachedBytes, 1 << 20);
+  void* b = trackedAlloc(1 << 20);
+  EXPECT_EQ(b, a);  // the same block comes back for the same size
+  EXPECT_EQ(memoryStats().cachedBytes, before.cachedBytes);
+  void* c = trackedAlloc((1 << 20) + 64);  // another size is a fresh block
+  EXPECT_NE(c, a);
+  trackedFree(b, 1 << 20);
+  trackedFree(c, (1 << 20) + 64);
+  releaseCachedMemory();
+  EXPECT_EQ(memoryStats().cachedBytes, 0);
+  EXPECT_EQ(memoryStats().currentBytes, before.currentBytes);
+}
+
+TEST(Memory, SmallBlocksAreNotCached) {
+  releaseCachedMemory();
+  void* a = trackedAlloc(4096);
+  trackedFree(a, 4096);
+  EXPECT_EQ(memoryStats().cachedBytes, 0);
+}
+
+}  // namespace
+}  // namespace tessera
