@@ -259,8 +259,7 @@ OverlayStyle WorkstationModel::overlayStyle() const {
   style.labelOpacity = labelOpacity_;
   style.showBlocks = showBlocks_;
   style.labelVisible.fill(true);
-  const LabelTable& table = preview_ ? previewTable_ : document_.labels().table;
-  for (const Label& label : table.labels) style.labelRgb[label.value] = label.rgb;
+  for (const Label& label : labelTableForDisplay().labels) style.labelRgb[label.value] = label.rgb;
   for (const LabelRow& row : labelTable_.rows()) style.labelVisible[row.value] = row.visible;
   return style;
 }
@@ -282,8 +281,7 @@ std::optional<CursorInfo> WorkstationModel::cursorInfo(Plane plane, const Screen
   const Volume& ct = document_.ct();
   info.hu = ct.at(info.voxel[0], info.voxel[1], info.voxel[2]);
   info.label = displayedLabels().at(info.voxel[0], info.voxel[1], info.voxel[2]);
-  if (info.label != 0)
-    info.labelName = (preview_ ? previewTable_ : document_.labels().table).nameOf(info.label);
+  if (info.label != 0) info.labelName = labelTableForDisplay().nameOf(info.label);
   return info;
 }
 

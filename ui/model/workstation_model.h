@@ -133,6 +133,11 @@ class WorkstationModel {
   // document's labels otherwise.
   const Image<std::uint8_t>& displayedLabels() const;
   const LabelTableModel& labelTable() const { return labelTable_; }
+  // Names and colours of the labels shown: the running job's model's while
+  // its labels arrive, the document's otherwise.
+  const LabelTable& labelTableForDisplay() const {
+    return preview_ ? previewTable_ : document_.labels().table;
+  }
   std::uint8_t selectedLabel() const { return brush_.label; }
   void setSelectedLabel(std::uint8_t value);
   const BrushSettings& brush() const { return brush_; }
