@@ -1,8 +1,10 @@
 #include "ui/model/model_session.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <utility>
 
+#include "core/parallel.h"
 #include "models/pipeline/model_store.h"
 
 namespace tessera::ui {
@@ -74,7 +76,9 @@ SegmentationJob ModelSession::makeJob(const SegmentSettings& settings) const {
     models::SegmentOptions options;
     options.mode = settings.mode;
     options.refinement = settings.refinement;
-    options.threads = settings.threads;
+    // Explicit even for "all cores": the job runs on its own thread, whose
+    // OpenMP defaults (used by oneDNN) know nothing of the process's setting.
+    options.threads = settings.threads > 0 ? settings.threads : numThreads();
     options.keepBlockMap = settings.mode == models::SegmentMode::kSparse;
     options.progress = sink;
     options.cancel = &cancel;
@@ -92,7 +96,7 @@ SegmentationJob ModelSession::makeJob(const SegmentSettings& settings) const {
                     "%lld slices in %.1f s \xC2\xB7 sparse: %.0f %% of blocks computed, %.0f %% "
                     "of the network's work skipped",
                     static_cast<long long>(s.slices), s.seconds, 100.0 * s.meanActiveFraction,
-                    s.denseFlops > 0 ? 100.0 * (1.0 - s.flops / s.denseFlops) : 0.0);
+                    s.denseFlops > 0 ? std::max(0.0, 100.0 * (1.0 - s.flops / s.denseFlops)) : 0.0);
     else
       std::snprintf(line, sizeof line, "%lld slices in %.1f s \xC2\xB7 dense",
                     static_cast<long long>(s.slices), s.seconds);

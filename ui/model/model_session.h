@@ -25,7 +25,7 @@ struct SegmentSettings {
   std::string modelPath;  // empty: the bundled default model
   models::SegmentMode mode = models::SegmentMode::kSparse;
   models::Refinement refinement = models::Refinement::kBalanced;
-  int threads = 0;  // 0: all cores
+  int threads = 0;  // 0: the process's setting (numThreads(), all cores by default)
 };
 
 // Where canonical slice k (as Segmenter::segment reports it through onSlice)

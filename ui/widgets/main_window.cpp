@@ -104,6 +104,8 @@ MainWindow::MainWindow(QWidget* parent)
   buildDock();
   buildStatusBar();
 
+  pollTimer_.setSingleShot(true);
+  connect(&pollTimer_, &QTimer::timeout, this, &MainWindow::onSegmentationNews);
   surfaceTimer_.setSingleShot(true);
   surfaceTimer_.setInterval(250);
   connect(&surfaceTimer_, &QTimer::timeout, this, &MainWindow::startSurfaceBuild);
@@ -446,7 +448,9 @@ void MainWindow::onModelChanged(unsigned changes) {
   if (changes & (kChangeStudy | kChangeHistory | kChangeLabels | kChangeSegmentation))
     updateTitleAndActions();
   if (changes & kChangeStudy) rebuildRecentMenu();
-  if (changes & (kChangeStudy | kChangeOverlay | kChangeLabelTable)) view3d_->update();
+  // Not on label-table changes alone: while a segmentation runs they come
+  // with every slice, and the 3D view changes only when its surfaces do.
+  if (changes & (kChangeStudy | kChangeOverlay)) view3d_->update();
 }
 
 void MainWindow::updateTitleAndActions() {
@@ -499,6 +503,17 @@ void MainWindow::updateSegmentationStatus() {
 }
 
 void MainWindow::onSegmentationNews() {
+  // At most a few refreshes a second: each redraws the views on the UI
+  // thread, which competes with the job for the cores. The job does not
+  // wake us again until the next poll, so nothing is lost by waiting.
+  constexpr qint64 kPollIntervalMs = 150;
+  if (lastPoll_.isValid() && lastPoll_.elapsed() < kPollIntervalMs &&
+      model_.segmentationState().running) {
+    if (!pollTimer_.isActive())
+      pollTimer_.start(static_cast<int>(kPollIntervalMs - lastPoll_.elapsed()));
+    return;
+  }
+  lastPoll_.start();
   const bool wasRunning = model_.segmentationState().running;
   const Status status = model_.pollSegmentation();
   if (!status.ok()) {

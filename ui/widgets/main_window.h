@@ -185,6 +185,8 @@ class MainWindow : public QMainWindow {
   QProgressBar* progress_ = nullptr;
   QToolButton* cancelButton_ = nullptr;
 
+  QTimer pollTimer_;  // coalesces segmentation news
+  QElapsedTimer lastPoll_;
   QTimer surfaceTimer_;
   QFutureWatcher<LabelSurfaces> surfaceWatcher_;
   bool surfacesDirty_ = false;
