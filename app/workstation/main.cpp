@@ -2,6 +2,7 @@
 //
 //   tessera-workstation [PATH] [--labels FILE] [--blocks FILE]
 //                       [--segment [--model M] [--mode MODE] [--sparsity LEVEL]]
+//                       [--threads N]
 //                       [--screenshot OUT.png] [--size WxH] [--maximise VIEW]
 //
 // With --screenshot the window is rendered without a person and saved as
@@ -20,6 +21,7 @@
 
 #include "app/cli/args.h"
 #include "core/log.h"
+#include "core/parallel.h"
 #include "ui/widgets/application.h"
 #include "ui/widgets/main_window.h"
 #include "ui/widgets/vtk_host_widget.h"
@@ -71,6 +73,7 @@ int main(int argc, char** argv) {
   parser.option("--sparsity", "LEVEL",
                 "output-driven sparsity for --segment: off, conservative, balanced (default) or "
                 "aggressive");
+  parser.option("--threads", "N", "CPU threads for segmenting (default: all cores)");
   parser.option("--screenshot", "OUT.png", "render the window without a person and save it");
   parser.option("--size", "WxH", "window size for --screenshot", "1600x1000");
   parser.option("--maximise", "VIEW", "axial, sagittal, coronal or 3d: show one view large");
@@ -120,6 +123,14 @@ int main(int argc, char** argv) {
                  "tessera-workstation: error: --sparsity must be off, conservative, balanced or "
                  "aggressive\n");
     return kExitUsage;
+  }
+  if (parser.has("threads")) {
+    long long threads = 0;
+    if (!parser.getInt("threads", &threads, 1, 1024)) {
+      std::fprintf(stderr, "tessera-workstation: error: %s\n", parser.error().c_str());
+      return kExitUsage;
+    }
+    tessera::setNumThreads(static_cast<int>(threads));
   }
   if (segmenting && parser.get("PATH").empty()) {
     std::fprintf(stderr, "tessera-workstation: error: --segment needs a CT to open (PATH)\n");
