@@ -81,6 +81,8 @@ class SegmentWindowTest : public MainWindowTest {
 
 TEST_F(SegmentWindowTest, TheSegmentDialogRunsTheModelIntoViewsTableAndBlocks) {
   ASSERT_TRUE(window_->openPath(phantomPath_));
+  ASSERT_TRUE(window_->waitForSurfaces());
+  EXPECT_EQ(window_->view3d()->scene().volumePreset(), VolumePreset::kBone) << "no labels yet";
   auto* segment = window_->findChild<QAction*>("segmentAction");
   ASSERT_NE(segment, nullptr);
   EXPECT_TRUE(segment->isEnabled());
@@ -142,6 +144,11 @@ TEST_F(SegmentWindowTest, TheSegmentDialogRunsTheModelIntoViewsTableAndBlocks) {
               QString::number(sums[value] / counts[value], 'f', 1));
   }
   EXPECT_GT(filled, 0);
+
+  // The 3D view shows the labels' surfaces instead of the volume rendering.
+  ASSERT_TRUE(window_->waitForSurfaces());
+  EXPECT_EQ(window_->view3d()->scene().volumePreset(), VolumePreset::kOff);
+  EXPECT_GT(window_->view3d()->scene().surfaceCount(), 0u);
 
   // The axial view shows the labels in their colours.
   axial()->setCrosshairVisible(false);

@@ -428,7 +428,14 @@ void MainWindow::onModelChanged(unsigned changes) {
   if (changes & (kChangeStudy | kChangeLabelTable)) labelTable_->refresh();
   if ((changes & (kChangeStudy | kChangeLabels)) && !model_.strokeActive()) scheduleSurfaces();
   if (changes & (kChangeStudy | kChangeLabelTable | kChangeOverlay)) updateSurfaceVisibility();
-  if (changes & kChangeSegmentation) updateSegmentationStatus();
+  if (changes & kChangeSegmentation) {
+    updateSegmentationStatus();
+    // Labels are on their way: the 3D view shows their surfaces rather than
+    // a volume rendering, which would also take the cores from the job.
+    if (model_.segmentationState().running && autoVolumePreset_ &&
+        view3d_->scene().volumePreset() != VolumePreset::kOff)
+      setVolumePreset(VolumePreset::kOff);
+  }
   if (changes & (kChangeStudy | kChangeWindow)) {
     const WindowLevel& wl = model_.windowLevel();
     windowLabel_->setText(
@@ -538,7 +545,8 @@ void MainWindow::applyAutoVolumePreset() {
   if (!autoVolumePreset_) return;
   bool anyLabel = false;
   for (const LabelRow& row : model_.labelTable().rows()) anyLabel |= row.voxels > 0;
-  setVolumePreset(anyLabel ? VolumePreset::kOff : VolumePreset::kBone);
+  const bool labelsComing = model_.segmentationState().running;
+  setVolumePreset(anyLabel || labelsComing ? VolumePreset::kOff : VolumePreset::kBone);
 }
 
 void MainWindow::setVolumePreset(VolumePreset preset) {
