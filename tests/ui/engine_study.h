@@ -12,13 +12,20 @@
 namespace tessera::ui::testing {
 
 // A torso phantom of 128×128 pixels and `slices` slices of 2.5 mm through
-// the upper abdomen (LPS identity direction).
+// the upper abdomen (LPS identity direction), the body in about a third of
+// the 16×16 blocks.
 imaging::Phantom makeSmallPhantom(int slices = 8, std::uint64_t seed = 7);
 
 // Writes a random-weight model (2.5D input of 3 slices, base width 16, 2
 // levels, 2 attention heads, the 10 labels of the default table, deep
-// supervision heads) as ONNX to `path`.
+// supervision heads) as ONNX to `path`. Its labels vary from voxel to voxel.
 void writeSmallModel(const std::string& path, std::uint64_t seed = 5);
+
+// The same network with output heads that ignore their input and favour
+// `label` by a wide margin: the engine then labels exactly the blocks it
+// computes with `label` (background elsewhere). Predictable pictures, and
+// surfaces that take no time to build.
+void writeConstantModel(const std::string& path, std::uint8_t label);
 
 // The same voxels stored in another order: voxel axis c of the result runs
 // along LPS axis permutation[c], forwards when signs[c] > 0. The world

@@ -80,7 +80,7 @@ TEST_F(WorkstationAppTest, CorruptInputFailsWithoutWritingAScreenshot) {
 TEST_F(WorkstationAppTest, ScreenshotAfterSegmentingWithAModel) {
   const imaging::Phantom phantom = makeSmallPhantom();
   ASSERT_TRUE(imaging::writeVolume(phantom.ct, dir_ + "/ct.nii.gz").ok());
-  writeSmallModel(dir_ + "/small.onnx");
+  writeConstantModel(dir_ + "/small.onnx", 5);
   const std::string bare = dir_ + "/bare.png", segmented = dir_ + "/segmented.png";
   const std::string common = "'" + dir_ + "/ct.nii.gz' --size 900x640 --threads 1 ";
   ASSERT_EQ(run(common + "--screenshot '" + bare + "'"), 0) << log_;

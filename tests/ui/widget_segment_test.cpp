@@ -1,5 +1,6 @@
-// Segmenting in the window with the real engine: a small random-weight model
-// written as ONNX segments a small phantom. The Segment dialog starts it;
+// Segmenting in the window with the real engine: a small model written as
+// ONNX, whose heads label every block the engine computes as liver, segments
+// a small phantom. The Segment dialog starts it;
 // labels show in the views and the label table, slices appear before the
 // job ends, Cancel keeps the labels there were, a sparse run's computed
 // blocks become the overlay, and a file that is not a model gets a dialog.
@@ -26,6 +27,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
+constexpr std::uint8_t kLiver = 5;
+
 class SegmentWindowTest : public MainWindowTest {
  protected:
   void SetUp() override {
@@ -35,7 +38,7 @@ class SegmentWindowTest : public MainWindowTest {
     // machine is shared with other work.
     setNumThreads(1);
     modelPath_ = dir_ + "/small.onnx";
-    writeSmallModel(modelPath_.toStdString());
+    writeConstantModel(modelPath_.toStdString(), kLiver);
     phantom_ = makeSmallPhantom();
     phantomPath_ = dir_ + "/phantom.nii.gz";
     truthPath_ = dir_ + "/truth.nii.gz";
@@ -66,12 +69,14 @@ class SegmentWindowTest : public MainWindowTest {
                  model().labelOpacity());
   }
 
-  // A labelled voxel of slice k near the middle of the body, if any.
-  std::optional<Vec3> labelledVoxel(std::int64_t k) {
+  // A voxel of slice k near the middle of the body that the shown labels
+  // give `label` and the phantom's truth does not, if any.
+  std::optional<Vec3> voxelShowing(std::uint8_t label, std::int64_t k) {
     const auto& labels = model().displayedLabels();
-    for (std::int64_t j = 48; j < 80; ++j)
-      for (std::int64_t i = 48; i < 80; ++i)
-        if (labels.at(i, j, k) != 0) return Vec3{double(i), double(j), double(k)};
+    for (std::int64_t j = 40; j < 88; ++j)
+      for (std::int64_t i = 40; i < 88; ++i)
+        if (labels.at(i, j, k) == label && phantom_.labels.labels.at(i, j, k) != label)
+          return Vec3{double(i), double(j), double(k)};
     return std::nullopt;
   }
 
@@ -97,7 +102,7 @@ TEST_F(SegmentWindowTest, TheSegmentDialogRunsTheModelIntoViewsTableAndBlocks) {
   ASSERT_TRUE(dialog->chooseModelFile(modelPath_));
   auto* info = dialog->findChild<QLabel*>("modelInfo");
   ASSERT_NE(info, nullptr);
-  EXPECT_TRUE(info->text().startsWith("small-test-model 0.1")) << info->text().toStdString();
+  EXPECT_TRUE(info->text().startsWith("constant-test-model 0.1")) << info->text().toStdString();
   EXPECT_TRUE(info->text().contains("liver"));
   auto* mode = dialog->findChild<QComboBox*>("segmentMode");
   auto* sparsity = dialog->findChild<QComboBox*>("sparsityLevel");
@@ -118,9 +123,20 @@ TEST_F(SegmentWindowTest, TheSegmentDialogRunsTheModelIntoViewsTableAndBlocks) {
   EXPECT_TRUE(window_->statusBar()->currentMessage().startsWith("Segmented: 8 slices"))
       << window_->statusBar()->currentMessage().toStdString();
 
+  // The model labels exactly the computed blocks.
+  const auto& labels = model().document().labels().labels;
+  const BlockMap* computed = model().document().blockMap();
+  ASSERT_NE(computed, nullptr);
+  std::int64_t inBlocks = 0;
+  for (std::int64_t i = 0; i < labels.voxelCount(); ++i) {
+    ASSERT_EQ(labels.data()[i], computed->data()[i] != 0 ? kLiver : 0) << "voxel " << i;
+    inBlocks += computed->data()[i] != 0;
+  }
+  EXPECT_GT(inBlocks, 0);
+  EXPECT_LT(inBlocks, labels.voxelCount()) << "air blocks are not computed";
+
   // The label table shows each label's millilitres and mean HU as counted
   // from the labels.
-  const auto& labels = model().document().labels().labels;
   std::array<std::int64_t, 256> counts{};
   std::array<double, 256> sums{};
   for (std::int64_t i = 0; i < labels.voxelCount(); ++i) {
@@ -153,14 +169,13 @@ TEST_F(SegmentWindowTest, TheSegmentDialogRunsTheModelIntoViewsTableAndBlocks) {
   // The axial view shows the labels in their colours.
   axial()->setCrosshairVisible(false);
   const std::int64_t k = model().view(Plane::kAxial).slice();
-  const auto voxel = labelledVoxel(k);
-  ASSERT_TRUE(voxel) << "the test model labels the body";
+  const auto voxel = voxelShowing(kLiver, k);
+  ASSERT_TRUE(voxel);
   EXPECT_EQ(rgbAt(grab(axial()), pointOf(axial(), *voxel)), expectedColour(*voxel));
 
   // The computed blocks of the sparse run: the toggle draws them (the
   // blocks at the corners hold only air and are not computed).
-  ASSERT_NE(model().document().blockMap(), nullptr);
-  EXPECT_EQ(model().document().blockMap()->at(0, 0, k), 0);
+  EXPECT_EQ(computed->at(0, 0, k), 0);
   EXPECT_TRUE(blocks->isEnabled());
   const QImage without = grab(axial());
   blocks->trigger();
@@ -209,7 +224,7 @@ TEST_F(SegmentWindowTest, SlicesAppearWhileItRunsAndCancelKeepsTheLabels) {
   // Slice 1 is done: the view shows its arriving labels, not the truth.
   model().scroll(Plane::kAxial, 1 - static_cast<int>(model().view(Plane::kAxial).slice()));
   axial()->setCrosshairVisible(false);
-  const auto voxel = labelledVoxel(1);
+  const auto voxel = voxelShowing(kLiver, 1);
   ASSERT_TRUE(voxel);
   EXPECT_EQ(rgbAt(grab(axial()), pointOf(axial(), *voxel)), expectedColour(*voxel));
   std::int64_t arriving = 0;
