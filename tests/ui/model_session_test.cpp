@@ -283,7 +283,10 @@ TEST_F(EngineTest, ABrokenModelFileIsAnErrorAndChangesNothing) {
 
   SegmentSettings missing = settings();
   missing.modelPath = dir_ + "/no-such-model.onnx";
-  EXPECT_FALSE(model.segment(missing).ok());
+  const Status absent = model.segment(missing);
+  ASSERT_FALSE(absent.ok());
+  EXPECT_EQ(absent.code(), StatusCode::kNotFound);
+  EXPECT_EQ(absent.error().message, "The model file does not exist.");
   ASSERT_TRUE(model.segment(settings()).ok()) << "still usable";
   EXPECT_TRUE(model.finishSegmentation().ok());
 }

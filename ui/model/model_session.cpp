@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <exception>
+#include <new>
 #include <utility>
 
+#include "core/files.h"
 #include "core/parallel.h"
 #include "models/pipeline/model_store.h"
 
@@ -55,10 +58,21 @@ Status ModelSession::load(const std::string& path) {
     resolved = std::move(found).value();
   }
   if (model_ && resolved == path_) return Status();
-  auto model = models::loadModel(resolved);
+  Result<std::shared_ptr<const models::Model>> model =
+      Error{StatusCode::kInternal, "the model could not be read", resolved};
+  try {
+    model = models::loadModel(resolved);
+  } catch (const std::bad_alloc&) {
+    model = Error{StatusCode::kResourceExhausted, "not enough memory for the model", resolved};
+  } catch (const std::exception& e) {
+    model = Error{StatusCode::kInternal, e.what(), resolved};
+  }
   if (!model.ok()) {
     Error error = model.error();
-    error.message = "This file is not a model Tessera can run: " + error.message;
+    if (!fileExists(resolved))
+      error = Error{StatusCode::kNotFound, "The model file does not exist.", resolved};
+    else if (error.code != StatusCode::kResourceExhausted)
+      error.message = "This file is not a model Tessera can run: " + error.message;
     if (error.context.empty()) error.context = resolved;
     return error;
   }
