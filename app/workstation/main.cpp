@@ -1,6 +1,8 @@
 // tessera-workstation: the radiologist's workstation (wiring only).
 //
 //   tessera-workstation [PATH] [--labels FILE] [--blocks FILE]
+//                       [--segment [--model M] [--mode MODE] [--sparsity LEVEL]]
+//                       [--threads N]
 //                       [--screenshot OUT.png] [--size WxH] [--maximise VIEW]
 //
 // With --screenshot the window is rendered without a person and saved as
@@ -19,6 +21,7 @@
 
 #include "app/cli/args.h"
 #include "core/log.h"
+#include "core/parallel.h"
 #include "ui/widgets/application.h"
 #include "ui/widgets/main_window.h"
 #include "ui/widgets/vtk_host_widget.h"
@@ -64,11 +67,19 @@ int main(int argc, char** argv) {
   parser.positional("PATH", "CT to open: NIfTI, NRRD, MetaImage, DICOM file or folder", false);
   parser.option("--labels", "FILE", "segmentation (label map) of the CT to open with it");
   parser.option("--blocks", "FILE", "block map of the CT (non-zero where blocks were computed)");
+  parser.flag("--segment", "segment the CT (default model, or --model) once it is open");
+  parser.option("--model", "M", "ONNX model for --segment (default: the bundled model)");
+  parser.option("--mode", "MODE", "sparse (default) or dense, for --segment");
+  parser.option("--sparsity", "LEVEL",
+                "output-driven sparsity for --segment: off, conservative, balanced (default) or "
+                "aggressive");
+  parser.option("--threads", "N", "CPU threads for segmenting (default: all cores)");
   parser.option("--screenshot", "OUT.png", "render the window without a person and save it");
   parser.option("--size", "WxH", "window size for --screenshot", "1600x1000");
   parser.option("--maximise", "VIEW", "axial, sagittal, coronal or 3d: show one view large");
   parser.epilog(
-      "Without a display, --screenshot runs itself under xvfb-run.\n"
+      "Without a display, --screenshot runs itself under xvfb-run; with --segment it waits\n"
+      "for the segmentation and the 3D surfaces before saving the picture.\n"
       "Exit codes: 0 success, 1 failure, 2 usage error.");
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (!parser.parse(args)) {
@@ -99,6 +110,37 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
   }
+  tessera::ui::SegmentSettings segment;
+  const bool segmenting = parser.has("segment");
+  segment.modelPath = parser.get("model");
+  if (parser.has("mode") && !tessera::models::parseSegmentMode(parser.get("mode"), &segment.mode)) {
+    std::fprintf(stderr, "tessera-workstation: error: --mode must be sparse or dense\n");
+    return kExitUsage;
+  }
+  if (parser.has("sparsity") &&
+      !tessera::models::parseRefinement(parser.get("sparsity"), &segment.refinement)) {
+    std::fprintf(stderr,
+                 "tessera-workstation: error: --sparsity must be off, conservative, balanced or "
+                 "aggressive\n");
+    return kExitUsage;
+  }
+  if (parser.has("threads")) {
+    long long threads = 0;
+    if (!parser.getInt("threads", &threads, 1, 1024)) {
+      std::fprintf(stderr, "tessera-workstation: error: %s\n", parser.error().c_str());
+      return kExitUsage;
+    }
+    tessera::setNumThreads(static_cast<int>(threads));
+  }
+  if (segmenting && parser.get("PATH").empty()) {
+    std::fprintf(stderr, "tessera-workstation: error: --segment needs a CT to open (PATH)\n");
+    return kExitUsage;
+  }
+  if (!segmenting && (parser.has("model") || parser.has("mode") || parser.has("sparsity"))) {
+    std::fprintf(stderr,
+                 "tessera-workstation: error: --model, --mode and --sparsity go with --segment\n");
+    return kExitUsage;
+  }
   if (!screenshot && !hasDisplay()) {
     std::fprintf(stderr,
                  "tessera-workstation: error: no display is set (DISPLAY or WAYLAND_DISPLAY); "
@@ -120,6 +162,17 @@ int main(int argc, char** argv) {
   window.setHeadless(screenshot);
   if (screenshot) window.resize(width, height);
 
+  // Where the time of a screenshot goes, printed with it.
+  QElapsedTimer clock;
+  clock.start();
+  std::string timing;
+  const auto phase = [&](const char* name) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%s%s %.1f s", timing.empty() ? "" : ", ", name,
+                  clock.restart() / 1000.0);
+    timing += text;
+  };
+
   const QString path = QString::fromStdString(parser.get("PATH"));
   bool ok = true;
   if (!path.isEmpty()) ok = window.openPath(QDir::current().absoluteFilePath(path));
@@ -129,8 +182,20 @@ int main(int argc, char** argv) {
     ok = window.openBlockMap(QString::fromStdString(parser.get("blocks")));
   if (maximise >= 0) window.setMaximisedView(maximise);
   window.show();
+  phase("open");
+  if (ok && segmenting) {
+    ok = window.segment(segment);
+    phase("model");
+  }
 
   if (!screenshot) return app.exec();
+  if (ok && segmenting) {
+    window.waitForSegmentation();
+    phase("segmentation");
+    const auto& state = window.model().segmentationState();
+    ok = state.message == "Done";
+    if (ok) std::printf("segmented: %s\n", state.summary.c_str());
+  }
   if (!ok) {
     std::fprintf(stderr, "tessera-workstation: error: %s\n",
                  window.lastError() ? window.lastError()->toString().c_str() : "cannot open");
@@ -144,12 +209,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tessera-workstation: error: the 3D surfaces took too long\n");
     return kExitFailure;
   }
+  phase("3D surfaces");
   const QString out = QString::fromStdString(parser.get("screenshot"));
   if (!window.saveScreenshot(out)) {
     std::fprintf(stderr, "tessera-workstation: error: %s\n",
                  window.lastError() ? window.lastError()->toString().c_str() : "screenshot failed");
     return kExitFailure;
   }
-  std::printf("screenshot written to %s\n", out.toStdString().c_str());
+  phase("picture");
+  std::printf("screenshot written to %s (%s)\n", out.toStdString().c_str(), timing.c_str());
   return kExitOk;
 }

@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 // slice by slice, reporting progress and checking the cancel token.
 SegmentationJob thresholdJob(int thresholdHu, std::chrono::milliseconds perSlice = 0ms) {
   return [thresholdHu, perSlice](const Volume& ct, ProgressSink* sink, const CancelToken& cancel,
-                                 SliceCallback onSlice) -> Result<LabelMap> {
+                                 SliceCallback onSlice) -> Result<SegmentationOutput> {
     TESSERA_ASSIGN_OR_RETURN(auto labels, Image<std::uint8_t>::create(ct.geometry(), 0));
     ProgressTracker tracker(sink, 0.0);
     const std::int64_t n = ct.nx() * ct.ny();
@@ -25,10 +25,10 @@ SegmentationJob thresholdJob(int thresholdHu, std::chrono::milliseconds perSlice
       TESSERA_RETURN_IF_ERROR(cancel.check());
       if (perSlice.count() > 0) std::this_thread::sleep_for(perSlice);
       for (std::int64_t i = 0; i < n; ++i) labels.slice(k)[i] = ct.slice(k)[i] > thresholdHu;
-      onSlice(static_cast<int>(k), labels.slice(k));
+      onSlice(SlicePlacement::axial(ct.geometry().size, k), labels.slice(k));
       tracker.report(double(k + 1) / double(ct.nz()), "slice");
     }
-    return LabelMap{std::move(labels), defaultLabelTable()};
+    return SegmentationOutput{LabelMap{std::move(labels), defaultLabelTable()}, {}, "threshold"};
   };
 }
 
@@ -50,7 +50,7 @@ TEST(SegmentationControllerTest, DeliversEverySliceProgressAndResult) {
 
   std::vector<FinishedSlice> slices;
   std::vector<double> fractions;
-  std::optional<Result<LabelMap>> result;
+  std::optional<Result<SegmentationOutput>> result;
   const auto deadline = std::chrono::steady_clock::now() + 30s;
   while (!result && std::chrono::steady_clock::now() < deadline) {
     SegmentationEvents events = controller.poll();
@@ -67,12 +67,14 @@ TEST(SegmentationControllerTest, DeliversEverySliceProgressAndResult) {
 
   ASSERT_EQ(slices.size(), std::size_t(ct->nz()));
   for (std::size_t s = 0; s < slices.size(); ++s) {
-    EXPECT_EQ(slices[s].index, int(s));
+    const SlicePlacement& where = slices[s].placement;
+    EXPECT_EQ(where.firstVoxel, std::int64_t(s) * ct->nx() * ct->ny());
+    EXPECT_EQ(where.vStride, ct->nx());
     ASSERT_EQ(slices[s].labels.size(), std::size_t(ct->nx() * ct->ny()));
     for (std::int64_t i = 0; i < ct->nx() * ct->ny(); ++i)
-      ASSERT_EQ(slices[s].labels[i], ct->slice(slices[s].index)[i] > 0 ? 1 : 0);
+      ASSERT_EQ(slices[s].labels[i], ct->slice(std::int64_t(s))[i] > 0 ? 1 : 0);
   }
-  const auto& labels = (*result)->labels;
+  const auto& labels = (*result)->labels.labels;
   for (std::int64_t i = 0; i < ct->voxelCount(); ++i)
     ASSERT_EQ(labels.data()[i], ct->data()[i] > 0 ? 1 : 0);
   ASSERT_FALSE(fractions.empty());
@@ -84,11 +86,11 @@ TEST(SegmentationControllerTest, CancelStopsTheJobEarly) {
   SegmentationController controller;
   std::atomic<int> slicesDone{0};
   SegmentationJob job = [&](const Volume& ct, ProgressSink* sink, const CancelToken& cancel,
-                            SliceCallback onSlice) -> Result<LabelMap> {
+                            SliceCallback onSlice) -> Result<SegmentationOutput> {
     auto inner = thresholdJob(0, 20ms);
-    return inner(ct, sink, cancel, [&](int k, const std::uint8_t* labels) {
+    return inner(ct, sink, cancel, [&](const SlicePlacement& where, const std::uint8_t* labels) {
       ++slicesDone;
-      onSlice(k, labels);
+      onSlice(where, labels);
     });
   };
   ASSERT_TRUE(controller.start(makeCt(), job).ok());
@@ -121,7 +123,7 @@ TEST(SegmentationControllerTest, JobErrorsAndExceptionsComeBackAsErrors) {
       controller
           .start(makeCt(),
                  [](const Volume&, ProgressSink*, const CancelToken&,
-                    SliceCallback) -> Result<LabelMap> {
+                    SliceCallback) -> Result<SegmentationOutput> {
                    return Error{StatusCode::kCorruptData, "model file is damaged", "m.onnx"};
                  })
           .ok());
@@ -132,8 +134,10 @@ TEST(SegmentationControllerTest, JobErrorsAndExceptionsComeBackAsErrors) {
 
   ASSERT_TRUE(controller
                   .start(makeCt(),
-                         [](const Volume&, ProgressSink*, const CancelToken&, SliceCallback)
-                             -> Result<LabelMap> { throw std::runtime_error("out of range"); })
+                         [](const Volume&, ProgressSink*, const CancelToken&,
+                            SliceCallback) -> Result<SegmentationOutput> {
+                           throw std::runtime_error("out of range");
+                         })
                   .ok());
   controller.wait();
   events = controller.poll();
@@ -149,7 +153,7 @@ TEST(SegmentationControllerTest, DestructionCancelsARunningJob) {
     ASSERT_TRUE(controller
                     .start(makeCt(),
                            [&](const Volume&, ProgressSink*, const CancelToken& cancel,
-                               SliceCallback) -> Result<LabelMap> {
+                               SliceCallback) -> Result<SegmentationOutput> {
                              while (!cancel.cancelled()) std::this_thread::sleep_for(1ms);
                              sawCancel = true;
                              return cancel.check();

@@ -331,7 +331,7 @@ TEST_F(WorkstationModelTest, BlockMapLoadsAndTurnsOverlayOn) {
 // runs; the user's labels and history survive a cancelled job.
 SegmentationJob gatedThresholdJob(std::atomic<int>* released) {
   return [released](const Volume& ct, ProgressSink* sink, const CancelToken& cancel,
-                    SliceCallback onSlice) -> Result<LabelMap> {
+                    SliceCallback onSlice) -> Result<SegmentationOutput> {
     TESSERA_ASSIGN_OR_RETURN(auto labels, Image<std::uint8_t>::create(ct.geometry(), 0));
     ProgressTracker tracker(sink, 0.0);
     for (std::int64_t k = 0; k < ct.nz(); ++k) {
@@ -341,10 +341,10 @@ SegmentationJob gatedThresholdJob(std::atomic<int>* released) {
       }
       for (std::int64_t i = 0; i < ct.nx() * ct.ny(); ++i)
         labels.slice(k)[i] = ct.slice(k)[i] > 100 ? 3 : 0;
-      onSlice(int(k), labels.slice(k));
+      onSlice(SlicePlacement::axial(ct.geometry().size, k), labels.slice(k));
       tracker.report(double(k + 1) / ct.nz(), "slice");
     }
-    return LabelMap{std::move(labels), defaultLabelTable()};
+    return SegmentationOutput{LabelMap{std::move(labels), defaultLabelTable()}, {}, "threshold"};
   };
 }
 
@@ -397,7 +397,7 @@ TEST_F(WorkstationModelTest, FailedSegmentationReportsItsError) {
   openBoth();
   ASSERT_TRUE(model_
                   .startSegmentation([](const Volume&, ProgressSink*, const CancelToken&,
-                                        SliceCallback) -> Result<LabelMap> {
+                                        SliceCallback) -> Result<SegmentationOutput> {
                     return Error{StatusCode::kResourceExhausted, "not enough memory", ""};
                   })
                   .ok());

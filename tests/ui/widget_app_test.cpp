@@ -1,6 +1,6 @@
 // The tessera-workstation executable without a person: --screenshot writes
-// the window as PNG, bad input fails with exit code 1 and no file, usage
-// errors exit with 2.
+// the window as PNG (after segmenting with --segment), bad input fails with
+// exit code 1 and no file, usage errors exit with 2.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -11,6 +11,7 @@
 #include <fstream>
 #include <string>
 
+#include "engine_study.h"
 #include "imaging/io/volume_io.h"
 #include "synthetic_study.h"
 #include "widget_test_support.h"
@@ -74,12 +75,52 @@ TEST_F(WorkstationAppTest, CorruptInputFailsWithoutWritingAScreenshot) {
     EXPECT_NE(entry.path().extension(), ".png") << "left behind: " << entry.path();
 }
 
+// --segment runs the model in the window before the picture is taken: the
+// slice views then show labels that a screenshot of the bare CT lacks.
+TEST_F(WorkstationAppTest, ScreenshotAfterSegmentingWithAModel) {
+  const imaging::Phantom phantom = makeSmallPhantom();
+  ASSERT_TRUE(imaging::writeVolume(phantom.ct, dir_ + "/ct.nii.gz").ok());
+  writeConstantModel(dir_ + "/small.onnx", 5);
+  const std::string bare = dir_ + "/bare.png", segmented = dir_ + "/segmented.png";
+  const std::string common = "'" + dir_ + "/ct.nii.gz' --size 900x640 --threads 1 ";
+  ASSERT_EQ(run(common + "--screenshot '" + bare + "'"), 0) << log_;
+  ASSERT_EQ(run(common + "--segment --model '" + dir_ + "/small.onnx' --sparsity aggressive " +
+                "--screenshot '" + segmented + "'"),
+            0)
+      << log_;
+  EXPECT_NE(log_.find("segmented: 8 slices"), std::string::npos) << log_;
+  EXPECT_NE(log_.find("3D surfaces"), std::string::npos) << log_;
+  QImage a(QString::fromStdString(bare)), b(QString::fromStdString(segmented));
+  ASSERT_FALSE(a.isNull());
+  ASSERT_EQ(a.size(), b.size());
+  // The axial view (upper left quarter) changed where the labels are.
+  int changed = 0;
+  for (int y = 60; y < a.height() / 2; ++y)
+    for (int x = 0; x < a.width() / 3; ++x) changed += a.pixel(x, y) != b.pixel(x, y);
+  EXPECT_GT(changed, 2000);
+
+  // A file that is not a model: exit code 1, the reason, no picture.
+  std::ofstream(dir_ + "/broken.onnx") << "not a model";
+  const std::string none = dir_ + "/none.png";
+  EXPECT_EQ(
+      run(common + "--segment --model '" + dir_ + "/broken.onnx' --screenshot '" + none + "'"), 1)
+      << log_;
+  EXPECT_NE(log_.find("not a model"), std::string::npos) << log_;
+  EXPECT_FALSE(fs::exists(none));
+}
+
 TEST_F(WorkstationAppTest, UsageErrorsExitWithTwo) {
   EXPECT_EQ(run("--size banana --screenshot x.png"), 2) << log_;
   EXPECT_EQ(run("--maximise diagonal --screenshot x.png"), 2) << log_;
   EXPECT_EQ(run("--no-such-option"), 2) << log_;
+  EXPECT_EQ(run("ct.nii.gz --segment --mode sideways --screenshot x.png"), 2) << log_;
+  EXPECT_EQ(run("ct.nii.gz --segment --sparsity extreme --screenshot x.png"), 2) << log_;
+  EXPECT_EQ(run("--segment --screenshot x.png"), 2) << log_;
+  EXPECT_EQ(run("ct.nii.gz --model m.onnx --screenshot x.png"), 2) << log_;
+  EXPECT_EQ(run("ct.nii.gz --threads 0 --screenshot x.png"), 2) << log_;
   EXPECT_EQ(run("--help"), 0) << log_;
   EXPECT_NE(log_.find("--screenshot"), std::string::npos);
+  EXPECT_NE(log_.find("--segment"), std::string::npos);
 }
 
 }  // namespace

@@ -229,7 +229,7 @@ TEST_F(MainWindowTest, SegmentationSlicesAppearWhileTheJobRuns) {
   openStudy(false);
   std::atomic<int> released{0};
   SegmentationJob job = [&released](const Volume& ct, ProgressSink* sink, const CancelToken& cancel,
-                                    SliceCallback onSlice) -> Result<LabelMap> {
+                                    SliceCallback onSlice) -> Result<SegmentationOutput> {
     TESSERA_ASSIGN_OR_RETURN(auto labels, Image<std::uint8_t>::create(ct.geometry(), 0));
     ProgressTracker tracker(sink, 0.0);
     for (std::int64_t k = 0; k < ct.nz(); ++k) {
@@ -239,10 +239,10 @@ TEST_F(MainWindowTest, SegmentationSlicesAppearWhileTheJobRuns) {
       }
       for (std::int64_t i = 0; i < ct.nx() * ct.ny(); ++i)
         labels.slice(k)[i] = ct.slice(k)[i] > 100 ? 7 : 0;
-      onSlice(static_cast<int>(k), labels.slice(k));
+      onSlice(SlicePlacement::axial(ct.geometry().size, k), labels.slice(k));
       tracker.report(double(k + 1) / double(ct.nz()), "slice");
     }
-    return LabelMap{std::move(labels), defaultLabelTable()};
+    return SegmentationOutput{LabelMap{std::move(labels), defaultLabelTable()}, {}, "threshold"};
   };
   ASSERT_TRUE(model().startSegmentation(job).ok());
   released = 13;

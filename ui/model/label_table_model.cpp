@@ -66,14 +66,21 @@ void LabelTableModel::applyEdit(const Volume& ct, const Edit& edit, bool undo) {
 
 void LabelTableModel::applySliceChange(const Volume& ct, std::int64_t k, const std::uint8_t* before,
                                        const std::uint8_t* after) {
-  const std::int16_t* hu = ct.slice(k);
-  for (std::int64_t i = 0, n = ct.nx() * ct.ny(); i < n; ++i) {
-    if (before[i] == after[i]) continue;
-    counts_[before[i]] -= 1;
-    huSums_[before[i]] -= hu[i];
-    counts_[after[i]] += 1;
-    huSums_[after[i]] += hu[i];
-  }
+  applySliceChange(ct, SlicePlacement::axial(ct.geometry().size, k), before, after);
+}
+
+void LabelTableModel::applySliceChange(const Volume& ct, const SlicePlacement& where,
+                                       const std::uint8_t* before, const std::uint8_t* after) {
+  const std::int16_t* hu = ct.data();
+  for (std::int64_t v = 0, i = 0; v < where.height; ++v)
+    for (std::int64_t u = 0; u < where.width; ++u, ++i) {
+      if (before[i] == after[i]) continue;
+      const std::int16_t value = hu[where.voxelIndex(u, v)];
+      counts_[before[i]] -= 1;
+      huSums_[before[i]] -= value;
+      counts_[after[i]] += 1;
+      huSums_[after[i]] += value;
+    }
   refreshRows();
 }
 

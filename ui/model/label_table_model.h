@@ -15,6 +15,7 @@
 #include "core/image.h"
 #include "core/status.h"
 #include "ui/model/image_document.h"
+#include "ui/model/slice_placement.h"
 
 namespace tessera::ui {
 
@@ -43,6 +44,10 @@ class LabelTableModel {
   // Updates for one axial slice whose labels go from `before` to `after`
   // (nx·ny values each).
   void applySliceChange(const Volume& ct, std::int64_t k, const std::uint8_t* before,
+                        const std::uint8_t* after);
+  // The same for a slice anywhere in the volume (`where` must fit the CT):
+  // where.count() values each, in the slice's own order.
+  void applySliceChange(const Volume& ct, const SlicePlacement& where, const std::uint8_t* before,
                         const std::uint8_t* after);
 
   const std::vector<LabelRow>& rows() const { return rows_; }

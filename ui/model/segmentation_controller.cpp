@@ -1,5 +1,6 @@
 #include "ui/model/segmentation_controller.h"
 
+#include <algorithm>
 #include <exception>
 
 namespace tessera::ui {
@@ -38,12 +39,12 @@ Status SegmentationController::start(std::shared_ptr<const Volume> ct, Segmentat
   cancel_ = CancelToken();
   worker_ = std::thread([this, ct = std::move(ct), job = std::move(job), cancel = cancel_]() {
     Sink sink(this);
-    const std::size_t sliceVoxels = static_cast<std::size_t>(ct->nx() * ct->ny());
-    SliceCallback onSlice = [this, sliceVoxels](int index, const std::uint8_t* labels) {
-      FinishedSlice slice{index, std::vector<std::uint8_t>(labels, labels + sliceVoxels)};
+    SliceCallback onSlice = [this](const SlicePlacement& where, const std::uint8_t* labels) {
+      FinishedSlice slice{where, std::vector<std::uint8_t>(
+                                     labels, labels + std::max<std::int64_t>(where.count(), 0))};
       post([&slice](SegmentationEvents& events) { events.slices.push_back(std::move(slice)); });
     };
-    std::optional<Result<LabelMap>> result;
+    std::optional<Result<SegmentationOutput>> result;
     try {
       result.emplace(job(*ct, &sink, cancel, onSlice));
     } catch (const std::exception& e) {

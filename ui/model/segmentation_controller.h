@@ -1,7 +1,8 @@
 // Runs a segmentation job on a worker thread and hands its results to the
-// UI thread: progress (fraction, ETA), each axial slice as soon as the job
-// finishes it, and the final label map. The job is any callable of the
-// engine's shape; the UI never blocks on it and can cancel it.
+// UI thread: progress (fraction, ETA), each slice as soon as the job finishes
+// it, and the final label map. The job is any callable of the engine's
+// shape (ModelSession makes one from a model); the UI never blocks on it and
+// can cancel it.
 //
 // Thread hand-over: the worker only appends to a queue under a mutex and
 // calls `wake` (at most once until the next poll), which the GUI turns into a
@@ -14,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -21,25 +23,36 @@
 #include "core/image.h"
 #include "core/progress.h"
 #include "core/status.h"
+#include "ui/model/slice_placement.h"
 
 namespace tessera::ui {
 
-// Called by the job, on its thread, once per finished axial slice k with its
-// nx·ny labels; the pointer is only valid during the call.
-using SliceCallback = std::function<void(int sliceIndex, const std::uint8_t* labels)>;
-using SegmentationJob = std::function<Result<LabelMap>(const Volume&, ProgressSink*,
-                                                       const CancelToken&, SliceCallback)>;
+// Called by the job, on its thread, once per finished slice with its labels
+// (placement.width × placement.height, u fastest) and where they belong in
+// the volume being segmented; the pointer is only valid during the call.
+using SliceCallback = std::function<void(const SlicePlacement& where, const std::uint8_t* labels)>;
+
+// What a finished job hands over.
+struct SegmentationOutput {
+  LabelMap labels;  // the CT's exact geometry
+  // Non-zero where the engine computed a block (sparse runs), same geometry.
+  std::optional<Image<std::uint8_t>> computedBlocks;
+  std::string summary;  // one line for the status bar: time, mode, work skipped
+};
+
+using SegmentationJob = std::function<Result<SegmentationOutput>(
+    const Volume&, ProgressSink*, const CancelToken&, SliceCallback)>;
 
 struct FinishedSlice {
-  int index = 0;
-  std::vector<std::uint8_t> labels;  // nx·ny
+  SlicePlacement placement;
+  std::vector<std::uint8_t> labels;  // placement.count() values
 };
 
 // Everything that happened since the last poll.
 struct SegmentationEvents {
-  std::vector<FinishedSlice> slices;       // in the order the job finished them
-  std::optional<ProgressUpdate> progress;  // the latest, if any arrived
-  std::optional<Result<LabelMap>> result;  // once, when the job has ended
+  std::vector<FinishedSlice> slices;                 // in the order the job finished them
+  std::optional<ProgressUpdate> progress;            // the latest, if any arrived
+  std::optional<Result<SegmentationOutput>> result;  // once, when the job has ended
 };
 
 class SegmentationController {

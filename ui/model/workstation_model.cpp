@@ -259,8 +259,7 @@ OverlayStyle WorkstationModel::overlayStyle() const {
   style.labelOpacity = labelOpacity_;
   style.showBlocks = showBlocks_;
   style.labelVisible.fill(true);
-  for (const Label& label : document_.labels().table.labels)
-    style.labelRgb[label.value] = label.rgb;
+  for (const Label& label : labelTableForDisplay().labels) style.labelRgb[label.value] = label.rgb;
   for (const LabelRow& row : labelTable_.rows()) style.labelVisible[row.value] = row.visible;
   return style;
 }
@@ -282,7 +281,7 @@ std::optional<CursorInfo> WorkstationModel::cursorInfo(Plane plane, const Screen
   const Volume& ct = document_.ct();
   info.hu = ct.at(info.voxel[0], info.voxel[1], info.voxel[2]);
   info.label = displayedLabels().at(info.voxel[0], info.voxel[1], info.voxel[2]);
-  if (info.label != 0) info.labelName = document_.labels().table.nameOf(info.label);
+  if (info.label != 0) info.labelName = labelTableForDisplay().nameOf(info.label);
   return info;
 }
 
@@ -403,20 +402,29 @@ Result<std::vector<std::string>> WorkstationModel::exportMeshes(
   return written;
 }
 
-// --- segmentation seam ------------------------------------------------------------
+// --- segmentation -------------------------------------------------------------------
 
-Status WorkstationModel::startSegmentation(SegmentationJob job) {
+Status WorkstationModel::segment(const SegmentSettings& settings) {
+  if (!hasImage()) return Status(StatusCode::kInvalidArgument, "Open a CT before segmenting it.");
+  if (controller_.busy())
+    return Status(StatusCode::kInvalidArgument, "A segmentation is already running.");
+  TESSERA_RETURN_IF_ERROR(session_.load(settings.modelPath));
+  return startSegmentation(session_.makeJob(settings), session_.info().labels);
+}
+
+Status WorkstationModel::startSegmentation(SegmentationJob job, const LabelTable& labels) {
   if (!hasImage()) return Status(StatusCode::kInvalidArgument, "Open a CT before segmenting it.");
   if (paint_.active()) paint_.end();
   auto preview = Image<std::uint8_t>::create(document_.geometry(), 0);
   if (!preview.ok()) return preview.status();
   TESSERA_RETURN_IF_ERROR(controller_.start(document_.sharedCt(), std::move(job)));
   preview_ = std::move(preview).value();
-  labelTable_.resetEmpty(document_.ct(), document_.labels().table);
+  previewTable_ = labels.labels.empty() ? document_.labels().table : labels;
+  labelTable_.resetEmpty(document_.ct(), previewTable_);
   segmentation_ = SegmentationState{};
   segmentation_.running = true;
   segmentation_.message = "Starting";
-  notify(kChangeSegmentation | kChangeLabels | kChangeLabelTable);
+  notify(kChangeSegmentation | kChangeLabels | kChangeLabelTable | kChangeOverlay);
   return Status();
 }
 
@@ -435,13 +443,21 @@ Status WorkstationModel::pollSegmentation() {
   unsigned changes = 0;
   const Volume* ct = hasImage() ? &document_.ct() : nullptr;
   if (preview_ && ct) {
-    const std::size_t sliceVoxels = static_cast<std::size_t>(ct->nx() * ct->ny());
+    std::vector<std::uint8_t> before;
     for (const FinishedSlice& slice : events.slices) {
-      if (slice.index < 0 || slice.index >= ct->nz() || slice.labels.size() != sliceVoxels)
+      const SlicePlacement& where = slice.placement;
+      if (!where.fits(ct->geometry().size) ||
+          slice.labels.size() != static_cast<std::size_t>(where.count()))
         continue;
-      std::uint8_t* target = preview_->slice(slice.index);
-      labelTable_.applySliceChange(*ct, slice.index, target, slice.labels.data());
-      std::copy(slice.labels.begin(), slice.labels.end(), target);
+      std::uint8_t* target = preview_->data();
+      before.resize(slice.labels.size());
+      for (std::int64_t v = 0, i = 0; v < where.height; ++v)
+        for (std::int64_t u = 0; u < where.width; ++u, ++i)
+          before[static_cast<std::size_t>(i)] = target[where.voxelIndex(u, v)];
+      labelTable_.applySliceChange(*ct, where, before.data(), slice.labels.data());
+      for (std::int64_t v = 0, i = 0; v < where.height; ++v)
+        for (std::int64_t u = 0; u < where.width; ++u, ++i)
+          target[where.voxelIndex(u, v)] = slice.labels[static_cast<std::size_t>(i)];
       ++segmentation_.slicesDone;
       changes |= kChangeLabels | kChangeLabelTable;
     }
@@ -454,15 +470,27 @@ Status WorkstationModel::pollSegmentation() {
   }
   Status outcome;
   if (events.result) {
-    Result<LabelMap>& result = *events.result;
-    changes |= kChangeSegmentation | kChangeLabels | kChangeLabelTable | kChangeHistory;
+    Result<SegmentationOutput>& result = *events.result;
+    changes |=
+        kChangeSegmentation | kChangeLabels | kChangeLabelTable | kChangeHistory | kChangeOverlay;
     preview_.reset();
     segmentation_.running = false;
     const bool succeeded = result.ok();
     if (succeeded) {
-      outcome = document_.replaceLabels(std::move(result).value());
+      SegmentationOutput& output = result.value();
+      outcome = document_.replaceLabels(std::move(output.labels));
+      if (outcome.ok()) {
+        // The previous block map describes another run: a dense run has none.
+        document_.clearBlockMap();
+        if (output.computedBlocks) {
+          const Status blocks = document_.setBlockMap(std::move(*output.computedBlocks), "");
+          if (!blocks.ok()) logError("computed blocks: ", blocks.toString());
+        }
+        if (!document_.blockMap()) showBlocks_ = false;
+      }
       segmentation_.fraction = 1.0;
       segmentation_.etaSeconds = 0.0;
+      segmentation_.summary = output.summary;
     } else if (result.error().code != StatusCode::kCancelled) {
       outcome = result.status();
     }

@@ -1,9 +1,9 @@
 // The workstation's state and operations, without any toolkit: the open
 // study, three linked slice views sharing one crosshair (LPS mm) and one
-// window/level, the label table, overlay settings, painting with undo, the
-// segmentation seam and the exports that need no rendering. The Qt widgets
-// call these operations and redraw when a listener reports what changed;
-// tests drive the same operations without a display.
+// window/level, the label table, overlay settings, painting with undo,
+// segmentation with the engine and the exports that need no rendering. The
+// Qt widgets call these operations and redraw when a listener reports what
+// changed; tests drive the same operations without a display.
 #pragma once
 
 #include <array>
@@ -18,6 +18,7 @@
 #include "core/status.h"
 #include "ui/model/image_document.h"
 #include "ui/model/label_table_model.h"
+#include "ui/model/model_session.h"
 #include "ui/model/paint_tool.h"
 #include "ui/model/recent_files.h"
 #include "ui/model/segmentation_controller.h"
@@ -62,6 +63,7 @@ struct SegmentationState {
   double etaSeconds = -1.0;  // negative while unknown
   std::string message;
   int slicesDone = 0;
+  std::string summary;  // of the last finished run: time, mode, work skipped
 };
 
 class WorkstationModel {
@@ -131,6 +133,11 @@ class WorkstationModel {
   // document's labels otherwise.
   const Image<std::uint8_t>& displayedLabels() const;
   const LabelTableModel& labelTable() const { return labelTable_; }
+  // Names and colours of the labels shown: the running job's model's while
+  // its labels arrive, the document's otherwise.
+  const LabelTable& labelTableForDisplay() const {
+    return preview_ ? previewTable_ : document_.labels().table;
+  }
   std::uint8_t selectedLabel() const { return brush_.label; }
   void setSelectedLabel(std::uint8_t value);
   const BrushSettings& brush() const { return brush_; }
@@ -158,8 +165,21 @@ class WorkstationModel {
   Result<std::vector<std::string>> exportMeshes(const std::string& directory,
                                                 const std::string& extension) const;
 
-  // --- segmentation seam ---------------------------------------------------------
-  Status startSegmentation(SegmentationJob job);
+  // --- segmentation ---------------------------------------------------------------
+  // Loads the settings' model (kept between runs) and segments the open CT
+  // with it on a worker thread. A model that cannot be loaded is an error
+  // and changes nothing.
+  Status segment(const SegmentSettings& settings);
+  ModelSession& modelSession() { return session_; }
+  const ModelSession& modelSession() const { return session_; }
+
+  // The seam under segment(): any job of the engine's shape. `labels` names
+  // and colours the labels while they arrive (empty: the document's table).
+  // When the job succeeds its labels replace the document's (unsaved, not
+  // undoable) and its block map, if any, becomes the computed-blocks
+  // overlay; a failed or cancelled job leaves labels and block map as they
+  // were.
+  Status startSegmentation(SegmentationJob job, const LabelTable& labels = {});
   void cancelSegmentation();
   // Applies what the job delivered since the last call; returns the job's
   // error once when it failed (cancellation is not an error).
@@ -193,9 +213,11 @@ class WorkstationModel {
   RecentFiles recent_;
   std::vector<Listener> listeners_;
 
+  ModelSession session_;
   SegmentationController controller_;
   SegmentationState segmentation_;
   std::optional<Image<std::uint8_t>> preview_;  // labels arriving from a running job
+  LabelTable previewTable_;                     // their names and colours
 };
 
 }  // namespace tessera::ui

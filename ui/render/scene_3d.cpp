@@ -214,18 +214,26 @@ void Scene3D::setSurfaces(const LabelSurfaces& surfaces, const LabelTable& table
     actors_[value] = actor;
   }
   setSurfaceColours(table);
+  // The first surfaces of a study frame the view, until the person moves it.
+  if (!cameraMoved_ && !surfaces.empty()) resetCamera();
 }
 
 void Scene3D::setSurfaceColours(const LabelTable& table) {
   for (auto& [value, actor] : actors_) {
-    const Label* label = table.find(value);
-    const auto rgb = label ? label->rgb : std::array<std::uint8_t, 3>{200, 200, 200};
-    actor->GetProperty()->SetColor(rgb[0] / 255.0, rgb[1] / 255.0, rgb[2] / 255.0);
+    const Label* label = value == kBodyShell ? nullptr : table.find(value);
+    auto rgb = label ? label->rgb : std::array<std::uint8_t, 3>{200, 200, 200};
     // Tissues that wrap the organs stay faint so that the organs inside
-    // show through: the body outline (soft tissue) as a veil, fat barely.
+    // show through: the body outline as a veil, soft tissue and fat barely.
     double opacity = 1.0;
+    if (value == kBodyShell) {
+      rgb = {200, 160, 140};
+      for (const Label& l : table.labels)
+        if (l.name == "soft_tissue") rgb = l.rgb;
+      opacity = 0.12;
+    }
     if (label && label->name == "soft_tissue") opacity = 0.1;
     if (label && label->name == "fat") opacity = 0.04;
+    actor->GetProperty()->SetColor(rgb[0] / 255.0, rgb[1] / 255.0, rgb[2] / 255.0);
     actor->GetProperty()->SetOpacity(opacity);
   }
 }
@@ -237,30 +245,49 @@ void Scene3D::setSurfaceVisible(std::uint8_t value, bool visible) {
 }
 
 void Scene3D::resetCamera() {
+  cameraMoved_ = false;
   vtkCamera* camera = renderer_->GetActiveCamera();
   // Facing the patient: the camera stands anterior (-y in LPS) looking
   // posterior, superior up, so the patient's left is on screen right.
   camera->SetFocalPoint(0, 0, 0);
   camera->SetPosition(0, -1, 0);
   camera->SetViewUp(0, 0, 1);
-  // Frame the whole CT even while its volume rendering is switched off, so
-  // that surfaces and volume share one view.
+  // The anatomy when there are surfaces; the whole CT otherwise, even while
+  // its volume rendering is switched off.
   double bounds[6];
-  renderer_->ComputeVisiblePropBounds(bounds);
-  if (volume_) {
-    const double* v = volume_->GetBounds();
+  bool any = false;
+  for (const auto& [value, actor] : actors_) {
+    if (!actor->GetVisibility()) continue;
+    const double* b = actor->GetBounds();
+    if (!b || !(b[0] <= b[1])) continue;  // empty
     for (int a = 0; a < 3; ++a) {
-      bounds[2 * a] =
-          bounds[2 * a] <= bounds[2 * a + 1] ? std::min(bounds[2 * a], v[2 * a]) : v[2 * a];
-      bounds[2 * a + 1] = std::max(bounds[2 * a + 1], v[2 * a + 1]);
+      bounds[2 * a] = any ? std::min(bounds[2 * a], b[2 * a]) : b[2 * a];
+      bounds[2 * a + 1] = any ? std::max(bounds[2 * a + 1], b[2 * a + 1]) : b[2 * a + 1];
     }
+    any = true;
   }
-  if (bounds[0] <= bounds[1]) renderer_->ResetCamera(bounds);
-  camera->Zoom(1.3);
+  if (!any && volume_) {
+    std::copy_n(volume_->GetBounds(), 6, bounds);
+    any = true;
+  }
+  if (!any) return;
+  // Seen from the front only the box's width (x) and height (z) matter:
+  // they fill 85 % of the view, whichever limits first.
+  const int* size = renderer_->GetSize();
+  const double aspect = size[0] > 0 && size[1] > 0 ? double(size[0]) / size[1] : 1.4;
+  const double halfHeight =
+      std::max((bounds[5] - bounds[4]) / 2, (bounds[1] - bounds[0]) / 2 / aspect) / 0.85;
+  const double distance =
+      halfHeight / std::tan(camera->GetViewAngle() * M_PI / 360.0) + (bounds[3] - bounds[2]) / 2;
+  const double centre[3] = {(bounds[0] + bounds[1]) / 2, (bounds[2] + bounds[3]) / 2,
+                            (bounds[4] + bounds[5]) / 2};
+  camera->SetFocalPoint(centre);
+  camera->SetPosition(centre[0], centre[1] - std::max(distance, 1.0), centre[2]);
   renderer_->ResetCameraClippingRange();
 }
 
 void Scene3D::rotate(double dx, double dy, const std::array<int, 2>& size) {
+  cameraMoved_ = true;
   vtkCamera* camera = renderer_->GetActiveCamera();
   const double degreesPerPixelX = 180.0 / std::max(size[0], 1);
   const double degreesPerPixelY = 180.0 / std::max(size[1], 1);
@@ -272,11 +299,13 @@ void Scene3D::rotate(double dx, double dy, const std::array<int, 2>& size) {
 
 void Scene3D::zoom(double factor) {
   if (!(factor > 0)) return;
+  cameraMoved_ = true;
   renderer_->GetActiveCamera()->Dolly(factor);
   renderer_->ResetCameraClippingRange();
 }
 
 void Scene3D::pan(double dx, double dy, const std::array<int, 2>& size) {
+  cameraMoved_ = true;
   vtkCamera* camera = renderer_->GetActiveCamera();
   double focal[3], position[3], up[3], direction[3];
   camera->GetFocalPoint(focal);

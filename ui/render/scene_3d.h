@@ -47,14 +47,17 @@ class Scene3D {
   void setVolumePreset(VolumePreset preset);
   VolumePreset volumePreset() const { return preset_; }
 
-  // Replaces the label surfaces; colours from `table`.
+  // Replaces the label surfaces; colours from `table`. A kBodyShell surface
+  // is drawn as a faint veil in the soft-tissue colour.
   void setSurfaces(const LabelSurfaces& surfaces, const LabelTable& table);
   void setSurfaceVisible(std::uint8_t value, bool visible);
   void setSurfaceColours(const LabelTable& table);
   std::size_t surfaceCount() const { return actors_.size(); }
   bool hasSurface(std::uint8_t value) const { return actors_.count(value) != 0; }
 
-  // Camera: facing the patient (anterior view, superior up), everything in view.
+  // Camera: facing the patient (anterior view, superior up), the surfaces
+  // (or, without any, the CT) filling the view. New surfaces reframe the
+  // view until the camera is moved.
   void resetCamera();
   // Orbits about the focal point by screen-pixel drags (`viewportSize` in pixels).
   void rotate(double dxPixels, double dyPixels, const std::array<int, 2>& viewportSize);
@@ -75,6 +78,7 @@ class Scene3D {
   VolumePreset preset_ = VolumePreset::kOff;
   std::map<std::uint8_t, vtkSmartPointer<vtkActor>> actors_;
   std::map<std::uint8_t, bool> hidden_;
+  bool cameraMoved_ = false;
 };
 
 }  // namespace tessera::ui

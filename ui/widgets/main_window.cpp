@@ -36,6 +36,7 @@
 #include "core/log.h"
 #include "imaging/io/volume_io.h"
 #include "ui/widgets/label_table_widget.h"
+#include "ui/widgets/segment_dialog.h"
 #include "ui/widgets/series_browser_dialog.h"
 #include "ui/widgets/slice_view_widget.h"
 #include "ui/widgets/view3d_widget.h"
@@ -46,6 +47,10 @@ namespace tessera::ui {
 namespace {
 
 constexpr const char* kRecentKey = "recentFiles";
+constexpr const char* kModelKey = "segment/model";
+constexpr const char* kUserModelsKey = "segment/userModels";
+constexpr const char* kModeKey = "segment/mode";
+constexpr const char* kSparsityKey = "segment/sparsity";
 constexpr const char* kImageFilter =
     "Images (*.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd *.dcm);;All files (*)";
 constexpr const char* kLabelFilter = "Label maps (*.nii.gz *.nii *.nrrd *.mha);;All files (*)";
@@ -99,6 +104,8 @@ MainWindow::MainWindow(QWidget* parent)
   buildDock();
   buildStatusBar();
 
+  pollTimer_.setSingleShot(true);
+  connect(&pollTimer_, &QTimer::timeout, this, &MainWindow::onSegmentationNews);
   surfaceTimer_.setSingleShot(true);
   surfaceTimer_.setInterval(250);
   connect(&surfaceTimer_, &QTimer::timeout, this, &MainWindow::startSurfaceBuild);
@@ -112,6 +119,7 @@ MainWindow::MainWindow(QWidget* parent)
     recent.push_back(toStd(path));
   model_.recentFiles().setPaths(recent);
   rebuildRecentMenu();
+  loadSegmentSettings();
   updateTitleAndActions();
   resize(1400, 900);
 }
@@ -206,6 +214,12 @@ void MainWindow::buildActions() {
     if (on != model_.showBlocks()) model_.setShowBlocks(on);
   });
 
+  segmentAction_ = new QAction("Se&gment\u2026", this);
+  segmentAction_->setObjectName("segmentAction");
+  segmentAction_->setShortcut(QKeySequence("Ctrl+G"));
+  segmentAction_->setToolTip("Segment this CT with a model (Ctrl+G)");
+  connect(segmentAction_, &QAction::triggered, this, [this] { openSegmentDialog(); });
+
   toolGroup_ = new QActionGroup(this);
   const struct {
     Tool tool;
@@ -269,6 +283,8 @@ void MainWindow::buildMenus() {
   view->addAction("Four &Views", QKeySequence("F11"), this, [this] { setMaximisedView(-1); });
 
   QMenu* tools = menuBar()->addMenu("&Tools");
+  tools->addAction(segmentAction_);
+  tools->addSeparator();
   for (QAction* action : toolActions_) tools->addAction(action);
 
   QMenu* help = menuBar()->addMenu("&Help");
@@ -291,6 +307,8 @@ void MainWindow::buildToolBar() {
   bar->addAction("Segmentation", this, &MainWindow::chooseAndOpenSegmentation)
       ->setToolTip("Open a label map of this CT (Ctrl+L)");
   bar->addAction(saveAction_);
+  bar->addSeparator();
+  bar->addAction(segmentAction_);
   bar->addSeparator();
   for (QAction* action : toolActions_) bar->addAction(action);
   bar->addWidget(new QLabel(" Brush ", bar));
@@ -351,6 +369,15 @@ void MainWindow::buildDock() {
     setVolumePreset(volumePresets()[static_cast<std::size_t>(index)].preset);
   });
   form->addRow("3D rendering", volumeCombo_);
+  bodyOutline_ = new QCheckBox("Body outline", panel);
+  bodyOutline_->setObjectName("bodyOutline");
+  bodyOutline_->setChecked(true);
+  bodyOutline_->setToolTip("A faint surface of the whole body around the organs in the 3D view");
+  connect(bodyOutline_, &QCheckBox::toggled, this, [this](bool on) {
+    view3d_->scene().setSurfaceVisible(kBodyShell, on);
+    view3d_->update();
+  });
+  form->addRow("3D surfaces", bodyOutline_);
   layout->addLayout(form);
   auto* hint = new QLabel(
       "<small>Wheel: slices \u00B7 Ctrl+wheel: zoom \u00B7 middle drag: pan \u00B7 right drag: "
@@ -401,7 +428,14 @@ void MainWindow::onModelChanged(unsigned changes) {
   if (changes & (kChangeStudy | kChangeLabelTable)) labelTable_->refresh();
   if ((changes & (kChangeStudy | kChangeLabels)) && !model_.strokeActive()) scheduleSurfaces();
   if (changes & (kChangeStudy | kChangeLabelTable | kChangeOverlay)) updateSurfaceVisibility();
-  if (changes & kChangeSegmentation) updateSegmentationStatus();
+  if (changes & kChangeSegmentation) {
+    updateSegmentationStatus();
+    // Labels are on their way: the 3D view shows their surfaces rather than
+    // a volume rendering, which would also take the cores from the job.
+    if (model_.segmentationState().running && autoVolumePreset_ &&
+        view3d_->scene().volumePreset() != VolumePreset::kOff)
+      setVolumePreset(VolumePreset::kOff);
+  }
   if (changes & (kChangeStudy | kChangeWindow)) {
     const WindowLevel& wl = model_.windowLevel();
     windowLabel_->setText(
@@ -421,7 +455,9 @@ void MainWindow::onModelChanged(unsigned changes) {
   if (changes & (kChangeStudy | kChangeHistory | kChangeLabels | kChangeSegmentation))
     updateTitleAndActions();
   if (changes & kChangeStudy) rebuildRecentMenu();
-  if (changes & (kChangeStudy | kChangeOverlay | kChangeLabelTable)) view3d_->update();
+  // Not on label-table changes alone: while a segmentation runs they come
+  // with every slice, and the 3D view changes only when its surfaces do.
+  if (changes & (kChangeStudy | kChangeOverlay)) view3d_->update();
 }
 
 void MainWindow::updateTitleAndActions() {
@@ -459,6 +495,7 @@ void MainWindow::updateTitleAndActions() {
     redoAction_->setText("&Redo");
   saveAction_->setEnabled(model_.hasImage());
   saveAsAction_->setEnabled(model_.hasImage());
+  segmentAction_->setEnabled(idle && model_.hasImage());
 }
 
 void MainWindow::updateSegmentationStatus() {
@@ -467,27 +504,49 @@ void MainWindow::updateSegmentationStatus() {
   cancelButton_->setVisible(s.running);
   if (!s.running) return;
   progress_->setValue(static_cast<int>(s.fraction * 1000));
-  progress_->setFormat(QString("%1%  \u00B7  ETA %2")
+  progress_->setFormat(QString("Segmenting  %1%  \u00B7  ETA %2")
                            .arg(std::lround(s.fraction * 100))
                            .arg(QString::fromStdString(formatDuration(s.etaSeconds))));
 }
 
 void MainWindow::onSegmentationNews() {
+  // At most a few refreshes a second: each redraws the views on the UI
+  // thread, which competes with the job for the cores. The job does not
+  // wake us again until the next poll, so nothing is lost by waiting.
+  constexpr qint64 kPollIntervalMs = 150;
+  if (lastPoll_.isValid() && lastPoll_.elapsed() < kPollIntervalMs &&
+      model_.segmentationState().running) {
+    if (!pollTimer_.isActive())
+      pollTimer_.start(static_cast<int>(kPollIntervalMs - lastPoll_.elapsed()));
+    return;
+  }
+  lastPoll_.start();
+  const bool wasRunning = model_.segmentationState().running;
   const Status status = model_.pollSegmentation();
-  if (!status.ok()) report("Segmentation failed", status);
+  if (!status.ok()) {
+    report("Segmentation failed", status);
+    return;
+  }
+  const SegmentationState& s = model_.segmentationState();
+  if (wasRunning && !s.running)
+    statusBar()->showMessage(s.message == "Done"
+                                 ? "Segmented: " + QString::fromStdString(s.summary)
+                                 : QString("Segmentation cancelled; the labels are as they were"),
+                             15000);
 }
 
 void MainWindow::updateSurfaceVisibility() {
   for (const LabelRow& row : model_.labelTable().rows())
     view3d_->scene().setSurfaceVisible(row.value, row.visible);
-  view3d_->scene().setSurfaceColours(model_.document().labels().table);
+  view3d_->scene().setSurfaceColours(model_.labelTableForDisplay());
 }
 
 void MainWindow::applyAutoVolumePreset() {
   if (!autoVolumePreset_) return;
   bool anyLabel = false;
   for (const LabelRow& row : model_.labelTable().rows()) anyLabel |= row.voxels > 0;
-  setVolumePreset(anyLabel ? VolumePreset::kOff : VolumePreset::kBone);
+  const bool labelsComing = model_.segmentationState().running;
+  setVolumePreset(anyLabel || labelsComing ? VolumePreset::kOff : VolumePreset::kBone);
 }
 
 void MainWindow::setVolumePreset(VolumePreset preset) {
@@ -501,9 +560,16 @@ void MainWindow::setVolumePreset(VolumePreset preset) {
 
 void MainWindow::scheduleSurfaces() {
   surfacesDirty_ = true;
-  // Not restarted while running: during a segmentation the surfaces follow
-  // the arriving slices a few times a second.
-  if (!surfaceTimer_.isActive()) surfaceTimer_.start();
+  if (surfaceTimer_.isActive()) return;
+  // While a segmentation runs the surfaces follow the arriving slices, but
+  // spend at most about a third of the time on it, since they compete with
+  // the network for the cores; without a person nobody sees them until the end.
+  if (model_.segmentationState().running) {
+    if (headless_) return;
+    surfaceTimer_.start(static_cast<int>(std::max<qint64>(1000, 2 * lastSurfaceBuildMs_)));
+    return;
+  }
+  surfaceTimer_.start(250);
 }
 
 void MainWindow::startSurfaceBuild() {
@@ -511,14 +577,15 @@ void MainWindow::startSurfaceBuild() {
   surfacesDirty_ = false;
   if (!model_.hasImage()) return;
   surfaceBuildRunning_ = true;
+  surfaceBuildClock_.start();
   auto labels = std::make_shared<const LabelMap>(
-      LabelMap{model_.displayedLabels(), model_.document().labels().table});
+      LabelMap{model_.displayedLabels(), model_.labelTableForDisplay()});
   surfaceWatcher_.setProperty("study", QVariant::fromValue<qulonglong>(studyId_));
   surfaceWatcher_.setFuture(QtConcurrent::run([labels]() -> LabelSurfaces {
     // A failure leaves the 3D view without surfaces; the slices and the
     // labels are unaffected, so it is logged rather than raised.
     try {
-      auto surfaces = buildLabelSurfaces(*labels);
+      auto surfaces = buildDisplaySurfaces(*labels);
       if (surfaces.ok()) return std::move(surfaces).value();
       logError("3D surfaces: ", surfaces.error().toString());
     } catch (const std::exception& e) {
@@ -530,15 +597,17 @@ void MainWindow::startSurfaceBuild() {
 
 void MainWindow::onSurfacesBuilt() {
   surfaceBuildRunning_ = false;
+  lastSurfaceBuildMs_ = surfaceBuildClock_.elapsed();
   // Surfaces of another study are useless; newer edits only make these
   // stale until the next build, which is already scheduled.
   if (surfaceWatcher_.property("study").toULongLong() == studyId_) {
-    view3d_->scene().setSurfaces(surfaceWatcher_.result(), model_.document().labels().table);
+    view3d_->scene().setSurfaces(surfaceWatcher_.result(), model_.labelTableForDisplay());
+    view3d_->scene().setSurfaceVisible(kBodyShell, bodyOutline_->isChecked());
     updateSurfaceVisibility();
     applyAutoVolumePreset();
     view3d_->update();
   }
-  if (surfacesDirty_ && !surfaceTimer_.isActive()) surfaceTimer_.start();
+  if (surfacesDirty_) scheduleSurfaces();
   emit surfacesUpdated();
 }
 
@@ -547,7 +616,7 @@ bool MainWindow::waitForSurfaces(int timeoutMs) {
   timer.start();
   while (surfaceBuildRunning_ || surfacesDirty_) {
     if (timer.elapsed() > timeoutMs) return false;
-    if (surfacesDirty_ && !surfaceBuildRunning_) {
+    if (surfacesDirty_ && !surfaceBuildRunning_ && !model_.segmentationState().running) {
       surfaceTimer_.stop();
       startSurfaceBuild();
     }
@@ -698,6 +767,72 @@ bool MainWindow::saveScreenshot(const QString& path) {
     return report("Could not save the screenshot",
                   Status(StatusCode::kIoError, "the screenshot could not be written", toStd(path)));
   return report("Could not save the screenshot", file.commit());
+}
+
+bool MainWindow::segment(const SegmentSettings& settings) {
+  if (!model_.hasImage())
+    return report("Could not segment",
+                  Status(StatusCode::kInvalidArgument, "Open a CT before segmenting it."));
+  Status started;
+  {
+    // Loading a model reads its weights (once per model).
+    WaitCursor busy;
+    started = model_.segment(settings);
+  }
+  if (!report("Could not segment", started)) return false;
+  segmentSettings_ = settings;
+  storeSegmentSettings();
+  return true;
+}
+
+SegmentDialog* MainWindow::openSegmentDialog() {
+  if (!model_.hasImage()) {
+    report("Could not segment",
+           Status(StatusCode::kInvalidArgument, "Open a CT before segmenting it."));
+    return nullptr;
+  }
+  auto* dialog = new SegmentDialog(segmentSettings_, userModels_, this);
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
+  connect(dialog, &QDialog::accepted, this, [this, dialog] {
+    userModels_ = dialog->userModels();
+    storeSegmentSettings();
+    segment(dialog->settings());
+  });
+  dialog->open();
+  return dialog;
+}
+
+bool MainWindow::waitForSegmentation(int timeoutMs) {
+  QElapsedTimer timer;
+  timer.start();
+  while (model_.segmentationState().running) {
+    if (timer.elapsed() > timeoutMs) return false;
+    QApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 50);
+  }
+  return true;
+}
+
+void MainWindow::loadSegmentSettings() {
+  QSettings settings;
+  segmentSettings_.modelPath = toStd(settings.value(kModelKey).toString());
+  models::parseSegmentMode(toStd(settings.value(kModeKey, "sparse").toString()),
+                           &segmentSettings_.mode);
+  models::parseRefinement(toStd(settings.value(kSparsityKey, "balanced").toString()),
+                          &segmentSettings_.refinement);
+  userModels_ = settings.value(kUserModelsKey).toStringList();
+}
+
+void MainWindow::storeSegmentSettings() {
+  QSettings settings;
+  settings.setValue(kModelKey, QString::fromStdString(segmentSettings_.modelPath));
+  settings.setValue(kModeKey, models::segmentModeName(segmentSettings_.mode));
+  settings.setValue(kSparsityKey, models::refinementName(segmentSettings_.refinement));
+  QStringList models = userModels_;
+  const QString current = QString::fromStdString(segmentSettings_.modelPath);
+  if (!current.isEmpty() && !models.contains(current)) models.prepend(current);
+  while (models.size() > 8) models.removeLast();
+  userModels_ = models;
+  settings.setValue(kUserModelsKey, models);
 }
 
 void MainWindow::whenEditsAreSafe(std::function<void()> then) {

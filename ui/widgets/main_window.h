@@ -9,10 +9,12 @@
 // runs without a person, for --screenshot); no exception leaves a slot.
 #pragma once
 
+#include <QElapsedTimer>
 #include <QFutureWatcher>
 #include <QImage>
 #include <QMainWindow>
 #include <QPointer>
+#include <QStringList>
 #include <QTimer>
 
 #include <array>
@@ -20,6 +22,7 @@
 #include <memory>
 #include <optional>
 
+#include "ui/model/model_session.h"
 #include "ui/model/series_list.h"
 #include "ui/model/workstation_model.h"
 #include "ui/render/label_surfaces.h"
@@ -40,6 +43,7 @@ class QToolButton;
 namespace tessera::ui {
 
 class LabelTableWidget;
+class SegmentDialog;
 class SliceViewWidget;
 class View3DWidget;
 class ViewPanel;
@@ -76,6 +80,15 @@ class MainWindow : public QMainWindow {
   bool exportMeshes(const QString& directory, const QString& extension);
   bool exportStatistics(const QString& path);
   bool saveScreenshot(const QString& path);
+  // Segments the open CT with these settings on a worker thread (the model
+  // is loaded on first use and kept); false, with a dialog, when it cannot
+  // start. The labels replace the current ones when the job succeeds.
+  bool segment(const SegmentSettings& settings);
+  // The segmentation dialog, opened window-modal; accepting it segments.
+  // Deletes itself when closed.
+  SegmentDialog* openSegmentDialog();
+  // Blocks, processing events, while a segmentation runs; false on timeout.
+  bool waitForSegmentation(int timeoutMs = 600000);
   QImage renderScreenshot();
   void setVolumePreset(VolumePreset preset);
 
@@ -142,6 +155,8 @@ class MainWindow : public QMainWindow {
   void chooseAndExportMeshes();
   void chooseAndExportStatistics();
   void chooseAndSaveScreenshot();
+  void loadSegmentSettings();
+  void storeSegmentSettings();
 
   WorkstationModel model_;
   std::array<SliceViewWidget*, kPlaneCount> sliceViews_{};
@@ -155,11 +170,13 @@ class MainWindow : public QMainWindow {
   QAction* saveAction_ = nullptr;
   QAction* saveAsAction_ = nullptr;
   QAction* blocksAction_ = nullptr;
+  QAction* segmentAction_ = nullptr;
   QActionGroup* toolGroup_ = nullptr;
   std::array<QAction*, 4> toolActions_{};
   QMenu* recentMenu_ = nullptr;
   QComboBox* presetCombo_ = nullptr;
   QComboBox* volumeCombo_ = nullptr;
+  QCheckBox* bodyOutline_ = nullptr;
   QDoubleSpinBox* brushSpin_ = nullptr;
   QSlider* opacitySlider_ = nullptr;
   QLabel* cursorLabel_ = nullptr;
@@ -168,12 +185,18 @@ class MainWindow : public QMainWindow {
   QProgressBar* progress_ = nullptr;
   QToolButton* cancelButton_ = nullptr;
 
+  QTimer pollTimer_;  // coalesces segmentation news
+  QElapsedTimer lastPoll_;
   QTimer surfaceTimer_;
   QFutureWatcher<LabelSurfaces> surfaceWatcher_;
   bool surfacesDirty_ = false;
   bool surfaceBuildRunning_ = false;
+  QElapsedTimer surfaceBuildClock_;
+  qint64 lastSurfaceBuildMs_ = 0;
   std::uint64_t studyId_ = 0;
   bool autoVolumePreset_ = true;
+  SegmentSettings segmentSettings_;
+  QStringList userModels_;
 
   bool headless_ = false;
   bool closeConfirmed_ = false;
