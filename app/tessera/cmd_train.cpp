@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
 
 #include "app/cli/console_progress.h"
@@ -9,6 +10,7 @@
 #include "models/train/trainer.h"
 
 namespace tessera::cli {
+namespace fs = std::filesystem;
 
 int runTrain(const Args& args) {
   ArgParser p("train", "Train a segmentation model on synthetic phantoms or CT/label pairs.");
@@ -106,10 +108,15 @@ int runTrain(const Args& args) {
   o.model.name = "tessera-unet";
   o.model.description = "Tessera block-sparse U-Net for CT tissue segmentation";
   std::ostringstream summary;
-  summary << "tessera train --steps " << steps << " --batch " << batch << " --crop " << crop
-          << " --lr " << lr << " --seed " << seed << " --base-width " << width << " --levels "
-          << levels << " --heads " << heads << " --context " << context << " on "
-          << (o.dataDir.empty() ? std::string("synthetic phantoms") : o.dataDir);
+  summary << "tessera train";
+  if (!o.initModel.empty()) summary << " --init " << fs::path(o.initModel).filename().string();
+  summary << " --steps " << steps << " --batch " << batch << " --crop " << crop << " --lr " << lr
+          << " --seed " << seed;
+  // A fine-tuned model keeps the architecture of the file it starts from.
+  if (o.initModel.empty())
+    summary << " --base-width " << width << " --levels " << levels << " --heads " << heads
+            << " --context " << context;
+  summary << " on " << (o.dataDir.empty() ? std::string("synthetic phantoms") : o.dataDir);
   o.model.trainingSummary = summary.str();
   if (threads > 0) setNumThreads(static_cast<int>(threads));
 

@@ -144,6 +144,12 @@ Result<TrainerReport> train(const TrainerOptions& o, ProgressSink* progress,
         if (const Parameter* q = model.net->parameters().find(p->name)) p->value = q->value.clone();
       model = std::move(fresh);
     }
+    // The file keeps its history: what it was trained with, then this run.
+    if (!o.model.trainingSummary.empty())
+      model.info.trainingSummary = model.info.trainingSummary.empty()
+                                       ? o.model.trainingSummary
+                                       : model.info.trainingSummary + "; then fine-tuned: " +
+                                             o.model.trainingSummary;
   } else {
     ModelInfo info = o.model;
     info.architecture.deepSupervision = true;

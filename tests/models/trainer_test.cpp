@@ -121,6 +121,19 @@ TEST_F(TrainerTest, ResumedRunEqualsAnUninterruptedOne) {
   EXPECT_EQ(std::count(logA->begin(), logA->end(), '\n'), std::count(logB->begin(), logB->end(), '\n'));
 }
 
+TEST_F(TrainerTest, FineTunedModelRecordsBothTrainingRuns) {
+  TrainerOptions first = options("first");
+  first.model.trainingSummary = "first run";
+  ASSERT_TRUE(train(first, nullptr, nullptr).ok());
+  TrainerOptions second = options("second");
+  second.initModel = (dir_ / "first" / "model.onnx").string();
+  second.model.trainingSummary = "second run";
+  ASSERT_TRUE(train(second, nullptr, nullptr).ok());
+  auto info = readOnnxInfo((dir_ / "second" / "model.onnx").string());
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->trainingSummary, "first run; then fine-tuned: second run");
+}
+
 TEST_F(TrainerTest, ResumeWithoutCheckpointAndBadOptionsAreClearErrors) {
   TrainerOptions o = options("none");
   o.resume = true;
