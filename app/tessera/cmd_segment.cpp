@@ -21,7 +21,7 @@ int runSegment(const Args& args) {
   p.option("--threads", "N", "CPU threads (default: all cores)", "0");
   p.option("--series", "UID", "DICOM series to read (default: the largest CT series)");
   p.option("--report", "R.json", "write a report: volumes in mL, HU statistics, timing");
-  p.option("--meshes", "DIR", "write one surface mesh per label into DIR");
+  p.option("--meshes", "DIR", "write one surface mesh per label into DIR (created when missing)");
   p.option("--mesh-format", "FMT", "stl or obj", "stl");
   p.option("--save-blocks", "PATH", "write the map of computed blocks as a volume (QA overlay)");
   p.epilog("Labels keep the input's exact geometry. Outputs are written to a temporary name\n"

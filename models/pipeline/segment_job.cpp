@@ -31,7 +31,11 @@ Status checkSegmentJobOutputs(const SegmentJobOptions& o) {
   if (!o.meshDir.empty()) {
     if (o.meshFormat != "stl" && o.meshFormat != "obj")
       return Status(StatusCode::kInvalidArgument, "mesh format must be stl or obj");
-    TESSERA_RETURN_IF_ERROR(checkOutputPath((fs::path(o.meshDir) / "probe").string()));
+    // The mesh directory is created when missing; its parent must exist.
+    std::error_code error;
+    const bool exists = fs::exists(o.meshDir, error);
+    TESSERA_RETURN_IF_ERROR(
+        checkOutputPath(exists ? (fs::path(o.meshDir) / "probe").string() : o.meshDir));
   }
   return Status();
 }

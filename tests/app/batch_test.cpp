@@ -131,6 +131,25 @@ TEST_F(Batch, TwentyCasesTwoCorruptGiveEighteenOutputsAndExitThree) {
   EXPECT_EQ(reasons, 2);
 }
 
+// `tessera segment --meshes DIR` creates DIR when its parent exists, and
+// refuses before computing anything when the parent does not.
+TEST_F(Batch, SegmentCreatesAMissingMeshDirectory) {
+  writeCohort(dir / "in", 1);
+  const std::string input = dir / "in/case_00.nii.gz";
+  Outcome run = tessera({"segment", "-i", input, "-o", dir / "a.nii.gz", "--model",
+                         dir / "model.onnx", "--meshes", dir / "meshes", "--threads", "1"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_TRUE(fs::exists(dir / "a.nii.gz"));
+  ASSERT_TRUE(fs::is_directory(dir / "meshes"));
+  EXPECT_FALSE(fs::is_empty(dir / "meshes"));
+
+  run = tessera({"segment", "-i", input, "-o", dir / "b.nii.gz", "--model", dir / "model.onnx",
+                 "--meshes", dir / "missing/meshes", "--threads", "1"});
+  EXPECT_EQ(run.code, 1);
+  EXPECT_TRUE(contains(run.err, "the output directory does not exist")) << run.err;
+  EXPECT_FALSE(fs::exists(dir / "b.nii.gz"));
+}
+
 TEST_F(Batch, ExitCodesForUsageAndRunProblems) {
   writeCohort(dir / "in", 1);
   const std::string model = dir / "model.onnx";
