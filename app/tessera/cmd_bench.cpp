@@ -143,6 +143,9 @@ int runBench(const Args& args) {
   p.option("--slices", "K", "slices per phantom", "24");
   p.option("--repeats", "R", "runs per mode (the fastest run of each slice counts)", "2");
   p.option("--e2e-slices", "K", "slices of the end-to-end read-segment-write case (0: skip)", "300");
+  p.option("--sparsity", "LEVEL", "sparse mode's output-driven sparsity: off, conservative, "
+           "balanced or aggressive", "balanced");
+  p.option("--dilation", "B", "blocks the detector adds around the anatomy", "1");
   p.flag("--no-torch", "skip the PyTorch comparison");
   p.option("--json", "PATH", "also write the results as JSON");
   p.option("--work-dir", "DIR", "scratch directory", "/tmp");
@@ -156,6 +159,18 @@ int runBench(const Args& args) {
     std::fprintf(stderr, "tessera: error: %s\n", p.error().c_str());
     return kExitUsage;
   }
+  models::SegmentOptions sparseOptions;
+  long long dilation;
+  if (!models::parseRefinement(p.get("sparsity"), &sparseOptions.refinement)) {
+    std::fprintf(stderr,
+                 "tessera: error: --sparsity must be off, conservative, balanced or aggressive\n");
+    return kExitUsage;
+  }
+  if (!p.getInt("dilation", &dilation, 0, 4)) {
+    std::fprintf(stderr, "tessera: error: %s\n", p.error().c_str());
+    return kExitUsage;
+  }
+  sparseOptions.detector.dilation = static_cast<int>(dilation);
   setNumThreads(static_cast<int>(threads));
   std::string modelPath = p.get("model");
   if (modelPath.empty()) {
@@ -170,8 +185,12 @@ int runBench(const Args& args) {
 
   JsonWriter json;
   json.beginObject().field("model", modelPath).field("threads", static_cast<std::int64_t>(threads));
-  std::printf("Tessera bench: %s, %lld threads, %lld slices per phantom, best of %lld runs\n\n",
-              modelPath.c_str(), threads, slices, repeats);
+  std::printf("Tessera bench: %s, %lld threads, %lld slices per phantom, best of %lld runs; "
+              "sparsity %s, detector dilation %lld\n\n",
+              modelPath.c_str(), threads, slices, repeats,
+              models::refinementName(sparseOptions.refinement), dilation);
+  json.field("sparsity", std::string(models::refinementName(sparseOptions.refinement)));
+  json.field("dilation", static_cast<std::int64_t>(dilation));
   std::printf("%-6s %5s %5s %6s | %9s %9s %7s | %6s | %6s %6s | %6s %6s\n", "family", "occ", "body",
               "active", "dense ms", "sparse ms", "speedup", "FLOPs", "Dice d", "Dice s", "detect",
               "worst");
@@ -191,6 +210,7 @@ int runBench(const Args& args) {
     o.zCenter = c.zCenter;
     o.slices = static_cast<int>(slices);
     o.repeats = static_cast<int>(repeats);
+    o.sparse = sparseOptions;
     auto row = models::benchmarkPhantom(segmenter, o);
     if (!row.ok()) return fail(row.error());
     std::printf("%-6s %5.2f %5.2f %6.2f | %9.1f %9.1f %6.2fx | %5.1f%% | %6.3f %6.3f | %5.1f%% %5.2fx\n",
@@ -229,7 +249,8 @@ int runBench(const Args& args) {
   }
 
   if (e2e > 0) {
-    auto r = models::benchmarkEndToEnd(segmenter, workDir, static_cast<int>(e2e), 9003);
+    auto r = models::benchmarkEndToEnd(segmenter, workDir, static_cast<int>(e2e), 9003,
+                                       sparseOptions);
     if (!r.ok()) return fail(r.error());
     std::printf("\nEnd to end, 512x512x%lld torso (sparse): read %.2f s, segment %.2f s, write "
                 "%.2f s, total %.2f s; %.1f %% of blocks computed; peak resident %.0f MB\n",

@@ -18,11 +18,11 @@ struct ModeRun {
   std::vector<double> sliceSeconds;  // fastest of the repeats, per slice
 };
 
-Result<ModeRun> runMode(Segmenter& segmenter, const Volume& ct, SegmentMode mode, int repeats) {
+Result<ModeRun> runMode(Segmenter& segmenter, const Volume& ct, SegmentOptions options,
+                        SegmentMode mode, int repeats) {
   ModeRun run;
+  options.mode = mode;
   for (int r = 0; r < std::max(1, repeats); ++r) {
-    SegmentOptions options;
-    options.mode = mode;
     TESSERA_ASSIGN_OR_RETURN(Segmentation s, segmenter.segment(ct, options));
     if (run.sliceSeconds.empty()) {
       run.sliceSeconds = s.stats.sliceSeconds;
@@ -53,8 +53,8 @@ Result<PhantomBenchRow> benchmarkPhantom(Segmenter& segmenter, const PhantomBenc
   p.zCenter = o.zCenter;
   p.occupancy = o.occupancy;
   TESSERA_ASSIGN_OR_RETURN(imaging::Phantom phantom, imaging::generatePhantom(p));
-  TESSERA_ASSIGN_OR_RETURN(ModeRun dense, runMode(segmenter, phantom.ct, SegmentMode::kDense, o.repeats));
-  TESSERA_ASSIGN_OR_RETURN(ModeRun sparse, runMode(segmenter, phantom.ct, SegmentMode::kSparse, o.repeats));
+  TESSERA_ASSIGN_OR_RETURN(ModeRun dense, runMode(segmenter, phantom.ct, o.sparse, SegmentMode::kDense, o.repeats));
+  TESSERA_ASSIGN_OR_RETURN(ModeRun sparse, runMode(segmenter, phantom.ct, o.sparse, SegmentMode::kSparse, o.repeats));
   imaging::EvaluationOptions eval;
   eval.dicesOnly = true;
   TESSERA_ASSIGN_OR_RETURN(imaging::EvaluationResult denseEval,
@@ -89,7 +89,8 @@ Result<PhantomBenchRow> benchmarkPhantom(Segmenter& segmenter, const PhantomBenc
 }
 
 Result<EndToEndResult> benchmarkEndToEnd(Segmenter& segmenter, const std::string& workDir,
-                                         int slices, std::uint64_t seed) {
+                                         int slices, std::uint64_t seed,
+                                         const SegmentOptions& sparse) {
   namespace fs = std::filesystem;
   imaging::PhantomOptions p;
   p.seed = seed;
@@ -105,7 +106,7 @@ Result<EndToEndResult> benchmarkEndToEnd(Segmenter& segmenter, const std::string
   const auto t0 = Clock::now();
   TESSERA_ASSIGN_OR_RETURN(Volume ct, imaging::readVolume(ctPath));
   const auto t1 = Clock::now();
-  SegmentOptions options;
+  SegmentOptions options = sparse;
   options.mode = SegmentMode::kSparse;
   TESSERA_ASSIGN_OR_RETURN(Segmentation s, segmenter.segment(ct, options));
   const auto t2 = Clock::now();

@@ -20,6 +20,7 @@ struct PhantomBenchOptions {
   double zCenter = 0.5;
   std::uint64_t seed = 9001;  // never used in training
   int repeats = 2;            // per mode; the fastest run of each slice counts
+  SegmentOptions sparse;      // sparse mode's settings (sparsity level, detector)
 };
 
 struct PhantomBenchRow {
@@ -47,6 +48,7 @@ struct EndToEndResult {
 // Writes a torso phantom of `slices` slices to `workDir` (not timed), then
 // times read → segment (sparse) → write of it.
 Result<EndToEndResult> benchmarkEndToEnd(Segmenter& segmenter, const std::string& workDir,
-                                         int slices, std::uint64_t seed);
+                                         int slices, std::uint64_t seed,
+                                         const SegmentOptions& sparse = {});
 
 }  // namespace tessera::models
