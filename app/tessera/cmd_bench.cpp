@@ -145,7 +145,8 @@ int runBench(const Args& args) {
   p.option("--e2e-slices", "K", "slices of the end-to-end read-segment-write case (0: skip)", "300");
   p.option("--sparsity", "LEVEL", "sparse mode's output-driven sparsity: off, conservative, "
            "balanced or aggressive", "balanced");
-  p.option("--dilation", "B", "blocks the detector adds around the anatomy", "1");
+  p.option("--dilation", "B", "blocks the detector adds around the anatomy",
+           std::to_string(models::SegmentOptions{}.detector.dilation));
   p.flag("--no-torch", "skip the PyTorch comparison");
   p.option("--json", "PATH", "also write the results as JSON");
   p.option("--work-dir", "DIR", "scratch directory", "/tmp");
@@ -228,8 +229,8 @@ int runBench(const Args& args) {
     json.endObject();
   }
   json.endArray();
-  std::printf("\nocc: target body occupancy; body: measured; active: blocks computed (detector,\n"
-              "dilated); FLOPs: sparse / dense; Dice: mean over labels present vs ground truth;\n"
+  std::printf("\nocc: target body occupancy; body: measured; active: blocks the detector marks\n"
+              "(see --dilation); FLOPs: sparse / dense; Dice: mean over labels present vs ground truth;\n"
               "detect: detector share of sparse slice time; worst: min over slices of dense/sparse.\n");
 
   if (!p.has("no-torch")) {

@@ -33,7 +33,12 @@ double refinementMargin(Refinement r);
 
 struct SegmentOptions {
   SegmentMode mode = SegmentMode::kSparse;
-  DetectorOptions detector;  // sparse mode: which blocks hold anatomy
+  // Sparse mode: which blocks hold anatomy. Without the detector's dilation
+  // ring: on phantoms it cost no Dice (tessera bench --dilation 0 vs 1: mean
+  // Dice 0.828 vs 0.827 at 55 % occupancy) and computes 0.67 instead of 0.77
+  // of the blocks. Blocks with a sliver of body (< 5 % of their pixels) are
+  // then skipped and labelled background.
+  DetectorOptions detector{.dilation = 0};
   // Sparse mode only; ignored (off) when the model lacks deep-supervision heads.
   Refinement refinement = Refinement::kBalanced;
   int threads = 0;           // 0: all cores
