@@ -12,6 +12,7 @@ if(TESSERA_SANITIZE)
                                                    -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   target_link_options(tessera_options INTERFACE -fsanitize=address,undefined)
 endif()
-target_compile_definitions(tessera_options INTERFACE
-  TESSERA_VERSION="${PROJECT_VERSION}"
-  TESSERA_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+target_compile_definitions(tessera_options INTERFACE TESSERA_VERSION="${PROJECT_VERSION}")
+# The source tree's path is compiled only into the files that look there (the
+# bundled model next to an uninstalled build, the PyTorch peer's script), so
+# that every other object does not depend on where the tree lies.

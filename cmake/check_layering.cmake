@@ -1,5 +1,6 @@
 # Fails when a source file includes something its folder may not use
-# (DESIGN.md §2). Run as: cmake -DROOT=<tree> -P check_layering.cmake
+# (docs/ARCHITECTURE.md, "Layers"). Run as:
+#   cmake -DROOT=<tree> -P check_layering.cmake
 if(NOT ROOT)
   message(FATAL_ERROR "pass -DROOT=<source tree>")
 endif()
@@ -44,8 +45,34 @@ check_folder(models "ui/|app/|Q[A-Za-z0-9]+|qt[a-z]*/|vtkRender|vtkOpenGL"
              "models may not use ui, app, Qt or VTK rendering" FALSE)
 # models headers: no ITK, VTK, Qt or OpenCV types.
 check_folder(models "${TOOLKITS}" "toolkit types stay out of models headers" TRUE)
+# The engine (tessera_nn) links tessera_core, oneDNN and ONNX only: no imaging,
+# no toolkit, in any file.
+foreach(nn_folder backend ops net infer io)
+  check_folder(models/${nn_folder} "imaging/|models/pipeline/|models/train/|${TOOLKITS}"
+               "the engine (tessera_nn) uses core, oneDNN and ONNX only" FALSE)
+endforeach()
 # ui: everything below, never app.
 check_folder(ui "app/" "ui may not use app" FALSE)
+# ui/model: toolkit-free view models, tested without a display.
+check_folder(ui/model "${TOOLKITS}|ui/widgets/|ui/render/"
+             "ui/model holds toolkit-free view models" FALSE)
+
+# A header under X/internal/ is private to folder X (and to the tests).
+file(GLOB_RECURSE all_sources "${ROOT}/*.h" "${ROOT}/*.hpp" "${ROOT}/*.cpp" "${ROOT}/*.cu"
+                              "${ROOT}/*.cuh")
+list(FILTER all_sources EXCLUDE REGEX "^${ROOT}/(tests|build)/")
+foreach(file IN LISTS all_sources)
+  file(RELATIVE_PATH rel "${ROOT}" "${file}")
+  file(STRINGS "${file}" lines REGEX "^[ \t]*#[ \t]*include[ \t]*\"[^\"]*/internal/")
+  foreach(line IN LISTS lines)
+    string(REGEX REPLACE "^[ \t]*#[ \t]*include[ \t]*\"([^\"]*)\".*$" "\\1" header "${line}")
+    string(REGEX REPLACE "/internal/.*$" "/" owner "${header}")
+    string(FIND "${rel}" "${owner}" at)
+    if(NOT at EQUAL 0)
+      list(APPEND violations "${rel}: includes <${header}> (private to ${owner})")
+    endif()
+  endforeach()
+endforeach()
 
 if(violations)
   list(JOIN violations "\n  " text)

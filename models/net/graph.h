@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "models/engine/backend.h"
+#include "models/backend/backend.h"
 #include "models/net/parameters.h"
 
 namespace tessera::models {

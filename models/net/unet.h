@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "models/engine/backend.h"
+#include "models/backend/backend.h"
 #include "models/net/parameters.h"
 
 namespace tessera::models {

@@ -11,7 +11,7 @@
 
 #include "core/image.h"
 #include "core/status.h"
-#include "models/engine/tensor.h"
+#include "models/backend/tensor.h"
 #include "models/net/model.h"
 
 namespace tessera::models {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "models/engine/tensor.h"
+#include "models/backend/tensor.h"
 #include "models/net/parameters.h"
 #include "models/train/adamw.h"
 

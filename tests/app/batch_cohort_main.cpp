@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <string>
 
-#include "tests/models/batch_fixture.h"
+#include "tests/support/batch_fixture.h"
 
 int main(int argc, char** argv) {
   if (argc < 2 || argc > 4) {

@@ -13,9 +13,9 @@
 
 #include "core/json.h"
 #include "imaging/io/volume_io.h"
-#include "tests/imaging/dicom_fixture.h"
-#include "tests/imaging/nifti_fixture.h"
-#include "tests/imaging/temp_dir.h"
+#include "tests/support/dicom_fixture.h"
+#include "tests/support/nifti_fixture.h"
+#include "tests/support/temp_dir.h"
 
 namespace tessera {
 namespace {

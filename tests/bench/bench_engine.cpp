@@ -28,7 +28,7 @@
 
 #include "core/memory.h"
 #include "core/parallel.h"
-#include "models/engine/backend.h"
+#include "models/backend/backend.h"
 #include "models/net/unet.h"
 
 namespace tessera::models {

@@ -10,8 +10,8 @@
 #include <fstream>
 
 #include "imaging/io/volume_io.h"
-#include "tests/imaging/nifti_fixture.h"
-#include "tests/imaging/temp_dir.h"
+#include "tests/support/nifti_fixture.h"
+#include "tests/support/temp_dir.h"
 
 namespace tessera::imaging {
 namespace {

@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "tests/imaging/dicom_fixture.h"
-#include "tests/imaging/temp_dir.h"
+#include "tests/support/dicom_fixture.h"
+#include "tests/support/temp_dir.h"
 
 namespace tessera::imaging {
 namespace {

@@ -9,7 +9,7 @@
 #include <cmath>
 
 #include "imaging/io/volume_io.h"
-#include "tests/imaging/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace tessera::imaging {
 namespace {

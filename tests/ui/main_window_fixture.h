@@ -15,7 +15,7 @@
 #include <memory>
 
 #include "imaging/io/volume_io.h"
-#include "synthetic_study.h"
+#include "tests/support/synthetic_study.h"
 #include "ui/widgets/label_table_widget.h"
 #include "ui/widgets/main_window.h"
 #include "ui/widgets/slice_view_widget.h"

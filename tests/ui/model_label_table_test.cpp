@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "synthetic_study.h"
+#include "tests/support/synthetic_study.h"
 
 namespace tessera::ui {
 namespace {

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <set>
 
-#include "synthetic_study.h"
+#include "tests/support/synthetic_study.h"
 
 namespace tessera::ui {
 namespace {

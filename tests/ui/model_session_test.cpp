@@ -13,9 +13,9 @@
 #include <fstream>
 #include <thread>
 
-#include "engine_study.h"
+#include "tests/support/engine_study.h"
 #include "models/pipeline/model_store.h"
-#include "synthetic_study.h"
+#include "tests/support/synthetic_study.h"
 #include "ui/model/workstation_model.h"
 
 namespace tessera::ui {

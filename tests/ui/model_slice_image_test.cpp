@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "synthetic_study.h"
+#include "tests/support/synthetic_study.h"
 
 namespace tessera::ui {
 namespace {

@@ -11,7 +11,7 @@
 #include "core/json.h"
 #include "imaging/dicom/dicom.h"
 #include "imaging/io/volume_io.h"
-#include "synthetic_study.h"
+#include "tests/support/synthetic_study.h"
 #include "ui/model/series_list.h"
 
 namespace tessera::ui {

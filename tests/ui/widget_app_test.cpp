@@ -11,9 +11,9 @@
 #include <fstream>
 #include <string>
 
-#include "engine_study.h"
+#include "tests/support/engine_study.h"
 #include "imaging/io/volume_io.h"
-#include "synthetic_study.h"
+#include "tests/support/synthetic_study.h"
 #include "widget_test_support.h"
 
 namespace tessera::ui::testing {

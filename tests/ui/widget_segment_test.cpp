@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "core/parallel.h"
-#include "engine_study.h"
+#include "tests/support/engine_study.h"
 #include "main_window_fixture.h"
 #include "ui/model/slice_image.h"
 #include "ui/widgets/segment_dialog.h"

@@ -3,7 +3,7 @@
 #include <QApplication>
 #include <QImage>
 
-#include "synthetic_study.h"
+#include "tests/support/synthetic_study.h"
 #include "ui/render/label_surfaces.h"
 #include "ui/widgets/view3d_widget.h"
 #include "widget_test_support.h"

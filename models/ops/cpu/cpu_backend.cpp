@@ -4,7 +4,7 @@
 #include <new>
 
 #include "core/log.h"
-#include "models/engine/backend.h"
+#include "models/backend/backend.h"
 #include "models/ops/cpu/cpu_ops.h"
 #include "models/ops/cpu/dnnl_context.h"
 

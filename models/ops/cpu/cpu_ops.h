@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "models/engine/backend.h"
+#include "models/backend/backend.h"
 
 namespace tessera::models::cpu {
 

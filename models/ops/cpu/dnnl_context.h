@@ -11,7 +11,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include "models/engine/tensor.h"
+#include "models/backend/tensor.h"
 
 namespace tessera::models::cpu {
 

@@ -1,6 +1,6 @@
 #include <cmath>
 
-#include "models/engine/backend.h"
+#include "models/backend/backend.h"
 #include "models/ops/reference/reference_ops.h"
 
 namespace tessera::models {

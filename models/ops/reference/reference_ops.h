@@ -12,7 +12,7 @@
 
 #include <vector>
 
-#include "models/engine/tensor.h"
+#include "models/backend/tensor.h"
 
 namespace tessera::models::ref {
 

@@ -7,7 +7,7 @@
 #include <functional>
 #include <random>
 
-#include "models/engine/tensor.h"
+#include "models/backend/tensor.h"
 
 namespace tessera::models::testing {
 

@@ -12,9 +12,9 @@
 #include <cstring>
 
 #include "core/parallel.h"
-#include "models/engine/backend.h"
+#include "models/backend/backend.h"
 #include "models/net/unet.h"
-#include "tests/models/test_util.h"
+#include "tests/support/tensor_util.h"
 
 namespace tessera::models {
 namespace {

@@ -11,8 +11,8 @@
 #include "core/json.h"
 #include "imaging/stats/label_stats.h"
 #include "models/pipeline/segment_job.h"
-#include "tests/imaging/temp_dir.h"
-#include "tests/models/batch_fixture.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/batch_fixture.h"
 
 namespace tessera::models {
 namespace {

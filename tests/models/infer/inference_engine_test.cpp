@@ -11,7 +11,7 @@
 #include <random>
 
 #include "models/ops/reference/reference_ops.h"
-#include "tests/models/test_util.h"
+#include "tests/support/tensor_util.h"
 
 namespace tessera::models {
 namespace {

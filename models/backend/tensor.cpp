@@ -1,4 +1,4 @@
-#include "models/engine/tensor.h"
+#include "models/backend/tensor.h"
 
 #include <algorithm>
 #include <cassert>

@@ -11,8 +11,8 @@
 #include <random>
 
 #include "core/files.h"
-#include "tests/models/onnx_test_util.h"
-#include "tests/models/test_util.h"
+#include "tests/support/onnx_util.h"
+#include "tests/support/tensor_util.h"
 
 namespace tessera::models {
 namespace {

@@ -13,7 +13,7 @@
 #include <random>
 
 #include "core/files.h"
-#include "tests/imaging/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace tessera::models {
 namespace {

@@ -1,4 +1,4 @@
-#include "tests/imaging/dicom_fixture.h"
+#include "tests/support/dicom_fixture.h"
 
 #include <cstdio>
 #include <fstream>

@@ -1,4 +1,4 @@
-#include "synthetic_study.h"
+#include "tests/support/synthetic_study.h"
 
 #include <unistd.h>
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "models/engine/tensor.h"
+#include "models/backend/tensor.h"
 
 namespace tessera::models {
 

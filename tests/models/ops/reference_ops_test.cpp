@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/models/test_util.h"
+#include "tests/support/tensor_util.h"
 
 namespace tessera::models {
 namespace {

@@ -10,8 +10,8 @@
 #include <sstream>
 
 #include "models/io/onnx_model.h"
-#include "tests/models/onnx_test_util.h"
-#include "tests/models/test_util.h"
+#include "tests/support/onnx_util.h"
+#include "tests/support/tensor_util.h"
 
 namespace tessera::models {
 namespace {

@@ -1,4 +1,4 @@
-#include "engine_study.h"
+#include "tests/support/engine_study.h"
 
 #include <gtest/gtest.h>
 

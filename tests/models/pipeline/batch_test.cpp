@@ -19,8 +19,8 @@
 #include "imaging/dicom/dicom.h"
 #include "imaging/io/volume_io.h"
 #include "models/pipeline/manifest.h"
-#include "tests/imaging/temp_dir.h"
-#include "tests/models/batch_fixture.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/batch_fixture.h"
 
 namespace tessera::models {
 namespace {

@@ -4,8 +4,6 @@
 
 #include <random>
 
-#include "models/pipeline/benchmark.h"
-
 namespace tessera::models {
 namespace {
 
@@ -118,29 +116,6 @@ TEST(Segmenter, SparseSkipsAirAndReportsBlocks) {
   EXPECT_EQ(r->computedBlocks.at(40, 20, 1), 1);
   EXPECT_EQ(r->computedBlocks.at(5, 5, 1), 0);
   EXPECT_EQ(r->labels.labels.at(5, 5, 1), 0);
-}
-
-// `tessera bench`'s sparse settings reach the segmenter: a wider detector
-// ring computes more blocks and more FLOPs on the same phantom.
-TEST(Benchmark, DetectorDilationReachesTheSparseRun) {
-  Segmenter segmenter(smallModel());
-  PhantomBenchOptions o;
-  o.slices = 2;
-  o.repeats = 1;
-  o.occupancy = 0.4;
-  o.sparse.refinement = Refinement::kOff;
-  o.sparse.detector.dilation = 0;
-  auto tight = benchmarkPhantom(segmenter, o);
-  o.sparse.detector.dilation = 2;
-  auto wide = benchmarkPhantom(segmenter, o);
-  ASSERT_TRUE(tight.ok()) << tight.error().toString();
-  ASSERT_TRUE(wide.ok()) << wide.error().toString();
-  EXPECT_NEAR(tight->bodyOccupancy, 0.4, 0.1);
-  EXPECT_GT(tight->activeFraction, 0.0);
-  EXPECT_LT(tight->activeFraction, wide->activeFraction);
-  EXPECT_LT(tight->flopFraction, wide->flopFraction);
-  EXPECT_GT(tight->denseMsPerSlice, 0.0);
-  EXPECT_GT(tight->sparseMsPerSlice, 0.0);
 }
 
 TEST(Segmenter, CancelStopsWithATypedError) {
