@@ -1,4 +1,4 @@
-// Block tiling of axial slices for the block-sparse engine (DESIGN.md §3).
+// Block tiling of axial slices for the block-sparse engine (docs/ENGINE.md, "Block sparsity").
 //
 // A slice of width × height pixels is cut into square blocks of 16 pixels
 // (the last row and column of blocks are padded past the image border). A

@@ -24,7 +24,7 @@ struct LabelTable {
   int maxValue() const;
 };
 
-// Tessera's v1 label set (DESIGN.md §4): the phantoms' ground truth and the
+// Tessera's v1 label set (docs/PHANTOMS.md): the phantoms' ground truth and the
 // default model's outputs.
 enum class TissueLabel : std::uint8_t {
   kBackground = 0,

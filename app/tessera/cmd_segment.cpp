@@ -3,6 +3,7 @@
 #include "app/cli/console_progress.h"
 #include "app/cli/interrupt.h"
 #include "app/tessera/commands.h"
+#include "app/tessera/segment_options.h"
 #include "models/pipeline/model_store.h"
 #include "models/pipeline/segment_job.h"
 
@@ -12,13 +13,7 @@ int runSegment(const Args& args) {
   ArgParser p("segment", "Segment a CT volume (file or DICOM directory) into labels.");
   p.option("-i,--input", "IN", "CT volume: .nii/.nii.gz/.nrrd/.mha/.dcm or a DICOM directory");
   p.option("-o,--output", "OUT", "label map to write (.nii.gz, .nii, .nrrd, .mha)");
-  p.option("--model", "M", "ONNX model (default: the bundled model)");
-  p.option("--mode", "MODE", "sparse (compute only blocks holding anatomy) or dense", "sparse");
-  p.option("--sparsity", "LEVEL",
-           "output-driven sparsity in sparse mode: off, conservative, balanced or aggressive "
-           "(finer decoder levels skip blocks a coarser level labels confidently)",
-           "balanced");
-  p.option("--threads", "N", "CPU threads (default: all cores)", "0");
+  addSegmentOptions(p);
   p.option("--series", "UID", "DICOM series to read (default: the largest CT series)");
   p.option("--report", "R.json", "write a report: volumes in mL, HU statistics, timing");
   p.option("--meshes", "DIR", "write one surface mesh per label into DIR (created when missing)");
@@ -40,24 +35,16 @@ int runSegment(const Args& args) {
   job.meshDir = p.get("meshes");
   job.meshFormat = p.get("mesh-format");
   job.blocksPath = p.get("save-blocks");
-  if (!models::parseSegmentMode(p.get("mode"), &job.segment.mode)) {
-    std::fprintf(stderr, "tessera: error: --mode must be sparse or dense\n");
+  SegmentCommandOptions segment;
+  std::string error;
+  if (!readSegmentOptions(p, &segment, &error)) {
+    std::fprintf(stderr, "tessera: error: %s\n", error.c_str());
     return kExitUsage;
   }
-  if (!models::parseRefinement(p.get("sparsity"), &job.segment.refinement)) {
-    std::fprintf(stderr,
-                 "tessera: error: --sparsity must be off, conservative, balanced or aggressive\n");
-    return kExitUsage;
-  }
-  long long threads = 0;
-  if (!p.getInt("threads", &threads, 0, 1024)) {
-    std::fprintf(stderr, "tessera: error: %s\n", p.error().c_str());
-    return kExitUsage;
-  }
-  job.segment.threads = static_cast<int>(threads);
+  job.segment = segment.segment;
   if (Status s = models::checkSegmentJobOutputs(job); !s.ok()) return fail(s);
 
-  auto model = models::loadModel(p.get("model"));
+  auto model = models::loadModel(segment.modelPath);
   if (!model.ok()) return fail(model.error());
   models::Segmenter segmenter(*model);
   ConsoleProgress progress("segment");

@@ -1,5 +1,5 @@
 // The tessera subcommands. Each is wiring: parse arguments, call the
-// modules, print results, map errors to exit codes (DESIGN.md §5).
+// modules, print results, map errors to exit codes (docs/CONTRIBUTING.md, "Adding a command").
 #pragma once
 
 #include <string>

@@ -1,4 +1,4 @@
-// Synthetic CT phantoms (DESIGN.md §4): Tessera's own training and test data.
+// Synthetic CT phantoms (docs/PHANTOMS.md): Tessera's own training and test data.
 //
 // A phantom is a CT volume in Hounsfield units with crisp ground-truth labels
 // of the v1 label set, generated analytically from a seed: the same options

@@ -205,7 +205,7 @@ Torso::Torso(std::uint64_t seed, double widthMm, double fovMm) : width_(widthMm)
   tableThick_ = shape.uniform(32, 48);
   tableHalfWidth_ = shape.uniform(200, 240);
 
-  // Tissue HU for this case: overlapping on purpose (DESIGN.md §4).
+  // Tissue HU for this case: overlapping on purpose (docs/PHANTOMS.md).
   liverHu_ = std::clamp(hu.normal(57, 6), 42.0, 72.0);
   spleenHu_ = std::clamp(hu.normal(47, 6), 32.0, 62.0);
   kidneyHu_ = std::clamp(hu.normal(35, 6), 22.0, 50.0);

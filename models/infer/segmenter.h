@@ -1,4 +1,5 @@
-// Segments a CT volume slice by slice: canonical orientation, 2.5D context,
+// Segments a CT volume slice by slice: canonical orientation (core/reorient.h),
+// 2.5D context (core/slice_context.h),
 // the density detector's block mask, the inference engine, labels with the
 // input's exact geometry. Memory stays bounded by the volume, its label map
 // and a few slices of activations (never a float volume per label).
@@ -13,6 +14,7 @@
 #include "core/blocks.h"
 #include "core/image.h"
 #include "core/progress.h"
+#include "core/reorient.h"
 #include "core/status.h"
 #include "models/infer/inference_engine.h"
 #include "models/net/model.h"
@@ -45,11 +47,12 @@ struct SegmentOptions {
   bool keepBlockMap = false; // also return which blocks were computed, per voxel
   ProgressSink* progress = nullptr;
   const CancelToken* cancel = nullptr;
-  // Called after each slice with its index along the input's k axis when the
-  // volume is axial (canonical k == input k), else with the canonical index;
-  // labels are nx × ny of that slice in canonical orientation. May be called
-  // from the segmenting thread only.
-  std::function<void(std::int64_t slice, const std::uint8_t* labels)> onSlice;
+  // Called from the segmenting thread after each slice: `labels` holds
+  // where.width × where.height labels (u fastest) and `where` says which
+  // voxels of the input volume, in the input's own voxel order, they belong
+  // to (an axial slice for axial volumes, a plane with signed strides for
+  // any other orientation).
+  std::function<void(const SlicePlacement& where, const std::uint8_t* labels)> onSlice;
 };
 
 struct SegmentationStats {
@@ -86,22 +89,5 @@ class Segmenter {
   std::shared_ptr<const Model> model_;
   std::unique_ptr<infer::InferenceEngine> engine_;  // cached for the last slice size
 };
-
-// Axis permutation and flips that bring a volume to the canonical voxel
-// order the models are trained in (i → patient left, j → posterior,
-// k → superior: ITK's LPS identity). canonical index c = perm[c]-th input
-// axis, flipped when flip[c].
-struct Reorientation {
-  std::array<int, 3> perm{0, 1, 2};
-  std::array<bool, 3> flip{false, false, false};
-  bool identity() const { return perm == std::array<int, 3>{0, 1, 2} && !flip[0] && !flip[1] && !flip[2]; }
-};
-Reorientation canonicalReorientation(const Geometry& geometry);
-// The same voxels in canonical order, with the geometry describing them.
-template <class T>
-Image<T> reorient(const Image<T>& image, const Reorientation& r);
-// Puts canonical-order voxels back into the original order and geometry.
-template <class T>
-Image<T> reorientBack(const Image<T>& canonical, const Reorientation& r, const Geometry& original);
 
 }  // namespace tessera::models

@@ -55,13 +55,14 @@ Result<SegmentJobResult> runSegmentJob(Segmenter& segmenter, const SegmentJobOpt
   result.geometry = volume.geometry();
   result.readSeconds = std::chrono::duration<double>(Clock::now() - start).count();
 
-  SubProgress segmentProgress(progress, 0.1, 0.85);
+  SubProgress segmentProgress(progress, 0.1, 0.9);
   SegmentOptions options = o.segment;
   options.progress = &segmentProgress;
   options.cancel = cancel;
   options.keepBlockMap = !o.blocksPath.empty();
-  TESSERA_ASSIGN_OR_RETURN(Segmentation seg, segmenter.segment(volume, options));
+  TESSERA_ASSIGN_OR_RETURN(StudySegmentation seg, segmentStudy(segmenter, volume, options));
   result.stats = seg.stats;
+  result.statistics = std::move(seg.statistics);
   if (cancel) TESSERA_RETURN_IF_ERROR(cancel->check());
 
   const auto writeStart = Clock::now();
@@ -73,12 +74,7 @@ Result<SegmentJobResult> runSegmentJob(Segmenter& segmenter, const SegmentJobOpt
     result.outputs.push_back(o.blocksPath);
   }
   result.writeSeconds = std::chrono::duration<double>(Clock::now() - writeStart).count();
-  if (progress) ProgressTracker(progress).report(0.9, "statistics");
 
-  imaging::StatisticsOptions statsOptions;
-  statsOptions.cancel = cancel;
-  TESSERA_ASSIGN_OR_RETURN(result.statistics,
-                           imaging::computeLabelStatistics(volume, seg.labels, statsOptions));
   if (!o.meshDir.empty()) {
     std::error_code error;
     fs::create_directories(o.meshDir, error);

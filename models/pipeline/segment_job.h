@@ -1,4 +1,5 @@
-// One case, end to end: read (any format imaging reads) → segment → write
+// One case, end to end: read (any format imaging reads) → segmentStudy
+// (segment_study.h) → write
 // the label map with the input's exact geometry → optional report (JSON:
 // model, timing, sparse statistics, per-label volumes in mL and HU), meshes
 // and computed-block map. Every output is written to a temporary name and
@@ -13,6 +14,7 @@
 #include "core/status.h"
 #include "imaging/stats/label_stats.h"
 #include "models/infer/segmenter.h"
+#include "models/pipeline/segment_study.h"
 
 namespace tessera::models {
 

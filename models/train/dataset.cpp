@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "core/parallel.h"
+#include "core/slice_context.h"
 #include "imaging/augment/augment.h"
 #include "imaging/io/volume_io.h"
 #include "imaging/phantom/phantom.h"
@@ -178,11 +179,11 @@ Pick pickCrop(const std::vector<const TrainingCase*>& cases, const SamplerOption
 
 }  // namespace
 
-Batch sampleBatch(const std::vector<const TrainingCase*>& cases, const ModelInfo& info,
+TrainingBatch sampleBatch(const std::vector<const TrainingCase*>& cases, const ModelInfo& info,
                   const SamplerOptions& o, int batchSize, std::uint64_t seed, std::int64_t step) {
   const int channels = info.architecture.inputChannels, radius = info.contextRadius();
   const int crop = o.crop;
-  Batch batch;
+  TrainingBatch batch;
   batch.input = Tensor::zeros({batchSize, channels, crop, crop});
   batch.labels = Tensor::zeros({batchSize, 1, crop, crop});
   // Picks are drawn serially (deterministic), crops built in parallel.
@@ -212,9 +213,9 @@ Batch sampleBatch(const std::vector<const TrainingCase*>& cases, const ModelInfo
     const int w = static_cast<int>(c.ct.nx()), h = static_cast<int>(c.ct.ny());
     std::vector<std::vector<float>> planes(channels, std::vector<float>(std::size_t(w) * h));
     std::vector<const float*> src;
+    const std::vector<const std::int16_t*> context = sliceContext(c.ct, pick.slice, radius);
     for (int ch = 0; ch < channels; ++ch) {
-      const std::int64_t k = std::clamp<std::int64_t>(pick.slice + ch - radius, 0, c.ct.nz() - 1);
-      const std::int16_t* s = c.ct.slice(k);
+      const std::int16_t* s = context[static_cast<std::size_t>(ch)];
       for (std::size_t i = 0; i < planes[ch].size(); ++i) planes[ch][i] = s[i];
       src.push_back(planes[ch].data());
     }

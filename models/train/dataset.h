@@ -55,7 +55,7 @@ struct SamplerOptions {
   bool augment = true;
 };
 
-struct Batch {
+struct TrainingBatch {
   Tensor input;   // (N, inputChannels, crop, crop) normalised, kNCHW
   Tensor labels;  // (N, 1, crop, crop) class indices as floats
 };
@@ -63,7 +63,7 @@ struct Batch {
 // Draws batch `step` from the cases: class-balanced (a class is drawn
 // uniformly among those present, then a slice holding it, then a crop
 // centred on one of its voxels), with augmentation.
-Batch sampleBatch(const std::vector<const TrainingCase*>& cases, const ModelInfo& info,
+TrainingBatch sampleBatch(const std::vector<const TrainingCase*>& cases, const ModelInfo& info,
                   const SamplerOptions& options, int batchSize, std::uint64_t seed,
                   std::int64_t step);
 

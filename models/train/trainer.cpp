@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/memory.h"
 #include "core/parallel.h"
+#include "core/slice_context.h"
 #include "imaging/render/plot.h"
 #include "models/infer/inference_engine.h"
 #include "models/io/onnx_model.h"
@@ -40,9 +41,7 @@ ValidationResult validateModel(const Model& model, const std::vector<const Train
     const std::int64_t nz = c->ct.nz();
     for (int i = 0; i < slicesPerCase; ++i) {
       const std::int64_t k = (2 * i + 1) * nz / (2 * slicesPerCase);
-      std::vector<const std::int16_t*> context;
-      for (int d = -radius; d <= radius; ++d)
-        context.push_back(c->ct.slice(std::clamp<std::int64_t>(k + d, 0, nz - 1)));
+      const std::vector<const std::int16_t*> context = sliceContext(c->ct, k, radius);
       infer::SliceStats stats;
       engine->run(context, BlockMask(engine->grid(), true), labels.data(), &stats);
       const std::uint8_t* ref = c->labels.slice(k);
@@ -258,7 +257,7 @@ Result<TrainerReport> train(const TrainerOptions& o, ProgressSink* progress,
     for (const auto& [index, c] : cache) pool.push_back(&c);
 
     const auto t0 = Clock::now();
-    const Batch batch = sampleBatch(pool, info, o.sampler, o.batchSize, o.seed, step);
+    const TrainingBatch batch = sampleBatch(pool, info, o.sampler, o.batchSize, o.seed, step);
     params.zeroGrad();
     TrainStepOptions stepOptions;
     stepOptions.checkpointing = o.checkpointing;

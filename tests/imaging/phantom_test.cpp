@@ -236,7 +236,7 @@ TEST(Phantom, SlicesAreConsistentAlongZ) {
 
 TEST(Phantom, TissueHuMatchesTheDesign) {
   // Means over the interior of each tissue, three patients pooled, against
-  // the design values of DESIGN.md §4 (liver ~55, spleen ~45, kidney ~35,
+  // the design values of docs/PHANTOMS.md (liver ~55, spleen ~45, kidney ~35,
   // muscle and soft tissue ~40, fat -100, lung -850, internal air -950).
   std::map<L, std::vector<double>> hu;
   for (int c = 0; c < 3; ++c) {

@@ -27,48 +27,6 @@ using testing::makeTempDir;
 using testing::restore;
 using testing::writeSmallModel;
 
-TEST(CanonicalSlicePlacement, PutsEveryCanonicalSliceBackForAllOrientations) {
-  Geometry g;
-  g.size = {5, 4, 3};
-  g.spacingMm = {0.7, 0.8, 2.0};
-  Image<std::uint8_t> original = std::move(*Image<std::uint8_t>::create(g));
-  for (std::int64_t i = 0; i < original.voxelCount(); ++i)
-    original.data()[i] = static_cast<std::uint8_t>(i);
-  const int perms[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
-  for (const auto& p : perms)
-    for (int flips = 0; flips < 8; ++flips) {
-      Mat3 d{};
-      for (int a = 0; a < 3; ++a) d[3 * p[a] + a] = (flips >> a) & 1 ? -1.0 : 1.0;
-      original.geometry().direction = d;
-      // The engine's view of the volume (models' own reorientation).
-      const auto r = models::canonicalReorientation(original.geometry());
-      const Image<std::uint8_t> canonical = models::reorient(original, r);
-      std::vector<std::uint8_t> back(static_cast<std::size_t>(original.voxelCount()), 255);
-      for (std::int64_t k = 0; k < canonical.nz(); ++k) {
-        const SlicePlacement where = canonicalSlicePlacement(original.geometry(), k);
-        ASSERT_TRUE(where.fits(original.geometry().size));
-        ASSERT_EQ(where.width, canonical.nx());
-        ASSERT_EQ(where.height, canonical.ny());
-        for (std::int64_t v = 0; v < where.height; ++v)
-          for (std::int64_t u = 0; u < where.width; ++u)
-            back[static_cast<std::size_t>(where.voxelIndex(u, v))] = canonical.at(u, v, k);
-      }
-      EXPECT_TRUE(std::equal(back.begin(), back.end(), original.data()))
-          << "permutation " << p[0] << p[1] << p[2] << " flips " << flips;
-    }
-}
-
-TEST(SlicePlacement, FitsOnlyInsideTheVolume) {
-  const std::array<std::int64_t, 3> size{4, 3, 2};
-  EXPECT_TRUE(SlicePlacement::axial(size, 1).fits(size));
-  EXPECT_FALSE(SlicePlacement::axial(size, 2).fits(size));
-  SlicePlacement backwards{11, -1, -4, 4, 3};  // slice 0, both in-plane axes flipped
-  EXPECT_TRUE(backwards.fits(size));
-  backwards.firstVoxel = 10;
-  EXPECT_FALSE(backwards.fits(size));
-  EXPECT_FALSE((SlicePlacement{0, 1, 4, 0, 3}.fits(size))) << "empty";
-}
-
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -15,7 +15,7 @@
 #include "core/image.h"
 #include "core/status.h"
 #include "ui/model/image_document.h"
-#include "ui/model/slice_placement.h"
+#include "core/reorient.h"
 
 namespace tessera::ui {
 

@@ -9,28 +9,9 @@
 #include "core/files.h"
 #include "core/parallel.h"
 #include "models/pipeline/model_store.h"
+#include "models/pipeline/segment_study.h"
 
 namespace tessera::ui {
-
-SlicePlacement canonicalSlicePlacement(const Geometry& geometry, std::int64_t k) {
-  const models::Reorientation r = models::canonicalReorientation(geometry);
-  const auto& size = geometry.size;
-  const std::int64_t stride[3] = {1, size[0], size[0] * size[1]};
-  // Canonical axis c runs along input axis perm[c], backwards when flipped.
-  std::int64_t first = 0, step[3];
-  for (int c = 0; c < 3; ++c) {
-    const int axis = r.perm[static_cast<std::size_t>(c)];
-    step[c] = r.flip[static_cast<std::size_t>(c)] ? -stride[axis] : stride[axis];
-    if (r.flip[static_cast<std::size_t>(c)]) first += (size[axis] - 1) * stride[axis];
-  }
-  SlicePlacement p;
-  p.firstVoxel = first + k * step[2];
-  p.uStride = step[0];
-  p.vStride = step[1];
-  p.width = size[r.perm[0]];
-  p.height = size[r.perm[1]];
-  return p;
-}
 
 std::string describeModel(const models::ModelInfo& info) {
   std::string text = info.name + " " + info.version;
@@ -96,12 +77,9 @@ SegmentationJob ModelSession::makeJob(const SegmentSettings& settings) const {
     options.keepBlockMap = settings.mode == models::SegmentMode::kSparse;
     options.progress = sink;
     options.cancel = &cancel;
-    const Geometry& geometry = ct.geometry();
-    if (onSlice)
-      options.onSlice = [&geometry, &onSlice](std::int64_t k, const std::uint8_t* labels) {
-        onSlice(canonicalSlicePlacement(geometry, k), labels);
-      };
-    TESSERA_ASSIGN_OR_RETURN(models::Segmentation result, segmenter->segment(ct, options));
+    options.onSlice = onSlice;
+    TESSERA_ASSIGN_OR_RETURN(models::StudySegmentation result,
+                             models::segmentStudy(*segmenter, ct, options));
 
     const models::SegmentationStats& s = result.stats;
     char line[256];
@@ -116,6 +94,7 @@ SegmentationJob ModelSession::makeJob(const SegmentSettings& settings) const {
                     static_cast<long long>(s.slices), s.seconds);
     SegmentationOutput output;
     output.labels = std::move(result.labels);
+    output.statistics = std::move(result.statistics);
     if (options.keepBlockMap) output.computedBlocks = std::move(result.computedBlocks);
     output.summary = line;
     return output;

@@ -3,11 +3,11 @@
 // reused across runs, so that a second study of the same size starts without
 // repacking weights. Makes the jobs SegmentationController runs. Toolkit-free.
 //
-// Orientation: the engine segments in the canonical voxel order and reports
-// each finished slice in that order; the job maps every slice back into the
-// CT's own voxel order (SlicePlacement with signed strides), so the labels
-// that arrive while the job runs are exact for every orientation, not only
-// for axial LPS volumes.
+// The job is models::segmentStudy, the path `tessera segment` takes too.
+// Orientation: the engine segments in the canonical voxel order and hands
+// over each finished slice with its SlicePlacement in the CT's own voxel
+// order (core/reorient.h), so the labels that arrive while the job runs are
+// exact for every orientation, not only for axial LPS volumes.
 #pragma once
 
 #include <memory>
@@ -17,7 +17,7 @@
 #include "models/infer/segmenter.h"
 #include "models/net/model.h"
 #include "ui/model/segmentation_controller.h"
-#include "ui/model/slice_placement.h"
+#include "core/reorient.h"
 
 namespace tessera::ui {
 
@@ -27,10 +27,6 @@ struct SegmentSettings {
   models::Refinement refinement = models::Refinement::kBalanced;
   int threads = 0;  // 0: the process's setting (numThreads(), all cores by default)
 };
-
-// Where canonical slice k (as Segmenter::segment reports it through onSlice)
-// lies in a volume of `geometry`.
-SlicePlacement canonicalSlicePlacement(const Geometry& geometry, std::int64_t k);
 
 // "tessera-default 1.2 · 10 labels: soft_tissue, fat, …" for choosers.
 std::string describeModel(const models::ModelInfo& info);

@@ -23,7 +23,8 @@
 #include "core/image.h"
 #include "core/progress.h"
 #include "core/status.h"
-#include "ui/model/slice_placement.h"
+#include "core/reorient.h"
+#include "imaging/stats/label_stats.h"
 
 namespace tessera::ui {
 
@@ -38,6 +39,8 @@ struct SegmentationOutput {
   // Non-zero where the engine computed a block (sparse runs), same geometry.
   std::optional<Image<std::uint8_t>> computedBlocks;
   std::string summary;  // one line for the status bar: time, mode, work skipped
+  // Per label of the result: voxels, mL, HU statistics (as `tessera segment --report`).
+  std::vector<imaging::LabelStatistics> statistics;
 };
 
 using SegmentationJob = std::function<Result<SegmentationOutput>(

@@ -1,7 +1,7 @@
 // Hosts VTK rendering in a Qt 6 widget. Debian's VTK Qt module is built
 // against Qt 5, so instead of QVTKOpenGLNativeWidget this QOpenGLWidget owns
 // a vtkGenericOpenGLRenderWindow that renders into the widget's framebuffer
-// with the widget's OpenGL context (DESIGN.md §6).
+// with the widget's OpenGL context (docs/ARCHITECTURE.md, "Workstation").
 #pragma once
 
 #include <QOpenGLWidget>

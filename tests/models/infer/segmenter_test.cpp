@@ -30,29 +30,6 @@ Volume randomVolume(std::array<std::int64_t, 3> size, std::uint64_t seed) {
   return v;
 }
 
-TEST(Reorientation, EveryAxisPermutationAndFlipRoundTrips) {
-  const Volume v = randomVolume({5, 4, 3}, 1);
-  const int perms[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
-  for (const auto& p : perms)
-    for (int flips = 0; flips < 8; ++flips) {
-      Volume in = v;
-      Mat3 d{};
-      for (int a = 0; a < 3; ++a) d[3 * p[a] + a] = (flips >> a) & 1 ? -1.0 : 1.0;
-      in.geometry().direction = d;
-      const Reorientation r = canonicalReorientation(in.geometry());
-      const Volume canonical = reorient(in, r);
-      EXPECT_EQ(orientationCode(canonical.geometry().direction), "LPS");
-      // A voxel keeps its world position.
-      const Vec3 w0 = in.geometry().worldFromVoxel({1, 2, 1});
-      const Vec3 ci = canonical.geometry().voxelFromWorld(w0);
-      const auto round = [](double x) { return static_cast<std::int64_t>(std::lround(x)); };
-      EXPECT_EQ(canonical.at(round(ci[0]), round(ci[1]), round(ci[2])), in.at(1, 2, 1));
-      const Volume back = reorientBack(canonical, r, in.geometry());
-      EXPECT_TRUE(sameGeometry(back.geometry(), in.geometry()));
-      EXPECT_TRUE(std::equal(in.data(), in.data() + in.voxelCount(), back.data()));
-    }
-}
-
 TEST(Segmenter, DenseVolumeMatchesTheEngineSliceBySlice) {
   auto model = smallModel();
   const Volume v = randomVolume({40, 33, 4}, 2);
@@ -118,6 +95,35 @@ TEST(Segmenter, SparseSkipsAirAndReportsBlocks) {
   EXPECT_EQ(r->labels.labels.at(5, 5, 1), 0);
 }
 
+// The slices handed over while segmenting land, through their placement in
+// the input's voxel order, exactly where the final labels are, for a volume
+// stored in a non-canonical order.
+TEST(Segmenter, SlicesArriveInTheInputsVoxelOrder) {
+  Volume v = randomVolume({24, 20, 3}, 7);
+  Mat3 d{};
+  d[3 * 0 + 1] = -1.0;  // input j runs towards patient right
+  d[3 * 1 + 2] = 1.0;   // input k runs posterior
+  d[3 * 2 + 0] = -1.0;  // input i runs inferior
+  v.geometry().direction = d;
+  Segmenter segmenter(smallModel());
+  SegmentOptions options;
+  options.mode = SegmentMode::kDense;
+  std::vector<int> arrived(static_cast<std::size_t>(v.voxelCount()), -1);
+  int slices = 0;
+  options.onSlice = [&](const SlicePlacement& where, const std::uint8_t* labels) {
+    ASSERT_TRUE(where.fits(v.geometry().size));
+    ++slices;
+    for (std::int64_t y = 0; y < where.height; ++y)
+      for (std::int64_t x = 0; x < where.width; ++x)
+        arrived[static_cast<std::size_t>(where.voxelIndex(x, y))] = labels[y * where.width + x];
+  };
+  auto r = segmenter.segment(v, options);
+  ASSERT_TRUE(r.ok()) << r.error().toString();
+  EXPECT_EQ(slices, 24);  // canonical k runs along input i
+  for (std::int64_t i = 0; i < v.voxelCount(); ++i)
+    ASSERT_EQ(arrived[static_cast<std::size_t>(i)], r->labels.labels.data()[i]) << "voxel " << i;
+}
+
 TEST(Segmenter, CancelStopsWithATypedError) {
   auto model = smallModel();
   const Volume v = randomVolume({32, 32, 5}, 6);
@@ -126,7 +132,7 @@ TEST(Segmenter, CancelStopsWithATypedError) {
   SegmentOptions options;
   options.cancel = &cancel;
   int seen = 0;
-  options.onSlice = [&](std::int64_t, const std::uint8_t*) {
+  options.onSlice = [&](const SlicePlacement&, const std::uint8_t*) {
     if (++seen == 2) cancel.cancel();
   };
   auto r = segmenter.segment(v, options);

@@ -1,0 +1,39 @@
+#include "app/tessera/segment_options.h"
+
+namespace tessera::cli {
+
+void addSegmentOptions(ArgParser& p, const std::string& threadsHelp,
+                       const std::string& defaultThreads) {
+  p.option("--model", "M", "ONNX model (default: the bundled model)");
+  p.option("--mode", "MODE", "sparse (compute only blocks holding anatomy) or dense", "sparse");
+  p.option("--sparsity", "LEVEL",
+           "output-driven sparsity in sparse mode: off, conservative, balanced or aggressive "
+           "(finer decoder levels skip blocks a coarser level labels confidently)",
+           "balanced");
+  p.option("--dilation", "B",
+           "sparse mode: rings of blocks the density detector adds around the anatomy",
+           std::to_string(models::SegmentOptions{}.detector.dilation));
+  p.option("--threads", "N", threadsHelp, defaultThreads);
+}
+
+bool readSegmentOptions(ArgParser& p, SegmentCommandOptions* o, std::string* error) {
+  o->modelPath = p.get("model");
+  if (!models::parseSegmentMode(p.get("mode"), &o->segment.mode)) {
+    *error = "--mode must be sparse or dense";
+    return false;
+  }
+  if (!models::parseRefinement(p.get("sparsity"), &o->segment.refinement)) {
+    *error = "--sparsity must be off, conservative, balanced or aggressive";
+    return false;
+  }
+  long long dilation = 0, threads = 0;
+  if (!p.getInt("dilation", &dilation, 0, 8) || !p.getInt("threads", &threads, 0, 1024)) {
+    *error = p.error();
+    return false;
+  }
+  o->segment.detector.dilation = static_cast<int>(dilation);
+  o->segment.threads = static_cast<int>(threads);
+  return true;
+}
+
+}  // namespace tessera::cli

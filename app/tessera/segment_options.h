@@ -1,0 +1,26 @@
+// The segmentation options of every command that segments (segment, batch,
+// bench): declared once, read once, so that a new option reaches them all.
+#pragma once
+
+#include <string>
+
+#include "app/cli/args.h"
+#include "models/infer/segmenter.h"
+
+namespace tessera::cli {
+
+struct SegmentCommandOptions {
+  std::string modelPath;  // empty: the bundled default model
+  models::SegmentOptions segment;
+};
+
+// Adds --model, --mode, --sparsity, --dilation and --threads; `threadsHelp`
+// says what the thread count means for the command.
+void addSegmentOptions(ArgParser& parser, const std::string& threadsHelp = "CPU threads (default: all cores)",
+                       const std::string& defaultThreads = "0");
+
+// Reads them after parse(); on a malformed value returns false with a
+// message for the user (the command then exits with kExitUsage).
+bool readSegmentOptions(ArgParser& parser, SegmentCommandOptions* options, std::string* error);
+
+}  // namespace tessera::cli

@@ -1,0 +1,31 @@
+// Segmenting one study in memory: the one path every front end takes
+// (`tessera segment`, the batch's compute stage, the workstation and
+// `tessera bench`), so that they cannot drift apart. Reading and writing
+// files stay with the caller (segment_job.h does both for files).
+#pragma once
+
+#include <vector>
+
+#include "core/image.h"
+#include "core/status.h"
+#include "imaging/stats/label_stats.h"
+#include "models/infer/segmenter.h"
+
+namespace tessera::models {
+
+struct StudySegmentation {
+  LabelMap labels;                     // the input's exact geometry
+  Image<std::uint8_t> computedBlocks;  // 1 where the engine computed (options.keepBlockMap)
+  SegmentationStats stats;             // the engine's: timing, blocks, FLOPs
+  // Per label present: voxels, volume in mL, HU statistics, extent, edge contact.
+  std::vector<imaging::LabelStatistics> statistics;
+  double statisticsSeconds = 0.0;
+};
+
+// Segments `volume` with `options` (progress: the network up to 95 %, then
+// the statistics; cancel is checked throughout) and computes the statistics
+// of the result against the CT.
+Result<StudySegmentation> segmentStudy(Segmenter& segmenter, const Volume& volume,
+                                       const SegmentOptions& options);
+
+}  // namespace tessera::models
