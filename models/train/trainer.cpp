@@ -13,7 +13,7 @@
 #include "core/log.h"
 #include "core/memory.h"
 #include "core/parallel.h"
-#include "imaging/render/plot.h"
+#include "imaging/figures/plot.h"
 #include "models/infer/inference_engine.h"
 #include "models/io/onnx_model.h"
 #include "models/train/adamw.h"
