@@ -31,6 +31,7 @@
 #include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/files.h"
 #include "core/log.h"
@@ -106,9 +107,10 @@ MainWindow::MainWindow(QWidget* parent)
 
   pollTimer_.setSingleShot(true);
   connect(&pollTimer_, &QTimer::timeout, this, &MainWindow::onSegmentationNews);
+  clock_.start();
   surfaceTimer_.setSingleShot(true);
-  surfaceTimer_.setInterval(250);
-  connect(&surfaceTimer_, &QTimer::timeout, this, &MainWindow::startSurfaceBuild);
+  connect(&surfaceTimer_, &QTimer::timeout, this,
+          [this] { applySurfaceDecision(surfaces_.timerFired(clock_.elapsed(), surfaceFacts())); });
   connect(&surfaceWatcher_, &QFutureWatcher<LabelSurfaces>::finished, this,
           &MainWindow::onSurfacesBuilt);
 
@@ -365,7 +367,7 @@ void MainWindow::buildDock() {
   volumeCombo_->setObjectName("volumePreset");
   for (const VolumePresetInfo& info : volumePresets()) volumeCombo_->addItem(info.name);
   connect(volumeCombo_, &QComboBox::activated, this, [this](int index) {
-    autoVolumePreset_ = false;
+    surfaces_.volumeRenderingChosen();
     setVolumePreset(volumePresets()[static_cast<std::size_t>(index)].preset);
   });
   form->addRow("3D rendering", volumeCombo_);
@@ -423,18 +425,15 @@ void MainWindow::onModelChanged(unsigned changes) {
   for (SliceViewWidget* view : sliceViews_) view->refresh(changes);
   if (changes & kChangeStudy) {
     view3d_->scene().setCt(model_.hasImage() ? model_.document().sharedCt() : nullptr);
-    ++studyId_;
+    surfaces_.studyChanged();
   }
   if (changes & (kChangeStudy | kChangeLabelTable)) labelTable_->refresh();
-  if ((changes & (kChangeStudy | kChangeLabels)) && !model_.strokeActive()) scheduleSurfaces();
+  if (changes & (kChangeStudy | kChangeLabels))
+    applySurfaceDecision(surfaces_.labelsChanged(clock_.elapsed(), surfaceFacts()));
   if (changes & (kChangeStudy | kChangeLabelTable | kChangeOverlay)) updateSurfaceVisibility();
   if (changes & kChangeSegmentation) {
     updateSegmentationStatus();
-    // Labels are on their way: the 3D view shows their surfaces rather than
-    // a volume rendering, which would also take the cores from the job.
-    if (model_.segmentationState().running && autoVolumePreset_ &&
-        view3d_->scene().volumePreset() != VolumePreset::kOff)
-      setVolumePreset(VolumePreset::kOff);
+    applySurfaceDecision(surfaces_.segmentationChanged(surfaceFacts()));
   }
   if (changes & (kChangeStudy | kChangeWindow)) {
     const WindowLevel& wl = model_.windowLevel();
@@ -541,14 +540,6 @@ void MainWindow::updateSurfaceVisibility() {
   view3d_->scene().setSurfaceColours(model_.labelTableForDisplay());
 }
 
-void MainWindow::applyAutoVolumePreset() {
-  if (!autoVolumePreset_) return;
-  bool anyLabel = false;
-  for (const LabelRow& row : model_.labelTable().rows()) anyLabel |= row.voxels > 0;
-  const bool labelsComing = model_.segmentationState().running;
-  setVolumePreset(anyLabel || labelsComing ? VolumePreset::kOff : VolumePreset::kBone);
-}
-
 void MainWindow::setVolumePreset(VolumePreset preset) {
   view3d_->scene().setVolumePreset(preset);
   for (std::size_t i = 0; i < volumePresets().size(); ++i)
@@ -558,29 +549,30 @@ void MainWindow::setVolumePreset(VolumePreset preset) {
 
 // --- 3D surfaces, built off the UI thread --------------------------------------------
 
-void MainWindow::scheduleSurfaces() {
-  surfacesDirty_ = true;
-  if (surfaceTimer_.isActive()) return;
-  // While a segmentation runs the surfaces follow the arriving slices, but
-  // spend at most about a third of the time on it, since they compete with
-  // the network for the cores; without a person nobody sees them until the end.
-  if (model_.segmentationState().running) {
-    if (headless_) return;
-    surfaceTimer_.start(static_cast<int>(std::max<qint64>(1000, 2 * lastSurfaceBuildMs_)));
-    return;
-  }
-  surfaceTimer_.start(250);
+SurfaceFacts MainWindow::surfaceFacts() const {
+  SurfaceFacts facts;
+  facts.hasImage = model_.hasImage();
+  facts.segmenting = model_.segmentationState().running;
+  facts.strokeActive = model_.strokeActive();
+  facts.unattended = headless_;
+  for (const LabelRow& row : model_.labelTable().rows()) facts.anyLabel |= row.voxels > 0;
+  facts.volumeShown = view3d_->scene().volumePreset() != VolumePreset::kOff;
+  return facts;
+}
+
+void MainWindow::applySurfaceDecision(const SurfaceDecision& decision) {
+  if (decision.cancelWake) surfaceTimer_.stop();
+  if (decision.wakeAtMs)
+    surfaceTimer_.start(
+        static_cast<int>(std::max<qint64>(0, *decision.wakeAtMs - clock_.elapsed())));
+  if (decision.startBuild) startSurfaceBuild();
+  if (decision.showVolumeRendering)
+    setVolumePreset(*decision.showVolumeRendering ? VolumePreset::kBone : VolumePreset::kOff);
 }
 
 void MainWindow::startSurfaceBuild() {
-  if (surfaceBuildRunning_ || !surfacesDirty_) return;
-  surfacesDirty_ = false;
-  if (!model_.hasImage()) return;
-  surfaceBuildRunning_ = true;
-  surfaceBuildClock_.start();
   auto labels = std::make_shared<const LabelMap>(
       LabelMap{model_.displayedLabels(), model_.labelTableForDisplay()});
-  surfaceWatcher_.setProperty("study", QVariant::fromValue<qulonglong>(studyId_));
   surfaceWatcher_.setFuture(QtConcurrent::run([labels]() -> LabelSurfaces {
     // A failure leaves the 3D view without surfaces; the slices and the
     // labels are unaffected, so it is logged rather than raised.
@@ -596,30 +588,23 @@ void MainWindow::startSurfaceBuild() {
 }
 
 void MainWindow::onSurfacesBuilt() {
-  surfaceBuildRunning_ = false;
-  lastSurfaceBuildMs_ = surfaceBuildClock_.elapsed();
-  // Surfaces of another study are useless; newer edits only make these
-  // stale until the next build, which is already scheduled.
-  if (surfaceWatcher_.property("study").toULongLong() == studyId_) {
+  const SurfaceDecision decision = surfaces_.buildFinished(clock_.elapsed(), surfaceFacts());
+  if (decision.showBuild) {
     view3d_->scene().setSurfaces(surfaceWatcher_.result(), model_.labelTableForDisplay());
     view3d_->scene().setSurfaceVisible(kBodyShell, bodyOutline_->isChecked());
     updateSurfaceVisibility();
-    applyAutoVolumePreset();
-    view3d_->update();
   }
-  if (surfacesDirty_) scheduleSurfaces();
+  applySurfaceDecision(decision);
+  if (decision.showBuild) view3d_->update();
   emit surfacesUpdated();
 }
 
 bool MainWindow::waitForSurfaces(int timeoutMs) {
   QElapsedTimer timer;
   timer.start();
-  while (surfaceBuildRunning_ || surfacesDirty_) {
+  while (!surfaces_.settled()) {
     if (timer.elapsed() > timeoutMs) return false;
-    if (surfacesDirty_ && !surfaceBuildRunning_ && !model_.segmentationState().running) {
-      surfaceTimer_.stop();
-      startSurfaceBuild();
-    }
+    applySurfaceDecision(surfaces_.flush(clock_.elapsed(), surfaceFacts()));
     QApplication::processEvents(QEventLoop::AllEvents, 20);
   }
   return true;
@@ -686,10 +671,9 @@ bool MainWindow::openPathNow(const QString& path) {
   }
   if (!report("Could not open the image", model_.openVolume(toStd(path)))) return false;
   rememberRecent(path);
-  // The 3D rendering is chosen once the surfaces are known (onSurfacesBuilt):
+  // The 3D rendering is chosen once the surfaces are known (SurfaceSchedule):
   // volume rendering for a CT without labels, surfaces otherwise.
-  autoVolumePreset_ = true;
-  setVolumePreset(VolumePreset::kOff);
+  applySurfaceDecision(surfaces_.studyOpened());
   return true;
 }
 
@@ -706,8 +690,7 @@ bool MainWindow::openSeriesNow(const QString& folder, const std::string& seriesU
   if (!report("Could not open the series", model_.openVolume(toStd(folder), seriesUid)))
     return false;
   rememberRecent(folder);
-  autoVolumePreset_ = true;
-  setVolumePreset(VolumePreset::kOff);
+  applySurfaceDecision(surfaces_.studyOpened());
   return true;
 }
 
