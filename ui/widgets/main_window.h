@@ -2,7 +2,9 @@
 // layout (any of them maximisable), the label table, tools, window/level
 // presets, status read-outs, menus, drag and drop and recent files. It binds
 // Qt to WorkstationModel, SurfaceSchedule and Scene3D and translates; the
-// logic lives there.
+// logic lives there. Layout, behaviour and the operations behind the menus
+// are in main_window_layout.cpp, main_window.cpp and
+// main_window_operations.cpp.
 //
 // Every operation behind a menu is also a public method taking the path the
 // file dialog would have produced, so tests and the command line drive the
@@ -146,6 +148,7 @@ class MainWindow : public QMainWindow {
   void whenEditsAreSafe(std::function<void()> then);
   bool saveSegmentationInteractively();
   bool report(const QString& title, const Status& status);
+  void loadRecentFiles();
   void rememberRecent(const QString& path);
   void rebuildRecentMenu();
 
