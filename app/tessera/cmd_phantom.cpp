@@ -7,8 +7,8 @@
 #include "app/cli/console_progress.h"
 #include "app/tessera/commands.h"
 #include "core/files.h"
+#include "imaging/figures/slice_png.h"
 #include "imaging/phantom/phantom.h"
-#include "imaging/render/slice_png.h"
 
 namespace tessera::cli {
 

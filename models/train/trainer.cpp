@@ -14,7 +14,7 @@
 #include "core/memory.h"
 #include "core/parallel.h"
 #include "core/slice_context.h"
-#include "imaging/render/plot.h"
+#include "imaging/figures/plot.h"
 #include "models/infer/inference_engine.h"
 #include "models/io/onnx_model.h"
 #include "models/train/adamw.h"

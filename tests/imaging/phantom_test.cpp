@@ -14,8 +14,8 @@
 #include "core/blocks.h"
 #include "core/json.h"
 #include "core/parallel.h"
+#include "imaging/figures/slice_png.h"
 #include "imaging/io/volume_io.h"
-#include "imaging/render/slice_png.h"
 
 namespace tessera::imaging {
 namespace {

@@ -1,7 +1,10 @@
 // The workstation window: axial, sagittal, coronal and 3D views in a 2×2
 // layout (any of them maximisable), the label table, tools, window/level
 // presets, status read-outs, menus, drag and drop and recent files. It binds
-// Qt to WorkstationModel and Scene3D and translates; the logic lives there.
+// Qt to WorkstationModel, SurfaceSchedule and Scene3D and translates; the
+// logic lives there. Layout, behaviour and the operations behind the menus
+// are in main_window_layout.cpp, main_window.cpp and
+// main_window_operations.cpp.
 //
 // Every operation behind a menu is also a public method taking the path the
 // file dialog would have produced, so tests and the command line drive the
@@ -24,6 +27,7 @@
 
 #include "ui/model/model_session.h"
 #include "ui/model/series_list.h"
+#include "ui/model/surface_schedule.h"
 #include "ui/model/workstation_model.h"
 #include "ui/render/label_surfaces.h"
 #include "ui/render/scene_3d.h"
@@ -129,9 +133,10 @@ class MainWindow : public QMainWindow {
   void updateTitleAndActions();
   void updateSegmentationStatus();
   void updateSurfaceVisibility();
-  void applyAutoVolumePreset();
 
-  void scheduleSurfaces();
+  SurfaceFacts surfaceFacts() const;
+  // Arms or stops surfaceTimer_, starts a build, switches the volume rendering.
+  void applySurfaceDecision(const SurfaceDecision& decision);
   void startSurfaceBuild();
   void onSurfacesBuilt();
 
@@ -143,6 +148,7 @@ class MainWindow : public QMainWindow {
   void whenEditsAreSafe(std::function<void()> then);
   bool saveSegmentationInteractively();
   bool report(const QString& title, const Status& status);
+  void loadRecentFiles();
   void rememberRecent(const QString& path);
   void rebuildRecentMenu();
 
@@ -187,14 +193,10 @@ class MainWindow : public QMainWindow {
 
   QTimer pollTimer_;  // coalesces segmentation news
   QElapsedTimer lastPoll_;
-  QTimer surfaceTimer_;
+  QElapsedTimer clock_;  // SurfaceSchedule's milliseconds
+  SurfaceSchedule surfaces_;
+  QTimer surfaceTimer_;  // wakes surfaces_ when its decision says
   QFutureWatcher<LabelSurfaces> surfaceWatcher_;
-  bool surfacesDirty_ = false;
-  bool surfaceBuildRunning_ = false;
-  QElapsedTimer surfaceBuildClock_;
-  qint64 lastSurfaceBuildMs_ = 0;
-  std::uint64_t studyId_ = 0;
-  bool autoVolumePreset_ = true;
   SegmentSettings segmentSettings_;
   QStringList userModels_;
 

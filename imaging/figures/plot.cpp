@@ -1,4 +1,4 @@
-#include "imaging/render/plot.h"
+#include "imaging/figures/plot.h"
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>

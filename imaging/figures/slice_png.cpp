@@ -1,4 +1,4 @@
-#include "imaging/render/slice_png.h"
+#include "imaging/figures/slice_png.h"
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>

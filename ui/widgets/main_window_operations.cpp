@@ -1,0 +1,380 @@
+// MainWindow's operations behind the menus: opening and saving studies and
+// segmentations, exports, screenshots, segmenting, recent files, unsaved
+// edits, drag and drop, and their file-dialog front ends.
+#include "ui/widgets/main_window.h"
+
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QElapsedTimer>
+#include <QFileDialog>
+#include <QMenu>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QPushButton>
+#include <QSettings>
+#include <QStatusBar>
+
+#include <algorithm>
+
+#include "core/files.h"
+#include "imaging/io/volume_io.h"
+#include "ui/widgets/segment_dialog.h"
+#include "ui/widgets/view3d_widget.h"
+
+namespace tessera::ui {
+
+namespace {
+
+constexpr const char* kRecentKey = "recentFiles";
+constexpr const char* kModelKey = "segment/model";
+constexpr const char* kUserModelsKey = "segment/userModels";
+constexpr const char* kModeKey = "segment/mode";
+constexpr const char* kSparsityKey = "segment/sparsity";
+constexpr const char* kImageFilter =
+    "Images (*.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd *.dcm);;All files (*)";
+constexpr const char* kLabelFilter = "Label maps (*.nii.gz *.nii *.nrrd *.mha);;All files (*)";
+
+std::string toStd(const QString& text) {
+  return text.toStdString();
+}
+
+// A wait cursor for work done on the UI thread (reading a study).
+class WaitCursor {
+ public:
+  WaitCursor() { QApplication::setOverrideCursor(Qt::WaitCursor); }
+  ~WaitCursor() { QApplication::restoreOverrideCursor(); }
+  WaitCursor(const WaitCursor&) = delete;
+  WaitCursor& operator=(const WaitCursor&) = delete;
+};
+
+}  // namespace
+
+void MainWindow::loadRecentFiles() {
+  QSettings settings;
+  std::vector<std::string> recent;
+  for (const QString& path : settings.value(kRecentKey).toStringList())
+    recent.push_back(toStd(path));
+  model_.recentFiles().setPaths(recent);
+  rebuildRecentMenu();
+}
+
+void MainWindow::rememberRecent(const QString& path) {
+  model_.recentFiles().add(toStd(path));
+  QStringList paths;
+  for (const std::string& p : model_.recentFiles().paths()) paths << QString::fromStdString(p);
+  QSettings().setValue(kRecentKey, paths);
+  rebuildRecentMenu();
+}
+
+void MainWindow::rebuildRecentMenu() {
+  recentMenu_->clear();
+  for (const std::string& path : model_.recentFiles().paths()) {
+    const QString qpath = QString::fromStdString(path);
+    recentMenu_->addAction(qpath, this, [this, qpath] { openPath(qpath); });
+  }
+  recentMenu_->setEnabled(!model_.recentFiles().paths().empty());
+}
+
+bool MainWindow::openPath(const QString& path) {
+  if (model_.hasUnsavedEdits()) {
+    whenEditsAreSafe([this, path] { openPathNow(path); });
+    return false;
+  }
+  return openPathNow(path);
+}
+
+bool MainWindow::openPathNow(const QString& path) {
+  std::optional<WaitCursor> busy(std::in_place);
+  if (isDirectory(toStd(path))) {
+    // A folder: the person chooses when it holds several series.
+    auto listing = listStudySeries(toStd(path));
+    if (!listing.ok()) return report("Could not open the folder", listing.status());
+    if (listing->series.size() == 1) return openSeriesNow(path, listing->series.front().uid);
+    busy.reset();
+    const std::optional<std::string> uid = chooseSeries_(*listing, path);
+    return uid && openSeriesNow(path, *uid);
+  }
+  if (!report("Could not open the image", model_.openVolume(toStd(path)))) return false;
+  rememberRecent(path);
+  // The 3D rendering is chosen once the surfaces are known (SurfaceSchedule):
+  // volume rendering for a CT without labels, surfaces otherwise.
+  applySurfaceDecision(surfaces_.studyOpened());
+  return true;
+}
+
+bool MainWindow::openSeries(const QString& folder, const std::string& seriesUid) {
+  if (model_.hasUnsavedEdits()) {
+    whenEditsAreSafe([this, folder, seriesUid] { openSeriesNow(folder, seriesUid); });
+    return false;
+  }
+  return openSeriesNow(folder, seriesUid);
+}
+
+bool MainWindow::openSeriesNow(const QString& folder, const std::string& seriesUid) {
+  WaitCursor busy;
+  if (!report("Could not open the series", model_.openVolume(toStd(folder), seriesUid)))
+    return false;
+  rememberRecent(folder);
+  applySurfaceDecision(surfaces_.studyOpened());
+  return true;
+}
+
+bool MainWindow::openDropped(const QString& path) {
+  if (model_.isSegmentationOfOpenCt(toStd(path))) return openSegmentation(path);
+  return openPath(path);
+}
+
+bool MainWindow::openSegmentation(const QString& path) {
+  if (model_.hasUnsavedEdits()) {
+    whenEditsAreSafe([this, path] { openSegmentationNow(path); });
+    return false;
+  }
+  return openSegmentationNow(path);
+}
+
+bool MainWindow::openSegmentationNow(const QString& path) {
+  WaitCursor busy;
+  return report("Could not open the segmentation", model_.openLabels(toStd(path)));
+}
+
+bool MainWindow::openBlockMap(const QString& path) {
+  return report("Could not open the block map", model_.openBlockMap(toStd(path)));
+}
+
+bool MainWindow::saveSegmentation(const QString& path) {
+  return report("Could not save the segmentation", model_.saveLabels(toStd(path)));
+}
+
+bool MainWindow::exportStatistics(const QString& path) {
+  return report("Could not export the statistics", model_.exportStatistics(toStd(path)));
+}
+
+bool MainWindow::exportMeshes(const QString& directory, const QString& extension) {
+  auto written = [&] {
+    WaitCursor busy;
+    return model_.exportMeshes(toStd(directory), toStd(extension));
+  }();
+  if (!written.ok()) return report("Could not export meshes", written.status());
+  statusBar()->showMessage(QString("%1 meshes written to %2").arg(written->size()).arg(directory),
+                           5000);
+  return true;
+}
+
+QImage MainWindow::renderScreenshot() {
+  view3d_->update();
+  QApplication::processEvents();
+  return grab().toImage();
+}
+
+bool MainWindow::saveScreenshot(const QString& path) {
+  const Status checked = checkOutputPath(toStd(path));
+  if (!report("Could not save the screenshot", checked)) return false;
+  const QImage image = renderScreenshot();
+  AtomicFile file(toStd(path));
+  if (image.isNull() || !image.save(QString::fromStdString(file.tempPath()), "PNG"))
+    return report("Could not save the screenshot",
+                  Status(StatusCode::kIoError, "the screenshot could not be written", toStd(path)));
+  return report("Could not save the screenshot", file.commit());
+}
+
+bool MainWindow::segment(const SegmentSettings& settings) {
+  if (!model_.hasImage())
+    return report("Could not segment",
+                  Status(StatusCode::kInvalidArgument, "Open a CT before segmenting it."));
+  Status started;
+  {
+    // Loading a model reads its weights (once per model).
+    WaitCursor busy;
+    started = model_.segment(settings);
+  }
+  if (!report("Could not segment", started)) return false;
+  segmentSettings_ = settings;
+  storeSegmentSettings();
+  return true;
+}
+
+SegmentDialog* MainWindow::openSegmentDialog() {
+  if (!model_.hasImage()) {
+    report("Could not segment",
+           Status(StatusCode::kInvalidArgument, "Open a CT before segmenting it."));
+    return nullptr;
+  }
+  auto* dialog = new SegmentDialog(segmentSettings_, userModels_, this);
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
+  connect(dialog, &QDialog::accepted, this, [this, dialog] {
+    userModels_ = dialog->userModels();
+    storeSegmentSettings();
+    segment(dialog->settings());
+  });
+  dialog->open();
+  return dialog;
+}
+
+bool MainWindow::waitForSegmentation(int timeoutMs) {
+  QElapsedTimer timer;
+  timer.start();
+  while (model_.segmentationState().running) {
+    if (timer.elapsed() > timeoutMs) return false;
+    QApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 50);
+  }
+  return true;
+}
+
+void MainWindow::loadSegmentSettings() {
+  QSettings settings;
+  segmentSettings_.modelPath = toStd(settings.value(kModelKey).toString());
+  models::parseSegmentMode(toStd(settings.value(kModeKey, "sparse").toString()),
+                           &segmentSettings_.mode);
+  models::parseRefinement(toStd(settings.value(kSparsityKey, "balanced").toString()),
+                          &segmentSettings_.refinement);
+  userModels_ = settings.value(kUserModelsKey).toStringList();
+}
+
+void MainWindow::storeSegmentSettings() {
+  QSettings settings;
+  settings.setValue(kModelKey, QString::fromStdString(segmentSettings_.modelPath));
+  settings.setValue(kModeKey, models::segmentModeName(segmentSettings_.mode));
+  settings.setValue(kSparsityKey, models::refinementName(segmentSettings_.refinement));
+  QStringList models = userModels_;
+  const QString current = QString::fromStdString(segmentSettings_.modelPath);
+  if (!current.isEmpty() && !models.contains(current)) models.prepend(current);
+  while (models.size() > 8) models.removeLast();
+  userModels_ = models;
+  settings.setValue(kUserModelsKey, models);
+}
+
+void MainWindow::whenEditsAreSafe(std::function<void()> then) {
+  if (!model_.hasUnsavedEdits()) {
+    then();
+    return;
+  }
+  if (headless_) return;
+  auto* box = new QMessageBox(QMessageBox::Question, "Unsaved edits",
+                              "The segmentation has edits that are not saved.",
+                              QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, this);
+  box->setObjectName("unsavedEditsDialog");
+  box->setInformativeText("Save them before going on?");
+  box->setDefaultButton(QMessageBox::Save);
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  connect(box, &QMessageBox::finished, this, [this, box, then = std::move(then)](int) {
+    const auto button = box->standardButton(box->clickedButton());
+    if (button == QMessageBox::Discard) {
+      then();
+    } else if (button == QMessageBox::Save) {
+      if (saveSegmentationInteractively()) then();
+    }
+  });
+  box->open();
+}
+
+bool MainWindow::saveSegmentationInteractively() {
+  const std::string current = model_.document().labelsPath();
+  const auto format = imaging::formatFromPath(current);
+  if (!current.empty() &&
+      (format == imaging::FileFormat::kNifti || format == imaging::FileFormat::kNrrd ||
+       format == imaging::FileFormat::kMetaImage))
+    return saveSegmentation(QString::fromStdString(current));
+  const QString path =
+      QFileDialog::getSaveFileName(this, "Save segmentation", "labels.nii.gz", kLabelFilter);
+  return !path.isEmpty() && saveSegmentation(path);
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  if (model_.hasUnsavedEdits() && !closeConfirmed_ && !headless_) {
+    event->ignore();
+    whenEditsAreSafe([this] {
+      closeConfirmed_ = true;
+      close();
+    });
+    return;
+  }
+  model_.cancelSegmentation();
+  event->accept();
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+  if (!event->mimeData()->hasUrls()) return;
+  for (const QUrl& url : event->mimeData()->urls())
+    if (!url.isLocalFile()) return;
+  event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+  QStringList paths;
+  for (const QUrl& url : event->mimeData()->urls()) paths << url.toLocalFile();
+  event->acceptProposedAction();
+  // A CT and its labels dropped together: the CT first.
+  std::stable_sort(paths.begin(), paths.end(), [](const QString& a, const QString& b) {
+    const auto isLabels = [](const QString& p) {
+      auto header = imaging::readHeader(p.toStdString());
+      return header.ok() && header->componentType == imaging::ComponentType::kUInt8;
+    };
+    return !isLabels(a) && isLabels(b);
+  });
+  for (const QString& path : paths)
+    if (!openDropped(path)) break;
+}
+
+// --- file dialogs --------------------------------------------------------------------
+
+void MainWindow::chooseAndOpen() {
+  const QString path = QFileDialog::getOpenFileName(this, "Open image", QString(), kImageFilter);
+  if (!path.isEmpty()) openPath(path);
+}
+
+void MainWindow::chooseAndOpenFolder() {
+  const QString path = QFileDialog::getExistingDirectory(this, "Open DICOM folder");
+  if (!path.isEmpty()) openPath(path);
+}
+
+void MainWindow::chooseAndOpenSegmentation() {
+  if (!model_.hasImage()) {
+    report("Could not open the segmentation",
+           Status(StatusCode::kInvalidArgument, "Open a CT before its segmentation."));
+    return;
+  }
+  const QString path =
+      QFileDialog::getOpenFileName(this, "Open segmentation", QString(), kLabelFilter);
+  if (!path.isEmpty()) openSegmentation(path);
+}
+
+void MainWindow::chooseAndOpenBlockMap() {
+  const QString path =
+      QFileDialog::getOpenFileName(this, "Open block map", QString(), kLabelFilter);
+  if (!path.isEmpty()) openBlockMap(path);
+}
+
+void MainWindow::chooseAndSaveSegmentation() {
+  const QString path = QFileDialog::getSaveFileName(this, "Save segmentation", "labels.nii.gz",
+                                                    "NIfTI (*.nii.gz *.nii);;NRRD (*.nrrd)");
+  if (!path.isEmpty()) saveSegmentation(path);
+}
+
+void MainWindow::chooseAndExportMeshes() {
+  const QString directory = QFileDialog::getExistingDirectory(this, "Folder for the meshes");
+  if (directory.isEmpty()) return;
+  QMessageBox ask(QMessageBox::Question, "Mesh format", "Write the meshes as STL or OBJ?",
+                  QMessageBox::NoButton, this);
+  QPushButton* stl = ask.addButton("STL", QMessageBox::AcceptRole);
+  ask.addButton("OBJ", QMessageBox::AcceptRole);
+  ask.addButton(QMessageBox::Cancel);
+  ask.exec();
+  if (ask.clickedButton() == ask.button(QMessageBox::Cancel)) return;
+  exportMeshes(directory, ask.clickedButton() == stl ? ".stl" : ".obj");
+}
+
+void MainWindow::chooseAndExportStatistics() {
+  const QString path = QFileDialog::getSaveFileName(this, "Export statistics", "statistics.csv",
+                                                    "CSV (*.csv);;JSON (*.json)");
+  if (!path.isEmpty()) exportStatistics(path);
+}
+
+void MainWindow::chooseAndSaveScreenshot() {
+  const QString path =
+      QFileDialog::getSaveFileName(this, "Save screenshot", "tessera.png", "PNG (*.png)");
+  if (!path.isEmpty()) saveScreenshot(path);
+}
+
+}  // namespace tessera::ui
