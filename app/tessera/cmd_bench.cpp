@@ -1,140 +1,14 @@
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cmath>
 #include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 
 #include "app/tessera/commands.h"
 #include "core/files.h"
 #include "core/json.h"
 #include "core/parallel.h"
 #include "imaging/phantom/phantom.h"
-#include "models/infer/inference_engine.h"
 #include "models/pipeline/benchmark.h"
 #include "models/pipeline/model_store.h"
 
 namespace tessera::cli {
-
-namespace fs = std::filesystem;
-
-namespace {
-
-// NumPy .npy v1.0, little-endian float32, C order.
-bool writeNpy(const std::string& path, const std::vector<std::int64_t>& shape, const float* data) {
-  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (";
-  std::int64_t count = 1;
-  for (std::int64_t d : shape) {
-    dict += std::to_string(d) + ", ";
-    count *= d;
-  }
-  dict += "), }";
-  const std::size_t total = 10 + dict.size() + 1;
-  dict.append((64 - total % 64) % 64, ' ');
-  dict += '\n';
-  std::ofstream out(path, std::ios::binary);
-  const unsigned char magic[8] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};
-  out.write(reinterpret_cast<const char*>(magic), 8);
-  const std::uint16_t length = static_cast<std::uint16_t>(dict.size());
-  out.write(reinterpret_cast<const char*>(&length), 2);
-  out << dict;
-  out.write(reinterpret_cast<const char*>(data), count * 4);
-  return static_cast<bool>(out);
-}
-
-// Runs a command, returns its standard output (empty on failure).
-std::string capture(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return out;
-  char buffer[4096];
-  while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-  if (pclose(pipe) != 0) return {};
-  return out;
-}
-
-struct TorchResult {
-  bool ran = false;
-  double eagerMs = 0, jitMs = 0, maxRelDiff = 0;
-  std::string version, reason;
-};
-
-// PyTorch dense on the same weights, threads and slice; logits compared.
-TorchResult benchmarkTorch(const models::Model& model, const std::string& modelPath, int threads,
-                           const std::string& workDir) {
-  TorchResult t;
-  const std::string python = "/usr/bin/python3";
-  const std::string script = std::string(TESSERA_SOURCE_DIR) + "/tools/torch/bench_torch.py";
-  if (::access(python.c_str(), X_OK) != 0 || !fs::exists(script)) {
-    t.reason = "no /usr/bin/python3 or tools/torch";
-    return t;
-  }
-  if (capture(python + " -c 'import torch, onnx' 2>/dev/null && echo ok").find("ok") ==
-      std::string::npos) {
-    t.reason = "python3-torch or python3-onnx is not installed";
-    return t;
-  }
-  // One phantom slice, normalised, as the shared input.
-  imaging::PhantomOptions p;
-  p.seed = 9002;
-  p.slices = 5;
-  p.sliceSpacingMm = 2.5;
-  auto phantom = imaging::generatePhantom(p);
-  if (!phantom.ok()) {
-    t.reason = phantom.error().toString();
-    return t;
-  }
-  const Volume& ct = phantom->ct;
-  const int w = static_cast<int>(ct.nx()), h = static_cast<int>(ct.ny());
-  const int channels = model.info.architecture.inputChannels, radius = model.info.contextRadius();
-  std::vector<float> input(static_cast<std::size_t>(channels) * w * h);
-  std::vector<const std::int16_t*> context;
-  for (int c = 0; c < channels; ++c) {
-    const std::int16_t* s = ct.slice(std::clamp<std::int64_t>(2 + c - radius, 0, ct.nz() - 1));
-    context.push_back(s);
-    for (int i = 0; i < w * h; ++i) input[static_cast<std::size_t>(c) * w * h + i] = model.info.input.apply(s[i]);
-  }
-  const std::string inPath = (fs::path(workDir) / "torch_input.npy").string();
-  const std::string outPath = (fs::path(workDir) / "torch_logits.npy").string();
-  writeNpy(inPath, {1, channels, h, w}, input.data());
-  const std::string json = capture(python + " " + script + " --model '" + modelPath +
-                                   "' --threads " + std::to_string(threads) +
-                                   " --repeats 5 --warmup 2 --json --input '" + inPath +
-                                   "' --output '" + outPath + "' 2>/dev/null");
-  auto parsed = parseJson(json);
-  if (!parsed.ok()) {
-    t.reason = "the PyTorch benchmark did not run";
-    return t;
-  }
-  t.ran = true;
-  t.eagerMs = parsed->getNumber("eager_ms");
-  t.jitMs = parsed->getNumber("jit_ms");
-  t.version = parsed->getString("torch_version");
-  // Compare logits with Tessera's dense engine on the same input.
-  auto engine = models::infer::InferenceEngine::create(model, w, h);
-  std::ifstream in(outPath, std::ios::binary);
-  char header[10];
-  if (engine.ok() && in.read(header, 10)) {
-    std::uint16_t length;
-    std::memcpy(&length, header + 8, 2);
-    in.seekg(10 + length);
-    const int classes = model.info.architecture.classes;
-    std::vector<float> theirs(static_cast<std::size_t>(classes) * w * h);
-    in.read(reinterpret_cast<char*>(theirs.data()), static_cast<std::streamsize>(theirs.size() * 4));
-    std::vector<float> ours(theirs.size());
-    std::vector<std::uint8_t> labels(static_cast<std::size_t>(w) * h);
-    models::infer::SliceStats stats;
-    (*engine)->run(context, BlockMask((*engine)->grid(), true), labels.data(), &stats, ours.data());
-    for (std::size_t i = 0; i < ours.size(); ++i)
-      t.maxRelDiff = std::max(t.maxRelDiff, std::abs(double(ours[i]) - theirs[i]) /
-                                                std::max(1.0, std::abs(double(theirs[i]))));
-  }
-  return t;
-}
-
-}  // namespace
 
 int runBench(const Args& args) {
   ArgParser p("bench", "Measure dense against sparse segmentation (and PyTorch) side by side.");
@@ -142,16 +16,20 @@ int runBench(const Args& args) {
   p.option("--threads", "N", "CPU threads for Tessera and PyTorch", "2");
   p.option("--slices", "K", "slices per phantom", "24");
   p.option("--repeats", "R", "runs per mode (the fastest run of each slice counts)", "2");
-  p.option("--e2e-slices", "K", "slices of the end-to-end read-segment-write case (0: skip)", "300");
-  p.option("--sparsity", "LEVEL", "sparse mode's output-driven sparsity: off, conservative, "
-           "balanced or aggressive", "balanced");
+  p.option("--e2e-slices", "K", "slices of the end-to-end read-segment-write case (0: skip)",
+           "300");
+  p.option("--sparsity", "LEVEL",
+           "sparse mode's output-driven sparsity: off, conservative, "
+           "balanced or aggressive",
+           "balanced");
   p.option("--dilation", "B", "blocks the detector adds around the anatomy",
            std::to_string(models::SegmentOptions{}.detector.dilation));
   p.flag("--no-torch", "skip the PyTorch comparison");
   p.option("--json", "PATH", "also write the results as JSON");
   p.option("--work-dir", "DIR", "scratch directory", "/tmp");
-  p.epilog("Phantoms use seeds never used in training. Times are per 512x512 slice;\n"
-           "ratios are measured in this one run. See docs/PERFORMANCE.md.");
+  p.epilog(
+      "Phantoms use seeds never used in training. Times are per 512x512 slice;\n"
+      "ratios are measured in this one run. See docs/PERFORMANCE.md.");
   int exit = kExitOk;
   if (!parseOrExit(p, args, &exit)) return exit;
   long long threads, slices, repeats, e2e;
@@ -186,10 +64,11 @@ int runBench(const Args& args) {
 
   JsonWriter json;
   json.beginObject().field("model", modelPath).field("threads", static_cast<std::int64_t>(threads));
-  std::printf("Tessera bench: %s, %lld threads, %lld slices per phantom, best of %lld runs; "
-              "sparsity %s, detector dilation %lld\n\n",
-              modelPath.c_str(), threads, slices, repeats,
-              models::refinementName(sparseOptions.refinement), dilation);
+  std::printf(
+      "Tessera bench: %s, %lld threads, %lld slices per phantom, best of %lld runs; "
+      "sparsity %s, detector dilation %lld\n\n",
+      modelPath.c_str(), threads, slices, repeats, models::refinementName(sparseOptions.refinement),
+      dilation);
   json.field("sparsity", std::string(models::refinementName(sparseOptions.refinement)));
   json.field("dilation", static_cast<std::int64_t>(dilation));
   std::printf("%-6s %5s %5s %6s | %9s %9s %7s | %6s | %6s %6s | %6s %6s\n", "family", "occ", "body",
@@ -214,12 +93,14 @@ int runBench(const Args& args) {
     o.sparse = sparseOptions;
     auto row = models::benchmarkPhantom(segmenter, o);
     if (!row.ok()) return fail(row.error());
-    std::printf("%-6s %5.2f %5.2f %6.2f | %9.1f %9.1f %6.2fx | %5.1f%% | %6.3f %6.3f | %5.1f%% %5.2fx\n",
-                row->family.c_str(), row->targetOccupancy, row->bodyOccupancy, row->activeFraction,
-                row->denseMsPerSlice, row->sparseMsPerSlice, row->speedup, 100 * row->flopFraction,
-                row->denseDice, row->sparseDice, 100 * row->detectorShare, row->worstSliceRatio);
+    std::printf(
+        "%-6s %5.2f %5.2f %6.2f | %9.1f %9.1f %6.2fx | %5.1f%% | %6.3f %6.3f | %5.1f%% %5.2fx\n",
+        row->family.c_str(), row->targetOccupancy, row->bodyOccupancy, row->activeFraction,
+        row->denseMsPerSlice, row->sparseMsPerSlice, row->speedup, 100 * row->flopFraction,
+        row->denseDice, row->sparseDice, 100 * row->detectorShare, row->worstSliceRatio);
     json.beginObject().field("family", row->family).field("target_occupancy", row->targetOccupancy);
-    json.field("body_occupancy", row->bodyOccupancy).field("active_block_fraction", row->activeFraction);
+    json.field("body_occupancy", row->bodyOccupancy)
+        .field("active_block_fraction", row->activeFraction);
     json.field("slices", row->slices).field("dense_ms_per_slice", row->denseMsPerSlice);
     json.field("sparse_ms_per_slice", row->sparseMsPerSlice).field("speedup", row->speedup);
     json.field("flop_fraction", row->flopFraction).field("dense_mean_dice", row->denseDice);
@@ -229,35 +110,43 @@ int runBench(const Args& args) {
     json.endObject();
   }
   json.endArray();
-  std::printf("\nocc: target body occupancy; body: measured; active: blocks the detector marks\n"
-              "(see --dilation); FLOPs: sparse / dense; Dice: mean over labels present vs ground truth;\n"
-              "detect: detector share of sparse slice time; worst: min over slices of dense/sparse.\n");
+  std::printf(
+      "\nocc: target body occupancy; body: measured; active: blocks the detector marks\n"
+      "(see --dilation); FLOPs: sparse / dense; Dice: mean over labels present vs ground truth;\n"
+      "detect: detector share of sparse slice time; worst: min over slices of dense/sparse.\n");
 
   if (!p.has("no-torch")) {
-    const TorchResult t = benchmarkTorch(**model, modelPath, static_cast<int>(threads), workDir);
-    json.key("pytorch").beginObject().field("ran", t.ran);
-    if (t.ran) {
-      std::printf("\nPyTorch %s dense on the same weights, %lld threads: jit-frozen %.1f ms, eager "
-                  "%.1f ms per slice; logits max relative difference to Tessera %.2g\n",
-                  t.version.c_str(), threads, t.jitMs, t.eagerMs, t.maxRelDiff);
-      json.field("version", t.version).field("jit_ms_per_slice", t.jitMs);
-      json.field("eager_ms_per_slice", t.eagerMs).field("max_relative_logit_difference", t.maxRelDiff);
+    models::TorchPeerOptions torch;
+    torch.script = std::string(TESSERA_SOURCE_DIR) + "/tools/torch/bench_torch.py";
+    torch.modelPath = modelPath;
+    torch.threads = static_cast<int>(threads);
+    torch.workDir = workDir;
+    const auto t = models::benchmarkTorch(**model, torch);
+    json.key("pytorch").beginObject().field("ran", t.ok());
+    if (t.ok()) {
+      std::printf(
+          "\nPyTorch %s dense on the same weights, %lld threads: jit-frozen %.1f ms, eager "
+          "%.1f ms per slice; logits max relative difference to Tessera %.2g\n",
+          t->version.c_str(), threads, t->jitMs, t->eagerMs, t->maxRelativeLogitDifference);
+      json.field("version", t->version).field("jit_ms_per_slice", t->jitMs);
+      json.field("eager_ms_per_slice", t->eagerMs)
+          .field("max_relative_logit_difference", t->maxRelativeLogitDifference);
     } else {
-      std::printf("\nPyTorch comparison skipped: %s\n", t.reason.c_str());
-      json.field("reason", t.reason);
+      std::printf("\nPyTorch comparison skipped: %s\n", t.error().toString().c_str());
+      json.field("reason", t.error().toString());
     }
     json.endObject();
   }
 
   if (e2e > 0) {
-    auto r = models::benchmarkEndToEnd(segmenter, workDir, static_cast<int>(e2e), 9003,
-                                       sparseOptions);
+    auto r =
+        models::benchmarkEndToEnd(segmenter, workDir, static_cast<int>(e2e), 9003, sparseOptions);
     if (!r.ok()) return fail(r.error());
-    std::printf("\nEnd to end, 512x512x%lld torso (sparse): read %.2f s, segment %.2f s, write "
-                "%.2f s, total %.2f s; %.1f %% of blocks computed; peak resident %.0f MB\n",
-                static_cast<long long>(r->slices), r->readSeconds, r->segmentSeconds,
-                r->writeSeconds, r->totalSeconds, 100 * r->meanActiveFraction,
-                r->peakResidentBytes / 1048576.0);
+    std::printf(
+        "\nEnd to end, 512x512x%lld torso (sparse): read %.2f s, segment %.2f s, write "
+        "%.2f s, total %.2f s; %.1f %% of blocks computed; peak resident %.0f MB\n",
+        static_cast<long long>(r->slices), r->readSeconds, r->segmentSeconds, r->writeSeconds,
+        r->totalSeconds, 100 * r->meanActiveFraction, r->peakResidentBytes / 1048576.0);
     json.key("end_to_end").beginObject().field("slices", r->slices);
     json.field("read_s", r->readSeconds).field("segment_s", r->segmentSeconds);
     json.field("write_s", r->writeSeconds).field("total_s", r->totalSeconds);

@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <cstdio>
 #include <limits>
 #include <memory>
 #include <new>
 
+#include "core/csv.h"
 #include "core/files.h"
 #include "core/parallel.h"
 
@@ -261,23 +261,6 @@ Result<std::vector<LabelStatistics>> compute(const Volume* ct, const LabelMap& l
   return out;
 }
 
-std::string formatNumber(double value) {
-  if (!std::isfinite(value)) return "";
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.10g", value);
-  return buffer;
-}
-
-std::string csvField(const std::string& text) {
-  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
 void writeVec3(JsonWriter& w, const Vec3& v) {
   w.beginArray();
   for (double x : v) w.value(x);
@@ -392,23 +375,23 @@ std::string statisticsToCsv(const std::vector<LabelStatistics>& statistics,
       "bbox_lps_max_x_mm,bbox_lps_max_y_mm,bbox_lps_max_z_mm,"
       "touches_fov_edge,fov_faces,fov_directions\n";
   for (const LabelStatistics& s : statistics) {
-    std::vector<std::string> fields = {std::to_string(s.value), csvField(s.name),
-                                       std::to_string(s.voxelCount), formatNumber(s.volumeMl)};
+    std::vector<std::string> fields = {std::to_string(s.value), s.name,
+                                       std::to_string(s.voxelCount), csvNumber(s.volumeMl)};
     if (s.hasHu) {
       for (double x : {s.huMean, s.huStd, s.huMedian, s.huP05, s.huP95})
-        fields.push_back(formatNumber(x));
+        fields.push_back(csvNumber(x));
       fields.push_back(std::to_string(s.huMin));
       fields.push_back(std::to_string(s.huMax));
     } else {
       fields.insert(fields.end(), 7, "");
     }
-    for (double x : s.centroidLpsMm) fields.push_back(formatNumber(x));
+    for (double x : s.centroidLpsMm) fields.push_back(csvNumber(x));
     for (int a = 0; a < 3; ++a) {
       fields.push_back(std::to_string(s.bbox.minIndex[a]));
       fields.push_back(std::to_string(s.bbox.maxIndex[a]));
     }
-    for (double x : s.bbox.minLpsMm) fields.push_back(formatNumber(x));
-    for (double x : s.bbox.maxLpsMm) fields.push_back(formatNumber(x));
+    for (double x : s.bbox.minLpsMm) fields.push_back(csvNumber(x));
+    for (double x : s.bbox.maxLpsMm) fields.push_back(csvNumber(x));
     fields.push_back(s.touchesFovEdge ? "true" : "false");
     std::string faces, directions;
     for (int f = 0; f < kFovFaceCount; ++f) {
@@ -422,11 +405,7 @@ std::string statisticsToCsv(const std::vector<LabelStatistics>& statistics,
     }
     fields.push_back(faces);
     fields.push_back(directions);
-    for (std::size_t i = 0; i < fields.size(); ++i) {
-      if (i) out += ',';
-      out += fields[i];
-    }
-    out += '\n';
+    out += csvRow(fields);
   }
   return out;
 }

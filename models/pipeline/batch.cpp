@@ -1,9 +1,8 @@
+// The run of a batch: a reader thread, `jobs` compute threads and a writer
+// thread joined by bounded queues, so that at most one volume waits while
+// others compute. Discovery and the output folder's bookkeeping live in
+// batch_discovery.cpp and batch_outputs.cpp.
 #include "models/pipeline/batch.h"
-
-#include <fcntl.h>
-#include <fnmatch.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -12,7 +11,6 @@
 #include <deque>
 #include <exception>
 #include <filesystem>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -20,7 +18,6 @@
 #include "core/files.h"
 #include "core/log.h"
 #include "core/parallel.h"
-#include "imaging/dicom/dicom.h"
 #include "imaging/io/volume_io.h"
 #include "imaging/mesh/label_mesh.h"
 #include "imaging/stats/label_stats.h"
@@ -32,196 +29,6 @@ namespace tessera::models {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-// ---------------------------------------------------------------- discovery
-
-namespace {
-
-constexpr const char* kVolumeExtensions[] = {".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd"};
-constexpr const char* kOldPrefix = ".tessera-old-";
-constexpr const char* kLockFile = ".tessera-batch.lock";
-
-std::string lowercase(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
-// Length of the volume extension `name` ends with, 0 when none.
-std::size_t volumeExtensionLength(const std::string& name) {
-  const std::string lower = lowercase(name);
-  for (const char* ext : kVolumeExtensions) {
-    const std::string e = ext;
-    if (lower.size() > e.size() && lower.compare(lower.size() - e.size(), e.size(), e) == 0)
-      return e.size();
-  }
-  return 0;
-}
-
-std::string sanitizeName(const std::string& relative) {
-  std::string out;
-  for (char c : relative) {
-    if (c == '/')
-      out += "__";
-    else if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_')
-      out += c;
-    else
-      out += '_';
-  }
-  return out;
-}
-
-bool matchesAny(const std::vector<std::string>& patterns, const std::string& relative) {
-  const std::string base = fs::path(relative).filename().string();
-  for (const std::string& p : patterns)
-    if (::fnmatch(p.c_str(), relative.c_str(), 0) == 0 ||
-        ::fnmatch(p.c_str(), base.c_str(), 0) == 0)
-      return true;
-  return false;
-}
-
-bool selected(const DiscoveryOptions& o, const std::string& relative) {
-  if (!o.include.empty() && !matchesAny(o.include, relative)) return false;
-  return !matchesAny(o.exclude, relative);
-}
-
-bool isInside(const fs::path& path, const fs::path& directory) {
-  if (directory.empty()) return false;
-  const fs::path p = path.lexically_normal(), d = directory.lexically_normal();
-  auto [dEnd, pIt] = std::mismatch(d.begin(), d.end(), p.begin(), p.end());
-  return dEnd == d.end() || (std::next(dEnd) == d.end() && dEnd->empty());
-}
-
-fs::path absoluteNormal(const std::string& path) {
-  std::error_code error;
-  fs::path p = fs::weakly_canonical(fs::absolute(path), error);
-  return error ? fs::absolute(path).lexically_normal() : p;
-}
-
-fs::path commonParent(const std::vector<std::string>& files) {
-  fs::path common = fs::path(files.front()).parent_path();
-  for (const std::string& f : files) {
-    const fs::path parent = fs::path(f).parent_path();
-    while (!isInside(parent, common)) common = common.parent_path();
-  }
-  return common;
-}
-
-bool reservedName(const std::string& name) {
-  return name == kSummaryCsvFile || name == kSummaryJsonFile || name == kManifestFile ||
-         name.empty() || name[0] == '.';
-}
-}  // namespace
-
-Result<Discovery> discoverCases(const std::string& inputDir, const DiscoveryOptions& options) {
-  std::error_code error;
-  if (!fs::is_directory(inputDir, error))
-    return Error{StatusCode::kNotFound, "the input folder does not exist or is not a folder",
-                 inputDir};
-  const fs::path root = absoluteNormal(inputDir);
-  const fs::path skip =
-      options.skipDirectory.empty() ? fs::path() : absoluteNormal(options.skipDirectory);
-  Discovery found;
-  std::int64_t otherFiles = 0;
-  fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, error);
-  if (error)
-    return Error{StatusCode::kIoError, "cannot list the input folder: " + error.message(),
-                 inputDir};
-  for (; it != fs::recursive_directory_iterator(); it.increment(error)) {
-    if (error) break;
-    const fs::path& path = it->path();
-    const std::string name = path.filename().string();
-    const bool directory = it->is_directory(error);
-    if ((!name.empty() && name[0] == '.') || (directory && isInside(path, skip))) {
-      if (directory) it.disable_recursion_pending();
-      continue;
-    }
-    if (!it->is_regular_file(error)) continue;
-    const std::size_t extension = volumeExtensionLength(name);
-    if (extension == 0) {
-      ++otherFiles;
-      continue;
-    }
-    const std::string relative = path.lexically_relative(root).generic_string();
-    if (!selected(options, relative)) continue;
-    BatchCase c;
-    c.relativePath = relative;
-    c.name = sanitizeName(relative.substr(0, relative.size() - extension));
-    c.input = path.string();
-    c.files = {path.string()};
-    // NRRD/MetaImage headers may keep their voxels in a separate file.
-    const std::string lower = lowercase(name);
-    if (lower.ends_with(".mhd") || lower.ends_with(".nhdr")) {
-      const fs::path stem = path.parent_path() / name.substr(0, name.size() - extension);
-      for (const char* data : {".raw", ".zraw", ".raw.gz"})
-        if (fs::is_regular_file(stem.string() + data, error))
-          c.files.push_back(stem.string() + data);
-    }
-    found.cases.push_back(std::move(c));
-  }
-  if (error)
-    return Error{StatusCode::kIoError, "cannot list the input folder: " + error.message(),
-                 inputDir};
-
-  if (otherFiles > 0) {
-    // Any other file may be DICOM: one scan of the tree groups them by series.
-    auto listing = imaging::listDicomSeries(root.string());
-    if (!listing.ok() && listing.error().code != StatusCode::kNotFound) return listing.error();
-    if (listing.ok()) {
-      found.unreadableFiles = listing->unreadableFiles;
-      std::map<std::string, int> seriesPerFolder;
-      std::vector<BatchCase> series;
-      for (const imaging::DicomSeriesInfo& s : listing->series) {
-        std::vector<std::string> files;
-        for (const std::string& f : s.files)
-          if (!isInside(f, skip)) files.push_back(f);
-        if (files.empty()) continue;
-        std::sort(files.begin(), files.end());
-        const fs::path folder = commonParent(files);
-        std::string relative = folder.lexically_relative(root).generic_string();
-        if (relative.empty()) relative = ".";
-        if (!selected(options, relative)) continue;
-        BatchCase c;
-        c.relativePath = relative;
-        c.input = folder.string();
-        c.seriesUid = s.seriesUid;
-        c.files = std::move(files);
-        ++seriesPerFolder[relative];
-        series.push_back(std::move(c));
-      }
-      for (BatchCase& c : series) {
-        c.name = c.relativePath == "." ? "dicom" : sanitizeName(c.relativePath);
-        if (seriesPerFolder[c.relativePath] > 1) c.name += "__" + sanitizeName(c.seriesUid);
-        found.cases.push_back(std::move(c));
-      }
-    }
-  }
-
-  std::map<std::string, int> uses;
-  for (const BatchCase& c : found.cases) ++uses[c.name];
-  for (BatchCase& c : found.cases)
-    if (uses[c.name] > 1 || reservedName(c.name))
-      c.name += "-" + hashHex(hash64(c.relativePath + "\n" + c.seriesUid)).substr(0, 8);
-  std::sort(found.cases.begin(), found.cases.end(),
-            [](const BatchCase& a, const BatchCase& b) { return a.name < b.name; });
-  return found;
-}
-
-std::vector<BatchCase> selectShard(const std::vector<BatchCase>& cases, ShardSpec shard) {
-  std::vector<BatchCase> out;
-  for (std::size_t k = 0; k < cases.size(); ++k)
-    if (static_cast<int>(k % static_cast<std::size_t>(shard.count)) == shard.index)
-      out.push_back(cases[k]);
-  return out;
-}
-
-std::string cohortFingerprint(const std::vector<BatchCase>& cases) {
-  Hash64 hash;
-  for (const BatchCase& c : cases) {
-    const std::string line = c.name + '\0' + c.relativePath + '\0' + c.seriesUid + '\n';
-    hash.update(line.data(), line.size());
-  }
-  return hashHex(hash.digest());
-}
 
 std::int64_t BatchResult::count(CaseOutcome outcome) const {
   return std::count_if(cases.begin(), cases.end(),
@@ -298,30 +105,8 @@ struct Event {
   std::size_t index = 0;
   CaseOutcome outcome = CaseOutcome::kNotRun;
   std::string reason;
-  std::string reportJson;  // computed or resumed cases
+  CaseReport report;  // computed or resumed cases: what the summary states
   double seconds = 0.0;
-};
-
-// Holds an exclusive lock on OUT_DIR for the run (released by the kernel
-// even when the process is killed).
-class DirectoryLock {
- public:
-  ~DirectoryLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Status acquire(const std::string& directory) {
-    const std::string path = (fs::path(directory) / kLockFile).string();
-    fd_ = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-    if (fd_ < 0)
-      return Status(StatusCode::kIoError, "cannot create a lock file in the output folder", path);
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0)
-      return Status(StatusCode::kUnsupported,
-                    "another tessera batch is writing into this output folder", directory);
-    return Status();
-  }
-
- private:
-  int fd_ = -1;
 };
 
 class Pipeline {
@@ -336,7 +121,7 @@ class Pipeline {
         options_("mode=" + std::string(segmentModeName(options.mode)) +
                  " meshes=" + (options.meshes ? options.meshFormat : std::string("none")) +
                  " version=" + TESSERA_VERSION),
-        inputRoot_(absoluteNormal(options.inputDir).string()),
+        inputRoot_(absoluteNormalPath(options.inputDir)),
         readQueue_(1),
         writeQueue_(1),
         fractions_(cases_.size(), 0.0),
@@ -363,7 +148,9 @@ class Pipeline {
   std::string caseDir(std::size_t index) const {
     return (fs::path(o_.outputDir) / cases_[index].name).string();
   }
-  Status writeCase(WriteItem& item, std::string* reportJson);
+  // The compute stage's work on one case: segment, then measure the labels.
+  Status computeCase(Segmenter& segmenter, ReadItem& item, WriteItem* out);
+  Status writeCase(WriteItem& item);
 
   // Progress of one case on [begin, end] of its share of the run.
   class CaseProgress : public ProgressSink {
@@ -489,7 +276,7 @@ void Pipeline::readStage() {
         continue;
       }
       ManifestEntry wanted;
-      wanted.input = c.relativePath + (c.seriesUid.empty() ? "" : "#" + c.seriesUid);
+      wanted.input = manifestInput(c);
       wanted.inputIdentity = *stamp;
       wanted.modelHash = modelHash_;
       wanted.options = options_;
@@ -502,11 +289,12 @@ void Pipeline::readStage() {
           }
         redoReason = staleReason(*recorded, wanted, caseDir(i));
         if (redoReason.empty()) {
-          auto report = readTextFile((fs::path(caseDir(i)) / "report.json").string());
-          if (report.ok() && labelRowsFromReport(*report).ok()) {
+          auto report = readCaseReport((fs::path(caseDir(i)) / "report.json").string());
+          if (report.ok()) {
             emit({i, CaseOutcome::kResumed, {}, std::move(*report), 0.0});
             continue;
           }
+          logWarning("case ", c.name, " is redone: ", report.error().toString());
           redoReason = "its report cannot be read";
         }
       }
@@ -547,6 +335,28 @@ void Pipeline::readStage() {
   readQueue_.close();
 }
 
+Status Pipeline::computeCase(Segmenter& segmenter, ReadItem& item, WriteItem* out) {
+  const std::size_t i = item.index;
+  CaseProgress progress(this, i, 0.1, 0.8);
+  SegmentOptions options;
+  options.mode = o_.mode;
+  options.threads = threadsPerJob_;
+  options.progress = &progress;
+  options.cancel = &stop_;
+  TESSERA_ASSIGN_OR_RETURN(Segmentation seg, segmenter.segment(item.volume, options));
+  imaging::StatisticsOptions statsOptions;
+  statsOptions.cancel = &stop_;
+  TESSERA_ASSIGN_OR_RETURN(std::vector<imaging::LabelStatistics> statistics,
+                           imaging::computeLabelStatistics(item.volume, seg.labels, statsOptions));
+  out->index = i;
+  out->job.geometry = item.volume.geometry();
+  out->job.stats = seg.stats;
+  out->job.readSeconds = item.readSeconds;
+  out->job.statistics = std::move(statistics);
+  out->labels = std::move(seg.labels);
+  return Status();
+}
+
 void Pipeline::computeStage() {
   Segmenter segmenter(model_);
   ReadItem item;
@@ -554,31 +364,11 @@ void Pipeline::computeStage() {
     const std::size_t i = item.index;
     const auto started = item.started;
     try {
-      CaseProgress progress(this, i, 0.1, 0.8);
-      SegmentOptions options;
-      options.mode = o_.mode;
-      options.threads = threadsPerJob_;
-      options.progress = &progress;
-      options.cancel = &stop_;
-      auto seg = segmenter.segment(item.volume, options);
-      if (!seg.ok()) {
-        emit(stopped(i, seg.status(), started));
-        continue;
-      }
-      imaging::StatisticsOptions statsOptions;
-      statsOptions.cancel = &stop_;
-      auto statistics = imaging::computeLabelStatistics(item.volume, seg->labels, statsOptions);
-      if (!statistics.ok()) {
-        emit(stopped(i, statistics.status(), started));
-        continue;
-      }
       WriteItem out;
-      out.index = i;
-      out.job.geometry = item.volume.geometry();
-      out.job.stats = seg->stats;
-      out.job.readSeconds = item.readSeconds;
-      out.job.statistics = std::move(*statistics);
-      out.labels = std::move(seg->labels);
+      if (Status s = computeCase(segmenter, item, &out); !s.ok()) {
+        emit(stopped(i, s, started));
+        continue;
+      }
       out.identity = item.identity;
       out.redoReason = std::move(item.redoReason);
       out.started = started;
@@ -592,26 +382,15 @@ void Pipeline::computeStage() {
   if (computeRunning_.fetch_sub(1) == 1) writeQueue_.close();
 }
 
-Status Pipeline::writeCase(WriteItem& item, std::string* reportJson) {
+Status Pipeline::writeCase(WriteItem& item) {
   const BatchCase& c = cases_[item.index];
-  const fs::path finalDir = caseDir(item.index);
-  const fs::path staging = fs::path(o_.outputDir) / (std::string(kStagingPrefix) + c.name);
-  std::error_code error;
-  fs::remove_all(staging, error);
-  if (!fs::create_directory(staging, error))
-    return Status(StatusCode::kIoError, "cannot create a staging folder: " + error.message(),
-                  staging.string());
-  struct Cleanup {
-    fs::path path;
-    ~Cleanup() {
-      std::error_code ignored;
-      if (!path.empty()) fs::remove_all(path, ignored);
-    }
-  } cleanup{staging};
+  CaseStaging staging(o_.outputDir, c.name);
+  TESSERA_RETURN_IF_ERROR(staging.create());
+  const fs::path dir = staging.path();
 
   const auto writeStart = Clock::now();
   std::vector<std::string> files = {"labels.nii.gz"};
-  TESSERA_RETURN_IF_ERROR(imaging::writeLabelMap(item.labels, (staging / files[0]).string()));
+  TESSERA_RETURN_IF_ERROR(imaging::writeLabelMap(item.labels, (dir / files[0]).string()));
   if (o_.meshes) {
     CaseProgress progress(this, item.index, 0.85, 0.98);
     imaging::MeshOptions meshOptions;
@@ -619,10 +398,11 @@ Status Pipeline::writeCase(WriteItem& item, std::string* reportJson) {
     meshOptions.progress = &progress;
     TESSERA_ASSIGN_OR_RETURN(std::vector<imaging::Mesh> meshes,
                              imaging::buildLabelMeshes(item.labels, meshOptions));
-    if (!meshes.empty()) fs::create_directory(staging / "meshes", error);
+    std::error_code error;
+    if (!meshes.empty()) fs::create_directory(dir / "meshes", error);
     for (const imaging::Mesh& mesh : meshes) {
       const std::string name = "meshes/" + imaging::meshFileName(mesh, "." + o_.meshFormat);
-      TESSERA_RETURN_IF_ERROR(imaging::writeMesh(mesh, (staging / name).string()));
+      TESSERA_RETURN_IF_ERROR(imaging::writeMesh(mesh, (dir / name).string()));
       files.push_back(name);
     }
   }
@@ -634,41 +414,23 @@ Status Pipeline::writeCase(WriteItem& item, std::string* reportJson) {
   SegmentJobOptions job;
   job.input = c.input;
   job.seriesUid = c.seriesUid;
-  job.output = (finalDir / "labels.nii.gz").string();
+  job.output = (fs::path(staging.finalPath()) / "labels.nii.gz").string();
   job.segment.mode = o_.mode;
-  *reportJson = segmentReportJson(job, item.job, model_->info);
-  TESSERA_RETURN_IF_ERROR(writeTextFileAtomic((staging / "report.json").string(), *reportJson));
+  TESSERA_RETURN_IF_ERROR(writeTextFileAtomic((dir / "report.json").string(),
+                                              segmentReportJson(job, item.job, model_->info)));
   files.push_back("report.json");
-  TESSERA_ASSIGN_OR_RETURN(std::vector<OutputRecord> outputs,
-                           recordOutputs(staging.string(), files));
+  TESSERA_ASSIGN_OR_RETURN(std::vector<OutputRecord> outputs, recordOutputs(dir.string(), files));
   TESSERA_RETURN_IF_ERROR(stop_.check());
-
-  // Swap the folder into place: the old one (a case redone) goes aside first.
-  const fs::path old = fs::path(o_.outputDir) / (std::string(kOldPrefix) + c.name);
-  fs::remove_all(old, error);
-  if (fs::exists(finalDir, error)) {
-    fs::rename(finalDir, old, error);
-    if (error)
-      return Status(StatusCode::kIoError, "cannot replace the earlier outputs: " + error.message(),
-                    finalDir.string());
-  }
-  fs::rename(staging, finalDir, error);
-  if (error)
-    return Status(StatusCode::kIoError, "cannot move the outputs into place: " + error.message(),
-                  finalDir.string());
-  cleanup.path.clear();
-  fs::remove_all(old, error);
+  TESSERA_RETURN_IF_ERROR(staging.place());
 
   ManifestEntry entry;
   entry.caseName = c.name;
-  entry.input = c.relativePath + (c.seriesUid.empty() ? "" : "#" + c.seriesUid);
+  entry.input = manifestInput(c);
   entry.inputIdentity = item.identity;
   entry.modelHash = modelHash_;
   entry.options = options_;
   entry.outputs = std::move(outputs);
-  Status recorded = manifest_->append(entry);
-  if (!recorded.ok()) fs::remove_all(finalDir, error);  // a failed case leaves no outputs
-  return recorded;
+  return recordCase(*manifest_, entry, staging.finalPath());
 }
 
 void Pipeline::writeStage() {
@@ -676,11 +438,15 @@ void Pipeline::writeStage() {
   while (writeQueue_.pop(&item)) {
     const std::size_t i = item.index;
     try {
-      std::string report;
       Status s = stop_.check();
-      if (s.ok()) s = writeCase(item, &report);
+      if (s.ok()) s = writeCase(item);
       if (s.ok()) {
         const double seconds = std::chrono::duration<double>(Clock::now() - item.started).count();
+        // The summary takes the statistics as computed, not read back from the report.
+        CaseReport report;
+        report.slices = item.job.stats.slices;
+        for (imaging::LabelStatistics& label : item.job.statistics)
+          if (label.value != 0) report.labels.push_back(std::move(label));
         emit({i, CaseOutcome::kComputed, std::move(item.redoReason), std::move(report), seconds});
       } else {
         emit(stopped(i, s, item.started));
@@ -768,20 +534,6 @@ std::vector<Event> Pipeline::run() {
   return out;
 }
 
-// Removes what a killed run may have left: staging folders, folders set
-// aside and temporaries of the summary and manifest writers.
-void removeLeftovers(const std::string& outputDir) {
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator(outputDir, error)) {
-    const std::string name = entry.path().filename().string();
-    if (name.starts_with(kStagingPrefix) || name.starts_with(kOldPrefix) ||
-        name.starts_with(".summary.tmp-") || name.starts_with(".manifest.tmp-")) {
-      std::error_code ignored;
-      fs::remove_all(entry.path(), ignored);
-    }
-  }
-}
-
 }  // namespace
 
 Result<BatchResult> runBatch(const BatchOptions& options) {
@@ -801,7 +553,7 @@ Result<BatchResult> runBatch(const BatchOptions& options) {
   TESSERA_RETURN_IF_ERROR(lock.acquire(o.outputDir));
   removeLeftovers(o.outputDir);
 
-  if (isInside(absoluteNormal(o.outputDir), absoluteNormal(o.inputDir)))
+  if (isInsideDirectory(absoluteNormalPath(o.outputDir), absoluteNormalPath(o.inputDir)))
     o.discovery.skipDirectory = o.outputDir;
   TESSERA_ASSIGN_OR_RETURN(Discovery discovery, discoverCases(o.inputDir, o.discovery));
   for (const std::string& f : discovery.unreadableFiles)
@@ -854,16 +606,8 @@ Result<BatchResult> runBatch(const BatchOptions& options) {
     cs.input = cases[i].relativePath;
     cs.seriesUid = cases[i].seriesUid;
     if (e.outcome == CaseOutcome::kComputed || e.outcome == CaseOutcome::kResumed) {
-      auto rows = labelRowsFromReport(e.reportJson);
-      auto report = parseJson(e.reportJson);
-      if (rows.ok() && report.ok()) {
-        cs.labels = std::move(*rows);
-        const JsonValue* seg = report->find("segmentation");
-        cs.slices = seg ? static_cast<std::int64_t>(seg->getNumber("slices")) : 0;
-      } else {
-        e.outcome = CaseOutcome::kFailed;
-        e.reason = "its report cannot be read back";
-      }
+      cs.slices = e.report.slices;
+      cs.labels = std::move(e.report.labels);
     }
     cs.status = e.outcome == CaseOutcome::kFailed   ? CaseStatus::kFailed
                 : e.outcome == CaseOutcome::kNotRun ? CaseStatus::kNotRun

@@ -12,6 +12,9 @@
 // A case's files are written into a hidden staging folder and moved into
 // place together, then recorded in the manifest: a failed, cancelled or
 // killed case leaves no files under OUT_DIR/<case>.
+//
+// Finding the cases, their names and shards: batch_discovery.h. The output
+// folder's lock, staging and manifest records: batch_outputs.h.
 #pragma once
 
 #include <cstdint>
@@ -21,53 +24,11 @@
 #include "core/progress.h"
 #include "core/status.h"
 #include "models/infer/segmenter.h"
+#include "models/pipeline/batch_discovery.h"
+#include "models/pipeline/batch_outputs.h"
 #include "models/pipeline/summary.h"
 
 namespace tessera::models {
-
-struct BatchCase {
-  // Unique in the cohort and stable: derived from the relative path alone
-  // (plus the series UID when a folder holds several series). Also the
-  // name of the case's output folder.
-  std::string name;
-  std::string relativePath;        // of the volume file, or of the series' folder
-  std::string input;               // what to read: the file, or the series' folder
-  std::string seriesUid;           // DICOM series; empty for volume files
-  std::vector<std::string> files;  // every file the case's voxels come from
-};
-
-struct DiscoveryOptions {
-  // Shell patterns (fnmatch) matched against the relative path of a volume
-  // file or series folder, e.g. "*ct.nii.gz"; empty include takes all.
-  std::vector<std::string> include;
-  std::vector<std::string> exclude;
-  // A folder left out of the search (the output folder when it lies inside
-  // the input folder).
-  std::string skipDirectory;
-};
-
-struct Discovery {
-  std::vector<BatchCase> cases;  // sorted by name
-  // DICOM-looking files that could not be parsed, with the reason; they
-  // belong to no case and are listed so they are not lost silently.
-  std::vector<std::string> unreadableFiles;
-};
-
-// Searches `inputDir` recursively (hidden entries skipped) for NIfTI
-// (.nii, .nii.gz), NRRD (.nrrd, .nhdr) and MetaImage (.mha, .mhd) files, one
-// case each, and DICOM series, one case per series. Names: the relative path
-// without the extension, '/' becoming "__" and characters other than
-// letters, digits, '.', '-' and '_' becoming '_' ("p01/ct.nii.gz" →
-// "p01__ct"); a series takes its folder's relative path ("." → "dicom"),
-// plus "__" and its UID when the folder holds more than one series. Names
-// that still collide get "-" and 8 hex digits of their path's hash.
-Result<Discovery> discoverCases(const std::string& inputDir, const DiscoveryOptions& options = {});
-
-// Round-robin over the cases sorted by name: case k goes to shard k mod N.
-std::vector<BatchCase> selectShard(const std::vector<BatchCase>& cases, ShardSpec shard);
-// Hash of the sorted case names (and their inputs): equal for every shard
-// of one cohort.
-std::string cohortFingerprint(const std::vector<BatchCase>& cases);
 
 struct BatchOptions {
   std::string inputDir;
@@ -112,9 +73,5 @@ struct BatchResult {
 // are results, not errors. With failFast, the first failure stops the run:
 // cases in flight are cancelled and the rest are reported as not run.
 Result<BatchResult> runBatch(const BatchOptions& options);
-
-// The subfolder names of OUT_DIR that a batch uses for staging (so that
-// other tools can ignore them).
-inline constexpr const char* kStagingPrefix = ".tessera-partial-";
 
 }  // namespace tessera::models

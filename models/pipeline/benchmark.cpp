@@ -2,11 +2,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 
+#include "core/json.h"
 #include "core/memory.h"
 #include "imaging/eval/metrics.h"
 #include "imaging/io/volume_io.h"
+#include "models/infer/inference_engine.h"
+#include "models/pipeline/npy.h"
+#include "models/pipeline/process.h"
 
 namespace tessera::models {
 
@@ -42,6 +47,21 @@ double sum(const std::vector<double>& v) {
   for (double x : v) total += x;
   return total;
 }
+
+// The last non-empty line a failing program wrote to standard error.
+std::string lastLine(const std::string& text) {
+  const std::size_t end = text.find_last_not_of("\r\n");
+  if (end == std::string::npos) return {};
+  const std::size_t newline = text.find_last_of('\n', end);
+  const std::size_t start = newline == std::string::npos ? 0 : newline + 1;
+  return text.substr(start, end + 1 - start);
+}
+
+Error peerFailed(const std::string& what, const ProcessResult& run, const std::string& context) {
+  const std::string detail = lastLine(run.err);
+  return Error{StatusCode::kIoError,
+               what + " " + run.describeExit() + (detail.empty() ? "" : ": " + detail), context};
+}
 }  // namespace
 
 Result<PhantomBenchRow> benchmarkPhantom(Segmenter& segmenter, const PhantomBenchOptions& o) {
@@ -53,8 +73,10 @@ Result<PhantomBenchRow> benchmarkPhantom(Segmenter& segmenter, const PhantomBenc
   p.zCenter = o.zCenter;
   p.occupancy = o.occupancy;
   TESSERA_ASSIGN_OR_RETURN(imaging::Phantom phantom, imaging::generatePhantom(p));
-  TESSERA_ASSIGN_OR_RETURN(ModeRun dense, runMode(segmenter, phantom.ct, o.sparse, SegmentMode::kDense, o.repeats));
-  TESSERA_ASSIGN_OR_RETURN(ModeRun sparse, runMode(segmenter, phantom.ct, o.sparse, SegmentMode::kSparse, o.repeats));
+  TESSERA_ASSIGN_OR_RETURN(
+      ModeRun dense, runMode(segmenter, phantom.ct, o.sparse, SegmentMode::kDense, o.repeats));
+  TESSERA_ASSIGN_OR_RETURN(
+      ModeRun sparse, runMode(segmenter, phantom.ct, o.sparse, SegmentMode::kSparse, o.repeats));
   imaging::EvaluationOptions eval;
   eval.dicesOnly = true;
   TESSERA_ASSIGN_OR_RETURN(imaging::EvaluationResult denseEval,
@@ -71,9 +93,8 @@ Result<PhantomBenchRow> benchmarkPhantom(Segmenter& segmenter, const PhantomBenc
   row.denseMsPerSlice = 1e3 * denseSeconds / o.slices;
   row.sparseMsPerSlice = 1e3 * sparseSeconds / o.slices;
   row.speedup = sparseSeconds > 0 ? denseSeconds / sparseSeconds : 0;
-  row.flopFraction = sparse.best.stats.denseFlops > 0
-                         ? sparse.best.stats.flops / sparse.best.stats.denseFlops
-                         : 0;
+  row.flopFraction =
+      sparse.best.stats.denseFlops > 0 ? sparse.best.stats.flops / sparse.best.stats.denseFlops : 0;
   row.denseDice = denseEval.meanDice;
   row.sparseDice = sparseEval.meanDice;
   row.detectorShare = sparseSeconds > 0 ? sparse.best.stats.detectorSeconds / sparseSeconds : 0;
@@ -84,7 +105,8 @@ Result<PhantomBenchRow> benchmarkPhantom(Segmenter& segmenter, const PhantomBenc
     row.worstSliceRatio = std::min(row.worstSliceRatio, ratio);
     if (ratio < 0.97) ++slower;
   }
-  row.slowerSliceShare = dense.sliceSeconds.empty() ? 0 : double(slower) / dense.sliceSeconds.size();
+  row.slowerSliceShare =
+      dense.sliceSeconds.empty() ? 0 : double(slower) / dense.sliceSeconds.size();
   return row;
 }
 
@@ -123,6 +145,76 @@ Result<EndToEndResult> benchmarkEndToEnd(Segmenter& segmenter, const std::string
   fs::remove(ctPath, ignored);
   fs::remove(labelPath, ignored);
   return r;
+}
+
+Result<TorchPeerResult> benchmarkTorch(const Model& model, const TorchPeerOptions& o) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (!fs::exists(o.python, error))
+    return Error{StatusCode::kNotFound, "python3 is not installed", o.python};
+  if (!fs::is_regular_file(o.script, error))
+    return Error{StatusCode::kNotFound, "the PyTorch benchmark script is missing", o.script};
+  TESSERA_ASSIGN_OR_RETURN(ProcessResult check, runProcess({o.python, "-c", "import torch, onnx"}));
+  if (!check.succeeded())
+    return Error{StatusCode::kUnsupported, "python3-torch or python3-onnx is not installed",
+                 o.python};
+
+  // One phantom slice, normalised, as the shared input.
+  imaging::PhantomOptions p;
+  p.seed = 9002;
+  p.slices = 5;
+  p.sliceSpacingMm = 2.5;
+  p.matrix = o.matrix;
+  TESSERA_ASSIGN_OR_RETURN(imaging::Phantom phantom, imaging::generatePhantom(p));
+  const Volume& ct = phantom.ct;
+  const int w = static_cast<int>(ct.nx()), h = static_cast<int>(ct.ny());
+  const int channels = model.info.architecture.inputChannels, radius = model.info.contextRadius();
+  const std::size_t plane = static_cast<std::size_t>(w) * h;
+  std::vector<float> input(static_cast<std::size_t>(channels) * plane);
+  std::vector<const std::int16_t*> context;
+  for (int c = 0; c < channels; ++c) {
+    const std::int16_t* s = ct.slice(std::clamp<std::int64_t>(2 + c - radius, 0, ct.nz() - 1));
+    context.push_back(s);
+    for (std::size_t i = 0; i < plane; ++i) input[c * plane + i] = model.info.input.apply(s[i]);
+  }
+  const std::string inPath = (fs::path(o.workDir) / "torch_input.npy").string();
+  const std::string outPath = (fs::path(o.workDir) / "torch_logits.npy").string();
+  TESSERA_RETURN_IF_ERROR(writeNpy(inPath, {1, channels, h, w}, input.data()));
+  fs::remove(outPath, error);
+  TESSERA_ASSIGN_OR_RETURN(
+      ProcessResult run,
+      runProcess({o.python, o.script, "--model", o.modelPath, "--threads",
+                  std::to_string(o.threads), "--repeats", std::to_string(o.repeats), "--warmup",
+                  std::to_string(o.warmup), "--json", "--input", inPath, "--output", outPath}));
+  if (!run.succeeded()) return peerFailed("the PyTorch benchmark", run, o.script);
+  auto parsed = parseJson(run.out);
+  if (!parsed.ok() || !parsed->find("eager_ms"))
+    return Error{StatusCode::kCorruptData, "the PyTorch benchmark printed no JSON result",
+                 o.script};
+  TorchPeerResult t;
+  t.eagerMs = parsed->getNumber("eager_ms");
+  t.jitMs = parsed->getNumber("jit_ms");
+  t.version = parsed->getString("torch_version");
+
+  // Compare logits with Tessera's dense engine on the same input.
+  TESSERA_ASSIGN_OR_RETURN(NpyArray theirs, readNpy(outPath));
+  const std::int64_t classes = model.info.architecture.classes;
+  if (theirs.shape != std::vector<std::int64_t>{1, classes, h, w})
+    return Error{StatusCode::kCorruptData,
+                 "the PyTorch logits are not (1, " + std::to_string(classes) + ", " +
+                     std::to_string(h) + ", " + std::to_string(w) + ")",
+                 outPath};
+  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<infer::InferenceEngine> engine,
+                           infer::InferenceEngine::create(model, w, h));
+  std::vector<float> ours(theirs.data.size());
+  std::vector<std::uint8_t> labels(plane);
+  infer::SliceStats stats;
+  engine->run(context, BlockMask(engine->grid(), true), labels.data(), &stats, ours.data());
+  for (std::size_t i = 0; i < ours.size(); ++i)
+    t.maxRelativeLogitDifference =
+        std::max(t.maxRelativeLogitDifference, std::abs(double(ours[i]) - theirs.data[i]) /
+                                                   std::max(1.0, std::abs(double(theirs.data[i]))));
+  return t;
 }
 
 }  // namespace tessera::models

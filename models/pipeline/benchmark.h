@@ -1,6 +1,7 @@
 // `tessera bench`: dense against sparse on phantoms of known anatomy, side
-// by side in one run, and the end-to-end time of a whole CT. Timings are
-// printed as ratios measured in the same process, never asserted.
+// by side in one run, the end-to-end time of a whole CT, and PyTorch on the
+// same weights with its logits compared. Timings are printed as ratios
+// measured in the same process, never asserted.
 #pragma once
 
 #include <string>
@@ -28,12 +29,12 @@ struct PhantomBenchRow {
   double targetOccupancy = 0, bodyOccupancy = 0, activeFraction = 0;
   int slices = 0;
   double denseMsPerSlice = 0, sparseMsPerSlice = 0;
-  double speedup = 0;            // dense time / sparse time
-  double flopFraction = 0;       // sparse FLOPs / dense FLOPs
+  double speedup = 0;                    // dense time / sparse time
+  double flopFraction = 0;               // sparse FLOPs / dense FLOPs
   double denseDice = 0, sparseDice = 0;  // mean over labels present, against ground truth
-  double detectorShare = 0;      // detector time / sparse slice time
-  double worstSliceRatio = 0;    // min over slices of dense / sparse time
-  double slowerSliceShare = 0;   // share of slices where sparse took longer than dense / 0.97
+  double detectorShare = 0;              // detector time / sparse slice time
+  double worstSliceRatio = 0;            // min over slices of dense / sparse time
+  double slowerSliceShare = 0;  // share of slices where sparse took longer than dense / 0.97
 };
 
 Result<PhantomBenchRow> benchmarkPhantom(Segmenter& segmenter, const PhantomBenchOptions& options);
@@ -50,5 +51,31 @@ struct EndToEndResult {
 Result<EndToEndResult> benchmarkEndToEnd(Segmenter& segmenter, const std::string& workDir,
                                          int slices, std::uint64_t seed,
                                          const SegmentOptions& sparse = {});
+
+struct TorchPeerOptions {
+  std::string python = "/usr/bin/python3";
+  std::string script;     // tools/torch/bench_torch.py
+  std::string modelPath;  // the ONNX file `model` was loaded from
+  int threads = 1;
+  int repeats = 5, warmup = 2;
+  int matrix = 512;     // in-plane size of the shared phantom slice, pixels
+  std::string workDir;  // the input and logits .npy files go here
+};
+
+struct TorchPeerResult {
+  std::string version;            // torch.__version__
+  double eagerMs = 0, jitMs = 0;  // median per slice, as the peer measured it
+  // max over logits of |Tessera − PyTorch| / max(1, |PyTorch|), dense.
+  double maxRelativeLogitDifference = 0;
+};
+
+// Runs the PyTorch peer (python3 with `script`, started without a shell) on
+// one normalised phantom slice, dense, with the same weights and threads,
+// and compares its logits with Tessera's dense engine on the same input.
+// Errors: kNotFound when python or the script is missing; kUnsupported when
+// python lacks torch or onnx; kIoError when the peer exits non-zero (with
+// the end of its standard error); kCorruptData when its output or logits
+// cannot be read.
+Result<TorchPeerResult> benchmarkTorch(const Model& model, const TorchPeerOptions& options);
 
 }  // namespace tessera::models

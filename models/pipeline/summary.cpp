@@ -1,12 +1,13 @@
 #include "models/pipeline/summary.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
-#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <set>
 
+#include "core/csv.h"
 #include "core/files.h"
 #include "core/json.h"
 
@@ -50,40 +51,38 @@ bool parseCaseStatus(const std::string& text, CaseStatus* status) {
   return false;
 }
 
-// The same digits JsonWriter writes, so CSV and JSON agree to the last digit.
-std::string number(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.10g", v);
-  return text;
-}
-
-std::string csvField(const std::string& text) {
-  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
-  std::string out = "\"";
-  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
-bool readVec3(const JsonValue* array, double out[3]) {
+template <class T>
+bool readTriple(const JsonValue* array, std::array<T, 3>* out) {
   if (!array || !array->isArray() || array->items().size() != 3) return false;
-  for (int a = 0; a < 3; ++a) out[a] = array->items()[a].asNumber();
+  for (int a = 0; a < 3; ++a) (*out)[a] = static_cast<T>(array->items()[a].asNumber());
   return true;
 }
 
-void writeVec3(JsonWriter& w, const double v[3]) {
+void writeVec3(JsonWriter& w, const Vec3& v) {
   w.beginArray().value(v[0]).value(v[1]).value(v[2]).endArray();
 }
 
-// A label row as summary.json and report.json's statistics both write it
-// (report: bbox under "bbox"; summary: flat).
-Result<LabelRow> parseLabelRow(const JsonValue& j) {
-  LabelRow r;
-  r.value = static_cast<int>(j.getNumber("value", -1));
+// "k_min;k_max" in face order (label_stats.h).
+std::string fovFaceList(const imaging::LabelStatistics& s) {
+  std::string faces;
+  for (int f = 0; f < imaging::kFovFaceCount; ++f)
+    if (s.fovFaces & (1 << f))
+      faces += (faces.empty() ? "" : ";") + std::string(imaging::fovFaceName(f));
+  return faces;
+}
+
+// One label entry as report.json's statistics write it (bounding box under
+// "bbox", centroid and HU range included) or as summary.json does (bounding
+// box flat, the summary's fields only).
+Result<imaging::LabelStatistics> parseLabel(const JsonValue& j) {
+  imaging::LabelStatistics r;
+  const double value = j.getNumber("value", -1);
   r.name = j.getString("name");
   r.voxelCount = static_cast<std::int64_t>(j.getNumber("voxel_count", -1));
   r.volumeMl = j.getNumber("volume_ml", -1);
-  if (r.value < 0 || r.value > 255 || r.voxelCount < 0 || r.volumeMl < 0)
+  if (value < 0 || value > 255 || r.voxelCount < 0 || r.volumeMl < 0)
     return Error{StatusCode::kCorruptData, "a label entry lacks its value, count or volume"};
+  r.value = static_cast<std::uint8_t>(value);
   if (const JsonValue* mean = j.find("hu_mean"); mean && mean->isNumber()) {
     r.hasHu = true;
     r.huMean = mean->asNumber();
@@ -91,18 +90,33 @@ Result<LabelRow> parseLabelRow(const JsonValue& j) {
     r.huMedian = j.getNumber("hu_median");
     r.huP05 = j.getNumber("hu_p05");
     r.huP95 = j.getNumber("hu_p95");
+    r.huMin = static_cast<int>(j.getNumber("hu_min"));
+    r.huMax = static_cast<int>(j.getNumber("hu_max"));
   }
+  readTriple(j.find("centroid_lps_mm"), &r.centroidLpsMm);
   const JsonValue* bbox = j.find("bbox");
   const JsonValue* min = bbox ? bbox->find("lps_min_mm") : j.find("bbox_lps_min_mm");
   const JsonValue* max = bbox ? bbox->find("lps_max_mm") : j.find("bbox_lps_max_mm");
-  if (!readVec3(min, r.bboxMinLpsMm) || !readVec3(max, r.bboxMaxLpsMm))
+  if (!readTriple(min, &r.bbox.minLpsMm) || !readTriple(max, &r.bbox.maxLpsMm))
     return Error{StatusCode::kCorruptData, "a label entry lacks its bounding box"};
+  if (bbox) {
+    readTriple(bbox->find("index_min"), &r.bbox.minIndex);
+    readTriple(bbox->find("index_max"), &r.bbox.maxIndex);
+    readTriple(bbox->find("size_mm"), &r.bbox.sizeMm);
+  }
   const JsonValue* touches = j.find("touches_fov_edge");
   if (!touches || !touches->isBool())
     return Error{StatusCode::kCorruptData, "a label entry lacks touches_fov_edge"};
   r.touchesFovEdge = touches->asBool();
   if (const JsonValue* faces = j.find("fov_faces"))
-    for (const JsonValue& f : faces->items()) r.fovFaces.push_back(f.asString());
+    for (const JsonValue& f : faces->items()) {
+      int face = 0;
+      while (face < imaging::kFovFaceCount && f.asString() != imaging::fovFaceName(face)) ++face;
+      if (face == imaging::kFovFaceCount)
+        return Error{StatusCode::kCorruptData,
+                     "a label entry names an unknown field-of-view face \"" + f.asString() + "\""};
+      r.fovFaces |= static_cast<std::uint8_t>(1 << face);
+    }
   return r;
 }
 }  // namespace
@@ -112,18 +126,29 @@ std::int64_t CohortSummary::count(CaseStatus status) const {
                        [&](const CaseSummary& c) { return c.status == status; });
 }
 
-Result<std::vector<LabelRow>> labelRowsFromReport(std::string_view reportJson) {
+Result<CaseReport> parseCaseReport(std::string_view reportJson) {
   TESSERA_ASSIGN_OR_RETURN(JsonValue report, parseJson(reportJson));
   const JsonValue* statistics = report.find("statistics");
   const JsonValue* labels = statistics ? statistics->find("labels") : nullptr;
   if (!labels || !labels->isArray())
     return Error{StatusCode::kCorruptData, "the report has no label statistics"};
-  std::vector<LabelRow> rows;
+  CaseReport out;
+  const JsonValue* segmentation = report.find("segmentation");
+  out.slices = segmentation ? static_cast<std::int64_t>(segmentation->getNumber("slices")) : 0;
   for (const JsonValue& j : labels->items()) {
-    TESSERA_ASSIGN_OR_RETURN(LabelRow row, parseLabelRow(j));
-    if (row.value != 0) rows.push_back(std::move(row));
+    TESSERA_ASSIGN_OR_RETURN(imaging::LabelStatistics label, parseLabel(j));
+    if (label.value != 0) out.labels.push_back(std::move(label));
   }
-  return rows;
+  return out;
+}
+
+Result<CaseReport> readCaseReport(const std::string& path) {
+  auto text = readTextFile(path);
+  if (!text.ok()) return Error{text.error().code, text.error().message, path};
+  auto report = parseCaseReport(*text);
+  if (!report.ok())
+    return Error{report.error().code, "malformed case report: " + report.error().message, path};
+  return report;
 }
 
 std::string summaryCsv(const CohortSummary& s) {
@@ -132,29 +157,31 @@ std::string summaryCsv(const CohortSummary& s) {
       "hu_mean,hu_std,hu_median,hu_p05,hu_p95,"
       "bbox_lps_min_x_mm,bbox_lps_min_y_mm,bbox_lps_min_z_mm,"
       "bbox_lps_max_x_mm,bbox_lps_max_y_mm,bbox_lps_max_z_mm,touches_fov_edge,fov_faces\n";
+  constexpr std::size_t kLabelColumns = 17;
   for (const CaseSummary& c : s.cases) {
-    const std::string head = csvField(c.name) + "," + caseStatusName(c.status) + "," +
-                             csvField(c.reason) + "," + csvField(c.input) + "," +
-                             csvField(c.seriesUid) + "," +
-                             (c.status == CaseStatus::kOk ? std::to_string(c.slices) : "");
+    const std::vector<std::string> head = {
+        c.name,      caseStatusName(c.status),
+        c.reason,    c.input,
+        c.seriesUid, c.status == CaseStatus::kOk ? csvInteger(c.slices) : std::string()};
     if (c.labels.empty()) {
-      out += head + std::string(17, ',') + "\n";
+      std::vector<std::string> row = head;
+      row.resize(head.size() + kLabelColumns);
+      out += csvRow(row);
       continue;
     }
-    for (const LabelRow& r : c.labels) {
-      std::string row = head + "," + std::to_string(r.value) + "," + csvField(r.name) + "," +
-                        std::to_string(r.voxelCount) + "," + number(r.volumeMl) + ",";
-      if (r.hasHu)
-        row += number(r.huMean) + "," + number(r.huStd) + "," + number(r.huMedian) + "," +
-               number(r.huP05) + "," + number(r.huP95) + ",";
-      else
-        row += ",,,,,";
-      for (double v : r.bboxMinLpsMm) row += number(v) + ",";
-      for (double v : r.bboxMaxLpsMm) row += number(v) + ",";
-      std::string faces;
-      for (const std::string& f : r.fovFaces) faces += (faces.empty() ? "" : ";") + f;
-      row += std::string(r.touchesFovEdge ? "true" : "false") + "," + faces;
-      out += row + "\n";
+    for (const imaging::LabelStatistics& r : c.labels) {
+      std::vector<std::string> row = head;
+      row.push_back(csvInteger(r.value));
+      row.push_back(r.name);
+      row.push_back(csvInteger(r.voxelCount));
+      row.push_back(csvNumber(r.volumeMl));
+      for (double v : {r.huMean, r.huStd, r.huMedian, r.huP05, r.huP95})
+        row.push_back(r.hasHu ? csvNumber(v) : std::string());
+      for (double v : r.bbox.minLpsMm) row.push_back(csvNumber(v));
+      for (double v : r.bbox.maxLpsMm) row.push_back(csvNumber(v));
+      row.push_back(r.touchesFovEdge ? "true" : "false");
+      row.push_back(fovFaceList(r));
+      out += csvRow(row);
     }
   }
   return out;
@@ -190,21 +217,22 @@ std::string summaryJson(const CohortSummary& s) {
     if (c.status != CaseStatus::kOk) w.field("reason", c.reason);
     if (c.status == CaseStatus::kOk) w.field("slices", c.slices);
     w.key("labels").beginArray();
-    for (const LabelRow& r : c.labels) {
+    for (const imaging::LabelStatistics& r : c.labels) {
       w.beginObject();
-      w.field("value", r.value).field("name", r.name);
+      w.field("value", static_cast<int>(r.value)).field("name", r.name);
       w.field("voxel_count", r.voxelCount).field("volume_ml", r.volumeMl);
       if (r.hasHu) {
         w.field("hu_mean", r.huMean).field("hu_std", r.huStd).field("hu_median", r.huMedian);
         w.field("hu_p05", r.huP05).field("hu_p95", r.huP95);
       }
       w.key("bbox_lps_min_mm");
-      writeVec3(w, r.bboxMinLpsMm);
+      writeVec3(w, r.bbox.minLpsMm);
       w.key("bbox_lps_max_mm");
-      writeVec3(w, r.bboxMaxLpsMm);
+      writeVec3(w, r.bbox.maxLpsMm);
       w.field("touches_fov_edge", r.touchesFovEdge);
       w.key("fov_faces").beginArray();
-      for (const std::string& f : r.fovFaces) w.value(f);
+      for (int f = 0; f < imaging::kFovFaceCount; ++f)
+        if (r.fovFaces & (1 << f)) w.value(imaging::fovFaceName(f));
       w.endArray();
       w.endObject();
     }
@@ -247,7 +275,7 @@ Result<CohortSummary> parseSummaryJson(std::string_view text) {
       return Error{StatusCode::kCorruptData, "a case entry lacks its name or status"};
     if (const JsonValue* labels = c.find("labels"))
       for (const JsonValue& l : labels->items()) {
-        auto row = parseLabelRow(l);
+        auto row = parseLabel(l);
         if (!row.ok()) return Error{row.error().code, row.error().message, cs.name};
         cs.labels.push_back(std::move(*row));
       }

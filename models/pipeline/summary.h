@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "imaging/stats/label_stats.h"
 
 namespace tessera::models {
 
@@ -28,21 +29,6 @@ struct ShardSpec {
 // "K/N" with 0 <= K < N; false (and *shard untouched) when malformed.
 bool parseShard(std::string_view text, ShardSpec* shard);
 
-// One label of one case, as the case's report.json states it (mL, HU, mm in
-// the LPS frame; HU fields are absent when the report has none).
-struct LabelRow {
-  int value = 0;
-  std::string name;
-  std::int64_t voxelCount = 0;
-  double volumeMl = 0.0;
-  bool hasHu = false;
-  double huMean = 0.0, huStd = 0.0, huMedian = 0.0, huP05 = 0.0, huP95 = 0.0;
-  double bboxMinLpsMm[3] = {0, 0, 0};
-  double bboxMaxLpsMm[3] = {0, 0, 0};
-  bool touchesFovEdge = false;
-  std::vector<std::string> fovFaces;  // "i_min", ... (label_stats.h)
-};
-
 enum class CaseStatus { kOk, kFailed, kNotRun };
 const char* caseStatusName(CaseStatus status);  // "ok", "failed", "not_run"
 
@@ -53,7 +39,12 @@ struct CaseSummary {
   CaseStatus status = CaseStatus::kOk;
   std::string reason;  // failed / not run: why, in words
   std::int64_t slices = 0;
-  std::vector<LabelRow> labels;  // ok cases: foreground labels present, by value
+  // Ok cases: the foreground labels present, by value (mL, HU, mm in the LPS
+  // frame). A summary states value, name, voxelCount, volumeMl, the HU
+  // statistics but their range (when hasHu), bbox.minLpsMm / maxLpsMm,
+  // touchesFovEdge and fovFaces; read back from summary.json, the other
+  // fields stay at their defaults.
+  std::vector<imaging::LabelStatistics> labels;
 };
 
 struct CohortSummary {
@@ -71,9 +62,18 @@ struct CohortSummary {
   std::int64_t count(CaseStatus status) const;
 };
 
-// The label rows of a case from its report.json text (segment_job.h's
-// report: the "statistics" object). Background (value 0) is left out.
-Result<std::vector<LabelRow>> labelRowsFromReport(std::string_view reportJson);
+// What a cohort summary takes from one case's report.json (segment_job.h's
+// report). Cases computed in a run hand these over in memory; the report is
+// read back only for cases found finished by --resume.
+struct CaseReport {
+  std::int64_t slices = 0;                       // "segmentation"."slices"
+  std::vector<imaging::LabelStatistics> labels;  // "statistics"."labels", background left out
+};
+// kCorruptData when the text is not JSON or a label entry lacks its value,
+// count, volume, bounding box or edge flag.
+Result<CaseReport> parseCaseReport(std::string_view reportJson);
+// Reads and parses a report.json file; every error names the file.
+Result<CaseReport> readCaseReport(const std::string& path);
 
 std::string summaryCsv(const CohortSummary& summary);
 std::string summaryJson(const CohortSummary& summary);

@@ -19,8 +19,8 @@
 #include "imaging/dicom/dicom.h"
 #include "imaging/io/volume_io.h"
 #include "models/pipeline/manifest.h"
-#include "tests/support/temp_dir.h"
 #include "tests/support/batch_fixture.h"
+#include "tests/support/temp_dir.h"
 
 namespace tessera::models {
 namespace {
@@ -215,7 +215,7 @@ TEST_F(BatchRun, WritesEveryCaseAndTheSummary) {
     for (std::int64_t v = 0; v < labels->labels.voxelCount(); ++v)
       ++counts[labels->labels.data()[v]];
     const Geometry& g = labels->labels.geometry();
-    for (const LabelRow& row : result->summary.cases[i].labels) {
+    for (const imaging::LabelStatistics& row : result->summary.cases[i].labels) {
       EXPECT_EQ(row.voxelCount, counts[row.value]) << name << " " << row.name;
       EXPECT_NEAR(row.volumeMl, counts[row.value] * g.voxelVolumeMm3() / 1000.0,
                   1e-6 * row.volumeMl);
@@ -322,6 +322,64 @@ TEST_F(BatchRun, ResumeRedoesOnlyWhatChanged) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->count(CaseOutcome::kComputed), 5);
   for (const CaseResult& c : again->cases) EXPECT_EQ(c.reason, "the model changed");
+}
+
+// Resumed cases read their statistics back from report.json, computed ones
+// hand them over in memory: the summaries must be the same bytes.
+TEST_F(BatchRun, ResumedCasesGiveTheSummaryOfComputedOnes) {
+  ASSERT_TRUE(runBatch(options(dir / "out")).ok());
+  const std::string csv = readBytes(dir / "out/summary.csv");
+  const std::string json = readBytes(dir / "out/summary.json");
+  BatchOptions o = options(dir / "out");
+  o.resume = true;
+  auto resumed = runBatch(o);
+  ASSERT_TRUE(resumed.ok()) << resumed.error().toString();
+  EXPECT_EQ(resumed->count(CaseOutcome::kResumed), 5);
+  EXPECT_EQ(readBytes(dir / "out/summary.csv"), csv);
+  EXPECT_EQ(readBytes(dir / "out/summary.json"), json);
+  std::size_t labels = 0;
+  for (const CaseSummary& c : resumed->summary.cases) labels += c.labels.size();
+  EXPECT_GT(labels, 0u);
+}
+
+TEST(CaseStaging, OutputsAppearWholeOrNotAtAll) {
+  TempDir dir;
+  const std::string out = dir.makeDir("out");
+  {
+    CaseStaging abandoned(out, "c1");
+    ASSERT_TRUE(abandoned.create().ok());
+    touch(abandoned.path() + "/labels.nii.gz");
+    EXPECT_TRUE(fs::is_directory(abandoned.path()));
+  }
+  EXPECT_TRUE(dir.entries("out").empty()) << "a staging folder not placed is removed";
+
+  touch(out + "/c1/old.txt");
+  CaseStaging staging(out, "c1");
+  ASSERT_TRUE(staging.create().ok());
+  EXPECT_EQ(fs::path(staging.path()).filename().string(), std::string(kStagingPrefix) + "c1");
+  touch(staging.path() + "/labels.nii.gz", "new");
+  ASSERT_TRUE(staging.place().ok());
+  EXPECT_EQ(staging.finalPath(), out + "/c1");
+  EXPECT_EQ(readBytes(out + "/c1/labels.nii.gz"), "new");
+  EXPECT_FALSE(fileExists(out + "/c1/old.txt")) << "the earlier folder is replaced, not merged";
+  EXPECT_EQ(dir.entries("out"), std::vector<std::string>{"c1"});
+
+  touch(out + "/" + kStagingPrefix + "c2/x");
+  touch(out + "/" + kSetAsidePrefix + "c3/x");
+  touch(out + "/.summary.tmp-1");
+  removeLeftovers(out);
+  EXPECT_EQ(dir.entries("out"), std::vector<std::string>{"c1"});
+}
+
+TEST(DirectoryLock, ASecondHolderIsRefused) {
+  TempDir dir;
+  const std::string out = dir.makeDir("out");
+  DirectoryLock first, second;
+  ASSERT_TRUE(first.acquire(out).ok());
+  Status refused = second.acquire(out);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, StatusCode::kUnsupported);
+  EXPECT_TRUE(fileExists(out + "/" + kLockFile));
 }
 
 // Cancels the run as soon as the first case is finished.

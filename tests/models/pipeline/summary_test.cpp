@@ -1,5 +1,5 @@
-// Cohort summaries: shard parsing, label rows read back from a case report,
-// CSV/JSON text, and merging the summaries of shards.
+// Cohort summaries: shard parsing, label statistics read back from a case
+// report, CSV/JSON text, and merging the summaries of shards.
 #include "models/pipeline/summary.h"
 
 #include <gtest/gtest.h>
@@ -11,8 +11,8 @@
 #include "core/json.h"
 #include "imaging/stats/label_stats.h"
 #include "models/pipeline/segment_job.h"
-#include "tests/support/temp_dir.h"
 #include "tests/support/batch_fixture.h"
+#include "tests/support/temp_dir.h"
 
 namespace tessera::models {
 namespace {
@@ -31,12 +31,13 @@ TEST(Shard, ParsesKOverN) {
 }
 
 // The report a case of a batch writes, from real statistics of `labels`.
-std::string reportFor(const Volume& ct, const LabelMap& labels) {
+std::string reportFor(const Volume& ct, const LabelMap& labels, std::int64_t slices = 0) {
   SegmentJobOptions options;
   options.input = "in.nii.gz";
   options.output = "labels.nii.gz";
   SegmentJobResult result;
   result.geometry = ct.geometry();
+  result.stats.slices = slices;
   result.statistics = *imaging::computeLabelStatistics(ct, labels);
   ModelInfo info;
   return segmentReportJson(options, result, info);
@@ -55,11 +56,12 @@ TEST(Summary, VolumesFromReportsMatchGroundTruthCounts) {
   const Geometry& g = gt.geometry();
   const double voxelMl = g.spacingMm[0] * g.spacingMm[1] * g.spacingMm[2] / 1000.0;
 
-  auto rows = labelRowsFromReport(reportFor(phantom->ct, phantom->labels));
-  ASSERT_TRUE(rows.ok()) << rows.error().toString();
-  ASSERT_EQ(rows->size() + 1, counts.size());  // background is not a row
-  for (const LabelRow& r : *rows) {
-    ASSERT_TRUE(counts.count(r.value)) << r.value;
+  auto report = parseCaseReport(reportFor(phantom->ct, phantom->labels));
+  ASSERT_TRUE(report.ok()) << report.error().toString();
+  const std::vector<imaging::LabelStatistics>& rows = report->labels;
+  ASSERT_EQ(rows.size() + 1, counts.size());  // background is not a row
+  for (const imaging::LabelStatistics& r : rows) {
+    ASSERT_TRUE(counts.count(r.value)) << static_cast<int>(r.value);
     EXPECT_EQ(r.voxelCount, counts[r.value]) << r.name;
     EXPECT_NEAR(r.volumeMl, counts[r.value] * voxelMl, 1e-9 * counts[r.value] * voxelMl + 1e-9)
         << r.name;
@@ -68,6 +70,94 @@ TEST(Summary, VolumesFromReportsMatchGroundTruthCounts) {
     EXPECT_LE(r.huP05, r.huMedian);
     EXPECT_LE(r.huMedian, r.huP95);
   }
+}
+
+// Cases computed in a run hand their statistics to the summary in memory;
+// resumed cases read them back from report.json. Both must give the same
+// summary, byte for byte, and the report keeps every field it holds.
+TEST(Summary, StatisticsInMemoryAndFromTheReportGiveTheSameSummary) {
+  auto phantom = tessera::testing::smallPhantom(2, 96, 12);
+  ASSERT_TRUE(phantom.ok()) << phantom.error().toString();
+  auto statistics = imaging::computeLabelStatistics(phantom->ct, phantom->labels);
+  ASSERT_TRUE(statistics.ok()) << statistics.error().toString();
+  auto report = parseCaseReport(reportFor(phantom->ct, phantom->labels, 12));
+  ASSERT_TRUE(report.ok()) << report.error().toString();
+  EXPECT_EQ(report->slices, 12);
+
+  CohortSummary computed, resumed;
+  CaseSummary c;
+  c.name = "case";
+  c.input = "case.nii.gz";
+  c.slices = 12;
+  computed.cases = resumed.cases = {c};
+  for (const imaging::LabelStatistics& s : *statistics)
+    if (s.value != 0) computed.cases[0].labels.push_back(s);
+  resumed.cases[0].labels = report->labels;
+  ASSERT_EQ(computed.cases[0].labels.size(), resumed.cases[0].labels.size());
+  ASSERT_FALSE(computed.cases[0].labels.empty());
+  EXPECT_EQ(summaryCsv(resumed), summaryCsv(computed));
+  EXPECT_EQ(summaryJson(resumed), summaryJson(computed));
+
+  for (std::size_t i = 0; i < report->labels.size(); ++i) {
+    const imaging::LabelStatistics& want = computed.cases[0].labels[i];
+    const imaging::LabelStatistics& got = report->labels[i];
+    SCOPED_TRACE(want.name);
+    EXPECT_EQ(got.value, want.value);
+    EXPECT_EQ(got.bbox.minIndex, want.bbox.minIndex);
+    EXPECT_EQ(got.bbox.maxIndex, want.bbox.maxIndex);
+    EXPECT_EQ(got.fovFaces, want.fovFaces);
+    EXPECT_EQ(got.huMin, want.huMin);
+    EXPECT_EQ(got.huMax, want.huMax);
+    for (int a = 0; a < 3; ++a) {
+      EXPECT_NEAR(got.centroidLpsMm[a], want.centroidLpsMm[a], 1e-6);
+      EXPECT_NEAR(got.bbox.sizeMm[a], want.bbox.sizeMm[a], 1e-6);
+    }
+  }
+}
+
+TEST(Summary, AMalformedReportIsAnErrorNamingItsFile) {
+  TempDir dir;
+  const std::string path = dir / "report.json";
+  auto missing = readCaseReport(path);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().context, path);
+
+  ASSERT_TRUE(writeTextFileAtomic(path, "{\"statistics\": {\"labels\": [").ok());
+  auto torn = readCaseReport(path);
+  ASSERT_FALSE(torn.ok());
+  EXPECT_EQ(torn.error().code, StatusCode::kCorruptData);
+  EXPECT_EQ(torn.error().context, path);
+  EXPECT_NE(torn.error().toString().find(path), std::string::npos) << torn.error().toString();
+
+  const std::string label =
+      "{\"value\": 3, \"name\": \"x\", \"voxel_count\": 4, \"volume_ml\": 0.5, "
+      "\"bbox\": {\"lps_min_mm\": [0, 0, 0], \"lps_max_mm\": [1, 1, 1]}, "
+      "\"touches_fov_edge\": true, \"fov_faces\": [FACES]}";
+  const auto reportWith = [&](const std::string& faces) {
+    std::string entry = label;
+    entry.replace(entry.find("FACES"), 5, faces);
+    return "{\"segmentation\": {\"slices\": 7}, \"statistics\": {\"labels\": [" + entry + "]}}";
+  };
+  ASSERT_TRUE(writeTextFileAtomic(path, reportWith("\"i_min\", \"k_max\"")).ok());
+  auto good = readCaseReport(path);
+  ASSERT_TRUE(good.ok()) << good.error().toString();
+  EXPECT_EQ(good->slices, 7);
+  ASSERT_EQ(good->labels.size(), 1u);
+  EXPECT_EQ(good->labels[0].fovFaces, imaging::kFaceIMin | imaging::kFaceKMax);
+
+  ASSERT_TRUE(writeTextFileAtomic(path, reportWith("\"top\"")).ok());
+  auto face = readCaseReport(path);
+  ASSERT_FALSE(face.ok());
+  EXPECT_NE(face.error().message.find("\"top\""), std::string::npos) << face.error().toString();
+  EXPECT_EQ(face.error().context, path);
+
+  std::string noBox = reportWith("");
+  noBox.replace(noBox.find("\"bbox\""), 6, "\"box\"");
+  ASSERT_TRUE(writeTextFileAtomic(path, noBox).ok());
+  auto box = readCaseReport(path);
+  ASSERT_FALSE(box.ok());
+  EXPECT_NE(box.error().message.find("bounding box"), std::string::npos);
+  EXPECT_EQ(box.error().context, path);
 }
 
 CohortSummary sampleSummary() {
@@ -82,7 +172,7 @@ CohortSummary sampleSummary() {
   ok.name = "p01__ct";
   ok.input = "p01/ct.nii.gz";
   ok.slices = 12;
-  LabelRow liver;
+  imaging::LabelStatistics liver;
   liver.value = 5;
   liver.name = "liver";
   liver.voxelCount = 1234;
@@ -93,10 +183,10 @@ CohortSummary sampleSummary() {
   liver.huMedian = 56;
   liver.huP05 = 40.5;
   liver.huP95 = 70;
-  liver.bboxMinLpsMm[0] = -10.25;
-  liver.bboxMaxLpsMm[2] = 99.5;
+  liver.bbox.minLpsMm[0] = -10.25;
+  liver.bbox.maxLpsMm[2] = 99.5;
   liver.touchesFovEdge = true;
-  liver.fovFaces = {"k_min", "k_max"};
+  liver.fovFaces = imaging::kFaceKMin | imaging::kFaceKMax;
   ok.labels.push_back(liver);
   CaseSummary failed;
   failed.name = "p02, \"odd\"";
@@ -136,6 +226,60 @@ TEST(Summary, CsvHasOneRowPerCaseAndLabel) {
             "\"p02, \"\"odd\"\"\",failed,\"not a NIfTI file, says the reader\",p02.nii.gz,," +
                 std::string(17, ','));
   EXPECT_EQ(lines[3].substr(0, 22), "p03,ok,,dicom/p03,1.2.");
+}
+
+// Splits CSV text into records of fields by RFC 4180's grammar (quoted
+// fields may hold commas, doubled quotes and line breaks).
+std::vector<std::vector<std::string>> parseCsv(const std::string& text) {
+  std::vector<std::vector<std::string>> records;
+  std::vector<std::string> record(1);
+  bool quoted = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        record.back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        record.back() += c;
+      }
+    } else if (c == '"' && record.back().empty()) {
+      quoted = true;
+    } else if (c == ',') {
+      record.emplace_back();
+    } else if (c == '\n') {
+      records.push_back(std::move(record));
+      record.assign(1, "");
+    } else {
+      EXPECT_NE(c, '"') << "a bare quote in an unquoted field";
+      record.back() += c;
+    }
+  }
+  EXPECT_FALSE(quoted) << "unterminated quoted field";
+  EXPECT_EQ(record, std::vector<std::string>(1)) << "the last record lacks its line break";
+  return records;
+}
+
+TEST(Summary, CsvFieldsAreQuotedPerRfc4180) {
+  CohortSummary s = sampleSummary();
+  s.cases[1].reason = "line one\nline \"two\", with a comma\r\nend";
+  s.cases[2].input = "dicom/p03, \"second\"";
+  s.cases[0].labels[0].name = "liver, \"left\"";
+  const std::string csv = summaryCsv(s);
+  const auto records = parseCsv(csv);
+  ASSERT_EQ(records.size(), 4u) << csv;
+  for (const auto& r : records) EXPECT_EQ(r.size(), 23u) << csv;
+  EXPECT_EQ(records[1][0], "p01__ct");
+  EXPECT_EQ(records[1][7], "liver, \"left\"");
+  EXPECT_EQ(records[1][9], "0.3333333333");
+  EXPECT_EQ(records[2][0], "p02, \"odd\"");
+  EXPECT_EQ(records[2][1], "failed");
+  EXPECT_EQ(records[2][2], s.cases[1].reason);
+  EXPECT_EQ(records[3][3], s.cases[2].input);
+  EXPECT_EQ(records[3][4], "1.2.3");
+  EXPECT_EQ(records[3][5], "4");
 }
 
 TEST(Summary, JsonRoundTripIsExact) {
