@@ -4,6 +4,7 @@
 #include "app/cli/console_progress.h"
 #include "app/cli/interrupt.h"
 #include "app/tessera/commands.h"
+#include "app/tessera/segment_options.h"
 #include "models/pipeline/batch.h"
 
 namespace tessera::cli {
@@ -41,10 +42,8 @@ int runBatch(const Args& args) {
   ArgParser p("batch", "Segment every case of a folder: volume files and DICOM series.");
   p.option("-i,--input", "IN_DIR", "folder searched recursively for cases");
   p.option("-o,--output", "OUT_DIR", "one folder per case, summary.csv, summary.json, manifest");
-  p.option("--model", "M", "ONNX model (default: the bundled model)");
-  p.option("--mode", "MODE", "sparse (compute only blocks holding anatomy) or dense", "sparse");
+  addSegmentOptions(p, "CPU threads in all, split between the jobs (default: all cores)");
   p.option("--jobs", "N", "cases computed at once (threads are split between them)", "1");
-  p.option("--threads", "N", "CPU threads in all (default: all cores)", "0");
   p.flag("--resume", "skip cases the manifest records as finished with intact outputs");
   p.option("--shard", "K/N", "process only shard K (0-based) of N: cases k with k mod N = K");
   p.flag("--fail-fast", "stop at the first failed case (default: record it and go on)");
@@ -69,17 +68,20 @@ int runBatch(const Args& args) {
   models::BatchOptions o;
   o.inputDir = p.get("input");
   o.outputDir = p.get("output");
-  o.modelPath = p.get("model");
   o.resume = p.has("resume");
   o.failFast = p.has("fail-fast");
   o.meshes = p.has("meshes");
   o.meshFormat = p.get("mesh-format");
   o.discovery.include = splitPatterns(p.get("include"));
   o.discovery.exclude = splitPatterns(p.get("exclude"));
-  if (!models::parseSegmentMode(p.get("mode"), &o.mode)) {
-    std::fprintf(stderr, "tessera: error: --mode must be sparse or dense\n");
+  SegmentCommandOptions segment;
+  std::string error;
+  if (!readSegmentOptions(p, &segment, &error)) {
+    std::fprintf(stderr, "tessera: error: %s\n", error.c_str());
     return kExitUsage;
   }
+  o.modelPath = segment.modelPath;
+  o.segment = segment.segment;
   if (o.meshFormat != "stl" && o.meshFormat != "obj") {
     std::fprintf(stderr, "tessera: error: --mesh-format must be stl or obj\n");
     return kExitUsage;
@@ -88,13 +90,13 @@ int runBatch(const Args& args) {
     std::fprintf(stderr, "tessera: error: --shard must be K/N with 0 <= K < N, e.g. 0/4\n");
     return kExitUsage;
   }
-  long long jobs = 1, threads = 0;
-  if (!p.getInt("jobs", &jobs, 1, 256) || !p.getInt("threads", &threads, 0, 1024)) {
+  long long jobs = 1;
+  if (!p.getInt("jobs", &jobs, 1, 256)) {
     std::fprintf(stderr, "tessera: error: %s\n", p.error().c_str());
     return kExitUsage;
   }
   o.jobs = static_cast<int>(jobs);
-  o.threads = static_cast<int>(threads);
+  o.threads = segment.segment.threads;
 
   ConsoleProgress progress("batch");
   o.progress = &progress;

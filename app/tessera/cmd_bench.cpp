@@ -1,6 +1,7 @@
 #include <cstdio>
 
 #include "app/tessera/commands.h"
+#include "app/tessera/segment_options.h"
 #include "core/files.h"
 #include "core/json.h"
 #include "core/parallel.h"
@@ -12,18 +13,12 @@ namespace tessera::cli {
 
 int runBench(const Args& args) {
   ArgParser p("bench", "Measure dense against sparse segmentation (and PyTorch) side by side.");
-  p.option("--model", "M", "ONNX model (default: the bundled model)");
-  p.option("--threads", "N", "CPU threads for Tessera and PyTorch", "2");
+  addSegmentOptions(p, "CPU threads for Tessera and PyTorch (0: all cores)", "2",
+                    /*withMode=*/false);
   p.option("--slices", "K", "slices per phantom", "24");
   p.option("--repeats", "R", "runs per mode (the fastest run of each slice counts)", "2");
   p.option("--e2e-slices", "K", "slices of the end-to-end read-segment-write case (0: skip)",
            "300");
-  p.option("--sparsity", "LEVEL",
-           "sparse mode's output-driven sparsity: off, conservative, "
-           "balanced or aggressive",
-           "balanced");
-  p.option("--dilation", "B", "blocks the detector adds around the anatomy",
-           std::to_string(models::SegmentOptions{}.detector.dilation));
   p.flag("--no-torch", "skip the PyTorch comparison");
   p.option("--json", "PATH", "also write the results as JSON");
   p.option("--work-dir", "DIR", "scratch directory", "/tmp");
@@ -32,26 +27,24 @@ int runBench(const Args& args) {
       "ratios are measured in this one run. See docs/PERFORMANCE.md.");
   int exit = kExitOk;
   if (!parseOrExit(p, args, &exit)) return exit;
-  long long threads, slices, repeats, e2e;
-  if (!p.getInt("threads", &threads, 1, 1024) || !p.getInt("slices", &slices, 1, 2000) ||
+  long long slices, repeats, e2e;
+  if (!p.getInt("slices", &slices, 1, 2000) ||
       !p.getInt("repeats", &repeats, 1, 100) || !p.getInt("e2e-slices", &e2e, 0, 5000)) {
     std::fprintf(stderr, "tessera: error: %s\n", p.error().c_str());
     return kExitUsage;
   }
-  models::SegmentOptions sparseOptions;
-  long long dilation;
-  if (!models::parseRefinement(p.get("sparsity"), &sparseOptions.refinement)) {
-    std::fprintf(stderr,
-                 "tessera: error: --sparsity must be off, conservative, balanced or aggressive\n");
+  SegmentCommandOptions segment;
+  std::string error;
+  if (!readSegmentOptions(p, &segment, &error)) {
+    std::fprintf(stderr, "tessera: error: %s\n", error.c_str());
     return kExitUsage;
   }
-  if (!p.getInt("dilation", &dilation, 0, 4)) {
-    std::fprintf(stderr, "tessera: error: %s\n", p.error().c_str());
-    return kExitUsage;
-  }
-  sparseOptions.detector.dilation = static_cast<int>(dilation);
+  models::SegmentOptions sparseOptions = segment.segment;
+  sparseOptions.mode = models::SegmentMode::kSparse;
+  const long long threads = segment.segment.threads > 0 ? segment.segment.threads : hardwareThreads();
+  const long long dilation = sparseOptions.detector.dilation;
   setNumThreads(static_cast<int>(threads));
-  std::string modelPath = p.get("model");
+  std::string modelPath = segment.modelPath;
   if (modelPath.empty()) {
     auto found = models::defaultModelPath();
     if (!found.ok()) return fail(found.error());

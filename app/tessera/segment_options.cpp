@@ -3,9 +3,10 @@
 namespace tessera::cli {
 
 void addSegmentOptions(ArgParser& p, const std::string& threadsHelp,
-                       const std::string& defaultThreads) {
+                       const std::string& defaultThreads, bool withMode) {
   p.option("--model", "M", "ONNX model (default: the bundled model)");
-  p.option("--mode", "MODE", "sparse (compute only blocks holding anatomy) or dense", "sparse");
+  if (withMode)
+    p.option("--mode", "MODE", "sparse (compute only blocks holding anatomy) or dense", "sparse");
   p.option("--sparsity", "LEVEL",
            "output-driven sparsity in sparse mode: off, conservative, balanced or aggressive "
            "(finer decoder levels skip blocks a coarser level labels confidently)",
@@ -18,7 +19,7 @@ void addSegmentOptions(ArgParser& p, const std::string& threadsHelp,
 
 bool readSegmentOptions(ArgParser& p, SegmentCommandOptions* o, std::string* error) {
   o->modelPath = p.get("model");
-  if (!models::parseSegmentMode(p.get("mode"), &o->segment.mode)) {
+  if (p.has("mode") && !models::parseSegmentMode(p.get("mode"), &o->segment.mode)) {
     *error = "--mode must be sparse or dense";
     return false;
   }

@@ -15,9 +15,11 @@ struct SegmentCommandOptions {
 };
 
 // Adds --model, --mode, --sparsity, --dilation and --threads; `threadsHelp`
-// says what the thread count means for the command.
-void addSegmentOptions(ArgParser& parser, const std::string& threadsHelp = "CPU threads (default: all cores)",
-                       const std::string& defaultThreads = "0");
+// says what the thread count means for the command. `withMode` false: the
+// command runs both modes itself (bench).
+void addSegmentOptions(ArgParser& parser,
+                       const std::string& threadsHelp = "CPU threads (default: all cores)",
+                       const std::string& defaultThreads = "0", bool withMode = true);
 
 // Reads them after parse(); on a malformed value returns false with a
 // message for the user (the command then exits with kExitUsage).

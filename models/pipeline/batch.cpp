@@ -24,6 +24,7 @@
 #include "models/pipeline/manifest.h"
 #include "models/pipeline/model_store.h"
 #include "models/pipeline/segment_job.h"
+#include "models/pipeline/segment_study.h"
 
 namespace tessera::models {
 
@@ -118,7 +119,9 @@ class Pipeline {
         model_(std::move(model)),
         modelHash_(std::move(modelHash)),
         manifest_(manifest),
-        options_("mode=" + std::string(segmentModeName(options.mode)) +
+        options_("mode=" + std::string(segmentModeName(options.segment.mode)) +
+                 " sparsity=" + refinementName(options.segment.refinement) +
+                 " dilation=" + std::to_string(options.segment.detector.dilation) +
                  " meshes=" + (options.meshes ? options.meshFormat : std::string("none")) +
                  " version=" + TESSERA_VERSION),
         inputRoot_(absoluteNormalPath(options.inputDir)),
@@ -338,21 +341,18 @@ void Pipeline::readStage() {
 Status Pipeline::computeCase(Segmenter& segmenter, ReadItem& item, WriteItem* out) {
   const std::size_t i = item.index;
   CaseProgress progress(this, i, 0.1, 0.8);
-  SegmentOptions options;
-  options.mode = o_.mode;
+  SegmentOptions options = o_.segment;
   options.threads = threadsPerJob_;
+  options.keepBlockMap = false;
+  options.onSlice = nullptr;
   options.progress = &progress;
   options.cancel = &stop_;
-  TESSERA_ASSIGN_OR_RETURN(Segmentation seg, segmenter.segment(item.volume, options));
-  imaging::StatisticsOptions statsOptions;
-  statsOptions.cancel = &stop_;
-  TESSERA_ASSIGN_OR_RETURN(std::vector<imaging::LabelStatistics> statistics,
-                           imaging::computeLabelStatistics(item.volume, seg.labels, statsOptions));
+  TESSERA_ASSIGN_OR_RETURN(StudySegmentation seg, segmentStudy(segmenter, item.volume, options));
   out->index = i;
   out->job.geometry = item.volume.geometry();
   out->job.stats = seg.stats;
   out->job.readSeconds = item.readSeconds;
-  out->job.statistics = std::move(statistics);
+  out->job.statistics = std::move(seg.statistics);
   out->labels = std::move(seg.labels);
   return Status();
 }
@@ -415,7 +415,7 @@ Status Pipeline::writeCase(WriteItem& item) {
   job.input = c.input;
   job.seriesUid = c.seriesUid;
   job.output = (fs::path(staging.finalPath()) / "labels.nii.gz").string();
-  job.segment.mode = o_.mode;
+  job.segment = o_.segment;
   TESSERA_RETURN_IF_ERROR(writeTextFileAtomic((dir / "report.json").string(),
                                               segmentReportJson(job, item.job, model_->info)));
   files.push_back("report.json");
@@ -594,7 +594,7 @@ Result<BatchResult> runBatch(const BatchOptions& options) {
   summary.modelName = model->info.name;
   summary.modelVersion = model->info.version;
   summary.modelHash = hashHex(modelHash);
-  summary.mode = segmentModeName(o.mode);
+  summary.mode = segmentModeName(o.segment.mode);
   summary.meshFormat = o.meshes ? o.meshFormat : "";
   summary.cohortCases = result.cohortCases;
   summary.cohortFingerprint = cohortFingerprint(discovery.cases);

@@ -34,7 +34,9 @@ struct BatchOptions {
   std::string inputDir;
   std::string outputDir;  // created when missing
   std::string modelPath;  // empty: the bundled default model
-  SegmentMode mode = SegmentMode::kSparse;
+  // What `tessera segment` takes (mode, output-driven sparsity, detector);
+  // threads, progress, cancel and onSlice are set per case by the batch.
+  SegmentOptions segment;
   int jobs = 1;     // cases computed at once, each with its own Segmenter
   int threads = 0;  // all threads together; 0: all cores
   bool resume = false;
