@@ -12,8 +12,8 @@
 //            zero weights for them: same storage, same result, more FLOPs.
 #include <string>
 
-#include "models/ops/cpu/cpu_ops.h"
-#include "models/ops/cpu/dnnl_context.h"
+#include "models/ops/cpu/internal/cpu_ops.h"
+#include "models/ops/cpu/internal/dnnl_context.h"
 
 namespace tessera::models::cpu {
 namespace {

@@ -9,8 +9,8 @@
 // for inputs.
 #include <string>
 
-#include "models/ops/cpu/cpu_ops.h"
-#include "models/ops/cpu/dnnl_context.h"
+#include "models/ops/cpu/internal/cpu_ops.h"
+#include "models/ops/cpu/internal/dnnl_context.h"
 
 namespace tessera::models::cpu {
 namespace {

@@ -5,8 +5,8 @@
 
 #include "core/log.h"
 #include "models/backend/backend.h"
-#include "models/ops/cpu/cpu_ops.h"
-#include "models/ops/cpu/dnnl_context.h"
+#include "models/ops/cpu/internal/cpu_ops.h"
+#include "models/ops/cpu/internal/dnnl_context.h"
 
 namespace tessera::models {
 namespace {

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "core/parallel.h"
-#include "models/ops/cpu/cpu_ops.h"
-#include "models/ops/cpu/vector_math.h"
+#include "models/ops/cpu/internal/cpu_ops.h"
+#include "models/ops/cpu/internal/vector_math.h"
 
 namespace tessera::models::cpu {
 namespace {

@@ -1,4 +1,4 @@
-#include "models/ops/cpu/dnnl_context.h"
+#include "models/ops/cpu/internal/dnnl_context.h"
 
 #include <cstring>
 
