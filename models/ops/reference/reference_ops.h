@@ -12,6 +12,7 @@
 
 #include <vector>
 
+#include "models/backend/op_params.h"
 #include "models/backend/tensor.h"
 
 namespace tessera::models::ref {
@@ -37,18 +38,14 @@ Tensor relu(const Tensor& x);
 Tensor reluBackward(const Tensor& y, const Tensor& dy);
 
 // Batch norm over (N, H, W) per channel.
-struct BatchNormSaved {
-  std::vector<float> mean;    // per channel, batch statistics
-  std::vector<float> invStd;  // 1 / sqrt(var + eps), biased variance
-};
 Tensor batchNormTrain(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps,
-                      BatchNormSaved* saved);
-void batchNormBackward(const Tensor& x, const Tensor& gamma, const BatchNormSaved& saved,
+                      BatchNormState* state);
+void batchNormBackward(const Tensor& x, const Tensor& gamma, const BatchNormState& state,
                        const Tensor& dy, Tensor* dx, Tensor* dgamma, Tensor* dbeta);
 // y = γ·(x − mean)·invStd + β in float, the one formula every path uses so
 // that recomputation reproduces training-mode outputs bit for bit.
 Tensor batchNormApply(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                      const std::vector<float>& mean, const std::vector<float>& invStd);
+                      const BatchNormState& state);
 Tensor batchNormInference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                           const Tensor& runningMean, const Tensor& runningVar, float eps);
 
@@ -64,24 +61,10 @@ Tensor add(const Tensor& a, const Tensor& b);
 //   per head (d = C / heads channels): A = softmax_t'(q_tᵀ k_t' / sqrt(d)),
 //   o_t = Σ_t' A_tt' v_t';  y = x + Wo o + bo at active tokens, y = x elsewhere.
 // Weights (C, C, 1, 1), biases (1, C, 1, 1). mask: H×W bytes per sample or empty.
-struct AttentionParams {
-  const Tensor* wq;
-  const Tensor* bq;
-  const Tensor* wk;
-  const Tensor* bk;
-  const Tensor* wv;
-  const Tensor* bv;
-  const Tensor* wo;
-  const Tensor* bo;
-  int heads;
-};
-Tensor attention(const Tensor& x, const AttentionParams& p,
+Tensor attention(const Tensor& x, const AttentionWeights& p,
                  const std::vector<std::uint8_t>* tokenMask = nullptr);
-struct AttentionGrads {
-  Tensor dwq, dbq, dwk, dbk, dwv, dbv, dwo, dbo;
-};
-Tensor attentionBackward(const Tensor& x, const AttentionParams& p, const Tensor& dy,
-                         AttentionGrads* grads,
+Tensor attentionBackward(const Tensor& x, const AttentionWeights& p, const Tensor& dy,
+                         AttentionGradients* grads,
                          const std::vector<std::uint8_t>* tokenMask = nullptr);
 
 // Softmax over channels at every pixel.

@@ -21,7 +21,7 @@ TEST(ReferenceOps, ConvForwardMatchesHandComputation) {
   Tensor b = Tensor::zeros({1, 1, 1, 1});
   b.fill(0.5f);
   const Tensor y = ref::conv2d(x, w, &b, 1, 1);
-  EXPECT_FLOAT_EQ(y.at(0, 0, 1, 1), 45.5f);          // all nine
+  EXPECT_FLOAT_EQ(y.at(0, 0, 1, 1), 45.5f);                 // all nine
   EXPECT_FLOAT_EQ(y.at(0, 0, 0, 0), 1 + 2 + 4 + 5 + 0.5f);  // corner sees four
 }
 
@@ -67,7 +67,9 @@ TEST(ReferenceOps, MaxPoolPicksMaximaAndRoutesGradients) {
                                              std::max(x.at(1, 1, 3, 4), x.at(1, 1, 3, 5))));
   const Tensor r = randomTensor(y.shape(), 10);
   const Tensor dx = ref::maxPool2x2Backward(x, r);
-  EXPECT_LT(gradientError(x, dx, [&] { return dot(ref::maxPool2x2(x), r); }, 1e-3f), 1e-3);
+  EXPECT_LT(gradientError(
+                x, dx, [&] { return dot(ref::maxPool2x2(x), r); }, 1e-3f),
+            1e-3);
 }
 
 TEST(ReferenceOps, ReluAndConcat) {
@@ -77,7 +79,9 @@ TEST(ReferenceOps, ReluAndConcat) {
     EXPECT_EQ(y.data()[i], x.data()[i] > 0 ? x.data()[i] : 0.0f);
   const Tensor r = randomTensor(y.shape(), 12);
   const Tensor dx = ref::reluBackward(y, r);
-  EXPECT_LT(gradientError(x, dx, [&] { return dot(ref::relu(x), r); }, 1e-4f), 1e-3);
+  EXPECT_LT(gradientError(
+                x, dx, [&] { return dot(ref::relu(x), r); }, 1e-4f),
+            1e-3);
   Tensor a = randomTensor({2, 3, 2, 2}, 13), b = randomTensor({2, 5, 2, 2}, 14);
   const Tensor ab = ref::concat(a, b);
   EXPECT_EQ(ab.at(1, 4, 1, 0), b.at(1, 1, 1, 0));
@@ -91,7 +95,7 @@ TEST(ReferenceOps, BatchNormNormalisesAndHasCorrectGradients) {
   Tensor x = randomTensor({3, 4, 3, 3}, 15, 2.0f);
   Tensor gamma = randomTensor({1, 4, 1, 1}, 16);
   Tensor beta = randomTensor({1, 4, 1, 1}, 17);
-  ref::BatchNormSaved saved;
+  BatchNormState saved;
   Tensor unit = Tensor::zeros({1, 4, 1, 1});
   unit.fill(1.0f);
   const Tensor y = ref::batchNormTrain(x, unit, Tensor::zeros({1, 4, 1, 1}), 1e-5f, &saved);
@@ -111,7 +115,7 @@ TEST(ReferenceOps, BatchNormNormalisesAndHasCorrectGradients) {
   ref::batchNormTrain(x, gamma, beta, 1e-5f, &saved);
   ref::batchNormBackward(x, gamma, saved, r, &dx, &dg, &db);
   auto loss = [&] {
-    ref::BatchNormSaved s;
+    BatchNormState s;
     return dot(ref::batchNormTrain(x, gamma, beta, 1e-5f, &s), r);
   };
   EXPECT_LT(gradientError(x, dx, loss, 1e-2f), 2e-3);
@@ -126,10 +130,10 @@ TEST(ReferenceOps, AttentionIsResidualAndHasCorrectGradients) {
     ws[i] = randomTensor({4, 4, 1, 1}, 21 + i, 0.7f);
     bs[i] = randomTensor({1, 4, 1, 1}, 31 + i, 0.2f);
   }
-  ref::AttentionParams p{&ws[0], &bs[0], &ws[1], &bs[1], &ws[2], &bs[2], &ws[3], &bs[3], 2};
+  AttentionWeights p{&ws[0], &bs[0], &ws[1], &bs[1], &ws[2], &bs[2], &ws[3], &bs[3], 2};
   // With a zero output projection the block is the identity.
   Tensor zeroW = Tensor::zeros({4, 4, 1, 1}), zeroB = Tensor::zeros({1, 4, 1, 1});
-  ref::AttentionParams identity = p;
+  AttentionWeights identity = p;
   identity.wo = &zeroW;
   identity.bo = &zeroB;
   EXPECT_EQ(maxAbsoluteDifference(ref::attention(x, identity), x), 0.0);
@@ -139,7 +143,7 @@ TEST(ReferenceOps, AttentionIsResidualAndHasCorrectGradients) {
     std::vector<std::uint8_t> mask(2 * 9, 1);
     mask[1] = mask[4] = mask[9 + 8] = 0;
     const std::vector<std::uint8_t>* m = masked ? &mask : nullptr;
-    ref::AttentionGrads g;
+    AttentionGradients g;
     const Tensor dx = ref::attentionBackward(x, p, r, &g, m);
     auto loss = [&] { return dot(ref::attention(x, p, m), r); };
     EXPECT_LT(gradientError(x, dx, loss), 2e-3) << "masked " << masked;
@@ -160,7 +164,7 @@ TEST(ReferenceOps, MaskedAttentionIgnoresInactiveTokens) {
     ws[i] = randomTensor({4, 4, 1, 1}, 51 + i);
     bs[i] = randomTensor({1, 4, 1, 1}, 61 + i);
   }
-  ref::AttentionParams p{&ws[0], &bs[0], &ws[1], &bs[1], &ws[2], &bs[2], &ws[3], &bs[3], 1};
+  AttentionWeights p{&ws[0], &bs[0], &ws[1], &bs[1], &ws[2], &bs[2], &ws[3], &bs[3], 1};
   std::vector<std::uint8_t> mask{1, 1, 0, 1};
   const Tensor y = ref::attention(x, p, &mask);
   for (int c = 0; c < 4; ++c) EXPECT_EQ(y.at(0, c, 1, 0), x.at(0, c, 1, 0));
