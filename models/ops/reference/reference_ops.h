@@ -58,7 +58,7 @@ void batchNormBackward(const Tensor& x, const Tensor& gamma, const BatchNormStat
 Tensor batchNormApply(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                       const BatchNormState& state);
 // Reference only: y = γ·(x − running mean)/sqrt(running var + eps) + β in
-// double, the oracle of the inference engine's folded batch norm.
+// double, the oracle of infer::InferenceEngine's folded batch norm.
 Tensor batchNormInference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                           const Tensor& runningMean, const Tensor& runningVar, float eps);
 

@@ -478,7 +478,7 @@ TEST_F(BackendNetwork, HalfStorageGradientsAreClose) {
   EXPECT_LT(std::sqrt(diff / norm), 0.2);
 }
 
-// Peak bytes come from the engine's allocator: deterministic, so a
+// Peak bytes come from core/memory.h's tracked allocations: deterministic, so a
 // regression in what a policy keeps shows up here, not only in the benchmark.
 TEST_F(BackendNetwork, CheckpointingLowersPeakMemory) {
   std::int64_t peak[3] = {};
