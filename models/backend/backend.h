@@ -6,7 +6,10 @@
 // always kNCHW and owned by the caller — backends may cache reordered copies
 // keyed by the parameter's storage and version.
 //
-// Shapes follow models/ops/reference/reference_ops.h.
+// Each op is one file per backend, with the same stem: <op>.cpp in
+// models/ops/reference/, <op>_cpu.cpp in models/ops/cpu/ (<op>_cuda.cu in
+// models/ops/cuda/). Shapes follow models/ops/reference/reference_ops.h;
+// the structs some ops take are in models/backend/op_params.h.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // The CPU backend: activations in kBlocked16 (nChw16c) end to end, dense
-// convolutions through oneDNN, everything else our own kernels (cpu_ops.h).
+// convolutions through oneDNN, everything else our own kernels (internal/cpu_ops.h).
 #include <cstdlib>
 #include <new>
 
