@@ -6,7 +6,10 @@
 // always kNCHW and owned by the caller — backends may cache reordered copies
 // keyed by the parameter's storage and version.
 //
-// Shapes follow models/ops/reference/reference_ops.h.
+// Each op is one file per backend, with the same stem: <op>.cpp in
+// models/ops/reference/, <op>_cpu.cpp in models/ops/cpu/ (<op>_cuda.cu in
+// models/ops/cuda/). Shapes follow models/ops/reference/reference_ops.h;
+// the structs some ops take are in models/backend/op_params.h.
 #pragma once
 
 #include <cstdint>
@@ -14,30 +17,10 @@
 #include <string>
 #include <vector>
 
+#include "models/backend/op_params.h"
 #include "models/backend/tensor.h"
 
 namespace tessera::models {
-
-struct BatchNormState {
-  std::vector<float> mean;    // batch mean per channel
-  std::vector<float> invStd;  // 1/sqrt(batch variance (biased) + eps)
-};
-
-struct AttentionWeights {
-  const Tensor* wq;
-  const Tensor* bq;
-  const Tensor* wk;
-  const Tensor* bk;
-  const Tensor* wv;
-  const Tensor* bv;
-  const Tensor* wo;
-  const Tensor* bo;
-  int heads = 1;
-};
-
-struct AttentionGradients {
-  Tensor dwq, dbq, dwk, dbk, dwv, dbv, dwo, dbo;
-};
 
 class Backend {
  public:
@@ -66,15 +49,14 @@ class Backend {
   virtual Tensor reluBackward(const Tensor& y, const Tensor& dy) = 0;
 
   // Training-mode batch norm: normalises with batch statistics and returns them.
-  virtual Tensor batchNormTrain(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                float eps, BatchNormState* state) = 0;
+  virtual Tensor batchNormTrain(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps,
+                                BatchNormState* state) = 0;
   // Batch norm with given statistics (recomputation in checkpointed training,
   // or inference with running statistics converted to mean/invStd).
   virtual Tensor batchNormApply(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                 const BatchNormState& state) = 0;
   virtual void batchNormBackward(const Tensor& x, const Tensor& gamma, const BatchNormState& state,
-                                 const Tensor& dy, Tensor* dx, Tensor* dgamma,
-                                 Tensor* dbeta) = 0;
+                                 const Tensor& dy, Tensor* dx, Tensor* dgamma, Tensor* dbeta) = 0;
 
   virtual Tensor concat(const Tensor& a, const Tensor& b) = 0;
   virtual void split(const Tensor& ab, std::int64_t channelsA, Tensor* a, Tensor* b) = 0;
@@ -89,8 +71,8 @@ class Backend {
 
   // Softmax cross-entropy + weighted soft Dice; labels (N,1,H,W) class indices
   // as floats in kNCHW. Returns the loss; dlogits in this backend's layout.
-  virtual double crossEntropyDiceLoss(const Tensor& logits, const Tensor& labels,
-                                      double diceWeight, Tensor* dlogits) = 0;
+  virtual double crossEntropyDiceLoss(const Tensor& logits, const Tensor& labels, double diceWeight,
+                                      Tensor* dlogits) = 0;
   virtual Tensor argmax(const Tensor& logits) = 0;  // (N,1,H,W) kNCHW
 };
 

@@ -17,8 +17,8 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "core/parallel.h"
-#include "models/ops/cpu/cpu_ops.h"
-#include "models/ops/cpu/vector_math.h"
+#include "models/ops/cpu/internal/cpu_ops.h"
+#include "models/ops/cpu/internal/vector_math.h"
 
 namespace tessera::models::cpu {
 namespace {

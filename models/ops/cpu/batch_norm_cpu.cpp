@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "core/parallel.h"
-#include "models/ops/cpu/cpu_ops.h"
+#include "models/ops/cpu/internal/cpu_ops.h"
 
 namespace tessera::models::cpu {
 namespace {

@@ -12,8 +12,8 @@
 //            zero weights for them: same storage, same result, more FLOPs.
 #include <string>
 
-#include "models/ops/cpu/cpu_ops.h"
-#include "models/ops/cpu/dnnl_context.h"
+#include "models/ops/cpu/internal/cpu_ops.h"
+#include "models/ops/cpu/internal/dnnl_context.h"
 
 namespace tessera::models::cpu {
 namespace {
@@ -68,7 +68,7 @@ FwdPd forwardPd(DnnlContext& ctx, const ConvShapes& s) {
   const dnnl::convolution_forward::desc d(prop_kind::forward_training,
                                           algorithm::convolution_direct, s.src, s.weightsAny,
                                           s.bias, s.dst, s.strides, s.padding, s.padding);
-  return FwdPd(d, ctx.engine());
+  return FwdPd(d, ctx.dnnlEngine());
 }
 
 // A primitive with the shapes it was made for.
@@ -101,9 +101,9 @@ using BackwardWeights =
 
 // The input as the chosen form needs it; `keep` holds a converted copy.
 memory input(DnnlContext& ctx, const ConvShapes& s, const Tensor& x, Tensor& keep) {
-  if (s.form != Form::kPlain) return wrap(s.src, ctx.engine(), x.data());
+  if (s.form != Form::kPlain) return wrap(s.src, ctx.dnnlEngine(), x.data());
   keep = x.to(Layout::kNCHW);
-  return wrap(s.src, ctx.engine(), keep.data());
+  return wrap(s.src, ctx.dnnlEngine(), keep.data());
 }
 
 memory weights(DnnlContext& ctx, const ConvShapes& s, const Tensor& w, const memory::desc& target) {
@@ -127,8 +127,8 @@ Tensor conv2d(DnnlContext& ctx, const Tensor& x, const Tensor& w, const Tensor* 
   Tensor converted;
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, input(ctx, s, x, converted)},
                                        {DNNL_ARG_WEIGHTS, weights(ctx, s, w, f.pd.weights_desc())},
-                                       {DNNL_ARG_DST, wrap(s.dst, ctx.engine(), y.data())}};
-  if (bias) args.emplace(DNNL_ARG_BIAS, wrap(s.bias, ctx.engine(), bias->data()));
+                                       {DNNL_ARG_DST, wrap(s.dst, ctx.dnnlEngine(), y.data())}};
+  if (bias) args.emplace(DNNL_ARG_BIAS, wrap(s.bias, ctx.dnnlEngine(), bias->data()));
   ctx.execute(f.prim, args);
   return y;
 }
@@ -145,16 +145,16 @@ void conv2dBackward(DnnlContext& ctx, const Tensor& x, const Tensor& w, const Te
             const dnnl::convolution_backward_data::desc d(algorithm::convolution_direct, s.src,
                                                           s.weightsAny, s.dst, s.strides, s.padding,
                                                           s.padding);
-            return BackwardData::Pd(d, ctx.engine(), forwardPd(ctx, s));
+            return BackwardData::Pd(d, ctx.dnnlEngine(), forwardPd(ctx, s));
           });
     });
     const ConvShapes& s = b.shapes;
     // The padded form computes the padding channels' gradient: zero, as the
     // padded weights are.
     *dx = Tensor::empty(x.shape(), Layout::kBlocked16);
-    ctx.execute(b.prim, {{DNNL_ARG_DIFF_DST, wrap(s.dst, ctx.engine(), dy.data())},
+    ctx.execute(b.prim, {{DNNL_ARG_DIFF_DST, wrap(s.dst, ctx.dnnlEngine(), dy.data())},
                          {DNNL_ARG_WEIGHTS, weights(ctx, s, w, b.pd.weights_desc())},
-                         {DNNL_ARG_DIFF_SRC, wrap(s.src, ctx.engine(), dx->data())}});
+                         {DNNL_ARG_DIFF_SRC, wrap(s.src, ctx.dnnlEngine(), dx->data())}});
   }
   if (!dw && !dbias) return;
   BackwardWeights& b = ctx.cached<BackwardWeights>("conv.bwd_weights" + k, [&] {
@@ -163,7 +163,7 @@ void conv2dBackward(DnnlContext& ctx, const Tensor& x, const Tensor& w, const Te
           const dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, s.src,
                                                            s.weightsAny, s.bias, s.dst, s.strides,
                                                            s.padding, s.padding);
-          return BackwardWeights::Pd(d, ctx.engine(), forwardPd(ctx, s));
+          return BackwardWeights::Pd(d, ctx.dnnlEngine(), forwardPd(ctx, s));
         });
   });
   const ConvShapes& s = b.shapes;
@@ -171,19 +171,20 @@ void conv2dBackward(DnnlContext& ctx, const Tensor& x, const Tensor& w, const Te
   // into the caller's OIHW tensor (cropped when the input was padded).
   const memory::desc& computed = b.pd.diff_weights_desc();
   Tensor computedStorage = scratch(computed.get_size());
-  const memory diffWeights(computed, ctx.engine(), computedStorage.data());
+  const memory diffWeights(computed, ctx.dnnlEngine(), computedStorage.data());
   Tensor converted;
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, input(ctx, s, x, converted)},
-                                       {DNNL_ARG_DIFF_DST, wrap(s.dst, ctx.engine(), dy.data())},
-                                       {DNNL_ARG_DIFF_WEIGHTS, diffWeights}};
+  std::unordered_map<int, memory> args{
+      {DNNL_ARG_SRC, input(ctx, s, x, converted)},
+      {DNNL_ARG_DIFF_DST, wrap(s.dst, ctx.dnnlEngine(), dy.data())},
+      {DNNL_ARG_DIFF_WEIGHTS, diffWeights}};
   if (dbias) {
     *dbias = Tensor::empty({1, w.n(), 1, 1});
-    args.emplace(DNNL_ARG_DIFF_BIAS, wrap(s.bias, ctx.engine(), dbias->data()));
+    args.emplace(DNNL_ARG_DIFF_BIAS, wrap(s.bias, ctx.dnnlEngine(), dbias->data()));
   }
   ctx.execute(b.prim, args);
   if (!dw) return;
   Tensor oihw = Tensor::empty({w.n(), s.inputChannels, w.h(), w.w()});
-  ctx.reorder(diffWeights, wrap(s.weightsUser, ctx.engine(), oihw.data()));
+  ctx.reorder(diffWeights, wrap(s.weightsUser, ctx.dnnlEngine(), oihw.data()));
   *dw = s.form == Form::kPadded ? cropDim1(oihw, w.c()) : oihw;
 }
 

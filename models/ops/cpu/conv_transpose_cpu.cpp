@@ -9,8 +9,8 @@
 // for inputs.
 #include <string>
 
-#include "models/ops/cpu/cpu_ops.h"
-#include "models/ops/cpu/dnnl_context.h"
+#include "models/ops/cpu/internal/cpu_ops.h"
+#include "models/ops/cpu/internal/dnnl_context.h"
 
 namespace tessera::models::cpu {
 namespace {
@@ -49,7 +49,7 @@ FwdPd forwardPd(DnnlContext& ctx, const DeconvShapes& s) {
   const dnnl::deconvolution_forward::desc d(prop_kind::forward_training,
                                             algorithm::deconvolution_direct, s.src, s.weightsAny,
                                             s.bias, s.dst, s.strides, s.padding, s.padding);
-  return FwdPd(d, ctx.engine());
+  return FwdPd(d, ctx.dnnlEngine());
 }
 
 template <class PdType, class Prim>
@@ -93,13 +93,13 @@ Tensor convTranspose2x2(DnnlContext& ctx, const Tensor& x, const Tensor& w, cons
   });
   const DeconvShapes& s = f.shapes;
   Tensor y = Tensor::empty({x.n(), w.c(), 2 * x.h(), 2 * x.w()}, Layout::kBlocked16);
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(s.src, ctx.engine(), x.data())},
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(s.src, ctx.dnnlEngine(), x.data())},
                                        {DNNL_ARG_WEIGHTS, weights(ctx, s, w, f.pd.weights_desc())},
-                                       {DNNL_ARG_DST, wrap(s.dst, ctx.engine(), y.data())}};
+                                       {DNNL_ARG_DST, wrap(s.dst, ctx.dnnlEngine(), y.data())}};
   Tensor paddedBias;
   if (bias) {
     paddedBias = s.padded ? padDim1(*bias, s.outputChannels) : *bias;
-    args.emplace(DNNL_ARG_BIAS, wrap(s.bias, ctx.engine(), paddedBias.data()));
+    args.emplace(DNNL_ARG_BIAS, wrap(s.bias, ctx.dnnlEngine(), paddedBias.data()));
   }
   ctx.execute(f.prim, args);
   return y;
@@ -116,14 +116,14 @@ void convTranspose2x2Backward(DnnlContext& ctx, const Tensor& x, const Tensor& w
                 const dnnl::deconvolution_backward_data::desc d(algorithm::deconvolution_direct,
                                                                 s.src, s.weightsAny, s.dst,
                                                                 s.strides, s.padding, s.padding);
-                return BackwardData::Pd(d, ctx.engine(), forwardPd(ctx, s));
+                return BackwardData::Pd(d, ctx.dnnlEngine(), forwardPd(ctx, s));
               });
         });
     const DeconvShapes& s = b.shapes;
     *dx = Tensor::empty(x.shape(), Layout::kBlocked16);
-    ctx.execute(b.prim, {{DNNL_ARG_DIFF_DST, wrap(s.dst, ctx.engine(), dy.data())},
+    ctx.execute(b.prim, {{DNNL_ARG_DIFF_DST, wrap(s.dst, ctx.dnnlEngine(), dy.data())},
                          {DNNL_ARG_WEIGHTS, weights(ctx, s, w, b.pd.weights_desc())},
-                         {DNNL_ARG_DIFF_SRC, wrap(s.src, ctx.engine(), dx->data())}});
+                         {DNNL_ARG_DIFF_SRC, wrap(s.src, ctx.dnnlEngine(), dx->data())}});
   }
   if (!dw && !dbias) return;
   BackwardWeights& b =
@@ -133,26 +133,27 @@ void convTranspose2x2Backward(DnnlContext& ctx, const Tensor& x, const Tensor& w
               const dnnl::deconvolution_backward_weights::desc d(algorithm::deconvolution_direct,
                                                                  s.src, s.weightsAny, s.bias, s.dst,
                                                                  s.strides, s.padding, s.padding);
-              return BackwardWeights::Pd(d, ctx.engine(), forwardPd(ctx, s));
+              return BackwardWeights::Pd(d, ctx.dnnlEngine(), forwardPd(ctx, s));
             });
       });
   const DeconvShapes& s = b.shapes;
   const memory::desc& computed = b.pd.diff_weights_desc();
   Tensor computedStorage = scratch(computed.get_size());
-  const memory diffWeights(computed, ctx.engine(), computedStorage.data());
+  const memory diffWeights(computed, ctx.dnnlEngine(), computedStorage.data());
   Tensor biasGrad;
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(s.src, ctx.engine(), x.data())},
-                                       {DNNL_ARG_DIFF_DST, wrap(s.dst, ctx.engine(), dy.data())},
-                                       {DNNL_ARG_DIFF_WEIGHTS, diffWeights}};
+  std::unordered_map<int, memory> args{
+      {DNNL_ARG_SRC, wrap(s.src, ctx.dnnlEngine(), x.data())},
+      {DNNL_ARG_DIFF_DST, wrap(s.dst, ctx.dnnlEngine(), dy.data())},
+      {DNNL_ARG_DIFF_WEIGHTS, diffWeights}};
   if (dbias) {
     biasGrad = Tensor::empty({1, s.outputChannels, 1, 1});
-    args.emplace(DNNL_ARG_DIFF_BIAS, wrap(s.bias, ctx.engine(), biasGrad.data()));
+    args.emplace(DNNL_ARG_DIFF_BIAS, wrap(s.bias, ctx.dnnlEngine(), biasGrad.data()));
   }
   ctx.execute(b.prim, args);
   if (dbias) *dbias = s.padded ? cropDim1(biasGrad, w.c()) : biasGrad;
   if (!dw) return;
   Tensor iohw = Tensor::empty({w.n(), s.outputChannels, 2, 2});
-  ctx.reorder(diffWeights, wrap(s.weightsUser, ctx.engine(), iohw.data()));
+  ctx.reorder(diffWeights, wrap(s.weightsUser, ctx.dnnlEngine(), iohw.data()));
   *dw = s.padded ? cropDim1(iohw, w.c()) : iohw;
 }
 

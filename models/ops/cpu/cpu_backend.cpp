@@ -1,12 +1,12 @@
 // The CPU backend: activations in kBlocked16 (nChw16c) end to end, dense
-// convolutions through oneDNN, everything else our own kernels (cpu_ops.h).
+// convolutions through oneDNN, everything else our own kernels (internal/cpu_ops.h).
 #include <cstdlib>
 #include <new>
 
 #include "core/log.h"
 #include "models/backend/backend.h"
-#include "models/ops/cpu/cpu_ops.h"
-#include "models/ops/cpu/dnnl_context.h"
+#include "models/ops/cpu/internal/cpu_ops.h"
+#include "models/ops/cpu/internal/dnnl_context.h"
 
 namespace tessera::models {
 namespace {

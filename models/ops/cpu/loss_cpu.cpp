@@ -1,5 +1,5 @@
 // Softmax cross-entropy + soft Dice (the definition of
-// ref::crossEntropyDiceLoss) and argmax on nChw16c logits. Two passes over
+// ref::crossEntropyDiceLoss) on nChw16c logits. Two passes over
 // the pixels: the first stores the softmax in dlogits and sums the per-class
 // statistics per image row (in double, rows added in a fixed order); the
 // second turns the stored softmax into the gradient.
@@ -9,22 +9,13 @@
 #include <vector>
 
 #include "core/parallel.h"
-#include "models/ops/cpu/cpu_ops.h"
-#include "models/ops/cpu/vector_math.h"
+#include "models/ops/cpu/internal/cpu_ops.h"
 
 namespace tessera::models::cpu {
 namespace {
 
 constexpr std::int64_t B = kChannelBlock;
 constexpr std::int64_t kMaxClasses = 256;
-
-// Offset of (n, class 0, pixel p) and the stride-free per-class offsets.
-struct BlockedPixels {
-  std::int64_t nb, hw;
-  std::int64_t at(std::int64_t n, std::int64_t c, std::int64_t p) const {
-    return ((n * nb + c / B) * hw + p) * B + c % B;
-  }
-};
 
 }  // namespace
 
@@ -112,21 +103,6 @@ double crossEntropyDiceLoss(const Tensor& logits, const Tensor& labels, double d
     }
   });
   return ce + diceWeight * dice;
-}
-
-Tensor argmax(const Tensor& logits) {
-  assert(logits.layout() == Layout::kBlocked16);
-  const BlockedPixels at{paddedChannels(logits.c()) / B, logits.h() * logits.w()};
-  Tensor out = Tensor::empty({logits.n(), 1, logits.h(), logits.w()});
-  const float* in = logits.data();
-  parallelFor(0, logits.n() * at.hw, [&](std::int64_t i) {
-    const std::int64_t n = i / at.hw, p = i % at.hw;
-    std::int64_t best = 0;
-    for (std::int64_t c = 1; c < logits.c(); ++c)
-      if (in[at.at(n, c, p)] > in[at.at(n, best, p)]) best = c;
-    out.data()[i] = static_cast<float>(best);
-  });
-  return out;
 }
 
 }  // namespace tessera::models::cpu

@@ -4,7 +4,7 @@
 #include <cassert>
 
 #include "core/parallel.h"
-#include "models/ops/cpu/cpu_ops.h"
+#include "models/ops/cpu/internal/cpu_ops.h"
 
 namespace tessera::models::cpu {
 namespace {

@@ -1,10 +1,10 @@
-// Element-wise ops over whole kBlocked16 storage: channel padding is zero in
-// and stays zero out (relu(0) = 0, 0 + 0 = 0).
+// ReLU over whole kBlocked16 storage: channel padding is zero in and stays
+// zero out (relu(0) = 0).
 #include <algorithm>
 #include <cassert>
 
 #include "core/parallel.h"
-#include "models/ops/cpu/cpu_ops.h"
+#include "models/ops/cpu/internal/cpu_ops.h"
 
 namespace tessera::models::cpu {
 
@@ -28,18 +28,6 @@ Tensor reluBackward(const Tensor& y, const Tensor& dy) {
     for (std::int64_t i = b; i < e; ++i) d[i] = v[i] > 0.0f ? g[i] : 0.0f;
   });
   return dx;
-}
-
-Tensor add(const Tensor& a, const Tensor& b) {
-  assert(a.shape() == b.shape() && a.layout() == b.layout());
-  Tensor y = Tensor::empty(a.shape(), a.layout());
-  const float* p = a.data();
-  const float* q = b.data();
-  float* d = y.data();
-  parallelChunks(0, a.storageCount(), [&](std::int64_t s, std::int64_t e, int) {
-    for (std::int64_t i = s; i < e; ++i) d[i] = p[i] + q[i];
-  });
-  return y;
 }
 
 }  // namespace tessera::models::cpu

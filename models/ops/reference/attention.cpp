@@ -37,7 +37,7 @@ struct Forward {
   std::vector<Matrix> a;  // per head [t][t']
 };
 
-Forward forwardSample(const Tensor& x, std::int64_t n, const AttentionParams& p,
+Forward forwardSample(const Tensor& x, std::int64_t n, const AttentionWeights& p,
                       const std::vector<std::uint8_t>* mask) {
   Forward f;
   f.tokens = activeTokens(x, n, mask);
@@ -72,7 +72,7 @@ Forward forwardSample(const Tensor& x, std::int64_t n, const AttentionParams& p,
 
 }  // namespace
 
-Tensor attention(const Tensor& x, const AttentionParams& p,
+Tensor attention(const Tensor& x, const AttentionWeights& p,
                  const std::vector<std::uint8_t>* tokenMask) {
   assert(x.layout() == Layout::kNCHW && x.c() % p.heads == 0);
   Tensor y = x.clone();
@@ -90,8 +90,8 @@ Tensor attention(const Tensor& x, const AttentionParams& p,
   return y;
 }
 
-Tensor attentionBackward(const Tensor& x, const AttentionParams& p, const Tensor& dy,
-                         AttentionGrads* g, const std::vector<std::uint8_t>* tokenMask) {
+Tensor attentionBackward(const Tensor& x, const AttentionWeights& p, const Tensor& dy,
+                         AttentionGradients* g, const std::vector<std::uint8_t>* tokenMask) {
   const std::int64_t c = x.c(), d = c / p.heads;
   const double scale = 1.0 / std::sqrt(static_cast<double>(d));
   Tensor dx = dy.clone();

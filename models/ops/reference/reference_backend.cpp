@@ -6,10 +6,6 @@
 namespace tessera::models {
 namespace {
 
-ref::AttentionParams toRef(const AttentionWeights& p) {
-  return {p.wq, p.bq, p.wk, p.bk, p.wv, p.bv, p.wo, p.bo, p.heads};
-}
-
 class ReferenceBackend final : public Backend {
  public:
   std::string name() const override { return "reference"; }
@@ -39,20 +35,15 @@ class ReferenceBackend final : public Backend {
   }
   Tensor batchNormTrain(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps,
                         BatchNormState* state) override {
-    ref::BatchNormSaved saved;
-    Tensor y = ref::batchNormTrain(x, gamma, beta, eps, &saved);
-    state->mean = saved.mean;
-    state->invStd = saved.invStd;
-    return y;
+    return ref::batchNormTrain(x, gamma, beta, eps, state);
   }
   Tensor batchNormApply(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                         const BatchNormState& s) override {
-    return ref::batchNormApply(x, gamma, beta, s.mean, s.invStd);
+    return ref::batchNormApply(x, gamma, beta, s);
   }
   void batchNormBackward(const Tensor& x, const Tensor& gamma, const BatchNormState& s,
                          const Tensor& dy, Tensor* dx, Tensor* dgamma, Tensor* dbeta) override {
-    ref::batchNormBackward(x, gamma, ref::BatchNormSaved{s.mean, s.invStd}, dy, dx, dgamma,
-                           dbeta);
+    ref::batchNormBackward(x, gamma, s, dy, dx, dgamma, dbeta);
   }
   Tensor concat(const Tensor& a, const Tensor& b) override { return ref::concat(a, b); }
   void split(const Tensor& ab, std::int64_t channelsA, Tensor* a, Tensor* b) override {
@@ -61,14 +52,11 @@ class ReferenceBackend final : public Backend {
   Tensor add(const Tensor& a, const Tensor& b) override { return ref::add(a, b); }
   Tensor attention(const Tensor& x, const AttentionWeights& p,
                    const std::vector<std::uint8_t>* mask) override {
-    return ref::attention(x, toRef(p), mask);
+    return ref::attention(x, p, mask);
   }
   Tensor attentionBackward(const Tensor& x, const AttentionWeights& p, const Tensor& dy,
                            AttentionGradients* g, const std::vector<std::uint8_t>* mask) override {
-    ref::AttentionGrads rg;
-    Tensor dx = ref::attentionBackward(x, toRef(p), dy, &rg, mask);
-    *g = {rg.dwq, rg.dbq, rg.dwk, rg.dbk, rg.dwv, rg.dbv, rg.dwo, rg.dbo};
-    return dx;
+    return ref::attentionBackward(x, p, dy, g, mask);
   }
   double crossEntropyDiceLoss(const Tensor& logits, const Tensor& labels, double diceWeight,
                               Tensor* dlogits) override {
@@ -79,6 +67,8 @@ class ReferenceBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> makeReferenceBackend() { return std::make_unique<ReferenceBackend>(); }
+std::unique_ptr<Backend> makeReferenceBackend() {
+  return std::make_unique<ReferenceBackend>();
+}
 
 }  // namespace tessera::models

@@ -3,6 +3,11 @@
 // and for gradients (checked against finite differences). Never used on the
 // production path.
 //
+// One file per op, op <op> in <op>.cpp beside models/ops/cpu/<op>_cpu.cpp
+// (and models/ops/cuda/<op>_cuda.cu); reference_backend.cpp adapts them to
+// the Backend interface. Functions marked "reference only" have no
+// counterpart in another backend: they serve the tests as oracles.
+//
 // Shapes (N batch, C channels, H×W pixels):
 //   conv weight   (Cout, Cin, K, K)      bias (1, Cout, 1, 1)
 //   convT weight  (Cin, Cout, 2, 2)      ONNX / PyTorch ConvTranspose layout
@@ -10,93 +15,83 @@
 //   labels        (N, 1, H, W) holding class indices as floats
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
+#include "models/backend/op_params.h"
 #include "models/backend/tensor.h"
 
 namespace tessera::models::ref {
 
-// y = conv(x, w) + b with zero padding `pad` on every side.
+// conv2d.cpp: y = conv(x, w) + b with zero padding `pad` on every side.
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, int stride, int pad);
 // Gradients of conv2d; any output pointer may be null.
 void conv2dBackward(const Tensor& x, const Tensor& w, const Tensor& dy, int stride, int pad,
                     Tensor* dx, Tensor* dw, Tensor* dbias);
 
-// Transposed 2×2 convolution with stride 2: (N, Cin, H, W) → (N, Cout, 2H, 2W).
+// conv_transpose.cpp: transposed 2×2 convolution with stride 2,
+// (N, Cin, H, W) → (N, Cout, 2H, 2W).
 Tensor convTranspose2x2(const Tensor& x, const Tensor& w, const Tensor* bias);
 void convTranspose2x2Backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx,
                               Tensor* dw, Tensor* dbias);
 
-// 2×2 max pooling, stride 2 (H and W even). Backward routes each gradient to
-// the first maximum in row-major window order.
+// pooling.cpp: 2×2 max pooling, stride 2 (H and W even). Backward routes
+// each gradient to the first maximum in row-major window order.
 Tensor maxPool2x2(const Tensor& x);
 Tensor maxPool2x2Backward(const Tensor& x, const Tensor& dy);
 
+// relu.cpp.
 Tensor relu(const Tensor& x);
 // dy masked by y > 0 (y is relu's output).
 Tensor reluBackward(const Tensor& y, const Tensor& dy);
 
-// Batch norm over (N, H, W) per channel.
-struct BatchNormSaved {
-  std::vector<float> mean;    // per channel, batch statistics
-  std::vector<float> invStd;  // 1 / sqrt(var + eps), biased variance
-};
+// add.cpp: a + b, same shape. Its backward passes dy to both inputs.
+Tensor add(const Tensor& a, const Tensor& b);
+
+// batch_norm.cpp: batch norm over (N, H, W) per channel.
 Tensor batchNormTrain(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps,
-                      BatchNormSaved* saved);
-void batchNormBackward(const Tensor& x, const Tensor& gamma, const BatchNormSaved& saved,
+                      BatchNormState* state);
+void batchNormBackward(const Tensor& x, const Tensor& gamma, const BatchNormState& state,
                        const Tensor& dy, Tensor* dx, Tensor* dgamma, Tensor* dbeta);
 // y = γ·(x − mean)·invStd + β in float, the one formula every path uses so
 // that recomputation reproduces training-mode outputs bit for bit.
 Tensor batchNormApply(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                      const std::vector<float>& mean, const std::vector<float>& invStd);
+                      const BatchNormState& state);
+// Reference only: y = γ·(x − running mean)/sqrt(running var + eps) + β in
+// double, the oracle of infer::InferenceEngine's folded batch norm.
 Tensor batchNormInference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                           const Tensor& runningMean, const Tensor& runningVar, float eps);
 
-// Channel concatenation and its inverse (the backward of concat).
+// concat.cpp: channel concatenation and its inverse (the backward of concat).
 Tensor concat(const Tensor& a, const Tensor& b);
 void split(const Tensor& ab, std::int64_t channelsA, Tensor* a, Tensor* b);
 
-Tensor add(const Tensor& a, const Tensor& b);
-
-// Bottleneck self-attention with a residual, per sample:
+// attention.cpp: bottleneck self-attention with a residual, per sample:
 //   tokens t = pixels (h, w) with an active mask value (all when mask empty),
 //   q = Wq x + bq, k = Wk x + bk, v = Wv x + bv   (1×1 convs, C → C)
 //   per head (d = C / heads channels): A = softmax_t'(q_tᵀ k_t' / sqrt(d)),
 //   o_t = Σ_t' A_tt' v_t';  y = x + Wo o + bo at active tokens, y = x elsewhere.
 // Weights (C, C, 1, 1), biases (1, C, 1, 1). mask: H×W bytes per sample or empty.
-struct AttentionParams {
-  const Tensor* wq;
-  const Tensor* bq;
-  const Tensor* wk;
-  const Tensor* bk;
-  const Tensor* wv;
-  const Tensor* bv;
-  const Tensor* wo;
-  const Tensor* bo;
-  int heads;
-};
-Tensor attention(const Tensor& x, const AttentionParams& p,
+Tensor attention(const Tensor& x, const AttentionWeights& p,
                  const std::vector<std::uint8_t>* tokenMask = nullptr);
-struct AttentionGrads {
-  Tensor dwq, dbq, dwk, dbk, dwv, dbv, dwo, dbo;
-};
-Tensor attentionBackward(const Tensor& x, const AttentionParams& p, const Tensor& dy,
-                         AttentionGrads* grads,
+Tensor attentionBackward(const Tensor& x, const AttentionWeights& p, const Tensor& dy,
+                         AttentionGradients* grads,
                          const std::vector<std::uint8_t>* tokenMask = nullptr);
 
-// Softmax over channels at every pixel.
-Tensor softmax(const Tensor& logits);
-// Index of the largest channel per pixel → (N, 1, H, W).
-Tensor argmax(const Tensor& logits);
-
-// Mean softmax cross-entropy over pixels plus (1 − mean soft Dice over the
-// classes present in the batch or predicted), weighted: loss = ce + diceWeight·dice.
-// Returns the loss and writes d loss / d logits.
+// loss.cpp: mean softmax cross-entropy over pixels plus (1 − mean soft Dice
+// over the classes present in the batch or predicted), weighted:
+// loss = ce + diceWeight·dice. Returns the loss and writes d loss / d logits.
 double crossEntropyDiceLoss(const Tensor& logits, const Tensor& labels, double diceWeight,
                             Tensor* dlogits);
-
-// Deep-supervision targets: each factor×factor cell takes its most frequent
-// label (ties to the smaller value). H and W must be multiples of factor.
+// Reference only (the loss's first step): softmax over channels at every pixel.
+Tensor softmax(const Tensor& logits);
+// Reference only: deep-supervision targets for the loss at coarser levels;
+// each factor×factor cell takes its most frequent label (ties to the smaller
+// value). H and W must be multiples of factor.
 Tensor downsampleLabels(const Tensor& labels, int factor);
+
+// argmax.cpp: index of the largest channel per pixel (ties to the smaller
+// index) → (N, 1, H, W).
+Tensor argmax(const Tensor& logits);
 
 }  // namespace tessera::models::ref

@@ -111,9 +111,9 @@ struct Emulator {
       for (int y = 0; y < x.h(); ++y)
         for (int xx = 0; xx < x.w(); ++xx) tokens.push_back(mask->test(xx / b, y / b) ? 1 : 0);
     }
-    ref::AttentionParams att{&V("att.q.weight"), &V("att.q.bias"), &V("att.k.weight"),
-                             &V("att.k.bias"), &V("att.v.weight"), &V("att.v.bias"),
-                             &V("att.o.weight"), &V("att.o.bias"), a.attentionHeads};
+    AttentionWeights att{&V("att.q.weight"), &V("att.q.bias"),   &V("att.k.weight"),
+                         &V("att.k.bias"),   &V("att.v.weight"), &V("att.v.bias"),
+                         &V("att.o.weight"), &V("att.o.bias"),   a.attentionHeads};
     x = maskLayer(ref::attention(x, att, tokens.empty() ? nullptr : &tokens));
     for (int l = a.levels - 1; l >= 0; --l) {
       const std::string L = std::to_string(l);

@@ -183,16 +183,26 @@ TEST_F(BackendOps, MaxPoolIsExactIncludingTies) {
   }
 }
 
-TEST_F(BackendOps, ReluAndAddAreExact) {
-  for (const Shape& s : {Shape{1, 3, 5, 7}, Shape{3, 20, 4, 3}}) {
-    SCOPED_TRACE(s.str());
-    const Tensor x = randomTensor(s, 400), dy = randomTensor(s, 401), z = randomTensor(s, 402);
+TEST_F(BackendOps, ReluIsExact) {
+  const std::uint64_t seed = 400;
+  for (const Shape& s : {Shape{1, 3, 5, 7}, Shape{3, 20, 4, 3}, Shape{2, 16, 3, 3}}) {
+    SCOPED_TRACE(s.str() + " seed " + std::to_string(seed));
+    const Tensor x = randomTensor(s, seed), dy = randomTensor(s, seed + 1);
     const Tensor y = cpu->relu(in(x));
     EXPECT_TRUE(paddingIsZero(y));
     EXPECT_EQ(maxAbsoluteDifference(y.to(Layout::kNCHW), ref->relu(x)), 0.0);
     const Tensor dx = cpu->reluBackward(y, in(dy));
+    EXPECT_TRUE(paddingIsZero(dx));
     EXPECT_EQ(maxAbsoluteDifference(dx.to(Layout::kNCHW), ref->reluBackward(ref->relu(x), dy)),
               0.0);
+  }
+}
+
+TEST_F(BackendOps, AddIsExact) {
+  const std::uint64_t seed = 400;
+  for (const Shape& s : {Shape{1, 3, 5, 7}, Shape{3, 20, 4, 3}, Shape{2, 48, 3, 2}}) {
+    SCOPED_TRACE(s.str() + " seed " + std::to_string(seed));
+    const Tensor x = randomTensor(s, seed), z = randomTensor(s, seed + 2);
     const Tensor sum = cpu->add(in(x), in(z));
     EXPECT_TRUE(paddingIsZero(sum));
     EXPECT_EQ(maxAbsoluteDifference(sum.to(Layout::kNCHW), ref->add(x, z)), 0.0);
@@ -253,6 +263,31 @@ TEST_F(BackendOps, BatchNormMatchesReference) {
   }
 }
 
+// Batch norm with given statistics (running statistics at inference, or
+// those saved by another step), not the batch's own: one float formula in
+// each backend, so outputs agree to rounding.
+TEST_F(BackendOps, BatchNormApplyWithGivenStatisticsMatchesReference) {
+  int seed = 650;
+  for (const Shape& s :
+       {Shape{1, 3, 7, 9}, Shape{3, 10, 5, 5}, Shape{2, 16, 4, 4}, Shape{1, 48, 3, 3}}) {
+    SCOPED_TRACE(s.str() + " seed " + std::to_string(seed + 1));
+    const Tensor x = randomTensor(s, ++seed, 3.0f);
+    const Tensor gamma = randomTensor({1, s.c, 1, 1}, ++seed);
+    const Tensor beta = randomTensor({1, s.c, 1, 1}, ++seed);
+    const Tensor mean = randomTensor({1, s.c, 1, 1}, ++seed);
+    const Tensor spread = randomTensor({1, s.c, 1, 1}, ++seed);
+    BatchNormState state;
+    for (std::int64_t c = 0; c < s.c; ++c) {
+      state.mean.push_back(mean.data()[c]);
+      state.invStd.push_back(1.5f + spread.data()[c]);
+    }
+    const Tensor expected = ref->batchNormApply(x, gamma, beta, state);
+    const Tensor y = cpu->batchNormApply(in(x), gamma, beta, state);
+    EXPECT_TRUE(paddingIsZero(y));
+    EXPECT_LT(scaledDifference(y, expected), 1e-5);
+  }
+}
+
 // Attention: float GEMMs over ≤ 48 channels and ≤ 20 tokens against double.
 TEST_F(BackendOps, AttentionMatchesReference) {
   struct Case {
@@ -302,7 +337,7 @@ TEST_F(BackendOps, AttentionMatchesReference) {
 }
 
 // Loss: float softmax against double; the loss is a mean of O(1) terms.
-TEST_F(BackendOps, LossAndArgmaxMatchReference) {
+TEST_F(BackendOps, LossMatchesReference) {
   int seed = 800;
   for (const Shape& s : {Shape{2, 3, 5, 7}, Shape{1, 10, 6, 6}, Shape{3, 20, 3, 4}}) {
     const Tensor logits = randomTensor(s, ++seed, 4.0f);
@@ -320,9 +355,25 @@ TEST_F(BackendOps, LossAndArgmaxMatchReference) {
       EXPECT_TRUE(paddingIsZero(d));
       EXPECT_LT(scaledDifference(d, rd), 1e-5);
     }
-    const Tensor am = cpu->argmax(in(logits));
-    EXPECT_EQ(am.layout(), Layout::kNCHW);
-    EXPECT_EQ(maxAbsoluteDifference(am, ref->argmax(logits)), 0.0);
+  }
+}
+
+// The same logits as the loss test, then logits rounded to integers, where
+// ties are common and both backends must pick the first largest channel.
+TEST_F(BackendOps, ArgmaxMatchesReferenceIncludingTies) {
+  int seed = 800;
+  for (const Shape& s : {Shape{2, 3, 5, 7}, Shape{1, 10, 6, 6}, Shape{3, 20, 3, 4}}) {
+    Tensor logits = randomTensor(s, ++seed, 4.0f);
+    ++seed;
+    for (bool ties : {false, true}) {
+      SCOPED_TRACE(s.str() + " seed " + std::to_string(seed - 1) + (ties ? " ties" : ""));
+      if (ties)
+        for (std::int64_t i = 0; i < s.count(); ++i)
+          logits.data()[i] = std::round(logits.data()[i] * 0.5f);
+      const Tensor am = cpu->argmax(in(logits));
+      EXPECT_EQ(am.layout(), Layout::kNCHW);
+      EXPECT_EQ(maxAbsoluteDifference(am, ref->argmax(logits)), 0.0);
+    }
   }
 }
 
@@ -478,7 +529,7 @@ TEST_F(BackendNetwork, HalfStorageGradientsAreClose) {
   EXPECT_LT(std::sqrt(diff / norm), 0.2);
 }
 
-// Peak bytes come from the engine's allocator: deterministic, so a
+// Peak bytes come from core/memory.h's tracked allocations: deterministic, so a
 // regression in what a policy keeps shows up here, not only in the benchmark.
 TEST_F(BackendNetwork, CheckpointingLowersPeakMemory) {
   std::int64_t peak[3] = {};

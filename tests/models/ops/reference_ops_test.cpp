@@ -5,6 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
 #include "tests/support/tensor_util.h"
 
 namespace tessera::models {
@@ -21,7 +26,7 @@ TEST(ReferenceOps, ConvForwardMatchesHandComputation) {
   Tensor b = Tensor::zeros({1, 1, 1, 1});
   b.fill(0.5f);
   const Tensor y = ref::conv2d(x, w, &b, 1, 1);
-  EXPECT_FLOAT_EQ(y.at(0, 0, 1, 1), 45.5f);          // all nine
+  EXPECT_FLOAT_EQ(y.at(0, 0, 1, 1), 45.5f);                 // all nine
   EXPECT_FLOAT_EQ(y.at(0, 0, 0, 0), 1 + 2 + 4 + 5 + 0.5f);  // corner sees four
 }
 
@@ -67,17 +72,45 @@ TEST(ReferenceOps, MaxPoolPicksMaximaAndRoutesGradients) {
                                              std::max(x.at(1, 1, 3, 4), x.at(1, 1, 3, 5))));
   const Tensor r = randomTensor(y.shape(), 10);
   const Tensor dx = ref::maxPool2x2Backward(x, r);
-  EXPECT_LT(gradientError(x, dx, [&] { return dot(ref::maxPool2x2(x), r); }, 1e-3f), 1e-3);
+  EXPECT_LT(gradientError(
+                x, dx, [&] { return dot(ref::maxPool2x2(x), r); }, 1e-3f),
+            1e-3);
 }
 
-TEST(ReferenceOps, ReluAndConcat) {
+TEST(ReferenceOps, ReluForwardAndGradient) {
   Tensor x = randomTensor({1, 2, 3, 3}, 11);
   const Tensor y = ref::relu(x);
   for (std::int64_t i = 0; i < x.shape().count(); ++i)
     EXPECT_EQ(y.data()[i], x.data()[i] > 0 ? x.data()[i] : 0.0f);
   const Tensor r = randomTensor(y.shape(), 12);
   const Tensor dx = ref::reluBackward(y, r);
-  EXPECT_LT(gradientError(x, dx, [&] { return dot(ref::relu(x), r); }, 1e-4f), 1e-3);
+  EXPECT_LT(gradientError(
+                x, dx, [&] { return dot(ref::relu(x), r); }, 1e-4f),
+            1e-3);
+}
+
+// add has no backward op: the network passes dy to both inputs. The
+// finite-difference check confirms that this is the gradient.
+TEST(ReferenceOps, AddIsTheElementwiseSumWithIdentityGradient) {
+  std::uint64_t seed = 80;
+  for (const Shape& s : {Shape{1, 3, 2, 5}, Shape{2, 20, 3, 3}}) {
+    SCOPED_TRACE(s.str() + " seed " + std::to_string(seed + 1));
+    Tensor a = randomTensor(s, ++seed), b = randomTensor(s, ++seed, 3.0f);
+    const Tensor y = ref::add(a, b);
+    ASSERT_EQ(y.shape(), s);
+    for (std::int64_t n = 0; n < s.n; ++n)
+      for (std::int64_t c = 0; c < s.c; ++c)
+        for (std::int64_t h = 0; h < s.h; ++h)
+          for (std::int64_t w = 0; w < s.w; ++w)
+            EXPECT_EQ(y.at(n, c, h, w), a.at(n, c, h, w) + b.at(n, c, h, w));
+    const Tensor r = randomTensor(s, ++seed);
+    auto loss = [&] { return dot(ref::add(a, b), r); };
+    EXPECT_LT(gradientError(a, r, loss, 0.1f), 1e-4);
+    EXPECT_LT(gradientError(b, r, loss, 0.1f), 1e-4);
+  }
+}
+
+TEST(ReferenceOps, ConcatAndSplitAreInverse) {
   Tensor a = randomTensor({2, 3, 2, 2}, 13), b = randomTensor({2, 5, 2, 2}, 14);
   const Tensor ab = ref::concat(a, b);
   EXPECT_EQ(ab.at(1, 4, 1, 0), b.at(1, 1, 1, 0));
@@ -91,7 +124,7 @@ TEST(ReferenceOps, BatchNormNormalisesAndHasCorrectGradients) {
   Tensor x = randomTensor({3, 4, 3, 3}, 15, 2.0f);
   Tensor gamma = randomTensor({1, 4, 1, 1}, 16);
   Tensor beta = randomTensor({1, 4, 1, 1}, 17);
-  ref::BatchNormSaved saved;
+  BatchNormState saved;
   Tensor unit = Tensor::zeros({1, 4, 1, 1});
   unit.fill(1.0f);
   const Tensor y = ref::batchNormTrain(x, unit, Tensor::zeros({1, 4, 1, 1}), 1e-5f, &saved);
@@ -111,12 +144,49 @@ TEST(ReferenceOps, BatchNormNormalisesAndHasCorrectGradients) {
   ref::batchNormTrain(x, gamma, beta, 1e-5f, &saved);
   ref::batchNormBackward(x, gamma, saved, r, &dx, &dg, &db);
   auto loss = [&] {
-    ref::BatchNormSaved s;
+    BatchNormState s;
     return dot(ref::batchNormTrain(x, gamma, beta, 1e-5f, &s), r);
   };
   EXPECT_LT(gradientError(x, dx, loss, 1e-2f), 2e-3);
   EXPECT_LT(gradientError(gamma, dg, loss), 1e-3);
   EXPECT_LT(gradientError(beta, db, loss), 1e-3);
+}
+
+// Apply with the saved statistics is the training-mode output (recomputation
+// relies on it); apply with any statistics and inference with running
+// statistics follow their formulas, evaluated here in double.
+TEST(ReferenceOps, BatchNormApplyAndInferenceFollowTheirFormulas) {
+  const Shape s{2, 5, 3, 4};
+  const std::uint64_t seed = 90;
+  SCOPED_TRACE(s.str() + " seed " + std::to_string(seed));
+  const Tensor x = randomTensor(s, seed, 2.0f);
+  const Tensor gamma = randomTensor({1, s.c, 1, 1}, seed + 1);
+  const Tensor beta = randomTensor({1, s.c, 1, 1}, seed + 2);
+  BatchNormState batch;
+  const Tensor trained = ref::batchNormTrain(x, gamma, beta, 1e-5f, &batch);
+  EXPECT_EQ(maxAbsoluteDifference(ref::batchNormApply(x, gamma, beta, batch), trained), 0.0);
+
+  const Tensor mean = randomTensor({1, s.c, 1, 1}, seed + 3);
+  Tensor var = randomTensor({1, s.c, 1, 1}, seed + 4);
+  for (std::int64_t c = 0; c < s.c; ++c) var.data()[c] = 0.5f + var.data()[c] * var.data()[c];
+  const float eps = 1e-3f;
+  BatchNormState given;
+  for (std::int64_t c = 0; c < s.c; ++c) {
+    given.mean.push_back(mean.data()[c]);
+    given.invStd.push_back(static_cast<float>(1.0 / std::sqrt(double(var.data()[c]) + eps)));
+  }
+  const Tensor applied = ref::batchNormApply(x, gamma, beta, given);
+  const Tensor inferred = ref::batchNormInference(x, gamma, beta, mean, var, eps);
+  for (std::int64_t n = 0; n < s.n; ++n)
+    for (std::int64_t c = 0; c < s.c; ++c)
+      for (std::int64_t h = 0; h < s.h; ++h)
+        for (std::int64_t w = 0; w < s.w; ++w) {
+          const double want = double(gamma.data()[c]) * (x.at(n, c, h, w) - mean.data()[c]) /
+                                  std::sqrt(double(var.data()[c]) + eps) +
+                              beta.data()[c];
+          EXPECT_NEAR(applied.at(n, c, h, w), want, 1e-5 * (1 + std::abs(want)));
+          EXPECT_NEAR(inferred.at(n, c, h, w), want, 1e-5 * (1 + std::abs(want)));
+        }
 }
 
 TEST(ReferenceOps, AttentionIsResidualAndHasCorrectGradients) {
@@ -126,10 +196,10 @@ TEST(ReferenceOps, AttentionIsResidualAndHasCorrectGradients) {
     ws[i] = randomTensor({4, 4, 1, 1}, 21 + i, 0.7f);
     bs[i] = randomTensor({1, 4, 1, 1}, 31 + i, 0.2f);
   }
-  ref::AttentionParams p{&ws[0], &bs[0], &ws[1], &bs[1], &ws[2], &bs[2], &ws[3], &bs[3], 2};
+  AttentionWeights p{&ws[0], &bs[0], &ws[1], &bs[1], &ws[2], &bs[2], &ws[3], &bs[3], 2};
   // With a zero output projection the block is the identity.
   Tensor zeroW = Tensor::zeros({4, 4, 1, 1}), zeroB = Tensor::zeros({1, 4, 1, 1});
-  ref::AttentionParams identity = p;
+  AttentionWeights identity = p;
   identity.wo = &zeroW;
   identity.bo = &zeroB;
   EXPECT_EQ(maxAbsoluteDifference(ref::attention(x, identity), x), 0.0);
@@ -139,7 +209,7 @@ TEST(ReferenceOps, AttentionIsResidualAndHasCorrectGradients) {
     std::vector<std::uint8_t> mask(2 * 9, 1);
     mask[1] = mask[4] = mask[9 + 8] = 0;
     const std::vector<std::uint8_t>* m = masked ? &mask : nullptr;
-    ref::AttentionGrads g;
+    AttentionGradients g;
     const Tensor dx = ref::attentionBackward(x, p, r, &g, m);
     auto loss = [&] { return dot(ref::attention(x, p, m), r); };
     EXPECT_LT(gradientError(x, dx, loss), 2e-3) << "masked " << masked;
@@ -160,7 +230,7 @@ TEST(ReferenceOps, MaskedAttentionIgnoresInactiveTokens) {
     ws[i] = randomTensor({4, 4, 1, 1}, 51 + i);
     bs[i] = randomTensor({1, 4, 1, 1}, 61 + i);
   }
-  ref::AttentionParams p{&ws[0], &bs[0], &ws[1], &bs[1], &ws[2], &bs[2], &ws[3], &bs[3], 1};
+  AttentionWeights p{&ws[0], &bs[0], &ws[1], &bs[1], &ws[2], &bs[2], &ws[3], &bs[3], 1};
   std::vector<std::uint8_t> mask{1, 1, 0, 1};
   const Tensor y = ref::attention(x, p, &mask);
   for (int c = 0; c < 4; ++c) EXPECT_EQ(y.at(0, c, 1, 0), x.at(0, c, 1, 0));
@@ -194,6 +264,52 @@ TEST(ReferenceOps, PerfectPredictionHasNearZeroLoss) {
   Tensor d;
   EXPECT_LT(ref::crossEntropyDiceLoss(logits, labels, 1.0, &d), 0.1);
   EXPECT_EQ(ref::argmax(logits).at(0, 0, 0, 1), 1.0f);
+}
+
+TEST(ReferenceOps, SoftmaxIsANormalisedShiftInvariantDistribution) {
+  const Tensor logits = randomTensor({2, 6, 3, 4}, 95, 5.0f);
+  Tensor shifted = logits.clone();
+  for (std::int64_t n = 0; n < 2; ++n)
+    for (std::int64_t h = 0; h < 3; ++h)
+      for (std::int64_t w = 0; w < 4; ++w)
+        for (std::int64_t c = 0; c < 6; ++c) shifted.at(n, c, h, w) += float(3 * n + h - w);
+  const Tensor p = ref::softmax(logits), q = ref::softmax(shifted);
+  for (std::int64_t n = 0; n < 2; ++n)
+    for (std::int64_t h = 0; h < 3; ++h)
+      for (std::int64_t w = 0; w < 4; ++w) {
+        SCOPED_TRACE("pixel " + std::to_string(n) + "," + std::to_string(h) + "," +
+                     std::to_string(w));
+        double total = 0;
+        for (std::int64_t c = 0; c < 6; ++c) {
+          EXPECT_GT(p.at(n, c, h, w), 0.0f);
+          EXPECT_NEAR(p.at(n, c, h, w), q.at(n, c, h, w), 1e-6);
+          total += p.at(n, c, h, w);
+          // Ratios of probabilities are exponentials of logit differences.
+          EXPECT_NEAR(std::log(double(p.at(n, c, h, w)) / p.at(n, 0, h, w)),
+                      double(logits.at(n, c, h, w)) - logits.at(n, 0, h, w), 1e-5);
+        }
+        EXPECT_NEAR(total, 1.0, 1e-6);
+      }
+}
+
+// Logits rounded to integers tie often: the first of the largest channels wins.
+TEST(ReferenceOps, ArgmaxTakesTheFirstLargestChannel) {
+  std::uint64_t seed = 96;
+  for (const Shape& s : {Shape{1, 2, 3, 3}, Shape{2, 10, 4, 5}}) {
+    SCOPED_TRACE(s.str() + " seed " + std::to_string(seed + 1));
+    Tensor logits = randomTensor(s, ++seed, 2.0f);
+    for (std::int64_t i = 0; i < s.count(); ++i) logits.data()[i] = std::round(logits.data()[i]);
+    const Tensor am = ref::argmax(logits);
+    ASSERT_EQ(am.shape(), (Shape{s.n, 1, s.h, s.w}));
+    for (std::int64_t n = 0; n < s.n; ++n)
+      for (std::int64_t h = 0; h < s.h; ++h)
+        for (std::int64_t w = 0; w < s.w; ++w) {
+          std::vector<float> scores;
+          for (std::int64_t c = 0; c < s.c; ++c) scores.push_back(logits.at(n, c, h, w));
+          const auto first = std::max_element(scores.begin(), scores.end()) - scores.begin();
+          EXPECT_EQ(am.at(n, 0, h, w), static_cast<float>(first)) << n << "," << h << "," << w;
+        }
+  }
 }
 
 TEST(ReferenceOps, LabelDownsamplingTakesTheMajority) {

@@ -1,8 +1,8 @@
-// Private to the CPU backend: one function per op, each in its own file,
-// glued into a Backend by cpu_backend.cpp. Activations are kBlocked16
-// (nChw16c, channel padding zero on input and on output); parameters and
-// their gradients are kNCHW. Semantics are those of
-// models/ops/reference/reference_ops.h.
+// Private to the CPU backend: one function per op, op <op> in <op>_cpu.cpp
+// beside models/ops/reference/<op>.cpp, glued into a Backend by
+// cpu_backend.cpp. Activations are kBlocked16 (nChw16c, channel padding zero
+// on input and on output); parameters and their gradients are kNCHW.
+// Semantics are those of models/ops/reference/reference_ops.h.
 #pragma once
 
 #include <cstdint>
@@ -30,9 +30,11 @@ void convTranspose2x2Backward(DnnlContext& ctx, const Tensor& x, const Tensor& w
 Tensor maxPool2x2(const Tensor& x);
 Tensor maxPool2x2Backward(const Tensor& x, const Tensor& dy);
 
-// relu_cpu.cpp: ReLU and element-wise add.
+// relu_cpu.cpp.
 Tensor relu(const Tensor& x);
 Tensor reluBackward(const Tensor& y, const Tensor& dy);
+
+// add_cpu.cpp.
 Tensor add(const Tensor& a, const Tensor& b);
 
 // batch_norm_cpu.cpp. Train and apply share one normalisation kernel, so a
@@ -57,6 +59,17 @@ Tensor attentionBackward(const Tensor& x, const AttentionWeights& p, const Tenso
 // loss_cpu.cpp.
 double crossEntropyDiceLoss(const Tensor& logits, const Tensor& labels, double diceWeight,
                             Tensor* dlogits);
+
+// argmax_cpu.cpp.
 Tensor argmax(const Tensor& logits);
+
+// Offset in nChw16c storage of (sample n, channel c, pixel p), for a tensor
+// of nb channel blocks and hw pixels per plane (loss and argmax).
+struct BlockedPixels {
+  std::int64_t nb, hw;
+  std::int64_t at(std::int64_t n, std::int64_t c, std::int64_t p) const {
+    return ((n * nb + c / kChannelBlock) * hw + p) * kChannelBlock + c % kChannelBlock;
+  }
+};
 
 }  // namespace tessera::models::cpu

@@ -1,21 +1,9 @@
+// Channel concatenation and split (its backward), pixel by pixel in kNCHW.
 #include <cassert>
 
 #include "models/ops/reference/reference_ops.h"
 
 namespace tessera::models::ref {
-
-Tensor relu(const Tensor& x) {
-  Tensor y = x.to(Layout::kNCHW);
-  for (std::int64_t i = 0; i < y.shape().count(); ++i) y.data()[i] = std::max(0.0f, y.data()[i]);
-  return y;
-}
-
-Tensor reluBackward(const Tensor& y, const Tensor& dy) {
-  Tensor dx = dy.to(Layout::kNCHW);
-  for (std::int64_t i = 0; i < dx.shape().count(); ++i)
-    if (!(y.data()[i] > 0.0f)) dx.data()[i] = 0.0f;
-  return dx;
-}
 
 Tensor concat(const Tensor& a, const Tensor& b) {
   assert(a.n() == b.n() && a.h() == b.h() && a.w() == b.w());
@@ -40,16 +28,6 @@ void split(const Tensor& ab, std::int64_t channelsA, Tensor* a, Tensor* b) {
           else
             b->at(n, c - channelsA, h, w) = ab.at(n, c, h, w);
         }
-}
-
-Tensor add(const Tensor& a, const Tensor& b) {
-  assert(a.shape() == b.shape());
-  Tensor y = Tensor::zeros(a.shape());
-  for (std::int64_t n = 0; n < a.n(); ++n)
-    for (std::int64_t c = 0; c < a.c(); ++c)
-      for (std::int64_t h = 0; h < a.h(); ++h)
-        for (std::int64_t w = 0; w < a.w(); ++w) y.at(n, c, h, w) = a.at(n, c, h, w) + b.at(n, c, h, w);
-  return y;
 }
 
 }  // namespace tessera::models::ref

@@ -25,7 +25,7 @@ memory::desc activationDesc(const Shape& shape);
 memory::desc plainDesc(const memory::dims& dims, memory::format_tag tag);
 
 // A oneDNN memory over a tensor's storage (no copy; the tensor keeps ownership).
-memory wrap(const memory::desc& desc, const dnnl::engine& engine, const float* data);
+memory wrap(const memory::desc& desc, const dnnl::engine& dnnlEngine, const float* data);
 
 // Whether oneDNN fell back to its reference implementation (correct but
 // orders of magnitude slower), e.g. for nChw16c with fewer than 16 channels.
@@ -42,7 +42,7 @@ Tensor cropDim1(const Tensor& t, std::int64_t c);
 class DnnlContext {
  public:
   DnnlContext();
-  const dnnl::engine& engine() const { return engine_; }
+  const dnnl::engine& dnnlEngine() const { return dnnlEngine_; }
   dnnl::stream& stream() { return stream_; }
 
   // The primitive (and its descriptor) for `key`, built by make() once.
@@ -77,7 +77,7 @@ class DnnlContext {
     memory reordered;  // over storage
   };
 
-  dnnl::engine engine_;
+  dnnl::engine dnnlEngine_;
   dnnl::stream stream_;
   std::unordered_map<std::string, std::shared_ptr<void>> primitives_;
   std::unordered_map<const float*, std::vector<WeightEntry>> weights_;

@@ -1,6 +1,10 @@
+// Softmax cross-entropy + soft Dice, in double, with the softmax and the
+// deep-supervision label downsampling it relies on (both reference only).
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <map>
+#include <vector>
 
 #include "models/ops/reference/reference_ops.h"
 
@@ -12,25 +16,14 @@ Tensor softmax(const Tensor& logits) {
     for (std::int64_t h = 0; h < logits.h(); ++h)
       for (std::int64_t w = 0; w < logits.w(); ++w) {
         double best = -1e300, total = 0;
-        for (std::int64_t c = 0; c < logits.c(); ++c) best = std::max<double>(best, logits.at(n, c, h, w));
-        for (std::int64_t c = 0; c < logits.c(); ++c) total += std::exp(logits.at(n, c, h, w) - best);
+        for (std::int64_t c = 0; c < logits.c(); ++c)
+          best = std::max<double>(best, logits.at(n, c, h, w));
+        for (std::int64_t c = 0; c < logits.c(); ++c)
+          total += std::exp(logits.at(n, c, h, w) - best);
         for (std::int64_t c = 0; c < logits.c(); ++c)
           p.at(n, c, h, w) = static_cast<float>(std::exp(logits.at(n, c, h, w) - best) / total);
       }
   return p;
-}
-
-Tensor argmax(const Tensor& logits) {
-  Tensor out = Tensor::zeros({logits.n(), 1, logits.h(), logits.w()});
-  for (std::int64_t n = 0; n < logits.n(); ++n)
-    for (std::int64_t h = 0; h < logits.h(); ++h)
-      for (std::int64_t w = 0; w < logits.w(); ++w) {
-        std::int64_t best = 0;
-        for (std::int64_t c = 1; c < logits.c(); ++c)
-          if (logits.at(n, c, h, w) > logits.at(n, best, h, w)) best = c;
-        out.at(n, 0, h, w) = static_cast<float>(best);
-      }
-  return out;
 }
 
 double crossEntropyDiceLoss(const Tensor& logits, const Tensor& labels, double diceWeight,

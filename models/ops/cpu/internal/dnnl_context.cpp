@@ -1,4 +1,4 @@
-#include "models/ops/cpu/dnnl_context.h"
+#include "models/ops/cpu/internal/dnnl_context.h"
 
 #include <cstring>
 
@@ -17,16 +17,16 @@ memory::desc plainDesc(const memory::dims& dims, memory::format_tag tag) {
   return memory::desc(dims, memory::data_type::f32, tag);
 }
 
-memory wrap(const memory::desc& desc, const dnnl::engine& engine, const float* data) {
+memory wrap(const memory::desc& desc, const dnnl::engine& dnnlEngine, const float* data) {
   // oneDNN takes a non-const handle for inputs too; it does not write them.
-  return memory(desc, engine, const_cast<float*>(data));
+  return memory(desc, dnnlEngine, const_cast<float*>(data));
 }
 
 Tensor scratch(std::size_t bytes) {
   return Tensor::empty({1, 1, 1, static_cast<std::int64_t>((bytes + 3) / 4)});
 }
 
-DnnlContext::DnnlContext() : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {}
+DnnlContext::DnnlContext() : dnnlEngine_(dnnl::engine::kind::cpu, 0), stream_(dnnlEngine_) {}
 
 Tensor padDim1(const Tensor& t, std::int64_t c) {
   Tensor out = Tensor::zeros({t.n(), c, t.h(), t.w()});
@@ -50,11 +50,11 @@ memory DnnlContext::weights(const Tensor& w, const memory::desc& user, const mem
                             std::int64_t paddedDim1) {
   Tensor padded;  // outlives the reorder: a memory does not own its handle
   auto source = [&]() -> memory {
-    if (paddedDim1 == 0) return wrap(user, engine_, w.data());
+    if (paddedDim1 == 0) return wrap(user, dnnlEngine_, w.data());
     padded = padDim1(w, paddedDim1);
-    return wrap(user, engine_, padded.data());
+    return wrap(user, dnnlEngine_, padded.data());
   };
-  if (user == target && paddedDim1 == 0) return wrap(user, engine_, w.data());
+  if (user == target && paddedDim1 == 0) return wrap(user, dnnlEngine_, w.data());
   std::vector<WeightEntry>& entries = weights_[w.data()];
   const std::size_t bytes = static_cast<std::size_t>(w.bytes());
   for (WeightEntry& e : entries)
@@ -74,7 +74,7 @@ memory DnnlContext::weights(const Tensor& w, const memory::desc& user, const mem
   e.target = target;
   e.source = w.clone();
   e.storage = scratch(target.get_size());
-  e.reordered = memory(target, engine_, e.storage.data());
+  e.reordered = memory(target, dnnlEngine_, e.storage.data());
   reorder(source(), e.reordered);
   weightBytes_ += w.bytes() + e.storage.bytes();
   entries.push_back(e);
