@@ -1,6 +1,11 @@
 # Every third-party package comes from Debian 12 (see scripts/setup).
 find_package(Threads REQUIRED)
 find_package(OpenMP REQUIRED)
+# JSON parsing (core/json.cpp) and XXH64 content hashes (models/pipeline/
+# manifest.cpp), both private to the file that uses them.
+find_package(nlohmann_json 3 REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 find_package(ITK 5.2 REQUIRED COMPONENTS
   ITKCommon ITKIOImageBase ITKIONIFTI ITKIONRRD ITKIOMeta ITKIOGDCM ITKGDCM)
 find_package(OpenCV 4 REQUIRED COMPONENTS core imgproc imgcodecs dnn)

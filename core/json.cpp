@@ -1,9 +1,12 @@
 #include "core/json.h"
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <cassert>
+#include <charconv>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
+#include <system_error>
 
 namespace tessera {
 
@@ -12,18 +15,33 @@ std::string jsonEscape(std::string_view text) {
   out.reserve(text.size() + 2);
   for (unsigned char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20) {
-          char buffer[8];
-          std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
-          out += buffer;
+          static constexpr char kHex[] = "0123456789abcdef";
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 0xF];
         } else {
           out += static_cast<char>(c);
         }
@@ -106,15 +124,21 @@ JsonWriter& JsonWriter::value(double number) {
     out_ += "null";
     return *this;
   }
+  // As printf's "%.10g" in the C locale, whatever the process's locale.
   char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.10g", number);
-  out_ += buffer;
+  const auto [end, error] =
+      std::to_chars(buffer, buffer + sizeof buffer, number, std::chars_format::general, 10);
+  assert(error == std::errc());
+  out_.append(buffer, end);
   return *this;
 }
 
 JsonWriter& JsonWriter::value(std::int64_t number) {
   beforeValue();
-  out_ += std::to_string(number);
+  char buffer[24];
+  const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, number);
+  assert(error == std::errc());
+  out_.append(buffer, end);
   return *this;
 }
 
@@ -215,15 +239,21 @@ void JsonValue::push(JsonValue v) {
 
 void JsonValue::write(JsonWriter& w) const {
   switch (type_) {
-    case Type::kNull: w.null(); break;
-    case Type::kBool: w.value(bool_); break;
+    case Type::kNull:
+      w.null();
+      break;
+    case Type::kBool:
+      w.value(bool_);
+      break;
     case Type::kNumber:
       if (std::abs(number_) < 9e15 && number_ == std::floor(number_))
         w.value(static_cast<std::int64_t>(number_));
       else
         w.value(number_);
       break;
-    case Type::kString: w.value(string_); break;
+    case Type::kString:
+      w.value(string_);
+      break;
     case Type::kArray:
       w.beginArray();
       for (const JsonValue& item : *array_) item.write(w);
@@ -248,242 +278,179 @@ std::string JsonValue::dump(bool pretty) const {
 
 namespace {
 
-class Parser {
- public:
-  explicit Parser(std::string_view text) : text_(text) {}
+using Sax = nlohmann::json_sax<nlohmann::ordered_json>;
 
-  Result<JsonValue> parseDocument() {
-    JsonValue v;
-    TESSERA_RETURN_IF_ERROR(parseValue(&v, 0));
-    skipSpace();
-    if (pos_ != text_.size()) return fail("unexpected text after the JSON value");
-    return v;
+constexpr int kMaxDepth = 512;
+
+// 1-based line and column of byte `offset` (columns count bytes).
+std::string describePosition(std::string_view text, std::size_t offset) {
+  offset = std::min(offset, text.size());
+  int line = 1;
+  std::size_t lineStart = 0;
+  for (std::size_t i = 0; i < offset; ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      lineStart = i + 1;
+    }
   }
+  return "line " + std::to_string(line) + ", column " + std::to_string(offset - lineStart + 1);
+}
+
+Status invalid(std::string_view text, std::size_t offset, const std::string& what) {
+  return Status(StatusCode::kCorruptData,
+                "invalid JSON: " + what + " at " + describePosition(text, offset));
+}
+
+// nlohmann's message without its "[json.exception...] parse error at line
+// L, column C: " prefix (parseJson states the position itself), with bytes
+// that are not printable ASCII (the input is untrusted) written as \xNN.
+std::string describeError(const std::string& message) {
+  std::string_view m = message;
+  if (const std::size_t at = m.find("] "); m.rfind("[json.exception.", 0) == 0 && at != m.npos)
+    m.remove_prefix(at + 2);
+  if (m.rfind("parse error", 0) == 0) {
+    if (const std::size_t at = m.find(": "); at != m.npos) m.remove_prefix(at + 2);
+  }
+  std::string out;
+  for (unsigned char c : m) {
+    if (c >= 0x20 && c < 0x7F) {
+      out += static_cast<char>(c);
+    } else {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    }
+  }
+  return out;
+}
+
+// Offset of the bracket that opens level kMaxDepth + 1, in a text whose
+// prefix up to there is valid JSON.
+std::size_t tooDeepAt(std::string_view text) {
+  int depth = 0;
+  bool inString = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (inString) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        inString = false;
+    } else if (c == '"') {
+      inString = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxDepth) return i;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return text.size();
+}
+
+// Builds JsonValues from nlohmann's SAX events with an explicit stack:
+// nlohmann's own parser is iterative too, so no nesting reaches the call
+// stack, and refusing level kMaxDepth + 1 bounds the recursion of
+// JsonValue's destructor, write() and dump().
+class Builder final : public Sax {
+ public:
+  bool null() override { return add(JsonValue()); }
+  bool boolean(bool b) override { return add(JsonValue::boolean(b)); }
+  bool number_integer(number_integer_t n) override {
+    return add(JsonValue::number(static_cast<double>(n)));
+  }
+  bool number_unsigned(number_unsigned_t n) override {
+    return add(JsonValue::number(static_cast<double>(n)));
+  }
+  bool number_float(number_float_t d, const string_t&) override {
+    return add(JsonValue::number(d));
+  }
+  bool string(string_t& s) override { return add(JsonValue::string(std::move(s))); }
+  bool binary(binary_t&) override { return false; }  // not produced by JSON text
+  bool start_object(std::size_t) override { return open(true); }
+  bool key(string_t& name) override {
+    stack_.back().key = std::move(name);
+    return true;
+  }
+  bool end_object() override {
+    JsonValue v = JsonValue::object(std::move(stack_.back().members));
+    stack_.pop_back();
+    return add(std::move(v));
+  }
+  bool start_array(std::size_t) override { return open(false); }
+  bool end_array() override {
+    JsonValue v = JsonValue::array(std::move(stack_.back().items));
+    stack_.pop_back();
+    return add(std::move(v));
+  }
+  bool parse_error(std::size_t position, const std::string&,
+                   const nlohmann::detail::exception& error) override {
+    // `position` counts the bytes read, the offending one included.
+    errorOffset_ = position > 0 ? position - 1 : 0;
+    error_ = describeError(error.what());
+    return false;
+  }
+
+  bool tooDeep() const { return tooDeep_; }
+  std::size_t errorOffset() const { return errorOffset_; }
+  const std::string& error() const { return error_; }
+  JsonValue& root() { return root_; }
 
  private:
-  static constexpr int kMaxDepth = 256;
+  struct Level {
+    bool isObject;
+    std::string key;
+    JsonValue::Array items;
+    JsonValue::Object members;
+  };
 
-  Status fail(const std::string& what) const {
-    int line = 1, column = 1;
-    for (std::size_t i = 0; i < pos_ && i < text_.size(); ++i) {
-      if (text_[i] == '\n') {
-        ++line;
-        column = 1;
-      } else {
-        ++column;
-      }
+  bool open(bool isObject) {
+    if (stack_.size() >= kMaxDepth) {
+      tooDeep_ = true;
+      return false;
     }
-    return Status(StatusCode::kCorruptData, "invalid JSON: " + what + " at line " +
-                                                std::to_string(line) + ", column " +
-                                                std::to_string(column));
+    stack_.push_back({isObject, {}, {}, {}});
+    return true;
   }
-
-  void skipSpace() {
-    while (pos_ < text_.size() &&
-           (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r'))
-      ++pos_;
-  }
-
-  bool consume(std::string_view word) {
-    if (text_.substr(pos_, word.size()) != word) return false;
-    pos_ += word.size();
+  bool add(JsonValue v) {
+    if (stack_.empty()) {
+      root_ = std::move(v);
+    } else if (stack_.back().isObject) {
+      stack_.back().members.emplace_back(std::move(stack_.back().key), std::move(v));
+    } else {
+      stack_.back().items.push_back(std::move(v));
+    }
     return true;
   }
 
-  Status parseValue(JsonValue* out, int depth) {
-    if (depth > kMaxDepth) return fail("nesting too deep");
-    skipSpace();
-    if (pos_ >= text_.size()) return fail("unexpected end of input");
-    const char c = text_[pos_];
-    if (c == '{') return parseObject(out, depth);
-    if (c == '[') return parseArray(out, depth);
-    if (c == '"') {
-      std::string s;
-      TESSERA_RETURN_IF_ERROR(parseString(&s));
-      *out = JsonValue::string(std::move(s));
-      return Status();
-    }
-    if (consume("true")) {
-      *out = JsonValue::boolean(true);
-      return Status();
-    }
-    if (consume("false")) {
-      *out = JsonValue::boolean(false);
-      return Status();
-    }
-    if (consume("null")) {
-      *out = JsonValue();
-      return Status();
-    }
-    if (c == '-' || (c >= '0' && c <= '9')) return parseNumber(out);
-    return fail(std::string("unexpected character '") + c + "'");
-  }
-
-  Status parseNumber(JsonValue* out) {
-    const std::size_t start = pos_;
-    if (text_[pos_] == '-') ++pos_;
-    auto digits = [&] {
-      const std::size_t s = pos_;
-      while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') ++pos_;
-      return pos_ > s;
-    };
-    if (!digits()) return fail("malformed number");
-    if (pos_ < text_.size() && text_[pos_] == '.') {
-      ++pos_;
-      if (!digits()) return fail("malformed number");
-    }
-    if (pos_ < text_.size() && (text_[pos_] == 'e' || text_[pos_] == 'E')) {
-      ++pos_;
-      if (pos_ < text_.size() && (text_[pos_] == '+' || text_[pos_] == '-')) ++pos_;
-      if (!digits()) return fail("malformed number");
-    }
-    const std::string number(text_.substr(start, pos_ - start));
-    *out = JsonValue::number(std::strtod(number.c_str(), nullptr));
-    return Status();
-  }
-
-  static void appendUtf8(std::string* s, unsigned code) {
-    if (code < 0x80) {
-      *s += static_cast<char>(code);
-    } else if (code < 0x800) {
-      *s += static_cast<char>(0xC0 | (code >> 6));
-      *s += static_cast<char>(0x80 | (code & 0x3F));
-    } else if (code < 0x10000) {
-      *s += static_cast<char>(0xE0 | (code >> 12));
-      *s += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-      *s += static_cast<char>(0x80 | (code & 0x3F));
-    } else {
-      *s += static_cast<char>(0xF0 | (code >> 18));
-      *s += static_cast<char>(0x80 | ((code >> 12) & 0x3F));
-      *s += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-      *s += static_cast<char>(0x80 | (code & 0x3F));
-    }
-  }
-
-  Status parseHex4(unsigned* code) {
-    if (pos_ + 4 > text_.size()) return fail("truncated \\u escape");
-    *code = 0;
-    for (int i = 0; i < 4; ++i) {
-      const char h = text_[pos_++];
-      *code <<= 4;
-      if (h >= '0' && h <= '9') *code |= h - '0';
-      else if (h >= 'a' && h <= 'f') *code |= h - 'a' + 10;
-      else if (h >= 'A' && h <= 'F') *code |= h - 'A' + 10;
-      else return fail("bad \\u escape");
-    }
-    return Status();
-  }
-
-  Status parseString(std::string* out) {
-    ++pos_;  // opening quote
-    while (true) {
-      if (pos_ >= text_.size()) return fail("unterminated string");
-      const char c = text_[pos_++];
-      if (c == '"') return Status();
-      if (static_cast<unsigned char>(c) < 0x20) return fail("control character in string");
-      if (c != '\\') {
-        *out += c;
-        continue;
-      }
-      if (pos_ >= text_.size()) return fail("unterminated string");
-      const char e = text_[pos_++];
-      switch (e) {
-        case '"': *out += '"'; break;
-        case '\\': *out += '\\'; break;
-        case '/': *out += '/'; break;
-        case 'b': *out += '\b'; break;
-        case 'f': *out += '\f'; break;
-        case 'n': *out += '\n'; break;
-        case 'r': *out += '\r'; break;
-        case 't': *out += '\t'; break;
-        case 'u': {
-          unsigned code = 0;
-          TESSERA_RETURN_IF_ERROR(parseHex4(&code));
-          if (code >= 0xD800 && code < 0xDC00 && consume("\\u")) {
-            unsigned low = 0;
-            TESSERA_RETURN_IF_ERROR(parseHex4(&low));
-            if (low < 0xDC00 || low > 0xDFFF) return fail("bad surrogate pair");
-            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
-          }
-          appendUtf8(out, code);
-          break;
-        }
-        default: return fail("bad escape in string");
-      }
-    }
-  }
-
-  Status parseArray(JsonValue* out, int depth) {
-    ++pos_;
-    JsonValue::Array items;
-    skipSpace();
-    if (pos_ < text_.size() && text_[pos_] == ']') {
-      ++pos_;
-      *out = JsonValue::array(std::move(items));
-      return Status();
-    }
-    while (true) {
-      JsonValue item;
-      TESSERA_RETURN_IF_ERROR(parseValue(&item, depth + 1));
-      items.push_back(std::move(item));
-      skipSpace();
-      if (pos_ >= text_.size()) return fail("unterminated array");
-      if (text_[pos_] == ',') {
-        ++pos_;
-        continue;
-      }
-      if (text_[pos_] == ']') {
-        ++pos_;
-        break;
-      }
-      return fail("expected ',' or ']' in array");
-    }
-    *out = JsonValue::array(std::move(items));
-    return Status();
-  }
-
-  Status parseObject(JsonValue* out, int depth) {
-    ++pos_;
-    JsonValue::Object members;
-    skipSpace();
-    if (pos_ < text_.size() && text_[pos_] == '}') {
-      ++pos_;
-      *out = JsonValue::object(std::move(members));
-      return Status();
-    }
-    while (true) {
-      skipSpace();
-      if (pos_ >= text_.size() || text_[pos_] != '"') return fail("expected a member name");
-      std::string name;
-      TESSERA_RETURN_IF_ERROR(parseString(&name));
-      skipSpace();
-      if (pos_ >= text_.size() || text_[pos_] != ':') return fail("expected ':' after a name");
-      ++pos_;
-      JsonValue value;
-      TESSERA_RETURN_IF_ERROR(parseValue(&value, depth + 1));
-      members.emplace_back(std::move(name), std::move(value));
-      skipSpace();
-      if (pos_ >= text_.size()) return fail("unterminated object");
-      if (text_[pos_] == ',') {
-        ++pos_;
-        continue;
-      }
-      if (text_[pos_] == '}') {
-        ++pos_;
-        break;
-      }
-      return fail("expected ',' or '}' in object");
-    }
-    *out = JsonValue::object(std::move(members));
-    return Status();
-  }
-
-  std::string_view text_;
-  std::size_t pos_ = 0;
+  std::vector<Level> stack_;
+  JsonValue root_;
+  bool tooDeep_ = false;
+  std::size_t errorOffset_ = 0;
+  std::string error_;
 };
 
 }  // namespace
 
-Result<JsonValue> parseJson(std::string_view text) { return Parser(text).parseDocument(); }
+Result<JsonValue> parseJson(std::string_view text) {
+  // RFC 8259 lets parsers accept a byte order mark; Tessera never wrote one
+  // and refuses it, as before.
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") return invalid(text, 0, "byte order mark");
+  Builder builder;
+  bool ok = false;
+  try {
+    ok = nlohmann::ordered_json::sax_parse(text.begin(), text.end(), &builder,
+                                           nlohmann::ordered_json::input_format_t::json,
+                                           /*strict=*/true, /*ignore_comments=*/false);
+  } catch (const nlohmann::ordered_json::exception& e) {
+    return Status(StatusCode::kCorruptData,
+                  std::string("invalid JSON: ") + describeError(e.what()));
+  }
+  if (ok) return std::move(builder.root());
+  if (builder.tooDeep())
+    return invalid(text, tooDeepAt(text),
+                   "nesting deeper than " + std::to_string(kMaxDepth) + " levels");
+  return invalid(text, builder.errorOffset(), builder.error());
+}
 
 }  // namespace tessera

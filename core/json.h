@@ -1,6 +1,8 @@
 // Small JSON writer and parser for reports, manifests, `--json` output and
 // model metadata. Numbers are doubles (integers up to 2^53 exactly); object
-// members keep their insertion order so reports read predictably.
+// members keep their insertion order so reports read predictably. Parsing
+// uses nlohmann-json (privately, in json.cpp); writing and number
+// formatting are Tessera's own, and neither depends on the C or C++ locale.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +31,8 @@ class JsonWriter {
   JsonWriter& value(std::string_view text);
   JsonWriter& value(const char* text) { return value(std::string_view(text)); }
   JsonWriter& value(const std::string& text) { return value(std::string_view(text)); }
-  JsonWriter& value(double number);  // NaN and infinities become null
+  // As printf's "%.10g" in the C locale; NaN and infinities become null.
+  JsonWriter& value(double number);
   JsonWriter& value(std::int64_t number);
   JsonWriter& value(int number) { return value(static_cast<std::int64_t>(number)); }
   JsonWriter& value(bool flag);
@@ -109,7 +112,14 @@ class JsonValue {
   std::shared_ptr<Object> object_;
 };
 
-// Strict RFC 8259 parser; errors name the line and column.
+// Strict RFC 8259 parser for untrusted text; errors (kCorruptData) name
+// the line and column (1-based, columns in bytes). Refused: comments,
+// trailing commas or text, a byte order mark, invalid UTF-8 (lone
+// surrogates included), nesting deeper than 512 arrays/objects, and numbers
+// beyond double's range (1e400). Integers beyond 2^53 round to the nearest
+// double, underflow reads as 0, and "-0" reads as 0 ("-0.0" keeps its
+// sign). Duplicate member names are all kept, in document order: members()
+// lists each and find() returns the first.
 Result<JsonValue> parseJson(std::string_view text);
 
 }  // namespace tessera

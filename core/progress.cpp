@@ -1,8 +1,11 @@
 #include "core/progress.h"
 
 #include <algorithm>
+#include <cassert>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <system_error>
 
 namespace tessera {
 
@@ -30,11 +33,7 @@ void ProgressTracker::report(double fraction, std::string_view message) {
   ProgressUpdate update;
   update.fraction = fraction;
   update.elapsedSeconds = std::chrono::duration<double>(now - start_).count();
-  if (fraction >= 1.0) {
-    update.etaSeconds = 0.0;
-  } else if (fraction > 1e-3 && update.elapsedSeconds > 0.2) {
-    update.etaSeconds = update.elapsedSeconds * (1.0 - fraction) / fraction;
-  }
+  update.etaSeconds = estimateRemainingSeconds(update.elapsedSeconds, fraction);
   update.message = std::string(message);
   sink_->update(update);
 }
@@ -44,6 +43,18 @@ SubProgress::SubProgress(ProgressSink* parent, double begin, double end)
 
 void SubProgress::update(const ProgressUpdate& update) {
   tracker_.report(begin_ + (end_ - begin_) * update.fraction, update.message);
+}
+
+ProgressUpdate TaskClock::retime(ProgressUpdate update, Clock::time_point now) const {
+  update.elapsedSeconds = std::max(0.0, std::chrono::duration<double>(now - start_).count());
+  update.etaSeconds = estimateRemainingSeconds(update.elapsedSeconds, update.fraction);
+  return update;
+}
+
+double estimateRemainingSeconds(double elapsedSeconds, double fraction) {
+  if (fraction >= 1.0) return 0.0;
+  if (fraction > 1e-3 && elapsedSeconds > 0.2) return elapsedSeconds * (1.0 - fraction) / fraction;
+  return -1.0;
 }
 
 std::string formatDuration(double seconds) {
@@ -58,6 +69,30 @@ std::string formatDuration(double seconds) {
     std::snprintf(buffer, sizeof buffer, "%ldh %02ldm", total / 3600, (total % 3600) / 60);
   }
   return buffer;
+}
+
+std::string formatElapsed(double seconds) {
+  if (!(seconds >= 0.0) || !std::isfinite(seconds)) return "--";
+  if (seconds >= 59.95) return formatDuration(seconds);
+  // Fixed notation with '.' whatever the locale.
+  char buffer[16];
+  const auto [end, error] =
+      std::to_chars(buffer, buffer + sizeof buffer, seconds, std::chars_format::fixed, 1);
+  assert(error == std::errc());
+  return std::string(buffer, end) + " s";
+}
+
+std::string formatProgressStatus(const ProgressUpdate& u) {
+  const int percent = static_cast<int>(std::clamp(u.fraction, 0.0, 1.0) * 100.0 + 0.5);
+  std::string text = std::to_string(percent) + "%";
+  text.insert(0, text.size() < 4 ? 4 - text.size() : 0, ' ');
+  if (u.fraction >= 1.0) {
+    if (!u.message.empty() && u.message != "done") text += " " + u.message + ",";
+    return text + " done in " + formatElapsed(u.elapsedSeconds);
+  }
+  const std::string eta = u.etaSeconds >= 0 ? formatDuration(u.etaSeconds) : "--";
+  return text + " " + u.message + " (elapsed " + formatDuration(u.elapsedSeconds) + ", ETA " + eta +
+         ")";
 }
 
 }  // namespace tessera

@@ -29,10 +29,10 @@ class CancelToken {
 };
 
 struct ProgressUpdate {
-  double fraction = 0.0;     // 0..1 of the whole task
-  double elapsedSeconds = 0.0;
-  double etaSeconds = -1.0;  // negative while unknown
-  std::string message;       // e.g. "slice 120/300"
+  double fraction = 0.0;        // 0..1 of the whole task
+  double elapsedSeconds = 0.0;  // by the clock of whoever reported (see TaskClock)
+  double etaSeconds = -1.0;     // negative while unknown, 0 once finished
+  std::string message;          // e.g. "slice 120/300"
 };
 
 class ProgressSink {
@@ -41,9 +41,11 @@ class ProgressSink {
   virtual void update(const ProgressUpdate& update) = 0;
 };
 
-// Measures elapsed time from construction and derives an ETA from the
-// fraction done; forwards to a sink (which may be null) at most every
-// `minIntervalSeconds`, and always for fraction 0 and 1.
+// Measures elapsed time from its own construction and derives an ETA from
+// the fraction done; forwards to a sink (which may be null) at most every
+// `minIntervalSeconds`, and always for fraction 0 and 1. Its times are those
+// of the work it sees: under a SubProgress, or made just to report "done",
+// it knows nothing of the time the whole task took.
 class ProgressTracker {
  public:
   explicit ProgressTracker(ProgressSink* sink, double minIntervalSeconds = 0.1);
@@ -72,7 +74,34 @@ class SubProgress : public ProgressSink {
   ProgressTracker tracker_;
 };
 
+// The time of a whole task, from one clock started at construction. Nested
+// work reports through SubProgress or short-lived ProgressTrackers whose
+// clocks start late (a tracker made for the final "done" says 0 s), so the
+// sink that shows the whole task (the console, a status bar) re-times each
+// update with one of these.
+class TaskClock {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit TaskClock(Clock::time_point start = Clock::now()) : start_(start) {}
+  // `update` with elapsedSeconds measured from the start to `now`, and
+  // etaSeconds derived from that and the fraction.
+  ProgressUpdate retime(ProgressUpdate update, Clock::time_point now = Clock::now()) const;
+
+ private:
+  Clock::time_point start_;
+};
+
+// Seconds left when `fraction` (0..1) of the work took `elapsedSeconds`:
+// 0 once finished, negative while too early to tell.
+double estimateRemainingSeconds(double elapsedSeconds, double fraction);
+
 // "1m 05s", "12s", "2h 03m": the form used in ETAs.
 std::string formatDuration(double seconds);
+// "0.4 s", "7.2 s", "1m 05s": how long finished work took.
+std::string formatElapsed(double seconds);
+// The text of a progress line after its label: " 42% slice 3/10 (elapsed
+// 3s, ETA 4s)" while running, "100% done in 7.2 s" (or "100% <message>,
+// done in 7.2 s") once the fraction reaches 1, never an ETA then.
+std::string formatProgressStatus(const ProgressUpdate& update);
 
 }  // namespace tessera

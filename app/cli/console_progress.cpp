@@ -17,17 +17,15 @@ void ConsoleProgress::finish() {
   open_ = false;
 }
 
-void ConsoleProgress::update(const ProgressUpdate& u) {
-  const int percent = static_cast<int>(u.fraction * 100.0 + 0.5);
-  const std::string eta = u.etaSeconds >= 0 ? formatDuration(u.etaSeconds) : "--";
+void ConsoleProgress::update(const ProgressUpdate& reported) {
+  const ProgressUpdate u = clock_.retime(reported);
+  const std::string status = formatProgressStatus(u);
   if (terminal_) {
     constexpr int kWidth = 30;
     const int filled = static_cast<int>(u.fraction * kWidth);
     std::string bar(filled, '#');
     bar.resize(kWidth, '.');
-    std::fprintf(stderr, "\r%s [%s] %3d%%  %s  elapsed %s  ETA %s\033[K", label_.c_str(),
-                 bar.c_str(), percent, u.message.c_str(), formatDuration(u.elapsedSeconds).c_str(),
-                 eta.c_str());
+    std::fprintf(stderr, "\r%s [%s] %s\033[K", label_.c_str(), bar.c_str(), status.c_str());
     std::fflush(stderr);
     open_ = true;
     if (u.fraction >= 1.0) finish();
@@ -35,8 +33,7 @@ void ConsoleProgress::update(const ProgressUpdate& u) {
   }
   if (u.fraction < 1.0 && u.elapsedSeconds - lastPlain_ < plainInterval_) return;
   lastPlain_ = u.elapsedSeconds;
-  std::fprintf(stderr, "%s: %3d%% %s (elapsed %s, ETA %s)\n", label_.c_str(), percent,
-               u.message.c_str(), formatDuration(u.elapsedSeconds).c_str(), eta.c_str());
+  std::fprintf(stderr, "%s: %s\n", label_.c_str(), status.c_str());
 }
 
 }  // namespace tessera::cli

@@ -1,6 +1,8 @@
 // Progress on stderr: a redrawn bar with ETA on a terminal, plain lines
 // (at most one per `plainIntervalSeconds`, and at the end) otherwise, so
-// logs of batch jobs stay readable.
+// logs of batch jobs stay readable. Elapsed time and ETA are those of the
+// whole command, measured from construction (TaskClock), whichever tracker
+// sent the update; the last line says how long the command took.
 #pragma once
 
 #include <string>
@@ -21,6 +23,7 @@ class ConsoleProgress : public ProgressSink {
   std::string label_;
   bool terminal_;
   double plainInterval_;
+  TaskClock clock_;
   double lastPlain_ = -1e9;
   bool open_ = false;
 };

@@ -14,45 +14,28 @@
 #include <cstdint>
 #include <optional>
 
+#include "core/random.h"
+
 namespace tessera::imaging::phantom {
 
 constexpr double kPi = 3.14159265358979323846;
 
 // --- random numbers ---------------------------------------------------------
-// SplitMix64 and hashing only: integer arithmetic and exactly representable
-// conversions, so a seed gives the same numbers on every machine (unlike
-// std::*_distribution, whose output differs between standard libraries).
-
-inline std::uint64_t mix64(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
+// SplitMix64 and hashing only (core/random.h), so a seed gives the same
+// phantom on every machine.
 
 inline std::uint64_t hashOf(std::uint64_t a, std::uint64_t b) {
-  return mix64(a ^ mix64(b));
+  return splitMix64(a ^ splitMix64(b));
 }
 inline std::uint64_t hashOf(std::uint64_t a, std::uint64_t b, std::uint64_t c) {
   return hashOf(hashOf(a, b), c);
 }
 
-// [0, 1) with 53 random bits.
-inline double unitFromBits(std::uint64_t bits) {
-  return static_cast<double>(bits >> 11) * 0x1.0p-53;
-}
-
 class Rng {
  public:
-  explicit Rng(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t next() {
-    state_ += 0x9E3779B97F4A7C15ull;
-    std::uint64_t z = state_;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return unitFromBits(next()); }
+  explicit Rng(std::uint64_t seed) : bits_(seed) {}
+  std::uint64_t next() { return bits_.next(); }
+  double uniform() { return bits_.uniform(); }
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
   // Irwin-Hall: the sum of 12 uniforms minus 6 has mean 0 and variance 1,
   // is bounded by ±6 and uses no transcendental function.
@@ -68,13 +51,13 @@ class Rng {
   Rng fork(std::uint64_t tag) { return Rng(hashOf(next(), tag)); }
 
  private:
-  std::uint64_t state_;
+  SplitMix64 bits_;
 };
 
 // Per-pixel noise of unit variance from a counter-based hash: four 16-bit
 // uniforms summed (Irwin-Hall), exact in float.
 inline float pixelNoise(std::uint64_t sliceKey, std::uint64_t pixel) {
-  const std::uint64_t h = mix64(sliceKey + pixel * 0xD1B54A32D192ED03ull);
+  const std::uint64_t h = splitMix64(sliceKey + pixel * 0xD1B54A32D192ED03ull);
   const float sum = static_cast<float>(h & 0xFFFF) + static_cast<float>((h >> 16) & 0xFFFF) +
                     static_cast<float>((h >> 32) & 0xFFFF) + static_cast<float>(h >> 48);
   // Four U(0, 65536) sum to mean 131070 and variance 4 * 65536² / 12.

@@ -2,6 +2,10 @@
 
 #include <sys/stat.h>
 
+// The state's layout, so that Hash64 can hold it without an allocation.
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -9,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <new>
 
 #include "core/files.h"
 #include "core/json.h"
@@ -18,81 +23,26 @@ namespace tessera::models {
 namespace fs = std::filesystem;
 
 namespace {
-constexpr std::uint64_t kP1 = 0x9E3779B185EBCA87ull;
-constexpr std::uint64_t kP2 = 0xC2B2AE3D27D4EB4Full;
-constexpr std::uint64_t kP3 = 0x165667B19E3779F9ull;
-constexpr std::uint64_t kP4 = 0x85EBCA77C2B2AE63ull;
-constexpr std::uint64_t kP5 = 0x27D4EB2F165667C5ull;
-
-std::uint64_t rotl(std::uint64_t x, int r) {
-  return (x << r) | (x >> (64 - r));
+XXH64_state_t* xxhState(unsigned char* storage) {
+  return std::launder(reinterpret_cast<XXH64_state_t*>(storage));
 }
-std::uint64_t read64(const unsigned char* p) {
-  std::uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;  // little-endian hosts only (x86-64, AArch64)
-}
-std::uint32_t read32(const unsigned char* p) {
-  std::uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-std::uint64_t round64(std::uint64_t acc, std::uint64_t input) {
-  return rotl(acc + input * kP2, 31) * kP1;
-}
-std::uint64_t mergeRound(std::uint64_t acc, std::uint64_t value) {
-  return (acc ^ round64(0, value)) * kP1 + kP4;
+const XXH64_state_t* xxhState(const unsigned char* storage) {
+  return std::launder(reinterpret_cast<const XXH64_state_t*>(storage));
 }
 }  // namespace
 
-Hash64::Hash64() : lanes_{kP1 + kP2, kP2, 0, 0 - kP1} {}
+Hash64::Hash64() {
+  static_assert(sizeof(XXH64_state_t) <= sizeof state_ && alignof(XXH64_state_t) <= 8);
+  XXH64_reset(::new (state_) XXH64_state_t, 0);
+}
 
 void Hash64::update(const void* data, std::size_t bytes) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  total_ += bytes;
-  if (buffered_ + bytes < 32) {
-    std::memcpy(buffer_ + buffered_, p, bytes);
-    buffered_ += bytes;
-    return;
-  }
-  if (buffered_ > 0) {
-    const std::size_t fill = 32 - buffered_;
-    std::memcpy(buffer_ + buffered_, p, fill);
-    for (int i = 0; i < 4; ++i) lanes_[i] = round64(lanes_[i], read64(buffer_ + 8 * i));
-    p += fill;
-    bytes -= fill;
-    buffered_ = 0;
-  }
-  for (; bytes >= 32; p += 32, bytes -= 32)
-    for (int i = 0; i < 4; ++i) lanes_[i] = round64(lanes_[i], read64(p + 8 * i));
-  std::memcpy(buffer_, p, bytes);
-  buffered_ = bytes;
+  // Always XXH_OK (a null pointer is accepted for 0 bytes).
+  XXH64_update(xxhState(state_), data, bytes);
 }
 
 std::uint64_t Hash64::digest() const {
-  std::uint64_t h;
-  if (total_ >= 32) {
-    h = rotl(lanes_[0], 1) + rotl(lanes_[1], 7) + rotl(lanes_[2], 12) + rotl(lanes_[3], 18);
-    for (std::uint64_t lane : lanes_) h = mergeRound(h, lane);
-  } else {
-    h = kP5;
-  }
-  h += total_;
-  const unsigned char* p = buffer_;
-  std::size_t left = buffered_;
-  for (; left >= 8; p += 8, left -= 8) h = rotl(h ^ round64(0, read64(p)), 27) * kP1 + kP4;
-  if (left >= 4) {
-    h = rotl(h ^ (static_cast<std::uint64_t>(read32(p)) * kP1), 23) * kP2 + kP3;
-    p += 4;
-    left -= 4;
-  }
-  for (; left > 0; ++p, --left) h = rotl(h ^ (*p * kP5), 11) * kP1;
-  h ^= h >> 33;
-  h *= kP2;
-  h ^= h >> 29;
-  h *= kP3;
-  h ^= h >> 32;
-  return h;
+  return XXH64_digest(xxhState(state_));
 }
 
 std::uint64_t hash64(std::string_view bytes) {

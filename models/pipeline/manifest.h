@@ -23,9 +23,10 @@
 
 namespace tessera::models {
 
-// XXH64 (xxHash's 64-bit hash, seed 0), streaming: the content hash of
-// inputs, model files and outputs. Fast enough (several GB/s) that hashing
-// an input costs little next to reading it.
+// XXH64 (xxHash's 64-bit hash, seed 0; Debian's libxxhash), streaming: the
+// content hash of inputs, model files and outputs. Fast enough (several
+// GB/s) that hashing an input costs little next to reading it. Manifests
+// store these values, so the function may never change.
 class Hash64 {
  public:
   Hash64();
@@ -33,10 +34,9 @@ class Hash64 {
   std::uint64_t digest() const;
 
  private:
-  std::uint64_t lanes_[4];
-  unsigned char buffer_[32];
-  std::size_t buffered_ = 0;
-  std::uint64_t total_ = 0;
+  // libxxhash's XXH64_state_t (plain data, so copies are independent),
+  // opaque here so that xxhash.h stays private to manifest.cpp.
+  alignas(8) unsigned char state_[96];
 };
 
 std::uint64_t hash64(std::string_view bytes);

@@ -7,19 +7,13 @@
 
 #include "core/log.h"
 #include "core/parallel.h"
+#include "core/random.h"
 #include "core/slice_context.h"
 #include "imaging/augment/augment.h"
 #include "imaging/io/volume_io.h"
 #include "imaging/phantom/phantom.h"
 
 namespace tessera::models {
-
-std::uint64_t mixSeed(std::uint64_t a, std::uint64_t b) {
-  std::uint64_t z = a + 0x9E3779B97F4A7C15ULL * (b + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
 
 TrainingCase indexCase(std::string name, Volume ct, Image<std::uint8_t> labels, int classes) {
   TrainingCase c;
@@ -48,7 +42,7 @@ class PhantomSource final : public CaseSource {
   Result<TrainingCase> load(std::int64_t index) const override {
     imaging::PhantomOptions p;
     // The family of case i is a deterministic draw.
-    const double u = static_cast<double>(mixSeed(options_.seed, index) >> 11) / 9007199254740992.0;
+    const double u = unitDouble(mixSeed(options_.seed, index));
     p.family = u < options_.headFraction ? imaging::PhantomFamily::kHead
                                          : imaging::PhantomFamily::kTorso;
     p.seed = options_.seed;
@@ -128,7 +122,7 @@ namespace {
 struct Rng {
   std::mt19937_64 engine;
   explicit Rng(std::uint64_t seed) : engine(seed) {}
-  double uniform() { return static_cast<double>(engine() >> 11) / 9007199254740992.0; }
+  double uniform() { return unitDouble(engine()); }
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
   std::int64_t below(std::int64_t n) { return static_cast<std::int64_t>(engine() % std::uint64_t(n)); }
 };

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/image.h"
+#include "core/random.h"
 #include "core/status.h"
 #include "models/backend/tensor.h"
 #include "models/net/model.h"
@@ -67,7 +68,10 @@ TrainingBatch sampleBatch(const std::vector<const TrainingCase*>& cases, const M
                   const SamplerOptions& options, int batchSize, std::uint64_t seed,
                   std::int64_t step);
 
-// Deterministic 64-bit mixing (SplitMix64) for per-step, per-sample seeds.
-std::uint64_t mixSeed(std::uint64_t a, std::uint64_t b);
+// Deterministic 64-bit mixing for per-step, per-sample seeds: SplitMix64's
+// (b + 1)-th output from state a.
+inline std::uint64_t mixSeed(std::uint64_t a, std::uint64_t b) {
+  return splitMix64(a + kSplitMix64Gamma * b);
+}
 
 }  // namespace tessera::models

@@ -1,5 +1,5 @@
-// The batch manifest: the content hash (checked against the system's
-// libxxhash where installed), entry round trips, resume semantics (latest
+// The batch manifest: the content hash (published XXH64 vectors, the
+// streaming interface), entry round trips, resume semantics (latest
 // entry wins, a torn last line is ignored) and the reasons a finished case
 // is redone.
 #include "models/pipeline/manifest.h"
@@ -65,6 +65,52 @@ TEST(Hash64, StreamingInPiecesEqualsOneCall) {
   }
   EXPECT_EQ(h.digest(), hash64(data));
   EXPECT_NE(hash64(data), hash64(data.substr(1)));
+}
+
+TEST(Hash64, PublishedVectors) {
+  // XXH64 with seed 0 from the xxHash documentation and python-xxhash's;
+  // the last two are longer than one 32-byte stripe (lanes, then a tail).
+  const std::pair<const char*, std::uint64_t> vectors[] = {
+      {"", 0xEF46DB3751D8E999ull},
+      {"a", 0xD24EC4F1A98C6E5Bull},
+      {"abc", 0x44BC2CF5AD770999ull},
+      {"Nobody inspects the spammish repetition", 0xFBCEA83C8A378BF1ull},
+      {"The quick brown fox jumps over the lazy dog", 0x0B242D361FDA71BCull},
+  };
+  for (const auto& [text, expected] : vectors) {
+    EXPECT_EQ(hashHex(hash64(text)), hashHex(expected)) << '"' << text << '"';
+    Hash64 bytewise;
+    for (const char* c = text; *c; ++c) bytewise.update(c, 1);
+    EXPECT_EQ(bytewise.digest(), expected) << '"' << text << "\" one byte at a time";
+  }
+}
+
+TEST(Hash64, StreamingSplitsAtEveryChunkBoundary) {
+  // Two pieces split at every offset of 0..130 bytes: buffered tails, full
+  // 32-byte stripes and a stripe completed across the split.
+  const std::string data = randomBytes(130, 11);
+  const std::uint64_t whole = hash64(data);
+  for (std::size_t split = 0; split <= data.size(); ++split) {
+    Hash64 h;
+    h.update(data.data(), split);
+    h.update(data.data() + split, data.size() - split);
+    ASSERT_EQ(h.digest(), whole) << "split at " << split;
+  }
+  Hash64 empty;
+  empty.update(nullptr, 0);
+  EXPECT_EQ(empty.digest(), hash64(""));
+}
+
+TEST(Hash64, CopiesContinueIndependently) {
+  const std::string data = randomBytes(100, 12);
+  Hash64 a;
+  a.update(data.data(), 45);  // one stripe and a buffered tail
+  Hash64 b = a;
+  a.update(data.data() + 45, 55);
+  b.update("x", 1);
+  EXPECT_EQ(a.digest(), hash64(data));
+  EXPECT_EQ(b.digest(), hash64(data.substr(0, 45) + "x"));
+  EXPECT_EQ(a.digest(), hash64(data)) << "digest() leaves the state as it was";
 }
 
 TEST(Hash64, FileHashIsTheHashOfItsBytes) {
