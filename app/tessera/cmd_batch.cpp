@@ -42,7 +42,7 @@ int runBatch(const Args& args) {
   ArgParser p("batch", "Segment every case of a folder: volume files and DICOM series.");
   p.option("-i,--input", "IN_DIR", "folder searched recursively for cases");
   p.option("-o,--output", "OUT_DIR", "one folder per case, summary.csv, summary.json, manifest");
-  addSegmentOptions(p, "CPU threads in all, split between the jobs (default: all cores)");
+  addSegmentOptions(p, "CPU threads in all, split between the jobs (0: all cores)");
   p.option("--jobs", "N", "cases computed at once (threads are split between them)", "1");
   p.flag("--resume", "skip cases the manifest records as finished with intact outputs");
   p.option("--shard", "K/N", "process only shard K (0-based) of N: cases k with k mod N = K");

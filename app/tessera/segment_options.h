@@ -18,7 +18,7 @@ struct SegmentCommandOptions {
 // says what the thread count means for the command. `withMode` false: the
 // command runs both modes itself (bench).
 void addSegmentOptions(ArgParser& parser,
-                       const std::string& threadsHelp = "CPU threads (default: all cores)",
+                       const std::string& threadsHelp = "CPU threads (0: all cores)",
                        const std::string& defaultThreads = "0", bool withMode = true);
 
 // Reads them after parse(); on a malformed value returns false with a

@@ -1,5 +1,5 @@
-// The op interface every compute backend implements (reference, CPU,
-// CUDA), in the spirit of ggml's backend interface: the network code is
+// The op interface every compute backend implements (today reference and
+// CPU), in the spirit of ggml's backend interface: the network code is
 // written once against it, and tests run the same network on two backends
 // and compare. Tensors passed in and returned are in the backend's
 // activation layout (layout()); parameters (weights, biases, BN vectors) are
@@ -7,8 +7,8 @@
 // keyed by the parameter's storage and version.
 //
 // Each op is one file per backend, with the same stem: <op>.cpp in
-// models/ops/reference/, <op>_cpu.cpp in models/ops/cpu/ (<op>_cuda.cu in
-// models/ops/cuda/). Shapes follow models/ops/reference/reference_ops.h;
+// models/ops/reference/, <op>_cpu.cpp in models/ops/cpu/; a GPU backend
+// would add <op>_cuda.cu in models/ops/cuda/ (docs/ENGINE.md). Shapes follow models/ops/reference/reference_ops.h;
 // the structs some ops take are in models/backend/op_params.h.
 #pragma once
 

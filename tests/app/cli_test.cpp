@@ -5,10 +5,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "core/json.h"
@@ -94,6 +96,45 @@ class Cli : public ::testing::Test {
   TempDir capture;
   TempDir dir;
 };
+
+// The long option names `tessera COMMAND --help` lists (lines "  -x, --name"
+// or "  --name").
+std::set<std::string> helpOptions(const std::string& help) {
+  std::set<std::string> names;
+  std::istringstream lines(help);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("  -", 0) != 0) continue;
+    const std::size_t at = line.find("--");
+    if (at == std::string::npos) continue;
+    std::size_t end = at + 2;
+    while (end < line.size() &&
+           (std::isalnum(static_cast<unsigned char>(line[end])) || line[end] == '-'))
+      ++end;
+    names.insert(line.substr(at, end - at));
+  }
+  return names;
+}
+
+// A segmentation option that `tessera segment` takes reaches the batch too:
+// every option of segment's help except those naming its single case's
+// input and outputs is in batch's help.
+TEST(CliHelp, BatchTakesEverySegmentationOptionOfSegment) {
+  TempDir capture;
+  const CommandRun segment = runTessera(capture, {"segment", "--help"});
+  const CommandRun batch = runTessera(capture, {"batch", "--help"});
+  ASSERT_EQ(segment.code, 0) << segment.err;
+  ASSERT_EQ(batch.code, 0) << batch.err;
+  const std::set<std::string> caseOnly = {"--input",  "--output",      "--series",      "--report",
+                                          "--meshes", "--mesh-format", "--save-blocks", "--help"};
+  const std::set<std::string> segmentOptions = helpOptions(segment.out);
+  const std::set<std::string> batchOptions = helpOptions(batch.out);
+  ASSERT_GE(segmentOptions.size(), 12u) << segment.out;
+  for (const char* expected : {"--model", "--mode", "--threads", "--dilation", "--input"})
+    EXPECT_TRUE(segmentOptions.count(expected)) << expected << " missing from\n" << segment.out;
+  for (const std::string& option : segmentOptions)
+    if (!caseOnly.count(option))
+      EXPECT_TRUE(batchOptions.count(option)) << option << " is missing from\n" << batch.out;
+}
 
 TEST_F(Cli, VersionAndHelp) {
   CommandRun run = tessera({"--version"});

@@ -1,10 +1,10 @@
 // Naive, obviously correct implementations of every network op, on kNCHW
-// tensors. They are the test oracle for the optimised CPU and CUDA backends
-// and for gradients (checked against finite differences). Never used on the
+// tensors. They are the test oracle for every optimised backend (today the
+// CPU backend and the inference kernels) and for gradients (checked against finite differences). Never used on the
 // production path.
 //
 // One file per op, op <op> in <op>.cpp beside models/ops/cpu/<op>_cpu.cpp
-// (and models/ops/cuda/<op>_cuda.cu); reference_backend.cpp adapts them to
+// (docs/ENGINE.md has the op map); reference_backend.cpp adapts them to
 // the Backend interface. Functions marked "reference only" have no
 // counterpart in another backend: they serve the tests as oracles.
 //
