@@ -7,7 +7,7 @@
 
 #include "core/parallel.h"
 #include "models/infer/attention.h"
-#include "models/infer/kernels/kernels.h"
+#include "models/infer/internal/kernels.h"
 
 namespace tessera::models::infer {
 

@@ -2,8 +2,8 @@
 #include <limits>
 #include <utility>
 
-#include "models/infer/kernels/kernels.h"
-#include "models/infer/kernels/vec.h"
+#include "models/infer/internal/kernels.h"
+#include "models/infer/internal/vec.h"
 
 namespace tessera::models::infer {
 

@@ -1,8 +1,8 @@
 #include <array>
 #include <utility>
 
-#include "models/infer/kernels/kernels.h"
-#include "models/infer/kernels/vec.h"
+#include "models/infer/internal/kernels.h"
+#include "models/infer/internal/vec.h"
 
 namespace tessera::models::infer {
 

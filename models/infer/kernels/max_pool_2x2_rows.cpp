@@ -1,5 +1,5 @@
-#include "models/infer/kernels/kernels.h"
-#include "models/infer/kernels/vec.h"
+#include "models/infer/internal/kernels.h"
+#include "models/infer/internal/vec.h"
 
 namespace tessera::models::infer {
 
