@@ -24,11 +24,6 @@ struct Step {
   int headAfter = -1;    // level whose head may settle blocks after this step
 };
 
-// A horizontal run of feature pixels: row y, columns [x0, x0 + length).
-struct Segment {
-  int y, x0, length;
-};
-
 }  // namespace
 
 struct InferenceEngine::Impl {
@@ -38,9 +33,9 @@ struct InferenceEngine::Impl {
   int levels = 0;
   FeatureMap input;
   std::vector<Step> steps;
-  std::vector<Conv3x3Weights> convs;
-  std::vector<UpConvWeights> ups;
-  std::vector<HeadWeights> heads;  // per level; empty weights where the model has none
+  std::vector<Conv2d3x3Weights> convs;
+  std::vector<ConvTranspose2x2Weights> ups;
+  std::vector<Conv2d1x1ArgmaxWeights> heads;  // per level; empty weights where the model has none
   std::vector<FeatureMap> headInputs;
   AttentionPacked attention;
   std::vector<FeatureMap> owned;  // every buffer, for calibration
@@ -55,7 +50,8 @@ struct InferenceEngine::Impl {
   std::vector<int> tokens;
   double settledBlocks = 0;
 
-  std::vector<Segment> segmentsOf(const BlockMask& mask, int level) const;
+  // One RowRun per feature row of each run of adjacent active blocks.
+  std::vector<RowRun> rowRunsOf(const BlockMask& mask, int level) const;
   void prepareInput(std::span<const std::int16_t* const> slices);
   double execute(const Step& step, const BlockMask& mask);
   double settle(int level);
@@ -109,8 +105,8 @@ Result<std::unique_ptr<InferenceEngine>> InferenceEngine::create(const Model& mo
       scale[c] = P(bn + ".weight")[c] / std::sqrt(P(bn + ".running_var")[c] + a.bnEps);
       shift[c] = P(bn + ".bias")[c] - P(bn + ".running_mean")[c] * scale[c];
     }
-    e.convs.push_back(packConv3x3(P(prefix + ".conv" + i + ".weight"), nullptr, scale.data(),
-                                  shift.data(), cout, cin));
+    e.convs.push_back(packConv2d3x3(P(prefix + ".conv" + i + ".weight"), nullptr, scale.data(),
+                                    shift.data(), cout, cin));
     return static_cast<int>(e.convs.size()) - 1;
   };
   auto buffer = [&](int channels, int level) {
@@ -154,8 +150,8 @@ Result<std::unique_ptr<InferenceEngine>> InferenceEngine::create(const Model& mo
   for (int l = a.levels - 1; l >= 0; --l) {
     const int c = static_cast<int>(a.channels(l));
     const std::string L = std::to_string(l);
-    e.ups.push_back(packUpConv(P("up" + L + ".weight"), P("up" + L + ".bias"),
-                               static_cast<int>(a.channels(l + 1)), c));
+    e.ups.push_back(packConvTranspose2x2(P("up" + L + ".weight"), P("up" + L + ".bias"),
+                                         static_cast<int>(a.channels(l + 1)), c));
     e.steps.push_back({StepKind::kUp, l, x, concat[l].channelView(0, c / 16),
                        static_cast<int>(e.ups.size()) - 1, true});
     const FeatureMap decA = buffer(c, l), decB = buffer(c, l);
@@ -166,7 +162,8 @@ Result<std::unique_ptr<InferenceEngine>> InferenceEngine::create(const Model& mo
     x = decB;
     e.headInputs[l] = decB;
     if (params.find("head" + L + ".weight"))
-      e.heads[l] = packHead(P("head" + L + ".weight"), P("head" + L + ".bias"), a.classes, c);
+      e.heads[l] =
+          packConv2d1x1Argmax(P("head" + L + ".weight"), P("head" + L + ".bias"), a.classes, c);
   }
   e.paddedLabels.assign(static_cast<std::size_t>(grid.paddedWidth()) * grid.paddedHeight(), 0);
   e.levelLabels.resize(e.paddedLabels.size());
@@ -196,8 +193,8 @@ Result<std::unique_ptr<InferenceEngine>> InferenceEngine::create(const Model& mo
   return engine;
 }
 
-std::vector<Segment> InferenceEngine::Impl::segmentsOf(const BlockMask& m, int level) const {
-  std::vector<Segment> segments;
+std::vector<RowRun> InferenceEngine::Impl::rowRunsOf(const BlockMask& m, int level) const {
+  std::vector<RowRun> runs;
   const int b = grid.levelBlockSize(level);
   for (int by = 0; by < grid.blocksY(); ++by) {
     for (int bx = 0; bx < grid.blocksX();) {
@@ -207,11 +204,11 @@ std::vector<Segment> InferenceEngine::Impl::segmentsOf(const BlockMask& m, int l
       }
       int end = bx;
       while (end < grid.blocksX() && m.test(end, by)) ++end;
-      for (int r = 0; r < b; ++r) segments.push_back({by * b + r, bx * b, (end - bx) * b});
+      for (int r = 0; r < b; ++r) runs.push_back({by * b + r, bx * b, (end - bx) * b});
       bx = end;
     }
   }
-  return segments;
+  return runs;
 }
 
 void InferenceEngine::Impl::prepareInput(std::span<const std::int16_t* const> slices) {
@@ -242,41 +239,36 @@ double InferenceEngine::Impl::execute(const Step& step, const BlockMask& mask) {
   }
   written = mask;
 
-  const std::vector<Segment> segments = segmentsOf(mask, step.level);
-  const std::int64_t count = static_cast<std::int64_t>(segments.size());
+  const std::vector<RowRun> runs = rowRunsOf(mask, step.level);
+  const std::int64_t count = static_cast<std::int64_t>(runs.size());
   double pixels = 0;
-  for (const Segment& s : segments) pixels += s.length;
+  for (const RowRun& r : runs) pixels += r.length;
   switch (step.kind) {
     case StepKind::kConv: {
-      const Conv3x3Weights& w = convs[step.weights];
+      const Conv2d3x3Weights& w = convs[step.weights];
       const int pairs = (w.outBlocks() + 1) / 2;
       parallelChunks(0, count * pairs, [&](std::int64_t begin, std::int64_t end, int) {
         for (std::int64_t i = begin; i < end; ++i) {
-          const Segment& s = segments[i / pairs];
           const int ocb = static_cast<int>(i % pairs) * 2;
-          conv3x3Segment(w, step.in, out, s.y, s.x0, s.length, ocb,
-                         std::min(ocb + 2, w.outBlocks()), true);
+          conv2d3x3Rows(w, step.in, out, runs[i / pairs], ocb, std::min(ocb + 2, w.outBlocks()),
+                        true);
         }
       });
       return 2.0 * 9.0 * w.cin * w.cout * pixels;
     }
     case StepKind::kPool:
-      parallelFor(0, count, [&](std::int64_t i) {
-        const Segment& s = segments[i];
-        maxPoolSegment(step.in, out, s.y, s.x0, s.length);
-      });
+      parallelFor(0, count, [&](std::int64_t i) { maxPool2x2Rows(step.in, out, runs[i]); });
       return 0.0;
     case StepKind::kUp: {
       // Output blocks at this level come from the same blocks one level down.
-      const UpConvWeights& w = ups[step.weights];
-      const std::vector<Segment> coarse = segmentsOf(mask, step.level + 1);
+      const ConvTranspose2x2Weights& w = ups[step.weights];
+      const std::vector<RowRun> coarse = rowRunsOf(mask, step.level + 1);
       const std::int64_t n = static_cast<std::int64_t>(coarse.size());
       const int ocbs = w.outBlocks();
       parallelChunks(0, n * ocbs, [&](std::int64_t begin, std::int64_t end, int) {
         for (std::int64_t i = begin; i < end; ++i) {
-          const Segment& s = coarse[i / ocbs];
           const int ocb = static_cast<int>(i % ocbs);
-          upConvSegment(w, step.in, out, s.y, s.x0, s.length, ocb, ocb + 1);
+          convTranspose2x2Rows(w, step.in, out, coarse[i / ocbs], ocb, ocb + 1);
         }
       });
       return 2.0 * 4.0 * w.cin * w.cout * pixels / 4.0;
@@ -296,17 +288,17 @@ void InferenceEngine::Impl::fillBlockLabel(int block, std::uint8_t label) {
 // Runs head `level` on the undecided blocks and settles the confident,
 // uniform ones. Returns the FLOPs spent.
 double InferenceEngine::Impl::settle(int level) {
-  const HeadWeights& head = heads[level];
-  const std::vector<Segment> segments = segmentsOf(undecided, level);
+  const Conv2d1x1ArgmaxWeights& head = heads[level];
+  const std::vector<RowRun> runs = rowRunsOf(undecided, level);
   const int lw = grid.levelWidth(level);
-  parallelFor(0, static_cast<std::int64_t>(segments.size()), [&](std::int64_t i) {
-    const Segment& s = segments[i];
-    headArgmaxSegment(head, headInputs[level], s.y, s.x0, s.length,
-                      levelLabels.data() + static_cast<std::size_t>(s.y) * lw,
-                      levelMargins.data() + static_cast<std::size_t>(s.y) * lw);
+  parallelFor(0, static_cast<std::int64_t>(runs.size()), [&](std::int64_t i) {
+    const RowRun& r = runs[i];
+    conv2d1x1ArgmaxRows(head, headInputs[level], r,
+                        levelLabels.data() + static_cast<std::size_t>(r.y) * lw,
+                        levelMargins.data() + static_cast<std::size_t>(r.y) * lw);
   });
   double pixels = 0;
-  for (const Segment& s : segments) pixels += s.length;
+  for (const RowRun& r : runs) pixels += r.length;
   const int b = grid.levelBlockSize(level);
   const float threshold = static_cast<float>(options.refineMargin);
   for (int index = 0; index < grid.blockCount(); ++index) {
@@ -342,8 +334,8 @@ void InferenceEngine::run(std::span<const std::int16_t* const> slices, const Blo
   e.decoderSet.assign(e.levels + 1, e.active);
   e.tokens.clear();
   const int lw = e.grid.levelWidth(e.levels);
-  for (const Segment& s : e.segmentsOf(e.active, e.levels))
-    for (int x = s.x0; x < s.x0 + s.length; ++x) e.tokens.push_back(s.y * lw + x);
+  for (const RowRun& r : e.rowRunsOf(e.active, e.levels))
+    for (int x = r.x0; x < r.x0 + r.length; ++x) e.tokens.push_back(r.y * lw + x);
   std::fill(e.paddedLabels.begin(), e.paddedLabels.end(), 0);
 
   const bool refine = e.options.refineMargin > 0.0;
@@ -365,20 +357,19 @@ void InferenceEngine::run(std::span<const std::int16_t* const> slices, const Blo
   }
   // Output head fused with argmax on the undecided blocks; the rest is
   // settled or background.
-  const std::vector<Segment> segments = e.segmentsOf(e.undecided, 0);
+  const std::vector<RowRun> runs = e.rowRunsOf(e.undecided, 0);
   const int pw = e.grid.paddedWidth();
   std::vector<float> paddedLogits;
   if (logits)
     paddedLogits.assign(static_cast<std::size_t>(pw) * e.grid.paddedHeight() * 16, NAN);
-  parallelFor(0, static_cast<std::int64_t>(segments.size()), [&](std::int64_t i) {
-    const Segment& seg = segments[i];
-    headArgmaxSegment(e.heads[0], e.headInputs[0], seg.y, seg.x0, seg.length,
-                      e.paddedLabels.data() + static_cast<std::size_t>(seg.y) * pw, nullptr,
-                      logits ? paddedLogits.data() + static_cast<std::size_t>(seg.y) * pw * 16
-                             : nullptr);
+  parallelFor(0, static_cast<std::int64_t>(runs.size()), [&](std::int64_t i) {
+    const RowRun& r = runs[i];
+    conv2d1x1ArgmaxRows(
+        e.heads[0], e.headInputs[0], r, e.paddedLabels.data() + static_cast<std::size_t>(r.y) * pw,
+        nullptr, logits ? paddedLogits.data() + static_cast<std::size_t>(r.y) * pw * 16 : nullptr);
   });
   double pixels = 0;
-  for (const Segment& seg : segments) pixels += seg.length;
+  for (const RowRun& r : runs) pixels += r.length;
   s.flops += 2.0 * e.heads[0].cin * e.heads[0].classes * pixels;
   for (int l = 0; l <= e.levels && l < kMaxLevels; ++l) {
     s.activeFraction[l] = e.active.activeFraction();
