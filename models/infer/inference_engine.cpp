@@ -8,6 +8,7 @@
 #include "core/parallel.h"
 #include "models/infer/attention.h"
 #include "models/infer/internal/kernels.h"
+#include "models/net/unet_layers.h"
 
 namespace tessera::models::infer {
 
@@ -97,73 +98,82 @@ Result<std::unique_ptr<InferenceEngine>> InferenceEngine::create(const Model& mo
   auto P = [&](const std::string& name) -> const float* {
     return params.find(name)->value.data();
   };
-  auto foldedConv = [&](const std::string& prefix, int index, int cin, int cout) {
-    const std::string i = std::to_string(index);
-    const std::string bn = prefix + ".bn" + i;
+  // Batch norm folded into the conv: scale = γ / sqrt(var + eps), shift = β − mean·scale.
+  auto foldedConv = [&](const Layer& layer) {
+    const int cin = static_cast<int>(layer.inChannels), cout = static_cast<int>(layer.outChannels);
+    const float* gamma = P(layer.parameters[1].name);
+    const float* beta = P(layer.parameters[2].name);
+    const float* mean = P(layer.parameters[3].name);
+    const float* var = P(layer.parameters[4].name);
     std::vector<float> scale(cout), shift(cout);
     for (int c = 0; c < cout; ++c) {
-      scale[c] = P(bn + ".weight")[c] / std::sqrt(P(bn + ".running_var")[c] + a.bnEps);
-      shift[c] = P(bn + ".bias")[c] - P(bn + ".running_mean")[c] * scale[c];
+      scale[c] = gamma[c] / std::sqrt(var[c] + a.bnEps);
+      shift[c] = beta[c] - mean[c] * scale[c];
     }
-    e.convs.push_back(packConv2d3x3(P(prefix + ".conv" + i + ".weight"), nullptr, scale.data(),
-                                    shift.data(), cout, cin));
+    e.convs.push_back(
+        packConv2d3x3(P(layer.parameters[0].name), nullptr, scale.data(), shift.data(), cout, cin));
     return static_cast<int>(e.convs.size()) - 1;
   };
-  auto buffer = [&](int channels, int level) {
-    FeatureMap map(channels, grid.levelHeight(level), grid.levelWidth(level));
+  auto buffer = [&](std::int64_t channels, int level) {
+    FeatureMap map(static_cast<int>(channels), grid.levelHeight(level), grid.levelWidth(level));
     e.owned.push_back(map);
     return map;
   };
 
+  // One step per computed layer of the U-Net, each writing its own buffer,
+  // except that a concatenation is no step: the up-convolution and the skip
+  // write the two halves of its buffer.
+  const std::vector<Layer> layers = unetLayers(a);
+  std::vector<FeatureMap> outputs(layers.size());
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const Layer& cat = layers[i];
+    if (cat.kind != LayerKind::kConcat) continue;
+    outputs[i] = buffer(cat.outChannels, cat.level);
+    const int first = static_cast<int>(layers[cat.inputs[0]].outChannels / 16);
+    const int second = static_cast<int>(layers[cat.inputs[1]].outChannels / 16);
+    outputs[cat.inputs[0]] = outputs[i].channelView(0, first);
+    outputs[cat.inputs[1]] = outputs[i].channelView(first, second);
+  }
   e.input = buffer(a.inputChannels, 0);
-  std::vector<FeatureMap> concat(a.levels);
-  FeatureMap x = e.input;
-  int cin = a.inputChannels;
-  for (int l = 0; l < a.levels; ++l) {
-    const int c = static_cast<int>(a.channels(l));
-    const std::string p = "enc" + std::to_string(l);
-    concat[l] = buffer(2 * c, l);
-    const FeatureMap encA = buffer(c, l);
-    const FeatureMap skip = concat[l].channelView(c / 16, c / 16);
-    e.steps.push_back({StepKind::kConv, l, x, encA, foldedConv(p, 1, cin, c)});
-    e.steps.push_back({StepKind::kConv, l, encA, skip, foldedConv(p, 2, c, c)});
-    const FeatureMap pooled = buffer(c, l + 1);
-    e.steps.push_back({StepKind::kPool, l + 1, skip, pooled});
-    x = pooled;
-    cin = c;
-  }
-  const int cb = static_cast<int>(a.channels(a.levels));
-  const FeatureMap b1 = buffer(cb, a.levels), b2 = buffer(cb, a.levels);
-  e.steps.push_back({StepKind::kConv, a.levels, x, b1, foldedConv("bott", 1, cin, cb)});
-  e.steps.push_back({StepKind::kConv, a.levels, b1, b2, foldedConv("bott", 2, cb, cb)});
-  x = b2;
-  if (a.attentionHeads > 0) {
-    const FeatureMap b3 = buffer(cb, a.levels);
-    e.attention = packAttention(P("att.q.weight"), P("att.q.bias"), P("att.k.weight"),
-                                P("att.k.bias"), P("att.v.weight"), P("att.v.bias"),
-                                P("att.o.weight"), P("att.o.bias"), cb, a.attentionHeads);
-    e.steps.push_back({StepKind::kAttention, a.levels, b2, b3});
-    x = b3;
-  }
   e.heads.resize(a.levels);
   e.headInputs.resize(a.levels);
-  for (int l = a.levels - 1; l >= 0; --l) {
-    const int c = static_cast<int>(a.channels(l));
-    const std::string L = std::to_string(l);
-    e.ups.push_back(packConvTranspose2x2(P("up" + L + ".weight"), P("up" + L + ".bias"),
-                                         static_cast<int>(a.channels(l + 1)), c));
-    e.steps.push_back({StepKind::kUp, l, x, concat[l].channelView(0, c / 16),
-                       static_cast<int>(e.ups.size()) - 1, true});
-    const FeatureMap decA = buffer(c, l), decB = buffer(c, l);
-    e.steps.push_back(
-        {StepKind::kConv, l, concat[l], decA, foldedConv("dec" + L, 1, 2 * c, c), true});
-    e.steps.push_back({StepKind::kConv, l, decA, decB, foldedConv("dec" + L, 2, c, c), true,
-                       l >= 1 ? l : -1});
-    x = decB;
-    e.headInputs[l] = decB;
-    if (params.find("head" + L + ".weight"))
-      e.heads[l] =
-          packConv2d1x1Argmax(P("head" + L + ".weight"), P("head" + L + ".bias"), a.classes, c);
+  std::vector<int> stepOf(layers.size(), -1);
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const Layer& layer = layers[i];
+    const FeatureMap in = layer.inputs[0] < 0 ? e.input : outputs[layer.inputs[0]];
+    if (outputs[i].channels() == 0 && layer.kind != LayerKind::kHead)
+      outputs[i] = buffer(layer.outChannels, layer.level);
+    const FeatureMap& out = outputs[i];
+    const int cin = static_cast<int>(layer.inChannels), cout = static_cast<int>(layer.outChannels);
+    auto param = [&](int k) { return P(layer.parameters[k].name); };
+    switch (layer.kind) {
+      case LayerKind::kConvBnRelu:
+        e.steps.push_back(
+            {StepKind::kConv, layer.level, in, out, foldedConv(layer), layer.decoder});
+        break;
+      case LayerKind::kMaxPool:
+        e.steps.push_back({StepKind::kPool, layer.level, in, out});
+        break;
+      case LayerKind::kAttention:
+        e.attention = packAttention(param(0), param(1), param(2), param(3), param(4), param(5),
+                                    param(6), param(7), cout, a.attentionHeads);
+        e.steps.push_back({StepKind::kAttention, layer.level, in, out});
+        break;
+      case LayerKind::kConvTranspose:
+        e.ups.push_back(packConvTranspose2x2(param(0), param(1), cin, cout));
+        e.steps.push_back({StepKind::kUp, layer.level, in, out, static_cast<int>(e.ups.size()) - 1,
+                           layer.decoder});
+        break;
+      case LayerKind::kConcat:
+        continue;
+      case LayerKind::kHead:
+        e.headInputs[layer.level] = in;
+        e.heads[layer.level] = packConv2d1x1Argmax(param(0), param(1), cout, cin);
+        // Coarser heads may settle blocks once their decoder level is done.
+        if (layer.level >= 1) e.steps[stepOf[layer.inputs[0]]].headAfter = layer.level;
+        continue;
+    }
+    stepOf[i] = static_cast<int>(e.steps.size()) - 1;
   }
   e.paddedLabels.assign(static_cast<std::size_t>(grid.paddedWidth()) * grid.paddedHeight(), 0);
   e.levelLabels.resize(e.paddedLabels.size());
