@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "models/infer/feature_map.h"
-#include "models/infer/kernels/kernels.h"
+#include "models/infer/internal/kernels.h"
 
 namespace tessera::models::infer {
 

@@ -7,7 +7,8 @@
 
 #include "core/parallel.h"
 #include "models/infer/attention.h"
-#include "models/infer/kernels/kernels.h"
+#include "models/infer/internal/kernels.h"
+#include "models/net/unet_layers.h"
 
 namespace tessera::models::infer {
 
@@ -24,11 +25,6 @@ struct Step {
   int headAfter = -1;    // level whose head may settle blocks after this step
 };
 
-// A horizontal run of feature pixels: row y, columns [x0, x0 + length).
-struct Segment {
-  int y, x0, length;
-};
-
 }  // namespace
 
 struct InferenceEngine::Impl {
@@ -38,9 +34,9 @@ struct InferenceEngine::Impl {
   int levels = 0;
   FeatureMap input;
   std::vector<Step> steps;
-  std::vector<Conv3x3Weights> convs;
-  std::vector<UpConvWeights> ups;
-  std::vector<HeadWeights> heads;  // per level; empty weights where the model has none
+  std::vector<Conv2d3x3Weights> convs;
+  std::vector<ConvTranspose2x2Weights> ups;
+  std::vector<Conv2d1x1ArgmaxWeights> heads;  // per level; empty weights where the model has none
   std::vector<FeatureMap> headInputs;
   AttentionPacked attention;
   std::vector<FeatureMap> owned;  // every buffer, for calibration
@@ -55,7 +51,8 @@ struct InferenceEngine::Impl {
   std::vector<int> tokens;
   double settledBlocks = 0;
 
-  std::vector<Segment> segmentsOf(const BlockMask& mask, int level) const;
+  // One RowRun per feature row of each run of adjacent active blocks.
+  std::vector<RowRun> rowRunsOf(const BlockMask& mask, int level) const;
   void prepareInput(std::span<const std::int16_t* const> slices);
   double execute(const Step& step, const BlockMask& mask);
   double settle(int level);
@@ -101,72 +98,82 @@ Result<std::unique_ptr<InferenceEngine>> InferenceEngine::create(const Model& mo
   auto P = [&](const std::string& name) -> const float* {
     return params.find(name)->value.data();
   };
-  auto foldedConv = [&](const std::string& prefix, int index, int cin, int cout) {
-    const std::string i = std::to_string(index);
-    const std::string bn = prefix + ".bn" + i;
+  // Batch norm folded into the conv: scale = γ / sqrt(var + eps), shift = β − mean·scale.
+  auto foldedConv = [&](const Layer& layer) {
+    const int cin = static_cast<int>(layer.inChannels), cout = static_cast<int>(layer.outChannels);
+    const float* gamma = P(layer.parameters[1].name);
+    const float* beta = P(layer.parameters[2].name);
+    const float* mean = P(layer.parameters[3].name);
+    const float* var = P(layer.parameters[4].name);
     std::vector<float> scale(cout), shift(cout);
     for (int c = 0; c < cout; ++c) {
-      scale[c] = P(bn + ".weight")[c] / std::sqrt(P(bn + ".running_var")[c] + a.bnEps);
-      shift[c] = P(bn + ".bias")[c] - P(bn + ".running_mean")[c] * scale[c];
+      scale[c] = gamma[c] / std::sqrt(var[c] + a.bnEps);
+      shift[c] = beta[c] - mean[c] * scale[c];
     }
-    e.convs.push_back(packConv3x3(P(prefix + ".conv" + i + ".weight"), nullptr, scale.data(),
-                                  shift.data(), cout, cin));
+    e.convs.push_back(
+        packConv2d3x3(P(layer.parameters[0].name), nullptr, scale.data(), shift.data(), cout, cin));
     return static_cast<int>(e.convs.size()) - 1;
   };
-  auto buffer = [&](int channels, int level) {
-    FeatureMap map(channels, grid.levelHeight(level), grid.levelWidth(level));
+  auto buffer = [&](std::int64_t channels, int level) {
+    FeatureMap map(static_cast<int>(channels), grid.levelHeight(level), grid.levelWidth(level));
     e.owned.push_back(map);
     return map;
   };
 
+  // One step per computed layer of the U-Net, each writing its own buffer,
+  // except that a concatenation is no step: the up-convolution and the skip
+  // write the two halves of its buffer.
+  const std::vector<Layer> layers = unetLayers(a);
+  std::vector<FeatureMap> outputs(layers.size());
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const Layer& cat = layers[i];
+    if (cat.kind != LayerKind::kConcat) continue;
+    outputs[i] = buffer(cat.outChannels, cat.level);
+    const int first = static_cast<int>(layers[cat.inputs[0]].outChannels / 16);
+    const int second = static_cast<int>(layers[cat.inputs[1]].outChannels / 16);
+    outputs[cat.inputs[0]] = outputs[i].channelView(0, first);
+    outputs[cat.inputs[1]] = outputs[i].channelView(first, second);
+  }
   e.input = buffer(a.inputChannels, 0);
-  std::vector<FeatureMap> concat(a.levels);
-  FeatureMap x = e.input;
-  int cin = a.inputChannels;
-  for (int l = 0; l < a.levels; ++l) {
-    const int c = static_cast<int>(a.channels(l));
-    const std::string p = "enc" + std::to_string(l);
-    concat[l] = buffer(2 * c, l);
-    const FeatureMap encA = buffer(c, l);
-    const FeatureMap skip = concat[l].channelView(c / 16, c / 16);
-    e.steps.push_back({StepKind::kConv, l, x, encA, foldedConv(p, 1, cin, c)});
-    e.steps.push_back({StepKind::kConv, l, encA, skip, foldedConv(p, 2, c, c)});
-    const FeatureMap pooled = buffer(c, l + 1);
-    e.steps.push_back({StepKind::kPool, l + 1, skip, pooled});
-    x = pooled;
-    cin = c;
-  }
-  const int cb = static_cast<int>(a.channels(a.levels));
-  const FeatureMap b1 = buffer(cb, a.levels), b2 = buffer(cb, a.levels);
-  e.steps.push_back({StepKind::kConv, a.levels, x, b1, foldedConv("bott", 1, cin, cb)});
-  e.steps.push_back({StepKind::kConv, a.levels, b1, b2, foldedConv("bott", 2, cb, cb)});
-  x = b2;
-  if (a.attentionHeads > 0) {
-    const FeatureMap b3 = buffer(cb, a.levels);
-    e.attention = packAttention(P("att.q.weight"), P("att.q.bias"), P("att.k.weight"),
-                                P("att.k.bias"), P("att.v.weight"), P("att.v.bias"),
-                                P("att.o.weight"), P("att.o.bias"), cb, a.attentionHeads);
-    e.steps.push_back({StepKind::kAttention, a.levels, b2, b3});
-    x = b3;
-  }
   e.heads.resize(a.levels);
   e.headInputs.resize(a.levels);
-  for (int l = a.levels - 1; l >= 0; --l) {
-    const int c = static_cast<int>(a.channels(l));
-    const std::string L = std::to_string(l);
-    e.ups.push_back(packUpConv(P("up" + L + ".weight"), P("up" + L + ".bias"),
-                               static_cast<int>(a.channels(l + 1)), c));
-    e.steps.push_back({StepKind::kUp, l, x, concat[l].channelView(0, c / 16),
-                       static_cast<int>(e.ups.size()) - 1, true});
-    const FeatureMap decA = buffer(c, l), decB = buffer(c, l);
-    e.steps.push_back(
-        {StepKind::kConv, l, concat[l], decA, foldedConv("dec" + L, 1, 2 * c, c), true});
-    e.steps.push_back({StepKind::kConv, l, decA, decB, foldedConv("dec" + L, 2, c, c), true,
-                       l >= 1 ? l : -1});
-    x = decB;
-    e.headInputs[l] = decB;
-    if (params.find("head" + L + ".weight"))
-      e.heads[l] = packHead(P("head" + L + ".weight"), P("head" + L + ".bias"), a.classes, c);
+  std::vector<int> stepOf(layers.size(), -1);
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const Layer& layer = layers[i];
+    const FeatureMap in = layer.inputs[0] < 0 ? e.input : outputs[layer.inputs[0]];
+    if (outputs[i].channels() == 0 && layer.kind != LayerKind::kHead)
+      outputs[i] = buffer(layer.outChannels, layer.level);
+    const FeatureMap& out = outputs[i];
+    const int cin = static_cast<int>(layer.inChannels), cout = static_cast<int>(layer.outChannels);
+    auto param = [&](int k) { return P(layer.parameters[k].name); };
+    switch (layer.kind) {
+      case LayerKind::kConvBnRelu:
+        e.steps.push_back(
+            {StepKind::kConv, layer.level, in, out, foldedConv(layer), layer.decoder});
+        break;
+      case LayerKind::kMaxPool:
+        e.steps.push_back({StepKind::kPool, layer.level, in, out});
+        break;
+      case LayerKind::kAttention:
+        e.attention = packAttention(param(0), param(1), param(2), param(3), param(4), param(5),
+                                    param(6), param(7), cout, a.attentionHeads);
+        e.steps.push_back({StepKind::kAttention, layer.level, in, out});
+        break;
+      case LayerKind::kConvTranspose:
+        e.ups.push_back(packConvTranspose2x2(param(0), param(1), cin, cout));
+        e.steps.push_back({StepKind::kUp, layer.level, in, out, static_cast<int>(e.ups.size()) - 1,
+                           layer.decoder});
+        break;
+      case LayerKind::kConcat:
+        continue;
+      case LayerKind::kHead:
+        e.headInputs[layer.level] = in;
+        e.heads[layer.level] = packConv2d1x1Argmax(param(0), param(1), cout, cin);
+        // Coarser heads may settle blocks once their decoder level is done.
+        if (layer.level >= 1) e.steps[stepOf[layer.inputs[0]]].headAfter = layer.level;
+        continue;
+    }
+    stepOf[i] = static_cast<int>(e.steps.size()) - 1;
   }
   e.paddedLabels.assign(static_cast<std::size_t>(grid.paddedWidth()) * grid.paddedHeight(), 0);
   e.levelLabels.resize(e.paddedLabels.size());
@@ -196,8 +203,8 @@ Result<std::unique_ptr<InferenceEngine>> InferenceEngine::create(const Model& mo
   return engine;
 }
 
-std::vector<Segment> InferenceEngine::Impl::segmentsOf(const BlockMask& m, int level) const {
-  std::vector<Segment> segments;
+std::vector<RowRun> InferenceEngine::Impl::rowRunsOf(const BlockMask& m, int level) const {
+  std::vector<RowRun> runs;
   const int b = grid.levelBlockSize(level);
   for (int by = 0; by < grid.blocksY(); ++by) {
     for (int bx = 0; bx < grid.blocksX();) {
@@ -207,11 +214,11 @@ std::vector<Segment> InferenceEngine::Impl::segmentsOf(const BlockMask& m, int l
       }
       int end = bx;
       while (end < grid.blocksX() && m.test(end, by)) ++end;
-      for (int r = 0; r < b; ++r) segments.push_back({by * b + r, bx * b, (end - bx) * b});
+      for (int r = 0; r < b; ++r) runs.push_back({by * b + r, bx * b, (end - bx) * b});
       bx = end;
     }
   }
-  return segments;
+  return runs;
 }
 
 void InferenceEngine::Impl::prepareInput(std::span<const std::int16_t* const> slices) {
@@ -242,41 +249,36 @@ double InferenceEngine::Impl::execute(const Step& step, const BlockMask& mask) {
   }
   written = mask;
 
-  const std::vector<Segment> segments = segmentsOf(mask, step.level);
-  const std::int64_t count = static_cast<std::int64_t>(segments.size());
+  const std::vector<RowRun> runs = rowRunsOf(mask, step.level);
+  const std::int64_t count = static_cast<std::int64_t>(runs.size());
   double pixels = 0;
-  for (const Segment& s : segments) pixels += s.length;
+  for (const RowRun& r : runs) pixels += r.length;
   switch (step.kind) {
     case StepKind::kConv: {
-      const Conv3x3Weights& w = convs[step.weights];
+      const Conv2d3x3Weights& w = convs[step.weights];
       const int pairs = (w.outBlocks() + 1) / 2;
       parallelChunks(0, count * pairs, [&](std::int64_t begin, std::int64_t end, int) {
         for (std::int64_t i = begin; i < end; ++i) {
-          const Segment& s = segments[i / pairs];
           const int ocb = static_cast<int>(i % pairs) * 2;
-          conv3x3Segment(w, step.in, out, s.y, s.x0, s.length, ocb,
-                         std::min(ocb + 2, w.outBlocks()), true);
+          conv2d3x3Rows(w, step.in, out, runs[i / pairs], ocb, std::min(ocb + 2, w.outBlocks()),
+                        true);
         }
       });
       return 2.0 * 9.0 * w.cin * w.cout * pixels;
     }
     case StepKind::kPool:
-      parallelFor(0, count, [&](std::int64_t i) {
-        const Segment& s = segments[i];
-        maxPoolSegment(step.in, out, s.y, s.x0, s.length);
-      });
+      parallelFor(0, count, [&](std::int64_t i) { maxPool2x2Rows(step.in, out, runs[i]); });
       return 0.0;
     case StepKind::kUp: {
       // Output blocks at this level come from the same blocks one level down.
-      const UpConvWeights& w = ups[step.weights];
-      const std::vector<Segment> coarse = segmentsOf(mask, step.level + 1);
+      const ConvTranspose2x2Weights& w = ups[step.weights];
+      const std::vector<RowRun> coarse = rowRunsOf(mask, step.level + 1);
       const std::int64_t n = static_cast<std::int64_t>(coarse.size());
       const int ocbs = w.outBlocks();
       parallelChunks(0, n * ocbs, [&](std::int64_t begin, std::int64_t end, int) {
         for (std::int64_t i = begin; i < end; ++i) {
-          const Segment& s = coarse[i / ocbs];
           const int ocb = static_cast<int>(i % ocbs);
-          upConvSegment(w, step.in, out, s.y, s.x0, s.length, ocb, ocb + 1);
+          convTranspose2x2Rows(w, step.in, out, coarse[i / ocbs], ocb, ocb + 1);
         }
       });
       return 2.0 * 4.0 * w.cin * w.cout * pixels / 4.0;
@@ -296,17 +298,17 @@ void InferenceEngine::Impl::fillBlockLabel(int block, std::uint8_t label) {
 // Runs head `level` on the undecided blocks and settles the confident,
 // uniform ones. Returns the FLOPs spent.
 double InferenceEngine::Impl::settle(int level) {
-  const HeadWeights& head = heads[level];
-  const std::vector<Segment> segments = segmentsOf(undecided, level);
+  const Conv2d1x1ArgmaxWeights& head = heads[level];
+  const std::vector<RowRun> runs = rowRunsOf(undecided, level);
   const int lw = grid.levelWidth(level);
-  parallelFor(0, static_cast<std::int64_t>(segments.size()), [&](std::int64_t i) {
-    const Segment& s = segments[i];
-    headArgmaxSegment(head, headInputs[level], s.y, s.x0, s.length,
-                      levelLabels.data() + static_cast<std::size_t>(s.y) * lw,
-                      levelMargins.data() + static_cast<std::size_t>(s.y) * lw);
+  parallelFor(0, static_cast<std::int64_t>(runs.size()), [&](std::int64_t i) {
+    const RowRun& r = runs[i];
+    conv2d1x1ArgmaxRows(head, headInputs[level], r,
+                        levelLabels.data() + static_cast<std::size_t>(r.y) * lw,
+                        levelMargins.data() + static_cast<std::size_t>(r.y) * lw);
   });
   double pixels = 0;
-  for (const Segment& s : segments) pixels += s.length;
+  for (const RowRun& r : runs) pixels += r.length;
   const int b = grid.levelBlockSize(level);
   const float threshold = static_cast<float>(options.refineMargin);
   for (int index = 0; index < grid.blockCount(); ++index) {
@@ -342,8 +344,8 @@ void InferenceEngine::run(std::span<const std::int16_t* const> slices, const Blo
   e.decoderSet.assign(e.levels + 1, e.active);
   e.tokens.clear();
   const int lw = e.grid.levelWidth(e.levels);
-  for (const Segment& s : e.segmentsOf(e.active, e.levels))
-    for (int x = s.x0; x < s.x0 + s.length; ++x) e.tokens.push_back(s.y * lw + x);
+  for (const RowRun& r : e.rowRunsOf(e.active, e.levels))
+    for (int x = r.x0; x < r.x0 + r.length; ++x) e.tokens.push_back(r.y * lw + x);
   std::fill(e.paddedLabels.begin(), e.paddedLabels.end(), 0);
 
   const bool refine = e.options.refineMargin > 0.0;
@@ -365,20 +367,19 @@ void InferenceEngine::run(std::span<const std::int16_t* const> slices, const Blo
   }
   // Output head fused with argmax on the undecided blocks; the rest is
   // settled or background.
-  const std::vector<Segment> segments = e.segmentsOf(e.undecided, 0);
+  const std::vector<RowRun> runs = e.rowRunsOf(e.undecided, 0);
   const int pw = e.grid.paddedWidth();
   std::vector<float> paddedLogits;
   if (logits)
     paddedLogits.assign(static_cast<std::size_t>(pw) * e.grid.paddedHeight() * 16, NAN);
-  parallelFor(0, static_cast<std::int64_t>(segments.size()), [&](std::int64_t i) {
-    const Segment& seg = segments[i];
-    headArgmaxSegment(e.heads[0], e.headInputs[0], seg.y, seg.x0, seg.length,
-                      e.paddedLabels.data() + static_cast<std::size_t>(seg.y) * pw, nullptr,
-                      logits ? paddedLogits.data() + static_cast<std::size_t>(seg.y) * pw * 16
-                             : nullptr);
+  parallelFor(0, static_cast<std::int64_t>(runs.size()), [&](std::int64_t i) {
+    const RowRun& r = runs[i];
+    conv2d1x1ArgmaxRows(
+        e.heads[0], e.headInputs[0], r, e.paddedLabels.data() + static_cast<std::size_t>(r.y) * pw,
+        nullptr, logits ? paddedLogits.data() + static_cast<std::size_t>(r.y) * pw * 16 : nullptr);
   });
   double pixels = 0;
-  for (const Segment& seg : segments) pixels += seg.length;
+  for (const RowRun& r : runs) pixels += r.length;
   s.flops += 2.0 * e.heads[0].cin * e.heads[0].classes * pixels;
   for (int l = 0; l <= e.levels && l < kMaxLevels; ++l) {
     s.activeFraction[l] = e.active.activeFraction();

@@ -7,6 +7,7 @@
 
 #include "core/memory.h"
 #include "models/net/graph.h"
+#include "models/net/unet_layers.h"
 
 namespace tessera::models {
 
@@ -30,27 +31,34 @@ double UNetConfig::forwardFlops(std::int64_t height, std::int64_t width,
   auto conv = [&](double cin, double cout, double k, double pixels) {
     flops += 2.0 * cin * cout * k * k * pixels;
   };
-  double pixels = static_cast<double>(height) * width;
-  double cin = inputChannels;
-  for (int l = 0; l < levels; ++l) {
-    conv(cin, channels(l), 3, pixels);
-    conv(channels(l), channels(l), 3, pixels);
-    cin = channels(l);
-    pixels /= 4;
-  }
-  conv(cin, channels(levels), 3, pixels);
-  conv(channels(levels), channels(levels), 3, pixels);
-  if (attentionHeads > 0) {
-    const double c = channels(levels);
-    conv(c, 4 * c, 1, pixels);                // q, k, v, o projections
-    flops += 2.0 * 2.0 * pixels * pixels * c;  // scores and weighted sum
-  }
-  for (int l = levels - 1; l >= 0; --l) {
-    conv(channels(l + 1), channels(l), 2, pixels);  // transposed conv: 4 taps per input pixel
-    pixels *= 4;
-    conv(2 * channels(l), channels(l), 3, pixels);
-    conv(channels(l), channels(l), 3, pixels);
-    if (l == 0 || (deepSupervision && withDeepSupervision)) conv(channels(l), classes, 1, pixels);
+  // H·W / 4^level, exact in double.
+  auto pixels = [&](int level) {
+    return std::ldexp(static_cast<double>(height) * width, -2 * level);
+  };
+  for (const Layer& layer : unetLayers(*this)) {
+    const double cin = static_cast<double>(layer.inChannels);
+    const double cout = static_cast<double>(layer.outChannels);
+    switch (layer.kind) {
+      case LayerKind::kConvBnRelu:
+        conv(cin, cout, 3, pixels(layer.level));
+        break;
+      case LayerKind::kAttention: {
+        const double p = pixels(layer.level);
+        conv(cin, 4 * cin, 1, p);          // q, k, v, o projections
+        flops += 2.0 * 2.0 * p * p * cin;  // scores and weighted sum
+        break;
+      }
+      // Transposed conv: 4 taps per input pixel.
+      case LayerKind::kConvTranspose:
+        conv(cin, cout, 2, pixels(layer.level + 1));
+        break;
+      case LayerKind::kHead:
+        if (layer.level == 0 || withDeepSupervision) conv(cin, cout, 1, pixels(layer.level));
+        break;
+      case LayerKind::kMaxPool:
+      case LayerKind::kConcat:
+        break;
+    }
   }
   return flops;
 }
@@ -74,41 +82,8 @@ bool parseCheckpointing(const std::string& text, Checkpointing* mode) {
 }
 
 UNet::UNet(UNetConfig config) : config_(config) {
-  auto convBn = [&](const std::string& prefix, int index, std::int64_t cin, std::int64_t cout) {
-    const std::string i = std::to_string(index);
-    params_.add(prefix + ".conv" + i + ".weight", {cout, cin, 3, 3});
-    params_.add(prefix + ".bn" + i + ".weight", {1, cout, 1, 1});
-    params_.add(prefix + ".bn" + i + ".bias", {1, cout, 1, 1});
-    params_.add(prefix + ".bn" + i + ".running_mean", {1, cout, 1, 1}, false);
-    params_.add(prefix + ".bn" + i + ".running_var", {1, cout, 1, 1}, false);
-  };
-  std::int64_t cin = config_.inputChannels;
-  for (int l = 0; l < config_.levels; ++l) {
-    const std::string p = "enc" + std::to_string(l);
-    convBn(p, 1, cin, config_.channels(l));
-    convBn(p, 2, config_.channels(l), config_.channels(l));
-    cin = config_.channels(l);
-  }
-  const std::int64_t cb = config_.channels(config_.levels);
-  convBn("bott", 1, cin, cb);
-  convBn("bott", 2, cb, cb);
-  if (config_.attentionHeads > 0) {
-    for (const char* m : {"q", "k", "v", "o"}) {
-      params_.add(std::string("att.") + m + ".weight", {cb, cb, 1, 1});
-      params_.add(std::string("att.") + m + ".bias", {1, cb, 1, 1});
-    }
-  }
-  for (int l = config_.levels - 1; l >= 0; --l) {
-    const std::string L = std::to_string(l);
-    params_.add("up" + L + ".weight", {config_.channels(l + 1), config_.channels(l), 2, 2});
-    params_.add("up" + L + ".bias", {1, config_.channels(l), 1, 1});
-    convBn("dec" + L, 1, 2 * config_.channels(l), config_.channels(l));
-    convBn("dec" + L, 2, config_.channels(l), config_.channels(l));
-    if (l == 0 || config_.deepSupervision) {
-      params_.add("head" + L + ".weight", {config_.classes, config_.channels(l), 1, 1});
-      params_.add("head" + L + ".bias", {1, config_.classes, 1, 1});
-    }
-  }
+  for (const Layer& layer : unetLayers(config_))
+    for (const LayerParameter& p : layer.parameters) params_.add(p.name, p.shape, p.trainable);
 }
 
 void UNet::initialize(std::uint64_t seed) {
@@ -157,48 +132,44 @@ std::vector<int> buildNetwork(Graph& g, const UNetConfig& config, ParameterSet& 
     assert(p && "missing parameter");
     return p;
   };
-  auto convBnRelu = [&](int x, const std::string& prefix, int index, int stage, bool boundary) {
-    const std::string i = std::to_string(index);
-    const int c = g.conv(x, P(prefix + ".conv" + i + ".weight"), nullptr, 1, 1, stage);
-    const int b = g.batchNorm(c, P(prefix + ".bn" + i + ".weight"), P(prefix + ".bn" + i + ".bias"),
-                              P(prefix + ".bn" + i + ".running_mean"),
-                              P(prefix + ".bn" + i + ".running_var"), config.bnEps,
-                              config.bnMomentum, stage);
-    return g.relu(b, stage, boundary);
-  };
-  std::vector<int> skips(config.levels);
-  int x = input;
-  int stage = 0;
-  for (int l = 0; l < config.levels; ++l, ++stage) {
-    const std::string p = "enc" + std::to_string(l);
-    x = convBnRelu(x, p, 1, stage, false);
-    x = convBnRelu(x, p, 2, stage, true);
-    skips[l] = x;
-    x = g.maxPool(x, stage + 1);
-  }
-  x = convBnRelu(x, "bott", 1, stage, false);
-  x = convBnRelu(x, "bott", 2, stage, config.attentionHeads == 0);
-  if (config.attentionHeads > 0) {
-    AttentionWeights w{&P("att.q.weight")->value, &P("att.q.bias")->value,
-                       &P("att.k.weight")->value, &P("att.k.bias")->value,
-                       &P("att.v.weight")->value, &P("att.v.bias")->value,
-                       &P("att.o.weight")->value, &P("att.o.bias")->value,
-                       config.attentionHeads};
-    std::vector<Parameter*> ps{P("att.q.weight"), P("att.q.bias"), P("att.k.weight"),
-                               P("att.k.bias"), P("att.v.weight"), P("att.v.bias"),
-                               P("att.o.weight"), P("att.o.bias")};
-    x = g.attention(x, w, ps, tokenMask, stage, true);
-  }
-  ++stage;
+  const std::vector<Layer> layers = unetLayers(config);
+  std::vector<int> nodes(layers.size());
   std::vector<int> heads(config.levels, -1);
-  for (int l = config.levels - 1; l >= 0; --l, ++stage) {
-    const std::string L = std::to_string(l);
-    const int u = g.upConv(x, P("up" + L + ".weight"), P("up" + L + ".bias"), stage);
-    const int cat = g.concat(u, skips[l], stage);
-    x = convBnRelu(cat, "dec" + L, 1, stage, false);
-    x = convBnRelu(x, "dec" + L, 2, stage, true);
-    if (l == 0 || (allHeads && config.deepSupervision))
-      heads[l] = g.conv(x, P("head" + L + ".weight"), P("head" + L + ".bias"), 1, 0, stage);
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const Layer& layer = layers[i];
+    const int x = layer.inputs[0] < 0 ? input : nodes[layer.inputs[0]];
+    std::vector<Parameter*> ps;
+    for (const LayerParameter& p : layer.parameters) ps.push_back(P(p.name));
+    const int stage = layer.stage;
+    switch (layer.kind) {
+      case LayerKind::kConvBnRelu: {
+        const int c = g.conv(x, ps[0], nullptr, 1, 1, stage);
+        const int b =
+            g.batchNorm(c, ps[1], ps[2], ps[3], ps[4], config.bnEps, config.bnMomentum, stage);
+        nodes[i] = g.relu(b, stage, layer.stageOutput);
+        break;
+      }
+      case LayerKind::kMaxPool:
+        nodes[i] = g.maxPool(x, stage);
+        break;
+      case LayerKind::kAttention: {
+        AttentionWeights w{&ps[0]->value, &ps[1]->value, &ps[2]->value,
+                           &ps[3]->value, &ps[4]->value, &ps[5]->value,
+                           &ps[6]->value, &ps[7]->value, config.attentionHeads};
+        nodes[i] = g.attention(x, w, ps, tokenMask, stage, layer.stageOutput);
+        break;
+      }
+      case LayerKind::kConvTranspose:
+        nodes[i] = g.upConv(x, ps[0], ps[1], stage);
+        break;
+      case LayerKind::kConcat:
+        nodes[i] = g.concat(x, nodes[layer.inputs[1]], stage);
+        break;
+      case LayerKind::kHead:
+        if (layer.level == 0 || allHeads)
+          nodes[i] = heads[layer.level] = g.conv(x, ps[0], ps[1], 1, 0, stage);
+        break;
+    }
   }
   return heads;
 }

@@ -13,6 +13,8 @@
 //   up{L}.{weight,bias}     ConvTranspose channels(L+1) → channels(L)
 //   dec{L}.conv{1,2}.weight, dec{L}.bn{1,2}.*          conv1: 2·channels(L) → channels(L)
 //   head{L}.{weight,bias}   1×1 conv channels(L) → classes (L ≥ 1 only with deep supervision)
+// The layers in order, with these names and shapes, are listed once by
+// unetLayers() (net/unet_layers.h); the training graph is built from that list.
 #pragma once
 
 #include <cstdint>

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "models/net/unet_layers.h"
+
 namespace tessera::models::onnx_io {
 namespace {
 
@@ -43,46 +45,53 @@ class Builder {
     const std::int64_t height = options_.height, width = options_.width;
     valueInfo(graph_->add_input(), kInputName, {1, config_.inputChannels, height, width});
 
-    std::vector<std::string> skips(config_.levels);
-    std::string x = kInputName;
-    std::int64_t cin = config_.inputChannels;
-    for (int l = 0; l < config_.levels; ++l) {
-      const std::string prefix = "enc" + std::to_string(l);
-      x = convBnRelu(x, prefix, 1, cin, config_.channels(l));
-      x = convBnRelu(x, prefix, 2, config_.channels(l), config_.channels(l));
-      skips[l] = x;
-      onnx::NodeProto* pool = node("MaxPool", prefix + ".pool", {x}, prefix + ".pool");
-      ints(pool, "kernel_shape", {2, 2});
-      ints(pool, "strides", {2, 2});
-      x = prefix + ".pool";
-      cin = config_.channels(l);
-    }
-    const std::int64_t cb = config_.channels(config_.levels);
-    x = convBnRelu(x, "bott", 1, cin, cb);
-    x = convBnRelu(x, "bott", 2, cb, cb);
-    if (config_.attentionHeads > 0)
-      x = attention(x, cb, height >> config_.levels, width >> config_.levels);
-
+    const std::vector<Layer> layers = unetLayers(config_);
+    std::vector<std::string> outputs(layers.size());  // tensor name per layer
     std::vector<std::string> heads(config_.levels);
-    for (int l = config_.levels - 1; l >= 0; --l) {
-      const std::string L = std::to_string(l);
-      const std::int64_t c = config_.channels(l);
-      parameter("up" + L + ".weight", {config_.channels(l + 1), c, 2, 2});
-      parameter("up" + L + ".bias", {c});
-      onnx::NodeProto* up =
-          node("ConvTranspose", "up" + L, {x, "up" + L + ".weight", "up" + L + ".bias"}, "up" + L);
-      ints(up, "kernel_shape", {2, 2});
-      ints(up, "strides", {2, 2});
-      onnx::NodeProto* cat =
-          node("Concat", "dec" + L + ".concat", {"up" + L, skips[l]}, "dec" + L + ".concat");
-      integer(cat, "axis", 1);
-      x = convBnRelu("dec" + L + ".concat", "dec" + L, 1, 2 * c, c);
-      x = convBnRelu(x, "dec" + L, 2, c, c);
-      if (l == 0 || options_.trainingHeads) {
-        heads[l] = l == 0 ? std::string(kOutputName) : std::string(kOutputName) + "_" + L;
-        parameter("head" + L + ".weight", {config_.classes, c, 1, 1});
-        parameter("head" + L + ".bias", {config_.classes});
-        conv(x, "head" + L, heads[l], "head" + L + ".weight", "head" + L + ".bias", 1, 0);
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      const Layer& layer = layers[i];
+      const std::string x = layer.inputs[0] < 0 ? kInputName : outputs[layer.inputs[0]];
+      auto param = [&](int k) -> const std::string& { return layer.parameters[k].name; };
+      const std::int64_t cin = layer.inChannels, cout = layer.outChannels;
+      switch (layer.kind) {
+        case LayerKind::kConvBnRelu:
+          outputs[i] = convBnRelu(x, layer, cin, cout);
+          break;
+        case LayerKind::kMaxPool: {
+          onnx::NodeProto* pool = node("MaxPool", layer.name, {x}, layer.name);
+          ints(pool, "kernel_shape", {2, 2});
+          ints(pool, "strides", {2, 2});
+          outputs[i] = layer.name;
+          break;
+        }
+        case LayerKind::kAttention:
+          outputs[i] = attention(x, layer, cout, height >> layer.level, width >> layer.level);
+          break;
+        case LayerKind::kConvTranspose: {
+          parameter(param(0), {cin, cout, 2, 2});
+          parameter(param(1), {cout});
+          onnx::NodeProto* up =
+              node("ConvTranspose", layer.name, {x, param(0), param(1)}, layer.name);
+          ints(up, "kernel_shape", {2, 2});
+          ints(up, "strides", {2, 2});
+          outputs[i] = layer.name;
+          break;
+        }
+        case LayerKind::kConcat:
+          integer(node("Concat", layer.name, {x, outputs[layer.inputs[1]]}, layer.name), "axis", 1);
+          outputs[i] = layer.name;
+          break;
+        case LayerKind::kHead: {
+          const int l = layer.level;
+          if (l != 0 && !options_.trainingHeads) break;
+          heads[l] = l == 0 ? std::string(kOutputName)
+                            : std::string(kOutputName) + "_" + std::to_string(l);
+          parameter(param(0), {cout, cin, 1, 1});
+          parameter(param(1), {cout});
+          conv(x, layer.name, heads[l], param(0), param(1), 1, 0);
+          outputs[i] = heads[l];
+          break;
+        }
       }
     }
     for (int l = 0; l < config_.levels; ++l)
@@ -169,20 +178,25 @@ class Builder {
     ints(n, "strides", {1, 1});
   }
 
-  std::string convBnRelu(const std::string& x, const std::string& prefix, int index,
-                         std::int64_t cin, std::int64_t cout) {
-    const std::string i = std::to_string(index);
-    const std::string convName = prefix + ".conv" + i, bn = prefix + ".bn" + i;
-    const std::string weight = convName + ".weight";
+  // Node and tensor names: block.conv{i}, block.bn{i}, block.relu{i}; the
+  // folded form gives the conv a bias "block.conv{i}.bias".
+  std::string convBnRelu(const std::string& x, const Layer& layer, std::int64_t cin,
+                         std::int64_t cout) {
+    const std::string i = std::to_string(layer.index);
+    const std::string convName = layer.name, bn = layer.block + ".bn" + i;
+    const std::string& weight = layer.parameters[0].name;
+    const std::string& gammaName = layer.parameters[1].name;
+    const std::string& betaName = layer.parameters[2].name;
+    const std::string& meanName = layer.parameters[3].name;
+    const std::string& varName = layer.parameters[4].name;
     std::string y = convName;
     if (!options_.foldBatchNorm) {
       parameter(weight, {cout, cin, 3, 3});
       conv(x, convName, convName, weight, "", 3, 1);
-      for (const char* s : {".weight", ".bias", ".running_mean", ".running_var"})
-        parameter(bn + s, {cout});
-      onnx::NodeProto* n = node(
-          "BatchNormalization", bn,
-          {convName, bn + ".weight", bn + ".bias", bn + ".running_mean", bn + ".running_var"}, bn);
+      for (const std::string* name : {&gammaName, &betaName, &meanName, &varName})
+        parameter(*name, {cout});
+      onnx::NodeProto* n =
+          node("BatchNormalization", bn, {convName, gammaName, betaName, meanName, varName}, bn);
       real(n, "epsilon", config_.bnEps);
       real(n, "momentum", 1.0f - config_.bnMomentum);  // ONNX weights the old value
       y = bn;
@@ -191,10 +205,10 @@ class Builder {
       std::vector<float> w, b;
       if (params_) {
         w = values(weight, {cout, cin, 3, 3});
-        const std::vector<float> gamma = values(bn + ".weight", {cout});
-        const std::vector<float> beta = values(bn + ".bias", {cout});
-        const std::vector<float> mean = values(bn + ".running_mean", {cout});
-        const std::vector<float> var = values(bn + ".running_var", {cout});
+        const std::vector<float> gamma = values(gammaName, {cout});
+        const std::vector<float> beta = values(betaName, {cout});
+        const std::vector<float> mean = values(meanName, {cout});
+        const std::vector<float> var = values(varName, {cout});
         b.resize(static_cast<std::size_t>(cout));
         const std::size_t perChannel = w.size() / b.size();
         for (std::size_t o = 0; o < b.size(); ++o) {
@@ -208,30 +222,39 @@ class Builder {
       initializer(convName + ".bias", {cout}, params_ ? &b : nullptr);
       conv(x, convName, convName, weight, convName + ".bias", 3, 1);
     }
-    const std::string relu = prefix + ".relu" + i;
+    const std::string relu = layer.block + ".relu" + i;
     node("Relu", relu, {y}, relu);
     return relu;
   }
 
   // The form OpenCV's importer runs: separate q/k/v convs, constant-shape
   // reshapes to (heads, d, T), no Shape/Gather/Pow.
-  std::string attention(const std::string& x, std::int64_t c, std::int64_t h, std::int64_t w) {
+  // Parameters in the layer's order q, k, v, o (weight, bias each); nodes
+  // named after the projection ("att.q"), the rest "att.<step>".
+  std::string attention(const std::string& x, const Layer& layer, std::int64_t c, std::int64_t h,
+                        std::int64_t w) {
     const std::int64_t heads = config_.attentionHeads, d = c / heads, t = h * w;
     const double scale = attentionQueryScale(config_);
-    for (const char* m : {"q", "k", "v"}) {
-      const std::string name = std::string("att.") + m;
-      if (params_ && name == "att.q") {
-        std::vector<float> weight = values(name + ".weight", {c, c, 1, 1});
-        std::vector<float> bias = values(name + ".bias", {c});
-        for (float& v : weight) v = static_cast<float>(double(v) * scale);
-        for (float& v : bias) v = static_cast<float>(double(v) * scale);
-        initializer(name + ".weight", {c, c, 1, 1}, &weight);
-        initializer(name + ".bias", {c}, &bias);
+    auto projection = [&](int m) {
+      const std::string& weight = layer.parameters[2 * m].name;
+      return weight.substr(0, weight.size() - std::string_view(".weight").size());
+    };
+    for (int m = 0; m < 3; ++m) {
+      const std::string name = projection(m);
+      const std::string& weight = layer.parameters[2 * m].name;
+      const std::string& bias = layer.parameters[2 * m + 1].name;
+      if (params_ && m == 0) {
+        std::vector<float> wq = values(weight, {c, c, 1, 1});
+        std::vector<float> bq = values(bias, {c});
+        for (float& v : wq) v = static_cast<float>(double(v) * scale);
+        for (float& v : bq) v = static_cast<float>(double(v) * scale);
+        initializer(weight, {c, c, 1, 1}, &wq);
+        initializer(bias, {c}, &bq);
       } else {
-        parameter(name + ".weight", {c, c, 1, 1});
-        parameter(name + ".bias", {c});
+        parameter(weight, {c, c, 1, 1});
+        parameter(bias, {c});
       }
-      conv(x, name, name, name + ".weight", name + ".bias", 1, 0);
+      conv(x, name, name, weight, bias, 1, 0);
     }
     int64Constant("att.heads_shape", {heads, d, t});
     int64Constant("att.merge_shape", {1, c, h, w});
@@ -247,10 +270,11 @@ class Builder {
          "perm", {0, 2, 1});
     node("MatMul", "att.mix", {"att.v.reshape", "att.softmax.transpose"}, "att.mix");
     node("Reshape", "att.merge", {"att.mix", "att.merge_shape"}, "att.merge");
-    parameter("att.o.weight", {c, c, 1, 1});
-    parameter("att.o.bias", {c});
-    conv("att.merge", "att.o", "att.o", "att.o.weight", "att.o.bias", 1, 0);
-    node("Add", "att.residual", {x, "att.o"}, "att.residual");
+    const std::string output = projection(3);
+    parameter(layer.parameters[6].name, {c, c, 1, 1});
+    parameter(layer.parameters[7].name, {c});
+    conv("att.merge", output, output, layer.parameters[6].name, layer.parameters[7].name, 1, 0);
+    node("Add", "att.residual", {x, output}, "att.residual");
     return "att.residual";
   }
 

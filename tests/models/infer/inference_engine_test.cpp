@@ -256,6 +256,70 @@ TEST(InferenceEngine, EmptyMaskComputesNothingAndLabelsBackground) {
   for (auto v : r.labels) ASSERT_EQ(v, 0);
 }
 
+// EngineOptions::denseFallbackFraction: a mask whose active fraction
+// exceeds it runs every block, which is the dense run exactly.
+TEST(InferenceEngine, DenseFallbackAboveTheThresholdComputesEveryBlock) {
+  const Model model = smallModel();
+  const int w = 80, h = 64;  // 5 × 4 = 20 blocks
+  const infer::EngineOptions defaults;
+  ASSERT_EQ(defaults.denseFallbackFraction, 0.85);
+  auto engine = std::move(*infer::InferenceEngine::create(model, w, h, defaults));
+  const BlockGrid& grid = engine->grid();
+  ASSERT_EQ(grid.blockCount(), 20);
+  const auto hu = randomSlices(3, w, h, 31);
+  auto maskWithInactive = [&](int inactive) {
+    BlockMask mask(grid, true);
+    for (int i = 0; i < inactive; ++i) mask.set((7 * i + 3) % grid.blockCount(), false);
+    return mask;
+  };
+  const BlockMask ninety = maskWithInactive(2), boundary = maskWithInactive(3),
+                  half = maskWithInactive(10);
+  ASSERT_EQ(ninety.activeFraction(), 0.9);
+  ASSERT_EQ(boundary.activeFraction(), 0.85);
+  ASSERT_EQ(half.activeFraction(), 0.5);
+  const EngineRun dense = runEngine(*engine, hu, 3, BlockMask(grid, true), 4);
+
+  auto inactivePixelsHaveNoLogits = [&](const EngineRun& r, const BlockMask& mask) {
+    int nan = 0, inactive = 0;
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x)
+        if (!mask.test(x / 16, y / 16)) {
+          ++inactive;
+          nan += std::isnan(r.logits[static_cast<std::size_t>(y) * w + x]);
+        }
+    return inactive > 0 && nan == inactive;
+  };
+
+  // 90 % active > 0.85: every block, the dense labels, logits and FLOPs.
+  const EngineRun r90 = runEngine(*engine, hu, 3, ninety, 4);
+  EXPECT_EQ(r90.labels, dense.labels);
+  EXPECT_EQ(0, std::memcmp(r90.logits.data(), dense.logits.data(), dense.logits.size() * 4));
+  EXPECT_EQ(r90.stats.flops, dense.stats.flops);
+  EXPECT_NEAR(r90.stats.flops, r90.stats.denseFlops, 1e-6 * r90.stats.denseFlops);
+  for (int l = 0; l <= r90.stats.levels; ++l) {
+    EXPECT_EQ(r90.stats.activeFraction[l], 1.0) << "level " << l;
+    EXPECT_EQ(r90.stats.decoderFraction[l], 1.0) << "level " << l;
+  }
+
+  // At the threshold (not above it) and at 50 %: only the active blocks.
+  for (const BlockMask* mask : {&boundary, &half}) {
+    SCOPED_TRACE(mask->activeFraction());
+    const EngineRun r = runEngine(*engine, hu, 3, *mask, 4);
+    EXPECT_EQ(r.stats.activeFraction[0], mask->activeFraction());
+    EXPECT_LT(r.stats.flops, dense.stats.flops);
+    EXPECT_TRUE(inactivePixelsHaveNoLogits(r, *mask));
+  }
+
+  // A higher threshold keeps the 90 % mask sparse.
+  infer::EngineOptions strict;
+  strict.denseFallbackFraction = 0.95;
+  auto sparse = std::move(*infer::InferenceEngine::create(model, w, h, strict));
+  const EngineRun r = runEngine(*sparse, hu, 3, ninety, 4);
+  EXPECT_EQ(r.stats.activeFraction[0], 0.9);
+  EXPECT_LT(r.stats.flops, dense.stats.flops);
+  EXPECT_TRUE(inactivePixelsHaveNoLogits(r, ninety));
+}
+
 TEST(InferenceEngine, RefusesModelsItCannotRun) {
   ModelInfo info = smallInfo();
   info.architecture.baseWidth = 8;

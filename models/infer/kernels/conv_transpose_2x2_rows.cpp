@@ -1,13 +1,14 @@
 #include <array>
 #include <utility>
 
-#include "models/infer/kernels/kernels.h"
-#include "models/infer/kernels/vec.h"
+#include "models/infer/internal/kernels.h"
+#include "models/infer/internal/vec.h"
 
 namespace tessera::models::infer {
 
-UpConvWeights packUpConv(const float* weight, const float* bias, int cin, int cout) {
-  UpConvWeights w;
+ConvTranspose2x2Weights packConvTranspose2x2(const float* weight, const float* bias, int cin,
+                                             int cout) {
+  ConvTranspose2x2Weights w;
   w.cin = cin;
   w.cout = cout;
   const int icb = w.inBlocks(), ocb = w.outBlocks();
@@ -17,9 +18,8 @@ UpConvWeights packUpConv(const float* weight, const float* bias, int cin, int co
     w.bias[oc] = bias ? bias[oc] : 0.0f;
     for (int ic = 0; ic < cin; ++ic)
       for (int tap = 0; tap < 4; ++tap) {
-        const std::size_t dst =
-            ((((static_cast<std::size_t>(oc / 16) * icb + ic / 16) * 4 + tap) * 16 + ic % 16) * 16) +
-            oc % 16;
+        const std::size_t block = static_cast<std::size_t>(oc / 16) * icb + ic / 16;
+        const std::size_t dst = ((block * 4 + tap) * 16 + ic % 16) * 16 + oc % 16;
         w.weights[dst] = weight[(static_cast<std::size_t>(ic) * cout + oc) * 4 + tap];
       }
   }
@@ -30,8 +30,8 @@ namespace {
 
 // N input pixels, each producing a 2×2 patch of one output block.
 template <int N>
-void upConvTile(const UpConvWeights& w, const FeatureMap& in, FeatureMap& out, int y, int x0,
-                int ocb) {
+void convTranspose2x2Tile(const ConvTranspose2x2Weights& w, const FeatureMap& in, FeatureMap& out,
+                          int y, int x0, int ocb) {
   Vec16 acc[4][N];
   const Vec16 b = load16(w.bias.data() + ocb * 16);
   for (int t = 0; t < 4; ++t)
@@ -40,8 +40,7 @@ void upConvTile(const UpConvWeights& w, const FeatureMap& in, FeatureMap& out, i
   for (int cb = 0; cb < icb; ++cb) {
     const int channels = std::min(16, w.cin - cb * 16);
     const float* src = in.pixel(cb, y, x0);
-    const float* wb =
-        w.weights.data() + (static_cast<std::size_t>(ocb) * icb + cb) * 4 * 256;
+    const float* wb = w.weights.data() + (static_cast<std::size_t>(ocb) * icb + cb) * 4 * 256;
     for (int ic = 0; ic < channels; ++ic) {
       Vec16 wv[4];
       for (int t = 0; t < 4; ++t) wv[t] = load16(wb + t * 256 + ic * 16);
@@ -58,23 +57,24 @@ void upConvTile(const UpConvWeights& w, const FeatureMap& in, FeatureMap& out, i
   }
 }
 
-using TileFn = void (*)(const UpConvWeights&, const FeatureMap&, FeatureMap&, int, int, int);
+using TileFn = void (*)(const ConvTranspose2x2Weights&, const FeatureMap&, FeatureMap&, int, int,
+                        int);
 constexpr int kMaxPixels = 6;  // 4 taps × 6 pixels = 24 accumulators
 
 template <std::size_t... I>
 constexpr std::array<TileFn, sizeof...(I)> makeTable(std::index_sequence<I...>) {
-  return {&upConvTile<static_cast<int>(I) + 1>...};
+  return {&convTranspose2x2Tile<static_cast<int>(I) + 1>...};
 }
 constexpr auto kTiles = makeTable(std::make_index_sequence<kMaxPixels>{});
 
 }  // namespace
 
-void upConvSegment(const UpConvWeights& w, const FeatureMap& in, FeatureMap& out, int y, int x0,
-                   int length, int ocbBegin, int ocbEnd) {
+void convTranspose2x2Rows(const ConvTranspose2x2Weights& w, const FeatureMap& in, FeatureMap& out,
+                          RowRun run, int ocbBegin, int ocbEnd) {
   for (int ocb = ocbBegin; ocb < ocbEnd; ++ocb)
-    for (int x = x0, left = length; left > 0;) {
+    for (int x = run.x0, left = run.length; left > 0;) {
       const int n = std::min(left, kMaxPixels);
-      kTiles[n - 1](w, in, out, y, x, ocb);
+      kTiles[n - 1](w, in, out, run.y, x, ocb);
       x += n;
       left -= n;
     }

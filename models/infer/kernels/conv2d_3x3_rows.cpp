@@ -1,14 +1,14 @@
 #include <array>
 #include <utility>
 
-#include "models/infer/kernels/kernels.h"
-#include "models/infer/kernels/vec.h"
+#include "models/infer/internal/kernels.h"
+#include "models/infer/internal/vec.h"
 
 namespace tessera::models::infer {
 
-Conv3x3Weights packConv3x3(const float* weight, const float* bias, const float* scale,
-                           const float* shift, int cout, int cin) {
-  Conv3x3Weights w;
+Conv2d3x3Weights packConv2d3x3(const float* weight, const float* bias, const float* scale,
+                               const float* shift, int cout, int cin) {
+  Conv2d3x3Weights w;
   w.cin = cin;
   w.cout = cout;
   const int icb = w.inBlocks(), ocb = w.outBlocks();
@@ -19,9 +19,8 @@ Conv3x3Weights packConv3x3(const float* weight, const float* bias, const float* 
     w.bias[oc] = (bias ? bias[oc] * s : 0.0f) + (shift ? shift[oc] : 0.0f);
     for (int ic = 0; ic < cin; ++ic)
       for (int tap = 0; tap < 9; ++tap) {
-        const std::size_t dst =
-            ((((static_cast<std::size_t>(oc / 16) * icb + ic / 16) * 9 + tap) * 16 + ic % 16) * 16) +
-            oc % 16;
+        const std::size_t block = static_cast<std::size_t>(oc / 16) * icb + ic / 16;
+        const std::size_t dst = ((block * 9 + tap) * 16 + ic % 16) * 16 + oc % 16;
         w.weights[dst] = weight[(static_cast<std::size_t>(oc) * cin + ic) * 9 + tap] * s;
       }
   }
@@ -32,8 +31,8 @@ namespace {
 
 // N output pixels × OCB output-channel blocks accumulated in registers.
 template <int N, int OCB>
-void conv3x3Tile(const Conv3x3Weights& w, const FeatureMap& in, FeatureMap& out, int y, int x0,
-                 int ocb, bool relu) {
+void conv2d3x3Tile(const Conv2d3x3Weights& w, const FeatureMap& in, FeatureMap& out, int y, int x0,
+                   int ocb, bool relu) {
   Vec16 acc[OCB][N];
   for (int o = 0; o < OCB; ++o) {
     const Vec16 b = load16(w.bias.data() + (ocb + o) * 16);
@@ -63,11 +62,13 @@ void conv3x3Tile(const Conv3x3Weights& w, const FeatureMap& in, FeatureMap& out,
   }
   for (int o = 0; o < OCB; ++o) {
     float* dst = out.pixel(ocb + o, y, x0);
-    for (int p = 0; p < N; ++p) store16(dst + p * 16, relu ? max16(acc[o][p], zero16()) : acc[o][p]);
+    for (int p = 0; p < N; ++p)
+      store16(dst + p * 16, relu ? max16(acc[o][p], zero16()) : acc[o][p]);
   }
 }
 
-using TileFn = void (*)(const Conv3x3Weights&, const FeatureMap&, FeatureMap&, int, int, int, bool);
+using TileFn = void (*)(const Conv2d3x3Weights&, const FeatureMap&, FeatureMap&, int, int, int,
+                        bool);
 
 // Widest tiles that keep the accumulators in 32 vector registers.
 constexpr int kMaxPixels1 = 24;  // one output block
@@ -75,28 +76,28 @@ constexpr int kMaxPixels2 = 12;  // two output blocks
 
 template <int OCB, std::size_t... I>
 constexpr std::array<TileFn, sizeof...(I)> makeTable(std::index_sequence<I...>) {
-  return {&conv3x3Tile<static_cast<int>(I) + 1, OCB>...};
+  return {&conv2d3x3Tile<static_cast<int>(I) + 1, OCB>...};
 }
 constexpr auto kTiles1 = makeTable<1>(std::make_index_sequence<kMaxPixels1>{});
 constexpr auto kTiles2 = makeTable<2>(std::make_index_sequence<kMaxPixels2>{});
 
 }  // namespace
 
-void conv3x3Segment(const Conv3x3Weights& w, const FeatureMap& in, FeatureMap& out, int y, int x0,
-                    int length, int ocbBegin, int ocbEnd, bool relu) {
+void conv2d3x3Rows(const Conv2d3x3Weights& w, const FeatureMap& in, FeatureMap& out, RowRun run,
+                   int ocbBegin, int ocbEnd, bool relu) {
   int ocb = ocbBegin;
   for (; ocb + 2 <= ocbEnd; ocb += 2) {
-    for (int x = x0, left = length; left > 0;) {
+    for (int x = run.x0, left = run.length; left > 0;) {
       const int n = std::min(left, kMaxPixels2);
-      kTiles2[n - 1](w, in, out, y, x, ocb, relu);
+      kTiles2[n - 1](w, in, out, run.y, x, ocb, relu);
       x += n;
       left -= n;
     }
   }
   for (; ocb < ocbEnd; ++ocb) {
-    for (int x = x0, left = length; left > 0;) {
+    for (int x = run.x0, left = run.length; left > 0;) {
       const int n = std::min(left, kMaxPixels1);
-      kTiles1[n - 1](w, in, out, y, x, ocb, relu);
+      kTiles1[n - 1](w, in, out, run.y, x, ocb, relu);
       x += n;
       left -= n;
     }

@@ -2,13 +2,14 @@
 #include <limits>
 #include <utility>
 
-#include "models/infer/kernels/kernels.h"
-#include "models/infer/kernels/vec.h"
+#include "models/infer/internal/kernels.h"
+#include "models/infer/internal/vec.h"
 
 namespace tessera::models::infer {
 
-HeadWeights packHead(const float* weight, const float* bias, int classes, int cin) {
-  HeadWeights w;
+Conv2d1x1ArgmaxWeights packConv2d1x1Argmax(const float* weight, const float* bias, int classes,
+                                           int cin) {
+  Conv2d1x1ArgmaxWeights w;
   w.cin = cin;
   w.classes = classes;
   w.weights.assign(static_cast<std::size_t>(w.inBlocks()) * 256, 0.0f);
@@ -25,8 +26,8 @@ HeadWeights packHead(const float* weight, const float* bias, int classes, int ci
 namespace {
 
 template <int N>
-void headTile(const HeadWeights& w, const FeatureMap& in, int y, int x0, std::uint8_t* labels,
-              float* margins, float* logitsOut) {
+void conv2d1x1ArgmaxTile(const Conv2d1x1ArgmaxWeights& w, const FeatureMap& in, int y, int x0,
+                         std::uint8_t* labels, float* margins, float* logitsOut) {
   Vec16 acc[N];
   const Vec16 b = load16(w.bias.data());
   for (int p = 0; p < N; ++p) acc[p] = b;
@@ -60,23 +61,23 @@ void headTile(const HeadWeights& w, const FeatureMap& in, int y, int x0, std::ui
   }
 }
 
-using TileFn = void (*)(const HeadWeights&, const FeatureMap&, int, int, std::uint8_t*, float*,
-                       float*);
+using TileFn = void (*)(const Conv2d1x1ArgmaxWeights&, const FeatureMap&, int, int, std::uint8_t*,
+                        float*, float*);
 constexpr int kMaxPixels = 24;
 
 template <std::size_t... I>
 constexpr std::array<TileFn, sizeof...(I)> makeTable(std::index_sequence<I...>) {
-  return {&headTile<static_cast<int>(I) + 1>...};
+  return {&conv2d1x1ArgmaxTile<static_cast<int>(I) + 1>...};
 }
 constexpr auto kTiles = makeTable(std::make_index_sequence<kMaxPixels>{});
 
 }  // namespace
 
-void headArgmaxSegment(const HeadWeights& w, const FeatureMap& in, int y, int x0, int length,
-                       std::uint8_t* labelsRow, float* marginRow, float* logitsRow) {
-  for (int x = x0, left = length; left > 0;) {
+void conv2d1x1ArgmaxRows(const Conv2d1x1ArgmaxWeights& w, const FeatureMap& in, RowRun run,
+                         std::uint8_t* labelsRow, float* marginRow, float* logitsRow) {
+  for (int x = run.x0, left = run.length; left > 0;) {
     const int n = std::min(left, kMaxPixels);
-    kTiles[n - 1](w, in, y, x, labelsRow + x, marginRow ? marginRow + x : nullptr,
+    kTiles[n - 1](w, in, run.y, x, labelsRow + x, marginRow ? marginRow + x : nullptr,
                   logitsRow ? logitsRow + 16 * x : nullptr);
     x += n;
     left -= n;

@@ -1,0 +1,119 @@
+#include "models/net/unet_layers.h"
+
+namespace tessera::models {
+
+std::vector<Layer> unetLayers(const UNetConfig& config) {
+  std::vector<Layer> layers;
+  auto add = [&](Layer layer) {
+    layers.push_back(std::move(layer));
+    return static_cast<int>(layers.size()) - 1;
+  };
+  auto vector = [](std::int64_t c) { return Shape{1, c, 1, 1}; };
+  auto convBnRelu = [&](const std::string& block, int index, int level, int stage, bool output,
+                        bool decoder, std::int64_t cin, std::int64_t cout, int input) {
+    const std::string i = std::to_string(index);
+    const std::string conv = block + ".conv" + i, bn = block + ".bn" + i;
+    return add({.kind = LayerKind::kConvBnRelu,
+                .name = conv,
+                .block = block,
+                .index = index,
+                .level = level,
+                .stage = stage,
+                .stageOutput = output,
+                .decoder = decoder,
+                .inChannels = cin,
+                .outChannels = cout,
+                .inputs = {input},
+                .parameters = {{conv + ".weight", {cout, cin, 3, 3}},
+                               {bn + ".weight", vector(cout)},
+                               {bn + ".bias", vector(cout)},
+                               {bn + ".running_mean", vector(cout), false},
+                               {bn + ".running_var", vector(cout), false}}});
+  };
+
+  const int levels = config.levels;
+  std::vector<int> skips(levels);
+  int x = -1;
+  std::int64_t cin = config.inputChannels;
+  for (int l = 0; l < levels; ++l) {
+    const std::string block = "enc" + std::to_string(l);
+    const std::int64_t c = config.channels(l);
+    x = convBnRelu(block, 1, l, l, false, false, cin, c, x);
+    x = skips[l] = convBnRelu(block, 2, l, l, true, false, c, c, x);
+    x = add({.kind = LayerKind::kMaxPool,
+             .name = block + ".pool",
+             .block = block + ".pool",
+             .level = l + 1,
+             .stage = l + 1,
+             .inChannels = c,
+             .outChannels = c,
+             .inputs = {x}});
+    cin = c;
+  }
+
+  const std::int64_t cb = config.channels(levels);
+  const bool attention = config.attentionHeads > 0;
+  x = convBnRelu("bott", 1, levels, levels, false, false, cin, cb, x);
+  x = convBnRelu("bott", 2, levels, levels, !attention, false, cb, cb, x);
+  if (attention) {
+    std::vector<LayerParameter> params;
+    for (const char* m : {"q", "k", "v", "o"}) {
+      params.push_back({std::string("att.") + m + ".weight", {cb, cb, 1, 1}});
+      params.push_back({std::string("att.") + m + ".bias", vector(cb)});
+    }
+    x = add({.kind = LayerKind::kAttention,
+             .name = "att",
+             .block = "att",
+             .level = levels,
+             .stage = levels,
+             .stageOutput = true,
+             .inChannels = cb,
+             .outChannels = cb,
+             .inputs = {x},
+             .parameters = std::move(params)});
+  }
+
+  for (int l = levels - 1; l >= 0; --l) {
+    const std::string L = std::to_string(l);
+    const std::int64_t c = config.channels(l), coarse = config.channels(l + 1);
+    const int stage = 2 * levels - l;
+    const std::string up = "up" + L, dec = "dec" + L, head = "head" + L;
+    const int u =
+        add({.kind = LayerKind::kConvTranspose,
+             .name = up,
+             .block = up,
+             .level = l,
+             .stage = stage,
+             .decoder = true,
+             .inChannels = coarse,
+             .outChannels = c,
+             .inputs = {x},
+             .parameters = {{up + ".weight", {coarse, c, 2, 2}}, {up + ".bias", vector(c)}}});
+    const int cat = add({.kind = LayerKind::kConcat,
+                         .name = dec + ".concat",
+                         .block = dec + ".concat",
+                         .level = l,
+                         .stage = stage,
+                         .decoder = true,
+                         .inChannels = 2 * c,
+                         .outChannels = 2 * c,
+                         .inputs = {u, skips[l]}});
+    x = convBnRelu(dec, 1, l, stage, false, true, 2 * c, c, cat);
+    x = convBnRelu(dec, 2, l, stage, true, true, c, c, x);
+    if (l == 0 || config.deepSupervision)
+      add({.kind = LayerKind::kHead,
+           .name = head,
+           .block = head,
+           .level = l,
+           .stage = stage,
+           .decoder = true,
+           .inChannels = c,
+           .outChannels = config.classes,
+           .inputs = {x},
+           .parameters = {{head + ".weight", {config.classes, c, 1, 1}},
+                          {head + ".bias", vector(config.classes)}}});
+  }
+  return layers;
+}
+
+}  // namespace tessera::models
