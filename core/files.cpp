@@ -56,8 +56,8 @@ Status AtomicFile::commit() {
   std::error_code error;
   fs::rename(tempPath_, finalPath_, error);
   if (error)
-    return Status(StatusCode::kIoError, "cannot move the finished file into place: " +
-                                            error.message(), finalPath_);
+    return Status(StatusCode::kIoError,
+                  "cannot move the finished file into place: " + error.message(), finalPath_);
   committed_ = true;
   return Status();
 }

@@ -26,8 +26,7 @@ Vec3 Geometry::voxelFromWorld(const Vec3& lpsMm) const {
 
 Status validateGeometry(const Geometry& g) {
   for (int a = 0; a < 3; ++a) {
-    if (g.size[a] <= 0)
-      return Status(StatusCode::kInvalidArgument, "image has an empty dimension");
+    if (g.size[a] <= 0) return Status(StatusCode::kInvalidArgument, "image has an empty dimension");
     if (!(g.spacingMm[a] > 0.0) || !std::isfinite(g.spacingMm[a]))
       return Status(StatusCode::kCorruptData, "voxel spacing must be positive and finite");
     if (!std::isfinite(g.originMm[a]))

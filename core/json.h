@@ -98,7 +98,7 @@ class JsonValue {
   double getNumber(std::string_view name, double fallback = 0.0) const;
 
   void set(const std::string& name, JsonValue v);  // objects: replace or append
-  void push(JsonValue v);                           // arrays
+  void push(JsonValue v);                          // arrays
 
   std::string dump(bool pretty = true) const;
   void write(JsonWriter& writer) const;

@@ -12,23 +12,34 @@ LogSink g_sink;
 
 const char* levelTag(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarning: return "warning";
-    case LogLevel::kError: return "error";
-    case LogLevel::kOff: return "";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kError:
+      return "error";
+    case LogLevel::kOff:
+      return "";
   }
   return "";
 }
 }  // namespace
 
-void setLogLevel(LogLevel level) { g_level = level; }
-LogLevel logLevel() { return g_level; }
+void setLogLevel(LogLevel level) {
+  g_level = level;
+}
+LogLevel logLevel() {
+  return g_level;
+}
 
 bool parseLogLevel(std::string_view text, LogLevel* level) {
-  static const std::pair<std::string_view, LogLevel> kNames[] = {
-      {"debug", LogLevel::kDebug}, {"info", LogLevel::kInfo}, {"warning", LogLevel::kWarning},
-      {"error", LogLevel::kError}, {"off", LogLevel::kOff}};
+  static const std::pair<std::string_view, LogLevel> kNames[] = {{"debug", LogLevel::kDebug},
+                                                                 {"info", LogLevel::kInfo},
+                                                                 {"warning", LogLevel::kWarning},
+                                                                 {"error", LogLevel::kError},
+                                                                 {"off", LogLevel::kOff}};
   for (const auto& [name, value] : kNames) {
     if (text == name) {
       *level = value;

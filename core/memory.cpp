@@ -38,14 +38,17 @@ struct BlockCache {
 
   BlockCache() {
     const long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGE_SIZE);
-    const std::size_t physical =
-        pages > 0 && pageSize > 0 ? std::size_t(pages) * std::size_t(pageSize) : std::size_t{8} << 30;
+    const std::size_t physical = pages > 0 && pageSize > 0
+                                     ? std::size_t(pages) * std::size_t(pageSize)
+                                     : std::size_t{8} << 30;
     limit = std::min<std::size_t>(std::size_t{2} << 30, physical / 8);
 #if defined(__SANITIZE_ADDRESS__)
     limit = 0;  // every block goes back, so the sanitizer still sees use after free
 #endif
   }
-  ~BlockCache() { releaseAll(); }
+  ~BlockCache() {
+    releaseAll();
+  }
 
   void* take(std::size_t bytes, std::size_t alignment) {
     std::lock_guard lock(mutex);
@@ -99,9 +102,13 @@ MemoryStats memoryStats() {
   return stats;
 }
 
-void releaseCachedMemory() { cache().releaseAll(); }
+void releaseCachedMemory() {
+  cache().releaseAll();
+}
 
-void resetPeakMemory() { g_peak.store(g_current.load()); }
+void resetPeakMemory() {
+  g_peak.store(g_current.load());
+}
 
 void* trackedAlloc(std::size_t bytes, std::size_t alignment) noexcept {
   if (bytes == 0) bytes = 1;
@@ -129,7 +136,11 @@ void trackedFree(void* pointer, std::size_t bytes, std::size_t alignment) noexce
   g_count.fetch_sub(1);
 }
 
-std::int64_t residentBytes() { return procStatusKb("VmRSS:"); }
-std::int64_t peakResidentBytes() { return procStatusKb("VmHWM:"); }
+std::int64_t residentBytes() {
+  return procStatusKb("VmRSS:");
+}
+std::int64_t peakResidentBytes() {
+  return procStatusKb("VmHWM:");
+}
 
 }  // namespace tessera

@@ -23,6 +23,8 @@ void setNumThreads(int n) {
   omp_set_num_threads(numThreads());
 }
 
-bool inParallelRegion() { return omp_in_parallel(); }
+bool inParallelRegion() {
+  return omp_in_parallel();
+}
 
 }  // namespace tessera

@@ -13,14 +13,14 @@ namespace tessera {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,   // the caller (or user) asked for something malformed
-  kNotFound,          // a path, series, label or model that does not exist
-  kIoError,           // the operating system refused a read or write
-  kCorruptData,       // a file exists but its content is damaged or inconsistent
-  kUnsupported,       // valid but not something Tessera handles (with the reason)
-  kResourceExhausted, // refusing an allocation that would not fit
-  kCancelled,         // a cancel token was triggered
-  kInternal,          // a bug: an invariant did not hold
+  kInvalidArgument,    // the caller (or user) asked for something malformed
+  kNotFound,           // a path, series, label or model that does not exist
+  kIoError,            // the operating system refused a read or write
+  kCorruptData,        // a file exists but its content is damaged or inconsistent
+  kUnsupported,        // valid but not something Tessera handles (with the reason)
+  kResourceExhausted,  // refusing an allocation that would not fit
+  kCancelled,          // a cancel token was triggered
+  kInternal,           // a bug: an invariant did not hold
 };
 
 const char* statusCodeName(StatusCode code);
@@ -96,17 +96,17 @@ class [[nodiscard]] Result {
 }  // namespace tessera
 
 // Returns early from the enclosing function with the error of a Status.
-#define TESSERA_RETURN_IF_ERROR(expr)            \
-  do {                                           \
-    ::tessera::Status tessera_status_ = (expr);  \
+#define TESSERA_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::tessera::Status tessera_status_ = (expr);        \
     if (!tessera_status_.ok()) return tessera_status_; \
   } while (0)
 
 #define TESSERA_CONCAT_INNER_(a, b) a##b
 #define TESSERA_CONCAT_(a, b) TESSERA_CONCAT_INNER_(a, b)
 // TESSERA_ASSIGN_OR_RETURN(auto v, makeV()); — unwraps a Result or returns its error.
-#define TESSERA_ASSIGN_OR_RETURN(decl, expr)                                   \
-  auto TESSERA_CONCAT_(tessera_result_, __LINE__) = (expr);                    \
-  if (!TESSERA_CONCAT_(tessera_result_, __LINE__).ok())                        \
-    return TESSERA_CONCAT_(tessera_result_, __LINE__).error();                 \
+#define TESSERA_ASSIGN_OR_RETURN(decl, expr)                   \
+  auto TESSERA_CONCAT_(tessera_result_, __LINE__) = (expr);    \
+  if (!TESSERA_CONCAT_(tessera_result_, __LINE__).ok())        \
+    return TESSERA_CONCAT_(tessera_result_, __LINE__).error(); \
   decl = std::move(TESSERA_CONCAT_(tessera_result_, __LINE__)).value()

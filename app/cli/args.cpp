@@ -135,7 +135,9 @@ std::string ArgParser::usage() const {
   return out.str();
 }
 
-bool ArgParser::has(const std::string& name) const { return values_.count(name) > 0; }
+bool ArgParser::has(const std::string& name) const {
+  return values_.count(name) > 0;
+}
 
 std::string ArgParser::get(const std::string& name) const {
   auto it = values_.find(name);

@@ -28,7 +28,7 @@ class ArgParser {
   const std::string& error() const { return error_; }
   std::string usage() const;
 
-  bool has(const std::string& name) const;  // option given or defaulted, or flag set
+  bool has(const std::string& name) const;         // option given or defaulted, or flag set
   std::string get(const std::string& name) const;  // "" when absent
   // Parses an integer option; false with error() set when malformed.
   bool getInt(const std::string& name, long long* value, long long minimum, long long maximum);

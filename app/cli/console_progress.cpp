@@ -7,10 +7,13 @@
 namespace tessera::cli {
 
 ConsoleProgress::ConsoleProgress(std::string label, double plainIntervalSeconds)
-    : label_(std::move(label)), terminal_(::isatty(STDERR_FILENO) == 1),
+    : label_(std::move(label)),
+      terminal_(::isatty(STDERR_FILENO) == 1),
       plainInterval_(plainIntervalSeconds) {}
 
-ConsoleProgress::~ConsoleProgress() { finish(); }
+ConsoleProgress::~ConsoleProgress() {
+  finish();
+}
 
 void ConsoleProgress::finish() {
   if (open_) std::fputc('\n', stderr);

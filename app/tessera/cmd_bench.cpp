@@ -28,8 +28,8 @@ int runBench(const Args& args) {
   int exit = kExitOk;
   if (!parseOrExit(p, args, &exit)) return exit;
   long long slices, repeats, e2e;
-  if (!p.getInt("slices", &slices, 1, 2000) ||
-      !p.getInt("repeats", &repeats, 1, 100) || !p.getInt("e2e-slices", &e2e, 0, 5000)) {
+  if (!p.getInt("slices", &slices, 1, 2000) || !p.getInt("repeats", &repeats, 1, 100) ||
+      !p.getInt("e2e-slices", &e2e, 0, 5000)) {
     std::fprintf(stderr, "tessera: error: %s\n", p.error().c_str());
     return kExitUsage;
   }
@@ -41,7 +41,8 @@ int runBench(const Args& args) {
   }
   models::SegmentOptions sparseOptions = segment.segment;
   sparseOptions.mode = models::SegmentMode::kSparse;
-  const long long threads = segment.segment.threads > 0 ? segment.segment.threads : hardwareThreads();
+  const long long threads =
+      segment.segment.threads > 0 ? segment.segment.threads : hardwareThreads();
   const long long dilation = sparseOptions.detector.dilation;
   setNumThreads(static_cast<int>(threads));
   std::string modelPath = segment.modelPath;
@@ -59,10 +60,10 @@ int runBench(const Args& args) {
   json.beginObject().field("model", modelPath).field("threads", static_cast<std::int64_t>(threads));
   std::printf(
       "Tessera bench: %s, %lld threads, %lld slices per phantom, best of %lld runs; "
-      "sparsity %s, detector dilation %lld\n\n",
-      modelPath.c_str(), threads, slices, repeats, models::refinementName(sparseOptions.refinement),
+      "settling %s, detector dilation %lld\n\n",
+      modelPath.c_str(), threads, slices, repeats, models::settlingName(sparseOptions.settling),
       dilation);
-  json.field("sparsity", std::string(models::refinementName(sparseOptions.refinement)));
+  json.field("settle", std::string(models::settlingName(sparseOptions.settling)));
   json.field("dilation", static_cast<std::int64_t>(dilation));
   std::printf("%-6s %5s %5s %6s | %9s %9s %7s | %6s | %6s %6s | %6s %6s\n", "family", "occ", "body",
               "active", "dense ms", "sparse ms", "speedup", "FLOPs", "Dice d", "Dice s", "detect",

@@ -19,8 +19,9 @@ int runSegment(const Args& args) {
   p.option("--meshes", "DIR", "write one surface mesh per label into DIR (created when missing)");
   p.option("--mesh-format", "FMT", "stl or obj", "stl");
   p.option("--save-blocks", "PATH", "write the map of computed blocks as a volume (QA overlay)");
-  p.epilog("Labels keep the input's exact geometry. Outputs are written to a temporary name\n"
-           "and renamed when complete; Ctrl-C stops cleanly without partial files.");
+  p.epilog(
+      "Labels keep the input's exact geometry. Outputs are written to a temporary name\n"
+      "and renamed when complete; Ctrl-C stops cleanly without partial files.");
   int exit = kExitOk;
   if (!parseOrExit(p, args, &exit)) return exit;
   if (!p.has("input") || !p.has("output")) {
@@ -55,11 +56,12 @@ int runSegment(const Args& args) {
   std::printf("segmented %lld slices in %.2f s (read %.2f s, network %.2f s, write %.2f s)\n",
               static_cast<long long>(s.slices), result->totalSeconds, result->readSeconds,
               s.engineSeconds, result->writeSeconds);
-  std::printf("mode %s: %.1f %% of blocks active, %.1f %% settled early, %.1f of %.1f GFLOP "
-              "(%.1f %% skipped)\n",
-              models::segmentModeName(job.segment.mode), 100.0 * s.meanActiveFraction,
-              100.0 * s.meanSettledFraction, s.flops / 1e9, s.denseFlops / 1e9,
-              s.denseFlops > 0 ? 100.0 * (1.0 - s.flops / s.denseFlops) : 0.0);
+  std::printf(
+      "mode %s: %.1f %% of blocks active, %.1f %% settled early, %.1f of %.1f GFLOP "
+      "(%.1f %% skipped)\n",
+      models::segmentModeName(job.segment.mode), 100.0 * s.meanActiveFraction,
+      100.0 * s.meanSettledFraction, s.flops / 1e9, s.denseFlops / 1e9,
+      s.denseFlops > 0 ? 100.0 * (1.0 - s.flops / s.denseFlops) : 0.0);
   for (const std::string& out : result->outputs) std::printf("wrote %s\n", out.c_str());
   return kExitOk;
 }

@@ -41,9 +41,10 @@ int runTrain(const Args& args) {
   p.option("--checkpoint-every", "N", "steps between checkpoints", "200");
   p.flag("--no-augment", "disable augmentation");
   p.option("--backend", "NAME", "cpu or reference (slow, for checks)", "cpu");
-  p.epilog("Writes train_log.csv, validation.csv, training.png, checkpoint.onnx +\n"
-           "checkpoint.state (for --resume) and model.onnx into --out. Ctrl-C saves a\n"
-           "checkpoint and stops; the same command with --resume continues exactly.");
+  p.epilog(
+      "Writes train_log.csv, validation.csv, training.png, checkpoint.onnx +\n"
+      "checkpoint.state (for --resume) and model.onnx into --out. Ctrl-C saves a\n"
+      "checkpoint and stops; the same command with --resume continues exactly.");
   int exit = kExitOk;
   if (!parseOrExit(p, args, &exit)) return exit;
   if (!p.has("out")) {

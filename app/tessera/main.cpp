@@ -40,7 +40,9 @@ int fail(const Error& error) {
   return kExitFailure;
 }
 
-int fail(const Status& status) { return fail(status.error()); }
+int fail(const Status& status) {
+  return fail(status.error());
+}
 
 namespace {
 void printHelp() {
@@ -86,8 +88,7 @@ int dispatch(int argc, char** argv) {
   for (const Command& c : commands()) {
     if (name == c.name) return c.run(Args(argv + i + 1, argv + argc));
   }
-  std::fprintf(stderr, "tessera: error: unknown command '%s' (see tessera --help)\n",
-               name.c_str());
+  std::fprintf(stderr, "tessera: error: unknown command '%s' (see tessera --help)\n", name.c_str());
   return kExitUsage;
 }
 }  // namespace

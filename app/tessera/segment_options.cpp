@@ -7,7 +7,7 @@ void addSegmentOptions(ArgParser& p, const std::string& threadsHelp,
   p.option("--model", "M", "ONNX model (default: the bundled model)");
   if (withMode)
     p.option("--mode", "MODE", "sparse (compute only blocks holding anatomy) or dense", "sparse");
-  p.option("--sparsity", "LEVEL",
+  p.option("--settle", "LEVEL",
            "output-driven sparsity in sparse mode: off, conservative, balanced or aggressive "
            "(finer decoder levels skip blocks a coarser level labels confidently)",
            "balanced");
@@ -23,8 +23,8 @@ bool readSegmentOptions(ArgParser& p, SegmentCommandOptions* o, std::string* err
     *error = "--mode must be sparse or dense";
     return false;
   }
-  if (!models::parseRefinement(p.get("sparsity"), &o->segment.refinement)) {
-    *error = "--sparsity must be off, conservative, balanced or aggressive";
+  if (!models::parseSettling(p.get("settle"), &o->segment.settling)) {
+    *error = "--settle must be off, conservative, balanced or aggressive";
     return false;
   }
   long long dilation = 0, threads = 0;

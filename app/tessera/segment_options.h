@@ -14,7 +14,7 @@ struct SegmentCommandOptions {
   models::SegmentOptions segment;
 };
 
-// Adds --model, --mode, --sparsity, --dilation and --threads; `threadsHelp`
+// Adds --model, --mode, --settle, --dilation and --threads; `threadsHelp`
 // says what the thread count means for the command. `withMode` false: the
 // command runs both modes itself (bench).
 void addSegmentOptions(ArgParser& parser,

@@ -1,7 +1,7 @@
 // tessera-workstation: the radiologist's workstation (wiring only).
 //
 //   tessera-workstation [PATH] [--labels FILE] [--blocks FILE]
-//                       [--segment [--model M] [--mode MODE] [--sparsity LEVEL]]
+//                       [--segment [--model M] [--mode MODE] [--settle LEVEL]]
 //                       [--threads N]
 //                       [--screenshot OUT.png] [--size WxH] [--maximise VIEW]
 //
@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
   parser.flag("--segment", "segment the CT (default model, or --model) once it is open");
   parser.option("--model", "M", "ONNX model for --segment (default: the bundled model)");
   parser.option("--mode", "MODE", "sparse (default) or dense, for --segment");
-  parser.option("--sparsity", "LEVEL",
+  parser.option("--settle", "LEVEL",
                 "output-driven sparsity for --segment: off, conservative, balanced (default) or "
                 "aggressive");
   parser.option("--threads", "N", "CPU threads for segmenting (default: all cores)");
@@ -117,10 +117,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tessera-workstation: error: --mode must be sparse or dense\n");
     return kExitUsage;
   }
-  if (parser.has("sparsity") &&
-      !tessera::models::parseRefinement(parser.get("sparsity"), &segment.refinement)) {
+  if (parser.has("settle") &&
+      !tessera::models::parseSettling(parser.get("settle"), &segment.settling)) {
     std::fprintf(stderr,
-                 "tessera-workstation: error: --sparsity must be off, conservative, balanced or "
+                 "tessera-workstation: error: --settle must be off, conservative, balanced or "
                  "aggressive\n");
     return kExitUsage;
   }
@@ -136,9 +136,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tessera-workstation: error: --segment needs a CT to open (PATH)\n");
     return kExitUsage;
   }
-  if (!segmenting && (parser.has("model") || parser.has("mode") || parser.has("sparsity"))) {
+  if (!segmenting && (parser.has("model") || parser.has("mode") || parser.has("settle"))) {
     std::fprintf(stderr,
-                 "tessera-workstation: error: --model, --mode and --sparsity go with --segment\n");
+                 "tessera-workstation: error: --model, --mode and --settle go with --segment\n");
     return kExitUsage;
   }
   if (!screenshot && !hasDisplay()) {

@@ -32,8 +32,8 @@ class Gaussian {
 };
 }  // namespace
 
-void augmentSlices(const std::vector<const float*>& planesHu, const std::uint8_t* labels,
-                   int width, int height, const AugmentParams& p, int outWidth, int outHeight,
+void augmentSlices(const std::vector<const float*>& planesHu, const std::uint8_t* labels, int width,
+                   int height, const AugmentParams& p, int outWidth, int outHeight,
                    const std::vector<float*>& outPlanesHu, std::uint8_t* outLabels) {
   // Output pixel (u, v) samples source point centre + R·S⁻¹·((u, v) − outCentre).
   const double angle = p.rotationDeg * M_PI / 180.0;
@@ -51,8 +51,8 @@ void augmentSlices(const std::vector<const float*>& planesHu, const std::uint8_t
   }
   const cv::Mat srcLabels(height, width, CV_8U, const_cast<std::uint8_t*>(labels));
   cv::Mat dstLabels(outHeight, outWidth, CV_8U, outLabels);
-  cv::warpAffine(srcLabels, dstLabels, map, outSize, cv::INTER_NEAREST | flags,
-                 cv::BORDER_CONSTANT, cv::Scalar(0));
+  cv::warpAffine(srcLabels, dstLabels, map, outSize, cv::INTER_NEAREST | flags, cv::BORDER_CONSTANT,
+                 cv::Scalar(0));
 
   Gaussian noise(p.noiseSeed);
   const std::size_t n = static_cast<std::size_t>(outWidth) * outHeight;

@@ -23,8 +23,8 @@ struct AugmentParams {
 // planesHu: `planes` source images of width × height HU values (x fastest),
 // labels: width × height. Outputs outWidth × outHeight per plane / labels.
 // Pixels mapped from outside the source read as air (−1024 HU, label 0).
-void augmentSlices(const std::vector<const float*>& planesHu, const std::uint8_t* labels,
-                   int width, int height, const AugmentParams& params, int outWidth, int outHeight,
+void augmentSlices(const std::vector<const float*>& planesHu, const std::uint8_t* labels, int width,
+                   int height, const AugmentParams& params, int outWidth, int outHeight,
                    const std::vector<float*>& outPlanesHu, std::uint8_t* outLabels);
 
 }  // namespace tessera::imaging

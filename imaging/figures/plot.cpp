@@ -67,12 +67,13 @@ Status writeLinePlotPng(const std::vector<PlotSeries>& series, const PlotOptions
     cv::putText(image, format(vr), {left + pw + 8, y + 5}, font, 0.45, axis, 1, cv::LINE_AA);
     const int x = left + pw * t / 5;
     cv::line(image, {x, top}, {x, top + ph}, grid, 1);
-    cv::putText(image, format(xr.lo + (xr.hi - xr.lo) * t / 5), {x - 15, top + ph + 20}, font,
-                0.45, axis, 1, cv::LINE_AA);
+    cv::putText(image, format(xr.lo + (xr.hi - xr.lo) * t / 5), {x - 15, top + ph + 20}, font, 0.45,
+                axis, 1, cv::LINE_AA);
   }
   cv::rectangle(image, {left, top}, {left + pw, top + ph}, axis, 1);
   cv::putText(image, o.title, {left, 25}, font, 0.6, axis, 1, cv::LINE_AA);
-  cv::putText(image, o.xLabel, {left + pw / 2 - 20, o.height - 15}, font, 0.5, axis, 1, cv::LINE_AA);
+  cv::putText(image, o.xLabel, {left + pw / 2 - 20, o.height - 15}, font, 0.5, axis, 1,
+              cv::LINE_AA);
   int legendY = top + 20;
   for (const PlotSeries& s : series) {
     if (s.x.empty()) continue;

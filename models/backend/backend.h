@@ -8,8 +8,9 @@
 //
 // Each op is one file per backend, with the same stem: <op>.cpp in
 // models/ops/reference/, <op>_cpu.cpp in models/ops/cpu/; a GPU backend
-// would add <op>_cuda.cu in models/ops/cuda/ (docs/ENGINE.md). Shapes follow models/ops/reference/reference_ops.h;
-// the structs some ops take are in models/backend/op_params.h.
+// would add <op>_cuda.cu in models/ops/cuda/ (docs/ENGINE.md). Shapes follow
+// models/ops/reference/reference_ops.h; the structs some ops take are in
+// models/backend/op_params.h.
 #pragma once
 
 #include <cstdint>

@@ -65,7 +65,9 @@ Tensor Tensor::clone() const {
   return t;
 }
 
-void Tensor::setZero() { std::memset(data(), 0, static_cast<std::size_t>(bytes())); }
+void Tensor::setZero() {
+  std::memset(data(), 0, static_cast<std::size_t>(bytes()));
+}
 
 void Tensor::fill(float value) {
   if (layout_ == Layout::kNCHW) {
@@ -90,8 +92,8 @@ Tensor Tensor::to(Layout layout) const {
   parallelFor(0, shape_.n * shape_.c, [&](std::int64_t nc) {
     const std::int64_t n = nc / shape_.c, c = nc % shape_.c;
     const std::int64_t plain = (n * shape_.c + c) * hw;
-    const std::int64_t blocked = ((n * blocks + c / kChannelBlock) * hw) * kChannelBlock +
-                                 c % kChannelBlock;
+    const std::int64_t blocked =
+        ((n * blocks + c / kChannelBlock) * hw) * kChannelBlock + c % kChannelBlock;
     if (toBlocked) {
       for (std::int64_t p = 0; p < hw; ++p) dst[blocked + p * kChannelBlock] = src[plain + p];
     } else {
@@ -124,7 +126,8 @@ double maxAbsoluteDifference(const Tensor& a, const Tensor& b) {
     for (std::int64_t c = 0; c < a.c(); ++c)
       for (std::int64_t h = 0; h < a.h(); ++h)
         for (std::int64_t w = 0; w < a.w(); ++w)
-          worst = std::max(worst, static_cast<double>(std::abs(a.at(n, c, h, w) - b.at(n, c, h, w))));
+          worst =
+              std::max(worst, static_cast<double>(std::abs(a.at(n, c, h, w) - b.at(n, c, h, w))));
   return worst;
 }
 

@@ -60,7 +60,7 @@ class Tensor {
   std::int64_t offset(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w) const;
 
   Tensor clone() const;
-  void fill(float value);   // padding channels stay zero in kBlocked16
+  void fill(float value);  // padding channels stay zero in kBlocked16
   void setZero();
   // Same data in the other layout (a copy); identity copy when equal.
   Tensor to(Layout layout) const;

@@ -21,7 +21,7 @@ struct Step {
   int level;  // level of the output
   FeatureMap in, out;
   int weights = -1;      // index into the engine's packed weights of that kind
-  bool decoder = false;  // runs on the decoder's (refined) block set
+  bool decoder = false;  // runs on the decoder's (unsettled) block set
   int headAfter = -1;    // level whose head may settle blocks after this step
 };
 
@@ -61,17 +61,25 @@ struct InferenceEngine::Impl {
 
 InferenceEngine::InferenceEngine() : impl_(std::make_unique<Impl>()) {}
 InferenceEngine::~InferenceEngine() = default;
-int InferenceEngine::width() const { return impl_->grid.width(); }
-int InferenceEngine::height() const { return impl_->grid.height(); }
-const BlockGrid& InferenceEngine::grid() const { return impl_->grid; }
+int InferenceEngine::width() const {
+  return impl_->grid.width();
+}
+int InferenceEngine::height() const {
+  return impl_->grid.height();
+}
+const BlockGrid& InferenceEngine::grid() const {
+  return impl_->grid;
+}
 
-bool InferenceEngine::canRefine() const {
+bool InferenceEngine::canSettle() const {
   for (int l = 1; l < impl_->levels; ++l)
     if (impl_->heads[l].cin > 0) return true;
   return false;
 }
 
-void InferenceEngine::setRefineMargin(double margin) { impl_->options.refineMargin = margin; }
+void InferenceEngine::setSettleMargin(double margin) {
+  impl_->options.settleMargin = margin;
+}
 
 Result<std::unique_ptr<InferenceEngine>> InferenceEngine::create(const Model& model, int width,
                                                                  int height,
@@ -95,9 +103,7 @@ Result<std::unique_ptr<InferenceEngine>> InferenceEngine::create(const Model& mo
   e.grid = grid;
   e.levels = a.levels;
   const ParameterSet& params = model.net->parameters();
-  auto P = [&](const std::string& name) -> const float* {
-    return params.find(name)->value.data();
-  };
+  auto P = [&](const std::string& name) -> const float* { return params.find(name)->value.data(); };
   // Batch norm folded into the conv: scale = γ / sqrt(var + eps), shift = β − mean·scale.
   auto foldedConv = [&](const Layer& layer) {
     const int cin = static_cast<int>(layer.inChannels), cout = static_cast<int>(layer.outChannels);
@@ -181,14 +187,14 @@ Result<std::unique_ptr<InferenceEngine>> InferenceEngine::create(const Model& mo
 
   // Calibration: the dense network on air gives every buffer's background.
   const int channels = a.inputChannels;
-  const double margin = e.options.refineMargin;
-  e.options.refineMargin = 0.0;
+  const double margin = e.options.settleMargin;
+  e.options.settleMargin = 0.0;
   std::vector<std::int16_t> air(static_cast<std::size_t>(width) * height, -1024);
   std::vector<const std::int16_t*> airSlices(channels, air.data());
   std::vector<std::uint8_t> scratch(static_cast<std::size_t>(width) * height);
   SliceStats ignored;
   engine->run(airSlices, BlockMask(grid, true), scratch.data(), &ignored);
-  e.options.refineMargin = margin;
+  e.options.settleMargin = margin;
   for (FeatureMap& map : e.owned) {
     if (map.data() == e.input.data()) continue;
     const int cy = map.height() / 2, cx = map.width() / 2;
@@ -283,7 +289,8 @@ double InferenceEngine::Impl::execute(const Step& step, const BlockMask& mask) {
       });
       return 2.0 * 4.0 * w.cin * w.cout * pixels / 4.0;
     }
-    case StepKind::kAttention: return attentionTokens(attention, step.in, out, tokens);
+    case StepKind::kAttention:
+      return attentionTokens(attention, step.in, out, tokens);
   }
   return 0.0;
 }
@@ -310,7 +317,7 @@ double InferenceEngine::Impl::settle(int level) {
   double pixels = 0;
   for (const RowRun& r : runs) pixels += r.length;
   const int b = grid.levelBlockSize(level);
-  const float threshold = static_cast<float>(options.refineMargin);
+  const float threshold = static_cast<float>(options.settleMargin);
   for (int index = 0; index < grid.blockCount(); ++index) {
     if (!undecided.test(index)) continue;
     const int x0 = grid.blockX(index) * b, y0 = grid.blockY(index) * b;
@@ -348,11 +355,11 @@ void InferenceEngine::run(std::span<const std::int16_t* const> slices, const Blo
     for (int x = r.x0; x < r.x0 + r.length; ++x) e.tokens.push_back(r.y * lw + x);
   std::fill(e.paddedLabels.begin(), e.paddedLabels.end(), 0);
 
-  const bool refine = e.options.refineMargin > 0.0;
+  const bool settling = e.options.settleMargin > 0.0;
   SliceStats s;
   s.levels = e.levels;
   for (const Step& step : e.steps) {
-    if (step.decoder && step.kind == StepKind::kUp && refine && step.level < e.levels - 1) {
+    if (step.decoder && step.kind == StepKind::kUp && settling && step.level < e.levels - 1) {
       // Compute the undecided blocks and a one-block ring of halo around them,
       // within what the coarser decoder level computed.
       BlockMask set = e.undecided;
@@ -361,7 +368,7 @@ void InferenceEngine::run(std::span<const std::int16_t* const> slices, const Blo
       e.decoderSet[step.level] = set;
     }
     s.flops += e.execute(step, step.decoder ? e.decoderSet[step.level] : e.active);
-    if (refine && step.headAfter > 0 && step.headAfter <= e.options.refineFromLevel &&
+    if (settling && step.headAfter > 0 && step.headAfter <= e.options.settleFromLevel &&
         e.heads[step.headAfter].cin > 0 && e.undecided.any())
       s.flops += e.settle(step.headAfter);
   }
@@ -370,8 +377,7 @@ void InferenceEngine::run(std::span<const std::int16_t* const> slices, const Blo
   const std::vector<RowRun> runs = e.rowRunsOf(e.undecided, 0);
   const int pw = e.grid.paddedWidth();
   std::vector<float> paddedLogits;
-  if (logits)
-    paddedLogits.assign(static_cast<std::size_t>(pw) * e.grid.paddedHeight() * 16, NAN);
+  if (logits) paddedLogits.assign(static_cast<std::size_t>(pw) * e.grid.paddedHeight() * 16, NAN);
   parallelFor(0, static_cast<std::int64_t>(runs.size()), [&](std::int64_t i) {
     const RowRun& r = runs[i];
     conv2d1x1ArgmaxRows(

@@ -26,14 +26,14 @@ struct EngineOptions {
   // A slice whose active fraction exceeds this runs every block (longer runs
   // are faster and the result can only get closer to dense).
   double denseFallbackFraction = 0.85;
-  // Output-driven sparsity: after decoder level L (from refineFromLevel down
+  // Output-driven sparsity: after decoder level L (from settleFromLevel down
   // to 1) the model's deep-supervision head L predicts every still-undecided
   // block; a block whose pixels all get the same label with a logit margin
-  // of at least refineMargin is settled (its 16×16 pixels take that label)
-  // and finer levels skip it. 0 disables refinement (every decoder level
+  // of at least settleMargin is settled (its 16×16 pixels take that label)
+  // and finer levels skip it. 0 disables settling (every decoder level
   // runs on every active block). Needs the model's head1.. heads.
-  double refineMargin = 0.0;
-  int refineFromLevel = 3;
+  double settleMargin = 0.0;
+  int settleFromLevel = 3;
 };
 
 constexpr int kMaxLevels = 8;
@@ -43,7 +43,7 @@ struct SliceStats {
   double denseFlops = 0.0;  // what the dense network computes for this slice
   std::array<double, kMaxLevels> activeFraction{};   // encoder: blocks computed, per level
   std::array<double, kMaxLevels> decoderFraction{};  // decoder: blocks computed, per level
-  double settledFraction = 0.0;  // blocks whose labels came from a coarser head
+  double settledFraction = 0.0;                      // blocks whose labels came from a coarser head
   int levels = 0;
 };
 
@@ -52,9 +52,9 @@ class InferenceEngine {
   // Slices of width × height pixels (padded to whole blocks internally).
   static Result<std::unique_ptr<InferenceEngine>> create(const Model& model, int width, int height,
                                                          const EngineOptions& options = {});
-  // Whether the model has the deep-supervision heads refinement needs.
-  bool canRefine() const;
-  void setRefineMargin(double margin);
+  // Whether the model has the deep-supervision heads settling needs.
+  bool canSettle() const;
+  void setSettleMargin(double margin);
   ~InferenceEngine();
 
   int width() const;
@@ -66,8 +66,8 @@ class InferenceEngine {
   // blocks to compute (all for dense). Writes width × height labels.
   // logits (optional, for checks against other implementations): classes
   // planes of width × height; inactive pixels get NaN.
-  void run(std::span<const std::int16_t* const> slices, const BlockMask& mask,
-           std::uint8_t* labels, SliceStats* stats, float* logits = nullptr);
+  void run(std::span<const std::int16_t* const> slices, const BlockMask& mask, std::uint8_t* labels,
+           SliceStats* stats, float* logits = nullptr);
 
  private:
   InferenceEngine();

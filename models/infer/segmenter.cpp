@@ -16,38 +16,49 @@ const char* segmentModeName(SegmentMode mode) {
 }
 
 bool parseSegmentMode(const std::string& text, SegmentMode* mode) {
-  if (text == "sparse") *mode = SegmentMode::kSparse;
-  else if (text == "dense") *mode = SegmentMode::kDense;
-  else return false;
+  if (text == "sparse")
+    *mode = SegmentMode::kSparse;
+  else if (text == "dense")
+    *mode = SegmentMode::kDense;
+  else
+    return false;
   return true;
 }
 
-const char* refinementName(Refinement r) {
+const char* settlingName(Settling r) {
   switch (r) {
-    case Refinement::kOff: return "off";
-    case Refinement::kConservative: return "conservative";
-    case Refinement::kBalanced: return "balanced";
-    case Refinement::kAggressive: return "aggressive";
+    case Settling::kOff:
+      return "off";
+    case Settling::kConservative:
+      return "conservative";
+    case Settling::kBalanced:
+      return "balanced";
+    case Settling::kAggressive:
+      return "aggressive";
   }
   return "off";
 }
 
-bool parseRefinement(const std::string& text, Refinement* r) {
-  for (Refinement v : {Refinement::kOff, Refinement::kConservative, Refinement::kBalanced,
-                       Refinement::kAggressive})
-    if (text == refinementName(v)) {
+bool parseSettling(const std::string& text, Settling* r) {
+  for (Settling v :
+       {Settling::kOff, Settling::kConservative, Settling::kBalanced, Settling::kAggressive})
+    if (text == settlingName(v)) {
       *r = v;
       return true;
     }
   return false;
 }
 
-double refinementMargin(Refinement r) {
+double settlingMargin(Settling r) {
   switch (r) {
-    case Refinement::kOff: return 0.0;
-    case Refinement::kConservative: return 8.0;
-    case Refinement::kBalanced: return 4.0;
-    case Refinement::kAggressive: return 2.0;
+    case Settling::kOff:
+      return 0.0;
+    case Settling::kConservative:
+      return 8.0;
+    case Settling::kBalanced:
+      return 4.0;
+    case Settling::kAggressive:
+      return 2.0;
   }
   return 0.0;
 }
@@ -82,8 +93,8 @@ Result<Segmentation> Segmenter::segment(const Volume& volume, const SegmentOptio
   ProgressTracker tracker(options.progress);
   tracker.report(0.0, "segmenting " + std::to_string(nz) + " slices");
   const int radius = model_->info.contextRadius();
-  engine_->setRefineMargin(options.mode == SegmentMode::kSparse && engine_->canRefine()
-                               ? refinementMargin(options.refinement)
+  engine_->setSettleMargin(options.mode == SegmentMode::kSparse && engine_->canSettle()
+                               ? settlingMargin(options.settling)
                                : 0.0);
   double settledSum = 0;
   const BlockGrid& grid = engine_->grid();
@@ -97,16 +108,17 @@ Result<Segmentation> Segmenter::segment(const Volume& volume, const SegmentOptio
     const std::vector<const std::int16_t*> context = sliceContext(ct, k, radius);
 
     const auto t0 = Clock::now();
-    BlockMask mask = options.mode == SegmentMode::kDense
-                         ? all
-                         : detectBlocks(std::span<const std::int16_t* const>(context), nx, ny,
-                                        options.detector);
+    BlockMask mask =
+        options.mode == SegmentMode::kDense
+            ? all
+            : detectBlocks(std::span<const std::int16_t* const>(context), nx, ny, options.detector);
     const auto t1 = Clock::now();
     infer::SliceStats sliceStats;
     std::uint8_t* out = labels.slice(k);
     if (mask.none()) {
       std::fill(out, out + static_cast<std::size_t>(nx) * ny, 0);
-      sliceStats.denseFlops = model_->info.architecture.forwardFlops(grid.paddedHeight(), grid.paddedWidth(), false);
+      sliceStats.denseFlops =
+          model_->info.architecture.forwardFlops(grid.paddedHeight(), grid.paddedWidth(), false);
       ++stats.emptySlices;
     } else {
       engine_->run(context, mask, out, &sliceStats);
@@ -126,7 +138,8 @@ Result<Segmentation> Segmenter::segment(const Volume& volume, const SegmentOptio
     if (options.keepBlockMap) {
       std::uint8_t* b = blockMap.slice(k);
       for (int y = 0; y < ny; ++y)
-        for (int x = 0; x < nx; ++x) b[y * nx + x] = mask.test(x / grid.blockSize(), y / grid.blockSize());
+        for (int x = 0; x < nx; ++x)
+          b[y * nx + x] = mask.test(x / grid.blockSize(), y / grid.blockSize());
     }
     if (options.onSlice) options.onSlice(canonicalSlicePlacement(volume.geometry(), k), out);
     tracker.report(static_cast<double>(k + 1) / nz,

@@ -26,12 +26,12 @@ const char* segmentModeName(SegmentMode mode);
 bool parseSegmentMode(const std::string& text, SegmentMode* mode);
 
 // Output-driven sparsity: how confident a coarse decoder level must be for
-// finer levels to skip a block (see EngineOptions::refineMargin).
-enum class Refinement { kOff, kConservative, kBalanced, kAggressive };
-const char* refinementName(Refinement r);
-bool parseRefinement(const std::string& text, Refinement* r);
-// The logit margin a level-of-refinement stands for (0 for kOff).
-double refinementMargin(Refinement r);
+// finer levels to skip a block (see EngineOptions::settleMargin).
+enum class Settling { kOff, kConservative, kBalanced, kAggressive };
+const char* settlingName(Settling r);
+bool parseSettling(const std::string& text, Settling* r);
+// The logit margin a settling level stands for (0 for kOff).
+double settlingMargin(Settling r);
 
 struct SegmentOptions {
   SegmentMode mode = SegmentMode::kSparse;
@@ -42,9 +42,9 @@ struct SegmentOptions {
   // below the detector's thresholds; those pixels are labelled background.
   DetectorOptions detector{.dilation = 0};
   // Sparse mode only; ignored (off) when the model lacks deep-supervision heads.
-  Refinement refinement = Refinement::kBalanced;
-  int threads = 0;           // 0: all cores
-  bool keepBlockMap = false; // also return which blocks were computed, per voxel
+  Settling settling = Settling::kBalanced;
+  int threads = 0;            // 0: all cores
+  bool keepBlockMap = false;  // also return which blocks were computed, per voxel
   ProgressSink* progress = nullptr;
   const CancelToken* cancel = nullptr;
   // Called from the segmenting thread after each slice: `labels` holds
@@ -57,17 +57,17 @@ struct SegmentOptions {
 
 struct SegmentationStats {
   std::int64_t slices = 0;
-  double seconds = 0.0;          // whole call
-  double detectorSeconds = 0.0;  // density detector and mask building
-  double engineSeconds = 0.0;    // network
-  double flops = 0.0;            // computed
-  double denseFlops = 0.0;       // what dense would compute
-  double meanActiveFraction = 0.0;  // blocks computed / blocks, over slices
-  double meanSettledFraction = 0.0; // blocks labelled by a coarse head (refinement)
-  std::int64_t emptySlices = 0;     // slices with no active block
+  double seconds = 0.0;              // whole call
+  double detectorSeconds = 0.0;      // density detector and mask building
+  double engineSeconds = 0.0;        // network
+  double flops = 0.0;                // computed
+  double denseFlops = 0.0;           // what dense would compute
+  double meanActiveFraction = 0.0;   // blocks computed / blocks, over slices
+  double meanSettledFraction = 0.0;  // blocks labelled by a coarse head (settling)
+  std::int64_t emptySlices = 0;      // slices with no active block
   std::vector<double> sliceSeconds;  // detector + network, per canonical slice
   // Mean fraction of blocks computed per U-Net level (0 = full resolution)
-  // by the encoder and by the decoder (smaller with refinement).
+  // by the encoder and by the decoder (smaller with settling).
   std::vector<double> encoderFractionPerLevel, decoderFractionPerLevel;
 };
 

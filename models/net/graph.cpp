@@ -16,13 +16,17 @@ enum class Op { kInput, kConv, kBatchNorm, kRelu, kMaxPool, kUpConv, kConcat, kA
 bool isExpensive(Op op) {
   return op == Op::kInput || op == Op::kConv || op == Op::kUpConv || op == Op::kAttention;
 }
-bool isComputeBound(Op op) { return op == Op::kConv || op == Op::kUpConv || op == Op::kAttention; }
+bool isComputeBound(Op op) {
+  return op == Op::kConv || op == Op::kUpConv || op == Op::kAttention;
+}
 // Whether the op's backward reads its input values / its own output value.
 bool backwardReadsInputs(Op op) {
   return op == Op::kConv || op == Op::kBatchNorm || op == Op::kMaxPool || op == Op::kUpConv ||
          op == Op::kAttention;
 }
-bool backwardReadsOwnValue(Op op) { return op == Op::kRelu; }
+bool backwardReadsOwnValue(Op op) {
+  return op == Op::kRelu;
+}
 
 void addInto(Tensor& dst, const Tensor& src) {
   assert(dst.storageCount() == src.storageCount());
@@ -79,15 +83,18 @@ struct Graph::Node {
   Shape packedShape;
   Layout packedLayout = Layout::kNCHW;
   Tensor grad;
-  int remaining = 0;      // consumers still to run in forward
+  int remaining = 0;  // consumers still to run in forward
   bool neededByBackward = false;
   bool needsGrad = true;  // false for the input and nodes depending only on it... (input only)
 };
 
-Graph::Graph(Backend& backend, GraphMode mode, Checkpointing checkpointing,
-             bool updateRunningStats, bool halfStorage)
-    : backend_(backend), mode_(mode), checkpointing_(checkpointing),
-      updateRunningStats_(updateRunningStats), halfStorage_(halfStorage) {}
+Graph::Graph(Backend& backend, GraphMode mode, Checkpointing checkpointing, bool updateRunningStats,
+             bool halfStorage)
+    : backend_(backend),
+      mode_(mode),
+      checkpointing_(checkpointing),
+      updateRunningStats_(updateRunningStats),
+      halfStorage_(halfStorage) {}
 
 Graph::~Graph() = default;
 
@@ -183,7 +190,9 @@ int Graph::attention(int x, const AttentionWeights& weights, std::vector<Paramet
   return add(std::move(n));
 }
 
-void Graph::markOutput(int node) { nodes_[node].output = true; }
+void Graph::markOutput(int node) {
+  nodes_[node].output = true;
+}
 
 bool Graph::keeps(const Node& n) const {
   if (n.output) return true;
@@ -194,9 +203,12 @@ bool Graph::keeps(const Node& n) const {
            (mode_ == GraphMode::kTraining && checkpointing_ == Checkpointing::kNone);
   if (mode_ == GraphMode::kInference) return false;
   switch (checkpointing_) {
-    case Checkpointing::kNone: return n.neededByBackward;
-    case Checkpointing::kStage: return n.boundary;
-    case Checkpointing::kAggressive: return isExpensive(n.op) && n.neededByBackward;
+    case Checkpointing::kNone:
+      return n.neededByBackward;
+    case Checkpointing::kStage:
+      return n.boundary;
+    case Checkpointing::kAggressive:
+      return isExpensive(n.op) && n.neededByBackward;
   }
   return true;
 }
@@ -243,8 +255,12 @@ void Graph::compute(int id) {
         }
       }
       break;
-    case Op::kRelu: n.value = backend_.relu(in(0)); break;
-    case Op::kMaxPool: n.value = backend_.maxPool2x2(in(0)); break;
+    case Op::kRelu:
+      n.value = backend_.relu(in(0));
+      break;
+    case Op::kMaxPool:
+      n.value = backend_.maxPool2x2(in(0));
+      break;
     case Op::kUpConv:
       n.value = backend_.convTranspose2x2(in(0), n.w->value, n.b ? &n.b->value : nullptr);
       break;
@@ -254,7 +270,9 @@ void Graph::compute(int id) {
       n.value = backend_.concat(a, in(1));
       break;
     }
-    case Op::kAttention: n.value = backend_.attention(in(0), n.att, n.mask); break;
+    case Op::kAttention:
+      n.value = backend_.attention(in(0), n.att, n.mask);
+      break;
   }
   if (!inBackward_) return;
   // Recomputation during backward: inputs that the policy does not keep are
@@ -381,8 +399,12 @@ void Graph::backward() {
         addParamGrad(n.beta, dbeta);
         break;
       }
-      case Op::kRelu: dx = backend_.reluBackward(value(id), n.grad); break;
-      case Op::kMaxPool: dx = backend_.maxPool2x2Backward(value(n.inputs[0]), n.grad); break;
+      case Op::kRelu:
+        dx = backend_.reluBackward(value(id), n.grad);
+        break;
+      case Op::kMaxPool:
+        dx = backend_.maxPool2x2Backward(value(n.inputs[0]), n.grad);
+        break;
       case Op::kUpConv: {
         const Tensor& x = value(n.inputs[0]);
         backend_.convTranspose2x2Backward(x, n.w->value, n.grad, &dx, &dw, n.b ? &db : nullptr);
@@ -404,7 +426,8 @@ void Graph::backward() {
         for (int k = 0; k < 8; ++k) addParamGrad(n.attParams[k], *grads[k]);
         break;
       }
-      case Op::kInput: break;
+      case Op::kInput:
+        break;
     }
     if (dx.defined() && n.op != Op::kConcat) accumulate(n.inputs[0], std::move(dx));
     n.grad = Tensor();

@@ -31,7 +31,7 @@ struct ModelInfo {
   std::string version = "0";
   std::string description;
   UNetConfig architecture;
-  LabelTable labels;            // one label per output class, values 0..classes-1
+  LabelTable labels;  // one label per output class, values 0..classes-1
   InputNormalization input;
   int blockSize = 16;           // pixels per block side in the sparse engine
   std::string trainingSummary;  // free text: data, command, seed

@@ -16,8 +16,8 @@ namespace tessera::models {
 struct Parameter {
   std::string name;
   Tensor value;
-  Tensor grad;             // same shape; zeroed by ParameterSet::zeroGrad()
-  bool trainable = true;   // false for batch-norm running statistics
+  Tensor grad;                // same shape; zeroed by ParameterSet::zeroGrad()
+  bool trainable = true;      // false for batch-norm running statistics
   std::uint64_t version = 0;  // bumped on every update so backends can refresh caches
 };
 

@@ -20,8 +20,7 @@ Status UNetConfig::validate() const {
     return Status(StatusCode::kInvalidArgument, "base width must be 1..256");
   if (levels < 1 || levels > 6) return Status(StatusCode::kInvalidArgument, "levels must be 1..6");
   if (attentionHeads < 0 || (attentionHeads > 0 && channels(levels) % attentionHeads != 0))
-    return Status(StatusCode::kInvalidArgument,
-                  "attention heads must divide the bottleneck width");
+    return Status(StatusCode::kInvalidArgument, "attention heads must divide the bottleneck width");
   return Status();
 }
 
@@ -65,9 +64,12 @@ double UNetConfig::forwardFlops(std::int64_t height, std::int64_t width,
 
 const char* checkpointingName(Checkpointing mode) {
   switch (mode) {
-    case Checkpointing::kNone: return "none";
-    case Checkpointing::kStage: return "stage";
-    case Checkpointing::kAggressive: return "aggressive";
+    case Checkpointing::kNone:
+      return "none";
+    case Checkpointing::kStage:
+      return "stage";
+    case Checkpointing::kAggressive:
+      return "aggressive";
   }
   return "none";
 }
@@ -109,8 +111,8 @@ void UNet::initialize(std::uint64_t seed) {
     } else {
       // He-normal with fan-in; the transposed conv's fan-in is Cin of its input.
       const bool transposed = name.rfind("up", 0) == 0;
-      const double fanIn = transposed ? static_cast<double>(t.n())
-                                      : static_cast<double>(t.c() * t.h() * t.w());
+      const double fanIn =
+          transposed ? static_cast<double>(t.n()) : static_cast<double>(t.c() * t.h() * t.w());
       double std = std::sqrt(2.0 / fanIn);
       if (name.rfind("att.", 0) == 0) std = std::sqrt(1.0 / fanIn);
       if (name.rfind("att.o", 0) == 0) std *= 0.1;  // attention starts near identity

@@ -68,9 +68,9 @@ struct TrainStepOptions {
 };
 
 struct TrainStepResult {
-  double loss = 0.0;                 // weighted total
-  std::vector<double> headLosses;    // per level
-  std::int64_t peakBytes = 0;        // engine allocator peak during the step
+  double loss = 0.0;               // weighted total
+  std::vector<double> headLosses;  // per level
+  std::int64_t peakBytes = 0;      // engine allocator peak during the step
 };
 
 class UNet {

@@ -120,7 +120,7 @@ class Pipeline {
         modelHash_(std::move(modelHash)),
         manifest_(manifest),
         options_("mode=" + std::string(segmentModeName(options.segment.mode)) +
-                 " sparsity=" + refinementName(options.segment.refinement) +
+                 " settle=" + settlingName(options.segment.settling) +
                  " dilation=" + std::to_string(options.segment.detector.dilation) +
                  " meshes=" + (options.meshes ? options.meshFormat : std::string("none")) +
                  " version=" + TESSERA_VERSION),

@@ -21,7 +21,7 @@ struct PhantomBenchOptions {
   double zCenter = 0.5;
   std::uint64_t seed = 9001;  // never used in training
   int repeats = 2;            // per mode; the fastest run of each slice counts
-  SegmentOptions sparse;      // sparse mode's settings (sparsity level, detector)
+  SegmentOptions sparse;      // sparse mode's settings (settling level, detector)
 };
 
 struct PhantomBenchRow {

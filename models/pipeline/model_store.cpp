@@ -21,13 +21,15 @@ Result<std::string> defaultModelPath() {
   if (!error)
     candidates.push_back(
         (exe.parent_path().parent_path() / "share/tessera/models" / kDefaultModelFile).string());
-  candidates.push_back((fs::path(TESSERA_SOURCE_DIR) / "resources/models" / kDefaultModelFile).string());
+  candidates.push_back(
+      (fs::path(TESSERA_SOURCE_DIR) / "resources/models" / kDefaultModelFile).string());
   for (const std::string& c : candidates)
     if (fileExists(c)) return c;
   std::string searched;
   for (const std::string& c : candidates) searched += (searched.empty() ? "" : ", ") + c;
-  return Error{StatusCode::kNotFound,
-               "the default model was not found; pass --model FILE.onnx (searched " + searched + ")"};
+  return Error{
+      StatusCode::kNotFound,
+      "the default model was not found; pass --model FILE.onnx (searched " + searched + ")"};
 }
 
 Result<std::shared_ptr<const Model>> loadModel(const std::string& path) {

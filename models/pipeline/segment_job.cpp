@@ -69,8 +69,8 @@ Result<SegmentJobResult> runSegmentJob(Segmenter& segmenter, const SegmentJobOpt
   TESSERA_RETURN_IF_ERROR(imaging::writeLabelMap(seg.labels, o.output));
   result.outputs.push_back(o.output);
   if (!o.blocksPath.empty()) {
-    TESSERA_RETURN_IF_ERROR(imaging::writeLabelMap(LabelMap{std::move(seg.computedBlocks), {}},
-                                                   o.blocksPath));
+    TESSERA_RETURN_IF_ERROR(
+        imaging::writeLabelMap(LabelMap{std::move(seg.computedBlocks), {}}, o.blocksPath));
     result.outputs.push_back(o.blocksPath);
   }
   result.writeSeconds = std::chrono::duration<double>(Clock::now() - writeStart).count();
@@ -111,8 +111,18 @@ std::string segmentReportJson(const SegmentJobOptions& o, const SegmentJobResult
   w.key("geometry").beginObject();
   const Geometry& g = r.geometry;
   w.key("size").beginArray().value(g.size[0]).value(g.size[1]).value(g.size[2]).endArray();
-  w.key("spacing_mm").beginArray().value(g.spacingMm[0]).value(g.spacingMm[1]).value(g.spacingMm[2]).endArray();
-  w.key("origin_mm_lps").beginArray().value(g.originMm[0]).value(g.originMm[1]).value(g.originMm[2]).endArray();
+  w.key("spacing_mm")
+      .beginArray()
+      .value(g.spacingMm[0])
+      .value(g.spacingMm[1])
+      .value(g.spacingMm[2])
+      .endArray();
+  w.key("origin_mm_lps")
+      .beginArray()
+      .value(g.originMm[0])
+      .value(g.originMm[1])
+      .value(g.originMm[2])
+      .endArray();
   w.key("direction").beginArray();
   for (double d : g.direction) w.value(d);
   w.endArray();
@@ -126,7 +136,7 @@ std::string segmentReportJson(const SegmentJobOptions& o, const SegmentJobResult
   w.field("mode", segmentModeName(o.segment.mode));
   w.field("slices", r.stats.slices);
   w.field("empty_slices", r.stats.emptySlices);
-  w.field("refinement", refinementName(o.segment.refinement));
+  w.field("settle", settlingName(o.segment.settling));
   w.field("mean_active_block_fraction", r.stats.meanActiveFraction);
   w.field("mean_settled_block_fraction", r.stats.meanSettledFraction);
   w.key("encoder_block_fraction_per_level").beginArray();
@@ -137,7 +147,8 @@ std::string segmentReportJson(const SegmentJobOptions& o, const SegmentJobResult
   w.endArray();
   w.field("gflop_computed", r.stats.flops / 1e9);
   w.field("gflop_dense", r.stats.denseFlops / 1e9);
-  w.field("flop_fraction_skipped", r.stats.denseFlops > 0 ? 1.0 - r.stats.flops / r.stats.denseFlops : 0.0);
+  w.field("flop_fraction_skipped",
+          r.stats.denseFlops > 0 ? 1.0 - r.stats.flops / r.stats.denseFlops : 0.0);
   w.endObject();
   w.key("timing_s").beginObject();
   w.field("read", r.readSeconds).field("detector", r.stats.detectorSeconds);

@@ -20,13 +20,13 @@ namespace tessera::models {
 
 struct SegmentJobOptions {
   std::string input;
-  std::string seriesUid;    // DICOM directories: the series to read
-  std::string output;       // label map (.nii.gz, .nii, .nrrd, .mha)
-  std::string reportPath;   // optional JSON report
-  std::string meshDir;      // optional: one mesh per label in this directory
+  std::string seriesUid;           // DICOM directories: the series to read
+  std::string output;              // label map (.nii.gz, .nii, .nrrd, .mha)
+  std::string reportPath;          // optional JSON report
+  std::string meshDir;             // optional: one mesh per label in this directory
   std::string meshFormat = "stl";  // "stl" or "obj"
-  std::string blocksPath;   // optional: computed-block map as a volume
-  SegmentOptions segment;   // progress/cancel here are ignored (given below)
+  std::string blocksPath;          // optional: computed-block map as a volume
+  SegmentOptions segment;          // progress/cancel here are ignored (given below)
 };
 
 struct SegmentJobResult {

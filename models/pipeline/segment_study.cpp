@@ -20,8 +20,8 @@ Result<StudySegmentation> segmentStudy(Segmenter& segmenter, const Volume& volum
   if (options.progress) ProgressTracker(options.progress).report(0.95, "statistics");
   imaging::StatisticsOptions statisticsOptions;
   statisticsOptions.cancel = options.cancel;
-  TESSERA_ASSIGN_OR_RETURN(study.statistics,
-                           imaging::computeLabelStatistics(volume, study.labels, statisticsOptions));
+  TESSERA_ASSIGN_OR_RETURN(
+      study.statistics, imaging::computeLabelStatistics(volume, study.labels, statisticsOptions));
   study.statisticsSeconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (options.progress) ProgressTracker(options.progress).report(1.0, "segmented");

@@ -34,8 +34,8 @@ void AdamW::step(double lr) {
         m[k] = static_cast<float>(b1 * m[k] + (1 - b1) * g[k]);
         v[k] = static_cast<float>(b2 * v[k] + (1 - b2) * double(g[k]) * g[k]);
         const double mhat = m[k] / correction1, vhat = v[k] / correction2;
-        w[k] = static_cast<float>(w[k] - lr * (mhat / (std::sqrt(vhat) + options_.epsilon) +
-                                                decay * w[k]));
+        w[k] = static_cast<float>(
+            w[k] - lr * (mhat / (std::sqrt(vhat) + options_.epsilon) + decay * w[k]));
       }
     });
     ++p.version;

@@ -43,16 +43,16 @@ class PhantomSource final : public CaseSource {
     imaging::PhantomOptions p;
     // The family of case i is a deterministic draw.
     const double u = unitDouble(mixSeed(options_.seed, index));
-    p.family = u < options_.headFraction ? imaging::PhantomFamily::kHead
-                                         : imaging::PhantomFamily::kTorso;
+    p.family =
+        u < options_.headFraction ? imaging::PhantomFamily::kHead : imaging::PhantomFamily::kTorso;
     p.seed = options_.seed;
     p.caseIndex = static_cast<int>(index);
     p.matrix = options_.matrix;
     p.slices = options_.slices;
     TESSERA_ASSIGN_OR_RETURN(imaging::Phantom phantom, imaging::generatePhantom(p));
-    return indexCase(std::string(imaging::phantomFamilyName(p.family)) + "_" +
-                         std::to_string(index),
-                     std::move(phantom.ct), std::move(phantom.labels.labels), kTissueLabelCount);
+    return indexCase(
+        std::string(imaging::phantomFamilyName(p.family)) + "_" + std::to_string(index),
+        std::move(phantom.ct), std::move(phantom.labels.labels), kTissueLabelCount);
   }
 
  private:
@@ -124,7 +124,9 @@ struct Rng {
   explicit Rng(std::uint64_t seed) : engine(seed) {}
   double uniform() { return unitDouble(engine()); }
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
-  std::int64_t below(std::int64_t n) { return static_cast<std::int64_t>(engine() % std::uint64_t(n)); }
+  std::int64_t below(std::int64_t n) {
+    return static_cast<std::int64_t>(engine() % std::uint64_t(n));
+  }
 };
 
 struct Pick {
@@ -163,7 +165,8 @@ Pick pickCrop(const std::vector<const TrainingCase*>& cases, const SamplerOption
       const std::int64_t n = c->labels.nx() * c->labels.ny();
       for (std::int64_t i = 0; i < n; ++i)
         if (s[i] == cl && nth-- == 0)
-          return {c, k, static_cast<double>(i % c->labels.nx()), static_cast<double>(i / c->labels.nx())};
+          return {c, k, static_cast<double>(i % c->labels.nx()),
+                  static_cast<double>(i / c->labels.nx())};
     }
   }
   const TrainingCase* c = cases[rng.below(static_cast<std::int64_t>(cases.size()))];
@@ -174,7 +177,8 @@ Pick pickCrop(const std::vector<const TrainingCase*>& cases, const SamplerOption
 }  // namespace
 
 TrainingBatch sampleBatch(const std::vector<const TrainingCase*>& cases, const ModelInfo& info,
-                  const SamplerOptions& o, int batchSize, std::uint64_t seed, std::int64_t step) {
+                          const SamplerOptions& o, int batchSize, std::uint64_t seed,
+                          std::int64_t step) {
   const int channels = info.architecture.inputChannels, radius = info.contextRadius();
   const int crop = o.crop;
   TrainingBatch batch;

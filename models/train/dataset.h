@@ -38,7 +38,7 @@ struct PhantomSourceOptions {
   std::uint64_t seed = 1;
   double headFraction = 0.2;  // share of head cases; the rest are torsos
   int matrix = 512;
-  int slices = 0;             // 0: the family's whole extent at its natural spacing
+  int slices = 0;  // 0: the family's whole extent at its natural spacing
 };
 std::unique_ptr<CaseSource> makePhantomSource(const PhantomSourceOptions& options);
 // Case directories under `directory` holding ct.(nii.gz|nii|nrrd|mha) and
@@ -65,8 +65,8 @@ struct TrainingBatch {
 // uniformly among those present, then a slice holding it, then a crop
 // centred on one of its voxels), with augmentation.
 TrainingBatch sampleBatch(const std::vector<const TrainingCase*>& cases, const ModelInfo& info,
-                  const SamplerOptions& options, int batchSize, std::uint64_t seed,
-                  std::int64_t step);
+                          const SamplerOptions& options, int batchSize, std::uint64_t seed,
+                          std::int64_t step);
 
 // Deterministic 64-bit mixing for per-step, per-sample seeds: SplitMix64's
 // (b + 1)-th output from state a.

@@ -45,8 +45,8 @@ Status applyTrainState(const TrainState& s, ParameterSet& params, AdamW& optimiz
   for (std::size_t i = 0; i < s.parameters.size(); ++i) {
     Parameter& p = *params.all()[i];
     if (p.name != s.parameterNames[i] || p.value.shape() != s.parameters[i].shape())
-      return Status(StatusCode::kCorruptData,
-                    "the checkpoint's parameter " + s.parameterNames[i] + " does not match the model");
+      return Status(StatusCode::kCorruptData, "the checkpoint's parameter " + s.parameterNames[i] +
+                                                  " does not match the model");
     p.value = s.parameters[i].clone();
     ++p.version;
   }
@@ -105,7 +105,8 @@ Status writeTrainState(const TrainState& s, const std::string& path) {
     for (const Tensor& t : *list)
       out.write(reinterpret_cast<const char*>(t.data()), static_cast<std::streamsize>(t.bytes()));
   out.close();
-  if (!out) return Status(StatusCode::kIoError, "writing the training state failed (disk full?)", path);
+  if (!out)
+    return Status(StatusCode::kIoError, "writing the training state failed (disk full?)", path);
   return file.commit();
 }
 
@@ -121,7 +122,8 @@ Result<TrainState> readTrainState(const std::string& path) {
   if (!in || std::memcmp(magic, kMagic, 8) != 0)
     return Error{StatusCode::kCorruptData, "not a Tessera training state", path};
   if (version != kVersion)
-    return Error{StatusCode::kUnsupported, "training state format " + std::to_string(version), path};
+    return Error{StatusCode::kUnsupported, "training state format " + std::to_string(version),
+                 path};
   if (length > (std::uint64_t{1} << 30))
     return Error{StatusCode::kCorruptData, "training state header is implausibly large", path};
   std::string json(length, '\0');

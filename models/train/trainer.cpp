@@ -128,8 +128,8 @@ Result<TrainerReport> train(const TrainerOptions& o, ProgressSink* progress,
   TrainState state;
   if (o.resume) {
     if (!fileExists(checkpointModel) || !fileExists(checkpointState))
-      return Error{StatusCode::kNotFound, "nothing to resume: no checkpoint in the output directory",
-                   o.outDir};
+      return Error{StatusCode::kNotFound,
+                   "nothing to resume: no checkpoint in the output directory", o.outDir};
     TESSERA_ASSIGN_OR_RETURN(model, importOnnx(checkpointModel));
     TESSERA_ASSIGN_OR_RETURN(state, readTrainState(checkpointState));
   } else if (!o.initModel.empty()) {
@@ -145,10 +145,10 @@ Result<TrainerReport> train(const TrainerOptions& o, ProgressSink* progress,
     }
     // The file keeps its history: what it was trained with, then this run.
     if (!o.model.trainingSummary.empty())
-      model.info.trainingSummary = model.info.trainingSummary.empty()
-                                       ? o.model.trainingSummary
-                                       : model.info.trainingSummary + "; then fine-tuned: " +
-                                             o.model.trainingSummary;
+      model.info.trainingSummary =
+          model.info.trainingSummary.empty()
+              ? o.model.trainingSummary
+              : model.info.trainingSummary + "; then fine-tuned: " + o.model.trainingSummary;
   } else {
     ModelInfo info = o.model;
     info.architecture.deepSupervision = true;
@@ -191,12 +191,12 @@ Result<TrainerReport> train(const TrainerOptions& o, ProgressSink* progress,
   const std::string valPath = (fs::path(o.outDir) / "validation.csv").string();
   // Logs are rewritten from the checkpoint's history on resume, so a crash
   // between checkpoints never leaves rows the resumed run would repeat.
-  std::string logText = o.resume ? state.trainLog
-                                 : "step,loss,learning_rate,seconds,samples_per_second,peak_mb\n";
+  std::string logText =
+      o.resume ? state.trainLog : "step,loss,learning_rate,seconds,samples_per_second,peak_mb\n";
   std::string valText = o.resume ? state.validationLog : csvHeader(info);
-  PlotData plot = o.resume ? PlotData{state.plotSteps, state.plotLosses, state.plotValSteps,
-                                      state.plotValDice}
-                           : PlotData{};
+  PlotData plot =
+      o.resume ? PlotData{state.plotSteps, state.plotLosses, state.plotValSteps, state.plotValDice}
+               : PlotData{};
 
   std::map<std::int64_t, TrainingCase> cache;
   TrainerReport report;
@@ -264,7 +264,8 @@ Result<TrainerReport> train(const TrainerOptions& o, ProgressSink* progress,
     stepOptions.halfStorage = o.halfStorage;
     stepOptions.diceWeight = o.diceWeight;
     stepOptions.headWeights = o.headWeights;
-    const TrainStepResult r = model.net->trainStep(*backend, batch.input, batch.labels, stepOptions);
+    const TrainStepResult r =
+        model.net->trainStep(*backend, batch.input, batch.labels, stepOptions);
     if (!std::isfinite(r.loss))
       return Error{StatusCode::kInternal,
                    "the loss became " + std::to_string(r.loss) +
@@ -277,12 +278,14 @@ Result<TrainerReport> train(const TrainerOptions& o, ProgressSink* progress,
     lastLoss = r.loss;
     report.peakBytes = std::max(report.peakBytes, r.peakBytes);
     char line[256];
-    std::snprintf(line, sizeof line, "%lld,%.6f,%.6g,%.3f,%.2f,%.1f\n", static_cast<long long>(step),
-                  r.loss, lr, seconds, o.batchSize / seconds, r.peakBytes / 1048576.0);
+    std::snprintf(line, sizeof line, "%lld,%.6f,%.6g,%.3f,%.2f,%.1f\n",
+                  static_cast<long long>(step), r.loss, lr, seconds, o.batchSize / seconds,
+                  r.peakBytes / 1048576.0);
     logText += line;
     plot.steps.push_back(static_cast<double>(step));
     plot.losses.push_back(r.loss);
-    if (step % 10 == 0 || step == o.steps) TESSERA_RETURN_IF_ERROR(writeTextFileAtomic(logPath, logText));
+    if (step % 10 == 0 || step == o.steps)
+      TESSERA_RETURN_IF_ERROR(writeTextFileAtomic(logPath, logText));
     if (step % o.validateEvery == 0 || step == o.steps) TESSERA_RETURN_IF_ERROR(validate());
     if (step % o.checkpointEvery == 0 || step == o.steps) TESSERA_RETURN_IF_ERROR(saveCheckpoint());
     char message[128];

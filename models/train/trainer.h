@@ -27,10 +27,10 @@ namespace tessera::models {
 
 struct TrainerOptions {
   std::string outDir;
-  std::string dataDir;        // empty: synthetic phantoms
-  std::string initModel;      // fine-tune from this ONNX model instead of fresh weights
-  bool resume = false;        // continue from outDir/checkpoint.*
-  ModelInfo model;            // architecture, labels, normalisation of a fresh model
+  std::string dataDir;    // empty: synthetic phantoms
+  std::string initModel;  // fine-tune from this ONNX model instead of fresh weights
+  bool resume = false;    // continue from outDir/checkpoint.*
+  ModelInfo model;        // architecture, labels, normalisation of a fresh model
   std::uint64_t seed = 1;
   std::int64_t steps = 2000;
   int batchSize = 8;

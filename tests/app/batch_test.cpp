@@ -14,8 +14,8 @@
 
 #include "core/json.h"
 #include "imaging/io/volume_io.h"
-#include "tests/support/temp_dir.h"
 #include "tests/support/batch_fixture.h"
+#include "tests/support/temp_dir.h"
 
 namespace tessera {
 namespace {

@@ -37,9 +37,8 @@ TEST(Parallel, ThreadCountIsSettable) {
 
 TEST(Parallel, NestedLoopsRunSerially) {
   std::atomic<int> total{0};
-  parallelFor(0, 4, [&](std::int64_t) {
-    parallelFor(0, 10, [&](std::int64_t) { total.fetch_add(1); });
-  });
+  parallelFor(0, 4,
+              [&](std::int64_t) { parallelFor(0, 10, [&](std::int64_t) { total.fetch_add(1); }); });
   EXPECT_EQ(total.load(), 40);
 }
 

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "core/image.h"
+#include "core/reorient.h"
 #include "core/status.h"
 #include "ui/model/image_document.h"
-#include "core/reorient.h"
 
 namespace tessera::ui {
 

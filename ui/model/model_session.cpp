@@ -70,7 +70,7 @@ SegmentationJob ModelSession::makeJob(const SegmentSettings& settings) const {
                                             SliceCallback onSlice) -> Result<SegmentationOutput> {
     models::SegmentOptions options;
     options.mode = settings.mode;
-    options.refinement = settings.refinement;
+    options.settling = settings.settling;
     // Explicit even for "all cores": the job runs on its own thread, whose
     // OpenMP defaults (used by oneDNN) know nothing of the process's setting.
     options.threads = settings.threads > 0 ? settings.threads : numThreads();

@@ -13,18 +13,18 @@
 #include <memory>
 #include <string>
 
+#include "core/reorient.h"
 #include "core/status.h"
 #include "models/infer/segmenter.h"
 #include "models/net/model.h"
 #include "ui/model/segmentation_controller.h"
-#include "core/reorient.h"
 
 namespace tessera::ui {
 
 struct SegmentSettings {
   std::string modelPath;  // empty: the bundled default model
   models::SegmentMode mode = models::SegmentMode::kSparse;
-  models::Refinement refinement = models::Refinement::kBalanced;
+  models::Settling settling = models::Settling::kBalanced;
   int threads = 0;  // 0: the process's setting (numThreads(), all cores by default)
 };
 

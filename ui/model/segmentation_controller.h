@@ -22,8 +22,8 @@
 
 #include "core/image.h"
 #include "core/progress.h"
-#include "core/status.h"
 #include "core/reorient.h"
+#include "core/status.h"
 #include "imaging/stats/label_stats.h"
 
 namespace tessera::ui {

@@ -31,7 +31,7 @@ constexpr const char* kRecentKey = "recentFiles";
 constexpr const char* kModelKey = "segment/model";
 constexpr const char* kUserModelsKey = "segment/userModels";
 constexpr const char* kModeKey = "segment/mode";
-constexpr const char* kSparsityKey = "segment/sparsity";
+constexpr const char* kSettleKey = "segment/settle";
 constexpr const char* kImageFilter =
     "Images (*.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd *.dcm);;All files (*)";
 constexpr const char* kLabelFilter = "Label maps (*.nii.gz *.nii *.nrrd *.mha);;All files (*)";
@@ -227,8 +227,8 @@ void MainWindow::loadSegmentSettings() {
   segmentSettings_.modelPath = toStd(settings.value(kModelKey).toString());
   models::parseSegmentMode(toStd(settings.value(kModeKey, "sparse").toString()),
                            &segmentSettings_.mode);
-  models::parseRefinement(toStd(settings.value(kSparsityKey, "balanced").toString()),
-                          &segmentSettings_.refinement);
+  models::parseSettling(toStd(settings.value(kSettleKey, "balanced").toString()),
+                        &segmentSettings_.settling);
   userModels_ = settings.value(kUserModelsKey).toStringList();
 }
 
@@ -236,7 +236,7 @@ void MainWindow::storeSegmentSettings() {
   QSettings settings;
   settings.setValue(kModelKey, QString::fromStdString(segmentSettings_.modelPath));
   settings.setValue(kModeKey, models::segmentModeName(segmentSettings_.mode));
-  settings.setValue(kSparsityKey, models::refinementName(segmentSettings_.refinement));
+  settings.setValue(kSettleKey, models::settlingName(segmentSettings_.settling));
   QStringList models = userModels_;
   const QString current = QString::fromStdString(segmentSettings_.modelPath);
   if (!current.isEmpty() && !models.contains(current)) models.prepend(current);

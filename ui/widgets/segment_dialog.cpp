@@ -22,9 +22,8 @@ namespace {
 constexpr int kOpenItem = -1;  // the "Open ONNX model…" entry (item data role)
 constexpr int kKindRole = Qt::UserRole + 1;
 
-const models::Refinement kLevels[] = {models::Refinement::kOff, models::Refinement::kConservative,
-                                      models::Refinement::kBalanced,
-                                      models::Refinement::kAggressive};
+const models::Settling kLevels[] = {models::Settling::kOff, models::Settling::kConservative,
+                                    models::Settling::kBalanced, models::Settling::kAggressive};
 
 QString errorText(const Error& error) {
   QString text = QString::fromStdString(error.message);
@@ -65,15 +64,15 @@ SegmentDialog::SegmentDialog(const SegmentSettings& initial, const QStringList& 
   modeCombo_->addItem("Dense \u2014 compute every block");
   form->addRow("Mode", modeCombo_);
 
-  sparsityCombo_ = new QComboBox(this);
-  sparsityCombo_->setObjectName("sparsityLevel");
-  sparsityCombo_->addItems({"Off", "Conservative", "Balanced", "Aggressive"});
-  sparsityCombo_->setToolTip(
+  settleCombo_ = new QComboBox(this);
+  settleCombo_->setObjectName("settleLevel");
+  settleCombo_->addItems({"Off", "Conservative", "Balanced", "Aggressive"});
+  settleCombo_->setToolTip(
       "Output-driven sparsity: finer decoder levels skip the blocks a coarser level already "
       "labels confidently. More aggressive is faster and may move boundaries slightly.");
-  form->addRow("Sparsity", sparsityCombo_);
+  form->addRow("Settling", settleCombo_);
   connect(modeCombo_, &QComboBox::currentIndexChanged, this,
-          [this](int index) { sparsityCombo_->setEnabled(index == 0); });
+          [this](int index) { settleCombo_->setEnabled(index == 0); });
   layout->addLayout(form);
 
   auto* buttons = new QDialogButtonBox(QDialogButtonBox::Cancel, this);
@@ -85,9 +84,9 @@ SegmentDialog::SegmentDialog(const SegmentSettings& initial, const QStringList& 
   layout->addWidget(buttons);
 
   modeCombo_->setCurrentIndex(initial.mode == models::SegmentMode::kSparse ? 0 : 1);
-  sparsityCombo_->setEnabled(initial.mode == models::SegmentMode::kSparse);
+  settleCombo_->setEnabled(initial.mode == models::SegmentMode::kSparse);
   for (int i = 0; i < 4; ++i)
-    if (kLevels[i] == initial.refinement) sparsityCombo_->setCurrentIndex(i);
+    if (kLevels[i] == initial.settling) settleCombo_->setCurrentIndex(i);
   selectModel(QString::fromStdString(initial.modelPath));
 }
 
@@ -96,7 +95,7 @@ SegmentSettings SegmentDialog::settings() const {
   s.modelPath = modelCombo_->currentData().toString().toStdString();
   s.mode =
       modeCombo_->currentIndex() == 0 ? models::SegmentMode::kSparse : models::SegmentMode::kDense;
-  s.refinement = kLevels[std::clamp(sparsityCombo_->currentIndex(), 0, 3)];
+  s.settling = kLevels[std::clamp(settleCombo_->currentIndex(), 0, 3)];
   return s;
 }
 

@@ -1,7 +1,7 @@
 // Chooses what a segmentation runs with: the model (the bundled default or
 // a user's ONNX file, each shown with its name, version and labels), the
 // mode (sparse or dense) and, for sparse runs, the level of output-driven
-// sparsity. Reads only model metadata (readOnnxInfo); the weights are loaded
+// sparsity (settling). Reads only model metadata (readOnnxInfo); the weights are loaded
 // when the segmentation starts.
 #pragma once
 
@@ -42,7 +42,7 @@ class SegmentDialog : public QDialog {
   QComboBox* modelCombo_ = nullptr;
   QLabel* modelInfo_ = nullptr;
   QComboBox* modeCombo_ = nullptr;
-  QComboBox* sparsityCombo_ = nullptr;
+  QComboBox* settleCombo_ = nullptr;
   QPushButton* segmentButton_ = nullptr;
   int lastModelIndex_ = 0;
 };

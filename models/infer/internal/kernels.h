@@ -66,7 +66,7 @@ void convTranspose2x2Rows(const ConvTranspose2x2Weights& w, const FeatureMap& in
 // ref::conv2d with a 1×1 kernel to ≤ 16 classes fused with ref::argmax:
 // writes one label byte per pixel (ties to the lower class) and,
 // optionally, the margin between the two largest logits (a confidence for
-// output-driven refinement). Packed: [icb][ic 16][class 16]; bias [16]
+// output-driven sparsity: settling). Packed: [icb][ic 16][class 16]; bias [16]
 // (lanes ≥ classes are −inf).
 struct Conv2d1x1ArgmaxWeights {
   int cin = 0, classes = 0;

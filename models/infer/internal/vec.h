@@ -13,12 +13,24 @@ namespace tessera::models::infer {
 
 #if defined(__AVX512F__)
 using Vec16 = __m512;
-inline Vec16 load16(const float* p) { return _mm512_loadu_ps(p); }
-inline void store16(float* p, Vec16 v) { _mm512_storeu_ps(p, v); }
-inline Vec16 broadcastFrom(const float* p) { return _mm512_set1_ps(*p); }
-inline Vec16 fma16(Vec16 a, Vec16 b, Vec16 c) { return _mm512_fmadd_ps(a, b, c); }
-inline Vec16 max16(Vec16 a, Vec16 b) { return _mm512_max_ps(a, b); }
-inline Vec16 zero16() { return _mm512_setzero_ps(); }
+inline Vec16 load16(const float* p) {
+  return _mm512_loadu_ps(p);
+}
+inline void store16(float* p, Vec16 v) {
+  _mm512_storeu_ps(p, v);
+}
+inline Vec16 broadcastFrom(const float* p) {
+  return _mm512_set1_ps(*p);
+}
+inline Vec16 fma16(Vec16 a, Vec16 b, Vec16 c) {
+  return _mm512_fmadd_ps(a, b, c);
+}
+inline Vec16 max16(Vec16 a, Vec16 b) {
+  return _mm512_max_ps(a, b);
+}
+inline Vec16 zero16() {
+  return _mm512_setzero_ps();
+}
 #else
 typedef float Vec16 __attribute__((vector_size(64)));
 inline Vec16 load16(const float* p) {
@@ -26,11 +38,21 @@ inline Vec16 load16(const float* p) {
   std::memcpy(&v, p, 64);
   return v;
 }
-inline void store16(float* p, Vec16 v) { std::memcpy(p, &v, 64); }
-inline Vec16 broadcastFrom(const float* p) { return Vec16{} + *p; }
-inline Vec16 fma16(Vec16 a, Vec16 b, Vec16 c) { return a * b + c; }
-inline Vec16 max16(Vec16 a, Vec16 b) { return a > b ? a : b; }
-inline Vec16 zero16() { return Vec16{}; }
+inline void store16(float* p, Vec16 v) {
+  std::memcpy(p, &v, 64);
+}
+inline Vec16 broadcastFrom(const float* p) {
+  return Vec16{} + *p;
+}
+inline Vec16 fma16(Vec16 a, Vec16 b, Vec16 c) {
+  return a * b + c;
+}
+inline Vec16 max16(Vec16 a, Vec16 b) {
+  return a > b ? a : b;
+}
+inline Vec16 zero16() {
+  return Vec16{};
+}
 #endif
 
 }  // namespace tessera::models::infer

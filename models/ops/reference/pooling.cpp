@@ -12,7 +12,8 @@ Tensor maxPool2x2(const Tensor& x) {
       for (std::int64_t oy = 0; oy < y.h(); ++oy)
         for (std::int64_t ox = 0; ox < y.w(); ++ox) {
           float best = x.at(n, c, 2 * oy, 2 * ox);
-          for (int d = 1; d < 4; ++d) best = std::max(best, x.at(n, c, 2 * oy + d / 2, 2 * ox + d % 2));
+          for (int d = 1; d < 4; ++d)
+            best = std::max(best, x.at(n, c, 2 * oy + d / 2, 2 * ox + d % 2));
           y.at(n, c, oy, ox) = best;
         }
   return y;

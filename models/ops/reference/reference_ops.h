@@ -1,7 +1,7 @@
 // Naive, obviously correct implementations of every network op, on kNCHW
 // tensors. They are the test oracle for every optimised backend (today the
-// CPU backend and the inference kernels) and for gradients (checked against finite differences). Never used on the
-// production path.
+// CPU backend and the inference kernels) and for gradients (checked against finite differences).
+// Never used on the production path.
 //
 // One file per op, op <op> in <op>.cpp beside models/ops/cpu/<op>_cpu.cpp
 // (docs/ENGINE.md has the op map); reference_backend.cpp adapts them to

@@ -23,7 +23,8 @@ ModelInfo smallInfo(int levels = 2) {
   info.architecture.baseWidth = 16;
   info.architecture.levels = levels;
   info.architecture.attentionHeads = 2;
-  for (int c = 0; c < 4; ++c) info.labels.labels.push_back({std::uint8_t(c), "c" + std::to_string(c), {}});
+  for (int c = 0; c < 4; ++c)
+    info.labels.labels.push_back({std::uint8_t(c), "c" + std::to_string(c), {}});
   return info;
 }
 
@@ -89,9 +90,9 @@ struct Emulator {
     auto cbr = [&](const Tensor& x, const std::string& prefix, int i) {
       const std::string s = std::to_string(i);
       Tensor y = ref::conv2d(x, V(prefix + ".conv" + s + ".weight"), nullptr, 1, 1);
-      y = ref::batchNormInference(y, V(prefix + ".bn" + s + ".weight"), V(prefix + ".bn" + s + ".bias"),
-                                  V(prefix + ".bn" + s + ".running_mean"),
-                                  V(prefix + ".bn" + s + ".running_var"), a.bnEps);
+      y = ref::batchNormInference(
+          y, V(prefix + ".bn" + s + ".weight"), V(prefix + ".bn" + s + ".bias"),
+          V(prefix + ".bn" + s + ".running_mean"), V(prefix + ".bn" + s + ".running_var"), a.bnEps);
       return maskLayer(ref::relu(y));
     };
     std::vector<Tensor> skips;
@@ -117,7 +118,8 @@ struct Emulator {
     x = maskLayer(ref::attention(x, att, tokens.empty() ? nullptr : &tokens));
     for (int l = a.levels - 1; l >= 0; --l) {
       const std::string L = std::to_string(l);
-      Tensor u = maskLayer(ref::convTranspose2x2(x, V("up" + L + ".weight"), &V("up" + L + ".bias")));
+      Tensor u =
+          maskLayer(ref::convTranspose2x2(x, V("up" + L + ".weight"), &V("up" + L + ".bias")));
       x = cbr(ref::concat(u, skips[l]), "dec" + L, 1);
       x = cbr(x, "dec" + L, 2);
     }
@@ -143,11 +145,12 @@ struct EngineRun {
   infer::SliceStats stats;
 };
 
-EngineRun runEngine(infer::InferenceEngine& engine, const std::vector<std::int16_t>& hu, int channels,
-                    const BlockMask& mask, int classes) {
+EngineRun runEngine(infer::InferenceEngine& engine, const std::vector<std::int16_t>& hu,
+                    int channels, const BlockMask& mask, int classes) {
   const int w = engine.width(), h = engine.height();
   std::vector<const std::int16_t*> slices;
-  for (int c = 0; c < channels; ++c) slices.push_back(hu.data() + static_cast<std::size_t>(c) * w * h);
+  for (int c = 0; c < channels; ++c)
+    slices.push_back(hu.data() + static_cast<std::size_t>(c) * w * h);
   EngineRun r;
   r.labels.resize(static_cast<std::size_t>(w) * h);
   r.logits.resize(static_cast<std::size_t>(classes) * w * h);
@@ -155,7 +158,8 @@ EngineRun runEngine(infer::InferenceEngine& engine, const std::vector<std::int16
   return r;
 }
 
-double compareLogits(const EngineRun& r, const Tensor& expected, int w, int h, const BlockMask* mask) {
+double compareLogits(const EngineRun& r, const Tensor& expected, int w, int h,
+                     const BlockMask* mask) {
   double worst = 0;
   for (int c = 0; c < expected.c(); ++c)
     for (int y = 0; y < h; ++y)
@@ -341,32 +345,32 @@ Model deepSupervisedModel() {
   return std::move(*makeModel(info, 11));
 }
 
-TEST(InferenceEngineRefinement, InfiniteMarginChangesNothing) {
+TEST(InferenceEngineSettling, InfiniteMarginChangesNothing) {
   const Model model = deepSupervisedModel();
   auto plain = std::move(*infer::InferenceEngine::create(model, 64, 48));
   infer::EngineOptions options;
-  options.refineMargin = 1e30;
-  auto refined = std::move(*infer::InferenceEngine::create(model, 64, 48, options));
-  ASSERT_TRUE(refined->canRefine());
+  options.settleMargin = 1e30;
+  auto settling = std::move(*infer::InferenceEngine::create(model, 64, 48, options));
+  ASSERT_TRUE(settling->canSettle());
   const auto hu = randomSlices(3, 64, 48, 21);
   BlockMask mask(plain->grid(), true);
   mask.set(0, 0, false);
   const EngineRun a = runEngine(*plain, hu, 3, mask, 4);
-  const EngineRun b = runEngine(*refined, hu, 3, mask, 4);
+  const EngineRun b = runEngine(*settling, hu, 3, mask, 4);
   EXPECT_EQ(a.labels, b.labels);
   EXPECT_EQ(b.stats.settledFraction, 0.0);
 }
 
-TEST(InferenceEngineRefinement, SettledBlocksAreUniformAndSkipWork) {
+TEST(InferenceEngineSettling, SettledBlocksAreUniformAndSkipWork) {
   const Model model = deepSupervisedModel();
   infer::EngineOptions options;
-  options.refineMargin = 1e-6;  // settle every block whose coarse labels agree
-  auto refined = std::move(*infer::InferenceEngine::create(model, 64, 64, options));
+  options.settleMargin = 1e-6;  // settle every block whose coarse labels agree
+  auto settling = std::move(*infer::InferenceEngine::create(model, 64, 64, options));
   auto plain = std::move(*infer::InferenceEngine::create(model, 64, 64));
   // Uniform tissue: coarse heads agree across whole blocks.
   std::vector<std::int16_t> hu(3 * 64 * 64, 40);
   const BlockMask all(plain->grid(), true);
-  const EngineRun r = runEngine(*refined, hu, 3, all, 4);
+  const EngineRun r = runEngine(*settling, hu, 3, all, 4);
   const EngineRun p = runEngine(*plain, hu, 3, all, 4);
   ASSERT_GT(r.stats.settledFraction, 0.0);
   EXPECT_LT(r.stats.flops, p.stats.flops);

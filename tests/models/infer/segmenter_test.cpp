@@ -14,7 +14,8 @@ std::shared_ptr<const Model> smallModel() {
   info.architecture.baseWidth = 16;
   info.architecture.levels = 2;
   info.architecture.attentionHeads = 2;
-  for (int c = 0; c < 3; ++c) info.labels.labels.push_back({std::uint8_t(c), "c" + std::to_string(c), {}});
+  for (int c = 0; c < 3; ++c)
+    info.labels.labels.push_back({std::uint8_t(c), "c" + std::to_string(c), {}});
   return std::make_shared<Model>(std::move(*makeModel(info, 3)));
 }
 
@@ -45,7 +46,8 @@ TEST(Segmenter, DenseVolumeMatchesTheEngineSliceBySlice) {
   std::vector<std::uint8_t> labels(40 * 33);
   for (int k = 0; k < 4; ++k) {
     // Context slices clamp at the ends of the volume.
-    std::vector<const std::int16_t*> ctx{v.slice(std::max(k - 1, 0)), v.slice(k), v.slice(std::min(k + 1, 3))};
+    std::vector<const std::int16_t*> ctx{v.slice(std::max(k - 1, 0)), v.slice(k),
+                                         v.slice(std::min(k + 1, 3))};
     infer::SliceStats s;
     engine->run(ctx, BlockMask(engine->grid(), true), labels.data(), &s);
     EXPECT_TRUE(std::equal(labels.begin(), labels.end(), result->labels.labels.slice(k))) << k;

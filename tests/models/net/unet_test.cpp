@@ -31,9 +31,9 @@ Tensor labelsFor(Shape input, std::uint64_t seed) {
 
 TEST(UNet, ParametersFollowTheNamingScheme) {
   UNet net(tinyConfig());
-  for (const char* name : {"enc0.conv1.weight", "enc1.bn2.running_var", "bott.conv2.weight",
-                           "att.q.weight", "att.o.bias", "up1.weight", "dec0.conv1.weight",
-                           "head0.bias", "head1.weight"})
+  for (const char* name :
+       {"enc0.conv1.weight", "enc1.bn2.running_var", "bott.conv2.weight", "att.q.weight",
+        "att.o.bias", "up1.weight", "dec0.conv1.weight", "head0.bias", "head1.weight"})
     EXPECT_NE(net.parameters().find(name), nullptr) << name;
   EXPECT_EQ(net.parameters().find("dec0.conv1.weight")->value.shape(), (Shape{2, 4, 3, 3}));
   EXPECT_EQ(net.parameters().find("up0.weight")->value.shape(), (Shape{4, 2, 2, 2}));
@@ -60,7 +60,8 @@ TEST(UNet, FlopCountMatchesHandCount) {
   c.deepSupervision = false;
   // 4×4 input: enc0 1→1, 1→1 at 16 px; bott 1→2, 2→2 at 4 px; up 2→1 (2×2
   // kernel) at 4 px; dec0 2→1, 1→1 at 16 px; head 1→2 at 16 px.
-  const double expected = 2.0 * (9 * 16 + 9 * 16 + 18 * 4 + 36 * 4 + 8 * 4 + 18 * 16 + 9 * 16 + 2 * 16);
+  const double expected =
+      2.0 * (9 * 16 + 9 * 16 + 18 * 4 + 36 * 4 + 8 * 4 + 18 * 16 + 9 * 16 + 2 * 16);
   EXPECT_DOUBLE_EQ(c.forwardFlops(4, 4), expected);
 }
 
@@ -90,7 +91,8 @@ TEST(UNet, GradientsMatchFiniteDifferences) {
   auto loss = [&] { return net.trainStep(*backend, input, labels, options).loss; };
   // Gradients from the first step, kept aside (the probes below add more).
   std::vector<Tensor> analytic;
-  for (auto& p : net.parameters().all()) analytic.push_back(p->grad.defined() ? p->grad.clone() : Tensor());
+  for (auto& p : net.parameters().all())
+    analytic.push_back(p->grad.defined() ? p->grad.clone() : Tensor());
   std::size_t i = 0;
   double skippedTotal = 0;
   int checked = 0;
@@ -118,7 +120,8 @@ TEST(UNet, CheckpointedGradientsEqualPlainGradients) {
   std::vector<std::vector<Tensor>> grads;
   std::vector<std::vector<float>> runningMeans;
   std::vector<double> losses;
-  for (Checkpointing mode : {Checkpointing::kNone, Checkpointing::kStage, Checkpointing::kAggressive}) {
+  for (Checkpointing mode :
+       {Checkpointing::kNone, Checkpointing::kStage, Checkpointing::kAggressive}) {
     UNet net(tinyConfig());
     net.initialize(4);
     net.parameters().zeroGrad();
@@ -152,8 +155,8 @@ TEST(UNet, RunningStatisticsMoveByMomentumOncePerStep) {
   net.parameters().zeroGrad();
   net.trainStep(*backend, input, labelsFor(input.shape(), 2), options);
   // enc0.bn1 sees conv(input): its batch mean m moves the running mean from 0 to 0.1·m.
-  const Tensor conv = backend->conv2d(input, net.parameters().find("enc0.conv1.weight")->value,
-                                      nullptr, 1, 1);
+  const Tensor conv =
+      backend->conv2d(input, net.parameters().find("enc0.conv1.weight")->value, nullptr, 1, 1);
   double mean = 0;
   for (std::int64_t n = 0; n < 2; ++n)
     for (std::int64_t i = 0; i < 64; ++i) mean += conv.at(n, 0, i / 8, i % 8);

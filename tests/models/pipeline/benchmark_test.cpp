@@ -52,7 +52,7 @@ TEST(Benchmark, DetectorDilationReachesTheSparseRun) {
   o.slices = 2;
   o.repeats = 1;
   o.occupancy = 0.4;
-  o.sparse.refinement = Refinement::kOff;
+  o.sparse.settling = Settling::kOff;
   o.sparse.detector.dilation = 0;
   auto tight = benchmarkPhantom(segmenter, o);
   o.sparse.detector.dilation = 2;

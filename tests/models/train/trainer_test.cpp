@@ -17,8 +17,9 @@ namespace fs = std::filesystem;
 class TrainerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("tessera_trainer_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("tessera_trainer_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -118,7 +119,8 @@ TEST_F(TrainerTest, ResumedRunEqualsAnUninterruptedOne) {
   auto logB = readTextFile((dir_ / "resumed" / "train_log.csv").string());
   ASSERT_TRUE(logA.ok() && logB.ok());
   // Same rows apart from the timing columns.
-  EXPECT_EQ(std::count(logA->begin(), logA->end(), '\n'), std::count(logB->begin(), logB->end(), '\n'));
+  EXPECT_EQ(std::count(logA->begin(), logA->end(), '\n'),
+            std::count(logB->begin(), logB->end(), '\n'));
 }
 
 TEST_F(TrainerTest, FineTunedModelRecordsBothTrainingRuns) {

@@ -13,8 +13,8 @@
 #include <fstream>
 #include <thread>
 
-#include "tests/support/engine_study.h"
 #include "models/pipeline/model_store.h"
+#include "tests/support/engine_study.h"
 #include "tests/support/synthetic_study.h"
 #include "ui/model/workstation_model.h"
 

@@ -11,8 +11,8 @@
 #include <fstream>
 #include <string>
 
-#include "tests/support/engine_study.h"
 #include "imaging/io/volume_io.h"
+#include "tests/support/engine_study.h"
 #include "tests/support/synthetic_study.h"
 #include "widget_test_support.h"
 
@@ -84,7 +84,7 @@ TEST_F(WorkstationAppTest, ScreenshotAfterSegmentingWithAModel) {
   const std::string bare = dir_ + "/bare.png", segmented = dir_ + "/segmented.png";
   const std::string common = "'" + dir_ + "/ct.nii.gz' --size 900x640 --threads 1 ";
   ASSERT_EQ(run(common + "--screenshot '" + bare + "'"), 0) << log_;
-  ASSERT_EQ(run(common + "--segment --model '" + dir_ + "/small.onnx' --sparsity aggressive " +
+  ASSERT_EQ(run(common + "--segment --model '" + dir_ + "/small.onnx' --settle aggressive " +
                 "--screenshot '" + segmented + "'"),
             0)
       << log_;
@@ -114,7 +114,7 @@ TEST_F(WorkstationAppTest, UsageErrorsExitWithTwo) {
   EXPECT_EQ(run("--maximise diagonal --screenshot x.png"), 2) << log_;
   EXPECT_EQ(run("--no-such-option"), 2) << log_;
   EXPECT_EQ(run("ct.nii.gz --segment --mode sideways --screenshot x.png"), 2) << log_;
-  EXPECT_EQ(run("ct.nii.gz --segment --sparsity extreme --screenshot x.png"), 2) << log_;
+  EXPECT_EQ(run("ct.nii.gz --segment --settle extreme --screenshot x.png"), 2) << log_;
   EXPECT_EQ(run("--segment --screenshot x.png"), 2) << log_;
   EXPECT_EQ(run("ct.nii.gz --model m.onnx --screenshot x.png"), 2) << log_;
   EXPECT_EQ(run("ct.nii.gz --threads 0 --screenshot x.png"), 2) << log_;

@@ -17,8 +17,8 @@
 #include <thread>
 
 #include "core/parallel.h"
-#include "tests/support/engine_study.h"
 #include "main_window_fixture.h"
+#include "tests/support/engine_study.h"
 #include "ui/model/slice_image.h"
 #include "ui/widgets/segment_dialog.h"
 
@@ -105,15 +105,15 @@ TEST_F(SegmentWindowTest, TheSegmentDialogRunsTheModelIntoViewsTableAndBlocks) {
   EXPECT_TRUE(info->text().startsWith("constant-test-model 0.1")) << info->text().toStdString();
   EXPECT_TRUE(info->text().contains("liver"));
   auto* mode = dialog->findChild<QComboBox*>("segmentMode");
-  auto* sparsity = dialog->findChild<QComboBox*>("sparsityLevel");
-  ASSERT_TRUE(mode && sparsity);
+  auto* settle = dialog->findChild<QComboBox*>("settleLevel");
+  ASSERT_TRUE(mode && settle);
   mode->setCurrentIndex(1);
-  EXPECT_FALSE(sparsity->isEnabled()) << "sparsity is a sparse-mode setting";
+  EXPECT_FALSE(settle->isEnabled()) << "settling is a sparse-mode setting";
   mode->setCurrentIndex(0);
-  sparsity->setCurrentIndex(2);
+  settle->setCurrentIndex(2);
   EXPECT_EQ(dialog->settings().modelPath, modelPath_.toStdString());
   EXPECT_EQ(dialog->settings().mode, models::SegmentMode::kSparse);
-  EXPECT_EQ(dialog->settings().refinement, models::Refinement::kBalanced);
+  EXPECT_EQ(dialog->settings().settling, models::Settling::kBalanced);
   dialog->findChild<QPushButton*>("startSegmentation")->click();
 
   ASSERT_TRUE(waitUntil([&] { return !model().segmentationState().running; }, 60000));
