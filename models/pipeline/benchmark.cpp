@@ -7,11 +7,13 @@
 
 #include "core/json.h"
 #include "core/memory.h"
+#include "core/slice_context.h"
 #include "imaging/eval/metrics.h"
 #include "imaging/io/volume_io.h"
 #include "models/infer/inference_engine.h"
 #include "models/pipeline/npy.h"
 #include "models/pipeline/process.h"
+#include "models/pipeline/segment_study.h"
 
 namespace tessera::models {
 
@@ -130,7 +132,9 @@ Result<EndToEndResult> benchmarkEndToEnd(Segmenter& segmenter, const std::string
   const auto t1 = Clock::now();
   SegmentOptions options = sparse;
   options.mode = SegmentMode::kSparse;
-  TESSERA_ASSIGN_OR_RETURN(Segmentation s, segmenter.segment(ct, options));
+  // What `tessera segment` does between reading and writing: the network and
+  // the label statistics.
+  TESSERA_ASSIGN_OR_RETURN(StudySegmentation s, segmentStudy(segmenter, ct, options));
   const auto t2 = Clock::now();
   TESSERA_RETURN_IF_ERROR(imaging::writeLabelMap(s.labels, labelPath));
   const auto t3 = Clock::now();
@@ -171,12 +175,10 @@ Result<TorchPeerResult> benchmarkTorch(const Model& model, const TorchPeerOption
   const int channels = model.info.architecture.inputChannels, radius = model.info.contextRadius();
   const std::size_t plane = static_cast<std::size_t>(w) * h;
   std::vector<float> input(static_cast<std::size_t>(channels) * plane);
-  std::vector<const std::int16_t*> context;
-  for (int c = 0; c < channels; ++c) {
-    const std::int16_t* s = ct.slice(std::clamp<std::int64_t>(2 + c - radius, 0, ct.nz() - 1));
-    context.push_back(s);
-    for (std::size_t i = 0; i < plane; ++i) input[c * plane + i] = model.info.input.apply(s[i]);
-  }
+  const std::vector<const std::int16_t*> context = sliceContext(ct, 2, radius);
+  for (int c = 0; c < channels; ++c)
+    for (std::size_t i = 0; i < plane; ++i)
+      input[c * plane + i] = model.info.input.apply(context[static_cast<std::size_t>(c)][i]);
   const std::string inPath = (fs::path(o.workDir) / "torch_input.npy").string();
   const std::string outPath = (fs::path(o.workDir) / "torch_logits.npy").string();
   TESSERA_RETURN_IF_ERROR(writeNpy(inPath, {1, channels, h, w}, input.data()));
