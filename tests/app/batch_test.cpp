@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -129,6 +130,52 @@ TEST_F(Batch, TwentyCasesTwoCorruptGiveEighteenOutputsAndExitThree) {
   for (const JsonValue& c : summary->find("cases")->items())
     if (c.getString("status") == "failed") reasons += !c.getString("reason").empty();
   EXPECT_EQ(reasons, 2);
+}
+
+// The segmentation options reach every case of a batch, and a case gets the
+// labels `tessera segment` gives it with the same options: both segment
+// through the same path. The detector's ring changes which blocks a sparse
+// run computes, so it must show in the labels and the computed fraction.
+TEST_F(Batch, SegmentationOptionsReachEveryCaseAsInSegment) {
+  writeCohort(dir / "in", 1, 96, 6);
+  const std::string input = dir / "in/case_00.nii.gz";
+  const std::vector<std::string> options = {
+      "--model", dir / "model.onnx", "--dilation", "2", "--settle", "off", "--threads", "1"};
+  std::vector<std::string> segment = {
+      "segment", "-i", input, "-o", dir / "segment.nii.gz", "--report", dir / "segment.json"};
+  segment.insert(segment.end(), options.begin(), options.end());
+  Outcome run = tessera(segment);
+  ASSERT_EQ(run.code, 0) << run.err;
+  std::vector<std::string> tight = {
+      "segment",    "-i", input,      "-o",  dir / "tight.nii.gz", "--model", dir / "model.onnx",
+      "--dilation", "0",  "--settle", "off", "--threads",          "1"};
+  run = tessera(tight);
+  ASSERT_EQ(run.code, 0) << run.err;
+  std::vector<std::string> batch = {"batch", "-i", dir / "in", "-o", dir / "out"};
+  batch.insert(batch.end(), options.begin(), options.end());
+  run = tessera(batch);
+  ASSERT_EQ(run.code, 0) << run.err;
+
+  auto fromSegment = imaging::readLabelMap(dir / "segment.nii.gz");
+  auto fromTight = imaging::readLabelMap(dir / "tight.nii.gz");
+  auto fromBatch = imaging::readLabelMap(dir / "out/case_00/labels.nii.gz");
+  ASSERT_TRUE(fromSegment.ok() && fromTight.ok() && fromBatch.ok());
+  const auto& a = fromSegment->labels;
+  const auto& b = fromBatch->labels;
+  ASSERT_EQ(a.voxelCount(), b.voxelCount());
+  EXPECT_TRUE(std::equal(a.data(), a.data() + a.voxelCount(), b.data()))
+      << "batch and segment disagree with the same options";
+  EXPECT_FALSE(std::equal(a.data(), a.data() + a.voxelCount(), fromTight->labels.data()))
+      << "--dilation changed nothing: the option may not be read";
+
+  auto segmentReport = parseJson(readBytes(dir / "segment.json"));
+  auto batchReport = parseJson(readBytes(dir / "out/case_00/report.json"));
+  ASSERT_TRUE(segmentReport.ok() && batchReport.ok());
+  const JsonValue* s = segmentReport->find("segmentation");
+  const JsonValue* t = batchReport->find("segmentation");
+  ASSERT_TRUE(s && t);
+  EXPECT_EQ(t->getString("settle"), "off");
+  EXPECT_EQ(s->getNumber("mean_active_block_fraction"), t->getNumber("mean_active_block_fraction"));
 }
 
 // `tessera segment --meshes DIR` creates DIR when its parent exists, and
