@@ -105,8 +105,8 @@ Codec codecOf(const std::string& uid) {
 Status checkLayout(Codec codec, const FrameLayout& layout) {
   if (codec == Codec::kOther || layout.highBit + 1 == layout.bitsStored) return Status();
   return Status(StatusCode::kUnsupported,
-                "the header places the " + std::to_string(layout.bitsStored) +
-                    " stored bits below HighBit " + std::to_string(layout.highBit) +
+                "the header says BitsStored " + std::to_string(layout.bitsStored) +
+                    " with HighBit " + std::to_string(layout.highBit) +
                     "; compressed pixel data is decoded only with HighBit = BitsStored − 1");
 }
 
