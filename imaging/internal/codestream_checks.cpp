@@ -96,7 +96,10 @@ Codec codecOf(const std::string& uid) {
   if (uid == "1.2.840.10008.1.2.5") return Codec::kRle;
   if (uid.rfind(jpeg, 0) != 0) return Codec::kOther;
   const std::string tail = uid.substr(jpeg.size());
-  if (tail == "50" || tail == "51" || tail == "57" || tail == "70") return Codec::kJpeg;
+  // 50..66: the JPEG processes of PS3.5 (most retired, all with T.81
+  // frame headers); 70: lossless, first-order prediction.
+  if (tail.size() == 2 && tail >= "50" && tail <= "66") return Codec::kJpeg;
+  if (tail == "70") return Codec::kJpeg;
   if (tail == "80" || tail == "81") return Codec::kJpegLs;
   if (tail == "90" || tail == "91" || tail == "92" || tail == "93") return Codec::kJpeg2000;
   return Codec::kOther;

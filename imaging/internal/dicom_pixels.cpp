@@ -190,7 +190,11 @@ Result<StoredPixels> decodeEncapsulated(const DicomFile& file, const ImageFile& 
     return Error{StatusCode::kUnsupported,
                  "the " + tsName + " pixel data could not be decoded: " + e.what(), image.path};
   }
-  const std::uint64_t samples = expectedBytes / static_cast<std::uint64_t>(image.bitsAllocated / 8);
+  // Rows × Columns × frames × SamplesPerPixel samples, of the width the
+  // codec reports.
+  const std::uint64_t samples = expectedBytes /
+                                static_cast<std::uint64_t>(image.bitsAllocated / 8) *
+                                static_cast<std::uint64_t>(image.samplesPerPixel);
   if (out.bitsAllocated % 8 != 0 || out.bitsAllocated == 0 ||
       out.bytes.size() != samples * static_cast<std::uint64_t>(out.bitsAllocated / 8)) {
     return Error{StatusCode::kCorruptData,

@@ -124,6 +124,9 @@ TEST(CodestreamChecks, TransferSyntaxesMapToTheirCodec) {
   EXPECT_EQ(codecOf("1.2.840.10008.1.2.4.50"), Codec::kJpeg);
   EXPECT_EQ(codecOf("1.2.840.10008.1.2.4.51"), Codec::kJpeg);
   EXPECT_EQ(codecOf("1.2.840.10008.1.2.4.57"), Codec::kJpeg);
+  EXPECT_EQ(codecOf("1.2.840.10008.1.2.4.66"), Codec::kJpeg);
+  EXPECT_EQ(codecOf("1.2.840.10008.1.2.4.67"), Codec::kOther);
+  EXPECT_EQ(codecOf("1.2.840.10008.1.2.4.5"), Codec::kOther);
   EXPECT_EQ(codecOf("1.2.840.10008.1.2.4.70"), Codec::kJpeg);
   EXPECT_EQ(codecOf("1.2.840.10008.1.2.4.80"), Codec::kJpegLs);
   EXPECT_EQ(codecOf("1.2.840.10008.1.2.4.81"), Codec::kJpegLs);
