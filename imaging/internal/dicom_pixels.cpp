@@ -14,6 +14,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "imaging/internal/codestream_checks.h"
+
 namespace tessera::imaging::dicom {
 
 void quietGdcm() {
@@ -27,6 +29,92 @@ void quietGdcm() {
 
 namespace {
 
+// The fragments (indices into Element::fragments, the offset table being
+// 0) that hold each frame: [starts[f], starts[f + 1]). One frame takes
+// every fragment; otherwise one fragment per frame, or the basic offset
+// table says where frames start. With neither, only the first frame's
+// start is known (the returned list has one entry).
+Result<std::vector<std::size_t>> frameStarts(const DicomFile& file, const Element& pixels,
+                                             std::size_t frames, const std::string& path) {
+  const std::size_t fragments = pixels.fragments.size() - 1;
+  std::vector<std::size_t> starts;
+  if (frames <= 1) {
+    starts.push_back(1);
+  } else if (fragments == frames) {
+    for (std::size_t f = 0; f < frames; ++f) starts.push_back(1 + f);
+  } else if (const auto& [tableOffset, tableLength] = pixels.fragments.front(); tableLength > 0) {
+    if (tableLength != 4 * frames)
+      return Error{StatusCode::kCorruptData,
+                   "the basic offset table lists " + std::to_string(tableLength / 4) +
+                       " frames but the header says " + std::to_string(frames),
+                   path};
+    // Offsets count from the first fragment's item tag; each item has an
+    // 8-byte tag and length before its value.
+    std::size_t fragment = 1;
+    std::uint64_t position = 0;
+    for (std::size_t f = 0; f < frames; ++f) {
+      const auto* p = reinterpret_cast<const unsigned char*>(file.data(tableOffset + 4 * f));
+      const std::uint64_t offset = std::uint64_t{p[0]} | (std::uint64_t{p[1]} << 8) |
+                                   (std::uint64_t{p[2]} << 16) | (std::uint64_t{p[3]} << 24);
+      while (fragment <= fragments && position < offset)
+        position += 8 + pixels.fragments[fragment++].second;
+      if (fragment > fragments || position != offset)
+        return Error{StatusCode::kCorruptData,
+                     "the basic offset table puts frame " + std::to_string(f + 1) + " at byte " +
+                         std::to_string(offset) + ", where no fragment starts",
+                     path};
+      starts.push_back(fragment);
+    }
+  } else {
+    starts.push_back(1);
+  }
+  return starts;
+}
+
+// Checks each frame's codestream header against the DICOM header before
+// GDCM sees it (see codestream_checks.h for why).
+Status checkCodestreams(const DicomFile& file, const ImageFile& image, const Element& pixels,
+                        const std::string& tsName) {
+  const Codec codec = codecOf(image.transferSyntaxUid);
+  FrameLayout layout;
+  layout.rows = image.rows;
+  layout.columns = image.columns;
+  layout.samplesPerPixel = image.samplesPerPixel;
+  layout.bitsAllocated = image.bitsAllocated;
+  layout.bitsStored = image.bitsStored;
+  layout.highBit = image.highBit;
+  const auto refuse = [&](const Status& status, const std::string& where) {
+    return Status(
+        status.code(),
+        "the " + tsName + " pixel data could not be decoded: " + where + status.error().message,
+        image.path);
+  };
+  if (Status s = checkLayout(codec, layout); !s.ok()) return refuse(s, "");
+  if (codec == Codec::kOther) return Status();
+  TESSERA_ASSIGN_OR_RETURN(std::vector<std::size_t> starts,
+                           frameStarts(file, pixels, image.frames.size(), image.path));
+  const std::size_t known = starts.size();
+  starts.push_back(pixels.fragments.size());
+  std::vector<unsigned char> joined;
+  for (std::size_t f = 0; f < known; ++f) {
+    const auto& [offset, length] = pixels.fragments[starts[f]];
+    const auto* data = reinterpret_cast<const unsigned char*>(file.data(offset));
+    std::size_t size = length;
+    if (starts[f + 1] - starts[f] > 1) {  // a frame in several fragments
+      joined.clear();
+      for (std::size_t i = starts[f]; i < starts[f + 1]; ++i) {
+        const char* part = file.data(pixels.fragments[i].first);
+        joined.insert(joined.end(), part, part + pixels.fragments[i].second);
+      }
+      data = joined.data();
+      size = joined.size();
+    }
+    if (Status s = checkFrame(codec, data, size, layout); !s.ok())
+      return refuse(s, known > 1 ? "frame " + std::to_string(f + 1) + ": " : "");
+  }
+  return Status();
+}
+
 Result<StoredPixels> decodeEncapsulated(const DicomFile& file, const ImageFile& image,
                                         const Element& pixels, std::uint64_t expectedBytes) {
   quietGdcm();
@@ -39,6 +127,12 @@ Result<StoredPixels> decodeEncapsulated(const DicomFile& file, const ImageFile& 
   if (ts == gdcm::TransferSyntax::TS_END)
     return Error{StatusCode::kUnsupported, "transfer syntax " + tsName + " cannot be decoded",
                  image.path};
+  try {
+    TESSERA_RETURN_IF_ERROR(checkCodestreams(file, image, pixels, tsName));
+  } catch (const std::bad_alloc&) {
+    return Error{StatusCode::kResourceExhausted, "not enough memory to check the pixel data",
+                 image.path};
+  }
   StoredPixels out;
   try {
     gdcm::SmartPointer<gdcm::SequenceOfFragments> sequence = new gdcm::SequenceOfFragments;
@@ -79,6 +173,10 @@ Result<StoredPixels> decodeEncapsulated(const DicomFile& file, const ImageFile& 
                        "that is not supported)",
                    image.path};
     }
+    if (decoder.GetDimension(0) != static_cast<unsigned>(image.columns) ||
+        decoder.GetDimension(1) != static_cast<unsigned>(image.rows))
+      return Error{StatusCode::kCorruptData,
+                   "the decoded " + tsName + " image is not the size the header gives", image.path};
     // Codecs correct header fields that disagree with the compressed stream.
     const gdcm::PixelFormat& pf = decoder.GetPixelFormat();
     out.bitsAllocated = pf.GetBitsAllocated();
@@ -92,7 +190,11 @@ Result<StoredPixels> decodeEncapsulated(const DicomFile& file, const ImageFile& 
     return Error{StatusCode::kUnsupported,
                  "the " + tsName + " pixel data could not be decoded: " + e.what(), image.path};
   }
-  const std::uint64_t samples = expectedBytes / static_cast<std::uint64_t>(image.bitsAllocated / 8);
+  // Rows × Columns × frames × SamplesPerPixel samples, of the width the
+  // codec reports.
+  const std::uint64_t samples = expectedBytes /
+                                static_cast<std::uint64_t>(image.bitsAllocated / 8) *
+                                static_cast<std::uint64_t>(image.samplesPerPixel);
   if (out.bitsAllocated % 8 != 0 || out.bitsAllocated == 0 ||
       out.bytes.size() != samples * static_cast<std::uint64_t>(out.bitsAllocated / 8)) {
     return Error{StatusCode::kCorruptData,

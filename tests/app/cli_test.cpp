@@ -400,3 +400,83 @@ TEST_F(Cli, WrongSeriesUidIsRefusedWithTheAvailableOnes) {
 
 }  // namespace
 }  // namespace tessera
+
+// --- compressed pixel data that disagrees with its DICOM header ---
+
+namespace tessera {
+namespace {
+
+// A copy of pydicom file `name` at `out` with image pixel fields (group
+// 0028, US, keyed by element number) set to other values, patched where the
+// original stores them (explicit VR little endian), each found once.
+::testing::AssertionResult craftPydicomFile(const std::string& name, const std::string& out,
+                                            const std::vector<std::pair<int, int>>& fields) {
+  std::string bytes = slurp(kPydicom + name);
+  for (const auto& [element, value] : fields) {
+    const std::string tag{'\x28',
+                          '\x00',
+                          static_cast<char>(element & 0xFF),
+                          static_cast<char>(element >> 8),
+                          'U',
+                          'S',
+                          '\x02',
+                          '\x00'};
+    const std::size_t at = bytes.find(tag);
+    if (at == std::string::npos || bytes.find(tag, at + 1) != std::string::npos)
+      return ::testing::AssertionFailure()
+             << name << ": (0028," << std::hex << element << ") is not stored once as US";
+    bytes[at + 8] = static_cast<char>(value & 0xFF);
+    bytes[at + 9] = static_cast<char>(value >> 8);
+  }
+  std::ofstream(out, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  return ::testing::AssertionSuccess();
+}
+
+// Each of these took the process down in GDCM (SIGSEGV from a heap
+// overflow, SIGABRT from an assert) or wrote a scrambled volume with exit 0.
+TEST_F(Cli, CompressedPixelDataDisagreeingWithTheHeaderIsRefused) {
+  if (!havePydicom()) GTEST_SKIP() << kPydicom << " is missing (python3-pydicom)";
+  struct Case {
+    const char* original;
+    std::vector<std::pair<int, int>> fields;  // (element of group 0028, value)
+    const char* reason;
+  };
+  const Case cases[] = {
+      // JPEG 2000 image larger than the header: heap overflow.
+      {"JPEG2000.dcm",
+       {{0x0010, 64}, {0x0011, 64}},
+       "the JPEG 2000 image inside is 256×1024 but the header says 64×64"},
+      // JPEG-LS with more rows in the header: assert in TryJPEGLSCodec.
+      {"MR_small_jpeg_ls_lossless.dcm",
+       {{0x0010, 128}},
+       "the JPEG-LS image inside is 64×64 but the header says 64×128"},
+      // RLE with 12 stored bits ending at bit 15: assert in PixelFormat.
+      {"MR_small_RLE.dcm",
+       {{0x0101, 12}, {0x0102, 15}},
+       "the header says BitsStored 12 with HighBit 15"},
+      // JPEG 2000 image smaller than the header: exit 0, scrambled volume.
+      {"JPEG2000.dcm",
+       {{0x0010, 2048}, {0x0011, 512}},
+       "the JPEG 2000 image inside is 256×1024 but the header says 512×2048"},
+  };
+  int index = 0;
+  for (const Case& c : cases) {
+    const std::string input = dir / ("crafted" + std::to_string(index++) + ".dcm");
+    SCOPED_TRACE(std::string(c.original) + " as " + input);
+    ASSERT_TRUE(craftPydicomFile(c.original, input, c.fields));
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"info", input},
+          std::vector<std::string>{"convert", input, dir / "out.nii.gz"}}) {
+      SCOPED_TRACE(args.front());
+      const CommandRun run = tessera(args);
+      expectFailure(run, c.reason);
+      EXPECT_TRUE(contains(run.err, input)) << run.err;
+      EXPECT_FALSE(fs::exists(dir / "out.nii.gz"));
+    }
+  }
+  EXPECT_EQ(dir.entries().size(), 4u);  // the crafted inputs only
+}
+
+}  // namespace
+}  // namespace tessera

@@ -5,11 +5,16 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <numeric>
+#include <sstream>
 
 #include "imaging/dicom/dicom.h"
 #include "imaging/io/volume_io.h"
+#include "tests/support/temp_dir.h"
 
 namespace tessera::imaging {
 namespace {
@@ -141,6 +146,91 @@ TEST_F(PydicomFiles, ListingTheWholeFolderSurvivesEveryFile) {
   const int index = defaultSeriesIndex(*listing);
   ASSERT_GE(index, 0);
   EXPECT_EQ(listing->series[static_cast<std::size_t>(index)].modality, "CT");
+}
+
+// A copy of pydicom file `name` at `out` with image pixel fields (group
+// 0028, US, keyed by element number) set to other values, as a crafted
+// file would have them. The fields are patched where the original stores
+// them (explicit VR little endian), each found exactly once.
+::testing::AssertionResult craft(const std::string& name, const std::string& out,
+                                 const std::map<std::uint16_t, std::uint16_t>& fields) {
+  std::ifstream in(kDir + name, std::ios::binary);
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  std::string bytes = buffer.str();
+  for (const auto& [element, value] : fields) {
+    const std::string tag{'\x28',
+                          '\x00',
+                          static_cast<char>(element & 0xFF),
+                          static_cast<char>(element >> 8),
+                          'U',
+                          'S',
+                          '\x02',
+                          '\x00'};
+    const std::size_t at = bytes.find(tag);
+    if (at == std::string::npos || bytes.find(tag, at + 1) != std::string::npos)
+      return ::testing::AssertionFailure()
+             << name << ": (0028," << std::hex << element << ") is not stored once as US";
+    bytes[at + 8] = static_cast<char>(value & 0xFF);
+    bytes[at + 9] = static_cast<char>(value >> 8);
+  }
+  std::ofstream(out, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  return ::testing::AssertionSuccess();
+}
+
+constexpr std::uint16_t kRows = 0x0010, kColumns = 0x0011, kBitsAllocated = 0x0100,
+                        kBitsStored = 0x0101, kHighBit = 0x0102;
+
+// Compressed pixel data whose own header disagrees with the DICOM header:
+// before the codestream checks these overflowed the heap (JPEG 2000 image
+// larger than Rows x Columns), aborted in GDCM's asserts (JPEG-LS, RLE) or
+// gave a scrambled volume (JPEG 2000 image smaller than Rows x Columns).
+TEST_F(PydicomFiles, CodestreamsThatDisagreeWithTheHeaderAreRefused) {
+  struct Case {
+    const char* original;
+    std::map<std::uint16_t, std::uint16_t> fields;
+    StatusCode code;
+    const char* reason;
+  };
+  const Case cases[] = {
+      {"JPEG2000.dcm",
+       {{kRows, 64}, {kColumns, 64}},
+       StatusCode::kCorruptData,
+       "the JPEG 2000 image inside is 256×1024 but the header says 64×64"},
+      {"JPEG2000.dcm",
+       {{kRows, 2048}, {kColumns, 512}},
+       StatusCode::kCorruptData,
+       "the JPEG 2000 image inside is 256×1024 but the header says 512×2048"},
+      {"MR_small_jp2klossless.dcm",
+       {{kColumns, 32}},
+       StatusCode::kCorruptData,
+       "the JPEG 2000 image inside is 64×64 but the header says 32×64"},
+      {"MR_small_jpeg_ls_lossless.dcm",
+       {{kRows, 128}},
+       StatusCode::kCorruptData,
+       "the JPEG-LS image inside is 64×64 but the header says 64×128"},
+      {"MR_small_RLE.dcm",
+       {{kBitsStored, 12}, {kHighBit, 15}},
+       StatusCode::kUnsupported,
+       "the header says BitsStored 12 with HighBit 15"},
+      {"MR_small_RLE.dcm",
+       {{kBitsAllocated, 8}, {kBitsStored, 8}, {kHighBit, 7}},
+       StatusCode::kCorruptData,
+       "the RLE data holds 2 segments but the header's 1 samples per pixel of 8 bits need 1"},
+  };
+  tessera::testing::TempDir dir;
+  int index = 0;
+  for (const Case& c : cases) {
+    const std::string path = dir / ("crafted" + std::to_string(index++) + ".dcm");
+    SCOPED_TRACE(std::string(c.original) + " as " + path);
+    ASSERT_TRUE(craft(c.original, path, c.fields));
+    auto volume = readVolume(path);
+    ASSERT_FALSE(volume.ok());
+    EXPECT_EQ(volume.error().code, c.code) << volume.error().toString();
+    EXPECT_TRUE(contains(volume.error().message, c.reason)) << volume.error().toString();
+    EXPECT_EQ(volume.error().context, path);
+  }
 }
 
 }  // namespace
