@@ -394,6 +394,8 @@ struct NiftiLie {
   const char* reason;
 };
 
+void PrintTo(const NiftiLie& lie, std::ostream* out) { *out << lie.name; }
+
 class NiftiHeaderLies : public ::testing::TestWithParam<NiftiLie> {};
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
@@ -440,8 +442,8 @@ INSTANTIATE_TEST_SUITE_P(
                  "bitpix of 8 contradicts its datatype 4 (int16, 16 bits)"},
         NiftiLie{"BitpixTooLarge", [](Spec& s) { s.bitpix = 32; }, StatusCode::kCorruptData,
                  "bitpix of 32 contradicts its datatype 4"},
-        NiftiLie{"FloatDatatypeWith16Bits",
-                 [](Spec& s) { s.datatype = 16; }, StatusCode::kCorruptData,
+        NiftiLie{"FloatDatatypeWith16Bits", [](Spec& s) { s.datatype = 16; },
+                 StatusCode::kCorruptData,
                  "bitpix of 16 contradicts its datatype 16 (float32, 32 bits)"},
         NiftiLie{"PixdimNaN", [](Spec& s) { s.pixdim[0] = kNaN; }, StatusCode::kCorruptData,
                  "voxel size pixdim[1] is nan"},
@@ -449,10 +451,10 @@ INSTANTIATE_TEST_SUITE_P(
                  "voxel size pixdim[2] is inf"},
         NiftiLie{"PixdimZero", [](Spec& s) { s.pixdim[2] = 0; }, StatusCode::kCorruptData,
                  "voxel size pixdim[3] is 0"},
-        NiftiLie{"PixdimNegative", [](Spec& s) { s.pixdim[0] = -0.8f; },
-                 StatusCode::kCorruptData, "voxel size pixdim[1] is -0.8"},
-        NiftiLie{"QuaternionNaN", [](Spec& s) { s.quaternion[0] = kNaN; },
-                 StatusCode::kCorruptData, "quatern_b is not a finite number"},
+        NiftiLie{"PixdimNegative", [](Spec& s) { s.pixdim[0] = -0.8f; }, StatusCode::kCorruptData,
+                 "voxel size pixdim[1] is -0.8"},
+        NiftiLie{"QuaternionNaN", [](Spec& s) { s.quaternion[0] = kNaN; }, StatusCode::kCorruptData,
+                 "quatern_b is not a finite number"},
         NiftiLie{"QuaternionInf", [](Spec& s) { s.quaternion[2] = -kInf; },
                  StatusCode::kCorruptData, "quatern_d is not a finite number"},
         NiftiLie{"QoffsetNaN", [](Spec& s) { s.qoffset[0] = kNaN; }, StatusCode::kCorruptData,
@@ -461,8 +463,8 @@ INSTANTIATE_TEST_SUITE_P(
                  "qoffset_z is not a finite number"},
         NiftiLie{"SformNaN", [](Spec& s) { s.srow[1][1] = kNaN; }, StatusCode::kCorruptData,
                  "sform (srow_y) holds a value that is not a finite number"},
-        NiftiLie{"SformOffsetInf", [](Spec& s) { s.srow[2][3] = kInf; },
-                 StatusCode::kCorruptData, "sform (srow_z) holds a value that is not a finite"},
+        NiftiLie{"SformOffsetInf", [](Spec& s) { s.srow[2][3] = kInf; }, StatusCode::kCorruptData,
+                 "sform (srow_z) holds a value that is not a finite"},
         NiftiLie{"SformOnlyNaN",
                  [](Spec& s) {
                    s.qformCode = 0;
@@ -472,12 +474,14 @@ INSTANTIATE_TEST_SUITE_P(
         NiftiLie{"SformZeroColumn", [](Spec& s) { s.srow[1][1] = 0; }, StatusCode::kCorruptData,
                  "sform's direction columns are degenerate (zero or collinear)"},
         NiftiLie{"SformCollinearColumns",
-                 [](Spec& s) { s.srow = {{{1, 1, 0, 0}, {1, 1, 0, 0}, {0, 0, 2, 0}}}; },
+                 [](Spec& s) {
+                   s.srow = {{{1, 1, 0, 0}, {1, 1, 0, 0}, {0, 0, 2, 0}}};
+                 },
                  StatusCode::kCorruptData, "sform's direction columns are degenerate"},
         NiftiLie{"VoxOffsetBeyondTheFile", [](Spec& s) { s.voxOffset = 1e6f; },
                  StatusCode::kCorruptData, "voxel data offset (vox_offset 1000000) lies outside"},
-        NiftiLie{"VoxOffsetNegative", [](Spec& s) { s.voxOffset = -352; },
-                 StatusCode::kCorruptData, "voxel data offset (vox_offset -352) lies outside"},
+        NiftiLie{"VoxOffsetNegative", [](Spec& s) { s.voxOffset = -352; }, StatusCode::kCorruptData,
+                 "voxel data offset (vox_offset -352) lies outside"},
         NiftiLie{"VoxOffsetNaN", [](Spec& s) { s.voxOffset = kNaN; }, StatusCode::kCorruptData,
                  "voxel data offset (vox_offset nan) lies outside"}),
     [](const ::testing::TestParamInfo<NiftiLie>& info) { return std::string(info.param.name); });
