@@ -108,14 +108,25 @@ Status checkNiftiOrientation(const unsigned char* h, bool swap, int rank, const 
                       path);
     }
   }
-  double norms = 1;
-  for (int c = 0; c < 3; ++c)
-    norms *= std::sqrt(m[0][c] * m[0][c] + m[1][c] * m[1][c] + m[2][c] * m[2][c]);
-  const double det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
-                     m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
-                     m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
-  // |det| / product of column lengths is 1 for orthogonal columns, 0 for
-  // collinear ones.
+  auto column = [&m](int c) {
+    return std::sqrt(m[0][c] * m[0][c] + m[1][c] * m[1][c] + m[2][c] * m[2][c]);
+  };
+  // The volume (3D) or area (2D) the direction columns span, relative to the
+  // product of their lengths: 1 when orthogonal, 0 when zero or collinear.
+  // A 2D image's third column is free.
+  double norms = column(0) * column(1);
+  double det = 0;
+  if (rank >= 3) {
+    norms *= column(2);
+    det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
+          m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
+          m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+  } else {
+    const double x = m[1][0] * m[2][1] - m[2][0] * m[1][1];
+    const double y = m[2][0] * m[0][1] - m[0][0] * m[2][1];
+    const double z = m[0][0] * m[1][1] - m[1][0] * m[0][1];
+    det = std::sqrt(x * x + y * y + z * z);
+  }
   if (norms == 0 || std::abs(det) < 1e-6 * norms)
     return Status(StatusCode::kCorruptData,
                   "the NIfTI header's sform's direction columns are degenerate (zero or "

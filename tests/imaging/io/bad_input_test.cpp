@@ -254,6 +254,16 @@ TEST(BadInput, LabelMapsAreNotReadFromDicom) {
   EXPECT_EQ(labels.error().code, StatusCode::kUnsupported);
 }
 
+Volume texturedVolume(std::int64_t n) {
+  Volume v = smallVolume(n);
+  std::uint32_t x = 12345;  // fixed seed: LCG noise so that the data compress poorly
+  for (std::int64_t i = 0; i < v.voxelCount(); ++i) {
+    x = x * 1664525u + 1013904223u;
+    v.data()[i] = static_cast<std::int16_t>((x >> 16) % 2000 - 1000);
+  }
+  return v;
+}
+
 // --- detached data files: confined to the header's folder, regular, sized ---
 
 // A 2 x 2 x 2 MET_SHORT header naming `dataFile`; a .raw of `rawBytes`
@@ -385,6 +395,64 @@ TEST(BadInput, NrrdDataFileShorterThanTheHeaderClaimsIsRefused) {
                 "data file 'ct.raw' holds 15 bytes, the header describes 16");
 }
 
+TEST(BadInput, MetaImageDataFileLongerThanTheHeaderClaimsIsRefused) {
+  TempDir dir;
+  expectRefused(writeMhd(dir, "ct.raw", "ct.raw", 24), StatusCode::kCorruptData,
+                "data file 'ct.raw' holds 24 bytes, the header describes 16");
+}
+
+TEST(BadInput, DetachedDataFileInASubfolderIsRead) {
+  TempDir dir;
+  dir.makeDir("data");
+  auto volume = readVolume(writeMhd(dir, "data/ct.raw", "data/ct.raw"));
+  ASSERT_TRUE(volume.ok()) << volume.error().toString();
+  EXPECT_EQ(volume->voxelCount(), 8);
+}
+
+TEST(BadInput, TruncatedUncompressedMetaImageIsRefused) {
+  TempDir dir;
+  const std::string header =
+      "ObjectType = Image\nNDims = 3\nDimSize = 2 2 2\nElementType = MET_SHORT\n"
+      "ElementDataFile = LOCAL\n";
+  writeAll(dir / "cut.mha", header + std::string(12, '\1'));
+  expectRefused(dir / "cut.mha", StatusCode::kCorruptData,
+                "the file after its header holds 12 bytes, the header describes 16");
+}
+
+TEST(BadInput, TruncatedCompressedDetachedMetaImageIsRefused) {
+  TempDir dir;
+  const std::string voxels(2 * 16 * 16 * 16, '\3');
+  uLongf size = compressBound(voxels.size());
+  std::string packed(size, '\0');
+  ASSERT_EQ(compress(reinterpret_cast<Bytef*>(packed.data()), &size,
+                     reinterpret_cast<const Bytef*>(voxels.data()), voxels.size()),
+            Z_OK);
+  writeAll(dir / "ct.zraw", packed.substr(0, size / 2));
+  writeAll(dir / "ct.mhd",
+           "ObjectType = Image\nNDims = 3\nDimSize = 16 16 16\nElementType = MET_SHORT\n"
+           "CompressedData = True\nElementDataFile = ct.zraw\n");
+  expectRefused(dir / "ct.mhd", StatusCode::kCorruptData, "the compressed voxel data is truncated");
+  writeAll(dir / "ct.mhd",
+           "ObjectType = Image\nNDims = 3\nDimSize = 16 16 16\nElementType = MET_SHORT\n"
+           "CompressedData = True\nCompressedDataSize = " +
+               std::to_string(size) + "\nElementDataFile = ct.zraw\n");
+  expectRefused(dir / "ct.mhd", StatusCode::kCorruptData,
+                "the compressed voxel data is truncated: the header describes " +
+                    std::to_string(size) + " bytes, the data file 'ct.zraw' holds " +
+                    std::to_string(size / 2));
+}
+
+TEST(BadInput, GarbageGzipInADetachedNrrdIsRefused) {
+  TempDir dir;
+  writeAll(dir / "ct.nhdr",
+           "NRRD0004\ntype: short\ndimension: 3\nsizes: 2 2 2\nendian: little\nencoding: gzip\n"
+           "data file: ct.raw.gz\n\n");
+  std::string junk = "\x1f\x8b\x08";
+  for (int i = 0; i < 64; ++i) junk += static_cast<char>(i * 37);
+  writeAll(dir / "ct.raw.gz", junk);
+  expectRefused(dir / "ct.nhdr", StatusCode::kCorruptData, "the compressed voxel data is damaged");
+}
+
 // --- NIfTI headers that contradict themselves ---
 
 struct NiftiLie {
@@ -394,7 +462,9 @@ struct NiftiLie {
   const char* reason;
 };
 
-void PrintTo(const NiftiLie& lie, std::ostream* out) { *out << lie.name; }
+void PrintTo(const NiftiLie& lie, std::ostream* out) {
+  *out << lie.name;
+}
 
 class NiftiHeaderLies : public ::testing::TestWithParam<NiftiLie> {};
 
@@ -499,16 +569,6 @@ std::string damagePayload(const std::string& bytes, const std::string& marker, b
   for (std::size_t i = payload + 10; i < out.size(); ++i)
     out[i] = static_cast<char>((i * 151) % 256);
   return out;
-}
-
-Volume texturedVolume(std::int64_t n) {
-  Volume v = smallVolume(n);
-  std::uint32_t x = 12345;  // fixed seed: LCG noise so that the data compress poorly
-  for (std::int64_t i = 0; i < v.voxelCount(); ++i) {
-    x = x * 1664525u + 1013904223u;
-    v.data()[i] = static_cast<std::int16_t>((x >> 16) % 2000 - 1000);
-  }
-  return v;
 }
 
 TEST(BadInput, DamagedCompressedMetaImageIsRefused) {
