@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <optional>
 #include <utility>
 #include <vector>
 
@@ -53,7 +52,8 @@ std::string number(double value, const char* format = "%g") {
   return text;
 }
 
-// Bits per voxel of the NIfTI-1 datatypes; 0 for codes the standard lacks.
+// Bits per voxel of the NIfTI-1 datatypes; niftiType is null for codes the
+// standard lacks (ITK names those).
 struct NiftiType {
   int code;
   int bits;
@@ -76,14 +76,15 @@ const NiftiType* niftiType(int code) {
 // Refuses the NIfTI-1 orientation fields that ITK cannot turn into a
 // geometry. A non-finite sform is refused rather than replaced by the qform:
 // with sform_code > 0 the sform is the geometry the writer meant, and
-// substituting another would place the image silently elsewhere.
+// substituting another would place the image silently elsewhere. Non-finite
+// qform fields are refused whatever qform_code says: the header is damaged.
 Status checkNiftiOrientation(const unsigned char* h, bool swap, int rank, const std::string& path) {
   for (int a = 1; a <= std::min(rank, 3); ++a) {
     const float d = load<float>(h + 76 + 4 * a, swap);
     if (!std::isfinite(d) || d <= 0)
       return Status(StatusCode::kCorruptData,
                     "the NIfTI header's voxel size pixdim[" + std::to_string(a) + "] is " +
-                        number(d) + "; voxel sizes must be positive finite millimetres",
+                        number(d) + "; voxel sizes must be positive finite numbers",
                     path);
   }
   const char* qNames[] = {"quatern_b", "quatern_c", "quatern_d",
@@ -404,7 +405,8 @@ TextHeader readTextHeader(const std::string& path, FileFormat format) {
   std::string line;
   std::uint64_t offset = 0;
   const bool nrrd = format == FileFormat::kNrrd;
-  for (int count = 0; count < 4000 && std::getline(in, line); ++count) {
+  // Bounded: a damaged file's binary data are not read as header lines.
+  for (int count = 0; count < 4000 && offset < (1u << 20) && std::getline(in, line); ++count) {
     offset += line.size() + 1;
     if (nrrd && count == 0) continue;
     if (nrrd && (line.empty() || line == "\r")) break;
@@ -442,53 +444,23 @@ int elementBytes(const std::string& type, FileFormat format) {
       {"met_char", 1},      {"met_uchar", 1},      {"met_short", 2}, {"met_ushort", 2},
       {"met_int", 4},       {"met_uint", 4},       {"met_long", 4},  {"met_ulong", 4},
       {"met_long_long", 8}, {"met_ulong_long", 8}, {"met_float", 4}, {"met_double", 8}};
-  static const std::pair<const char*, int> kNrrd[] = {{"signed char", 1},
-                                                      {"int8", 1},
-                                                      {"int8_t", 1},
-                                                      {"uchar", 1},
-                                                      {"unsigned char", 1},
-                                                      {"uint8", 1},
-                                                      {"uint8_t", 1},
-                                                      {"short", 2},
-                                                      {"short int", 2},
-                                                      {"signed short", 2},
-                                                      {"signed short int", 2},
-                                                      {"int16", 2},
-                                                      {"int16_t", 2},
-                                                      {"ushort", 2},
-                                                      {"unsigned short", 2},
-                                                      {"unsigned short int", 2},
-                                                      {"uint16", 2},
-                                                      {"uint16_t", 2},
-                                                      {"int", 4},
-                                                      {"signed int", 4},
-                                                      {"int32", 4},
-                                                      {"int32_t", 4},
-                                                      {"uint", 4},
-                                                      {"unsigned int", 4},
-                                                      {"uint32", 4},
-                                                      {"uint32_t", 4},
-                                                      {"longlong", 8},
-                                                      {"long long", 8},
-                                                      {"long long int", 8},
-                                                      {"signed long long", 8},
-                                                      {"signed long long int", 8},
-                                                      {"int64", 8},
-                                                      {"int64_t", 8},
-                                                      {"ulonglong", 8},
-                                                      {"unsigned long long", 8},
-                                                      {"unsigned long long int", 8},
-                                                      {"uint64", 8},
-                                                      {"uint64_t", 8},
-                                                      {"float", 4},
-                                                      {"double", 8}};
+  // NRRD's names by size, each between '|'.
+  static const std::pair<int, const char*> kNrrd[] = {
+      {1, "|signed char|int8|int8_t|uchar|unsigned char|uint8|uint8_t|"},
+      {2,
+       "|short|short int|signed short|signed short int|int16|int16_t|ushort|unsigned short|"
+       "unsigned short int|uint16|uint16_t|"},
+      {4, "|int|signed int|int32|int32_t|uint|unsigned int|uint32|uint32_t|float|"},
+      {8,
+       "|longlong|long long|long long int|signed long long|signed long long int|int64|"
+       "int64_t|ulonglong|unsigned long long|unsigned long long int|uint64|uint64_t|double|"}};
   const std::string key = lower(type);
   if (format == FileFormat::kMetaImage) {
     for (const auto& [name, bytes] : kMeta)
       if (key == name) return bytes;
-  } else {
-    for (const auto& [name, bytes] : kNrrd)
-      if (key == name) return bytes;
+  } else if (key.find('|') == std::string::npos) {
+    for (const auto& [bytes, names] : kNrrd)
+      if (std::strstr(names, ("|" + key + "|").c_str())) return bytes;
   }
   return 0;
 }
@@ -542,7 +514,7 @@ Result<fs::path> confineDataFile(const std::string& header, const std::string& d
   if (error)
     return Error{StatusCode::kIoError, "cannot resolve the data file '" + dataFile + "'", header};
   const fs::path relative = real.lexically_relative(realFolder);
-  if (relative.empty() || *relative.begin() == ".." || relative == ".")
+  if (relative.empty() || *relative.begin() == "..")
     return Error{StatusCode::kInvalidArgument, outside, header};
   if (!fs::is_regular_file(real, error))
     return Error{StatusCode::kInvalidArgument,
