@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "core/files.h"
@@ -44,10 +46,157 @@ T load(const unsigned char* p, bool swap) {
   return value;
 }
 
+std::string number(double value, const char* format = "%g") {
+  char text[40];
+  std::snprintf(text, sizeof text, format, value);
+  return text;
+}
+
+// Bits per voxel of the NIfTI-1 datatypes; niftiType is null for codes the
+// standard lacks (ITK names those).
+struct NiftiType {
+  int code;
+  int bits;
+  const char* name;
+};
+constexpr NiftiType kNiftiTypes[] = {
+    {2, 8, "uint8"},         {4, 16, "int16"},          {8, 32, "int32"},
+    {16, 32, "float32"},     {32, 64, "complex64"},     {64, 64, "float64"},
+    {128, 24, "rgb24"},      {256, 8, "int8"},          {512, 16, "uint16"},
+    {768, 32, "uint32"},     {1024, 64, "int64"},       {1280, 64, "uint64"},
+    {1536, 128, "float128"}, {1792, 128, "complex128"}, {2048, 256, "complex256"},
+    {2304, 32, "rgba32"}};
+
+const NiftiType* niftiType(int code) {
+  for (const NiftiType& t : kNiftiTypes)
+    if (t.code == code) return &t;
+  return nullptr;
+}
+
+// Refuses the NIfTI-1 orientation fields that ITK cannot turn into a
+// geometry. A non-finite sform is refused rather than replaced by the qform:
+// with sform_code > 0 the sform is the geometry the writer meant, and
+// substituting another would place the image silently elsewhere. Non-finite
+// qform fields are refused whatever qform_code says: the header is damaged.
+Status checkNiftiOrientation(const unsigned char* h, bool swap, int rank, const std::string& path) {
+  for (int a = 1; a <= std::min(rank, 3); ++a) {
+    const float d = load<float>(h + 76 + 4 * a, swap);
+    if (!std::isfinite(d) || d <= 0)
+      return Status(StatusCode::kCorruptData,
+                    "the NIfTI header's voxel size pixdim[" + std::to_string(a) + "] is " +
+                        number(d) + "; voxel sizes must be positive finite numbers",
+                    path);
+  }
+  const char* qNames[] = {"quatern_b", "quatern_c", "quatern_d",
+                          "qoffset_x", "qoffset_y", "qoffset_z"};
+  for (int i = 0; i < 6; ++i) {
+    if (!std::isfinite(load<float>(h + 256 + 4 * i, swap)))
+      return Status(
+          StatusCode::kCorruptData,
+          std::string("the NIfTI header's qform field ") + qNames[i] + " is not a finite number",
+          path);
+  }
+  if (load<std::int16_t>(h + 254, swap) <= 0) return Status();
+  double m[3][4];
+  const char* rows[] = {"srow_x", "srow_y", "srow_z"};
+  for (int r = 0; r < 3; ++r) {
+    for (int c = 0; c < 4; ++c) {
+      m[r][c] = load<float>(h + 280 + 16 * r + 4 * c, swap);
+      if (!std::isfinite(m[r][c]))
+        return Status(StatusCode::kCorruptData,
+                      std::string("the NIfTI header's sform (") + rows[r] +
+                          ") holds a value that is not a finite number",
+                      path);
+    }
+  }
+  auto column = [&m](int c) {
+    return std::sqrt(m[0][c] * m[0][c] + m[1][c] * m[1][c] + m[2][c] * m[2][c]);
+  };
+  // The volume (3D) or area (2D) the direction columns span, relative to the
+  // product of their lengths: 1 when orthogonal, 0 when zero or collinear.
+  // A 2D image's third column is free.
+  double norms = column(0) * column(1);
+  double det = 0;
+  if (rank >= 3) {
+    norms *= column(2);
+    det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
+          m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
+          m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+  } else {
+    const double x = m[1][0] * m[2][1] - m[2][0] * m[1][1];
+    const double y = m[2][0] * m[0][1] - m[0][0] * m[2][1];
+    const double z = m[0][0] * m[1][1] - m[1][0] * m[0][1];
+    det = std::sqrt(x * x + y * y + z * z);
+  }
+  if (norms == 0 || std::abs(det) < 1e-6 * norms)
+    return Status(StatusCode::kCorruptData,
+                  "the NIfTI header's sform's direction columns are degenerate (zero or "
+                  "collinear): the image has no orientation",
+                  path);
+  return Status();
+}
+
+// Inflates the zlib or gzip stream (concatenated gzip members included, as
+// bgzip writes them) in `limit` bytes of `file` from `offset`, without
+// keeping the output. Returns its length; counting stops once it exceeds
+// `cap`. Refuses streams that are damaged or end early; errors carry
+// `context` (the header's path).
+Result<std::uint64_t> inflatedLength(const std::string& file, std::uint64_t offset,
+                                     std::uint64_t limit, std::uint64_t cap,
+                                     const std::string& what, const std::string& context) {
+  std::ifstream in(file, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(offset));
+  if (!in) return Error{StatusCode::kIoError, "cannot read the " + what, context};
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 32) != Z_OK)
+    return Error{StatusCode::kResourceExhausted, "cannot start decompression", context};
+  struct End {
+    z_stream* z;
+    ~End() { inflateEnd(z); }
+  } end{&z};
+  std::vector<unsigned char> input(std::size_t{1} << 16), output(std::size_t{1} << 17);
+  std::uint64_t left = limit, total = 0;
+  auto refill = [&] {
+    if (z.avail_in > 0 || left == 0) return;
+    in.read(reinterpret_cast<char*>(input.data()),
+            static_cast<std::streamsize>(std::min<std::uint64_t>(input.size(), left)));
+    const auto got = static_cast<std::uint64_t>(in.gcount());
+    left = got == 0 ? 0 : left - got;
+    z.next_in = input.data();
+    z.avail_in = static_cast<uInt>(got);
+  };
+  for (;;) {
+    refill();
+    if (z.avail_in == 0)
+      return Error{StatusCode::kCorruptData,
+                   "the " + what + " is truncated: it ends before its stream does (after " +
+                       std::to_string(total) + " bytes)",
+                   context};
+    z.next_out = output.data();
+    z.avail_out = static_cast<uInt>(output.size());
+    const int rc = inflate(&z, Z_NO_FLUSH);
+    total += output.size() - z.avail_out;
+    if (total > cap) return total;
+    if (rc == Z_STREAM_END) {
+      refill();
+      if (z.avail_in == 0 || z.next_in[0] != 0x1F) return total;
+      if (inflateReset(&z) != Z_OK)
+        return Error{StatusCode::kCorruptData, "the " + what + " is damaged", context};
+      continue;
+    }
+    if (rc == Z_BUF_ERROR && z.avail_in == 0) continue;
+    if (rc != Z_OK)
+      return Error{StatusCode::kCorruptData,
+                   "the " + what + " is damaged (zlib: " + (z.msg ? z.msg : "invalid data") + ")",
+                   context};
+  }
+}
+
 struct NiftiSummary {
   std::int64_t voxels = 0;
   std::int64_t bytesPerVoxel = 0;
-  std::int64_t dataOffset = 0;
+  std::int64_t dataOffset = 0;  // vox_offset, at least the header size
+  double voxOffset = 0;         // vox_offset as stored (finite, >= 0)
   int datatype = 0;
   bool swapped = false;
 };
@@ -114,13 +263,28 @@ Result<NiftiSummary> parseNiftiHeader(const unsigned char* h, std::size_t n,
   if (bitpix <= 0 || bitpix % 8 != 0)
     return Error{StatusCode::kCorruptData,
                  "the NIfTI header has an invalid bitpix of " + std::to_string(bitpix), path};
+  const std::int16_t datatype = load<std::int16_t>(h + 70, swap);
+  if (const NiftiType* type = niftiType(datatype); type && type->bits != bitpix)
+    return Error{StatusCode::kCorruptData,
+                 "the NIfTI header's bitpix of " + std::to_string(bitpix) +
+                     " contradicts its datatype " + std::to_string(datatype) + " (" + type->name +
+                     ", " + std::to_string(type->bits) + " bits)",
+                 path};
   TESSERA_RETURN_IF_ERROR(sizeAllowed(dims, rank, bitpix, path));
+  TESSERA_RETURN_IF_ERROR(checkNiftiOrientation(h, swap, rank, path));
+  const float voxOffset = load<float>(h + 108, swap);
+  if (!std::isfinite(voxOffset) || voxOffset < 0 || voxOffset > 9.0e18f)
+    return Error{StatusCode::kCorruptData,
+                 "the NIfTI header's voxel data offset (vox_offset " + number(voxOffset, "%.10g") +
+                     ") lies outside the file",
+                 path};
   NiftiSummary summary;
   summary.voxels = 1;
   for (int d = 0; d < rank; ++d) summary.voxels *= dims[d];
   summary.bytesPerVoxel = bitpix / 8;
-  summary.dataOffset = static_cast<std::int64_t>(load<float>(h + 108, swap));
-  summary.datatype = load<std::int16_t>(h + 70, swap);
+  summary.voxOffset = voxOffset;
+  summary.dataOffset = std::max<std::int64_t>(static_cast<std::int64_t>(voxOffset), 348);
+  summary.datatype = datatype;
   summary.swapped = swap;
   return summary;
 }
@@ -168,62 +332,325 @@ Status checkNifti(const std::string& path, std::uint64_t fileSize) {
     return summary.status();
   }
   const std::int64_t dataBytes = summary->voxels * summary->bytesPerVoxel;
-  const std::int64_t expected = std::max<std::int64_t>(summary->dataOffset, 348) + dataBytes;
-  if (!gzipped && lower(fullExtension(path)) == ".nii" &&
-      static_cast<std::uint64_t>(expected) > fileSize) {
+  const std::int64_t expected = summary->dataOffset + dataBytes;
+  std::uint64_t length = fileSize;  // of the uncompressed stream
+  if (gzipped) {
+    // The gzip trailer's last 4 bytes hold the uncompressed size mod 2^32,
+    // of the last member only: multi-member files (bgzip writes an empty
+    // last member) and damaged ones are measured by inflating them.
+    std::uint32_t isize = 0;
+    if (fileSize >= 18) {
+      unsigned char trailer[4];
+      std::ifstream in(path, std::ios::binary);
+      in.seekg(static_cast<std::streamoff>(fileSize - 4));
+      in.read(reinterpret_cast<char*>(trailer), 4);
+      if (in) isize = load<std::uint32_t>(trailer, false);
+    }
+    if (expected < (std::int64_t{1} << 32) && isize >= expected) return Status();
+    TESSERA_ASSIGN_OR_RETURN(
+        length,
+        inflatedLength(path, 0, fileSize, static_cast<std::uint64_t>(expected), "gzip data", path));
+  }
+  if (summary->voxOffset > static_cast<double>(length))
     return Status(StatusCode::kCorruptData,
-                  "the file is truncated: the header describes " + std::to_string(expected) +
-                      " bytes, the file has " + std::to_string(fileSize),
+                  "the NIfTI header's voxel data offset (vox_offset " +
+                      number(summary->voxOffset, "%.10g") + ") lies outside the file (" +
+                      std::to_string(length) + " bytes" + (gzipped ? " uncompressed)" : ")"),
+                  path);
+  if (static_cast<std::uint64_t>(expected) > length) {
+    if (!gzipped)
+      return Status(StatusCode::kCorruptData,
+                    "the file is truncated: the header describes " + std::to_string(expected) +
+                        " bytes, the file has " + std::to_string(fileSize),
+                    path);
+    return Status(StatusCode::kCorruptData,
+                  "the file is truncated or damaged: the header describes " +
+                      std::to_string(expected) + " bytes of image, the gzip data ends at " +
+                      std::to_string(length),
                   path);
   }
-  if (gzipped && expected < (std::int64_t{1} << 32) && fileSize >= 18) {
-    // The gzip trailer's last 4 bytes hold the uncompressed size mod 2^32.
-    unsigned char trailer[4];
-    std::ifstream in(path, std::ios::binary);
-    in.seekg(static_cast<std::streamoff>(fileSize - 4));
-    in.read(reinterpret_cast<char*>(trailer), 4);
-    const std::uint32_t isize = load<std::uint32_t>(trailer, false);
-    if (in && isize < expected) {
+  return Status();
+}
+
+// A MetaImage or NRRD text header: its fields (names lower-cased, in file
+// order) and where the attached voxel data start.
+struct TextHeader {
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::uint64_t dataOffset = 0;
+  const std::string* find(const std::string& key) const {
+    for (const auto& [name, value] : fields)
+      if (name == key) return &value;
+    return nullptr;
+  }
+  std::string get(const std::string& key) const {
+    const std::string* value = find(key);
+    return value ? *value : std::string();
+  }
+};
+
+std::string trim(std::string text) {
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\r' || text.back() == '\t'))
+    text.pop_back();
+  std::size_t start = 0;
+  while (start < text.size() && (text[start] == ' ' || text[start] == '\t')) ++start;
+  return text.substr(start);
+}
+
+// MetaImage: "Key = value" lines; ElementDataFile is the last one.
+// NRRD: the magic line, then "key: value" lines (comments '#', key/value
+// pairs ":="), ended by a blank line or the end of a detached header.
+TextHeader readTextHeader(const std::string& path, FileFormat format) {
+  TextHeader header;
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  std::uint64_t offset = 0;
+  const bool nrrd = format == FileFormat::kNrrd;
+  // Bounded: a damaged file's binary data are not read as header lines.
+  for (int count = 0; count < 4000 && offset < (1u << 20) && std::getline(in, line); ++count) {
+    offset += line.size() + 1;
+    if (nrrd && count == 0) continue;
+    if (nrrd && (line.empty() || line == "\r")) break;
+    if (nrrd && !line.empty() && line[0] == '#') continue;
+    if (nrrd && line.find(":=") != std::string::npos) continue;
+    const std::size_t sep = nrrd ? line.find(": ") : line.find('=');
+    if (sep == std::string::npos) continue;
+    const std::string name = lower(trim(line.substr(0, sep)));
+    header.fields.emplace_back(name, trim(line.substr(sep + (nrrd ? 2 : 1))));
+    if (!nrrd && name == "elementdatafile") break;
+  }
+  header.dataOffset = offset;
+  return header;
+}
+
+std::vector<std::int64_t> numbers(const std::string& text) {
+  std::vector<std::int64_t> out;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t used = 0;
+    try {
+      out.push_back(std::stoll(text.substr(at), &used));
+    } catch (const std::exception&) {
+      return {};
+    }
+    at += used;
+    while (at < text.size() && text[at] == ' ') ++at;
+  }
+  return out;
+}
+
+// Bytes per element of MetaIO's ElementType and NRRD's type; 0 when unknown.
+int elementBytes(const std::string& type, FileFormat format) {
+  static const std::pair<const char*, int> kMeta[] = {
+      {"met_char", 1},      {"met_uchar", 1},      {"met_short", 2}, {"met_ushort", 2},
+      {"met_int", 4},       {"met_uint", 4},       {"met_long", 4},  {"met_ulong", 4},
+      {"met_long_long", 8}, {"met_ulong_long", 8}, {"met_float", 4}, {"met_double", 8}};
+  // NRRD's names by size, each between '|'.
+  static const std::pair<int, const char*> kNrrd[] = {
+      {1, "|signed char|int8|int8_t|uchar|unsigned char|uint8|uint8_t|"},
+      {2,
+       "|short|short int|signed short|signed short int|int16|int16_t|ushort|unsigned short|"
+       "unsigned short int|uint16|uint16_t|"},
+      {4, "|int|signed int|int32|int32_t|uint|unsigned int|uint32|uint32_t|float|"},
+      {8,
+       "|longlong|long long|long long int|signed long long|signed long long int|int64|"
+       "int64_t|ulonglong|unsigned long long|unsigned long long int|uint64|uint64_t|double|"}};
+  const std::string key = lower(type);
+  if (format == FileFormat::kMetaImage) {
+    for (const auto& [name, bytes] : kMeta)
+      if (key == name) return bytes;
+  } else if (key.find('|') == std::string::npos) {
+    for (const auto& [bytes, names] : kNrrd)
+      if (std::strstr(names, ("|" + key + "|").c_str())) return bytes;
+  }
+  return 0;
+}
+
+// Voxel data bytes the header describes; 0 when it cannot tell.
+std::uint64_t describedBytes(const std::vector<std::int64_t>& sizes, std::int64_t dims,
+                             std::int64_t components, int bytes) {
+  if (bytes <= 0 || dims < 1 || static_cast<std::int64_t>(sizes.size()) < dims || components < 1)
+    return 0;
+  std::uint64_t total = static_cast<std::uint64_t>(bytes) * static_cast<std::uint64_t>(components);
+  for (std::int64_t d = 0; d < dims; ++d) {
+    if (sizes[d] < 1 || total > (std::uint64_t{1} << 50) / static_cast<std::uint64_t>(sizes[d]))
+      return 0;  // sizeAllowed and ITK judge these
+    total *= static_cast<std::uint64_t>(sizes[d]);
+  }
+  return total;
+}
+
+// Confines a detached data file named by `header`: relative, no "..", no
+// file-name patterns or lists, inside the header's folder after resolving
+// symbolic links, a regular file. Returns its path.
+Result<fs::path> confineDataFile(const std::string& header, const std::string& dataFile) {
+  if (dataFile.rfind("LIST", 0) == 0)
+    return Error{StatusCode::kUnsupported,
+                 "the header names lists of data files ('" + dataFile +
+                     "'); Tessera reads one data file per image, beside its header",
+                 header};
+  if (dataFile.find('%') != std::string::npos)
+    return Error{StatusCode::kUnsupported,
+                 "the header's data file '" + dataFile +
+                     "' is a file-name pattern (one file per slice); Tessera reads one data file "
+                     "per image, beside its header",
+                 header};
+  const fs::path named(dataFile);
+  bool parent = false;
+  for (const fs::path& part : named) parent = parent || part == "..";
+  const std::string outside = "the header's data file '" + dataFile +
+                              "' is outside the header's folder; detached data files must lie "
+                              "in the folder of their header";
+  if (named.is_absolute() || named.has_root_name() || parent)
+    return Error{StatusCode::kInvalidArgument, outside, header};
+  fs::path folder = fs::path(header).parent_path();
+  if (folder.empty()) folder = ".";
+  const fs::path data = folder / named;
+  std::error_code error;
+  if (!fs::exists(data, error))
+    return Error{StatusCode::kNotFound,
+                 "the voxel data file '" + dataFile + "' named by the header is missing", header};
+  const fs::path real = fs::canonical(data, error);
+  const fs::path realFolder = fs::canonical(folder, error);
+  if (error)
+    return Error{StatusCode::kIoError, "cannot resolve the data file '" + dataFile + "'", header};
+  const fs::path relative = real.lexically_relative(realFolder);
+  if (relative.empty() || *relative.begin() == "..")
+    return Error{StatusCode::kInvalidArgument, outside, header};
+  if (!fs::is_regular_file(real, error))
+    return Error{StatusCode::kInvalidArgument,
+                 "the header's data file '" + dataFile +
+                     "' is not a regular file (a directory, device or pipe)",
+                 header};
+  return real;
+}
+
+// Where a header's voxel data lie: a detached file (offset 0) or the
+// header's own file after its text.
+struct DataSource {
+  std::string file;
+  std::string name;  // for messages: "the data file 'x'" or "the file"
+  std::uint64_t offset = 0;
+  std::uint64_t size = 0;  // bytes from offset to the end
+};
+
+Status checkDataLength(const std::string& header, const DataSource& source, std::uint64_t expected,
+                       bool compressed, std::uint64_t compressedSize, bool exact) {
+  if (expected == 0) return Status();
+  if (compressed) {
+    std::uint64_t limit = source.size;
+    if (compressedSize > 0) {
+      if (compressedSize > source.size)
+        return Status(StatusCode::kCorruptData,
+                      "the compressed voxel data is truncated: the header describes " +
+                          std::to_string(compressedSize) + " bytes, " + source.name + " holds " +
+                          std::to_string(source.size),
+                      header);
+      limit = compressedSize;
+    }
+    TESSERA_ASSIGN_OR_RETURN(const std::uint64_t length,
+                             inflatedLength(source.file, source.offset, limit, expected,
+                                            "compressed voxel data", header));
+    if (length != expected)
       return Status(StatusCode::kCorruptData,
-                    "the file is truncated or damaged: the header describes " +
-                        std::to_string(expected) + " bytes of image, the gzip data ends at " +
-                        std::to_string(isize) + " or is cut off",
+                    "the compressed voxel data hold " +
+                        (length > expected ? "more than " + std::to_string(expected)
+                                           : std::to_string(length)) +
+                        " bytes, the header describes " + std::to_string(expected),
+                    header);
+    return Status();
+  }
+  if (source.size < expected || (exact && source.size != expected))
+    return Status(StatusCode::kCorruptData,
+                  source.name + " holds " + std::to_string(source.size) +
+                      " bytes, the header describes " + std::to_string(expected) +
+                      (source.size < expected ? " (truncated?)" : ""),
+                  header);
+  return Status();
+}
+
+Result<DataSource> dataSource(const std::string& header, const std::string& dataFile,
+                              std::uint64_t headerBytes, std::uint64_t fileSize) {
+  DataSource source;
+  if (dataFile.empty() || lower(dataFile) == "local") {
+    source.file = header;
+    source.name = "the file after its header";
+    source.offset = std::min(headerBytes, fileSize);
+    source.size = fileSize - source.offset;
+    return source;
+  }
+  TESSERA_ASSIGN_OR_RETURN(const fs::path data, confineDataFile(header, dataFile));
+  std::error_code error;
+  source.file = data.string();
+  source.name = "the data file '" + dataFile + "'";
+  source.size = fs::file_size(data, error);
+  if (error)
+    return Error{StatusCode::kIoError, "cannot read the data file '" + dataFile + "'", header};
+  return source;
+}
+
+Status checkMetaImage(const std::string& path, std::uint64_t fileSize) {
+  const TextHeader h = readTextHeader(path, FileFormat::kMetaImage);
+  const std::string* dataFile = h.find("elementdatafile");
+  if (!dataFile) return Status();  // ITK names what is missing
+  TESSERA_ASSIGN_OR_RETURN(const DataSource source,
+                           dataSource(path, *dataFile, h.dataOffset, fileSize));
+  if (lower(h.get("binarydata")) == "false") return Status();
+  const std::vector<std::int64_t> ndims = numbers(h.get("ndims"));
+  const std::vector<std::int64_t> channels = numbers(h.get("elementnumberofchannels"));
+  const std::uint64_t expected =
+      describedBytes(numbers(h.get("dimsize")), ndims.size() == 1 ? ndims[0] : 0,
+                     channels.size() == 1 ? channels[0] : 1,
+                     elementBytes(h.get("elementtype"), FileFormat::kMetaImage));
+  const bool compressed = lower(h.get("compresseddata")) == "true";
+  const std::vector<std::int64_t> headerSize = numbers(h.get("headersize"));
+  const std::int64_t skip = headerSize.size() == 1 ? headerSize[0] : 0;
+  if (skip != 0) {
+    if (compressed || source.file == path) return Status();
+    return checkDataLength(path, source,
+                           expected + static_cast<std::uint64_t>(std::max<std::int64_t>(skip, 0)),
+                           false, 0, false);
+  }
+  const std::vector<std::int64_t> compressedSize = numbers(h.get("compresseddatasize"));
+  return checkDataLength(path, source, expected, compressed,
+                         compressedSize.size() == 1 && compressedSize[0] > 0
+                             ? static_cast<std::uint64_t>(compressedSize[0])
+                             : 0,
+                         source.file != path);
+}
+
+Status checkNrrd(const std::string& path, std::uint64_t fileSize) {
+  char magic[64] = {};
+  {
+    std::ifstream in(path, std::ios::binary);
+    in.read(magic, sizeof magic);
+    if (std::memcmp(magic, "NRRD000", 7) != 0) {
+      return Status(StatusCode::kCorruptData,
+                    "not a NRRD file: it does not start with the NRRD magic line" +
+                        textHint(reinterpret_cast<unsigned char*>(magic),
+                                 static_cast<std::size_t>(in.gcount())),
                     path);
     }
   }
-  return Status();
-}
-
-// The value of a "key = value" (MetaImage) or "key: value" (NRRD) header line.
-std::string headerField(const std::string& path, const std::string& key, char separator) {
-  std::ifstream in(path, std::ios::binary);
-  std::string line;
-  for (int count = 0; count < 200 && std::getline(in, line); ++count) {
-    if (line.empty() || line == "\r") break;  // NRRD: blank line ends the header
-    const std::size_t sep = line.find(separator);
-    if (sep == std::string::npos) continue;
-    std::string name = line.substr(0, sep);
-    while (!name.empty() && name.back() == ' ') name.pop_back();
-    if (lower(name) != lower(key)) continue;
-    std::string value = line.substr(sep + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '=')) value.erase(0, 1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\r')) value.pop_back();
-    return value;
+  const TextHeader h = readTextHeader(path, FileFormat::kNrrd);
+  const std::string* dataFile = h.find("data file");
+  if (!dataFile) dataFile = h.find("datafile");
+  TESSERA_ASSIGN_OR_RETURN(
+      const DataSource source,
+      dataSource(path, dataFile ? *dataFile : std::string(), h.dataOffset, fileSize));
+  const std::string encoding = lower(h.get("encoding"));
+  const bool gzip = encoding == "gzip" || encoding == "gz";
+  if (!gzip && encoding != "raw") return Status();
+  const std::vector<std::int64_t> dims = numbers(h.get("dimension"));
+  const std::uint64_t expected =
+      describedBytes(numbers(h.get("sizes")), dims.size() == 1 ? dims[0] : 0, 1,
+                     elementBytes(h.get("type"), FileFormat::kNrrd));
+  for (const char* skip : {"line skip", "lineskip", "byte skip", "byteskip"}) {
+    const std::vector<std::int64_t> value = numbers(h.get(skip));
+    if (value.size() != 1 || value[0] == 0) continue;
+    if (gzip || value[0] > 0) return Status();  // skips inside the data: left to ITK
+    return checkDataLength(path, source, expected, false, 0, false);  // byte skip -1
   }
-  return {};
-}
-
-Status checkDataFile(const std::string& header, const std::string& dataFile) {
-  if (dataFile.empty() || dataFile == "LOCAL" || dataFile.rfind("LIST", 0) == 0 ||
-      dataFile.find('%') != std::string::npos || dataFile.find(' ') != std::string::npos)
-    return Status();
-  fs::path data(dataFile);
-  if (data.is_relative()) data = fs::path(header).parent_path() / data;
-  std::error_code error;
-  if (!fs::exists(data, error))
-    return Status(StatusCode::kNotFound,
-                  "the voxel data file '" + dataFile + "' named by the header is missing", header);
-  return Status();
+  return checkDataLength(path, source, expected, gzip, 0, source.file != path);
 }
 
 }  // namespace
@@ -236,23 +663,10 @@ Status checkImageFile(const std::string& path, FileFormat format) {
   switch (format) {
     case FileFormat::kNifti:
       return checkNifti(path, size);
-    case FileFormat::kNrrd: {
-      char magic[64] = {};
-      std::ifstream in(path, std::ios::binary);
-      in.read(magic, sizeof magic);
-      if (std::memcmp(magic, "NRRD000", 7) != 0) {
-        return Status(StatusCode::kCorruptData,
-                      "not a NRRD file: it does not start with the NRRD magic line" +
-                          textHint(reinterpret_cast<unsigned char*>(magic),
-                                   static_cast<std::size_t>(in.gcount())),
-                      path);
-      }
-      std::string dataFile = headerField(path, "data file", ':');
-      if (dataFile.empty()) dataFile = headerField(path, "datafile", ':');
-      return checkDataFile(path, dataFile);
-    }
+    case FileFormat::kNrrd:
+      return checkNrrd(path, size);
     case FileFormat::kMetaImage:
-      return checkDataFile(path, headerField(path, "ElementDataFile", '='));
+      return checkMetaImage(path, size);
     default:
       return Status();
   }
@@ -270,7 +684,7 @@ Status verifyNiftiVoxels(const std::string& path) {
   const int got = gzread(gz, header, sizeof header);
   auto summary = parseNiftiHeader(header, got > 0 ? static_cast<std::size_t>(got) : 0, path);
   if (!summary.ok()) return summary.status();
-  const std::int64_t start = std::max<std::int64_t>(summary->dataOffset, 348);
+  const std::int64_t start = summary->dataOffset;
   const std::int64_t expected = summary->voxels * summary->bytesPerVoxel;
   if (gzseek(gz, start, SEEK_SET) != start)
     return Status(StatusCode::kCorruptData, "the file is truncated before its voxel data", path);

@@ -13,9 +13,20 @@ namespace tessera::imaging {
 
 // Empty files, .gz names without gzip content, gzip streams without a NIfTI
 // header, NIfTI-2 headers, claimed sizes beyond memory, truncated voxel
-// data (plain files exactly, .nii.gz from the gzip trailer), bad NRRD magic,
-// missing detached data files. Ok when nothing is wrong that can be seen
-// cheaply; ITK still does the full read.
+// data (plain files exactly, .nii.gz from the gzip trailer or, for
+// multi-member streams such as bgzip's, by inflating them), bad NRRD magic.
+// NIfTI-1 headers whose fields contradict each other: bitpix against
+// datatype, voxel sizes that are not positive finite numbers, non-finite
+// qform fields, a non-finite or degenerate sform when sform_code > 0
+// (refused, not replaced by the qform: the sform is the geometry the writer
+// meant), vox_offset outside the file.
+// MetaImage and NRRD: a detached data file must be a regular file inside
+// the header's folder (relative, no "..", symbolic links resolved); file
+// name patterns and lists are refused (kUnsupported), paths outside
+// (kInvalidArgument), missing files (kNotFound). Its size, or for
+// compressed data the inflated length, must match what the header
+// describes. Ok when nothing is wrong that can be seen without ITK; ITK
+// still does the full read.
 Status checkImageFile(const std::string& path, FileFormat format);
 
 // Streams a NIfTI file's voxel data once (through gzip when compressed):

@@ -398,6 +398,56 @@ TEST_F(Cli, WrongSeriesUidIsRefusedWithTheAvailableOnes) {
   EXPECT_FALSE(fs::exists(dir / "out.nii.gz"));
 }
 
+// Crafted headers: the reason and the file's name on stderr, exit 1, no
+// crash (a MetaImage "%s" data file reached a format string in ITK; a NaN
+// voxel size or sform aborted inside it), nothing written.
+TEST_F(Cli, CraftedHeadersAreRefusedNamingTheFile) {
+  std::ofstream(dir / "pattern.mha") << "ObjectType = Image\nNDims = 3\nDimSize = 2 2 2\n"
+                                        "ElementType = MET_SHORT\nElementDataFile = %s%s%s%s\n";
+  std::ofstream(dir / "passwd.mhd") << "ObjectType = Image\nNDims = 3\nDimSize = 2 2 2\n"
+                                       "ElementType = MET_SHORT\nElementDataFile = /etc/passwd\n";
+  tessera::testing::Nifti1Spec nanSpacing;
+  nanSpacing.pixdim = {1, std::nanf(""), 1};
+  tessera::testing::writeNifti1(dir / "nan_pixdim.nii", nanSpacing,
+                                tessera::testing::rawBytes<std::int16_t>({1, 2, 3, 4}));
+  tessera::testing::Nifti1Spec nanSform;
+  nanSform.sformCode = 1;
+  nanSform.srow = {{{std::nanf(""), 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}}};
+  tessera::testing::writeNifti1(dir / "nan_sform.nii", nanSform,
+                                tessera::testing::rawBytes<std::int16_t>({1, 2, 3, 4}));
+  const std::pair<std::string, std::string> cases[] = {
+      {"pattern.mha", "is a file-name pattern"},
+      {"passwd.mhd", "'/etc/passwd' is outside the header's folder"},
+      {"nan_pixdim.nii", "voxel size pixdim[2] is nan"},
+      {"nan_sform.nii", "holds a value that is not a finite number"},
+  };
+  for (const auto& [name, reason] : cases) {
+    SCOPED_TRACE(name);
+    const std::string path = dir / name;
+    for (const CommandRun& run :
+         {tessera({"info", path}), tessera({"convert", path, dir / "out.nii.gz"}),
+          tessera({"segment", "-i", path, "-o", dir / "labels.nii.gz"})}) {
+      expectFailure(run, reason);
+      EXPECT_TRUE(contains(run.err, path)) << run.err;
+    }
+    EXPECT_FALSE(fs::exists(dir / "out.nii.gz"));
+    EXPECT_FALSE(fs::exists(dir / "labels.nii.gz"));
+  }
+  EXPECT_EQ(dir.entries().size(), 4u);
+}
+
+// /etc/passwd is never read as voxels: its content appears nowhere.
+TEST_F(Cli, DataFileOutsideTheHeaderFolderIsNotRead) {
+  std::ofstream(dir / "ct.nhdr") << "NRRD0004\ntype: uchar\ndimension: 3\nsizes: 4 4 4\n"
+                                    "encoding: raw\ndata file: ../../../../etc/passwd\n\n";
+  const CommandRun run = tessera({"info", "--json", dir / "ct.nhdr"});
+  expectFailure(run, "is outside the header's folder");
+  EXPECT_TRUE(contains(run.err, dir / "ct.nhdr")) << run.err;
+  EXPECT_FALSE(contains(run.out + run.err, "root:")) << run.out << run.err;
+  expectFailure(tessera({"convert", dir / "ct.nhdr", dir / "out.mha"}), "outside");
+  EXPECT_FALSE(fs::exists(dir / "out.mha"));
+}
+
 }  // namespace
 }  // namespace tessera
 

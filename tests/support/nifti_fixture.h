@@ -23,6 +23,7 @@ struct Nifti1Spec {
   std::array<float, 3> qoffset{0, 0, 0};
   std::int16_t sformCode = 0;
   std::array<std::array<float, 4>, 3> srow{};  // RAS rows
+  float voxOffset = 352;                       // bytes from the file start to the voxels
 };
 
 // Header + 4 extension bytes + `data` (raw voxel bytes, little endian).
@@ -39,8 +40,7 @@ inline void writeNifti1(const std::string& path, const Nifti1Spec& s, const std:
   put(72, &s.bitpix, 2);
   const float pixdim[8] = {s.qfac, s.pixdim[0], s.pixdim[1], s.pixdim[2], 0, 0, 0, 0};
   put(76, pixdim, sizeof pixdim);
-  const float voxOffset = 352;
-  put(108, &voxOffset, 4);
+  put(108, &s.voxOffset, 4);
   put(112, &s.sclSlope, 4);
   put(116, &s.sclInter, 4);
   const char units = 2;  // millimetres

@@ -3,11 +3,15 @@
 // size, or a partial output file. (DICOM-specific cases: dicom_test.cpp and
 // pydicom_files_test.cpp.) Run under the asan preset too.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <limits>
 
 #include "imaging/io/volume_io.h"
 #include "tests/support/nifti_fixture.h"
@@ -248,6 +252,390 @@ TEST(BadInput, LabelMapsAreNotReadFromDicom) {
   auto labels = readLabelMap(dir / "series");
   ASSERT_FALSE(labels.ok());
   EXPECT_EQ(labels.error().code, StatusCode::kUnsupported);
+}
+
+Volume texturedVolume(std::int64_t n) {
+  Volume v = smallVolume(n);
+  std::uint32_t x = 12345;  // fixed seed: LCG noise so that the data compress poorly
+  for (std::int64_t i = 0; i < v.voxelCount(); ++i) {
+    x = x * 1664525u + 1013904223u;
+    v.data()[i] = static_cast<std::int16_t>((x >> 16) % 2000 - 1000);
+  }
+  return v;
+}
+
+// --- detached data files: confined to the header's folder, regular, sized ---
+
+// A 2 x 2 x 2 MET_SHORT header naming `dataFile`; a .raw of `rawBytes`
+// bytes is written as `rawName` when given.
+std::string writeMhd(const TempDir& dir, const std::string& dataFile,
+                     const std::string& rawName = "", std::size_t rawBytes = 16) {
+  writeAll(dir / "ct.mhd",
+           "ObjectType = Image\nNDims = 3\nDimSize = 2 2 2\nElementType = MET_SHORT\n"
+           "ElementDataFile = " +
+               dataFile + "\n");
+  if (!rawName.empty()) writeAll(dir / rawName, std::string(rawBytes, '\1'));
+  return dir / "ct.mhd";
+}
+
+// The same for a detached NRRD header.
+std::string writeNhdr(const TempDir& dir, const std::string& dataFile,
+                      const std::string& rawName = "", std::size_t rawBytes = 16) {
+  writeAll(dir / "ct.nhdr",
+           "NRRD0004\ntype: short\ndimension: 3\nsizes: 2 2 2\nendian: little\nencoding: raw\n"
+           "data file: " +
+               dataFile + "\n\n");
+  if (!rawName.empty()) writeAll(dir / rawName, std::string(rawBytes, '\1'));
+  return dir / "ct.nhdr";
+}
+
+TEST(BadInput, DetachedHeadersThatAreFineStillRead) {
+  TempDir dir;
+  auto mhd = readVolume(writeMhd(dir, "ct.raw", "ct.raw"));
+  ASSERT_TRUE(mhd.ok()) << mhd.error().toString();
+  EXPECT_EQ(mhd->data()[0], 0x0101);
+  auto nhdr = readVolume(writeNhdr(dir, "./ct.raw"));
+  ASSERT_TRUE(nhdr.ok()) << nhdr.error().toString();
+  EXPECT_EQ(nhdr->data()[7], 0x0101);
+}
+
+TEST(BadInput, MetaImageDataFileWithFormatDirectivesIsRefused) {
+  TempDir dir;
+  expectRefused(writeMhd(dir, "%s%s%s%s"), StatusCode::kUnsupported,
+                "data file '%s%s%s%s' is a file-name pattern");
+  expectRefused(writeMhd(dir, "slice%03d.raw 1 2 1", "slice001.raw", 8), StatusCode::kUnsupported,
+                "is a file-name pattern");
+}
+
+TEST(BadInput, MetaImageDataFileListIsRefused) {
+  TempDir dir;
+  expectRefused(writeMhd(dir, "LIST"), StatusCode::kUnsupported, "lists of data files");
+}
+
+TEST(BadInput, MetaImageNamingEtcPasswdIsNeverRead) {
+  TempDir dir;
+  expectRefused(writeMhd(dir, "/etc/passwd"), StatusCode::kInvalidArgument,
+                "data file '/etc/passwd' is outside the header's folder");
+}
+
+TEST(BadInput, MetaImageDataFileInAParentFolderIsRefused) {
+  TempDir dir;
+  writeAll(dir / "up.raw", std::string(16, '\1'));
+  const std::string sub = dir.makeDir("sub");
+  writeAll(sub + "/ct.mhd",
+           "ObjectType = Image\nNDims = 3\nDimSize = 2 2 2\nElementType = MET_SHORT\n"
+           "ElementDataFile = ../up.raw\n");
+  expectRefused(sub + "/ct.mhd", StatusCode::kInvalidArgument,
+                "data file '../up.raw' is outside the header's folder");
+}
+
+TEST(BadInput, MetaImageDataFileSymlinkedOutsideTheFolderIsRefused) {
+  TempDir dir;
+  writeAll(dir / "outside.raw", std::string(16, '\1'));
+  TempDir inner;
+  fs::create_symlink(dir / "outside.raw", inner / "ct.raw");
+  expectRefused(writeMhd(inner, "ct.raw"), StatusCode::kInvalidArgument,
+                "data file 'ct.raw' is outside the header's folder");
+}
+
+TEST(BadInput, MetaImageDataFileThatIsAFifoIsRefusedWithoutBlocking) {
+  TempDir dir;
+  ASSERT_EQ(::mkfifo((dir / "ct.raw").c_str(), 0600), 0);
+  expectRefused(writeMhd(dir, "ct.raw"), StatusCode::kInvalidArgument,
+                "data file 'ct.raw' is not a regular file");
+}
+
+TEST(BadInput, MetaImageDataFileThatIsADirectoryIsRefused) {
+  TempDir dir;
+  dir.makeDir("ct.raw");
+  expectRefused(writeMhd(dir, "ct.raw"), StatusCode::kInvalidArgument,
+                "data file 'ct.raw' is not a regular file");
+}
+
+TEST(BadInput, MetaImageDataFileShorterThanTheHeaderClaimsIsRefused) {
+  TempDir dir;
+  expectRefused(writeMhd(dir, "ct.raw", "ct.raw", 10), StatusCode::kCorruptData,
+                "data file 'ct.raw' holds 10 bytes, the header describes 16");
+}
+
+TEST(BadInput, NrrdDataFileWithFormatDirectivesIsRefused) {
+  TempDir dir;
+  expectRefused(writeNhdr(dir, "slice%03d.raw 1 2 1 2", "slice001.raw", 8),
+                StatusCode::kUnsupported, "is a file-name pattern");
+  expectRefused(writeNhdr(dir, "%s%s%s%s%n"), StatusCode::kUnsupported, "is a file-name pattern");
+}
+
+TEST(BadInput, NrrdDataFileListIsRefused) {
+  TempDir dir;
+  writeAll(dir / "a.raw", std::string(8, '\1'));
+  writeAll(dir / "b.raw", std::string(8, '\1'));
+  writeAll(dir / "ct.nhdr",
+           "NRRD0004\ntype: short\ndimension: 3\nsizes: 2 2 2\nendian: little\nencoding: raw\n"
+           "data file: LIST 2\na.raw\nb.raw\n");
+  expectRefused(dir / "ct.nhdr", StatusCode::kUnsupported, "lists of data files");
+}
+
+TEST(BadInput, NrrdNamingEtcPasswdIsNeverRead) {
+  TempDir dir;
+  expectRefused(writeNhdr(dir, "/etc/passwd"), StatusCode::kInvalidArgument,
+                "data file '/etc/passwd' is outside the header's folder");
+}
+
+TEST(BadInput, NrrdDataFileInAParentFolderIsRefused) {
+  TempDir dir;
+  dir.makeDir("x");
+  writeAll(dir / "ct.raw", std::string(16, '\1'));
+  expectRefused(writeNhdr(dir, "x/../../" + fs::path(dir.path()).filename().string() + "/ct.raw"),
+                StatusCode::kInvalidArgument, "is outside the header's folder");
+}
+
+TEST(BadInput, NrrdDataFileShorterThanTheHeaderClaimsIsRefused) {
+  TempDir dir;
+  expectRefused(writeNhdr(dir, "ct.raw", "ct.raw", 15), StatusCode::kCorruptData,
+                "data file 'ct.raw' holds 15 bytes, the header describes 16");
+}
+
+TEST(BadInput, MetaImageDataFileLongerThanTheHeaderClaimsIsRefused) {
+  TempDir dir;
+  expectRefused(writeMhd(dir, "ct.raw", "ct.raw", 24), StatusCode::kCorruptData,
+                "data file 'ct.raw' holds 24 bytes, the header describes 16");
+}
+
+TEST(BadInput, DetachedDataFileInASubfolderIsRead) {
+  TempDir dir;
+  dir.makeDir("data");
+  auto volume = readVolume(writeMhd(dir, "data/ct.raw", "data/ct.raw"));
+  ASSERT_TRUE(volume.ok()) << volume.error().toString();
+  EXPECT_EQ(volume->voxelCount(), 8);
+}
+
+TEST(BadInput, TruncatedUncompressedMetaImageIsRefused) {
+  TempDir dir;
+  const std::string header =
+      "ObjectType = Image\nNDims = 3\nDimSize = 2 2 2\nElementType = MET_SHORT\n"
+      "ElementDataFile = LOCAL\n";
+  writeAll(dir / "cut.mha", header + std::string(12, '\1'));
+  expectRefused(dir / "cut.mha", StatusCode::kCorruptData,
+                "the file after its header holds 12 bytes, the header describes 16");
+}
+
+TEST(BadInput, TruncatedCompressedDetachedMetaImageIsRefused) {
+  TempDir dir;
+  const std::string voxels(2 * 16 * 16 * 16, '\3');
+  uLongf size = compressBound(voxels.size());
+  std::string packed(size, '\0');
+  ASSERT_EQ(compress(reinterpret_cast<Bytef*>(packed.data()), &size,
+                     reinterpret_cast<const Bytef*>(voxels.data()), voxels.size()),
+            Z_OK);
+  writeAll(dir / "ct.zraw", packed.substr(0, size / 2));
+  writeAll(dir / "ct.mhd",
+           "ObjectType = Image\nNDims = 3\nDimSize = 16 16 16\nElementType = MET_SHORT\n"
+           "CompressedData = True\nElementDataFile = ct.zraw\n");
+  expectRefused(dir / "ct.mhd", StatusCode::kCorruptData, "the compressed voxel data is truncated");
+  writeAll(dir / "ct.mhd",
+           "ObjectType = Image\nNDims = 3\nDimSize = 16 16 16\nElementType = MET_SHORT\n"
+           "CompressedData = True\nCompressedDataSize = " +
+               std::to_string(size) + "\nElementDataFile = ct.zraw\n");
+  expectRefused(dir / "ct.mhd", StatusCode::kCorruptData,
+                "the compressed voxel data is truncated: the header describes " +
+                    std::to_string(size) + " bytes, the data file 'ct.zraw' holds " +
+                    std::to_string(size / 2));
+}
+
+TEST(BadInput, GarbageGzipInADetachedNrrdIsRefused) {
+  TempDir dir;
+  writeAll(dir / "ct.nhdr",
+           "NRRD0004\ntype: short\ndimension: 3\nsizes: 2 2 2\nendian: little\nencoding: gzip\n"
+           "data file: ct.raw.gz\n\n");
+  std::string junk = "\x1f\x8b\x08";
+  for (int i = 0; i < 64; ++i) junk += static_cast<char>(i * 37);
+  writeAll(dir / "ct.raw.gz", junk);
+  expectRefused(dir / "ct.nhdr", StatusCode::kCorruptData, "the compressed voxel data is damaged");
+}
+
+// --- NIfTI headers that contradict themselves ---
+
+struct NiftiLie {
+  const char* name;
+  std::function<void(tessera::testing::Nifti1Spec&)> mutate;
+  StatusCode code;
+  const char* reason;
+};
+
+void PrintTo(const NiftiLie& lie, std::ostream* out) {
+  *out << lie.name;
+}
+
+class NiftiHeaderLies : public ::testing::TestWithParam<NiftiLie> {};
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// A valid 2 x 2 x 1 int16 file with a qform and an sform; each row breaks
+// one field.
+tessera::testing::Nifti1Spec plausibleSpec() {
+  tessera::testing::Nifti1Spec spec;
+  spec.pixdim = {0.8f, 0.8f, 2.0f};
+  spec.qformCode = 1;
+  spec.qoffset = {10, 20, 30};
+  spec.sformCode = 1;
+  spec.srow = {{{0.8f, 0, 0, 10}, {0, 0.8f, 0, 20}, {0, 0, 2.0f, 30}}};
+  return spec;
+}
+
+TEST(BadInput, ThePlausibleNiftiOfTheLiesTableReads) {
+  TempDir dir;
+  tessera::testing::writeNifti1(dir / "ok.nii", plausibleSpec(),
+                                tessera::testing::rawBytes<std::int16_t>({1, 2, 3, 4}));
+  auto volume = readVolume(dir / "ok.nii");
+  ASSERT_TRUE(volume.ok()) << volume.error().toString();
+  EXPECT_EQ(volume->data()[3], 4);
+}
+
+TEST_P(NiftiHeaderLies, IsRefusedPlainAndGzipped) {
+  const NiftiLie& lie = GetParam();
+  TempDir dir;
+  tessera::testing::Nifti1Spec spec = plausibleSpec();
+  lie.mutate(spec);
+  const std::string data = tessera::testing::rawBytes<std::int16_t>({1, 2, 3, 4});
+  tessera::testing::writeNifti1(dir / "lie.nii", spec, data);
+  expectRefused(dir / "lie.nii", lie.code, lie.reason);
+  gzipTo(dir / "lie.nii.gz", readAll(dir / "lie.nii"));
+  expectRefused(dir / "lie.nii.gz", lie.code, lie.reason);
+}
+
+using Spec = tessera::testing::Nifti1Spec;
+INSTANTIATE_TEST_SUITE_P(
+    BadInput, NiftiHeaderLies,
+    ::testing::Values(
+        NiftiLie{"BitpixTooSmall", [](Spec& s) { s.bitpix = 8; }, StatusCode::kCorruptData,
+                 "bitpix of 8 contradicts its datatype 4 (int16, 16 bits)"},
+        NiftiLie{"BitpixTooLarge", [](Spec& s) { s.bitpix = 32; }, StatusCode::kCorruptData,
+                 "bitpix of 32 contradicts its datatype 4"},
+        NiftiLie{"FloatDatatypeWith16Bits", [](Spec& s) { s.datatype = 16; },
+                 StatusCode::kCorruptData,
+                 "bitpix of 16 contradicts its datatype 16 (float32, 32 bits)"},
+        NiftiLie{"PixdimNaN", [](Spec& s) { s.pixdim[0] = kNaN; }, StatusCode::kCorruptData,
+                 "voxel size pixdim[1] is nan"},
+        NiftiLie{"PixdimInf", [](Spec& s) { s.pixdim[1] = kInf; }, StatusCode::kCorruptData,
+                 "voxel size pixdim[2] is inf"},
+        NiftiLie{"PixdimZero", [](Spec& s) { s.pixdim[2] = 0; }, StatusCode::kCorruptData,
+                 "voxel size pixdim[3] is 0"},
+        NiftiLie{"PixdimNegative", [](Spec& s) { s.pixdim[0] = -0.8f; }, StatusCode::kCorruptData,
+                 "voxel size pixdim[1] is -0.8"},
+        NiftiLie{"QuaternionNaN", [](Spec& s) { s.quaternion[0] = kNaN; }, StatusCode::kCorruptData,
+                 "quatern_b is not a finite number"},
+        NiftiLie{"QuaternionInf", [](Spec& s) { s.quaternion[2] = -kInf; },
+                 StatusCode::kCorruptData, "quatern_d is not a finite number"},
+        NiftiLie{"QoffsetNaN", [](Spec& s) { s.qoffset[0] = kNaN; }, StatusCode::kCorruptData,
+                 "qoffset_x is not a finite number"},
+        NiftiLie{"QoffsetInf", [](Spec& s) { s.qoffset[2] = kInf; }, StatusCode::kCorruptData,
+                 "qoffset_z is not a finite number"},
+        NiftiLie{"SformNaN", [](Spec& s) { s.srow[1][1] = kNaN; }, StatusCode::kCorruptData,
+                 "sform (srow_y) holds a value that is not a finite number"},
+        NiftiLie{"SformOffsetInf", [](Spec& s) { s.srow[2][3] = kInf; }, StatusCode::kCorruptData,
+                 "sform (srow_z) holds a value that is not a finite"},
+        NiftiLie{"SformOnlyNaN",
+                 [](Spec& s) {
+                   s.qformCode = 0;
+                   for (auto& row : s.srow) row = {kNaN, kNaN, kNaN, kNaN};
+                 },
+                 StatusCode::kCorruptData, "sform (srow_x) holds a value that is not a finite"},
+        NiftiLie{"SformZeroColumn", [](Spec& s) { s.srow[1][1] = 0; }, StatusCode::kCorruptData,
+                 "sform's direction columns are degenerate (zero or collinear)"},
+        NiftiLie{"SformCollinearColumns",
+                 [](Spec& s) {
+                   s.srow = {{{1, 1, 0, 0}, {1, 1, 0, 0}, {0, 0, 2, 0}}};
+                 },
+                 StatusCode::kCorruptData, "sform's direction columns are degenerate"},
+        NiftiLie{"VoxOffsetBeyondTheFile", [](Spec& s) { s.voxOffset = 1e6f; },
+                 StatusCode::kCorruptData, "voxel data offset (vox_offset 1000000) lies outside"},
+        NiftiLie{"VoxOffsetNegative", [](Spec& s) { s.voxOffset = -352; }, StatusCode::kCorruptData,
+                 "voxel data offset (vox_offset -352) lies outside"},
+        NiftiLie{"VoxOffsetNaN", [](Spec& s) { s.voxOffset = kNaN; }, StatusCode::kCorruptData,
+                 "voxel data offset (vox_offset nan) lies outside"}),
+    [](const ::testing::TestParamInfo<NiftiLie>& info) { return std::string(info.param.name); });
+
+// --- compressed voxel data: decompressed fully, its length checked ---
+
+// `bytes` with the compressed payload after `marker` damaged: cut at half
+// its length, or overwritten with junk.
+std::string damagePayload(const std::string& bytes, const std::string& marker, bool truncate) {
+  const std::size_t start = bytes.find(marker);
+  EXPECT_NE(start, std::string::npos) << marker;
+  const std::size_t payload = start + marker.size();
+  if (truncate) return bytes.substr(0, payload + (bytes.size() - payload) / 2);
+  std::string out = bytes;
+  for (std::size_t i = payload + 10; i < out.size(); ++i)
+    out[i] = static_cast<char>((i * 151) % 256);
+  return out;
+}
+
+TEST(BadInput, DamagedCompressedMetaImageIsRefused) {
+  TempDir dir;
+  ASSERT_TRUE(writeVolume(texturedVolume(20), dir / "whole.mha").ok());
+  const std::string bytes = readAll(dir / "whole.mha");
+  ASSERT_TRUE(contains(bytes, "CompressedData = True"));
+  writeAll(dir / "cut.mha", damagePayload(bytes, "ElementDataFile = LOCAL\n", true));
+  expectRefused(dir / "cut.mha", StatusCode::kCorruptData, "compressed voxel data");
+  writeAll(dir / "junk.mha", damagePayload(bytes, "ElementDataFile = LOCAL\n", false));
+  expectRefused(dir / "junk.mha", StatusCode::kCorruptData, "compressed voxel data");
+}
+
+TEST(BadInput, DamagedGzipNrrdIsRefused) {
+  TempDir dir;
+  ASSERT_TRUE(writeVolume(texturedVolume(20), dir / "whole.nrrd").ok());
+  const std::string bytes = readAll(dir / "whole.nrrd");
+  ASSERT_TRUE(contains(bytes, "encoding: gzip"));
+  writeAll(dir / "cut.nrrd", damagePayload(bytes, "\n\n", true));
+  expectRefused(dir / "cut.nrrd", StatusCode::kCorruptData, "compressed voxel data");
+  writeAll(dir / "junk.nrrd", damagePayload(bytes, "\n\n", false));
+  expectRefused(dir / "junk.nrrd", StatusCode::kCorruptData, "compressed voxel data");
+}
+
+// Concatenated gzip members, the last one empty, as bgzip (BGZF) writes them.
+std::string gzipMembers(const std::string& bytes, std::size_t pieces) {
+  std::string out;
+  auto member = [&out](const std::string& part) {
+    z_stream z{};
+    EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    std::string buffer(deflateBound(&z, part.size()) + 64, '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(part.data()));
+    z.avail_in = static_cast<uInt>(part.size());
+    z.next_out = reinterpret_cast<Bytef*>(buffer.data());
+    z.avail_out = static_cast<uInt>(buffer.size());
+    EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+    out.append(buffer.data(), z.total_out);
+    deflateEnd(&z);
+  };
+  const std::size_t step = bytes.size() / pieces + 1;
+  for (std::size_t at = 0; at < bytes.size(); at += step) member(bytes.substr(at, step));
+  member("");
+  return out;
+}
+
+TEST(BadInput, MultiMemberGzipNiftiIsRead) {
+  TempDir dir;
+  const Volume v = texturedVolume(16);
+  ASSERT_TRUE(writeVolume(v, dir / "plain.nii").ok());
+  writeAll(dir / "bgzf.nii.gz", gzipMembers(readAll(dir / "plain.nii"), 3));
+  auto header = readHeader(dir / "bgzf.nii.gz");
+  ASSERT_TRUE(header.ok()) << header.error().toString();
+  auto read = readVolume(dir / "bgzf.nii.gz");
+  ASSERT_TRUE(read.ok()) << read.error().toString();
+  ASSERT_EQ(read->voxelCount(), v.voxelCount());
+  for (std::int64_t i = 0; i < v.voxelCount(); ++i) ASSERT_EQ(read->data()[i], v.data()[i]) << i;
+}
+
+TEST(BadInput, TruncatedMultiMemberGzipNiftiIsRefused) {
+  TempDir dir;
+  ASSERT_TRUE(writeVolume(texturedVolume(16), dir / "plain.nii").ok());
+  const std::string members = gzipMembers(readAll(dir / "plain.nii"), 3);
+  writeAll(dir / "cut.nii.gz", members.substr(0, members.size() * 2 / 3));
+  auto volume = readVolume(dir / "cut.nii.gz");
+  ASSERT_FALSE(volume.ok());
+  EXPECT_EQ(volume.error().code, StatusCode::kCorruptData) << volume.error().toString();
+  EXPECT_TRUE(contains(volume.error().message, "truncated")) << volume.error().toString();
 }
 
 }  // namespace
