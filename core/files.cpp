@@ -1,5 +1,9 @@
 #include "core/files.h"
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -15,6 +19,26 @@ namespace fs = std::filesystem;
 
 namespace {
 std::atomic<unsigned> g_counter{0};
+
+std::string parentOf(const std::string& path) {
+  fs::path parent = fs::path(path).parent_path();
+  return parent.empty() ? std::string(".") : parent.string();
+}
+
+// EINTR-safe write of all of `data`; returns 0 or the errno of the failure.
+int writeAll(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (n == 0) return EIO;
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return 0;
+}
 
 std::string lowercase(std::string text) {
   for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -52,14 +76,77 @@ AtomicFile::~AtomicFile() {
   }
 }
 
-Status AtomicFile::commit() {
+std::string writeErrorMessage(int errnoValue) {
+  switch (errnoValue) {
+    case ENOSPC:
+      return "the disk is full";
+    case EFBIG:
+      return "file size limit exceeded";
+    case EDQUOT:
+      return "the disk quota is exceeded";
+    case EROFS:
+      return "the file system is read-only";
+    default:
+      return std::strerror(errnoValue);
+  }
+}
+
+Status incompleteWriteError(const std::string& path, const std::string& what,
+                            const std::string& reported) {
   std::error_code error;
+  const std::uintmax_t size = fs::file_size(path, error);
+  struct rlimit limit {};
+  if (!error && ::getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+      size >= limit.rlim_cur) {
+    return Status(StatusCode::kIoError,
+                  "cannot write the file: file size limit exceeded (" +
+                      std::to_string(limit.rlim_cur) + " bytes)",
+                  reported);
+  }
+  struct statvfs disk {};
+  if (::statvfs(parentOf(path).c_str(), &disk) == 0 && disk.f_bavail == 0)
+    return Status(StatusCode::kIoError, "cannot write the file: the disk is full", reported);
+  return Status(StatusCode::kIoError, "cannot write the file: " + what, reported);
+}
+
+Status syncPath(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return Status(StatusCode::kIoError,
+                  std::string("cannot open to flush: ") + std::strerror(errno), path);
+  int failure = 0;
+  while (::fsync(fd) != 0) {
+    if (errno == EINTR) continue;
+    // Some file systems cannot fsync a directory; that is no lost data.
+    if (errno != EINVAL) failure = errno;
+    break;
+  }
+  ::close(fd);
+  if (failure != 0)
+    return Status(StatusCode::kIoError,
+                  "cannot flush the file to the disk: " + writeErrorMessage(failure), path);
+  return Status();
+}
+
+Status AtomicFile::commit(std::optional<std::uint64_t> expectedBytes) {
+  std::error_code error;
+  const std::uintmax_t size = fs::file_size(tempPath_, error);
+  if (error)
+    return Status(StatusCode::kIoError, "the file was not written: " + error.message(), finalPath_);
+  if (expectedBytes && size != *expectedBytes) {
+    return incompleteWriteError(tempPath_,
+                                "only " + std::to_string(size) + " of " +
+                                    std::to_string(*expectedBytes) + " bytes reached the disk",
+                                finalPath_);
+  }
+  if (Status s = syncPath(tempPath_); !s.ok())
+    return Status(StatusCode::kIoError, s.error().message, finalPath_);
   fs::rename(tempPath_, finalPath_, error);
   if (error)
     return Status(StatusCode::kIoError,
                   "cannot move the finished file into place: " + error.message(), finalPath_);
   committed_ = true;
-  return Status();
+  return syncPath(parentOf(finalPath_));
 }
 
 Status checkOutputPath(const std::string& path) {
@@ -82,14 +169,28 @@ Status checkOutputPath(const std::string& path) {
 Status writeTextFileAtomic(const std::string& path, const std::string& content) {
   TESSERA_RETURN_IF_ERROR(checkOutputPath(path));
   AtomicFile file(path);
-  {
-    std::ofstream out(file.tempPath(), std::ios::binary);
-    if (!out) return Status(StatusCode::kIoError, std::strerror(errno), path);
-    out << content;
-    out.flush();
-    if (!out) return Status(StatusCode::kIoError, "write failed (disk full?)", path);
-  }
-  return file.commit();
+  const int fd = ::open(file.tempPath().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status(StatusCode::kIoError, writeErrorMessage(errno), path);
+  int failure = writeAll(fd, content.data(), content.size());
+  if (::close(fd) != 0 && failure == 0) failure = errno;
+  if (failure != 0)
+    return Status(StatusCode::kIoError, "cannot write the file: " + writeErrorMessage(failure),
+                  path);
+  return file.commit(content.size());
+}
+
+Status appendToFile(const std::string& path, const std::string& content) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return Status(StatusCode::kIoError, "cannot open: " + writeErrorMessage(errno), path);
+  struct stat before {};
+  int failure = ::fstat(fd, &before) != 0 ? errno : 0;
+  if (failure == 0) failure = writeAll(fd, content.data(), content.size());
+  if (failure == 0 && ::fsync(fd) != 0 && errno != EINVAL) failure = errno;
+  if (failure != 0 && before.st_size >= 0 && ::ftruncate(fd, before.st_size) == 0) ::fsync(fd);
+  if (::close(fd) != 0 && failure == 0) failure = errno;
+  if (failure != 0)
+    return Status(StatusCode::kIoError, "cannot append: " + writeErrorMessage(failure), path);
+  return Status();
 }
 
 Result<std::string> readTextFile(const std::string& path) {

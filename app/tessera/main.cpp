@@ -1,3 +1,4 @@
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -97,6 +98,9 @@ int dispatch(int argc, char** argv) {
 int main(int argc, char** argv) {
   // Last line of defence: module boundaries return typed errors, but an
   // allocation failure inside a library must still end in a message, not a crash.
+  // A write past the file size limit (ulimit -f) fails with EFBIG, which the
+  // writers report, instead of killing the process with SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
     return tessera::cli::dispatch(argc, argv);
   } catch (const std::bad_alloc&) {

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <mutex>
 
@@ -70,6 +71,80 @@ Status checkFileOutput(const std::string& path, bool dicomAllowed) {
   return checkOutputPath(path);
 }
 
+// Re-reads a file ITK just wrote and compares it with what was meant to be
+// written; returns what is wrong with it, empty when nothing is. ITK's writers (NIfTI's znzwrite
+// above all) ignore failed writes, so a full disk or the file size limit leaves a truncated file
+// behind a writer that returns normally. Reading it back through the same ImageIO is the one check
+// that holds for every format, compressed or not, single file or header + data pair: a truncated
+// gzip stream or raw block makes the read throw or deliver fewer bytes, and comparing the voxels
+// catches anything else. It costs one decompression, a fraction of the compression that writing
+// did, and a buffer the size of the image.
+template <class T>
+std::string problemWithWritten(const Image<T>& image, FileFormat format,
+                               const std::string& written) {
+  std::error_code error;
+  if (std::filesystem::file_size(written, error) == 0 || error) return "the file is empty";
+  const std::size_t bytes = static_cast<std::size_t>(image.voxelCount()) * sizeof(T);
+  try {
+    itk::ImageIOBase::Pointer io = createFileIO(format);
+    io->SetFileName(written);
+    io->ReadImageInformation();
+    // A reader may drop trailing dimensions of size 1.
+    const unsigned dims = io->GetNumberOfDimensions();
+    bool same = static_cast<std::size_t>(io->GetImageSizeInBytes()) == bytes;
+    for (unsigned d = 0; same && d < 3; ++d)
+      same = (d < dims ? static_cast<std::int64_t>(io->GetDimensions(d)) : 1) ==
+             image.geometry().size[d];
+    if (!same) return "the written header does not match the image";
+    std::vector<char> raw(bytes);
+    itk::ImageIORegion region(dims);
+    for (unsigned d = 0; d < dims; ++d) {
+      region.SetIndex(d, 0);
+      region.SetSize(d, io->GetDimensions(d));
+    }
+    io->SetIORegion(region);
+    io->Read(raw.data());
+    if (std::memcmp(raw.data(), image.data(), bytes) != 0)
+      return "the written voxels differ from the image";
+  } catch (const std::bad_alloc&) {
+    return "not enough memory to verify the written file";
+  } catch (const itk::ExceptionObject&) {
+    return "the written file is incomplete";
+  } catch (const std::exception&) {
+    return "the written file is incomplete";
+  }
+  return {};
+}
+
+// The largest file in `directory`: the one a file size limit stops first.
+std::string largestFileIn(const std::string& directory) {
+  std::string largest;
+  std::uintmax_t most = 0;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
+    const std::uintmax_t size = entry.file_size(error);
+    if (!error && (largest.empty() || size > most)) {
+      largest = entry.path().string();
+      most = size;
+    }
+  }
+  return largest;
+}
+
+// Flushes every file of a header + data pair, then moves them into place
+// and flushes the directory that now holds them.
+Status commitPair(TemporaryDirectory& pairDir, const std::string& stagedHeader,
+                  const std::string& path) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(
+           std::filesystem::path(stagedHeader).parent_path(), error))
+    TESSERA_RETURN_IF_ERROR(syncPath(entry.path().string()));
+  if (error) return Status(StatusCode::kIoError, "cannot list the written files", path);
+  TESSERA_RETURN_IF_ERROR(pairDir.moveAllTo(path));
+  const std::string parent = std::filesystem::path(path).parent_path().string();
+  return syncPath(parent.empty() ? "." : parent);
+}
+
 template <class T>
 Status writeWithItk(const Image<T>& image, const std::string& path, bool dicomAllowed) {
   TESSERA_RETURN_IF_ERROR(checkFileOutput(path, dicomAllowed));
@@ -92,6 +167,10 @@ Status writeWithItk(const Image<T>& image, const std::string& path, bool dicomAl
   const std::string target = pair ? pairDir.pathFor(path) : file.tempPath();
   if (pair && !pairDir.ok())
     return Status(StatusCode::kIoError, "cannot create a temporary directory", path);
+  // ITK reports no cause; the size limit or a full disk is found afterwards.
+  auto failed = [&](const std::string& what) {
+    return incompleteWriteError(pair ? largestFileIn(pairDir.pathFor("")) : target, what, path);
+  };
   try {
     auto writer = itk::ImageFileWriter<ItkImage>::New();
     writer->SetInput(itkImage);
@@ -100,11 +179,13 @@ Status writeWithItk(const Image<T>& image, const std::string& path, bool dicomAl
     writer->SetUseCompression(true);
     writer->Update();
   } catch (const itk::ExceptionObject& e) {
-    return Status(StatusCode::kIoError, "writing failed: " + itkMessage(e), path);
+    return failed("writing failed: " + itkMessage(e));
   } catch (const std::exception& e) {
-    return Status(StatusCode::kIoError, std::string("writing failed: ") + e.what(), path);
+    return failed(std::string("writing failed: ") + e.what());
   }
-  return pair ? pairDir.moveAllTo(path) : file.commit();
+  if (const std::string problem = problemWithWritten(image, format, target); !problem.empty())
+    return failed(problem);
+  return pair ? commitPair(pairDir, target, path) : file.commit();
 }
 
 template <class Src, class Dst>

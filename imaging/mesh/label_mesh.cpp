@@ -339,12 +339,26 @@ Status writeMesh(const Mesh& mesh, const std::string& path) {
   TESSERA_RETURN_IF_ERROR(checkOutputPath(path));
   AtomicFile atomic(path);
   std::FILE* file = std::fopen(atomic.tempPath().c_str(), "wb");
-  if (!file) return Status(StatusCode::kIoError, std::strerror(errno), path);
+  if (!file) return Status(StatusCode::kIoError, writeErrorMessage(errno), path);
+  errno = 0;
   Status status = extension == ".stl" ? writeStl(mesh, file) : writeObj(mesh, file);
-  if (std::fclose(file) != 0 && status.ok())
-    status = Status(StatusCode::kIoError, "write failed (disk full?)");
-  if (!status.ok()) return std::move(status).withContext(path);
-  return atomic.commit();
+  // The position counts every byte handed to stdio, written yet or not: the
+  // size the file must have on the disk once closed.
+  const long expected = std::ftell(file);
+  if (status.ok() && std::fflush(file) != 0) status = Status(StatusCode::kIoError, "");
+  int failure = errno;
+  if (std::fclose(file) != 0 && status.ok()) {
+    status = Status(StatusCode::kIoError, "");
+    failure = errno;
+  }
+  if (!status.ok()) {
+    return Status(StatusCode::kIoError,
+                  "cannot write the mesh: " +
+                      (failure != 0 ? writeErrorMessage(failure) : std::string("write failed")),
+                  path);
+  }
+  if (expected < 0) return Status(StatusCode::kIoError, "cannot write the mesh", path);
+  return atomic.commit(static_cast<std::uint64_t>(expected));
 }
 
 std::string meshFileName(const Mesh& mesh, const std::string& extension) {

@@ -6,6 +6,8 @@
 
 #include <filesystem>
 
+#include "core/files.h"
+
 namespace tessera::models {
 
 namespace fs = std::filesystem;
@@ -57,6 +59,9 @@ Status CaseStaging::create() {
 }
 
 Status CaseStaging::place() {
+  // Every file in the staging folder was verified and flushed by its writer;
+  // the folder's own entries are flushed here, the rename in OUT_DIR below.
+  TESSERA_RETURN_IF_ERROR(syncPath(staging_));
   std::error_code error;
   fs::remove_all(setAside_, error);
   if (fs::exists(final_, error)) {
@@ -71,7 +76,8 @@ Status CaseStaging::place() {
                   final_);
   placed_ = true;
   fs::remove_all(setAside_, error);
-  return Status();
+  const fs::path outputDir = fs::path(final_).parent_path();
+  return syncPath(outputDir.empty() ? "." : outputDir.string());
 }
 
 std::string manifestInput(const BatchCase& c) {

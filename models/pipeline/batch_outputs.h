@@ -55,8 +55,10 @@ class CaseStaging {
   Status create();
   const std::string& path() const { return staging_; }
   const std::string& finalPath() const { return final_; }
-  // Renames the staging folder to finalPath(). An earlier folder there (a
-  // case redone) is set aside first and removed once the new one is in place.
+  // Renames the staging folder to finalPath() and flushes OUT_DIR (fsync).
+  // Call only once every file in it was written and verified. An earlier
+  // folder there (a case redone) is set aside first and removed once the new
+  // one is in place.
   Status place();
 
  private:

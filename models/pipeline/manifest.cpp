@@ -238,12 +238,11 @@ const ManifestEntry* Manifest::find(const std::string& caseName) const {
 }
 
 Status Manifest::append(const ManifestEntry& entry) {
-  std::ofstream out(path_, std::ios::binary | std::ios::app);
-  if (!out) return Status(StatusCode::kIoError, std::strerror(errno), path_);
-  out << manifestLine(entry) << '\n';
-  out.flush();
-  if (!out)
-    return Status(StatusCode::kIoError, "cannot append to the manifest (disk full?)", path_);
+  // A failed append leaves the manifest as it was (appendToFile truncates
+  // a partial line away), so the case is simply not recorded.
+  if (Status s = appendToFile(path_, manifestLine(entry) + "\n"); !s.ok())
+    return Status(StatusCode::kIoError,
+                  "cannot record the case in the manifest: " + s.error().message, path_);
   entries_.insert_or_assign(entry.caseName, entry);
   return Status();
 }

@@ -15,6 +15,7 @@
 
 #include "core/json.h"
 #include "imaging/io/volume_io.h"
+#include "tests/support/batch_fixture.h"
 #include "tests/support/dicom_fixture.h"
 #include "tests/support/nifti_fixture.h"
 #include "tests/support/temp_dir.h"
@@ -526,6 +527,101 @@ TEST_F(Cli, CompressedPixelDataDisagreeingWithTheHeaderIsRefused) {
     }
   }
   EXPECT_EQ(dir.entries().size(), 4u);  // the crafted inputs only
+}
+
+// --- a full disk: writes past the file size limit (prlimit --fsize) ---------
+
+// Runs tessera under `prlimit --fsize=LIMIT` (util-linux): its writes past
+// LIMIT bytes fail with EFBIG as on a full disk.
+CommandRun runTesseraLimited(const TempDir& capture, std::uint64_t limit,
+                             const std::vector<std::string>& args) {
+  std::string command = "prlimit --fsize=" + std::to_string(limit) + " -- " + quote(kTessera);
+  for (const std::string& a : args) command += " " + quote(a);
+  command += " >" + quote(capture / "out") + " 2>" + quote(capture / "err") + " </dev/null";
+  const int status = std::system(command.c_str());
+  CommandRun run;
+  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  run.out = slurp(capture / "out");
+  run.err = slurp(capture / "err");
+  return run;
+}
+
+bool havePrlimit() {
+  return std::system("prlimit --version >/dev/null 2>&1") == 0;
+}
+
+// A CT whose files do not compress much (seeded noise), 64 x 64 x 24.
+Volume noisyVolume(std::uint32_t seed) {
+  Geometry g;
+  g.size = {64, 64, 24};
+  Volume v = *Volume::create(g);
+  std::uint32_t state = seed;
+  for (std::int64_t i = 0; i < v.voxelCount(); ++i) {
+    state = state * 1664525u + 1013904223u;
+    v.data()[i] = static_cast<std::int16_t>(static_cast<int>(state >> 20) - 1024);
+  }
+  return v;
+}
+
+TEST_F(Cli, ConvertPastTheFileSizeLimitIsExitOneAndLeavesNothing) {
+  if (!havePrlimit()) GTEST_SKIP() << "prlimit (util-linux) is missing";
+  ASSERT_TRUE(imaging::writeVolume(noisyVolume(7), dir / "in.nii.gz").ok());
+  const std::string out = dir.makeDir("out");
+  for (const char* name : {"ct.nii.gz", "ct.nii", "ct.nrrd", "ct.mha", "ct.mhd"}) {
+    SCOPED_TRACE(name);
+    const CommandRun run =
+        runTesseraLimited(capture, 16 * 1024, {"convert", dir / "in.nii.gz", out + "/" + name});
+    expectFailure(run, "file size limit exceeded");
+    EXPECT_TRUE(contains(run.err, out + "/" + name)) << run.err;
+    EXPECT_TRUE(dir.entries("out").empty()) << "left in the output folder";
+  }
+  // The same conversion without the limit succeeds: the limit made it fail.
+  EXPECT_EQ(tessera({"convert", dir / "in.nii.gz", out + "/ct.nii.gz"}).code, 0);
+}
+
+TEST_F(Cli, SegmentPastTheFileSizeLimitIsExitOneAndLeavesNothing) {
+  if (!havePrlimit()) GTEST_SKIP() << "prlimit (util-linux) is missing";
+  ASSERT_TRUE(tessera::testing::writeBatchTestModel(dir / "model.onnx").ok());
+  ASSERT_TRUE(tessera::testing::writePhantomCt(dir / "ct.nii.gz", 0).ok());
+  const std::string free = dir.makeDir("free");
+  const CommandRun unlimited = tessera({"segment", "-i", dir / "ct.nii.gz", "-o",
+                                        free + "/labels.nii", "--model", dir / "model.onnx"});
+  ASSERT_EQ(unlimited.code, 0) << unlimited.err;
+  const std::uint64_t size = fs::file_size(free + "/labels.nii");
+  const std::string out = dir.makeDir("out");
+  const CommandRun run = runTesseraLimited(capture, size / 2,
+                                           {"segment", "-i", dir / "ct.nii.gz", "-o",
+                                            out + "/labels.nii", "--model", dir / "model.onnx"});
+  expectFailure(run, "file size limit exceeded");
+  EXPECT_TRUE(contains(run.err, out + "/labels.nii")) << run.err;
+  EXPECT_TRUE(dir.entries("out").empty()) << "left in the output folder (limit " << size / 2 << ")";
+}
+
+TEST_F(Cli, BatchPastTheFileSizeLimitRecordsNoCaseAndLeavesNoCaseFolder) {
+  if (!havePrlimit()) GTEST_SKIP() << "prlimit (util-linux) is missing";
+  ASSERT_TRUE(tessera::testing::writeBatchTestModel(dir / "model.onnx").ok());
+  ASSERT_TRUE(tessera::testing::writePhantomCt(dir / "in/case.nii.gz", 0, 128, 16).ok());
+  const std::vector<std::string> args = {"batch",      "-i",      dir / "in",         "-o",
+                                         dir / "free", "--model", dir / "model.onnx", "--threads",
+                                         "1"};
+  const CommandRun unlimited = tessera(args);
+  ASSERT_EQ(unlimited.code, 0) << unlimited.err;
+  const std::uint64_t size = fs::file_size(dir / "free/case/labels.nii.gz");
+  std::vector<std::string> limited = args;
+  limited[4] = dir / "out";
+  const CommandRun run = runTesseraLimited(capture, size / 2, limited);
+  EXPECT_EQ(run.code, 3) << run.err << run.out;
+  EXPECT_TRUE(contains(run.out + run.err, "file size limit exceeded")) << run.out << run.err;
+  EXPECT_FALSE(fs::exists(dir / "out/case")) << "limit " << size / 2;
+  for (const std::string& e : dir.entries("out"))
+    EXPECT_TRUE(e == ".tessera-batch.lock" || e[0] != '.') << "left behind: " << e;
+  EXPECT_EQ(slurp(dir / "out/manifest.jsonl"), "") << "a case that was not written is recorded";
+  // --resume computes the case again, now without the limit.
+  limited.push_back("--resume");
+  const CommandRun resumed = tessera(limited);
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_TRUE(contains(resumed.out, "1 done, 0 already finished")) << resumed.out;
+  EXPECT_EQ(slurp(dir / "out/case/labels.nii.gz"), slurp(dir / "free/case/labels.nii.gz"));
 }
 
 }  // namespace

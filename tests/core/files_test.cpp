@@ -4,8 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+
+#include "tests/support/write_limits.h"
 
 namespace tessera {
 namespace {
@@ -71,6 +75,90 @@ TEST_F(FilesTest, TextRoundTripAndMissingFile) {
   auto missing = readTextFile((dir_ / "nope.txt").string());
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, StatusCode::kNotFound);
+}
+
+// Names in `dir`, so that a test can show that no temporary was left.
+std::string listing(const fs::path& dir) {
+  std::string names;
+  for (const auto& entry : fs::directory_iterator(dir))
+    names += entry.path().filename().string() + " ";
+  return names;
+}
+
+TEST_F(FilesTest, TextWriteOverTheFileSizeLimitFailsAndLeavesNothing) {
+  const std::string path = (dir_ / "big.txt").string();
+  const std::string content(64 * 1024, 'x');
+  const testing::ChildOutcome child = testing::withFileSizeLimit(
+      4096, [&] { return writeTextFileAtomic(path, content).toString(); });
+  ASSERT_TRUE(child.exited) << child.text;
+  EXPECT_NE(child.text.find("file size limit exceeded"), std::string::npos) << child.text;
+  EXPECT_NE(child.text.find(path), std::string::npos) << child.text;
+  EXPECT_TRUE(fs::is_empty(dir_)) << listing(dir_);
+}
+
+TEST_F(FilesTest, TextWriteOverTheLimitKeepsTheEarlierFile) {
+  const std::string path = (dir_ / "kept.txt").string();
+  ASSERT_TRUE(writeTextFileAtomic(path, "earlier\n").ok());
+  const testing::ChildOutcome child = testing::withFileSizeLimit(
+      1000, [&] { return writeTextFileAtomic(path, std::string(5000, 'y')).toString(); });
+  ASSERT_TRUE(child.exited) << child.text;
+  EXPECT_NE(child.text.find("file size limit exceeded"), std::string::npos) << child.text;
+  EXPECT_EQ(*readTextFile(path), "earlier\n");
+  EXPECT_EQ(listing(dir_), "kept.txt ");
+}
+
+TEST_F(FilesTest, CommitRefusesAFileShorterThanExpected) {
+  const std::string target = (dir_ / "short.bin").string();
+  {
+    AtomicFile file(target);
+    std::ofstream(file.tempPath()) << "abc";
+    const Status s = file.commit(10);
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.code(), StatusCode::kIoError);
+    EXPECT_NE(s.toString().find("3 of 10 bytes"), std::string::npos) << s.toString();
+    EXPECT_NE(s.toString().find(target), std::string::npos) << s.toString();
+  }
+  EXPECT_TRUE(fs::is_empty(dir_)) << listing(dir_);
+}
+
+TEST_F(FilesTest, CommitOfAFileNeverWrittenFails) {
+  const std::string target = (dir_ / "never.bin").string();
+  AtomicFile file(target);
+  EXPECT_EQ(file.commit().code(), StatusCode::kIoError);
+  EXPECT_FALSE(fileExists(target));
+}
+
+TEST_F(FilesTest, AppendOverTheLimitLeavesTheFileAsItWas) {
+  const std::string path = (dir_ / "log.jsonl").string();
+  ASSERT_TRUE(writeTextFileAtomic(path, "{\"a\":1}\n").ok());
+  const testing::ChildOutcome child = testing::withFileSizeLimit(
+      100, [&] { return appendToFile(path, std::string(400, 'z') + "\n").toString(); });
+  ASSERT_TRUE(child.exited) << child.text;
+  EXPECT_NE(child.text.find("file size limit exceeded"), std::string::npos) << child.text;
+  EXPECT_EQ(*readTextFile(path), "{\"a\":1}\n");
+  ASSERT_TRUE(appendToFile(path, "{\"b\":2}\n").ok());
+  EXPECT_EQ(*readTextFile(path), "{\"a\":1}\n{\"b\":2}\n");
+}
+
+TEST_F(FilesTest, TextWriteOnAFullDiskSaysSoAndLeavesNothing) {
+  const fs::path mountPoint = dir_ / "small";
+  fs::create_directory(mountPoint);
+  const std::string path = (mountPoint / "big.txt").string();
+  const auto child = testing::withSmallTmpfs(mountPoint.string(), 64 * 1024, [&] {
+    const std::string message = writeTextFileAtomic(path, std::string(256 * 1024, 'x')).toString();
+    return message + "|" + listing(mountPoint);
+  });
+  if (!child) GTEST_SKIP() << "mounting a tmpfs is not permitted here";
+  ASSERT_TRUE(child->exited) << child->text;
+  EXPECT_NE(child->text.find("the disk is full"), std::string::npos) << child->text;
+  EXPECT_NE(child->text.find(path), std::string::npos) << child->text;
+  EXPECT_EQ(child->text.substr(child->text.find('|')), "|") << "left in the tmpfs";
+}
+
+TEST_F(FilesTest, WriteErrorsAreNamedInWords) {
+  EXPECT_EQ(writeErrorMessage(ENOSPC), "the disk is full");
+  EXPECT_EQ(writeErrorMessage(EFBIG), "file size limit exceeded");
+  EXPECT_EQ(writeErrorMessage(EACCES), std::strerror(EACCES));
 }
 
 }  // namespace

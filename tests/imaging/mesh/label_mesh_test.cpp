@@ -16,6 +16,8 @@
 #include <numbers>
 #include <utility>
 
+#include "tests/support/write_limits.h"
+
 namespace tessera::imaging {
 namespace {
 namespace fs = std::filesystem;
@@ -318,6 +320,26 @@ TEST_F(LabelMeshTest, FailedWritesLeaveNoFile) {
   }
   fs::permissions(dir_, fs::perms::owner_all);
   EXPECT_TRUE(fs::is_empty(dir_));
+}
+
+TEST_F(LabelMeshTest, MeshOverTheFileSizeLimitIsAnErrorAndLeavesNothing) {
+  Geometry g;
+  g.size = {40, 40, 40};
+  const Sphere sphere = makeSphere(g, {20.0, 20.0, 20.0}, 15.0, 1);
+  auto mesh = buildLabelMesh(sphere.map, 1);
+  ASSERT_TRUE(mesh.ok());
+  constexpr std::uint64_t kLimit = 4096;
+  ASSERT_GT(mesh->triangleCount() * 50, kLimit) << "the mesh must not fit under the limit";
+  for (const char* name : {"soft_tissue.stl", "soft_tissue.obj"}) {
+    SCOPED_TRACE(name);
+    const std::string out = path(name);
+    const tessera::testing::ChildOutcome child = tessera::testing::withFileSizeLimit(
+        kLimit, [&] { return writeMesh(*mesh, out).toString(); });
+    ASSERT_TRUE(child.exited) << child.text;
+    EXPECT_NE(child.text.find("file size limit exceeded"), std::string::npos) << child.text;
+    EXPECT_NE(child.text.find(out), std::string::npos) << child.text;
+    EXPECT_TRUE(fs::is_empty(dir_));
+  }
 }
 
 // Timing, not a pass/fail criterion: run with --gtest_also_run_disabled_tests.

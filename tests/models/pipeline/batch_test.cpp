@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <set>
 
 #include "core/files.h"
@@ -21,6 +22,7 @@
 #include "models/pipeline/manifest.h"
 #include "tests/support/batch_fixture.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/write_limits.h"
 
 namespace tessera::models {
 namespace {
@@ -369,6 +371,85 @@ TEST(CaseStaging, OutputsAppearWholeOrNotAtAll) {
   touch(out + "/.summary.tmp-1");
   removeLeftovers(out);
   EXPECT_EQ(dir.entries("out"), std::vector<std::string>{"c1"});
+}
+
+// A label map whose compressed file is far larger than the limits below:
+// seeded noise does not compress much.
+LabelMap noisyLabels(std::uint32_t seed) {
+  Geometry g;
+  g.size = {96, 96, 24};
+  LabelMap labels{*Image<std::uint8_t>::create(g), defaultLabelTable()};
+  std::mt19937 random(seed);
+  std::uniform_int_distribution<int> value(0, 9);
+  for (std::int64_t i = 0; i < labels.labels.voxelCount(); ++i)
+    labels.labels.data()[i] = static_cast<std::uint8_t>(value(random));
+  return labels;
+}
+
+ManifestEntry entryFor(const std::string& name, std::size_t outputs) {
+  ManifestEntry entry;
+  entry.caseName = name;
+  entry.input = name + ".nii.gz";
+  entry.modelHash = "0123456789abcdef";
+  for (std::size_t i = 0; i < outputs; ++i)
+    entry.outputs.push_back({"meshes/label_" + std::to_string(i) + ".stl",
+                             static_cast<std::int64_t>(1000 + i), "fedcba9876543210"});
+  return entry;
+}
+
+// The steps of a batch's case write (staging, the label file, placing) when
+// the label file does not fit: no case folder, the manifest as it was.
+TEST(CaseStaging, AFailedWriteLeavesNoCaseFolderAndTheManifestAsItWas) {
+  TempDir dir;
+  const std::string out = dir.makeDir("out");
+  const std::string manifestPath = out + "/manifest.jsonl";
+  auto manifest = Manifest::open(manifestPath, false);
+  ASSERT_TRUE(manifest.ok()) << manifest.error().toString();
+  ASSERT_TRUE(manifest->append(entryFor("earlier", 1)).ok());
+  const std::string before = readBytes(manifestPath);
+  const LabelMap labels = noisyLabels(4242);
+  constexpr std::uint64_t kLimit = 16 * 1024;
+  const tessera::testing::ChildOutcome child = tessera::testing::withFileSizeLimit(kLimit, [&] {
+    CaseStaging staging(out, "c1");
+    if (Status s = staging.create(); !s.ok()) return "create: " + s.toString();
+    const Status written = imaging::writeLabelMap(labels, staging.path() + "/labels.nii.gz");
+    if (written.ok()) {
+      if (Status s = staging.place(); !s.ok()) return "place: " + s.toString();
+      return "recorded: " +
+             recordCase(*manifest, entryFor("c1", 1), staging.finalPath()).toString();
+    }
+    return written.toString();
+  });
+  ASSERT_TRUE(child.exited) << child.text;
+  EXPECT_NE(child.text.find("file size limit exceeded"), std::string::npos)
+      << child.text << " (limit " << kLimit << ", seed 4242)";
+  EXPECT_EQ(dir.entries("out"), std::vector<std::string>{"manifest.jsonl"});
+  EXPECT_EQ(readBytes(manifestPath), before);
+}
+
+// A manifest append that does not fit leaves the manifest unchanged (no torn
+// line) and removes the case's folder, so the case is computed again.
+TEST(CaseStaging, AFailedManifestAppendRemovesTheCaseFolder) {
+  TempDir dir;
+  const std::string out = dir.makeDir("out");
+  const std::string manifestPath = out + "/manifest.jsonl";
+  auto manifest = Manifest::open(manifestPath, false);
+  ASSERT_TRUE(manifest.ok()) << manifest.error().toString();
+  ASSERT_TRUE(manifest->append(entryFor("earlier", 1)).ok());
+  const std::string before = readBytes(manifestPath);
+  touch(out + "/c1/labels.nii.gz", "placed");
+  const std::uint64_t limit = before.size() + 64;
+  const tessera::testing::ChildOutcome child = tessera::testing::withFileSizeLimit(
+      limit, [&] { return recordCase(*manifest, entryFor("c1", 40), out + "/c1").toString(); });
+  ASSERT_TRUE(child.exited) << child.text;
+  EXPECT_NE(child.text.find("file size limit exceeded"), std::string::npos) << child.text;
+  EXPECT_EQ(readBytes(manifestPath), before);
+  EXPECT_FALSE(fs::exists(out + "/c1"));
+  auto reopened = Manifest::open(manifestPath, true);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ(reopened->size(), 1u);
+  EXPECT_EQ(reopened->skippedLines(), 0);
+  EXPECT_EQ(reopened->find("c1"), nullptr);
 }
 
 TEST(DirectoryLock, ASecondHolderIsRefused) {
