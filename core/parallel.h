@@ -3,7 +3,10 @@
 // one thread pool instead of oversubscribing the cores.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <exception>
+#include <mutex>
 
 namespace tessera {
 
@@ -14,12 +17,17 @@ void setNumThreads(int n);
 int hardwareThreads();
 
 // Calls body(i) for i in [begin, end) on numThreads() threads, static
-// schedule. body must not throw. Nested calls run serially.
+// schedule. Nested calls run serially. An exception thrown by body (an
+// allocation failure, say) never leaves the OpenMP region, where it would
+// terminate the process: the first one is caught, the remaining iterations
+// are skipped, and it is rethrown on the calling thread after the region, as
+// the serial loop would; module entry points turn it into a Status.
 template <class Body>
 void parallelFor(std::int64_t begin, std::int64_t end, Body&& body);
 
 // Calls body(chunkBegin, chunkEnd, threadIndex) once per thread with a
-// contiguous range, for loops that keep per-thread scratch.
+// contiguous range, for loops that keep per-thread scratch. Exceptions as
+// for parallelFor.
 template <class Body>
 void parallelChunks(std::int64_t begin, std::int64_t end, Body&& body);
 
@@ -30,6 +38,34 @@ bool inParallelRegion();
 #include <omp.h>
 
 namespace tessera {
+namespace detail {
+
+// Holds the first exception thrown inside a parallel region until the region
+// has ended; later ones are dropped (the serial loop would not reach them).
+class RegionErrors {
+ public:
+  template <class F>
+  void run(F&& f) noexcept {
+    if (failed_.load(std::memory_order_relaxed)) return;
+    try {
+      f();
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!first_) first_ = std::current_exception();
+      failed_.store(true, std::memory_order_relaxed);
+    }
+  }
+  void rethrow() const {
+    if (first_) std::rethrow_exception(first_);
+  }
+
+ private:
+  std::atomic<bool> failed_{false};
+  std::mutex mutex_;
+  std::exception_ptr first_;
+};
+
+}  // namespace detail
 
 template <class Body>
 void parallelFor(std::int64_t begin, std::int64_t end, Body&& body) {
@@ -38,8 +74,10 @@ void parallelFor(std::int64_t begin, std::int64_t end, Body&& body) {
     for (std::int64_t i = begin; i < end; ++i) body(i);
     return;
   }
+  detail::RegionErrors errors;
 #pragma omp parallel for schedule(static) num_threads(numThreads())
-  for (std::int64_t i = begin; i < end; ++i) body(i);
+  for (std::int64_t i = begin; i < end; ++i) errors.run([&] { body(i); });
+  errors.rethrow();
 }
 
 template <class Body>
@@ -50,6 +88,7 @@ void parallelChunks(std::int64_t begin, std::int64_t end, Body&& body) {
     body(begin, end, 0);
     return;
   }
+  detail::RegionErrors errors;
 #pragma omp parallel num_threads(threads)
   {
     const int t = omp_get_thread_num();
@@ -57,8 +96,9 @@ void parallelChunks(std::int64_t begin, std::int64_t end, Body&& body) {
     const std::int64_t total = end - begin;
     const std::int64_t b = begin + total * t / n;
     const std::int64_t e = begin + total * (t + 1) / n;
-    if (b < e) body(b, e, t);
+    if (b < e) errors.run([&] { body(b, e, t); });
   }
+  errors.rethrow();
 }
 
 }  // namespace tessera

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cassert>
+#include <exception>
+#include <new>
 #include <optional>
 #include <string>
 #include <utility>
@@ -92,6 +94,23 @@ class [[nodiscard]] Result {
  private:
   std::variant<T, Error> data_;
 };
+
+// Runs f (returning a Status or a Result<T>) and turns an exception that
+// escapes it into an error, so that none crosses a module boundary: the
+// entry points of the engine and the pipeline call their bodies through it.
+// An allocation failure is kResourceExhausted, anything else kInternal.
+template <class F>
+auto guardExceptions(F&& f) noexcept -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    return Error{StatusCode::kResourceExhausted, "out of memory"};
+  } catch (const std::exception& e) {
+    return Error{StatusCode::kInternal, std::string("unexpected error: ") + e.what()};
+  } catch (...) {
+    return Error{StatusCode::kInternal, "unexpected error"};
+  }
+}
 
 }  // namespace tessera
 

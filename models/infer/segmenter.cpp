@@ -66,6 +66,11 @@ double settlingMargin(Settling r) {
 Segmenter::Segmenter(std::shared_ptr<const Model> model) : model_(std::move(model)) {}
 
 Result<Segmentation> Segmenter::segment(const Volume& volume, const SegmentOptions& options) {
+  return guardExceptions([&] { return segmentUnguarded(volume, options); });
+}
+
+Result<Segmentation> Segmenter::segmentUnguarded(const Volume& volume,
+                                                 const SegmentOptions& options) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   if (volume.empty()) return Error{StatusCode::kInvalidArgument, "the volume is empty"};

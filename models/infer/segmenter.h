@@ -83,9 +83,13 @@ class Segmenter {
   explicit Segmenter(std::shared_ptr<const Model> model);
   const ModelInfo& info() const { return model_->info; }
 
+  // Never throws: an exception inside (an allocation failure in a kernel's
+  // scratch, say) comes back as an error.
   Result<Segmentation> segment(const Volume& volume, const SegmentOptions& options);
 
  private:
+  Result<Segmentation> segmentUnguarded(const Volume& volume, const SegmentOptions& options);
+
   std::shared_ptr<const Model> model_;
   std::unique_ptr<infer::InferenceEngine> engine_;  // cached for the last slice size
 };

@@ -3,9 +3,10 @@
 #include <chrono>
 
 namespace tessera::models {
+namespace {
 
-Result<StudySegmentation> segmentStudy(Segmenter& segmenter, const Volume& volume,
-                                       const SegmentOptions& options) {
+Result<StudySegmentation> segmentStudyUnguarded(Segmenter& segmenter, const Volume& volume,
+                                                const SegmentOptions& options) {
   SubProgress networkProgress(options.progress, 0.0, 0.95);
   SegmentOptions engineOptions = options;
   engineOptions.progress = options.progress ? &networkProgress : nullptr;
@@ -26,6 +27,13 @@ Result<StudySegmentation> segmentStudy(Segmenter& segmenter, const Volume& volum
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (options.progress) ProgressTracker(options.progress).report(1.0, "segmented");
   return study;
+}
+
+}  // namespace
+
+Result<StudySegmentation> segmentStudy(Segmenter& segmenter, const Volume& volume,
+                                       const SegmentOptions& options) {
+  return guardExceptions([&] { return segmentStudyUnguarded(segmenter, volume, options); });
 }
 
 }  // namespace tessera::models
