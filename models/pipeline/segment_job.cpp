@@ -20,14 +20,17 @@ Status checkSegmentJobOutputs(const SegmentJobOptions& o) {
   if (!fileExists(o.input))
     return Status(StatusCode::kNotFound, "no such file or directory", o.input);
   if (o.output.empty()) return Status(StatusCode::kInvalidArgument, "no output given");
-  const auto format = imaging::formatFromPath(o.output);
-  if (format != imaging::FileFormat::kNifti && format != imaging::FileFormat::kNrrd &&
-      format != imaging::FileFormat::kMetaImage)
-    return Status(StatusCode::kUnsupported,
-                  "labels are written as .nii.gz, .nii, .nrrd, .mha or .mhd", o.output);
-  TESSERA_RETURN_IF_ERROR(checkOutputPath(o.output));
+  const auto checkVolumePath = [](const std::string& path, const char* what) -> Status {
+    const auto format = imaging::formatFromPath(path);
+    if (format != imaging::FileFormat::kNifti && format != imaging::FileFormat::kNrrd &&
+        format != imaging::FileFormat::kMetaImage)
+      return Status(StatusCode::kUnsupported,
+                    std::string(what) + " are written as .nii.gz, .nii, .nrrd, .mha or .mhd", path);
+    return checkOutputPath(path);
+  };
+  TESSERA_RETURN_IF_ERROR(checkVolumePath(o.output, "labels"));
   if (!o.reportPath.empty()) TESSERA_RETURN_IF_ERROR(checkOutputPath(o.reportPath));
-  if (!o.blocksPath.empty()) TESSERA_RETURN_IF_ERROR(checkOutputPath(o.blocksPath));
+  if (!o.blocksPath.empty()) TESSERA_RETURN_IF_ERROR(checkVolumePath(o.blocksPath, "block maps"));
   if (!o.meshDir.empty()) {
     if (o.meshFormat != "stl" && o.meshFormat != "obj")
       return Status(StatusCode::kInvalidArgument, "mesh format must be stl or obj");
@@ -65,37 +68,49 @@ Result<SegmentJobResult> runSegmentJob(Segmenter& segmenter, const SegmentJobOpt
   result.statistics = std::move(seg.statistics);
   if (cancel) TESSERA_RETURN_IF_ERROR(cancel->check());
 
-  const auto writeStart = Clock::now();
-  TESSERA_RETURN_IF_ERROR(imaging::writeLabelMap(seg.labels, o.output));
-  result.outputs.push_back(o.output);
-  if (!o.blocksPath.empty()) {
-    TESSERA_RETURN_IF_ERROR(
-        imaging::writeLabelMap(LabelMap{std::move(seg.computedBlocks), {}}, o.blocksPath));
-    result.outputs.push_back(o.blocksPath);
-  }
-  result.writeSeconds = std::chrono::duration<double>(Clock::now() - writeStart).count();
-
-  if (!o.meshDir.empty()) {
-    std::error_code error;
-    fs::create_directories(o.meshDir, error);
-    SubProgress meshProgress(progress, 0.92, 0.99);
-    imaging::MeshOptions meshOptions;
-    meshOptions.cancel = cancel;
-    meshOptions.progress = &meshProgress;
-    TESSERA_ASSIGN_OR_RETURN(std::vector<imaging::Mesh> meshes,
-                             imaging::buildLabelMeshes(seg.labels, meshOptions));
-    for (const imaging::Mesh& mesh : meshes) {
-      const std::string path =
-          (fs::path(o.meshDir) / imaging::meshFileName(mesh, "." + o.meshFormat)).string();
-      TESSERA_RETURN_IF_ERROR(imaging::writeMesh(mesh, path));
-      result.outputs.push_back(path);
+  // The outputs are written one after another; when one fails, those already
+  // written are removed, so that a failed run leaves nothing half done behind.
+  bool createdMeshDir = false;
+  const Status written = [&]() -> Status {
+    const auto writeStart = Clock::now();
+    TESSERA_RETURN_IF_ERROR(imaging::writeLabelMap(seg.labels, o.output));
+    result.outputs.push_back(o.output);
+    if (!o.blocksPath.empty()) {
+      TESSERA_RETURN_IF_ERROR(
+          imaging::writeLabelMap(LabelMap{std::move(seg.computedBlocks), {}}, o.blocksPath));
+      result.outputs.push_back(o.blocksPath);
     }
-  }
-  result.totalSeconds = std::chrono::duration<double>(Clock::now() - start).count();
-  if (!o.reportPath.empty()) {
-    TESSERA_RETURN_IF_ERROR(
-        writeTextFileAtomic(o.reportPath, segmentReportJson(o, result, segmenter.info())));
-    result.outputs.push_back(o.reportPath);
+    result.writeSeconds = std::chrono::duration<double>(Clock::now() - writeStart).count();
+
+    if (!o.meshDir.empty()) {
+      std::error_code error;
+      createdMeshDir = fs::create_directories(o.meshDir, error);
+      SubProgress meshProgress(progress, 0.92, 0.99);
+      imaging::MeshOptions meshOptions;
+      meshOptions.cancel = cancel;
+      meshOptions.progress = &meshProgress;
+      TESSERA_ASSIGN_OR_RETURN(std::vector<imaging::Mesh> meshes,
+                               imaging::buildLabelMeshes(seg.labels, meshOptions));
+      for (const imaging::Mesh& mesh : meshes) {
+        const std::string path =
+            (fs::path(o.meshDir) / imaging::meshFileName(mesh, "." + o.meshFormat)).string();
+        TESSERA_RETURN_IF_ERROR(imaging::writeMesh(mesh, path));
+        result.outputs.push_back(path);
+      }
+    }
+    result.totalSeconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (!o.reportPath.empty()) {
+      TESSERA_RETURN_IF_ERROR(
+          writeTextFileAtomic(o.reportPath, segmentReportJson(o, result, segmenter.info())));
+      result.outputs.push_back(o.reportPath);
+    }
+    return Status();
+  }();
+  if (!written.ok()) {
+    std::error_code error;
+    for (const std::string& path : result.outputs) fs::remove(path, error);
+    if (createdMeshDir) fs::remove(o.meshDir, error);  // only when empty
+    return written;
   }
   if (progress) ProgressTracker(progress).report(1.0, "done");
   return result;

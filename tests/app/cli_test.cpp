@@ -597,6 +597,55 @@ TEST_F(Cli, SegmentPastTheFileSizeLimitIsExitOneAndLeavesNothing) {
   EXPECT_TRUE(dir.entries("out").empty()) << "left in the output folder (limit " << size / 2 << ")";
 }
 
+TEST_F(Cli, SaveBlocksInAnUnknownFormatIsRefusedBeforeAnythingIsWritten) {
+  ASSERT_TRUE(tessera::testing::writeBatchTestModel(dir / "model.onnx").ok());
+  ASSERT_TRUE(tessera::testing::writePhantomCt(dir / "ct.nii.gz", 0).ok());
+  const std::string out = dir.makeDir("out");
+  const CommandRun run =
+      tessera({"segment", "-i", dir / "ct.nii.gz", "-o", out + "/labels.nii.gz", "--model",
+               dir / "model.onnx", "--save-blocks", out + "/blocks.xyz"});
+  expectFailure(run, "block maps are written as");
+  EXPECT_TRUE(contains(run.err, out + "/blocks.xyz")) << run.err;
+  EXPECT_TRUE(dir.entries("out").empty()) << "the labels were written before the refusal";
+}
+
+// The labels are written, then a mesh fails on the file size limit: the run
+// is exit 1 and takes the labels and block map it had written away again.
+TEST_F(Cli, ALaterOutputFailingRemovesTheOutputsWrittenBeforeIt) {
+  if (!havePrlimit()) GTEST_SKIP() << "prlimit (util-linux) is missing";
+  ASSERT_TRUE(tessera::testing::writeBatchTestModel(dir / "model.onnx").ok());
+  ASSERT_TRUE(tessera::testing::writePhantomCt(dir / "ct.nii.gz", 0).ok());
+  const auto args = [&](const std::string& out) {
+    return std::vector<std::string>{"segment",
+                                    "-i",
+                                    dir / "ct.nii.gz",
+                                    "-o",
+                                    out + "/labels.nii.gz",
+                                    "--model",
+                                    dir / "model.onnx",
+                                    "--save-blocks",
+                                    out + "/blocks.nii.gz",
+                                    "--meshes",
+                                    out + "/meshes",
+                                    "--mesh-format",
+                                    "stl"};
+  };
+  const std::string free = dir.makeDir("free");
+  const CommandRun unlimited = tessera(args(free));
+  ASSERT_EQ(unlimited.code, 0) << unlimited.err;
+  std::uint64_t largestVolume = 0, largestMesh = 0;
+  for (const char* name : {"labels.nii.gz", "blocks.nii.gz"})
+    largestVolume = std::max<std::uint64_t>(largestVolume, fs::file_size(free + "/" + name));
+  for (const std::string& mesh : dir.entries("free/meshes"))
+    largestMesh = std::max<std::uint64_t>(largestMesh, fs::file_size(free + "/meshes/" + mesh));
+  ASSERT_LT(largestVolume, largestMesh) << "the meshes must be the larger files for this test";
+  const std::uint64_t limit = (largestVolume + largestMesh) / 2;
+  const std::string out = dir.makeDir("out");
+  const CommandRun run = runTesseraLimited(capture, limit, args(out));
+  expectFailure(run, "file size limit exceeded");
+  EXPECT_TRUE(dir.entries("out").empty()) << "left in the output folder (limit " << limit << ")";
+}
+
 TEST_F(Cli, BatchPastTheFileSizeLimitRecordsNoCaseAndLeavesNoCaseFolder) {
   if (!havePrlimit()) GTEST_SKIP() << "prlimit (util-linux) is missing";
   ASSERT_TRUE(tessera::testing::writeBatchTestModel(dir / "model.onnx").ok());
