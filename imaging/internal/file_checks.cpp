@@ -672,6 +672,20 @@ Status checkImageFile(const std::string& path, FileFormat format) {
   }
 }
 
+Result<std::string> detachedDataFile(const std::string& path, FileFormat format) {
+  if (format != FileFormat::kMetaImage && format != FileFormat::kNrrd) return std::string();
+  const TextHeader h = readTextHeader(path, format);
+  const std::string* dataFile =
+      format == FileFormat::kMetaImage ? h.find("elementdatafile") : h.find("data file");
+  if (!dataFile && format == FileFormat::kNrrd) dataFile = h.find("datafile");
+  if (!dataFile || dataFile->empty() || lower(*dataFile) == "local") return std::string();
+  TESSERA_ASSIGN_OR_RETURN(const fs::path confined, confineDataFile(path, *dataFile));
+  (void)confined;
+  fs::path folder = fs::path(path).parent_path();
+  if (folder.empty()) folder = ".";
+  return (folder / *dataFile).lexically_normal().string();
+}
+
 Status verifyNiftiVoxels(const std::string& path) {
   gzFile gz = gzopen(path.c_str(), "rb");
   if (!gz) return Status(StatusCode::kIoError, "cannot open the file", path);

@@ -29,6 +29,12 @@ namespace tessera::imaging {
 // still does the full read.
 Status checkImageFile(const std::string& path, FileFormat format);
 
+// The detached data file a MetaImage or NRRD header names, confined as
+// checkImageFile confines it, spelled as the header's folder joined with the
+// name; empty when the voxels follow the header in its own file (and for
+// every other format).
+Result<std::string> detachedDataFile(const std::string& path, FileFormat format);
+
 // Streams a NIfTI file's voxel data once (through gzip when compressed):
 // refuses data shorter than the header describes (ITK reads a truncated
 // .nii.gz without complaint) and non-finite float voxels (niftilib would

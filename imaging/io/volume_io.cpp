@@ -424,6 +424,13 @@ Result<Volume> readVolume(const std::string& path, const ReadOptions& options) {
   return volume;
 }
 
+Result<std::vector<std::string>> volumeSourceFiles(const std::string& path) {
+  TESSERA_ASSIGN_OR_RETURN(const std::string data, detachedDataFile(path, formatFromPath(path)));
+  std::vector<std::string> files{path};
+  if (!data.empty()) files.push_back(data);
+  return files;
+}
+
 Result<LabelMap> readLabelMap(const std::string& path) {
   if (formatFromPath(path) == FileFormat::kDicomFile ||
       formatFromPath(path) == FileFormat::kDicomDirectory)

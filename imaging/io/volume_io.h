@@ -83,6 +83,12 @@ Result<Volume> readVolume(const std::string& path, const ReadOptions& options = 
 // table (names for values the file holds but the table lacks read "label N").
 Result<LabelMap> readLabelMap(const std::string& path);
 
+// The files whose bytes a volume file's voxels come from: `path` and, for a
+// MetaImage (.mhd) or NRRD (.nhdr) header with a detached data file, the
+// data file it names (refused as the reader refuses it when it lies outside
+// the header's folder). What identifies an input in the batch manifest.
+Result<std::vector<std::string>> volumeSourceFiles(const std::string& path);
+
 // The checks writeVolume makes before writing anything (format, parent
 // directory exists and is writable, DICOM target new or empty), so that
 // commands fail before long work.

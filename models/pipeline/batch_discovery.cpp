@@ -8,6 +8,7 @@
 #include <map>
 
 #include "imaging/dicom/dicom.h"
+#include "imaging/io/volume_io.h"
 #include "models/pipeline/manifest.h"
 
 namespace tessera::models {
@@ -124,15 +125,11 @@ Result<Discovery> discoverCases(const std::string& inputDir, const DiscoveryOpti
     c.relativePath = relative;
     c.name = sanitizeName(relative.substr(0, relative.size() - extension));
     c.input = path.string();
-    c.files = {path.string()};
-    // NRRD/MetaImage headers may keep their voxels in a separate file.
-    const std::string lower = lowercase(name);
-    if (lower.ends_with(".mhd") || lower.ends_with(".nhdr")) {
-      const fs::path stem = path.parent_path() / name.substr(0, name.size() - extension);
-      for (const char* data : {".raw", ".zraw", ".raw.gz"})
-        if (fs::is_regular_file(stem.string() + data, error))
-          c.files.push_back(stem.string() + data);
-    }
+    // NRRD/MetaImage headers may keep their voxels in a separate file, which
+    // is then part of the input's identity. A header whose data file is
+    // refused keeps just itself: reading the case reports why.
+    auto sources = imaging::volumeSourceFiles(path.string());
+    c.files = sources.ok() ? std::move(*sources) : std::vector<std::string>{path.string()};
     found.cases.push_back(std::move(c));
   }
   if (error)

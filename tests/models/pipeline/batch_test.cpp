@@ -50,15 +50,18 @@ TEST(Discovery, NamesComeFromRelativePaths) {
   touch(dir / "in/.hidden/x.nii.gz");
   touch(dir / "in/.y.nii.gz");
   touch(dir / "in/notes.txt");
-  touch(dir / "in/header.mhd");
-  touch(dir / "in/header.raw");
+  touch(dir / "in/header.mhd",
+        "NDims = 3\nDimSize = 1 1 1\nElementType = MET_SHORT\n"
+        "ElementDataFile = voxels.bin\n");
+  touch(dir / "in/voxels.bin", "xx");
   auto found = discoverCases(dir / "in");
   ASSERT_TRUE(found.ok()) << found.error().toString();
   EXPECT_EQ(names(found->cases),
             (std::vector<std::string>{"deep__er__scan_one", "header", "p01__ct", "top"}));
   const BatchCase& header = found->cases[1];
   EXPECT_EQ(header.relativePath, "header.mhd");
-  EXPECT_EQ(header.files.size(), 2u);  // the .mhd and its .raw
+  // The .mhd and the data file its header names, whatever its name.
+  EXPECT_EQ(header.files, (std::vector<std::string>{dir / "in/header.mhd", dir / "in/voxels.bin"}));
   EXPECT_EQ(found->cases[2].relativePath, "p01/ct.nii.gz");
   EXPECT_TRUE(found->unreadableFiles.empty());
 }
@@ -324,6 +327,44 @@ TEST_F(BatchRun, ResumeRedoesOnlyWhatChanged) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->count(CaseOutcome::kComputed), 5);
   for (const CaseResult& c : again->cases) EXPECT_EQ(c.reason, "the model changed");
+}
+
+// The voxels of a detached MetaImage header are part of the input: changing
+// them (same size, header untouched) makes --resume compute the case again.
+TEST(BatchResume, ADetachedDataFileThatChangedIsComputedAgain) {
+  TempDir dir;
+  ASSERT_TRUE(tessera::testing::writeBatchTestModel(dir / "model.onnx").ok());
+  // Uncompressed voxels in a file named other than the header's stem.
+  auto phantom = tessera::testing::smallPhantom(0);
+  ASSERT_TRUE(phantom.ok());
+  const Volume& ct = phantom->ct;
+  fs::create_directories(dir / "in/m");
+  touch(dir / "in/m/ct.mhd", "ObjectType = Image\nNDims = 3\nDimSize = " + std::to_string(ct.nx()) +
+                                 " " + std::to_string(ct.ny()) + " " + std::to_string(ct.nz()) +
+                                 "\nElementSpacing = 1 1 1\nElementType = MET_SHORT\n"
+                                 "ElementByteOrderMSB = False\nElementDataFile = voxels.dat\n");
+  touch(dir / "in/m/voxels.dat", std::string(reinterpret_cast<const char*>(ct.data()),
+                                             ct.voxelCount() * sizeof(std::int16_t)));
+
+  BatchOptions o;
+  o.inputDir = dir / "in";
+  o.outputDir = dir / "out";
+  o.modelPath = dir / "model.onnx";
+  o.threads = 1;
+  auto first = runBatch(o);
+  ASSERT_TRUE(first.ok()) << first.error().toString();
+  ASSERT_EQ(first->count(CaseOutcome::kComputed), 1);
+  {
+    std::fstream f(dir / "in/m/voxels.dat", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1000);
+    f.put('\x55').put('\x55');
+  }
+  o.resume = true;
+  auto resumed = runBatch(o);
+  ASSERT_TRUE(resumed.ok()) << resumed.error().toString();
+  ASSERT_EQ(resumed->cases.size(), 1u);
+  EXPECT_EQ(resumed->cases[0].outcome, CaseOutcome::kComputed);
+  EXPECT_EQ(resumed->cases[0].reason, "the input changed");
 }
 
 // Resumed cases read their statistics back from report.json, computed ones
