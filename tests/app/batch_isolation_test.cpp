@@ -212,6 +212,39 @@ TEST_F(BatchIsolation, WorkerKilledBySignalFailsThatCaseOnly) {
   }
 }
 
+// Two jobs run two workers; the outputs equal those of one worker, and a
+// crash in one of them fails only its own case.
+TEST_F(BatchIsolation, TwoWorkersGiveTheOutputsOfOne) {
+  for (int i = 0; i < 4; ++i) writeCase("case_0" + std::to_string(i), i);
+  const Outcome one = run({batch("one")});
+  ASSERT_EQ(one.code, 0) << one.err;
+  const Outcome two = run({batch("two", {"--jobs", "2"})});
+  ASSERT_EQ(two.code, 0) << two.err;
+  EXPECT_EQ(readBytes(dir / "two/summary.csv"), readBytes(dir / "one/summary.csv"));
+  for (int i = 0; i < 4; ++i) {
+    const std::string labels = "/case_0" + std::to_string(i) + "/labels.nii.gz";
+    EXPECT_EQ(readBytes(dir / ("two" + labels)), readBytes(dir / ("one" + labels))) << labels;
+  }
+  writeCase("zz_stall", 4);
+  const pid_t pid = start(capture, {batch("crash", {"--jobs", "2"}), "zz_stall"});
+  std::vector<pid_t> workers;
+  const bool stalled = waitFor(pid, [&] {
+    if (lines(readBytes(dir / "crash/manifest.jsonl")) < 4) return false;
+    workers = childrenOf(pid);
+    return !workers.empty();
+  });
+  ASSERT_TRUE(stalled) << "the batch never reached the stalled case";
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The worker that took zz_stall is the one still running.
+  for (pid_t w : workers) ::kill(w, SIGSEGV);
+  const Outcome crashed = finish(capture, pid);
+  EXPECT_EQ(crashed.code, 3) << crashed.err;
+  EXPECT_TRUE(contains(crashed.out, "5 cases: 4 done, 0 already finished, 1 failed, 0 not run"))
+      << crashed.out;
+  EXPECT_TRUE(contains(crashed.out, "failed   zz_stall: the worker process crashed"))
+      << crashed.out;
+}
+
 // A case that takes longer than --case-timeout fails with that reason; a
 // new worker computes the cases after it.
 TEST_F(BatchIsolation, CasePastTheTimeLimitFailsAndTheRestGoOn) {
