@@ -572,15 +572,6 @@ void Pipeline::superviseCase(ChildProcess& worker, std::string& answers, ReadIte
     emit(stopped(i, Status(StatusCode::kCancelled, "stopped"), started));
     return;
   }
-  if (!worker.running()) {
-    auto spawned = ChildProcess::start(o_.workerCommand);
-    if (!spawned.ok()) {
-      emit(stopped(i, spawned.status(), started));
-      return;
-    }
-    worker = std::move(*spawned);
-    answers.clear();
-  }
   JsonWriter request(false);
   request.beginObject().field("case", c.name).field("input", c.input);
   request.field("series_uid", c.seriesUid).field("threads", threadsPerJob_);
@@ -590,57 +581,73 @@ void Pipeline::superviseCase(ChildProcess& worker, std::string& answers, ReadIte
 
   std::string failure;  // the worker crashed or was killed: recorded in the manifest
   std::optional<JsonValue> done;
-  if (worker.write(request.str() + "\n")) {
-    std::optional<Clock::time_point> caseStart, terminated;
-    while (!done && failure.empty()) {
-      if (!worker.read(&answers, 100)) break;  // the worker is gone
-      for (std::size_t end; !done && (end = answers.find('\n')) != std::string::npos;) {
-        auto answer = parseJson(std::string_view(answers.data(), end));
-        answers.erase(0, end + 1);
-        if (!answer.ok()) continue;
-        const std::string event = answer->getString("event");
-        if (event == "started") {
-          caseStart = Clock::now();
-        } else if (event == "progress") {
-          std::lock_guard lock(progressMutex_);
-          fractions_[i] = std::clamp(answer->getNumber("fraction"), 0.0, 0.99);
-          messages_[i] = answer->getString("message");
-          lastActive_ = i;
-        } else if (event == "done") {
-          done = std::move(*answer);
-        }
+  for (int attempt = 0;; ++attempt) {
+    const bool fresh = !worker.running();
+    if (fresh) {
+      auto spawned = ChildProcess::start(o_.workerCommand);
+      if (!spawned.ok()) {
+        emit(stopped(i, spawned.status(), started));
+        return;
       }
-      if (done) break;
-      const auto now = Clock::now();
-      if (stop_.cancelled() && !terminated) {
-        worker.signal(SIGTERM);  // it removes its staging folder and answers
-        terminated = now;
-      }
-      if (terminated && now - *terminated > std::chrono::seconds(10)) worker.signal(SIGKILL);
-      if (o_.caseTimeoutSeconds > 0 && caseStart &&
-          std::chrono::duration<double>(now - *caseStart).count() > o_.caseTimeoutSeconds)
-        failure = "exceeded the time limit of " + formatSeconds(o_.caseTimeoutSeconds) +
-                  " s per case (--case-timeout)";
-      if (o_.memoryLimitBytes > 0 && residentBytes(worker.pid()) > o_.memoryLimitBytes)
-        failure = "exceeded the memory limit of " +
-                  std::to_string(o_.memoryLimitBytes / (1024 * 1024)) +
-                  " MiB per worker (--memory-limit)";
+      worker = std::move(*spawned);
+      answers.clear();
     }
-  }
-  if (!done) {
+    std::optional<Clock::time_point> caseStart, terminated;
+    if (worker.write(request.str() + "\n")) {
+      while (!done && failure.empty()) {
+        if (!worker.read(&answers, 100)) break;  // the worker is gone
+        for (std::size_t end; !done && (end = answers.find('\n')) != std::string::npos;) {
+          auto answer = parseJson(std::string_view(answers.data(), end));
+          answers.erase(0, end + 1);
+          if (!answer.ok()) continue;
+          const std::string event = answer->getString("event");
+          if (event == "started") {
+            caseStart = Clock::now();
+          } else if (event == "progress") {
+            std::lock_guard lock(progressMutex_);
+            fractions_[i] = std::clamp(answer->getNumber("fraction"), 0.0, 0.99);
+            messages_[i] = answer->getString("message");
+            lastActive_ = i;
+          } else if (event == "done") {
+            done = std::move(*answer);
+          }
+        }
+        if (done) break;
+        const auto now = Clock::now();
+        if (stop_.cancelled() && !terminated) {
+          worker.signal(SIGTERM);  // it removes its staging folder and answers
+          terminated = now;
+        }
+        if (terminated && now - *terminated > std::chrono::seconds(10)) worker.signal(SIGKILL);
+        if (o_.caseTimeoutSeconds > 0 && caseStart &&
+            std::chrono::duration<double>(now - *caseStart).count() > o_.caseTimeoutSeconds)
+          failure = "exceeded the time limit of " + formatSeconds(o_.caseTimeoutSeconds) +
+                    " s per case (--case-timeout)";
+        if (o_.memoryLimitBytes > 0 && residentBytes(worker.pid()) > o_.memoryLimitBytes)
+          failure = "exceeded the memory limit of " +
+                    std::to_string(o_.memoryLimitBytes / (1024 * 1024)) +
+                    " MiB per worker (--memory-limit)";
+      }
+    }
+    if (done) break;
     if (!failure.empty()) worker.signal(SIGKILL);
     worker.closeInput();
     const ProcessResult exit = worker.wait();
-    if (failure.empty()) {
-      if (stop_.cancelled()) {
-        emit(stopped(i, Status(StatusCode::kCancelled, "stopped"), started));
-        return;
-      }
-      failure = exit.signal != 0
-                    ? "the worker process crashed: killed by signal " + signalName(exit.signal) +
-                          " (" + ::strsignal(exit.signal) + ")"
-                    : "the worker process " + exit.describeExit() + " before the case was finished";
+    if (!failure.empty()) break;
+    if (stop_.cancelled()) {
+      emit(stopped(i, Status(StatusCode::kCancelled, "stopped"), started));
+      return;
     }
+    // A worker kept from the case before that died before it took this
+    // case: not this case's doing; a new worker gets it.
+    if (!fresh && !caseStart && attempt == 0) continue;
+    failure = exit.signal != 0
+                  ? "the worker process crashed: killed by signal " + signalName(exit.signal) +
+                        " (" + ::strsignal(exit.signal) + ")"
+                  : "the worker process " + exit.describeExit() + " before the case was finished";
+    break;
+  }
+  if (!done) {
     recordFailure(i, failure, item.identity, started);
     return;
   }
@@ -999,7 +1006,7 @@ Status runBatchWorker(const BatchOptions& o, int requestFd, int answerFd) {
     }
     if (!answers.send(w.endObject().str())) return Status();
   }
-  return cancel.check();
+  return Status();  // stopped as asked: nothing to report
 }
 
 std::int64_t defaultMemoryLimitBytes(int jobs) {

@@ -158,23 +158,37 @@ class BatchIsolation : public ::testing::Test {
   Outcome killStalledWorker(Launch launch, int before, int signal) {
     const std::string manifest = launch.args[4] + "/manifest.jsonl";
     const pid_t pid = start(capture, launch);
-    pid_t worker = -1;
-    const bool stalled = waitFor(pid, [&] {
-      if (lines(readBytes(manifest)) < before) return false;
-      const std::vector<pid_t> children = childrenOf(pid);
-      if (children.size() != 1) return false;
-      worker = children[0];
-      return true;
-    });
-    if (stalled) {
-      // The stalled worker sleeps: give it the moment it takes to get there.
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
-      EXPECT_EQ(::kill(worker, signal), 0);
-    } else {
+    const bool stalled = waitFor(
+        pid, [&] { return lines(readBytes(manifest)) >= before && !childrenOf(pid).empty(); });
+    if (!stalled) {
       ADD_FAILURE() << "the batch never reached the stalled case";
       ::kill(pid, SIGKILL);
+      return finish(capture, pid);
     }
-    return finish(capture, pid);
+    return signalWorkersUntilDone(pid, signal);
+  }
+  // Sends `signal` to the batch's workers until the batch ends: a worker
+  // that had not yet taken the stalled case when signalled is replaced, and
+  // its successor stalls in turn.
+  Outcome signalWorkersUntilDone(pid_t pid, int signal) {
+    const auto deadline = Clock::now() + std::chrono::seconds(120);
+    int status = 0;
+    while (::waitpid(pid, &status, WNOHANG) != pid) {
+      if (Clock::now() > deadline) {
+        ADD_FAILURE() << "the batch did not end after its worker was signalled";
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &status, 0);
+        break;
+      }
+      // The stalled worker sleeps: give it the moment it takes to get there.
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      for (pid_t worker : childrenOf(pid)) ::kill(worker, signal);
+    }
+    Outcome run;
+    run.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    run.out = readBytes(capture / "out");
+    run.err = readBytes(capture / "err");
+    return run;
   }
   TempDir capture, dir;
 };
@@ -227,17 +241,13 @@ TEST_F(BatchIsolation, TwoWorkersGiveTheOutputsOfOne) {
   }
   writeCase("zz_stall", 4);
   const pid_t pid = start(capture, {batch("crash", {"--jobs", "2"}), "zz_stall"});
-  std::vector<pid_t> workers;
   const bool stalled = waitFor(pid, [&] {
-    if (lines(readBytes(dir / "crash/manifest.jsonl")) < 4) return false;
-    workers = childrenOf(pid);
-    return !workers.empty();
+    return lines(readBytes(dir / "crash/manifest.jsonl")) >= 4 && !childrenOf(pid).empty();
   });
   ASSERT_TRUE(stalled) << "the batch never reached the stalled case";
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  // The worker that took zz_stall is the one still running.
-  for (pid_t w : workers) ::kill(w, SIGSEGV);
-  const Outcome crashed = finish(capture, pid);
+  // The worker that took zz_stall is the one still busy; an idle one signalled
+  // while it exits fails nothing.
+  const Outcome crashed = signalWorkersUntilDone(pid, SIGSEGV);
   EXPECT_EQ(crashed.code, 3) << crashed.err;
   EXPECT_TRUE(contains(crashed.out, "5 cases: 4 done, 0 already finished, 1 failed, 0 not run"))
       << crashed.out;
