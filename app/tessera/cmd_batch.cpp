@@ -69,9 +69,9 @@ int runBatch(const Args& given) {
       "Each case is written to OUT_DIR/<case>/ (labels.nii.gz, report.json, meshes/) only when\n"
       "complete; a case that fails is recorded in summary.csv with its reason and the run goes\n"
       "on. Cases run in worker processes: a case that crashes its worker or runs past\n"
-      "--memory-limit or --case-timeout fails, the rest go on. Ctrl-C stops cleanly; --resume\n"
-      "continues. Shards of one cohort (Slurm arrays) are\n"
-      "joined with `tessera merge`. See docs/BATCH.md.\n"
+      "--memory-limit or --case-timeout fails and stays failed under --resume (unless\n"
+      "--retry-failed); the rest go on. Ctrl-C stops cleanly; --resume continues. Shards of\n"
+      "one cohort (Slurm arrays) are joined with `tessera merge`. See docs/BATCH.md.\n"
       "Exit codes: 0 every case done, 3 some cases failed, 1 the run could not proceed.");
   int exit = kExitOk;
   if (!parseOrExit(p, args, &exit)) return exit;

@@ -255,6 +255,22 @@ TEST_F(BatchIsolation, TwoWorkersGiveTheOutputsOfOne) {
       << crashed.out;
 }
 
+// The isolation options refuse bad values as usage errors, before any work.
+TEST_F(BatchIsolation, BadIsolationOptionsAreUsageErrors) {
+  writeCase("case_00", 0);
+  const std::vector<std::vector<std::string>> bad = {{"--retry-failed"},
+                                                     {"--case-timeout", "-1"},
+                                                     {"--case-timeout", "soon"},
+                                                     {"--memory-limit", "-5"},
+                                                     {"--memory-limit", "lots"}};
+  for (const auto& options : bad) {
+    SCOPED_TRACE(options[0] + (options.size() > 1 ? " " + options[1] : ""));
+    const Outcome result = run({batch("out", options)});
+    EXPECT_EQ(result.code, 2) << result.err;
+    EXPECT_FALSE(fs::exists(dir / "out/case_00"));
+  }
+}
+
 // A case that takes longer than --case-timeout fails with that reason; a
 // new worker computes the cases after it.
 TEST_F(BatchIsolation, CasePastTheTimeLimitFailsAndTheRestGoOn) {
