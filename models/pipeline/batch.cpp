@@ -657,9 +657,12 @@ void Pipeline::superviseCase(ChildProcess& worker, std::string& answers, ReadIte
     e.index = i;
     e.seconds = seconds;
     {
+      // A Ctrl-C reaches the worker too, maybe before this run notices it.
       std::lock_guard lock(stopMutex_);
-      e.outcome = stop_.cancelled() ? CaseOutcome::kNotRun : CaseOutcome::kFailed;
-      e.reason = stop_.cancelled() ? stopReason_ : portableReason(done->getString("reason"));
+      const bool stopping = stop_.cancelled() || (o_.cancel && o_.cancel->cancelled());
+      e.outcome = stopping ? CaseOutcome::kNotRun : CaseOutcome::kFailed;
+      e.reason = stopping ? (stop_.cancelled() ? stopReason_ : "cancelled")
+                          : portableReason(done->getString("reason"));
     }
     emit(std::move(e));
     return;

@@ -67,6 +67,12 @@ pid_t start(const TempDir& capture, const Launch& launch) {
     ::dup2(o, 1);
     ::dup2(e, 2);
     ::dup2(in, 0);
+    // Under AddressSanitizer a SIGSEGV is caught and turned into exit
+    // status 1; let a signalled worker die of its signal as in a release build.
+    const char* asan = std::getenv("ASAN_OPTIONS");
+    const std::string options = std::string(asan ? asan : "") + (asan && *asan ? ":" : "") +
+                                "handle_segv=0:handle_sigbus=0";
+    ::setenv("ASAN_OPTIONS", options.c_str(), 1);
     if (launch.stallCase.empty())
       ::unsetenv("TESSERA_BATCH_STALL");
     else
@@ -198,12 +204,14 @@ class BatchIsolation : public ::testing::Test {
 TEST_F(BatchIsolation, WorkerKilledBySignalFailsThatCaseOnly) {
   for (int i = 0; i < 3; ++i) writeCase("case_0" + std::to_string(i), i);
   writeCase("zz_stall", 3);
-  for (const int signal : {SIGKILL, SIGSEGV}) {
+  for (const int signal : {SIGKILL, SIGSEGV, SIGABRT}) {
     SCOPED_TRACE(::strsignal(signal));
     const std::string out = "out" + std::to_string(signal);
     const Outcome result = killStalledWorker({batch(out), "zz_stall"}, 3, signal);
     EXPECT_EQ(result.code, 3) << result.err;
-    const std::string name = signal == SIGKILL ? "SIGKILL" : "SIGSEGV";
+    const std::string name = signal == SIGKILL   ? "SIGKILL"
+                             : signal == SIGSEGV ? "SIGSEGV"
+                                                 : "SIGABRT";
     EXPECT_TRUE(contains(result.out,
                          "failed   zz_stall: the worker process crashed: killed by "
                          "signal " +
