@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 
@@ -38,13 +40,23 @@ void printCases(const models::BatchResult& r) {
 }
 }  // namespace
 
-int runBatch(const Args& args) {
+int runBatch(const Args& given) {
+  // `tessera batch --worker ARGS...`: a worker process of the batch started
+  // with ARGS (hidden: the supervisor starts it with its own arguments).
+  const bool worker = !given.empty() && given[0] == "--worker";
+  const Args args = worker ? Args(given.begin() + 1, given.end()) : given;
   ArgParser p("batch", "Segment every case of a folder: volume files and DICOM series.");
   p.option("-i,--input", "IN_DIR", "folder searched recursively for cases");
   p.option("-o,--output", "OUT_DIR", "one folder per case, summary.csv, summary.json, manifest");
   addSegmentOptions(p, "CPU threads in all, split between the jobs (0: all cores)");
   p.option("--jobs", "N", "cases computed at once (threads are split between them)", "1");
   p.flag("--resume", "skip cases the manifest records as finished with intact outputs");
+  p.flag("--retry-failed",
+         "with --resume: run again the cases whose worker crashed or hit a limit");
+  p.option("--memory-limit", "MiB",
+           "kill a worker process above this resident memory, failing its case (0: no limit; "
+           "default: 3/4 of the available memory, shared by the jobs)");
+  p.option("--case-timeout", "SECONDS", "fail a case that takes longer (0: no limit)", "0");
   p.option("--shard", "K/N", "process only shard K (0-based) of N: cases k with k mod N = K");
   p.flag("--fail-fast", "stop at the first failed case (default: record it and go on)");
   p.flag("--meshes", "also write one surface mesh per label (OUT_DIR/<case>/meshes/)");
@@ -56,8 +68,10 @@ int runBatch(const Args& args) {
       "Cases: .nii, .nii.gz, .nrrd, .nhdr, .mha, .mhd files, and one case per DICOM series.\n"
       "Each case is written to OUT_DIR/<case>/ (labels.nii.gz, report.json, meshes/) only when\n"
       "complete; a case that fails is recorded in summary.csv with its reason and the run goes\n"
-      "on. Ctrl-C stops cleanly; --resume continues. Shards of one cohort (Slurm arrays) are\n"
-      "joined with `tessera merge`. See docs/BATCH.md.\n"
+      "on. Cases run in worker processes: a case that crashes its worker or runs past\n"
+      "--memory-limit or --case-timeout fails and stays failed under --resume (unless\n"
+      "--retry-failed); the rest go on. Ctrl-C stops cleanly; --resume continues. Shards of\n"
+      "one cohort (Slurm arrays) are joined with `tessera merge`. See docs/BATCH.md.\n"
       "Exit codes: 0 every case done, 3 some cases failed, 1 the run could not proceed.");
   int exit = kExitOk;
   if (!parseOrExit(p, args, &exit)) return exit;
@@ -97,6 +111,39 @@ int runBatch(const Args& args) {
   }
   o.jobs = static_cast<int>(jobs);
   o.threads = segment.segment.threads;
+  o.retryFailed = p.has("retry-failed");
+  if (o.retryFailed && !o.resume) {
+    std::fprintf(stderr, "tessera: error: --retry-failed needs --resume\n");
+    return kExitUsage;
+  }
+  long long memoryMiB = -1;
+  if (p.has("memory-limit") && !p.getInt("memory-limit", &memoryMiB, 0, 1ll << 40)) {
+    std::fprintf(stderr, "tessera: error: %s\n", p.error().c_str());
+    return kExitUsage;
+  }
+  o.memoryLimitBytes =
+      memoryMiB >= 0 ? memoryMiB * 1024 * 1024 : models::defaultMemoryLimitBytes(o.jobs);
+  if (!p.getDouble("case-timeout", &o.caseTimeoutSeconds) || o.caseTimeoutSeconds < 0) {
+    std::fprintf(stderr, "tessera: error: --case-timeout must be a number of seconds >= 0\n");
+    return kExitUsage;
+  }
+  if (worker) {
+    // Answers go to the supervisor on what was standard output; anything
+    // else printed goes to standard error.
+    const int answers = ::dup(STDOUT_FILENO);
+    ::dup2(STDERR_FILENO, STDOUT_FILENO);
+    o.cancel = &interruptToken();
+    const Status s = models::runBatchWorker(o, STDIN_FILENO, answers);
+    return s.ok() ? kExitOk : fail(s.error());
+  }
+  char self[4096];
+  const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (length <= 0) {
+    std::fprintf(stderr, "tessera: error: cannot find the tessera executable for the workers\n");
+    return kExitFailure;
+  }
+  o.workerCommand = {std::string(self, static_cast<std::size_t>(length)), "batch", "--worker"};
+  o.workerCommand.insert(o.workerCommand.end(), args.begin(), args.end());
 
   ConsoleProgress progress("batch");
   o.progress = &progress;

@@ -4,10 +4,18 @@
 // batch_discovery.cpp and batch_outputs.cpp.
 #include "models/pipeline/batch.h"
 
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <exception>
 #include <filesystem>
@@ -16,6 +24,7 @@
 #include <thread>
 
 #include "core/files.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/parallel.h"
 #include "imaging/io/volume_io.h"
@@ -23,6 +32,7 @@
 #include "imaging/stats/label_stats.h"
 #include "models/pipeline/manifest.h"
 #include "models/pipeline/model_store.h"
+#include "models/pipeline/process.h"
 #include "models/pipeline/segment_job.h"
 #include "models/pipeline/segment_study.h"
 
@@ -110,6 +120,64 @@ struct Event {
   double seconds = 0.0;
 };
 
+// The canonical text of the options that change outputs (the manifest's "options").
+std::string outputOptions(const BatchOptions& o) {
+  return "mode=" + std::string(segmentModeName(o.segment.mode)) +
+         " settle=" + settlingName(o.segment.settling) +
+         " dilation=" + std::to_string(o.segment.detector.dilation) +
+         " meshes=" + (o.meshes ? o.meshFormat : std::string("none")) +
+         " version=" + TESSERA_VERSION;
+}
+
+// Writes a segmented case's labels, meshes and report into its staging
+// folder and moves it into OUT_DIR/<case>; returns the records of its files.
+// `progress` (may be null) follows the meshes.
+Result<std::vector<OutputRecord>> writeCaseFiles(const BatchOptions& o, const BatchCase& c,
+                                                 const ModelInfo& info, const LabelMap& labels,
+                                                 SegmentJobResult& job, Clock::time_point started,
+                                                 const CancelToken& stop, ProgressSink* progress,
+                                                 std::string* finalPath) {
+  CaseStaging staging(o.outputDir, c.name);
+  TESSERA_RETURN_IF_ERROR(staging.create());
+  const fs::path dir = staging.path();
+
+  const auto writeStart = Clock::now();
+  std::vector<std::string> files = {"labels.nii.gz"};
+  TESSERA_RETURN_IF_ERROR(imaging::writeLabelMap(labels, (dir / files[0]).string()));
+  if (o.meshes) {
+    imaging::MeshOptions meshOptions;
+    meshOptions.cancel = &stop;
+    meshOptions.progress = progress;
+    TESSERA_ASSIGN_OR_RETURN(std::vector<imaging::Mesh> meshes,
+                             imaging::buildLabelMeshes(labels, meshOptions));
+    std::error_code error;
+    if (!meshes.empty()) fs::create_directory(dir / "meshes", error);
+    for (const imaging::Mesh& mesh : meshes) {
+      const std::string name = "meshes/" + imaging::meshFileName(mesh, "." + o.meshFormat);
+      TESSERA_RETURN_IF_ERROR(imaging::writeMesh(mesh, (dir / name).string()));
+      files.push_back(name);
+    }
+  }
+  TESSERA_RETURN_IF_ERROR(stop.check());
+  job.writeSeconds = std::chrono::duration<double>(Clock::now() - writeStart).count();
+  job.totalSeconds = std::chrono::duration<double>(Clock::now() - started).count();
+
+  // The report names the files where they will be, not the staging folder.
+  SegmentJobOptions jobOptions;
+  jobOptions.input = c.input;
+  jobOptions.seriesUid = c.seriesUid;
+  jobOptions.output = (fs::path(staging.finalPath()) / "labels.nii.gz").string();
+  jobOptions.segment = o.segment;
+  TESSERA_RETURN_IF_ERROR(writeTextFileAtomic((dir / "report.json").string(),
+                                              segmentReportJson(jobOptions, job, info)));
+  files.push_back("report.json");
+  TESSERA_ASSIGN_OR_RETURN(std::vector<OutputRecord> outputs, recordOutputs(dir.string(), files));
+  TESSERA_RETURN_IF_ERROR(stop.check());
+  TESSERA_RETURN_IF_ERROR(staging.place());
+  *finalPath = staging.finalPath();
+  return outputs;
+}
+
 class Pipeline {
  public:
   Pipeline(const BatchOptions& options, std::vector<BatchCase> cases,
@@ -119,11 +187,7 @@ class Pipeline {
         model_(std::move(model)),
         modelHash_(std::move(modelHash)),
         manifest_(manifest),
-        options_("mode=" + std::string(segmentModeName(options.segment.mode)) +
-                 " settle=" + settlingName(options.segment.settling) +
-                 " dilation=" + std::to_string(options.segment.detector.dilation) +
-                 " meshes=" + (options.meshes ? options.meshFormat : std::string("none")) +
-                 " version=" + TESSERA_VERSION),
+        options_(outputOptions(options)),
         inputRoot_(absoluteNormalPath(options.inputDir)),
         readQueue_(1),
         writeQueue_(1),
@@ -142,6 +206,12 @@ class Pipeline {
  private:
   void readStage();
   void computeStage();
+  // With workers, in place of computeStage: hands cases to one worker
+  // process and watches it.
+  void isolatedStage();
+  void superviseCase(ChildProcess& worker, std::string& answers, ReadItem& item);
+  void recordFailure(std::size_t index, const std::string& failure, const InputIdentity& identity,
+                     Clock::time_point started);
   void writeStage();
   void emit(Event event);
   // A case that stopped with `status`: failed, or not run when the run is stopping.
@@ -180,9 +250,11 @@ class Pipeline {
   std::vector<BatchCase> cases_;
   std::shared_ptr<const Model> model_;
   std::string modelHash_;
-  Manifest* manifest_;                                  // appended to by the writer only
+  Manifest* manifest_;  // appended to under manifestMutex_
+  std::mutex manifestMutex_;
   std::vector<std::optional<ManifestEntry>> recorded_;  // at the start, by case index
   const std::string options_;
+  const bool isolated_ = !o_.workerCommand.empty();
   int threadsPerJob_ = 1;
 
   const std::string inputRoot_;
@@ -290,6 +362,13 @@ void Pipeline::readStage() {
             emit(stopped(i, s, started));
             continue;
           }
+        // A case that crashed its worker would crash it again: it stays
+        // failed unless asked for, or unless its input, model or options changed.
+        if (!recorded->failure.empty() && !o_.retryFailed &&
+            changedReason(*recorded, wanted).empty()) {
+          emit({i, CaseOutcome::kFailed, recorded->failure, {}, 0.0});
+          continue;
+        }
         redoReason = staleReason(*recorded, wanted, caseDir(i));
         if (redoReason.empty()) {
           auto report = readCaseReport((fs::path(caseDir(i)) / "report.json").string());
@@ -306,6 +385,16 @@ void Pipeline::readStage() {
           emit(stopped(i, s, started));
           continue;
         }
+      if (isolated_) {  // the worker reads the case
+        ReadItem item;
+        item.index = i;
+        item.identity = wanted.inputIdentity;
+        item.redoReason = std::move(redoReason);
+        item.started = started;
+        if (!readQueue_.push(std::move(item)))
+          emit(stopped(i, Status(StatusCode::kCancelled, "stopped"), started));
+        continue;
+      }
       // Wait for room before reading: at most one volume waits while others compute.
       if (!readQueue_.waitForRoom()) {
         emit(stopped(i, Status(StatusCode::kCancelled, "stopped"), started));
@@ -384,45 +473,11 @@ void Pipeline::computeStage() {
 
 Status Pipeline::writeCase(WriteItem& item) {
   const BatchCase& c = cases_[item.index];
-  CaseStaging staging(o_.outputDir, c.name);
-  TESSERA_RETURN_IF_ERROR(staging.create());
-  const fs::path dir = staging.path();
-
-  const auto writeStart = Clock::now();
-  std::vector<std::string> files = {"labels.nii.gz"};
-  TESSERA_RETURN_IF_ERROR(imaging::writeLabelMap(item.labels, (dir / files[0]).string()));
-  if (o_.meshes) {
-    CaseProgress progress(this, item.index, 0.85, 0.98);
-    imaging::MeshOptions meshOptions;
-    meshOptions.cancel = &stop_;
-    meshOptions.progress = &progress;
-    TESSERA_ASSIGN_OR_RETURN(std::vector<imaging::Mesh> meshes,
-                             imaging::buildLabelMeshes(item.labels, meshOptions));
-    std::error_code error;
-    if (!meshes.empty()) fs::create_directory(dir / "meshes", error);
-    for (const imaging::Mesh& mesh : meshes) {
-      const std::string name = "meshes/" + imaging::meshFileName(mesh, "." + o_.meshFormat);
-      TESSERA_RETURN_IF_ERROR(imaging::writeMesh(mesh, (dir / name).string()));
-      files.push_back(name);
-    }
-  }
-  TESSERA_RETURN_IF_ERROR(stop_.check());
-  item.job.writeSeconds = std::chrono::duration<double>(Clock::now() - writeStart).count();
-  item.job.totalSeconds = std::chrono::duration<double>(Clock::now() - item.started).count();
-
-  // The report names the files where they will be, not the staging folder.
-  SegmentJobOptions job;
-  job.input = c.input;
-  job.seriesUid = c.seriesUid;
-  job.output = (fs::path(staging.finalPath()) / "labels.nii.gz").string();
-  job.segment = o_.segment;
-  TESSERA_RETURN_IF_ERROR(writeTextFileAtomic((dir / "report.json").string(),
-                                              segmentReportJson(job, item.job, model_->info)));
-  files.push_back("report.json");
-  TESSERA_ASSIGN_OR_RETURN(std::vector<OutputRecord> outputs, recordOutputs(dir.string(), files));
-  TESSERA_RETURN_IF_ERROR(stop_.check());
-  TESSERA_RETURN_IF_ERROR(staging.place());
-
+  CaseProgress progress(this, item.index, 0.85, 0.98);
+  std::string finalPath;
+  TESSERA_ASSIGN_OR_RETURN(std::vector<OutputRecord> outputs,
+                           writeCaseFiles(o_, c, model_->info, item.labels, item.job, item.started,
+                                          stop_, &progress, &finalPath));
   ManifestEntry entry;
   entry.caseName = c.name;
   entry.input = manifestInput(c);
@@ -430,7 +485,8 @@ Status Pipeline::writeCase(WriteItem& item) {
   entry.modelHash = modelHash_;
   entry.options = options_;
   entry.outputs = std::move(outputs);
-  return recordCase(*manifest_, entry, staging.finalPath());
+  std::lock_guard lock(manifestMutex_);
+  return recordCase(*manifest_, entry, finalPath);
 }
 
 void Pipeline::writeStage() {
@@ -456,6 +512,187 @@ void Pipeline::writeStage() {
     }
     item = WriteItem();
   }
+}
+
+std::string formatSeconds(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", seconds);
+  return text;
+}
+
+void Pipeline::isolatedStage() {
+  ChildProcess worker;
+  std::string answers;  // the worker's output not yet parsed (a partial line)
+  ReadItem item;
+  while (readQueue_.pop(&item)) {
+    const std::size_t i = item.index;
+    try {
+      superviseCase(worker, answers, item);
+    } catch (const std::exception& e) {
+      emit(stopped(i, Status(StatusCode::kResourceExhausted, e.what()), item.started));
+    }
+  }
+  // At the end of its requests an idle worker exits; one that does not is
+  // killed by the handle.
+  worker.closeInput();
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (worker.running() && Clock::now() < deadline)
+    if (!worker.read(&answers, 100)) worker.wait();
+  worker = ChildProcess();
+  if (computeRunning_.fetch_sub(1) == 1) writeQueue_.close();
+}
+
+void Pipeline::recordFailure(std::size_t index, const std::string& failure,
+                             const InputIdentity& identity, Clock::time_point started) {
+  const BatchCase& c = cases_[index];
+  // A killed worker leaves its staging folder behind.
+  std::error_code error;
+  fs::remove_all(fs::path(o_.outputDir) / (kStagingPrefix + c.name), error);
+  ManifestEntry entry;
+  entry.caseName = c.name;
+  entry.input = manifestInput(c);
+  entry.inputIdentity = identity;
+  entry.modelHash = modelHash_;
+  entry.options = options_;
+  entry.failure = failure;
+  {
+    std::lock_guard lock(manifestMutex_);
+    if (Status s = manifest_->append(entry); !s.ok())
+      logWarning("case ", c.name, ": ", s.error().toString());
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  emit({index, CaseOutcome::kFailed, failure, {}, seconds});
+}
+
+void Pipeline::superviseCase(ChildProcess& worker, std::string& answers, ReadItem& item) {
+  const std::size_t i = item.index;
+  const BatchCase& c = cases_[i];
+  const auto started = item.started;
+  if (stop_.cancelled()) {
+    emit(stopped(i, Status(StatusCode::kCancelled, "stopped"), started));
+    return;
+  }
+  JsonWriter request(false);
+  request.beginObject().field("case", c.name).field("input", c.input);
+  request.field("series_uid", c.seriesUid).field("threads", threadsPerJob_);
+  request.key("files").beginArray();
+  for (const std::string& f : c.files) request.value(f);
+  request.endArray().endObject();
+
+  std::string failure;  // the worker crashed or was killed: recorded in the manifest
+  std::optional<JsonValue> done;
+  for (int attempt = 0;; ++attempt) {
+    const bool fresh = !worker.running();
+    if (fresh) {
+      auto spawned = ChildProcess::start(o_.workerCommand);
+      if (!spawned.ok()) {
+        emit(stopped(i, spawned.status(), started));
+        return;
+      }
+      worker = std::move(*spawned);
+      answers.clear();
+    }
+    std::optional<Clock::time_point> caseStart, terminated;
+    if (worker.write(request.str() + "\n")) {
+      while (!done && failure.empty()) {
+        if (!worker.read(&answers, 100)) break;  // the worker is gone
+        for (std::size_t end; !done && (end = answers.find('\n')) != std::string::npos;) {
+          auto answer = parseJson(std::string_view(answers.data(), end));
+          answers.erase(0, end + 1);
+          if (!answer.ok()) continue;
+          const std::string event = answer->getString("event");
+          if (event == "started") {
+            caseStart = Clock::now();
+          } else if (event == "progress") {
+            std::lock_guard lock(progressMutex_);
+            fractions_[i] = std::clamp(answer->getNumber("fraction"), 0.0, 0.99);
+            messages_[i] = answer->getString("message");
+            lastActive_ = i;
+          } else if (event == "done") {
+            done = std::move(*answer);
+          }
+        }
+        if (done) break;
+        const auto now = Clock::now();
+        if (stop_.cancelled() && !terminated) {
+          worker.signal(SIGTERM);  // it removes its staging folder and answers
+          terminated = now;
+        }
+        if (terminated && now - *terminated > std::chrono::seconds(10)) worker.signal(SIGKILL);
+        if (o_.caseTimeoutSeconds > 0 && caseStart &&
+            std::chrono::duration<double>(now - *caseStart).count() > o_.caseTimeoutSeconds)
+          failure = "exceeded the time limit of " + formatSeconds(o_.caseTimeoutSeconds) +
+                    " s per case (--case-timeout)";
+        if (o_.memoryLimitBytes > 0 && residentBytes(worker.pid()) > o_.memoryLimitBytes)
+          failure = "exceeded the memory limit of " +
+                    std::to_string(o_.memoryLimitBytes / (1024 * 1024)) +
+                    " MiB per worker (--memory-limit)";
+      }
+    }
+    if (done) break;
+    if (!failure.empty()) worker.signal(SIGKILL);
+    worker.closeInput();
+    const ProcessResult exit = worker.wait();
+    if (!failure.empty()) break;
+    if (stop_.cancelled()) {
+      emit(stopped(i, Status(StatusCode::kCancelled, "stopped"), started));
+      return;
+    }
+    // A worker kept from the case before that died before it took this
+    // case: not this case's doing; a new worker gets it.
+    if (!fresh && !caseStart && attempt == 0) continue;
+    failure = exit.signal != 0
+                  ? "the worker process crashed: killed by signal " + signalName(exit.signal) +
+                        " (" + ::strsignal(exit.signal) + ")"
+                  : "the worker process " + exit.describeExit() + " before the case was finished";
+    break;
+  }
+  if (!done) {
+    recordFailure(i, failure, item.identity, started);
+    return;
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  if (!done->find("ok") || !done->find("ok")->asBool()) {
+    Event e;
+    e.index = i;
+    e.seconds = seconds;
+    {
+      // A Ctrl-C reaches the worker too, maybe before this run notices it.
+      std::lock_guard lock(stopMutex_);
+      const bool stopping = stop_.cancelled() || (o_.cancel && o_.cancel->cancelled());
+      e.outcome = stopping ? CaseOutcome::kNotRun : CaseOutcome::kFailed;
+      e.reason = stopping ? (stop_.cancelled() ? stopReason_ : "cancelled")
+                          : portableReason(done->getString("reason"));
+    }
+    emit(std::move(e));
+    return;
+  }
+  ManifestEntry entry;
+  entry.caseName = c.name;
+  entry.input = manifestInput(c);
+  entry.inputIdentity = item.identity;
+  entry.modelHash = modelHash_;
+  entry.options = options_;
+  if (const JsonValue* outputs = done->find("outputs"))
+    for (const JsonValue& o : outputs->items())
+      entry.outputs.push_back({o.getString("file"), static_cast<std::int64_t>(o.getNumber("size")),
+                               o.getString("xxh64")});
+  const std::string finalPath = caseDir(i);
+  Status recorded;
+  {
+    std::lock_guard lock(manifestMutex_);
+    recorded = recordCase(*manifest_, entry, finalPath);
+  }
+  if (!recorded.ok()) {
+    emit(stopped(i, recorded, started));
+    return;
+  }
+  auto report = readCaseReport((fs::path(finalPath) / "report.json").string());
+  if (!report.ok()) {
+    emit(stopped(i, report.status(), started));
+    return;
+  }
+  emit({i, CaseOutcome::kComputed, std::move(item.redoReason), std::move(*report), seconds});
 }
 
 void Pipeline::reportProgress(ProgressTracker& tracker, bool final) {
@@ -489,7 +726,8 @@ std::vector<Event> Pipeline::run() {
   computeRunning_ = jobs;
   std::vector<std::thread> threads;
   threads.emplace_back([this] { readStage(); });
-  for (int j = 0; j < jobs; ++j) threads.emplace_back([this] { computeStage(); });
+  for (int j = 0; j < jobs; ++j)
+    threads.emplace_back([this] { isolated_ ? isolatedStage() : computeStage(); });
   threads.emplace_back([this] { writeStage(); });
 
   std::size_t received = 0;
@@ -619,6 +857,165 @@ Result<BatchResult> runBatch(const BatchOptions& options) {
   TESSERA_RETURN_IF_ERROR(writeSummary(summary, o.outputDir));
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return result;
+}
+
+// ------------------------------------------------------------------ worker
+
+namespace {
+
+// The worker's answers, one JSON line each; progress comes from the
+// computing threads, hence the lock.
+class AnswerChannel {
+ public:
+  explicit AnswerChannel(int fd) : fd_(fd) {}
+  bool send(const std::string& json) {
+    const std::string line = json + "\n";
+    std::lock_guard lock(mutex_);
+    for (std::size_t done = 0; done < line.size();) {
+      const ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
+      if (n > 0)
+        done += static_cast<std::size_t>(n);
+      else if (n < 0 && errno != EINTR)
+        return false;
+    }
+    return true;
+  }
+
+ private:
+  int fd_;
+  std::mutex mutex_;
+};
+
+// Progress of the case on [begin, end] of its work, sent at most every 100
+// ms (and whenever the message changes).
+class AnswerProgress : public ProgressSink {
+ public:
+  AnswerProgress(AnswerChannel* answers, double begin, double end)
+      : answers_(answers), begin_(begin), end_(end) {}
+  void update(const ProgressUpdate& u) override {
+    const auto now = Clock::now();
+    {
+      std::lock_guard lock(mutex_);
+      if (u.message == message_ && now - last_ < std::chrono::milliseconds(100)) return;
+      message_ = u.message;
+      last_ = now;
+    }
+    JsonWriter w(false);
+    w.beginObject().field("event", "progress");
+    w.field("fraction", begin_ + (end_ - begin_) * u.fraction).field("message", u.message);
+    answers_->send(w.endObject().str());
+  }
+
+ private:
+  AnswerChannel* answers_;
+  double begin_, end_;
+  std::mutex mutex_;
+  std::string message_;
+  Clock::time_point last_{};
+};
+
+// Reads, segments and writes one case (as the stages of a Pipeline do).
+Status workCase(const BatchOptions& o, Segmenter& segmenter, const ModelInfo& info,
+                const BatchCase& c, int threads, const CancelToken& cancel, AnswerChannel& answers,
+                std::vector<OutputRecord>* outputs) {
+  const auto started = Clock::now();
+  AnswerProgress readProgress(&answers, 0.0, 0.1);
+  imaging::ReadOptions read;
+  read.seriesUid = c.seriesUid;
+  read.progress = &readProgress;
+  read.cancel = &cancel;
+  TESSERA_ASSIGN_OR_RETURN(Volume volume, imaging::readVolume(c.input, read));
+  const double readSeconds = std::chrono::duration<double>(Clock::now() - started).count();
+  AnswerProgress computeProgress(&answers, 0.1, 0.8);
+  SegmentOptions options = o.segment;
+  options.threads = threads;
+  options.keepBlockMap = false;
+  options.onSlice = nullptr;
+  options.progress = &computeProgress;
+  options.cancel = &cancel;
+  TESSERA_ASSIGN_OR_RETURN(StudySegmentation seg, segmentStudy(segmenter, volume, options));
+  SegmentJobResult job;
+  job.geometry = volume.geometry();
+  job.stats = seg.stats;
+  job.readSeconds = readSeconds;
+  job.statistics = std::move(seg.statistics);
+  volume = Volume();
+  AnswerProgress writeProgress(&answers, 0.85, 0.98);
+  std::string finalPath;
+  TESSERA_ASSIGN_OR_RETURN(*outputs, writeCaseFiles(o, c, info, seg.labels, job, started, cancel,
+                                                    &writeProgress, &finalPath));
+  return Status();
+}
+
+}  // namespace
+
+Status runBatchWorker(const BatchOptions& o, int requestFd, int answerFd) {
+  // A supervisor that dies (even by SIGKILL) stops its workers.
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  const CancelToken none;
+  const CancelToken& cancel = o.cancel ? *o.cancel : none;
+  std::string modelPath = o.modelPath;
+  if (modelPath.empty()) {
+    TESSERA_ASSIGN_OR_RETURN(modelPath, defaultModelPath());
+  }
+  TESSERA_ASSIGN_OR_RETURN(std::shared_ptr<const Model> model, loadModel(modelPath));
+  Segmenter segmenter(model);
+  AnswerChannel answers(answerFd);
+  const char* stall = std::getenv("TESSERA_BATCH_STALL");
+  std::string pending;
+  char buffer[4096];
+  while (!cancel.cancelled()) {
+    std::size_t end;
+    while ((end = pending.find('\n')) == std::string::npos) {
+      const ssize_t n = ::read(requestFd, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR && !cancel.cancelled()) continue;
+      if (n <= 0) return Status();  // the supervisor is done
+      pending.append(buffer, static_cast<std::size_t>(n));
+    }
+    auto request = parseJson(std::string_view(pending.data(), end));
+    pending.erase(0, end + 1);
+    if (!request.ok()) return request.status();
+    BatchCase c;
+    c.name = request->getString("case");
+    c.input = request->getString("input");
+    c.seriesUid = request->getString("series_uid");
+    if (const JsonValue* files = request->find("files"))
+      for (const JsonValue& f : files->items()) c.files.push_back(f.asString());
+    const int threads = std::max(1, static_cast<int>(request->getNumber("threads", 1)));
+    answers.send(R"({"event":"started"})");
+    if (stall && c.name == stall)
+      while (!cancel.cancelled()) ::pause();
+    setNumThreads(threads);
+    std::vector<OutputRecord> outputs;
+    Status status;
+    try {
+      status = workCase(o, segmenter, model->info, c, threads, cancel, answers, &outputs);
+    } catch (const std::exception& e) {
+      status = Status(StatusCode::kResourceExhausted, e.what());
+    }
+    JsonWriter w(false);
+    w.beginObject().field("event", "done").field("ok", status.ok());
+    if (status.ok()) {
+      w.key("outputs").beginArray();
+      for (const OutputRecord& r : outputs)
+        w.beginObject()
+            .field("file", r.file)
+            .field("size", r.size)
+            .field("xxh64", r.hash)
+            .endObject();
+      w.endArray();
+    } else {
+      w.field("reason", status.error().toString());
+    }
+    if (!answers.send(w.endObject().str())) return Status();
+  }
+  return Status();  // stopped as asked: nothing to report
+}
+
+std::int64_t defaultMemoryLimitBytes(int jobs) {
+  const std::int64_t available = availableMemoryBytes();
+  if (available <= 0) return 0;
+  return available / 4 * 3 / std::max(1, jobs);
 }
 
 }  // namespace tessera::models

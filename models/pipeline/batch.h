@@ -40,6 +40,9 @@ struct BatchOptions {
   int jobs = 1;     // cases computed at once, each with its own Segmenter
   int threads = 0;  // all threads together; 0: all cores
   bool resume = false;
+  // With resume: also run again the cases the manifest records as failed
+  // (their worker crashed or ran past a limit); without it they stay failed.
+  bool retryFailed = false;
   bool failFast = false;
   bool meshes = false;
   std::string meshFormat = "stl";
@@ -47,6 +50,21 @@ struct BatchOptions {
   DiscoveryOptions discovery;
   ProgressSink* progress = nullptr;
   const CancelToken* cancel = nullptr;
+
+  // Process isolation. Empty: the cases are segmented in this process.
+  // Otherwise the argument vector of a worker (argv[0] a program path, no
+  // PATH search) that runs runBatchWorker with these same options: `jobs`
+  // workers each load the model once and take cases one at a time, so
+  // that a case that crashes the process (a signal, an abort), or runs
+  // past the limits below, is killed and recorded as failed with the reason,
+  // a new worker is started and the rest go on.
+  std::vector<std::string> workerCommand;
+  // With workers: the most resident memory (VmRSS) one worker may use, in
+  // bytes; a worker above it is killed and its case fails. 0: no limit.
+  std::int64_t memoryLimitBytes = 0;
+  // With workers: the most wall-clock seconds one case may take (from the
+  // moment its worker starts it); 0: no limit.
+  double caseTimeoutSeconds = 0.0;
 };
 
 enum class CaseOutcome { kComputed, kResumed, kFailed, kNotRun };
@@ -75,5 +93,22 @@ struct BatchResult {
 // are results, not errors. With failFast, the first failure stops the run:
 // cases in flight are cancelled and the rest are reported as not run.
 Result<BatchResult> runBatch(const BatchOptions& options);
+
+// The worker side of process isolation: loads the model, then reads one
+// request per line from requestFd (a JSON object naming the case) and
+// answers on answerFd with JSON lines: "started", progress, and "done" with
+// the case's outputs or its error. Each case is written into OUT_DIR and
+// moved into place as runBatch does; the supervisor records it in the
+// manifest. Returns at the end of the requests, or when cancelled; errors
+// when the model cannot be loaded.
+//
+// For tests of isolation, the environment variable TESSERA_BATCH_STALL
+// names a case at whose start the worker stops (sleeps until killed), as a
+// hung decoder would.
+Status runBatchWorker(const BatchOptions& options, int requestFd, int answerFd);
+
+// The default memory limit of one worker: 3/4 of the memory available now
+// (MemAvailable of /proc/meminfo) shared by `jobs` workers; 0 when unknown.
+std::int64_t defaultMemoryLimitBytes(int jobs);
 
 }  // namespace tessera::models

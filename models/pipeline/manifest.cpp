@@ -141,6 +141,7 @@ std::string manifestLine(const ManifestEntry& e) {
     w.endObject();
   }
   w.endArray();
+  if (!e.failure.empty()) w.field("failed", e.failure);
   w.endObject();
   return w.str();
 }
@@ -172,6 +173,7 @@ Result<ManifestEntry> parseManifestLine(std::string_view line) {
       return Error{StatusCode::kCorruptData, "bad output record in a manifest entry"};
     e.outputs.push_back(std::move(r));
   }
+  e.failure = json.getString("failed");
   return e;
 }
 
@@ -179,8 +181,7 @@ bool sameStamp(const InputIdentity& a, const InputIdentity& b) {
   return a.size == b.size && a.mtimeNs == b.mtimeNs && a.files == b.files;
 }
 
-std::string staleReason(const ManifestEntry& recorded, const ManifestEntry& wanted,
-                        const std::string& caseDir) {
+std::string changedReason(const ManifestEntry& recorded, const ManifestEntry& wanted) {
   if (recorded.input != wanted.input) return "the input path changed";
   const InputIdentity& r = recorded.inputIdentity;
   const InputIdentity& w = wanted.inputIdentity;
@@ -191,6 +192,13 @@ std::string staleReason(const ManifestEntry& recorded, const ManifestEntry& want
   if (recorded.modelHash != wanted.modelHash) return "the model changed";
   if (recorded.options != wanted.options)
     return "options changed (" + recorded.options + " -> " + wanted.options + ")";
+  return {};
+}
+
+std::string staleReason(const ManifestEntry& recorded, const ManifestEntry& wanted,
+                        const std::string& caseDir) {
+  if (std::string changed = changedReason(recorded, wanted); !changed.empty()) return changed;
+  if (!recorded.failure.empty()) return "it failed: " + recorded.failure;
   if (recorded.outputs.empty()) return "no outputs recorded";
   for (const OutputRecord& o : recorded.outputs) {
     const std::string path = (fs::path(caseDir) / o.file).string();

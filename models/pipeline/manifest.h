@@ -77,6 +77,11 @@ struct ManifestEntry {
   std::string modelHash;
   std::string options;  // canonical text of the options that change outputs
   std::vector<OutputRecord> outputs;
+  // Not empty for a case whose worker process crashed, was killed or ran
+  // past its memory or time limit: why (the line's "failed" member; such a
+  // line has no outputs). Lines without it, as every line written before
+  // process isolation, are finished cases.
+  std::string failure;
 };
 
 std::string manifestLine(const ManifestEntry& entry);  // one line of JSON, no newline
@@ -88,6 +93,10 @@ Result<ManifestEntry> parseManifestLine(std::string_view line);
 // size and time match the record), model hash and options.
 std::string staleReason(const ManifestEntry& recorded, const ManifestEntry& wanted,
                         const std::string& caseDir);
+// Why a case recorded from `recorded` (finished or failed) no longer
+// applies, looking at its input, model and options only (not its outputs);
+// empty when they are unchanged. staleReason's first checks.
+std::string changedReason(const ManifestEntry& recorded, const ManifestEntry& wanted);
 // Whether the current input equals the recorded one without reading content:
 // size, modification time and file count equal.
 bool sameStamp(const InputIdentity& recorded, const InputIdentity& current);

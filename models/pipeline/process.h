@@ -5,6 +5,9 @@
 // standard input is /dev/null.
 #pragma once
 
+#include <sys/types.h>
+
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -28,5 +31,48 @@ struct ProcessResult {
 // kInvalidArgument for an empty argv. A program that runs and fails is a
 // result (see succeeded()), not an error.
 Result<ProcessResult> runProcess(const std::vector<std::string>& argv);
+
+// A program started with posix_spawn (as runProcess) that keeps running
+// while the caller talks to it: its standard input and output are pipes held
+// here, its standard error is the caller's. Used by `tessera batch` for its
+// worker processes. The destructor kills (SIGKILL) and reaps a child still
+// running, so that no worker outlives its supervisor's handle.
+class ChildProcess {
+ public:
+  ChildProcess() = default;
+  ~ChildProcess();
+  ChildProcess(ChildProcess&& other) noexcept;
+  ChildProcess& operator=(ChildProcess&& other) noexcept;
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  // Errors as runProcess.
+  static Result<ChildProcess> start(const std::vector<std::string>& argv);
+
+  pid_t pid() const { return pid_; }
+  bool running() const { return pid_ > 0; }
+  // Writes all of `bytes` to the child's standard input (false when it is closed).
+  bool write(const std::string& bytes);
+  void closeInput();
+  // Waits up to timeoutMs (-1: for ever) for output and appends what came to
+  // *out; false at end of file (the child closed its output or died).
+  bool read(std::string* out, int timeoutMs);
+  void signal(int signal) const;
+  // Reaps the child (blocking); running() is false afterwards.
+  ProcessResult wait();
+
+ private:
+  void release();
+  pid_t pid_ = -1;
+  int in_ = -1, out_ = -1;
+};
+
+// "SIGSEGV" for SIGSEGV; "signal N" for a number without a name.
+std::string signalName(int signal);
+// The resident set (VmRSS of /proc/PID/status) of a running process in
+// bytes; -1 when it cannot be read (the process is gone).
+std::int64_t residentBytes(pid_t pid);
+// MemAvailable of /proc/meminfo in bytes; -1 when unknown.
+std::int64_t availableMemoryBytes();
 
 }  // namespace tessera::models

@@ -385,6 +385,98 @@ TEST_F(BatchRun, ResumedCasesGiveTheSummaryOfComputedOnes) {
   EXPECT_GT(labels, 0u);
 }
 
+// A case whose worker crashed is recorded with its reason and no outputs;
+// a line without "failed" (every manifest written before process
+// isolation) is a finished case.
+TEST(ManifestFailure, AFailedLineRoundTripsAndOlderLinesAreFinished) {
+  ManifestEntry e;
+  e.caseName = "p0__ct";
+  e.input = "p0/ct.nii.gz";
+  e.inputIdentity = {1234, 1700000000123456789, 1, "00000000000004d2"};
+  e.modelHash = "0123456789abcdef";
+  e.options = "mode=sparse";
+  e.failure = "the worker process crashed: killed by signal SIGSEGV (Segmentation fault)";
+  auto parsed = parseManifestLine(manifestLine(e));
+  ASSERT_TRUE(parsed.ok()) << manifestLine(e);
+  EXPECT_EQ(parsed->failure, e.failure);
+  EXPECT_TRUE(parsed->outputs.empty());
+  EXPECT_EQ(parsed->inputIdentity.mtimeNs, e.inputIdentity.mtimeNs);
+  EXPECT_EQ(staleReason(*parsed, e, "/nonexistent"), "it failed: " + e.failure);
+  EXPECT_EQ(changedReason(*parsed, e), "");
+  ManifestEntry other = e;
+  other.modelHash = "fedcba9876543210";
+  EXPECT_EQ(changedReason(*parsed, other), "the model changed");
+
+  const std::string older =
+      R"({"case":"p0__ct","input":"p0/ct.nii.gz","input_identity":{"size":1234,)"
+      R"("mtime_ns":"1700000000123456789","files":1,"xxh64":"00000000000004d2"},)"
+      R"("model_xxh64":"0123456789abcdef","options":"mode=sparse",)"
+      R"("outputs":[{"file":"labels.nii.gz","size":10,"xxh64":"0000000000000001"}]})";
+  auto old = parseManifestLine(older);
+  ASSERT_TRUE(old.ok());
+  EXPECT_TRUE(old->failure.empty());
+  ASSERT_EQ(old->outputs.size(), 1u);
+  EXPECT_EQ(manifestLine(*old), older) << "an older line changed when written again";
+}
+
+// --resume keeps a case recorded as failed (its worker crashed) failed, with
+// the recorded reason, without running it; --retry-failed runs it; a failed
+// case whose input changed runs again anyway.
+TEST_F(BatchRun, ResumeKeepsACrashedCaseFailedUnlessRetryFailed) {
+  ASSERT_TRUE(runBatch(options(dir / "out")).ok());
+  const std::string csv = readBytes(dir / "out/summary.csv");
+  // Record p1 as crashed, as a supervisor does, and remove its outputs.
+  const std::string reason = "the worker process crashed: killed by signal SIGSEGV (test)";
+  {
+    auto manifest = Manifest::open(dir / "out/manifest.jsonl", true);
+    ASSERT_TRUE(manifest.ok());
+    ManifestEntry crashed = *manifest->find("p1__ct");
+    crashed.outputs.clear();
+    crashed.failure = reason;
+    ASSERT_TRUE(manifest->append(crashed).ok());
+  }
+  fs::remove_all(dir / "out/p1__ct");
+
+  BatchOptions o = options(dir / "out");
+  o.resume = true;
+  auto resumed = runBatch(o);
+  ASSERT_TRUE(resumed.ok()) << resumed.error().toString();
+  EXPECT_EQ(resumed->count(CaseOutcome::kResumed), 4);
+  EXPECT_EQ(resumed->count(CaseOutcome::kComputed), 0);
+  ASSERT_EQ(resumed->count(CaseOutcome::kFailed), 1);
+  for (const CaseResult& c : resumed->cases)
+    if (c.outcome == CaseOutcome::kFailed) {
+      EXPECT_EQ(c.name, "p1__ct");
+      EXPECT_EQ(c.reason, reason);
+    }
+  EXPECT_FALSE(fs::exists(dir / "out/p1__ct"));
+  EXPECT_NE(readBytes(dir / "out/summary.csv").find("p1__ct,failed," + reason), std::string::npos);
+
+  o.retryFailed = true;
+  auto retried = runBatch(o);
+  ASSERT_TRUE(retried.ok()) << retried.error().toString();
+  EXPECT_EQ(retried->count(CaseOutcome::kResumed), 4);
+  EXPECT_EQ(retried->count(CaseOutcome::kComputed), 1);
+  EXPECT_FALSE(retried->anyFailed());
+  EXPECT_EQ(readBytes(dir / "out/summary.csv"), csv);
+
+  // Recorded as crashed again, but its input changed: it runs without --retry-failed.
+  {
+    auto manifest = Manifest::open(dir / "out/manifest.jsonl", true);
+    ASSERT_TRUE(manifest.ok());
+    ManifestEntry crashed = *manifest->find("p1__ct");
+    crashed.outputs.clear();
+    crashed.failure = reason;
+    ASSERT_TRUE(manifest->append(crashed).ok());
+  }
+  ASSERT_TRUE(writePhantomCt(dir / "in/p1/ct.nii.gz", 7).ok());
+  o.retryFailed = false;
+  auto changed = runBatch(o);
+  ASSERT_TRUE(changed.ok()) << changed.error().toString();
+  EXPECT_EQ(changed->count(CaseOutcome::kComputed), 1);
+  EXPECT_FALSE(changed->anyFailed());
+}
+
 TEST(CaseStaging, OutputsAppearWholeOrNotAtAll) {
   TempDir dir;
   const std::string out = dir.makeDir("out");
