@@ -21,6 +21,7 @@
 #include "ui/model/model_session.h"
 #include "ui/model/paint_tool.h"
 #include "ui/model/recent_files.h"
+#include "ui/model/recovery.h"
 #include "ui/model/segmentation_controller.h"
 #include "ui/model/slice_image.h"
 #include "ui/model/slice_view_model.h"
@@ -65,6 +66,21 @@ struct SegmentationState {
   int slicesDone = 0;
   std::string summary;  // of the last finished run: time, mode, work skipped
 };
+
+// What a new segmentation does to labels a person painted since the last
+// one (or since loading them): the person's answer to the question asked
+// when segmentationWouldReplaceEdits().
+enum class RerunChoice {
+  kReplace,    // the result replaces every voxel
+  kKeepEdits,  // the result everywhere except the painted voxels, which keep their labels
+  kCancel,     // nothing runs
+};
+
+// `result` with each voxel of `painted` (linear indices) set to its value in
+// `current`, and the label table completed with the current table's labels
+// those voxels use. Both maps have the same geometry.
+void keepPaintedVoxels(LabelMap& result, const LabelMap& current,
+                       const std::vector<std::int64_t>& painted);
 
 class WorkstationModel {
  public:
@@ -166,20 +182,25 @@ class WorkstationModel {
                                                 const std::string& extension) const;
 
   // --- segmentation ---------------------------------------------------------------
+  // Whether segmenting now would overwrite voxels a person painted since the
+  // last segmentation or load: then the person chooses a RerunChoice first.
+  bool segmentationWouldReplaceEdits() const;
   // Loads the settings' model (kept between runs) and segments the open CT
   // with it on a worker thread. A model that cannot be loaded is an error
-  // and changes nothing.
-  Status segment(const SegmentSettings& settings);
+  // and changes nothing. kCancel starts nothing (kCancelled).
+  Status segment(const SegmentSettings& settings, RerunChoice choice = RerunChoice::kReplace);
   ModelSession& modelSession() { return session_; }
   const ModelSession& modelSession() const { return session_; }
 
   // The seam under segment(): any job of the engine's shape. `labels` names
   // and colours the labels while they arrive (empty: the document's table).
-  // When the job succeeds its labels replace the document's (unsaved, not
-  // undoable) and its block map, if any, becomes the computed-blocks
-  // overlay; a failed or cancelled job leaves labels and block map as they
-  // were.
-  Status startSegmentation(SegmentationJob job, const LabelTable& labels = {});
+  // When the job succeeds its labels replace the document's as one undoable
+  // step "Segment" (unsaved; with kKeepEdits the voxels painted before the
+  // start keep their labels) and its block map, if any, becomes the
+  // computed-blocks overlay; a failed or cancelled job leaves labels and
+  // block map as they were.
+  Status startSegmentation(SegmentationJob job, const LabelTable& labels = {},
+                           RerunChoice choice = RerunChoice::kReplace);
   void cancelSegmentation();
   // Applies what the job delivered since the last call; returns the job's
   // error once when it failed (cancellation is not an error).
@@ -189,6 +210,22 @@ class WorkstationModel {
   Status finishSegmentation();
 
   RecentFiles& recentFiles() { return recent_; }
+
+  // --- recovery of unsaved work ---------------------------------------------------
+  // DICOM series UID of the open study; empty for single-file images.
+  const std::string& seriesUid() const { return seriesUid_; }
+  void setRecoveryStore(RecoveryStore store) { recovery_ = std::move(store); }
+  const RecoveryStore& recoveryStore() const { return recovery_; }
+  // Whether the labels have unsaved changes that the recovery slot lacks.
+  bool recoveryStale() const;
+  // Writes the unsaved labels to the recovery slot (when stale); removes the
+  // slot when nothing is unsaved.
+  Status autosave();
+  // Removes this workstation's slot (clean close, or the edits discarded).
+  void discardRecovery();
+  // Opens the entry's image and its autosaved labels, marked unsaved; the
+  // entry's files are removed once the labels are back.
+  Status restoreRecovery(const RecoveryEntry& entry);
 
  private:
   void notify(unsigned changes);
@@ -218,6 +255,12 @@ class WorkstationModel {
   SegmentationState segmentation_;
   std::optional<Image<std::uint8_t>> preview_;  // labels arriving from a running job
   LabelTable previewTable_;                     // their names and colours
+  RerunChoice runChoice_ = RerunChoice::kReplace;
+  std::vector<std::int64_t> keepPainted_;  // voxels whose labels the running job keeps
+
+  std::string seriesUid_;
+  RecoveryStore recovery_;
+  std::uint64_t autosavedState_ = 0;  // document state in the recovery slot; 0: none
 };
 
 }  // namespace tessera::ui
