@@ -16,8 +16,11 @@
 #include <QToolButton>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "core/log.h"
 #include "ui/widgets/label_table_widget.h"
@@ -57,6 +60,17 @@ MainWindow::MainWindow(QWidget* parent)
   connect(&surfaceWatcher_, &QFutureWatcher<LabelSurfaces>::finished, this,
           &MainWindow::onSurfacesBuilt);
 
+  model_.setRecoveryStore(RecoveryStore(recoveryDirectory(), static_cast<long>(::getpid())));
+  int autosaveDelayMs = 2000;
+  if (const char* delay = std::getenv("TESSERA_AUTOSAVE_DELAY_MS"); delay && *delay)
+    autosaveDelayMs = std::clamp(std::atoi(delay), 1, 24 * 3600 * 1000);
+  autosaveTimer_.setSingleShot(true);
+  autosaveTimer_.setInterval(autosaveDelayMs);
+  connect(&autosaveTimer_, &QTimer::timeout, this, &MainWindow::autosaveNow);
+  periodicAutosave_.setInterval(3 * 60 * 1000);
+  connect(&periodicAutosave_, &QTimer::timeout, this, &MainWindow::autosaveNow);
+  periodicAutosave_.start();
+
   model_.addListener([this](unsigned changes) { onModelChanged(changes); });
   loadRecentFiles();
   loadSegmentSettings();
@@ -73,7 +87,21 @@ MainWindow::~MainWindow() {
 
 // --- model → widgets ---------------------------------------------------------------
 
+void MainWindow::autosaveNow() {
+  const Status status = model_.autosave();
+  if (status.ok()) return;
+  logError("autosave: ", status.toString());
+  statusBar()->showMessage(
+      QString("Autosave failed: %1").arg(QString::fromStdString(status.toString())), 10000);
+}
+
 void MainWindow::onModelChanged(unsigned changes) {
+  if ((changes & (kChangeLabels | kChangeHistory | kChangeStudy)) && !model_.strokeActive()) {
+    if (model_.recoveryStale())
+      autosaveTimer_.start();
+    else if (!model_.hasUnsavedEdits())
+      autosaveTimer_.stop();
+  }
   for (SliceViewWidget* view : sliceViews_) view->refresh(changes);
   if (changes & kChangeStudy) {
     view3d_->scene().setCt(model_.hasImage() ? model_.document().sharedCt() : nullptr);

@@ -87,7 +87,12 @@ class MainWindow : public QMainWindow {
   // Segments the open CT with these settings on a worker thread (the model
   // is loaded on first use and kept); false, with a dialog, when it cannot
   // start. The labels replace the current ones when the job succeeds.
-  bool segment(const SegmentSettings& settings);
+  bool segment(const SegmentSettings& settings, RerunChoice choice = RerunChoice::kReplace);
+  // As segment(), after asking with a non-blocking dialog (object name
+  // "segmentOverEditsDialog"; buttons "replaceEdits", "keepEdits",
+  // "cancelSegment") when the run would overwrite painted labels; false
+  // while the question is open.
+  bool segmentAsking(const SegmentSettings& settings);
   // The segmentation dialog, opened window-modal; accepting it segments.
   // Deletes itself when closed.
   SegmentDialog* openSegmentDialog();
@@ -105,6 +110,19 @@ class MainWindow : public QMainWindow {
   // Shows a non-blocking error dialog (object name "errorDialog") and
   // returns it; it deletes itself when closed. Null when headless.
   QMessageBox* showError(const QString& title, const Status& status);
+
+  // --- recovery of unsaved work (ui/model/recovery.h) -------------------------
+  // Unsaved labels are autosaved a moment after the last edit
+  // ($TESSERA_AUTOSAVE_DELAY_MS, default 2000) and every few minutes; the
+  // slot is removed after a Save or a clean close.
+  // Offers work a crashed or killed workstation left behind with a
+  // non-blocking dialog (object name "recoveryDialog"; buttons
+  // "restoreRecovery", "discardRecovery"); null when there is none.
+  QMessageBox* offerRecovery();
+  bool restoreRecovery(const RecoveryEntry& entry);
+  // SIGTERM: autosaves the unsaved labels and closes without asking,
+  // keeping the recovery slot for the next start.
+  void closeKeepingRecovery();
 
   // The series browser's choice, or nothing when cancelled. Replaceable so
   // that tests can answer for the person.
@@ -129,6 +147,7 @@ class MainWindow : public QMainWindow {
   void buildStatusBar();
 
   void onModelChanged(unsigned changes);
+  void autosaveNow();
   void onSegmentationNews();
   void updateTitleAndActions();
   void updateSegmentationStatus();
@@ -199,6 +218,10 @@ class MainWindow : public QMainWindow {
   QFutureWatcher<LabelSurfaces> surfaceWatcher_;
   SegmentSettings segmentSettings_;
   QStringList userModels_;
+
+  QTimer autosaveTimer_;  // restarted by each edit: saves after a burst of edits
+  QTimer periodicAutosave_;
+  bool keepRecovery_ = false;
 
   bool headless_ = false;
   bool closeConfirmed_ = false;

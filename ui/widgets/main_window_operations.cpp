@@ -179,7 +179,7 @@ bool MainWindow::saveScreenshot(const QString& path) {
   return report("Could not save the screenshot", file.commit());
 }
 
-bool MainWindow::segment(const SegmentSettings& settings) {
+bool MainWindow::segment(const SegmentSettings& settings, RerunChoice choice) {
   if (!model_.hasImage())
     return report("Could not segment",
                   Status(StatusCode::kInvalidArgument, "Open a CT before segmenting it."));
@@ -187,12 +187,39 @@ bool MainWindow::segment(const SegmentSettings& settings) {
   {
     // Loading a model reads its weights (once per model).
     WaitCursor busy;
-    started = model_.segment(settings);
+    started = model_.segment(settings, choice);
   }
   if (!report("Could not segment", started)) return false;
   segmentSettings_ = settings;
   storeSegmentSettings();
   return true;
+}
+
+bool MainWindow::segmentAsking(const SegmentSettings& settings) {
+  if (!model_.segmentationWouldReplaceEdits() || headless_) return segment(settings);
+  auto* box = new QMessageBox(QMessageBox::Question, "Segment again",
+                              "You painted labels since the last segmentation.", {}, this);
+  box->setObjectName("segmentOverEditsDialog");
+  box->setInformativeText(
+      "Replace them with the new result, or keep your edits where you painted and take the new "
+      "result everywhere else? Either can be undone in one step.");
+  QPushButton* replace = box->addButton("Replace", QMessageBox::DestructiveRole);
+  replace->setObjectName("replaceEdits");
+  QPushButton* keep = box->addButton("Keep my edits where I painted", QMessageBox::AcceptRole);
+  keep->setObjectName("keepEdits");
+  QPushButton* cancel = box->addButton(QMessageBox::Cancel);
+  cancel->setObjectName("cancelSegment");
+  box->setDefaultButton(keep);
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  connect(box, &QMessageBox::finished, this, [this, box, replace, keep, settings](int) {
+    const QAbstractButton* clicked = box->clickedButton();
+    const RerunChoice choice = clicked == replace ? RerunChoice::kReplace
+                               : clicked == keep  ? RerunChoice::kKeepEdits
+                                                  : RerunChoice::kCancel;
+    if (choice != RerunChoice::kCancel) segment(settings, choice);
+  });
+  box->open();
+  return false;
 }
 
 SegmentDialog* MainWindow::openSegmentDialog() {
@@ -206,7 +233,7 @@ SegmentDialog* MainWindow::openSegmentDialog() {
   connect(dialog, &QDialog::accepted, this, [this, dialog] {
     userModels_ = dialog->userModels();
     storeSegmentSettings();
-    segment(dialog->settings());
+    segmentAsking(dialog->settings());
   });
   dialog->open();
   return dialog;
@@ -291,7 +318,55 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     return;
   }
   model_.cancelSegmentation();
+  autosaveTimer_.stop();
+  if (!keepRecovery_) model_.discardRecovery();
   event->accept();
+}
+
+void MainWindow::closeKeepingRecovery() {
+  autosaveNow();
+  keepRecovery_ = true;
+  closeConfirmed_ = true;
+  for (QWidget* w : findChildren<QMessageBox*>()) w->close();
+  close();
+}
+
+QMessageBox* MainWindow::offerRecovery() {
+  const std::vector<RecoveryEntry> found = model_.recoveryStore().orphans();
+  if (found.empty() || headless_) return nullptr;
+  const RecoveryEntry entry = found.front();
+  auto* box = new QMessageBox(QMessageBox::Question, "Recover unsaved work",
+                              "Tessera was not closed properly; edits that were not saved can be "
+                              "recovered.",
+                              {}, this);
+  box->setObjectName("recoveryDialog");
+  box->setInformativeText(
+      QString("Image: %1\nAutosaved: %2")
+          .arg(QString::fromStdString(entry.ctPath), QString::fromStdString(entry.savedAt)));
+  QPushButton* restore = box->addButton("Restore", QMessageBox::AcceptRole);
+  restore->setObjectName("restoreRecovery");
+  QPushButton* discard = box->addButton("Discard", QMessageBox::DestructiveRole);
+  discard->setObjectName("discardRecovery");
+  box->setDefaultButton(restore);
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  connect(box, &QMessageBox::finished, this, [this, box, restore, discard, entry](int) {
+    const QAbstractButton* clicked = box->clickedButton();
+    if (clicked == restore)
+      whenEditsAreSafe([this, entry] { restoreRecovery(entry); });
+    else if (clicked == discard)
+      RecoveryStore::discard(entry);
+  });
+  box->open();
+  return box;
+}
+
+bool MainWindow::restoreRecovery(const RecoveryEntry& entry) {
+  std::optional<WaitCursor> busy(std::in_place);
+  if (!report("Could not restore the unsaved work", model_.restoreRecovery(entry))) return false;
+  rememberRecent(QString::fromStdString(entry.ctPath));
+  applySurfaceDecision(surfaces_.studyOpened());
+  statusBar()->showMessage("Unsaved work restored; save it to keep it.", 10000);
+  return true;
 }
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
