@@ -75,7 +75,8 @@ void WorkstationModel::notify(unsigned changes) {
 
 // --- study -------------------------------------------------------------------
 
-Status WorkstationModel::openVolume(const std::string& path, const std::string& seriesUid) {
+Result<Volume> WorkstationModel::readVolumeFile(const std::string& path,
+                                                const std::string& seriesUid) {
   imaging::ReadOptions options;
   options.seriesUid = seriesUid;
   auto ct = imaging::readVolume(path, options);
@@ -84,10 +85,20 @@ Status WorkstationModel::openVolume(const std::string& path, const std::string& 
     if (error.context.empty()) error.context = path;
     return error;
   }
-  TESSERA_RETURN_IF_ERROR(setVolume(std::move(ct).value(), path));
+  return ct;
+}
+
+Status WorkstationModel::showVolume(Volume ct, const std::string& path,
+                                    const std::string& seriesUid) {
+  TESSERA_RETURN_IF_ERROR(setVolume(std::move(ct), path));
   seriesUid_ = seriesUid;
   recent_.add(path);
   return Status();
+}
+
+Status WorkstationModel::openVolume(const std::string& path, const std::string& seriesUid) {
+  TESSERA_ASSIGN_OR_RETURN(Volume ct, readVolumeFile(path, seriesUid));
+  return showVolume(std::move(ct), path, seriesUid);
 }
 
 Status WorkstationModel::setVolume(Volume ct, const std::string& path) {

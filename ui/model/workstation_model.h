@@ -99,6 +99,11 @@ class WorkstationModel {
   // Reads a NIfTI/NRRD/MetaImage file or a DICOM file or folder (seriesUid
   // picks the series; empty for the reader's default).
   Status openVolume(const std::string& path, const std::string& seriesUid = {});
+  // The two halves of openVolume, so that the reading can run on a worker
+  // thread: readVolumeFile touches no state of the model; showVolume (UI
+  // thread) makes the volume the open study and remembers the path.
+  static Result<Volume> readVolumeFile(const std::string& path, const std::string& seriesUid);
+  Status showVolume(Volume ct, const std::string& path, const std::string& seriesUid);
   // Shows a volume already in memory (tests, generated data).
   Status setVolume(Volume ct, const std::string& path);
   // A segmentation of the open CT; its geometry must match the CT's.

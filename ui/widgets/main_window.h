@@ -159,6 +159,13 @@ class MainWindow : public QMainWindow {
   void startSurfaceBuild();
   void onSurfacesBuilt();
 
+  // Runs `work` on a worker thread while the window keeps painting and the
+  // status bar shows `what` with a busy bar (object name
+  // "backgroundProgress"). Input waits meanwhile, so nothing changes the
+  // study under the work. Defined in main_window_operations.cpp.
+  template <class T>
+  Result<T> inBackground(const QString& what, std::function<Result<T>()> work);
+
   bool openPathNow(const QString& path);
   bool openSeriesNow(const QString& folder, const std::string& seriesUid);
   bool openSegmentationNow(const QString& path);
@@ -209,6 +216,7 @@ class MainWindow : public QMainWindow {
   QLabel* windowLabel_ = nullptr;
   QProgressBar* progress_ = nullptr;
   QToolButton* cancelButton_ = nullptr;
+  QProgressBar* backgroundProgress_ = nullptr;
 
   QTimer pollTimer_;  // coalesces segmentation news
   QElapsedTimer lastPoll_;
