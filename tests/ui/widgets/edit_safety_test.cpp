@@ -10,7 +10,9 @@
 #include <QCoreApplication>
 #include <QMessageBox>
 #include <QProcess>
+#include <QProgressBar>
 #include <QPushButton>
+#include <QTimer>
 
 #include <cstdlib>
 #include <filesystem>
@@ -231,6 +233,46 @@ TEST_F(RecoveryProcessTest, SigtermSavesRecoveryThenQuits) {
   EXPECT_EQ(child_.exitCode(), 0) << log;
   ASSERT_TRUE(fs::exists(slot)) << log;
   restoreInANewWindow();
+}
+
+// --- long work off the UI thread ---------------------------------------------------
+
+// While a folder of many DICOM files is scanned and read, the window's own
+// event loop keeps running (a timer fires) and shows the busy bar; a model
+// that cannot be loaded is reported in a dialog and starts nothing.
+TEST_F(EditSafetyWindowTest, LongWorkRunsOffTheUiThreadAndReportsErrors) {
+  const std::string series = dir_.toStdString() + "/series";
+  fs::create_directories(series);
+  tessera::testing::SliceSpec spec;
+  spec.rows = 32;
+  spec.columns = 32;
+  std::vector<std::array<double, 3>> positions;
+  for (int k = 0; k < 240; ++k) positions.push_back({0.0, 0.0, 1.5 * k});
+  tessera::testing::writeSeries(series, spec, positions);
+  auto* busy = window_->findChild<QProgressBar*>("backgroundProgress");
+  ASSERT_NE(busy, nullptr);
+  int ticks = 0, ticksShowingBusy = 0;
+  QTimer timer;
+  timer.setInterval(0);
+  QObject::connect(&timer, &QTimer::timeout, [&] {
+    ++ticks;
+    ticksShowingBusy += busy->isVisible();
+  });
+  timer.start();
+  ASSERT_TRUE(window_->openPath(QString::fromStdString(series)));
+  timer.stop();
+  EXPECT_GT(ticksShowingBusy, 0) << ticks << " ticks; the UI thread waited for the scan";
+  EXPECT_FALSE(busy->isVisible());
+  EXPECT_EQ(model().document().geometry().size[2], 240);
+
+  SegmentSettings missing;
+  missing.modelPath = dir_.toStdString() + "/missing.onnx";
+  EXPECT_FALSE(window_->segment(missing));
+  QMessageBox* error = findMessageBox("errorDialog");
+  ASSERT_NE(error, nullptr);
+  EXPECT_TRUE((error->text() + error->informativeText()).contains("missing.onnx"))
+      << (error->text() + error->informativeText()).toStdString();
+  EXPECT_FALSE(model().segmentationState().running);
 }
 
 // --- locale ----------------------------------------------------------------------------
