@@ -572,6 +572,12 @@ Status WorkstationModel::autosave() {
   return Status();
 }
 
+std::optional<WorkstationModel::RecoverySnapshot> WorkstationModel::recoverySnapshot() const {
+  if (!recoveryStale()) return std::nullopt;
+  return RecoverySnapshot{document_.labels(), document_.ctPath(), seriesUid_,
+                          document_.labelsPath(), document_.stateId()};
+}
+
 void WorkstationModel::discardRecovery() {
   recovery_.remove();
   autosavedState_ = 0;

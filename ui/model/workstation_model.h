@@ -226,6 +226,16 @@ class WorkstationModel {
   // Writes the unsaved labels to the recovery slot (when stale); removes the
   // slot when nothing is unsaved.
   Status autosave();
+  // The halves of autosave(), so that the writing can run on a worker
+  // thread: a copy of what to write (nothing when the slot is current or
+  // nothing is unsaved), then, on the UI thread, the news that it was written.
+  struct RecoverySnapshot {
+    LabelMap labels;
+    std::string ctPath, seriesUid, labelsPath;
+    std::uint64_t state = 0;
+  };
+  std::optional<RecoverySnapshot> recoverySnapshot() const;
+  void recoverySaved(std::uint64_t state) { autosavedState_ = state; }
   // Removes this workstation's slot (clean close, or the edits discarded).
   void discardRecovery();
   // Opens the entry's image and its autosaved labels, marked unsaved; the

@@ -67,6 +67,7 @@ MainWindow::MainWindow(QWidget* parent)
   autosaveTimer_.setSingleShot(true);
   autosaveTimer_.setInterval(autosaveDelayMs);
   connect(&autosaveTimer_, &QTimer::timeout, this, &MainWindow::autosaveNow);
+  connect(&autosaveWatcher_, &QFutureWatcher<Status>::finished, this, &MainWindow::onAutosaved);
   periodicAutosave_.setInterval(3 * 60 * 1000);
   connect(&periodicAutosave_, &QTimer::timeout, this, &MainWindow::autosaveNow);
   periodicAutosave_.start();
@@ -83,16 +84,51 @@ MainWindow::~MainWindow() {
   model_.cancelSegmentation();
   (void)model_.finishSegmentation();
   surfaceWatcher_.waitForFinished();
+  autosaveWatcher_.waitForFinished();
 }
 
 // --- model → widgets ---------------------------------------------------------------
 
 void MainWindow::autosaveNow() {
-  const Status status = model_.autosave();
-  if (status.ok()) return;
+  if (autosaveWatcher_.isRunning()) {
+    autosaveTimer_.start();  // again once the write in flight is done
+    return;
+  }
+  if (!model_.hasUnsavedEdits()) {
+    model_.discardRecovery();
+    return;
+  }
+  std::optional<WorkstationModel::RecoverySnapshot> snapshot = model_.recoverySnapshot();
+  if (!snapshot) return;
+  autosaveState_ = snapshot->state;
+  const RecoveryStore store = model_.recoveryStore();
+  autosaveWatcher_.setFuture(QtConcurrent::run([store,
+                                                snapshot = std::move(*snapshot)]() -> Status {
+    try {
+      return store.save(snapshot.labels, snapshot.ctPath, snapshot.seriesUid, snapshot.labelsPath);
+    } catch (const std::exception& e) {
+      return Status(StatusCode::kInternal, e.what(), store.manifestFile());
+    }
+  }));
+}
+
+void MainWindow::onAutosaved() {
+  const Status status = autosaveWatcher_.result();
+  if (status.ok()) {
+    model_.recoverySaved(autosaveState_);
+    // Saved or discarded while the write ran: the slot must not outlive it.
+    if (!model_.hasUnsavedEdits()) model_.discardRecovery();
+    return;
+  }
   logError("autosave: ", status.toString());
   statusBar()->showMessage(
       QString("Autosave failed: %1").arg(QString::fromStdString(status.toString())), 10000);
+}
+
+void MainWindow::autosaveNowAndWait() {
+  autosaveWatcher_.waitForFinished();
+  const Status status = model_.autosave();
+  if (!status.ok()) logError("autosave: ", status.toString());
 }
 
 void MainWindow::onModelChanged(unsigned changes) {

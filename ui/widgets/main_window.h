@@ -147,7 +147,11 @@ class MainWindow : public QMainWindow {
   void buildStatusBar();
 
   void onModelChanged(unsigned changes);
+  // Starts writing the recovery slot on a worker thread (at most one write
+  // at a time); autosaveNowAndWait writes it before returning.
   void autosaveNow();
+  void autosaveNowAndWait();
+  void onAutosaved();
   void onSegmentationNews();
   void updateTitleAndActions();
   void updateSegmentationStatus();
@@ -229,6 +233,8 @@ class MainWindow : public QMainWindow {
 
   QTimer autosaveTimer_;  // restarted by each edit: saves after a burst of edits
   QTimer periodicAutosave_;
+  QFutureWatcher<Status> autosaveWatcher_;  // the recovery write in flight
+  std::uint64_t autosaveState_ = 0;         // the document state it writes
   bool keepRecovery_ = false;
 
   bool headless_ = false;

@@ -370,12 +370,13 @@ void MainWindow::closeEvent(QCloseEvent* event) {
   }
   model_.cancelSegmentation();
   autosaveTimer_.stop();
+  autosaveWatcher_.waitForFinished();
   if (!keepRecovery_) model_.discardRecovery();
   event->accept();
 }
 
 void MainWindow::closeKeepingRecovery() {
-  autosaveNow();
+  autosaveNowAndWait();
   keepRecovery_ = true;
   closeConfirmed_ = true;
   for (QWidget* w : findChildren<QMessageBox*>()) w->close();
