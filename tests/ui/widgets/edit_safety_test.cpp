@@ -235,6 +235,31 @@ TEST_F(RecoveryProcessTest, SigtermSavesRecoveryThenQuits) {
   restoreInANewWindow();
 }
 
+// The real tessera-workstation: SIGTERM quits it cleanly (exit code 0) while
+// it offers a dead workstation's slot, and leaves that slot for later.
+TEST_F(RecoveryProcessTest, WorkstationQuitsCleanlyOnSigtermAndKeepsOfferedWork) {
+  recovery_ = dir_.toStdString() + "/recovery";
+  // A dead workstation's slot: this window's labels under an impossible pid.
+  openStudy();
+  RecoveryStore dead(recovery_, 0x3FFFFFFF);
+  ASSERT_TRUE(dead.save(model().document().labels(), ctPath_.toStdString(), {}, {}).ok());
+  QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+  env.insert("TESSERA_RECOVERY_DIR", QString::fromStdString(recovery_));
+  child_.setProcessEnvironment(env);
+  child_.setProcessChannelMode(QProcess::MergedChannels);
+  child_.start(QString(TESSERA_BINARY_DIR) + "/bin/tessera-workstation", {ctPath_});
+  ASSERT_TRUE(child_.waitForStarted(10000));
+  settle(3000);
+  ASSERT_EQ(child_.state(), QProcess::Running) << child_.readAll().toStdString();
+  ASSERT_EQ(::kill(static_cast<pid_t>(child_.processId()), SIGTERM), 0);
+  ASSERT_TRUE(child_.waitForFinished(20000));
+  const std::string log = child_.readAll().toStdString();
+  EXPECT_EQ(child_.exitStatus(), QProcess::NormalExit) << log;
+  EXPECT_EQ(child_.exitCode(), 0) << log;
+  EXPECT_TRUE(fs::exists(dead.manifestFile())) << "offered, not answered: still there";
+  EXPECT_FALSE(fs::exists(manifest())) << "nothing unsaved, no slot of its own";
+}
+
 // --- long work off the UI thread ---------------------------------------------------
 
 // While a folder of many DICOM files is scanned and read, the window's own
