@@ -162,6 +162,14 @@ int main(int argc, char** argv) {
   window.setHeadless(screenshot);
   // A screenshot run edits nothing a person made: it leaves no recovery.
   if (screenshot) window.model().setRecoveryStore({});
+  // SIGTERM (logout, shutdown, a service manager) keeps the unsaved work for
+  // the next start, then quits as a normal close would; the quit is queued
+  // so that it also holds when the signal comes before the event loop runs.
+  if (!screenshot)
+    tessera::ui::installTerminationHandler([&] {
+      window.closeKeepingRecovery();
+      QTimer::singleShot(0, &app, &QCoreApplication::quit);
+    });
   if (screenshot) window.resize(width, height);
 
   // Where the time of a screenshot goes, printed with it.
@@ -191,12 +199,6 @@ int main(int argc, char** argv) {
   }
 
   if (!screenshot) {
-    // SIGTERM (logout, shutdown, a service manager) keeps the unsaved work
-    // for the next start, then quits as a normal close would.
-    tessera::ui::installTerminationHandler([&] {
-      window.closeKeepingRecovery();
-      app.quit();
-    });
     window.offerRecovery();
     return app.exec();
   }

@@ -245,11 +245,21 @@ TEST_F(RecoveryProcessTest, WorkstationQuitsCleanlyOnSigtermAndKeepsOfferedWork)
   ASSERT_TRUE(dead.save(model().document().labels(), ctPath_.toStdString(), {}, {}).ok());
   QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
   env.insert("TESSERA_RECOVERY_DIR", QString::fromStdString(recovery_));
+  // Its settings (recent files, written once the CT is open) tell when it is up.
+  const std::string config = dir_.toStdString() + "/config";
+  env.insert("XDG_CONFIG_HOME", QString::fromStdString(config));
   child_.setProcessEnvironment(env);
   child_.setProcessChannelMode(QProcess::MergedChannels);
   child_.start(QString(TESSERA_BINARY_DIR) + "/bin/tessera-workstation", {ctPath_});
   ASSERT_TRUE(child_.waitForStarted(10000));
-  settle(3000);
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        std::error_code ec;
+        return child_.state() != QProcess::Running ||
+               (fs::is_directory(config, ec) && !fs::is_empty(config, ec));
+      },
+      60000));
+  settle(500);
   ASSERT_EQ(child_.state(), QProcess::Running) << child_.readAll().toStdString();
   ASSERT_EQ(::kill(static_cast<pid_t>(child_.processId()), SIGTERM), 0);
   ASSERT_TRUE(child_.waitForFinished(20000));
