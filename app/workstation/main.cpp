@@ -160,6 +160,16 @@ int main(int argc, char** argv) {
   tessera::ui::applyDarkTheme(app);
   tessera::ui::MainWindow window;
   window.setHeadless(screenshot);
+  // A screenshot run edits nothing a person made: it leaves no recovery.
+  if (screenshot) window.model().setRecoveryStore({});
+  // SIGTERM (logout, shutdown, a service manager) keeps the unsaved work for
+  // the next start, then quits as a normal close would; the quit is queued
+  // so that it also holds when the signal comes before the event loop runs.
+  if (!screenshot)
+    tessera::ui::installTerminationHandler([&] {
+      window.closeKeepingRecovery();
+      QTimer::singleShot(0, &app, &QCoreApplication::quit);
+    });
   if (screenshot) window.resize(width, height);
 
   // Where the time of a screenshot goes, printed with it.
@@ -188,7 +198,10 @@ int main(int argc, char** argv) {
     phase("model");
   }
 
-  if (!screenshot) return app.exec();
+  if (!screenshot) {
+    window.offerRecovery();
+    return app.exec();
+  }
   if (ok && segmenting) {
     window.waitForSegmentation();
     phase("segmentation");

@@ -101,6 +101,41 @@ Status ImageDocument::replaceLabels(LabelMap labels) {
   return Status();
 }
 
+Status ImageDocument::applySegmentation(LabelMap labels, std::string name) {
+  if (!hasImage()) return Status(StatusCode::kInvalidArgument, "No CT is open.");
+  if (!sameGeometry(geometry(), labels.labels.geometry()))
+    return Status(StatusCode::kInternal,
+                  geometryMismatch("segmentation", geometry(), labels.labels.geometry()));
+  editing_ = false;
+  editBefore_.clear();
+  Edit edit;
+  edit.name = std::move(name);
+  edit.manual = false;
+  const std::uint8_t* before = labels_.labels.data();
+  const std::uint8_t* after = labels.labels.data();
+  for (std::int64_t i = 0, n = labels.labels.voxelCount(); i < n; ++i)
+    if (before[i] != after[i]) edit.changes.push_back({i, before[i], after[i]});
+  labels.table = completeLabelTable(labels.table, labels.labels);
+  labels_ = std::move(labels);
+  edit.id = nextId_++;
+  for (const Edit& dropped : redo_) historyBytes_ -= dropped.changes.size() * sizeof(VoxelChange);
+  redo_.clear();
+  historyBytes_ += edit.changes.size() * sizeof(VoxelChange);
+  stateId_ = edit.id;
+  undo_.push_back(std::move(edit));
+  trimHistory();
+  return Status();
+}
+
+std::vector<std::int64_t> ImageDocument::paintedSinceSegmentation() const {
+  std::vector<std::int64_t> painted;
+  for (auto it = undo_.rbegin(); it != undo_.rend() && it->manual; ++it)
+    for (const VoxelChange& c : it->changes) painted.push_back(c.index);
+  std::sort(painted.begin(), painted.end());
+  painted.erase(std::unique(painted.begin(), painted.end()), painted.end());
+  return painted;
+}
+
 Status ImageDocument::setBlockMap(BlockMap blocks, std::string path) {
   if (!hasImage()) return Status(StatusCode::kInvalidArgument, "Open a CT before its block map.");
   if (!sameGeometry(geometry(), blocks.geometry()))
@@ -180,6 +215,11 @@ const Edit* ImageDocument::redo() {
 void ImageDocument::markSaved(std::string labelsPath) {
   savedStateId_ = stateId_;
   labelsPath_ = std::move(labelsPath);
+}
+
+void ImageDocument::markUnsaved() {
+  // State ids come from nextId_ and never reach this value.
+  savedStateId_ = ~std::uint64_t{0};
 }
 
 void ImageDocument::setHistoryLimitBytes(std::size_t bytes) {

@@ -28,11 +28,13 @@ struct VoxelChange {
   std::uint8_t after = 0;
 };
 
-// One undoable step (a paint or erase stroke), changes sorted by index.
+// One undoable step (a paint or erase stroke, or a finished segmentation),
+// changes sorted by index.
 struct Edit {
   std::uint64_t id = 0;  // unique within a document, increasing
   std::string name;      // "Paint liver", shown in the Edit menu
   std::vector<VoxelChange> changes;
+  bool manual = true;  // a person's stroke; false for a segmentation's result
 };
 
 class ImageDocument {
@@ -67,6 +69,16 @@ class ImageDocument {
   // longer describe the labels.
   Status replaceLabels(LabelMap labels);
 
+  // Replaces all labels with a finished segmentation as one undoable,
+  // non-manual Edit named `name` (the label table becomes the result's).
+  // Marks the document unsaved; the history before it stays.
+  Status applySegmentation(LabelMap labels, std::string name);
+
+  // Voxel indices (sorted, unique) that manual edits changed since the last
+  // segmentation, load or new study: what "keep my edits" keeps. Only the
+  // edits still in the undo history count.
+  std::vector<std::int64_t> paintedSinceSegmentation() const;
+
   // Label editing: changes between beginEdit and endEdit form one Edit.
   void beginEdit(std::string name);
   bool editing() const { return editing_; }
@@ -88,7 +100,11 @@ class ImageDocument {
   // Unsaved when the labels differ from what was last loaded or saved; going
   // back to that state through undo counts as saved again.
   bool dirty() const { return stateId_ != savedStateId_; }
+  // Identifies the current labels among the states of this document.
+  std::uint64_t stateId() const { return stateId_; }
   void markSaved(std::string labelsPath);
+  // Counts as unsaved until the next save, whatever undo does (recovered work).
+  void markUnsaved();
 
   // Oldest edits are dropped beyond this many bytes of history.
   void setHistoryLimitBytes(std::size_t bytes);

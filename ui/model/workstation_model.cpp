@@ -35,6 +35,21 @@ std::string describeCursor(const CursorInfo& info) {
   return text;
 }
 
+void keepPaintedVoxels(LabelMap& result, const LabelMap& current,
+                       const std::vector<std::int64_t>& painted) {
+  std::uint8_t* out = result.labels.data();
+  const std::uint8_t* kept = current.labels.data();
+  const std::int64_t count = result.labels.voxelCount();
+  std::array<bool, 256> used{};
+  for (const std::int64_t index : painted) {
+    if (index < 0 || index >= count) continue;
+    out[index] = kept[index];
+    used[kept[index]] = true;
+  }
+  for (const Label& label : current.table.labels)
+    if (used[label.value] && !result.table.find(label.value)) result.table.labels.push_back(label);
+}
+
 WorkstationModel::WorkstationModel(std::function<void()> wakeSegmentation)
     : grey_(windowLevel_), controller_(std::move(wakeSegmentation)) {}
 
@@ -60,7 +75,8 @@ void WorkstationModel::notify(unsigned changes) {
 
 // --- study -------------------------------------------------------------------
 
-Status WorkstationModel::openVolume(const std::string& path, const std::string& seriesUid) {
+Result<Volume> WorkstationModel::readVolumeFile(const std::string& path,
+                                                const std::string& seriesUid) {
   imaging::ReadOptions options;
   options.seriesUid = seriesUid;
   auto ct = imaging::readVolume(path, options);
@@ -69,9 +85,20 @@ Status WorkstationModel::openVolume(const std::string& path, const std::string& 
     if (error.context.empty()) error.context = path;
     return error;
   }
-  TESSERA_RETURN_IF_ERROR(setVolume(std::move(ct).value(), path));
+  return ct;
+}
+
+Status WorkstationModel::showVolume(Volume ct, const std::string& path,
+                                    const std::string& seriesUid) {
+  TESSERA_RETURN_IF_ERROR(setVolume(std::move(ct), path));
+  seriesUid_ = seriesUid;
   recent_.add(path);
   return Status();
+}
+
+Status WorkstationModel::openVolume(const std::string& path, const std::string& seriesUid) {
+  TESSERA_ASSIGN_OR_RETURN(Volume ct, readVolumeFile(path, seriesUid));
+  return showVolume(std::move(ct), path, seriesUid);
 }
 
 Status WorkstationModel::setVolume(Volume ct, const std::string& path) {
@@ -83,6 +110,7 @@ Status WorkstationModel::setVolume(Volume ct, const std::string& path) {
   }
   if (paint_.active()) paint_.end();
   TESSERA_RETURN_IF_ERROR(document_.setVolume(std::move(ct), path));
+  seriesUid_.clear();
   afterStudyChanged();
   return Status();
 }
@@ -358,6 +386,7 @@ Status WorkstationModel::saveLabels(const std::string& path) {
   TESSERA_RETURN_IF_ERROR(checkOutputPath(path));
   TESSERA_RETURN_IF_ERROR(imaging::writeLabelMap(document_.labels(), path));
   document_.markSaved(path);
+  discardRecovery();
   notify(kChangeHistory);
   return Status();
 }
@@ -404,20 +433,32 @@ Result<std::vector<std::string>> WorkstationModel::exportMeshes(
 
 // --- segmentation -------------------------------------------------------------------
 
-Status WorkstationModel::segment(const SegmentSettings& settings) {
+bool WorkstationModel::segmentationWouldReplaceEdits() const {
+  return hasImage() && !document_.paintedSinceSegmentation().empty();
+}
+
+Status WorkstationModel::segment(const SegmentSettings& settings, RerunChoice choice) {
   if (!hasImage()) return Status(StatusCode::kInvalidArgument, "Open a CT before segmenting it.");
+  if (choice == RerunChoice::kCancel)
+    return Status(StatusCode::kCancelled, "The segmentation was not started.");
   if (controller_.busy())
     return Status(StatusCode::kInvalidArgument, "A segmentation is already running.");
   TESSERA_RETURN_IF_ERROR(session_.load(settings.modelPath));
-  return startSegmentation(session_.makeJob(settings), session_.info().labels);
+  return startSegmentation(session_.makeJob(settings), session_.info().labels, choice);
 }
 
-Status WorkstationModel::startSegmentation(SegmentationJob job, const LabelTable& labels) {
+Status WorkstationModel::startSegmentation(SegmentationJob job, const LabelTable& labels,
+                                           RerunChoice choice) {
   if (!hasImage()) return Status(StatusCode::kInvalidArgument, "Open a CT before segmenting it.");
+  if (choice == RerunChoice::kCancel)
+    return Status(StatusCode::kCancelled, "The segmentation was not started.");
   if (paint_.active()) paint_.end();
   auto preview = Image<std::uint8_t>::create(document_.geometry(), 0);
   if (!preview.ok()) return preview.status();
   TESSERA_RETURN_IF_ERROR(controller_.start(document_.sharedCt(), std::move(job)));
+  runChoice_ = choice;
+  keepPainted_.clear();
+  if (choice == RerunChoice::kKeepEdits) keepPainted_ = document_.paintedSinceSegmentation();
   preview_ = std::move(preview).value();
   previewTable_ = labels.labels.empty() ? document_.labels().table : labels;
   labelTable_.resetEmpty(document_.ct(), previewTable_);
@@ -478,7 +519,10 @@ Status WorkstationModel::pollSegmentation() {
     const bool succeeded = result.ok();
     if (succeeded) {
       SegmentationOutput& output = result.value();
-      outcome = document_.replaceLabels(std::move(output.labels));
+      if (runChoice_ == RerunChoice::kKeepEdits &&
+          output.labels.labels.voxelCount() == document_.labels().labels.voxelCount())
+        keepPaintedVoxels(output.labels, document_.labels(), keepPainted_);
+      outcome = document_.applySegmentation(std::move(output.labels), "Segment");
       if (outcome.ok()) {
         // The previous block map describes another run: a dense run has none.
         document_.clearBlockMap();
@@ -496,6 +540,7 @@ Status WorkstationModel::pollSegmentation() {
     }
     if (!outcome.ok()) logError("segmentation: ", outcome.toString());
     segmentation_.message = !outcome.ok() ? "Failed" : succeeded ? "Done" : "Cancelled";
+    keepPainted_.clear();
     if (hasImage()) resetLabelTable();
   }
   if (changes) notify(changes);
@@ -506,6 +551,53 @@ Status WorkstationModel::finishSegmentation() {
   controller_.wait();
   Status outcome = pollSegmentation();
   return outcome;
+}
+
+// --- recovery -----------------------------------------------------------------------
+
+bool WorkstationModel::recoveryStale() const {
+  return recovery_.enabled() && hasUnsavedEdits() && document_.stateId() != autosavedState_;
+}
+
+Status WorkstationModel::autosave() {
+  if (!recovery_.enabled()) return Status();
+  if (!hasUnsavedEdits()) {
+    discardRecovery();
+    return Status();
+  }
+  if (!recoveryStale()) return Status();
+  TESSERA_RETURN_IF_ERROR(
+      recovery_.save(document_.labels(), document_.ctPath(), seriesUid_, document_.labelsPath()));
+  autosavedState_ = document_.stateId();
+  return Status();
+}
+
+std::optional<WorkstationModel::RecoverySnapshot> WorkstationModel::recoverySnapshot() const {
+  if (!recoveryStale()) return std::nullopt;
+  return RecoverySnapshot{document_.labels(), document_.ctPath(), seriesUid_,
+                          document_.labelsPath(), document_.stateId()};
+}
+
+void WorkstationModel::discardRecovery() {
+  recovery_.remove();
+  autosavedState_ = 0;
+}
+
+Status WorkstationModel::restoreRecovery(const RecoveryEntry& entry) {
+  auto labels = imaging::readLabelMap(entry.labelsFile);
+  if (!labels.ok()) {
+    Error error = labels.error();
+    if (error.context.empty()) error.context = entry.labelsFile;
+    return error;
+  }
+  TESSERA_RETURN_IF_ERROR(openVolume(entry.ctPath, entry.seriesUid));
+  TESSERA_RETURN_IF_ERROR(setLabels(std::move(labels).value(), entry.labelsPath));
+  document_.markUnsaved();
+  RecoveryStore::discard(entry);
+  const Status saved = autosave();
+  if (!saved.ok()) logError("recovery: ", saved.toString());
+  notify(kChangeHistory);
+  return Status();
 }
 
 }  // namespace tessera::ui

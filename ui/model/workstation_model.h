@@ -21,6 +21,7 @@
 #include "ui/model/model_session.h"
 #include "ui/model/paint_tool.h"
 #include "ui/model/recent_files.h"
+#include "ui/model/recovery.h"
 #include "ui/model/segmentation_controller.h"
 #include "ui/model/slice_image.h"
 #include "ui/model/slice_view_model.h"
@@ -66,6 +67,21 @@ struct SegmentationState {
   std::string summary;  // of the last finished run: time, mode, work skipped
 };
 
+// What a new segmentation does to labels a person painted since the last
+// one (or since loading them): the person's answer to the question asked
+// when segmentationWouldReplaceEdits().
+enum class RerunChoice {
+  kReplace,    // the result replaces every voxel
+  kKeepEdits,  // the result everywhere except the painted voxels, which keep their labels
+  kCancel,     // nothing runs
+};
+
+// `result` with each voxel of `painted` (linear indices) set to its value in
+// `current`, and the label table completed with the current table's labels
+// those voxels use. Both maps have the same geometry.
+void keepPaintedVoxels(LabelMap& result, const LabelMap& current,
+                       const std::vector<std::int64_t>& painted);
+
 class WorkstationModel {
  public:
   using Listener = std::function<void(unsigned changes)>;
@@ -83,6 +99,11 @@ class WorkstationModel {
   // Reads a NIfTI/NRRD/MetaImage file or a DICOM file or folder (seriesUid
   // picks the series; empty for the reader's default).
   Status openVolume(const std::string& path, const std::string& seriesUid = {});
+  // The two halves of openVolume, so that the reading can run on a worker
+  // thread: readVolumeFile touches no state of the model; showVolume (UI
+  // thread) makes the volume the open study and remembers the path.
+  static Result<Volume> readVolumeFile(const std::string& path, const std::string& seriesUid);
+  Status showVolume(Volume ct, const std::string& path, const std::string& seriesUid);
   // Shows a volume already in memory (tests, generated data).
   Status setVolume(Volume ct, const std::string& path);
   // A segmentation of the open CT; its geometry must match the CT's.
@@ -166,20 +187,25 @@ class WorkstationModel {
                                                 const std::string& extension) const;
 
   // --- segmentation ---------------------------------------------------------------
+  // Whether segmenting now would overwrite voxels a person painted since the
+  // last segmentation or load: then the person chooses a RerunChoice first.
+  bool segmentationWouldReplaceEdits() const;
   // Loads the settings' model (kept between runs) and segments the open CT
   // with it on a worker thread. A model that cannot be loaded is an error
-  // and changes nothing.
-  Status segment(const SegmentSettings& settings);
+  // and changes nothing. kCancel starts nothing (kCancelled).
+  Status segment(const SegmentSettings& settings, RerunChoice choice = RerunChoice::kReplace);
   ModelSession& modelSession() { return session_; }
   const ModelSession& modelSession() const { return session_; }
 
   // The seam under segment(): any job of the engine's shape. `labels` names
   // and colours the labels while they arrive (empty: the document's table).
-  // When the job succeeds its labels replace the document's (unsaved, not
-  // undoable) and its block map, if any, becomes the computed-blocks
-  // overlay; a failed or cancelled job leaves labels and block map as they
-  // were.
-  Status startSegmentation(SegmentationJob job, const LabelTable& labels = {});
+  // When the job succeeds its labels replace the document's as one undoable
+  // step "Segment" (unsaved; with kKeepEdits the voxels painted before the
+  // start keep their labels) and its block map, if any, becomes the
+  // computed-blocks overlay; a failed or cancelled job leaves labels and
+  // block map as they were.
+  Status startSegmentation(SegmentationJob job, const LabelTable& labels = {},
+                           RerunChoice choice = RerunChoice::kReplace);
   void cancelSegmentation();
   // Applies what the job delivered since the last call; returns the job's
   // error once when it failed (cancellation is not an error).
@@ -189,6 +215,32 @@ class WorkstationModel {
   Status finishSegmentation();
 
   RecentFiles& recentFiles() { return recent_; }
+
+  // --- recovery of unsaved work ---------------------------------------------------
+  // DICOM series UID of the open study; empty for single-file images.
+  const std::string& seriesUid() const { return seriesUid_; }
+  void setRecoveryStore(RecoveryStore store) { recovery_ = std::move(store); }
+  const RecoveryStore& recoveryStore() const { return recovery_; }
+  // Whether the labels have unsaved changes that the recovery slot lacks.
+  bool recoveryStale() const;
+  // Writes the unsaved labels to the recovery slot (when stale); removes the
+  // slot when nothing is unsaved.
+  Status autosave();
+  // The halves of autosave(), so that the writing can run on a worker
+  // thread: a copy of what to write (nothing when the slot is current or
+  // nothing is unsaved), then, on the UI thread, the news that it was written.
+  struct RecoverySnapshot {
+    LabelMap labels;
+    std::string ctPath, seriesUid, labelsPath;
+    std::uint64_t state = 0;
+  };
+  std::optional<RecoverySnapshot> recoverySnapshot() const;
+  void recoverySaved(std::uint64_t state) { autosavedState_ = state; }
+  // Removes this workstation's slot (clean close, or the edits discarded).
+  void discardRecovery();
+  // Opens the entry's image and its autosaved labels, marked unsaved; the
+  // entry's files are removed once the labels are back.
+  Status restoreRecovery(const RecoveryEntry& entry);
 
  private:
   void notify(unsigned changes);
@@ -218,6 +270,12 @@ class WorkstationModel {
   SegmentationState segmentation_;
   std::optional<Image<std::uint8_t>> preview_;  // labels arriving from a running job
   LabelTable previewTable_;                     // their names and colours
+  RerunChoice runChoice_ = RerunChoice::kReplace;
+  std::vector<std::int64_t> keepPainted_;  // voxels whose labels the running job keeps
+
+  std::string seriesUid_;
+  RecoveryStore recovery_;
+  std::uint64_t autosavedState_ = 0;  // document state in the recovery slot; 0: none
 };
 
 }  // namespace tessera::ui

@@ -1,9 +1,15 @@
 #include "ui/widgets/application.h"
 
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <QMessageBox>
 #include <QPalette>
+#include <QSocketNotifier>
 #include <QStyleFactory>
 
+#include <clocale>
 #include <exception>
 
 #include "core/log.h"
@@ -13,6 +19,43 @@ namespace tessera::ui {
 WorkstationApplication::WorkstationApplication(int& argc, char** argv) : QApplication(argc, argv) {
   setOrganizationName("Tessera");
   setApplicationName("Workstation");
+  std::setlocale(LC_NUMERIC, "C");
+}
+
+namespace {
+
+int terminationPipe[2] = {-1, -1};
+std::function<void()>* terminationCallback = nullptr;
+
+void onSigterm(int) {
+  const char byte = 1;
+  [[maybe_unused]] const ssize_t written = ::write(terminationPipe[1], &byte, 1);
+}
+
+}  // namespace
+
+void installTerminationHandler(std::function<void()> onTerminate) {
+  if (!terminationCallback) {
+    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, terminationPipe) != 0) {
+      logError("cannot watch for SIGTERM: socketpair failed");
+      return;
+    }
+    terminationCallback = new std::function<void()>();
+    auto* notifier = new QSocketNotifier(terminationPipe[0], QSocketNotifier::Read, qApp);
+    QObject::connect(notifier, &QSocketNotifier::activated, qApp, [notifier] {
+      notifier->setEnabled(false);
+      char byte = 0;
+      [[maybe_unused]] const ssize_t got = ::read(terminationPipe[0], &byte, 1);
+      if (*terminationCallback) (*terminationCallback)();
+      notifier->setEnabled(true);
+    });
+    struct sigaction action {};
+    action.sa_handler = onSigterm;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &action, nullptr);
+  }
+  *terminationCallback = std::move(onTerminate);
 }
 
 bool WorkstationApplication::notify(QObject* receiver, QEvent* event) {

@@ -16,8 +16,11 @@
 #include <QToolButton>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "core/log.h"
 #include "ui/widgets/label_table_widget.h"
@@ -57,6 +60,18 @@ MainWindow::MainWindow(QWidget* parent)
   connect(&surfaceWatcher_, &QFutureWatcher<LabelSurfaces>::finished, this,
           &MainWindow::onSurfacesBuilt);
 
+  model_.setRecoveryStore(RecoveryStore(recoveryDirectory(), static_cast<long>(::getpid())));
+  int autosaveDelayMs = 2000;
+  if (const char* delay = std::getenv("TESSERA_AUTOSAVE_DELAY_MS"); delay && *delay)
+    autosaveDelayMs = std::clamp(std::atoi(delay), 1, 24 * 3600 * 1000);
+  autosaveTimer_.setSingleShot(true);
+  autosaveTimer_.setInterval(autosaveDelayMs);
+  connect(&autosaveTimer_, &QTimer::timeout, this, &MainWindow::autosaveNow);
+  connect(&autosaveWatcher_, &QFutureWatcher<Status>::finished, this, &MainWindow::onAutosaved);
+  periodicAutosave_.setInterval(3 * 60 * 1000);
+  connect(&periodicAutosave_, &QTimer::timeout, this, &MainWindow::autosaveNow);
+  periodicAutosave_.start();
+
   model_.addListener([this](unsigned changes) { onModelChanged(changes); });
   loadRecentFiles();
   loadSegmentSettings();
@@ -69,11 +84,60 @@ MainWindow::~MainWindow() {
   model_.cancelSegmentation();
   (void)model_.finishSegmentation();
   surfaceWatcher_.waitForFinished();
+  autosaveWatcher_.waitForFinished();
 }
 
 // --- model → widgets ---------------------------------------------------------------
 
+void MainWindow::autosaveNow() {
+  if (autosaveWatcher_.isRunning()) {
+    autosaveTimer_.start();  // again once the write in flight is done
+    return;
+  }
+  if (!model_.hasUnsavedEdits()) {
+    model_.discardRecovery();
+    return;
+  }
+  std::optional<WorkstationModel::RecoverySnapshot> snapshot = model_.recoverySnapshot();
+  if (!snapshot) return;
+  autosaveState_ = snapshot->state;
+  const RecoveryStore store = model_.recoveryStore();
+  autosaveWatcher_.setFuture(QtConcurrent::run([store,
+                                                snapshot = std::move(*snapshot)]() -> Status {
+    try {
+      return store.save(snapshot.labels, snapshot.ctPath, snapshot.seriesUid, snapshot.labelsPath);
+    } catch (const std::exception& e) {
+      return Status(StatusCode::kInternal, e.what(), store.manifestFile());
+    }
+  }));
+}
+
+void MainWindow::onAutosaved() {
+  const Status status = autosaveWatcher_.result();
+  if (status.ok()) {
+    model_.recoverySaved(autosaveState_);
+    // Saved or discarded while the write ran: the slot must not outlive it.
+    if (!model_.hasUnsavedEdits()) model_.discardRecovery();
+    return;
+  }
+  logError("autosave: ", status.toString());
+  statusBar()->showMessage(
+      QString("Autosave failed: %1").arg(QString::fromStdString(status.toString())), 10000);
+}
+
+void MainWindow::autosaveNowAndWait() {
+  autosaveWatcher_.waitForFinished();
+  const Status status = model_.autosave();
+  if (!status.ok()) logError("autosave: ", status.toString());
+}
+
 void MainWindow::onModelChanged(unsigned changes) {
+  if ((changes & (kChangeLabels | kChangeHistory | kChangeStudy)) && !model_.strokeActive()) {
+    if (model_.recoveryStale())
+      autosaveTimer_.start();
+    else if (!model_.hasUnsavedEdits())
+      autosaveTimer_.stop();
+  }
   for (SliceViewWidget* view : sliceViews_) view->refresh(changes);
   if (changes & kChangeStudy) {
     view3d_->scene().setCt(model_.hasImage() ? model_.document().sharedCt() : nullptr);

@@ -87,7 +87,12 @@ class MainWindow : public QMainWindow {
   // Segments the open CT with these settings on a worker thread (the model
   // is loaded on first use and kept); false, with a dialog, when it cannot
   // start. The labels replace the current ones when the job succeeds.
-  bool segment(const SegmentSettings& settings);
+  bool segment(const SegmentSettings& settings, RerunChoice choice = RerunChoice::kReplace);
+  // As segment(), after asking with a non-blocking dialog (object name
+  // "segmentOverEditsDialog"; buttons "replaceEdits", "keepEdits",
+  // "cancelSegment") when the run would overwrite painted labels; false
+  // while the question is open.
+  bool segmentAsking(const SegmentSettings& settings);
   // The segmentation dialog, opened window-modal; accepting it segments.
   // Deletes itself when closed.
   SegmentDialog* openSegmentDialog();
@@ -105,6 +110,19 @@ class MainWindow : public QMainWindow {
   // Shows a non-blocking error dialog (object name "errorDialog") and
   // returns it; it deletes itself when closed. Null when headless.
   QMessageBox* showError(const QString& title, const Status& status);
+
+  // --- recovery of unsaved work (ui/model/recovery.h) -------------------------
+  // Unsaved labels are autosaved a moment after the last edit
+  // ($TESSERA_AUTOSAVE_DELAY_MS, default 2000) and every few minutes; the
+  // slot is removed after a Save or a clean close.
+  // Offers work a crashed or killed workstation left behind with a
+  // non-blocking dialog (object name "recoveryDialog"; buttons
+  // "restoreRecovery", "discardRecovery"); null when there is none.
+  QMessageBox* offerRecovery();
+  bool restoreRecovery(const RecoveryEntry& entry);
+  // SIGTERM: autosaves the unsaved labels and closes without asking,
+  // keeping the recovery slot for the next start.
+  void closeKeepingRecovery();
 
   // The series browser's choice, or nothing when cancelled. Replaceable so
   // that tests can answer for the person.
@@ -129,6 +147,11 @@ class MainWindow : public QMainWindow {
   void buildStatusBar();
 
   void onModelChanged(unsigned changes);
+  // Starts writing the recovery slot on a worker thread (at most one write
+  // at a time); autosaveNowAndWait writes it before returning.
+  void autosaveNow();
+  void autosaveNowAndWait();
+  void onAutosaved();
   void onSegmentationNews();
   void updateTitleAndActions();
   void updateSegmentationStatus();
@@ -139,6 +162,13 @@ class MainWindow : public QMainWindow {
   void applySurfaceDecision(const SurfaceDecision& decision);
   void startSurfaceBuild();
   void onSurfacesBuilt();
+
+  // Runs `work` on a worker thread while the window keeps painting and the
+  // status bar shows `what` with a busy bar (object name
+  // "backgroundProgress"). Input waits meanwhile, so nothing changes the
+  // study under the work. Defined in main_window_operations.cpp.
+  template <class T>
+  Result<T> inBackground(const QString& what, std::function<Result<T>()> work);
 
   bool openPathNow(const QString& path);
   bool openSeriesNow(const QString& folder, const std::string& seriesUid);
@@ -190,6 +220,7 @@ class MainWindow : public QMainWindow {
   QLabel* windowLabel_ = nullptr;
   QProgressBar* progress_ = nullptr;
   QToolButton* cancelButton_ = nullptr;
+  QProgressBar* backgroundProgress_ = nullptr;
 
   QTimer pollTimer_;  // coalesces segmentation news
   QElapsedTimer lastPoll_;
@@ -199,6 +230,12 @@ class MainWindow : public QMainWindow {
   QFutureWatcher<LabelSurfaces> surfaceWatcher_;
   SegmentSettings segmentSettings_;
   QStringList userModels_;
+
+  QTimer autosaveTimer_;  // restarted by each edit: saves after a burst of edits
+  QTimer periodicAutosave_;
+  QFutureWatcher<Status> autosaveWatcher_;  // the recovery write in flight
+  std::uint64_t autosaveState_ = 0;         // the document state it writes
+  bool keepRecovery_ = false;
 
   bool headless_ = false;
   bool closeConfirmed_ = false;

@@ -328,6 +328,13 @@ void MainWindow::buildStatusBar() {
   cancelButton_->hide();
   connect(cancelButton_, &QToolButton::clicked, this, [this] { model_.cancelSegmentation(); });
   statusBar()->addPermanentWidget(cancelButton_);
+  backgroundProgress_ = new QProgressBar(this);
+  backgroundProgress_->setObjectName("backgroundProgress");
+  backgroundProgress_->setRange(0, 0);
+  backgroundProgress_->setMaximumWidth(260);
+  backgroundProgress_->setTextVisible(true);
+  backgroundProgress_->hide();
+  statusBar()->addPermanentWidget(backgroundProgress_);
 }
 
 }  // namespace tessera::ui

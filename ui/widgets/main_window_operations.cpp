@@ -8,15 +8,20 @@
 #include <QDragEnterEvent>
 #include <QDropEvent>
 #include <QElapsedTimer>
+#include <QEventLoop>
 #include <QFileDialog>
 #include <QMenu>
 #include <QMessageBox>
 #include <QMimeData>
+#include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
 #include <QStatusBar>
 
+#include <QtConcurrent/QtConcurrentRun>
+
 #include <algorithm>
+#include <optional>
 
 #include "core/files.h"
 #include "imaging/io/volume_io.h"
@@ -77,6 +82,33 @@ void MainWindow::rebuildRecentMenu() {
   recentMenu_->setEnabled(!model_.recentFiles().paths().empty());
 }
 
+template <class T>
+Result<T> MainWindow::inBackground(const QString& what, std::function<Result<T>()> work) {
+  std::optional<Result<T>> out;
+  QEventLoop loop;
+  QFutureWatcher<void> watcher;
+  connect(&watcher, &QFutureWatcher<void>::finished, &loop, &QEventLoop::quit);
+  backgroundProgress_->setFormat(what);
+  backgroundProgress_->show();
+  statusBar()->showMessage(what);
+  watcher.setFuture(QtConcurrent::run([&out, &work] {
+    // No exception may leave the worker thread.
+    try {
+      out.emplace(work());
+    } catch (const std::bad_alloc&) {
+      out.emplace(Error{StatusCode::kResourceExhausted, "not enough memory", ""});
+    } catch (const std::exception& e) {
+      out.emplace(Error{StatusCode::kInternal, e.what(), ""});
+    }
+  }));
+  if (!watcher.isFinished()) loop.exec(QEventLoop::ExcludeUserInputEvents);
+  watcher.waitForFinished();
+  backgroundProgress_->hide();
+  statusBar()->clearMessage();
+  if (!out) return Error{StatusCode::kInternal, "the work on the worker thread did not finish", ""};
+  return std::move(*out);
+}
+
 bool MainWindow::openPath(const QString& path) {
   if (model_.hasUnsavedEdits()) {
     whenEditsAreSafe([this, path] { openPathNow(path); });
@@ -89,14 +121,21 @@ bool MainWindow::openPathNow(const QString& path) {
   std::optional<WaitCursor> busy(std::in_place);
   if (isDirectory(toStd(path))) {
     // A folder: the person chooses when it holds several series.
-    auto listing = listStudySeries(toStd(path));
+    const std::string folder = toStd(path);
+    auto listing = inBackground<SeriesListing>("Scanning the folder\u2026",
+                                               [folder] { return listStudySeries(folder); });
     if (!listing.ok()) return report("Could not open the folder", listing.status());
     if (listing->series.size() == 1) return openSeriesNow(path, listing->series.front().uid);
     busy.reset();
     const std::optional<std::string> uid = chooseSeries_(*listing, path);
     return uid && openSeriesNow(path, *uid);
   }
-  if (!report("Could not open the image", model_.openVolume(toStd(path)))) return false;
+  const std::string file = toStd(path);
+  auto ct = inBackground<Volume>("Reading the image\u2026",
+                                 [file] { return WorkstationModel::readVolumeFile(file, {}); });
+  if (!ct.ok()) return report("Could not open the image", ct.status());
+  if (!report("Could not open the image", model_.showVolume(std::move(ct).value(), file, {})))
+    return false;
   rememberRecent(path);
   // The 3D rendering is chosen once the surfaces are known (SurfaceSchedule):
   // volume rendering for a CT without labels, surfaces otherwise.
@@ -114,7 +153,13 @@ bool MainWindow::openSeries(const QString& folder, const std::string& seriesUid)
 
 bool MainWindow::openSeriesNow(const QString& folder, const std::string& seriesUid) {
   WaitCursor busy;
-  if (!report("Could not open the series", model_.openVolume(toStd(folder), seriesUid)))
+  const std::string dir = toStd(folder);
+  auto ct = inBackground<Volume>("Reading the series\u2026", [dir, seriesUid] {
+    return WorkstationModel::readVolumeFile(dir, seriesUid);
+  });
+  if (!ct.ok()) return report("Could not open the series", ct.status());
+  if (!report("Could not open the series",
+              model_.showVolume(std::move(ct).value(), dir, seriesUid)))
     return false;
   rememberRecent(folder);
   applySurfaceDecision(surfaces_.studyOpened());
@@ -179,20 +224,53 @@ bool MainWindow::saveScreenshot(const QString& path) {
   return report("Could not save the screenshot", file.commit());
 }
 
-bool MainWindow::segment(const SegmentSettings& settings) {
+bool MainWindow::segment(const SegmentSettings& settings, RerunChoice choice) {
   if (!model_.hasImage())
     return report("Could not segment",
                   Status(StatusCode::kInvalidArgument, "Open a CT before segmenting it."));
-  Status started;
-  {
-    // Loading a model reads its weights (once per model).
-    WaitCursor busy;
-    started = model_.segment(settings);
+  if (choice != RerunChoice::kCancel && !model_.segmentationState().running) {
+    // Loading a model reads its weights (once per model): on a worker thread.
+    ModelSession& session = model_.modelSession();
+    const std::string modelPath = settings.modelPath;
+    auto loaded =
+        inBackground<bool>("Loading the model\u2026", [&session, modelPath]() -> Result<bool> {
+          TESSERA_RETURN_IF_ERROR(session.load(modelPath));
+          return true;
+        });
+    if (!loaded.ok()) return report("Could not segment", loaded.status());
   }
+  const Status started = model_.segment(settings, choice);
   if (!report("Could not segment", started)) return false;
   segmentSettings_ = settings;
   storeSegmentSettings();
   return true;
+}
+
+bool MainWindow::segmentAsking(const SegmentSettings& settings) {
+  if (!model_.segmentationWouldReplaceEdits() || headless_) return segment(settings);
+  auto* box = new QMessageBox(QMessageBox::Question, "Segment again",
+                              "You painted labels since the last segmentation.", {}, this);
+  box->setObjectName("segmentOverEditsDialog");
+  box->setInformativeText(
+      "Replace them with the new result, or keep your edits where you painted and take the new "
+      "result everywhere else? Either can be undone in one step.");
+  QPushButton* replace = box->addButton("Replace", QMessageBox::DestructiveRole);
+  replace->setObjectName("replaceEdits");
+  QPushButton* keep = box->addButton("Keep my edits where I painted", QMessageBox::AcceptRole);
+  keep->setObjectName("keepEdits");
+  QPushButton* cancel = box->addButton(QMessageBox::Cancel);
+  cancel->setObjectName("cancelSegment");
+  box->setDefaultButton(keep);
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  connect(box, &QMessageBox::finished, this, [this, box, replace, keep, settings](int) {
+    const QAbstractButton* clicked = box->clickedButton();
+    const RerunChoice choice = clicked == replace ? RerunChoice::kReplace
+                               : clicked == keep  ? RerunChoice::kKeepEdits
+                                                  : RerunChoice::kCancel;
+    if (choice != RerunChoice::kCancel) segment(settings, choice);
+  });
+  box->open();
+  return false;
 }
 
 SegmentDialog* MainWindow::openSegmentDialog() {
@@ -206,7 +284,7 @@ SegmentDialog* MainWindow::openSegmentDialog() {
   connect(dialog, &QDialog::accepted, this, [this, dialog] {
     userModels_ = dialog->userModels();
     storeSegmentSettings();
-    segment(dialog->settings());
+    segmentAsking(dialog->settings());
   });
   dialog->open();
   return dialog;
@@ -291,7 +369,56 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     return;
   }
   model_.cancelSegmentation();
+  autosaveTimer_.stop();
+  autosaveWatcher_.waitForFinished();
+  if (!keepRecovery_) model_.discardRecovery();
   event->accept();
+}
+
+void MainWindow::closeKeepingRecovery() {
+  autosaveNowAndWait();
+  keepRecovery_ = true;
+  closeConfirmed_ = true;
+  for (QWidget* w : findChildren<QMessageBox*>()) w->close();
+  close();
+}
+
+QMessageBox* MainWindow::offerRecovery() {
+  const std::vector<RecoveryEntry> found = model_.recoveryStore().orphans();
+  if (found.empty() || headless_) return nullptr;
+  const RecoveryEntry entry = found.front();
+  auto* box = new QMessageBox(QMessageBox::Question, "Recover unsaved work",
+                              "Tessera was not closed properly; edits that were not saved can be "
+                              "recovered.",
+                              {}, this);
+  box->setObjectName("recoveryDialog");
+  box->setInformativeText(
+      QString("Image: %1\nAutosaved: %2")
+          .arg(QString::fromStdString(entry.ctPath), QString::fromStdString(entry.savedAt)));
+  QPushButton* restore = box->addButton("Restore", QMessageBox::AcceptRole);
+  restore->setObjectName("restoreRecovery");
+  QPushButton* discard = box->addButton("Discard", QMessageBox::DestructiveRole);
+  discard->setObjectName("discardRecovery");
+  box->setDefaultButton(restore);
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  connect(box, &QMessageBox::finished, this, [this, box, restore, discard, entry](int) {
+    const QAbstractButton* clicked = box->clickedButton();
+    if (clicked == restore)
+      whenEditsAreSafe([this, entry] { restoreRecovery(entry); });
+    else if (clicked == discard)
+      RecoveryStore::discard(entry);
+  });
+  box->open();
+  return box;
+}
+
+bool MainWindow::restoreRecovery(const RecoveryEntry& entry) {
+  std::optional<WaitCursor> busy(std::in_place);
+  if (!report("Could not restore the unsaved work", model_.restoreRecovery(entry))) return false;
+  rememberRecent(QString::fromStdString(entry.ctPath));
+  applySurfaceDecision(surfaces_.studyOpened());
+  statusBar()->showMessage("Unsaved work restored; save it to keep it.", 10000);
+  return true;
 }
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* event) {

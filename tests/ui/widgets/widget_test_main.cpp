@@ -37,11 +37,19 @@ int main(int argc, char** argv) {
       QDir::temp().filePath(QString("tessera_widget_tests_settings_%1").arg(::getpid()));
   QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, settingsDir);
 
+  // Autosaved work goes to a throw-away folder too, unless a test that
+  // starts this binary as a child names one.
+  const QString recoveryDir =
+      QDir::temp().filePath(QString("tessera_widget_tests_recovery_%1").arg(::getpid()));
+  const bool ownRecoveryDir = !std::getenv("TESSERA_RECOVERY_DIR");
+  if (ownRecoveryDir) setenv("TESSERA_RECOVERY_DIR", recoveryDir.toLocal8Bit().constData(), 1);
+
   tessera::ui::VtkHostWidget::setDefaultSurfaceFormat();
   tessera::ui::WorkstationApplication app(argc, argv);
   app.setOrganizationName("TesseraTests");
   tessera::ui::applyDarkTheme(app);
   const int result = RUN_ALL_TESTS();
   QDir(settingsDir).removeRecursively();
+  if (ownRecoveryDir) QDir(recoveryDir).removeRecursively();
   return result;
 }
