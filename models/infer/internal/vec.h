@@ -1,6 +1,9 @@
 // 16-float vectors for the inference kernels: AVX-512 intrinsics where the
 // build targets AVX-512 (broadcasts straight from memory, explicit FMA), GCC
 // vector extensions elsewhere so the same kernels build for AVX2 or SSE.
+// In the namespace of the instruction set being compiled (TESSERA_KERNEL_ISA,
+// see kernels.h), so that the inline functions of one set's objects never
+// stand in for another's at link time.
 #pragma once
 
 #include <cstring>
@@ -9,7 +12,7 @@
 #include <immintrin.h>
 #endif
 
-namespace tessera::models::infer {
+namespace tessera::models::infer::TESSERA_KERNEL_ISA {
 
 #if defined(__AVX512F__)
 using Vec16 = __m512;
@@ -55,4 +58,4 @@ inline Vec16 zero16() {
 }
 #endif
 
-}  // namespace tessera::models::infer
+}  // namespace tessera::models::infer::TESSERA_KERNEL_ISA

@@ -4,7 +4,7 @@
 #include "models/infer/internal/kernels.h"
 #include "models/infer/internal/vec.h"
 
-namespace tessera::models::infer {
+namespace tessera::models::infer::TESSERA_KERNEL_ISA {
 
 Conv2d3x3Weights packConv2d3x3(const float* weight, const float* bias, const float* scale,
                                const float* shift, int cout, int cin) {
@@ -104,4 +104,4 @@ void conv2d3x3Rows(const Conv2d3x3Weights& w, const FeatureMap& in, FeatureMap& 
   }
 }
 
-}  // namespace tessera::models::infer
+}  // namespace tessera::models::infer::TESSERA_KERNEL_ISA

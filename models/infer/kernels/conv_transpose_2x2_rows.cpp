@@ -4,7 +4,7 @@
 #include "models/infer/internal/kernels.h"
 #include "models/infer/internal/vec.h"
 
-namespace tessera::models::infer {
+namespace tessera::models::infer::TESSERA_KERNEL_ISA {
 
 ConvTranspose2x2Weights packConvTranspose2x2(const float* weight, const float* bias, int cin,
                                              int cout) {
@@ -80,4 +80,4 @@ void convTranspose2x2Rows(const ConvTranspose2x2Weights& w, const FeatureMap& in
     }
 }
 
-}  // namespace tessera::models::infer
+}  // namespace tessera::models::infer::TESSERA_KERNEL_ISA
