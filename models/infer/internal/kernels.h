@@ -7,8 +7,8 @@
 // Adjacent active blocks form one RowRun, which packs many small blocks
 // together at coarse levels.
 //
-// Written on the 16-float vectors of vec.h (AVX-512 intrinsics, or GCC
-// vector extensions that the compiler flags turn into AVX2 or SSE code).
+// Written on the 16-float vectors of vec.h (one zmm, two ymm or four xmm
+// registers, by the instruction set being compiled).
 // Batch norm is folded into the weights and bias; ReLU is fused into the
 // epilogue.
 //

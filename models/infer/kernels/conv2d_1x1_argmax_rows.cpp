@@ -63,7 +63,7 @@ void conv2d1x1ArgmaxTile(const Conv2d1x1ArgmaxWeights& w, const FeatureMap& in, 
 
 using TileFn = void (*)(const Conv2d1x1ArgmaxWeights&, const FeatureMap&, int, int, std::uint8_t*,
                         float*, float*);
-constexpr int kMaxPixels = 24;
+constexpr int kMaxPixels = kAccumulators;
 
 template <std::size_t... I>
 constexpr std::array<TileFn, sizeof...(I)> makeTable(std::index_sequence<I...>) {
