@@ -6,6 +6,7 @@
 #include "core/json.h"
 #include "core/parallel.h"
 #include "imaging/phantom/phantom.h"
+#include "models/infer/kernel_isa.h"
 #include "models/pipeline/benchmark.h"
 #include "models/pipeline/model_store.h"
 
@@ -51,6 +52,10 @@ int runBench(const Args& args) {
     if (!found.ok()) return fail(found.error());
     modelPath = *found;
   }
+  // The kernels' instruction set (TESSERA_ISA may force one; a refused one fails here).
+  const Result<models::infer::KernelIsa> isa = models::infer::kernelIsa();
+  if (!isa.ok()) return fail(isa.error());
+  const char* isaName = models::infer::kernelIsaName(*isa);
   auto model = models::loadModel(modelPath);
   if (!model.ok()) return fail(model.error());
   models::Segmenter segmenter(*model);
@@ -58,11 +63,12 @@ int runBench(const Args& args) {
 
   JsonWriter json;
   json.beginObject().field("model", modelPath).field("threads", static_cast<std::int64_t>(threads));
+  json.field("kernels", std::string(isaName));
   std::printf(
       "Tessera bench: %s, %lld threads, %lld slices per phantom, best of %lld runs; "
-      "settling %s, detector dilation %lld\n\n",
+      "settling %s, detector dilation %lld; kernels %s\n\n",
       modelPath.c_str(), threads, slices, repeats, models::settlingName(sparseOptions.settling),
-      dilation);
+      dilation, isaName);
   json.field("settle", std::string(models::settlingName(sparseOptions.settling)));
   json.field("dilation", static_cast<std::int64_t>(dilation));
   std::printf("%-6s %5s %5s %6s | %9s %9s %7s | %6s | %6s %6s | %6s %6s\n", "family", "occ", "body",

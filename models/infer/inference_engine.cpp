@@ -85,6 +85,7 @@ Result<std::unique_ptr<InferenceEngine>> InferenceEngine::create(const Model& mo
                                                                  int height,
                                                                  const EngineOptions& options) {
   TESSERA_RETURN_IF_ERROR(model.info.validate());
+  if (const Result<KernelIsa> isa = kernelIsa(); !isa.ok()) return isa.error();
   const UNetConfig& a = model.info.architecture;
   if (a.baseWidth % 16 != 0)
     return Error{StatusCode::kUnsupported,

@@ -2,7 +2,7 @@
 // it prints figures and ratios and never fails on them).
 //
 //   tessera_bench_engine [--threads 2] [--batch 8] [--size 512] [--repeats 2]
-//                        [--skip-training] [--skip-inference]
+//                        [--skip-training] [--skip-inference] [--engine-only]
 //
 // For the default architecture (base 16, 4 levels, 8 heads, 3 input
 // channels, 10 classes) on the CPU backend:
@@ -10,7 +10,9 @@
 //   2. dense inference through UNet::forward per 512×512 slice (batch norm
 //      not folded), GFLOP/s and % of peak;
 //   3. every 3×3 convolution of the network on its own (GFLOP/s);
-//   4. one training step (forward + loss + backward) of a batch per
+//   4. dense slices through the block-sparse inference engine (batch norm
+//      folded; its kernels on the instruction set of kernelIsa(), printed);
+//   5. one training step (forward + loss + backward) of a batch per
 //      checkpointing mode: time and engine-allocator peak, as ratios to none.
 // Inference and the plain training step also print where the time goes,
 // per op kind.
@@ -29,6 +31,8 @@
 #include "core/memory.h"
 #include "core/parallel.h"
 #include "models/backend/backend.h"
+#include "models/infer/inference_engine.h"
+#include "models/infer/kernel_isa.h"
 #include "models/net/unet.h"
 
 namespace tessera::models {
@@ -49,29 +53,29 @@ double bestOf(int repeats, const std::function<void()>& f) {
 }
 
 // Independent FMA chains per thread, enough to hide the FMA latency on two
-// ports: an upper bound no real kernel reaches.
+// ports: an upper bound no real kernel reaches. Compiled for AVX-512 whatever
+// the build targets, run only where the CPU has it.
+__attribute__((target("avx512f"))) void fmaChains(float* sink, std::int64_t iterations) {
+  constexpr int kChains = 16;
+  __m512 acc[kChains];
+  for (int k = 0; k < kChains; ++k) acc[k] = _mm512_set1_ps(static_cast<float>(k));
+  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+  for (std::int64_t i = 0; i < iterations; ++i)
+    for (int k = 0; k < kChains; ++k) acc[k] = _mm512_fmadd_ps(acc[k], a, b);
+  for (int k = 1; k < kChains; ++k) acc[0] = _mm512_add_ps(acc[0], acc[k]);
+  _mm512_storeu_ps(sink, acc[0]);
+}
+
 double peakGflops(int threads) {
   constexpr int kChains = 16;
   constexpr std::int64_t kIterations = 20'000'000;
+  if (!__builtin_cpu_supports("avx512f")) return 0.0;
   std::vector<float> sink(static_cast<std::size_t>(threads) * 16);
   const double t = seconds([&] {
-    parallelFor(0, threads, [&](std::int64_t thread) {
-#if defined(__AVX512F__)
-      __m512 acc[kChains];
-      for (int k = 0; k < kChains; ++k) acc[k] = _mm512_set1_ps(static_cast<float>(k));
-      const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-      for (std::int64_t i = 0; i < kIterations; ++i)
-        for (int k = 0; k < kChains; ++k) acc[k] = _mm512_fmadd_ps(acc[k], a, b);
-      for (int k = 1; k < kChains; ++k) acc[0] = _mm512_add_ps(acc[0], acc[k]);
-      _mm512_storeu_ps(sink.data() + thread * 16, acc[0]);
-#endif
-    });
+    parallelFor(0, threads,
+                [&](std::int64_t thread) { fmaChains(sink.data() + thread * 16, kIterations); });
   });
-#if defined(__AVX512F__)
   return 2.0 * 16 * kChains * kIterations * threads / t / 1e9;
-#else
-  return 0.0;
-#endif
 }
 
 // Forwards every op to another backend and adds up wall time per op kind.
@@ -218,6 +222,7 @@ struct Options {
   int repeats = 2;
   bool training = true;
   bool inference = true;
+  bool engine = true;
 };
 
 bool parse(int argc, char** argv, Options* o) {
@@ -238,14 +243,58 @@ bool parse(int argc, char** argv, Options* o) {
     }
     if (a == "--skip-inference") {
       o->inference = false;
+      o->engine = false;
+      continue;
+    }
+    if (a == "--engine-only") {
+      o->inference = o->training = false;
       continue;
     }
     std::fprintf(stderr,
                  "usage: tessera_bench_engine [--threads N] [--batch N] [--size PIXELS] "
-                 "[--repeats N] [--skip-training] [--skip-inference]\n");
+                 "[--repeats N] [--skip-training] [--skip-inference] [--engine-only]\n");
     return false;
   }
   return o->size % 16 == 0;
+}
+
+// Dense slices of random HU through the inference engine, fresh weights of
+// the default architecture; the time per slice does not depend on them.
+int benchEngine(const UNetConfig& config, const Options& o, double peak) {
+  ModelInfo info;
+  info.architecture = config;
+  for (int c = 0; c < config.classes; ++c)
+    info.labels.labels.push_back({static_cast<std::uint8_t>(c), "class " + std::to_string(c), {}});
+  Result<Model> model = makeModel(info, 1);
+  if (!model.ok()) {
+    std::fprintf(stderr, "tessera_bench_engine: %s\n", model.error().toString().c_str());
+    return 1;
+  }
+  auto engine = infer::InferenceEngine::create(*model, o.size, o.size);
+  if (!engine.ok()) {
+    std::fprintf(stderr, "tessera_bench_engine: %s\n", engine.error().toString().c_str());
+    return 1;
+  }
+  const std::size_t pixels = static_cast<std::size_t>(o.size) * o.size;
+  std::vector<std::int16_t> hu(pixels * config.inputChannels);
+  std::uint64_t state = 7;
+  for (auto& v : hu) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    v = static_cast<std::int16_t>(static_cast<int>((state >> 33) % 2400) - 1100);
+  }
+  std::vector<const std::int16_t*> slices;
+  for (int c = 0; c < config.inputChannels; ++c) slices.push_back(hu.data() + c * pixels);
+  std::vector<std::uint8_t> labels(pixels);
+  const BlockMask all((*engine)->grid(), true);
+  infer::SliceStats stats;
+  const double t = bestOf(o.repeats, [&] { (*engine)->run(slices, all, labels.data(), &stats); });
+  std::printf("\nInference engine, dense %dx%d slice (BN folded), best of %d, kernels %s\n", o.size,
+              o.size, o.repeats, infer::kernelIsaName(*infer::kernelIsa()));
+  std::printf("  %.1f ms per slice, %.2f GFLOP, %.1f GFLOP/s", t * 1e3, stats.flops / 1e9,
+              stats.flops / t / 1e9);
+  if (peak > 0) std::printf(", %.1f %% of peak", 100.0 * stats.flops / t / 1e9 / peak);
+  std::printf("\n");
+  return 0;
 }
 
 void benchInference(TimedBackend& cpu, const UNetConfig& config, UNet& net, const Options& o,
@@ -363,6 +412,7 @@ int run(int argc, char** argv) {
   auto backend = makeCpuBackend();
   TimedBackend cpu(*backend);
   if (o.inference) benchInference(cpu, config, net, o, peak);
+  if (o.engine && benchEngine(config, o, peak) != 0) return 1;
   if (o.training) benchTraining(cpu, config, net, o);
   return 0;
 }

@@ -7,9 +7,16 @@
 // Adjacent active blocks form one RowRun, which packs many small blocks
 // together at coarse levels.
 //
-// Written on the 16-float vectors of vec.h (AVX-512 intrinsics, or GCC
-// vector extensions that -march turns into AVX2 or SSE code). Batch norm
-// is folded into the weights and bias; ReLU is fused into the epilogue.
+// Written on the 16-float vectors of vec.h (one zmm, two ymm or four xmm
+// registers, by the instruction set being compiled).
+// Batch norm is folded into the weights and bias; ReLU is fused into the
+// epilogue.
+//
+// Each kernel source is compiled once per instruction set (KernelIsa), into
+// namespace infer::avx512, infer::avx2 or infer::generic, with that set's
+// flags (models/CMakeLists.txt). The functions declared here in namespace
+// infer dispatch through the KernelSet of kernelIsa(); weight packing does
+// not depend on the set.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +24,7 @@
 
 #include "core/memory.h"
 #include "models/infer/feature_map.h"
+#include "models/infer/kernel_isa.h"
 
 namespace tessera::models::infer {
 
@@ -85,5 +93,43 @@ void conv2d1x1ArgmaxRows(const Conv2d1x1ArgmaxWeights& w, const FeatureMap& in, 
 // ref::maxPool2x2: output row run.y, columns [x0, x0+length) from input rows
 // 2y, 2y+1, every channel block of `out`.
 void maxPool2x2Rows(const FeatureMap& in, FeatureMap& out, RowRun run);
+
+// The kernels of one instruction set, as compiled in namespace infer::<set>.
+struct KernelSet {
+  KernelIsa isa;
+  decltype(&conv2d3x3Rows) conv2d3x3;
+  decltype(&convTranspose2x2Rows) convTranspose2x2;
+  decltype(&conv2d1x1ArgmaxRows) conv2d1x1Argmax;
+  decltype(&maxPool2x2Rows) maxPool2x2;
+};
+// Any set, supported or not (tests compare the sets); calling a function of
+// a set the CPU lacks (cpuSupports) is an illegal instruction.
+const KernelSet& kernelSet(KernelIsa isa);
+
+// Declarations of the functions above for each set's namespace.
+#define TESSERA_INFER_KERNEL_DECLARATIONS                                                          \
+  Conv2d3x3Weights packConv2d3x3(const float* weight, const float* bias, const float* scale,       \
+                                 const float* shift, int cout, int cin);                           \
+  void conv2d3x3Rows(const Conv2d3x3Weights& w, const FeatureMap& in, FeatureMap& out, RowRun run, \
+                     int ocbBegin, int ocbEnd, bool relu);                                         \
+  ConvTranspose2x2Weights packConvTranspose2x2(const float* weight, const float* bias, int cin,    \
+                                               int cout);                                          \
+  void convTranspose2x2Rows(const ConvTranspose2x2Weights& w, const FeatureMap& in,                \
+                            FeatureMap& out, RowRun run, int ocbBegin, int ocbEnd);                \
+  Conv2d1x1ArgmaxWeights packConv2d1x1Argmax(const float* weight, const float* bias, int classes,  \
+                                             int cin);                                             \
+  void conv2d1x1ArgmaxRows(const Conv2d1x1ArgmaxWeights& w, const FeatureMap& in, RowRun run,      \
+                           std::uint8_t* labelsRow, float* marginRow, float* logitsRow);           \
+  void maxPool2x2Rows(const FeatureMap& in, FeatureMap& out, RowRun run);
+namespace generic {
+TESSERA_INFER_KERNEL_DECLARATIONS
+}
+namespace avx2 {
+TESSERA_INFER_KERNEL_DECLARATIONS
+}
+namespace avx512 {
+TESSERA_INFER_KERNEL_DECLARATIONS
+}
+#undef TESSERA_INFER_KERNEL_DECLARATIONS
 
 }  // namespace tessera::models::infer

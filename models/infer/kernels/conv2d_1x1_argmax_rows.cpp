@@ -5,7 +5,7 @@
 #include "models/infer/internal/kernels.h"
 #include "models/infer/internal/vec.h"
 
-namespace tessera::models::infer {
+namespace tessera::models::infer::TESSERA_KERNEL_ISA {
 
 Conv2d1x1ArgmaxWeights packConv2d1x1Argmax(const float* weight, const float* bias, int classes,
                                            int cin) {
@@ -63,7 +63,7 @@ void conv2d1x1ArgmaxTile(const Conv2d1x1ArgmaxWeights& w, const FeatureMap& in, 
 
 using TileFn = void (*)(const Conv2d1x1ArgmaxWeights&, const FeatureMap&, int, int, std::uint8_t*,
                         float*, float*);
-constexpr int kMaxPixels = 24;
+constexpr int kMaxPixels = kAccumulators;
 
 template <std::size_t... I>
 constexpr std::array<TileFn, sizeof...(I)> makeTable(std::index_sequence<I...>) {
@@ -84,4 +84,4 @@ void conv2d1x1ArgmaxRows(const Conv2d1x1ArgmaxWeights& w, const FeatureMap& in, 
   }
 }
 
-}  // namespace tessera::models::infer
+}  // namespace tessera::models::infer::TESSERA_KERNEL_ISA

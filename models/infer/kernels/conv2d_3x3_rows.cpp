@@ -4,7 +4,7 @@
 #include "models/infer/internal/kernels.h"
 #include "models/infer/internal/vec.h"
 
-namespace tessera::models::infer {
+namespace tessera::models::infer::TESSERA_KERNEL_ISA {
 
 Conv2d3x3Weights packConv2d3x3(const float* weight, const float* bias, const float* scale,
                                const float* shift, int cout, int cin) {
@@ -70,9 +70,9 @@ void conv2d3x3Tile(const Conv2d3x3Weights& w, const FeatureMap& in, FeatureMap& 
 using TileFn = void (*)(const Conv2d3x3Weights&, const FeatureMap&, FeatureMap&, int, int, int,
                         bool);
 
-// Widest tiles that keep the accumulators in 32 vector registers.
-constexpr int kMaxPixels1 = 24;  // one output block
-constexpr int kMaxPixels2 = 12;  // two output blocks
+// Widest tiles that keep the accumulators in registers (24 and 12 pixels on AVX-512).
+constexpr int kMaxPixels1 = kAccumulators;      // one output block
+constexpr int kMaxPixels2 = kAccumulators / 2;  // two output blocks
 
 template <int OCB, std::size_t... I>
 constexpr std::array<TileFn, sizeof...(I)> makeTable(std::index_sequence<I...>) {
@@ -104,4 +104,4 @@ void conv2d3x3Rows(const Conv2d3x3Weights& w, const FeatureMap& in, FeatureMap& 
   }
 }
 
-}  // namespace tessera::models::infer
+}  // namespace tessera::models::infer::TESSERA_KERNEL_ISA

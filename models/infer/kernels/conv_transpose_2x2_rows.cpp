@@ -4,7 +4,7 @@
 #include "models/infer/internal/kernels.h"
 #include "models/infer/internal/vec.h"
 
-namespace tessera::models::infer {
+namespace tessera::models::infer::TESSERA_KERNEL_ISA {
 
 ConvTranspose2x2Weights packConvTranspose2x2(const float* weight, const float* bias, int cin,
                                              int cout) {
@@ -59,7 +59,8 @@ void convTranspose2x2Tile(const ConvTranspose2x2Weights& w, const FeatureMap& in
 
 using TileFn = void (*)(const ConvTranspose2x2Weights&, const FeatureMap&, FeatureMap&, int, int,
                         int);
-constexpr int kMaxPixels = 6;  // 4 taps × 6 pixels = 24 accumulators
+// 4 taps × 6 pixels = 24 accumulators on AVX-512; one pixel at least.
+constexpr int kMaxPixels = kAccumulators >= 8 ? kAccumulators / 4 : 1;
 
 template <std::size_t... I>
 constexpr std::array<TileFn, sizeof...(I)> makeTable(std::index_sequence<I...>) {
@@ -80,4 +81,4 @@ void convTranspose2x2Rows(const ConvTranspose2x2Weights& w, const FeatureMap& in
     }
 }
 
-}  // namespace tessera::models::infer
+}  // namespace tessera::models::infer::TESSERA_KERNEL_ISA

@@ -1,7 +1,7 @@
 #include "models/infer/internal/kernels.h"
 #include "models/infer/internal/vec.h"
 
-namespace tessera::models::infer {
+namespace tessera::models::infer::TESSERA_KERNEL_ISA {
 
 void maxPool2x2Rows(const FeatureMap& in, FeatureMap& out, RowRun run) {
   for (int cb = 0; cb < out.channelBlocks(); ++cb) {
@@ -16,4 +16,4 @@ void maxPool2x2Rows(const FeatureMap& in, FeatureMap& out, RowRun run) {
   }
 }
 
-}  // namespace tessera::models::infer
+}  // namespace tessera::models::infer::TESSERA_KERNEL_ISA

@@ -1,18 +1,24 @@
-# Checks which vector registers the inference kernels linked into a binary
-# use, from its disassembly. Run as:
-#   cmake -DOBJDUMP=<objdump> -DBINARY=<test binary> -DEXPECT_ZMM=OFF|ON -P check_kernel_isa.cmake
-# EXPECT_ZMM=OFF: no function in tessera::models::infer may touch a zmm
-# register (the kernels were built without AVX-512). EXPECT_ZMM=ON: the
-# kernels must use zmm registers (an AVX-512 build).
+# Checks which vector registers the inference kernels in a binary or in
+# object files use, from their disassembly. Run as:
+#   cmake -DOBJDUMP=<objdump> -DBINARY=<file>[|<file>...] -DEXPECT_ZMM=OFF|ON
+#         [-DEXCLUDE=<text>] -P check_kernel_isa.cmake
+# EXPECT_ZMM=OFF: no function in tessera::models::infer (except those whose
+# name contains EXCLUDE) may touch a zmm register (the kernels were built
+# without AVX-512). EXPECT_ZMM=ON: the kernels must use zmm registers.
 if(NOT OBJDUMP OR NOT BINARY)
   message(FATAL_ERROR "pass -DOBJDUMP=<objdump> -DBINARY=<binary>")
+endif()
+string(REPLACE "|" ";" files "${BINARY}")
+set(skip "")
+if(EXCLUDE)
+  set(skip " && $0 !~ /${EXCLUDE}/")
 endif()
 
 # awk prints "F <function>" for every function of the namespace and
 # "Z <function>" for each of its instructions naming a zmm register.
 execute_process(
-  COMMAND ${OBJDUMP} -d -C --no-show-raw-insn ${BINARY}
-  COMMAND awk "/^[0-9a-f]+ <.*>:$/ { fn = \"\"; if ($0 ~ /tessera::models::infer::/) { fn = $0; print \"F \" fn } next } fn != \"\" && /zmm/ { print \"Z \" fn }"
+  COMMAND ${OBJDUMP} -d -C --no-show-raw-insn ${files}
+  COMMAND awk "/^[0-9a-f]+ <.*>:$/ { fn = \"\"; if ($0 ~ /tessera::models::infer::/${skip}) { fn = $0; print \"F \" fn } next } fn != \"\" && /zmm/ { print \"Z \" fn }"
   OUTPUT_VARIABLE listing
   RESULT_VARIABLE status)
 if(NOT status EQUAL 0)

@@ -18,9 +18,10 @@
 // FMA, errs by at most n·2⁻²⁴·M; the tests allow 2·n·2⁻²⁴·M, which a single
 // wrong or missing term (≈ M/n) exceeds. Max pooling must match exactly.
 //
-// This file is compiled twice: into tessera_nn_tests with the build's vector
-// ISA, and into tessera_nn_kernel_fallback_tests with the kernels built
-// without AVX-512 (the GCC vector-extension branch of vec.h).
+// Every case runs on each instruction set's build of the kernels (KernelSet:
+// avx512, avx2, generic; skipped, with the reason, where the CPU lacks the
+// set), the reference op remaining the oracle; InferenceKernels.*MatchesAvx512
+// also compares each set with the AVX-512 one.
 #include "models/infer/internal/kernels.h"
 
 #include <gtest/gtest.h>
@@ -37,6 +38,15 @@
 
 namespace tessera::models::infer {
 namespace {
+
+class InferenceKernels : public ::testing::TestWithParam<KernelIsa> {
+ protected:
+  void SetUp() override {
+    if (!cpuSupports(GetParam()))
+      GTEST_SKIP() << "this CPU cannot run the " << kernelIsaName(GetParam()) << " kernels";
+  }
+  const KernelSet& kernels() const { return kernelSet(GetParam()); }
+};
 
 constexpr int kChannelCounts[] = {3, 16, 20, 48};
 constexpr int kMaxRunLength = 25;  // longer than every kernel's widest tile
@@ -160,7 +170,7 @@ std::string describe(std::uint64_t seed, int cin, int cout, RowRun run, int ocbB
 
 // --- conv2d 3×3 (+ folded batch norm, ReLU) ---------------------------------
 
-TEST(InferenceKernels, Conv2d3x3RowsMatchesReferenceConv2d) {
+TEST_P(InferenceKernels, Conv2d3x3RowsMatchesReferenceConv2d) {
   const int width = kMaxRunLength + 4, height = 6;
   for (int cin : kChannelCounts)
     for (int cout : kChannelCounts)
@@ -216,7 +226,7 @@ TEST(InferenceKernels, Conv2d3x3RowsMatchesReferenceConv2d) {
                                std::to_string(relu) + " folded " + std::to_string(folded) +
                                " output view at block " + std::to_string(viewFirst));
                   restore(parent, before);
-                  conv2d3x3Rows(packed, in, out, run, ocbBegin, ocbEnd, relu);
+                  kernels().conv2d3x3(packed, in, out, run, ocbBegin, ocbEnd, relu);
                   ASSERT_TRUE(checkWrites(parent, before, viewFirst + ocbBegin, viewFirst + ocbEnd,
                                           {run.y, run.y + 1, run.x0, run.x0 + run.length},
                                           relu ? expectedRelu : expected, tolerance, cout,
@@ -228,7 +238,7 @@ TEST(InferenceKernels, Conv2d3x3RowsMatchesReferenceConv2d) {
 
 // --- convTranspose 2×2, stride 2 --------------------------------------------
 
-TEST(InferenceKernels, ConvTranspose2x2RowsMatchesReferenceConvTranspose) {
+TEST_P(InferenceKernels, ConvTranspose2x2RowsMatchesReferenceConvTranspose) {
   const int width = kMaxRunLength + 2, height = 4;
   for (int cin : kChannelCounts)
     for (int cout : kChannelCounts)
@@ -264,7 +274,7 @@ TEST(InferenceKernels, ConvTranspose2x2RowsMatchesReferenceConvTranspose) {
                 SCOPED_TRACE(describe(seed, cin, cout, run, ocbBegin, ocbEnd) + " bias " +
                              std::to_string(withBias) + " output view " + std::to_string(view));
                 restore(parent, before);
-                convTranspose2x2Rows(packed, in, out, run, ocbBegin, ocbEnd);
+                kernels().convTranspose2x2(packed, in, out, run, ocbBegin, ocbEnd);
                 ASSERT_TRUE(
                     checkWrites(parent, before, ocbBegin, ocbEnd,
                                 {2 * run.y, 2 * run.y + 2, 2 * run.x0, 2 * (run.x0 + run.length)},
@@ -276,7 +286,7 @@ TEST(InferenceKernels, ConvTranspose2x2RowsMatchesReferenceConvTranspose) {
 
 // --- max pooling 2×2, stride 2 ----------------------------------------------
 
-TEST(InferenceKernels, MaxPool2x2RowsMatchesReferenceMaxPoolExactly) {
+TEST_P(InferenceKernels, MaxPool2x2RowsMatchesReferenceMaxPoolExactly) {
   const int width = kMaxRunLength + 2, height = 4;  // output size
   for (int channels : kChannelCounts)
     for (bool view :
@@ -298,7 +308,7 @@ TEST(InferenceKernels, MaxPool2x2RowsMatchesReferenceMaxPoolExactly) {
           SCOPED_TRACE(describe(seed, channels, channels, run, 0, blocks) + " input view " +
                        std::to_string(view));
           restore(out, before);
-          maxPool2x2Rows(in, out, run);
+          kernels().maxPool2x2(in, out, run);
           ASSERT_TRUE(checkWrites(out, before, 0, blocks,
                                   {run.y, run.y + 1, run.x0, run.x0 + run.length}, expected, exact,
                                   channels));
@@ -308,7 +318,7 @@ TEST(InferenceKernels, MaxPool2x2RowsMatchesReferenceMaxPoolExactly) {
 
 // --- conv2d 1×1 fused with argmax -------------------------------------------
 
-TEST(InferenceKernels, Conv2d1x1ArgmaxRowsMatchesReferenceConv2dAndArgmax) {
+TEST_P(InferenceKernels, Conv2d1x1ArgmaxRowsMatchesReferenceConv2dAndArgmax) {
   const int width = kMaxRunLength + 4, height = 5;
   constexpr float kSentinel = -777.0f;
   constexpr std::uint8_t kLabelSentinel = 0xAB;
@@ -335,9 +345,10 @@ TEST(InferenceKernels, Conv2d1x1ArgmaxRowsMatchesReferenceConv2dAndArgmax) {
           SCOPED_TRACE(describe(seed, cin, classes, run, 0, 1));
           std::vector<std::uint8_t> labelRow(width, kLabelSentinel), plainLabels(labelRow);
           std::vector<float> marginRow(width, kSentinel), logitRow(16 * width, kSentinel);
-          conv2d1x1ArgmaxRows(packed, in, run, labelRow.data(), marginRow.data(), logitRow.data());
+          kernels().conv2d1x1Argmax(packed, in, run, labelRow.data(), marginRow.data(),
+                                    logitRow.data());
           // The engine's final head passes neither margins nor logits.
-          conv2d1x1ArgmaxRows(packed, in, run, plainLabels.data(), nullptr);
+          kernels().conv2d1x1Argmax(packed, in, run, plainLabels.data(), nullptr, nullptr);
           ASSERT_EQ(labelRow, plainLabels);
           for (int px = 0; px < width; ++px) {
             SCOPED_TRACE("pixel x " + std::to_string(px));
@@ -380,7 +391,7 @@ TEST(InferenceKernels, Conv2d1x1ArgmaxRowsMatchesReferenceConv2dAndArgmax) {
     }
 }
 
-TEST(InferenceKernels, Conv2d1x1ArgmaxTiesGoToTheLowerClass) {
+TEST_P(InferenceKernels, Conv2d1x1ArgmaxTiesGoToTheLowerClass) {
   // Zero weights: the logits are the biases, with classes 1 and 2 tied.
   const int cin = 20, classes = 4, width = 7;
   const std::vector<float> w(static_cast<std::size_t>(classes) * cin, 0.0f);
@@ -394,10 +405,159 @@ TEST(InferenceKernels, Conv2d1x1ArgmaxTiesGoToTheLowerClass) {
   const int want = static_cast<int>(ref::argmax(logits).at(0, 0, 0, 0));
   std::vector<std::uint8_t> labels(width, 0xFF);
   std::vector<float> margins(width, -1.0f);
-  conv2d1x1ArgmaxRows(packed, in, {1, 0, width}, labels.data(), margins.data());
+  kernels().conv2d1x1Argmax(packed, in, {1, 0, width}, labels.data(), margins.data(), nullptr);
   for (int x = 0; x < width; ++x) {
     EXPECT_EQ(labels[x], want) << x;
     EXPECT_EQ(margins[x], 0.0f) << x;
+  }
+}
+
+// --- each instruction set against the AVX-512 one ----------------------------
+
+// Both sets lie within 2·n·2⁻²⁴·M of the exact result, so they differ by at
+// most 4·n·2⁻²⁴·M; max pooling is exact on every set.
+TEST_P(InferenceKernels, Conv2d3x3AndConvTransposeMatchAvx512) {
+  if (!cpuSupports(KernelIsa::kAvx512)) GTEST_SKIP() << "this CPU cannot run the avx512 kernels";
+  const KernelSet& wide = kernelSet(KernelIsa::kAvx512);
+  const int cin = 20, cout = 48, width = kMaxRunLength + 4, height = 5;
+  const std::uint64_t seed = 5000;
+  std::mt19937_64 rng(seed);
+  FeatureMap in(cin, height, width);
+  fillRandom(in, cin, rng);
+  const Tensor x = denseOf(in, cin);
+  const Tensor w3 = randomTensor({cout, cin, 3, 3}, rng);
+  const Tensor wt = randomTensor({cin, cout, 2, 2}, rng);
+  const Tensor bias = randomTensor({1, cout, 1, 1}, rng);
+  const Conv2d3x3Weights conv = packConv2d3x3(w3.data(), bias.data(), nullptr, nullptr, cout, cin);
+  const ConvTranspose2x2Weights up = packConvTranspose2x2(wt.data(), bias.data(), cin, cout);
+  const Tensor absBias = absolute(bias);
+  const Tensor m3 = ref::conv2d(absolute(x), absolute(w3), &absBias, 1, 1);
+  const Tensor mt = ref::convTranspose2x2(absolute(x), absolute(wt), &absBias);
+  FeatureMap got3(cout, height, width), want3(cout, height, width);
+  FeatureMap gotT(cout, 2 * height, 2 * width), wantT(cout, 2 * height, 2 * width);
+  for (int y = 0; y < height; ++y) {
+    const RowRun run{y, 0, width};
+    kernels().conv2d3x3(conv, in, got3, run, 0, conv.outBlocks(), true);
+    wide.conv2d3x3(conv, in, want3, run, 0, conv.outBlocks(), true);
+    kernels().convTranspose2x2(up, in, gotT, run, 0, up.outBlocks());
+    wide.convTranspose2x2(up, in, wantT, run, 0, up.outBlocks());
+  }
+  const struct {
+    const char* op;
+    const FeatureMap &got, &want;
+    const Tensor& magnitude;
+    double terms;
+  } outputs[] = {{"conv2d 3x3", got3, want3, m3, 9.0 * cin + 1},
+                 {"convTranspose 2x2", gotT, wantT, mt, cin + 1.0}};
+  for (const auto& o : outputs)
+    for (int c = 0; c < cout; ++c)
+      for (int y = 0; y < o.got.height(); ++y)
+        for (int xx = 0; xx < o.got.width(); ++xx) {
+          const float a = o.got.pixel(c / 16, y, xx)[c % 16];
+          const float b = o.want.pixel(c / 16, y, xx)[c % 16];
+          const double tol = 4.0 * o.terms * kUnitRoundoff * o.magnitude.at(0, c, y, xx);
+          ASSERT_LE(std::abs(double(a) - b), tol)
+              << o.op << " seed " << seed << " channel " << c << " pixel (" << xx << ", " << y
+              << "): " << kernelIsaName(GetParam()) << " " << a << ", avx512 " << b;
+        }
+}
+
+TEST_P(InferenceKernels, MaxPoolAndArgmaxMatchAvx512) {
+  if (!cpuSupports(KernelIsa::kAvx512)) GTEST_SKIP() << "this CPU cannot run the avx512 kernels";
+  const KernelSet& wide = kernelSet(KernelIsa::kAvx512);
+  const int channels = 48, classes = 5, width = kMaxRunLength + 2, height = 4;
+  const std::uint64_t seed = 6000;
+  std::mt19937_64 rng(seed);
+  FeatureMap in(channels, 2 * height, 2 * width);
+  fillRandom(in, channels, rng);
+  FeatureMap got(channels, height, width), want(channels, height, width);
+  const Tensor w = randomTensor({classes, channels, 1, 1}, rng);
+  const Tensor bias = randomTensor({1, classes, 1, 1}, rng);
+  const Conv2d1x1ArgmaxWeights head = packConv2d1x1Argmax(w.data(), bias.data(), classes, channels);
+  const Tensor absBias = absolute(bias);
+  const Tensor magnitude =
+      ref::conv2d(absolute(denseOf(in, channels)), absolute(w), &absBias, 1, 0);
+  const double relTol = 4.0 * (channels + 1) * kUnitRoundoff;
+  for (int y = 0; y < height; ++y) {
+    kernels().maxPool2x2(in, got, {y, 0, width});
+    wide.maxPool2x2(in, want, {y, 0, width});
+  }
+  ASSERT_EQ(std::memcmp(got.data(), want.data(), got.floats() * sizeof(float)), 0)
+      << "max pooling differs from avx512, seed " << seed;
+  const int inWidth = 2 * width;
+  for (int y = 0; y < 2 * height; ++y) {
+    std::vector<std::uint8_t> labels(inWidth), wideLabels(inWidth);
+    std::vector<float> logits(16 * inWidth), wideLogits(16 * inWidth);
+    kernels().conv2d1x1Argmax(head, in, {y, 0, inWidth}, labels.data(), nullptr, logits.data());
+    wide.conv2d1x1Argmax(head, in, {y, 0, inWidth}, wideLabels.data(), nullptr, wideLogits.data());
+    for (int px = 0; px < inWidth; ++px) {
+      double top = -1e30, second = -1e30, worst = 0;
+      for (int c = 0; c < classes; ++c) {
+        const double tol = relTol * magnitude.at(0, c, y, px);
+        ASSERT_LE(std::abs(double(logits[16 * px + c]) - wideLogits[16 * px + c]), tol)
+            << "seed " << seed << " class " << c << " pixel (" << px << ", " << y << ")";
+        worst = std::max(worst, tol);
+        const double v = wideLogits[16 * px + c];
+        if (v > top) {
+          second = top;
+          top = v;
+        } else if (v > second) {
+          second = v;
+        }
+      }
+      if (top - second > 2 * worst) {
+        ASSERT_EQ(labels[px], wideLabels[px])
+            << "seed " << seed << " pixel (" << px << ", " << y << ")";
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryIsa, InferenceKernels,
+                         ::testing::Values(KernelIsa::kAvx512, KernelIsa::kAvx2,
+                                           KernelIsa::kGeneric),
+                         [](const ::testing::TestParamInfo<KernelIsa>& info) {
+                           return std::string(kernelIsaName(info.param));
+                         });
+
+// --- choosing the set ---------------------------------------------------------
+
+TEST(KernelIsaChoice, UnsetPicksTheWidestSetTheCpuSupports) {
+  const KernelIsa widest = cpuSupports(KernelIsa::kAvx512) ? KernelIsa::kAvx512
+                           : cpuSupports(KernelIsa::kAvx2) ? KernelIsa::kAvx2
+                                                           : KernelIsa::kGeneric;
+  for (const char* unset : {static_cast<const char*>(nullptr), ""}) {
+    const Result<KernelIsa> isa = chooseKernelIsa(unset);
+    ASSERT_TRUE(isa.ok()) << isa.error().toString();
+    EXPECT_EQ(*isa, widest) << kernelIsaName(*isa);
+  }
+  EXPECT_TRUE(cpuSupports(KernelIsa::kGeneric));
+}
+
+TEST(KernelIsaChoice, ANamedSetIsChosenOnlyWhereTheCpuHasIt) {
+  for (KernelIsa want : {KernelIsa::kAvx512, KernelIsa::kAvx2, KernelIsa::kGeneric}) {
+    const std::string name = kernelIsaName(want);
+    const Result<KernelIsa> isa = chooseKernelIsa(name.c_str());
+    if (cpuSupports(want)) {
+      ASSERT_TRUE(isa.ok()) << name << ": " << isa.error().toString();
+      EXPECT_EQ(*isa, want) << name;
+      EXPECT_EQ(kernelSet(*isa).isa, want) << name;
+    } else {
+      ASSERT_FALSE(isa.ok()) << name;
+      EXPECT_EQ(isa.error().code, StatusCode::kUnsupported) << name;
+      EXPECT_NE(isa.error().message.find("TESSERA_ISA=" + name), std::string::npos)
+          << isa.error().message;
+    }
+  }
+}
+
+TEST(KernelIsaChoice, AnUnknownNameIsRefused) {
+  for (const char* name : {"sse9", "AVX2", "avx512 "}) {
+    const Result<KernelIsa> isa = chooseKernelIsa(name);
+    ASSERT_FALSE(isa.ok()) << name;
+    EXPECT_EQ(isa.error().code, StatusCode::kInvalidArgument) << name;
+    EXPECT_NE(isa.error().message.find(std::string("TESSERA_ISA=") + name), std::string::npos)
+        << isa.error().message;
   }
 }
 
