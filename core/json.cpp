@@ -446,6 +446,10 @@ Result<JsonValue> parseJson(std::string_view text) {
     return Status(StatusCode::kCorruptData,
                   std::string("invalid JSON: ") + describeError(e.what()));
   }
+  // nlohmann's lexer reads a NUL byte as the end of the input, so a value
+  // followed by NUL and anything else would parse.
+  if (const std::size_t nul = text.find('\0'); ok && nul != text.npos)
+    return invalid(text, nul, "NUL byte after the value");
   if (ok) return std::move(builder.root());
   if (builder.tooDeep())
     return invalid(text, tooDeepAt(text),

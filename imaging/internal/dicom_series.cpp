@@ -281,6 +281,10 @@ Result<ImageFile> describeImageFile(const DicomFile& file) {
     img.problem = "has an inconsistent bit depth (BitsAllocated " +
                   std::to_string(img.bitsAllocated) + ", BitsStored " +
                   std::to_string(img.bitsStored) + ", HighBit " + std::to_string(img.highBit) + ")";
+  } else if (img.pixelRepresentation != 0 && img.pixelRepresentation != 1) {
+    // GDCM's pixel format asserts (aborts) on any other value.
+    img.problem = "has PixelRepresentation " + std::to_string(img.pixelRepresentation) +
+                  "; DICOM allows 0 (unsigned) and 1 (signed)";
   } else if (!native && !supportedTransferSyntax(img.transferSyntaxUid)) {
     img.problem = "uses transfer syntax " + transferSyntaxName(img.transferSyntaxUid) +
                   ", which Tessera cannot decode";

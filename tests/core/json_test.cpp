@@ -145,6 +145,20 @@ TEST(Json, StrictRfc8259) {
   }
 }
 
+// Found by tests/fuzz (fuzz_json): text after a NUL byte was ignored.
+TEST(Json, NulByteAfterValueIsRefused) {
+  for (const std::string& bad :
+       {std::string("777777777717777.77777\0\x04", 23), std::string("{\"a\":1}\0", 8),
+        std::string("[1]\0[2]", 7), std::string("null\0", 5)}) {
+    SCOPED_TRACE(::testing::PrintToString(bad));
+    auto v = parseJson(bad);
+    ASSERT_FALSE(v.ok());
+    EXPECT_EQ(v.error().code, StatusCode::kCorruptData);
+    EXPECT_NE(v.error().message.find("NUL byte"), std::string::npos) << v.error().message;
+    EXPECT_NE(v.error().message.find("line 1"), std::string::npos) << v.error().message;
+  }
+}
+
 TEST(Json, InvalidUtf8IsRefused) {
   // Stray continuation byte, overlong '/', truncated sequence, a UTF-8
   // encoded surrogate, beyond U+10FFFF, and lone surrogate escapes.

@@ -147,6 +147,28 @@ TEST(DicomSeries, RefusesRescaledValuesOutsideInt16) {
   EXPECT_TRUE(contains(volume.error().message, "65535")) << volume.error().message;
 }
 
+// Found by tests/fuzz (fuzz_dicom): a JPEG 2000 file with PixelRepresentation
+// 36 reached GDCM, whose pixel format aborts on it. Refused for every
+// transfer syntax, before any decoder.
+TEST(DicomSeries, RefusesPixelRepresentationOtherThanZeroOrOne) {
+  for (std::uint16_t representation : {2, 36, 65535}) {
+    SCOPED_TRACE(representation);
+    TempDir dir;
+    SliceSpec a;
+    a.rows = 1;
+    a.columns = 2;
+    a.stored = {1, 2};
+    ASSERT_TRUE(
+        tessera::testing::ctSlice(a).us(0x0028, 0x0103, representation).write(dir / "a.dcm"));
+    auto volume = readVolume(dir / "a.dcm");
+    ASSERT_FALSE(volume.ok());
+    EXPECT_TRUE(
+        contains(volume.error().message, "PixelRepresentation " + std::to_string(representation)))
+        << volume.error().message;
+    EXPECT_TRUE(contains(volume.error().message, "a.dcm")) << volume.error().message;
+  }
+}
+
 TEST(DicomSeries, SeriesWriterRoundTripIsVoxelExact) {
   TempDir dir;
   const Volume original = makePhantom(obliqueGeometry());
