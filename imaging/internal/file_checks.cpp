@@ -590,6 +590,22 @@ Result<DataSource> dataSource(const std::string& header, const std::string& data
 
 Status checkMetaImage(const std::string& path, std::uint64_t fileSize) {
   const TextHeader h = readTextHeader(path, FileFormat::kMetaImage);
+  // MetaIO reads NDims with atoi and then loops over that many values of
+  // every array field: a number beyond int made it read for ever.
+  if (const std::string* ndimsText = h.find("ndims")) {
+    const std::vector<std::int64_t> n = numbers(*ndimsText);
+    if (n.size() != 1 || n[0] < 1 || n[0] > 4)
+      return Status(StatusCode::kCorruptData,
+                    "the header's NDims '" + ndimsText->substr(0, 40) +
+                        "' is not a number of dimensions from 1 to 4",
+                    path);
+    if (const std::string* sizes = h.find("dimsize");
+        sizes && numbers(*sizes).size() != static_cast<std::size_t>(n[0]))
+      return Status(StatusCode::kCorruptData,
+                    "the header's DimSize '" + sizes->substr(0, 80) +
+                        "' does not hold NDims = " + std::to_string(n[0]) + " sizes",
+                    path);
+  }
   const std::string* dataFile = h.find("elementdatafile");
   if (!dataFile) return Status();  // ITK names what is missing
   TESSERA_ASSIGN_OR_RETURN(const DataSource source,

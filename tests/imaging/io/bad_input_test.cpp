@@ -186,6 +186,19 @@ TEST(BadInput, MetaImageClaimingAHugeImage) {
   expectRefused(dir / "huge.mha", StatusCode::kResourceExhausted, "voxels needs");
 }
 
+// MetaIO looped for ever over a NDims beyond int (found by fuzzing).
+TEST(BadInput, MetaImageWithImpossibleDimensionsIsRefused) {
+  TempDir dir;
+  const std::string rest =
+      "DimSize = 4 3 2\nElementType = MET_SHORT\nElementDataFile = LOCAL\n" + std::string(48, '\0');
+  writeAll(dir / "huge.mha", "ObjectType = Image\nNDims = 66666666666666666666666666 3\n" + rest);
+  expectRefused(dir / "huge.mha", StatusCode::kCorruptData, "is not a number of dimensions");
+  writeAll(dir / "zero.mha", "ObjectType = Image\nNDims = 0\n" + rest);
+  expectRefused(dir / "zero.mha", StatusCode::kCorruptData, "is not a number of dimensions");
+  writeAll(dir / "two.mha", "ObjectType = Image\nNDims = 2\n" + rest);
+  expectRefused(dir / "two.mha", StatusCode::kCorruptData, "does not hold NDims = 2 sizes");
+}
+
 TEST(BadInput, UnknownExtension) {
   TempDir dir;
   writeAll(dir / "photo.png", "\x89PNG\r\n\x1a\n0000");
