@@ -14,12 +14,12 @@
 
 namespace tessera {
 
-// Largest image Tessera agrees to allocate, in bytes: the smaller of a hard
-// cap and the machine's physical memory. Readers check a header's claimed
-// size against it before allocating.
+// Largest image Tessera agrees to allocate, in bytes: the job's memory
+// limit (core/memory_budget.h).
 std::int64_t maxImageBytes();
 
-// Checks that an image of this geometry and voxel size can be allocated.
+// Checks that an image of this geometry and voxel size fits in what the
+// job's memory budget has left (the live tracked buffers count).
 Status checkAllocatable(const Geometry& geometry, std::int64_t bytesPerVoxel);
 
 template <class T>

@@ -1,5 +1,7 @@
 #include "app/cli/args.h"
 
+#include <charconv>
+
 #include <cerrno>
 #include <cstdlib>
 #include <sstream>
@@ -161,9 +163,9 @@ bool ArgParser::getInt(const std::string& name, long long* value, long long mini
 
 bool ArgParser::getDouble(const std::string& name, double* value) {
   const std::string text = get(name);
-  char* end = nullptr;
-  const double parsed = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0') {
+  double parsed = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
     error_ = "--" + name + " must be a number, got '" + text + "'";
     return false;
   }

@@ -1,5 +1,9 @@
 #include "app/tessera/segment_options.h"
 
+#include <cstdint>
+
+#include "core/memory_budget.h"
+
 namespace tessera::cli {
 
 void addSegmentOptions(ArgParser& p, const std::string& threadsHelp,
@@ -15,6 +19,8 @@ void addSegmentOptions(ArgParser& p, const std::string& threadsHelp,
            "sparse mode: rings of blocks the density detector adds around the anatomy",
            std::to_string(models::SegmentOptions{}.detector.dilation));
   p.option("--threads", "N", threadsHelp, defaultThreads);
+  p.option("--memory-limit", "MiB",
+           "memory budget of the job in MiB (0: 3/4 of the memory available at start)", "0");
 }
 
 bool readSegmentOptions(ArgParser& p, SegmentCommandOptions* o, std::string* error) {
@@ -28,12 +34,14 @@ bool readSegmentOptions(ArgParser& p, SegmentCommandOptions* o, std::string* err
     return false;
   }
   long long dilation = 0, threads = 0;
-  if (!p.getInt("dilation", &dilation, 0, 8) || !p.getInt("threads", &threads, 0, 1024)) {
+  if (!p.getInt("dilation", &dilation, 0, 8) || !p.getInt("threads", &threads, 0, 1024) ||
+      !p.getInt("memory-limit", &o->memoryLimitMiB, 0, std::int64_t{1} << 24)) {
     *error = p.error();
     return false;
   }
   o->segment.detector.dilation = static_cast<int>(dilation);
   o->segment.threads = static_cast<int>(threads);
+  setJobMemoryLimit(o->memoryLimitMiB << 20);
   return true;
 }
 

@@ -12,9 +12,12 @@ namespace tessera::cli {
 struct SegmentCommandOptions {
   std::string modelPath;  // empty: the bundled default model
   models::SegmentOptions segment;
+  // --memory-limit: the job's memory budget in MiB (0: the default, a
+  // fraction of the available memory); readSegmentOptions applies it.
+  long long memoryLimitMiB = 0;
 };
 
-// Adds --model, --mode, --settle, --dilation and --threads; `threadsHelp`
+// Adds --model, --mode, --settle, --dilation, --threads and --memory-limit; `threadsHelp`
 // says what the thread count means for the command. `withMode` false: the
 // command runs both modes itself (bench).
 void addSegmentOptions(ArgParser& parser,

@@ -1,5 +1,6 @@
 #include "imaging/internal/dicom_parser.h"
 
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -280,9 +281,13 @@ std::optional<std::vector<double>> DicomFile::numbers(const DataSet& ds, std::ui
     std::size_t stop = value.find('\\', start);
     if (stop == std::string::npos) stop = value.size();
     const std::string item = trim(std::string_view(value).substr(start, stop - start));
-    char* parsedEnd = nullptr;
-    const double v = std::strtod(item.c_str(), &parsedEnd);
-    if (item.empty() || parsedEnd != item.c_str() + item.size()) return std::vector<double>{};
+    // from_chars ignores the locale (a German one would stop strtod at
+    // "0.5"); DS allows a leading '+', which from_chars does not take.
+    const char* first = item.c_str() + (item.size() > 1 && item[0] == '+' ? 1 : 0);
+    double v = 0;
+    const auto [parsedEnd, ec] = std::from_chars(first, item.c_str() + item.size(), v);
+    if (item.empty() || ec != std::errc() || parsedEnd != item.c_str() + item.size())
+      return std::vector<double>{};
     out.push_back(v);
     start = stop + 1;
   }

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <numeric>
+
+#include "core/memory_budget.h"
 
 namespace tessera::imaging::dicom {
 namespace {
@@ -218,6 +221,34 @@ Result<ImageFile> describeImageFile(const DicomFile& file) {
     } else {
       frameCount = static_cast<int>((*frames)[0]);
     }
+  }
+
+  // A crafted NumberOfFrames must not cost memory: the frames' pixels have
+  // to be in the file (native syntaxes hold every byte; an encapsulated
+  // frame takes at least one 8-byte fragment item) and fit the job budget,
+  // both checked before the per-frame table is allocated.
+  {
+    std::error_code ec;
+    const auto fileSize = static_cast<std::int64_t>(std::filesystem::file_size(file.path, ec));
+    const std::int64_t decoded =
+        checkedBytes({img.rows, img.columns, frameCount, std::max(1, img.samplesPerPixel),
+                      std::max(1, img.bitsAllocated / 8)});
+    const std::string& ts = img.transferSyntaxUid;
+    const bool native =
+        ts == "1.2.840.10008.1.2" || ts == "1.2.840.10008.1.2.1" || ts == "1.2.840.10008.1.2.2";
+    if (!ec && frameCount > 1 &&
+        (native ? decoded < 0 || decoded > fileSize : std::int64_t{frameCount} * 8 > fileSize))
+      return Error{StatusCode::kCorruptData,
+                   "NumberOfFrames says " + std::to_string(frameCount) + " frames of " +
+                       std::to_string(img.rows) + " x " + std::to_string(img.columns) +
+                       " pixels, more than the file's " + std::to_string(fileSize) +
+                       " bytes can hold",
+                   file.path};
+    TESSERA_RETURN_IF_ERROR(
+        std::move(jobMemoryBudget().check(decoded, "the pixel data (" + std::to_string(frameCount) +
+                                                       " frames of " + std::to_string(img.rows) +
+                                                       " x " + std::to_string(img.columns) + ")"))
+            .withContext(file.path));
   }
 
   FrameInfo base;

@@ -1,5 +1,7 @@
 #include "imaging/internal/itk_support.h"
 
+#include <charconv>
+
 #include <unistd.h>
 
 #include <itkMetaDataObject.h>
@@ -113,7 +115,9 @@ Result<ImageHeader> headerFromImageIO(itk::ImageIOBase& io, FileFormat format,
       header.componentType = fromNiftiDatatype(std::atoi(datatype.c_str()));
     if (itk::ExposeMetaData<std::string>(dict, "scl_slope", slope) &&
         itk::ExposeMetaData<std::string>(dict, "scl_inter", intercept)) {
-      const double s = std::atof(slope.c_str()), i = std::atof(intercept.c_str());
+      double s = 0, i = 0;
+      std::from_chars(slope.data(), slope.data() + slope.size(), s);
+      std::from_chars(intercept.data(), intercept.data() + intercept.size(), i);
       if (s != 0.0 && std::isfinite(s) && std::isfinite(i)) {
         header.rescaleSlope = s;
         header.rescaleIntercept = i;
