@@ -53,9 +53,6 @@ int runBatch(const Args& given) {
   p.flag("--resume", "skip cases the manifest records as finished with intact outputs");
   p.flag("--retry-failed",
          "with --resume: run again the cases whose worker crashed or hit a limit");
-  p.option("--memory-limit", "MiB",
-           "kill a worker process above this resident memory, failing its case (0: no limit; "
-           "default: 3/4 of the available memory, shared by the jobs)");
   p.option("--case-timeout", "SECONDS", "fail a case that takes longer (0: no limit)", "0");
   p.option("--shard", "K/N", "process only shard K (0-based) of N: cases k with k mod N = K");
   p.flag("--fail-fast", "stop at the first failed case (default: record it and go on)");
@@ -116,13 +113,11 @@ int runBatch(const Args& given) {
     std::fprintf(stderr, "tessera: error: --retry-failed needs --resume\n");
     return kExitUsage;
   }
-  long long memoryMiB = -1;
-  if (p.has("memory-limit") && !p.getInt("memory-limit", &memoryMiB, 0, 1ll << 40)) {
-    std::fprintf(stderr, "tessera: error: %s\n", p.error().c_str());
-    return kExitUsage;
-  }
-  o.memoryLimitBytes =
-      memoryMiB >= 0 ? memoryMiB * 1024 * 1024 : models::defaultMemoryLimitBytes(o.jobs);
+  // --memory-limit (a segmentation option) is each worker's budget for its
+  // buffers and, as resident memory, the line past which the supervisor
+  // kills it; the default shares 3/4 of the available memory among the jobs.
+  o.memoryLimitBytes = segment.memoryLimitMiB > 0 ? segment.memoryLimitMiB * 1024 * 1024
+                                                  : models::defaultMemoryLimitBytes(o.jobs);
   if (!p.getDouble("case-timeout", &o.caseTimeoutSeconds) || o.caseTimeoutSeconds < 0) {
     std::fprintf(stderr, "tessera: error: --case-timeout must be a number of seconds >= 0\n");
     return kExitUsage;
