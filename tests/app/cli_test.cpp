@@ -5,7 +5,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
+#include <clocale>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -527,6 +529,78 @@ TEST_F(Cli, CompressedPixelDataDisagreeingWithTheHeaderIsRefused) {
     }
   }
   EXPECT_EQ(dir.entries().size(), 4u);  // the crafted inputs only
+}
+
+// --- a German locale ----------------------------------------------------------
+
+bool haveGermanLocale() {
+  const bool have = std::setlocale(LC_ALL, "de_DE.UTF-8") != nullptr;
+  std::setlocale(LC_ALL, "C");
+  return have;
+}
+
+// Under LC_ALL=de_DE.UTF-8 (decimal comma), a DICOM series with decimal
+// positions and spacings reads, converts and segments exactly as under C,
+// and the report's numbers are JSON numbers with decimal points.
+TEST_F(Cli, AGermanLocaleChangesNoNumberReadOrWritten) {
+  if (!haveGermanLocale()) GTEST_SKIP() << "de_DE.UTF-8 is not generated (scripts/setup does)";
+  tessera::testing::SliceSpec a;
+  a.rows = 64;
+  a.columns = 64;
+  a.rowSpacing = 0.7;
+  a.columnSpacing = 0.65;
+  tessera::testing::writeSeries(dir.makeDir("ct"), a,
+                                {{-10.5, 4.25, 0}, {-10.5, 4.25, 1.25}, {-10.5, 4.25, 2.5}});
+  ASSERT_TRUE(tessera::testing::writeBatchTestModel(dir / "model.onnx").ok());
+  const auto runIn = [&](const std::string& locale, const std::vector<std::string>& args) {
+    std::string command = "env LC_ALL=" + locale + " " + quote(kTessera);
+    for (const std::string& arg : args) command += " " + quote(arg);
+    command += " >" + quote(capture / "out") + " 2>" + quote(capture / "err") + " </dev/null";
+    const int status = std::system(command.c_str());
+    CommandRun run;
+    run.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    run.out = slurp(capture / "out");
+    run.err = slurp(capture / "err");
+    return run;
+  };
+  for (const std::string locale : {"C", "de_DE.UTF-8"}) {
+    SCOPED_TRACE(locale);
+    const std::string out = dir.makeDir(locale);
+    const CommandRun info = runIn(locale, {"info", "--json", dir / "ct"});
+    ASSERT_EQ(info.code, 0) << info.err;
+    std::ofstream(out + "/info.json") << info.out;
+    const CommandRun convert = runIn(locale, {"convert", dir / "ct", out + "/ct.nii.gz"});
+    ASSERT_EQ(convert.code, 0) << convert.err;
+    const CommandRun segment =
+        runIn(locale, {"segment", "-i", dir / "ct", "-o", out + "/labels.nii.gz", "--model",
+                       dir / "model.onnx", "--report", out + "/report.json", "--threads", "1"});
+    ASSERT_EQ(segment.code, 0) << segment.err;
+  }
+  EXPECT_EQ(slurp(dir / "C/info.json"), slurp(dir / "de_DE.UTF-8/info.json"));
+  auto c = imaging::readVolume(dir / "C/ct.nii.gz");
+  auto de = imaging::readVolume(dir / "de_DE.UTF-8/ct.nii.gz");
+  ASSERT_TRUE(c.ok() && de.ok());
+  EXPECT_EQ(c->geometry().spacingMm, de->geometry().spacingMm);
+  EXPECT_EQ(c->geometry().originMm, de->geometry().originMm);
+  EXPECT_NEAR(de->geometry().spacingMm[2], 1.25, 1e-6);  // NIfTI keeps floats
+  EXPECT_NEAR(de->geometry().spacingMm[0], 0.65, 1e-6);
+  auto labelsC = imaging::readLabelMap(dir / "C/labels.nii.gz");
+  auto labelsDe = imaging::readLabelMap(dir / "de_DE.UTF-8/labels.nii.gz");
+  ASSERT_TRUE(labelsC.ok() && labelsDe.ok());
+  ASSERT_EQ(labelsC->labels.voxelCount(), labelsDe->labels.voxelCount());
+  EXPECT_TRUE(std::equal(labelsC->labels.data(),
+                         labelsC->labels.data() + labelsC->labels.voxelCount(),
+                         labelsDe->labels.data()));
+  EXPECT_EQ(labelsC->labels.geometry().spacingMm, labelsDe->labels.geometry().spacingMm);
+  auto report = parseJson(slurp(dir / "de_DE.UTF-8/report.json"));
+  ASSERT_TRUE(report.ok()) << report.error().toString();
+  const JsonValue* geometry = report->find("geometry");
+  ASSERT_NE(geometry, nullptr);
+  const JsonValue* spacing = geometry->find("spacing_mm");
+  ASSERT_NE(spacing, nullptr);
+  ASSERT_EQ(spacing->items().size(), 3u);
+  EXPECT_NEAR(spacing->items()[0].asNumber(), 0.65, 1e-9);
+  EXPECT_NEAR(spacing->items()[2].asNumber(), 1.25, 1e-9);
 }
 
 // --- a full disk: writes past the file size limit (prlimit --fsize) ---------

@@ -96,6 +96,38 @@ TEST(BadInput, GzipOfGarbage) {
                 "the gzip data does not hold a NIfTI image");
 }
 
+// A zlib bomb: a MetaImage of 8 x 8 x 8 voxels whose compressed data
+// inflate to 512 MiB of zeros (half a MiB on disk). Decompression stops just
+// past the 1 KiB the header describes; nothing near 512 MiB is ever held.
+TEST(BadInput, CompressedDataThatInflateFarBeyondTheHeaderAreRefused) {
+  TempDir dir;
+  std::string stream;
+  {
+    z_stream z{};
+    ASSERT_EQ(deflateInit(&z, 9), Z_OK);
+    const std::string zeros(std::size_t{1} << 20, '\0');
+    std::string out(std::size_t{1} << 16, '\0');
+    for (int i = 0; i <= 512; ++i) {
+      z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(zeros.data()));
+      z.avail_in = i < 512 ? static_cast<uInt>(zeros.size()) : 0;
+      const int flush = i < 512 ? Z_NO_FLUSH : Z_FINISH;
+      do {
+        z.next_out = reinterpret_cast<Bytef*>(out.data());
+        z.avail_out = static_cast<uInt>(out.size());
+        deflate(&z, flush);
+        stream.append(out.data(), out.size() - z.avail_out);
+      } while (z.avail_out == 0);
+    }
+    deflateEnd(&z);
+  }
+  ASSERT_LT(stream.size(), std::size_t{4} << 20);
+  writeAll(dir / "bomb.mha",
+           "ObjectType = Image\nNDims = 3\nDimSize = 8 8 8\nElementType = MET_SHORT\n"
+           "CompressedData = True\nCompressedDataSize = " +
+               std::to_string(stream.size()) + "\nElementDataFile = LOCAL\n" + stream);
+  expectRefused(dir / "bomb.mha", StatusCode::kCorruptData, "hold more than 1024 bytes");
+}
+
 TEST(BadInput, TruncatedNiiGz) {
   TempDir dir;
   ASSERT_TRUE(writeVolume(smallVolume(24), dir / "whole.nii.gz").ok());
