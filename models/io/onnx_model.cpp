@@ -14,6 +14,7 @@
 #include <set>
 
 #include "core/files.h"
+#include "core/memory_budget.h"
 #include "models/io/internal/onnx_graph.h"
 #include "models/io/onnx_metadata.h"
 
@@ -35,6 +36,13 @@ Status checkReadable(const std::string& path) {
   if (size == 0) return Status(StatusCode::kCorruptData, "the model file is empty", path);
   if (size > static_cast<std::uintmax_t>(INT_MAX))
     return Status(StatusCode::kUnsupported, "the model file is larger than 2 GB", path);
+  // Reading holds the file's bytes, protobuf's parsed copy of them and the
+  // weights unpacked from it at once: about three times the file, checked
+  // against the job's memory budget before anything is read.
+  if (Status fits = jobMemoryBudget().check(checkedBytes({static_cast<std::int64_t>(size), 3}),
+                                            "reading the model file");
+      !fits.ok())
+    return Status(fits.code(), fits.error().message, path);
   return Status();
 }
 

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "core/files.h"
+#include "core/memory_budget.h"
 #include "tests/support/onnx_util.h"
 #include "tests/support/tensor_util.h"
 
@@ -380,6 +381,22 @@ TEST_F(OnnxModelTest, ExportIsAtomicAndChecksItsOptions) {
 }
 
 // ---------------------------------------------------------------- bad files
+
+// Reading a model holds about three times its file at once; a file that
+// cannot fit the job's memory budget is refused before it is read.
+TEST_F(OnnxModelTest, AModelFileBeyondTheMemoryBudgetIsRefusedBeforeReading) {
+  const std::string file = exportSmall("model.onnx", small());
+  const auto size = static_cast<std::int64_t>(fs::file_size(file));
+  setJobMemoryLimit(2 * size);
+  Result<Model> refused = importOnnx(file);
+  setJobMemoryLimit(0);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, StatusCode::kResourceExhausted) << refused.error().toString();
+  EXPECT_TRUE(contains(refused.error().message, "reading the model file needs"))
+      << refused.error().toString();
+  EXPECT_EQ(refused.error().context, file);
+  EXPECT_TRUE(importOnnx(file).ok()) << "the default budget reads it";
+}
 
 TEST_F(OnnxModelTest, MissingEmptyTruncatedAndRandomFilesAreClearErrors) {
   Result<Model> missing = importOnnx(path("nope.onnx"));
