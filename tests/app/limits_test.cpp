@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/batch_fixture.h"
 #include "tests/support/nifti_fixture.h"
 #include "tests/support/temp_dir.h"
 
@@ -51,13 +52,31 @@ TEST(CliLimits, MemoryLimitTooSmallForTheVolumeFailsNamingFileAndSizes) {
   tessera::testing::Nifti1Spec spec;
   spec.dims = {256, 256, 64};  // 8 MiB of int16
   tessera::testing::writeNifti1(dir / "ct.nii", spec, std::string(256 * 256 * 64 * 2, '\0'));
-  const CommandRun run = runTessera(capture, {"segment", "-i", dir / "ct.nii", "-o",
-                                              dir / "labels.nii.gz", "--memory-limit", "4"});
+  // A small model, so that the volume is what does not fit.
+  ASSERT_TRUE(tessera::testing::writeBatchTestModel(dir / "model.onnx").ok());
+  const CommandRun run =
+      runTessera(capture, {"segment", "-i", dir / "ct.nii", "-o", dir / "labels.nii.gz", "--model",
+                           dir / "model.onnx", "--memory-limit", "4"});
   EXPECT_EQ(run.code, 1) << run.err;
   EXPECT_TRUE(contains(run.err, "tessera: error: ")) << run.err;
   EXPECT_TRUE(contains(run.err, "ct.nii")) << run.err;
   EXPECT_TRUE(contains(run.err, "needs 8.0 MiB")) << run.err;
   EXPECT_TRUE(contains(run.err, "4.0 MiB")) << run.err;
+  EXPECT_FALSE(std::ifstream(dir / "labels.nii.gz").good());
+}
+
+// The bundled model (about 8 MiB, three times that while read) does not
+// fit 4 MiB: refused before it is read, naming the model file.
+TEST(CliLimits, MemoryLimitTooSmallForTheModelFailsNamingTheModel) {
+  TempDir dir, capture;
+  tessera::testing::Nifti1Spec spec;
+  spec.dims = {16, 16, 4};
+  tessera::testing::writeNifti1(dir / "ct.nii", spec, std::string(16 * 16 * 4 * 2, '\0'));
+  const CommandRun run = runTessera(capture, {"segment", "-i", dir / "ct.nii", "-o",
+                                              dir / "labels.nii.gz", "--memory-limit", "4"});
+  EXPECT_EQ(run.code, 1) << run.err;
+  EXPECT_TRUE(contains(run.err, "reading the model file needs")) << run.err;
+  EXPECT_TRUE(contains(run.err, ".onnx")) << run.err;
   EXPECT_FALSE(std::ifstream(dir / "labels.nii.gz").good());
 }
 
