@@ -591,16 +591,18 @@ Result<DataSource> dataSource(const std::string& header, const std::string& data
 Status checkMetaImage(const std::string& path, std::uint64_t fileSize) {
   const TextHeader h = readTextHeader(path, FileFormat::kMetaImage);
   // MetaIO reads NDims with atoi and then loops over that many values of
-  // every array field: a number beyond int made it read for ever.
-  if (const std::string* ndimsText = h.find("ndims")) {
-    const std::vector<std::int64_t> n = numbers(*ndimsText);
+  // every array field: a number beyond int made it read for ever. Every
+  // NDims line counts (MetaIO reads each; the last one wins).
+  const std::string* sizes = h.find("dimsize");
+  for (const auto& [name, value] : h.fields) {
+    if (name != "ndims") continue;
+    const std::vector<std::int64_t> n = numbers(value);
     if (n.size() != 1 || n[0] < 1 || n[0] > 4)
       return Status(StatusCode::kCorruptData,
-                    "the header's NDims '" + ndimsText->substr(0, 40) +
+                    "the header's NDims '" + value.substr(0, 40) +
                         "' is not a number of dimensions from 1 to 4",
                     path);
-    if (const std::string* sizes = h.find("dimsize");
-        sizes && numbers(*sizes).size() != static_cast<std::size_t>(n[0]))
+    if (sizes && numbers(*sizes).size() != static_cast<std::size_t>(n[0]))
       return Status(StatusCode::kCorruptData,
                     "the header's DimSize '" + sizes->substr(0, 80) +
                         "' does not hold NDims = " + std::to_string(n[0]) + " sizes",

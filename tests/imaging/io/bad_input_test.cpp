@@ -227,6 +227,10 @@ TEST(BadInput, MetaImageWithImpossibleDimensionsIsRefused) {
   expectRefused(dir / "huge.mha", StatusCode::kCorruptData, "is not a number of dimensions");
   writeAll(dir / "zero.mha", "ObjectType = Image\nNDims = 0\n" + rest);
   expectRefused(dir / "zero.mha", StatusCode::kCorruptData, "is not a number of dimensions");
+  // A second NDims line: MetaIO reads it too.
+  writeAll(dir / "again.mha",
+           "ObjectType = Image\nNDims = 3\nNDims = 0006493360897893160276 3\n" + rest);
+  expectRefused(dir / "again.mha", StatusCode::kCorruptData, "is not a number of dimensions");
   writeAll(dir / "two.mha", "ObjectType = Image\nNDims = 2\n" + rest);
   expectRefused(dir / "two.mha", StatusCode::kCorruptData, "does not hold NDims = 2 sizes");
 }
