@@ -8,6 +8,8 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 find_package(ITK 5.2 REQUIRED COMPONENTS
   ITKCommon ITKIOImageBase ITKIONIFTI ITKIONRRD ITKIOMeta ITKIOGDCM ITKGDCM)
+# JPEG decoding of DICOM pixel data (imaging/internal/jpeg_decode.cpp).
+find_package(DCMTK CONFIG REQUIRED)
 find_package(OpenCV 4 REQUIRED COMPONENTS core imgproc imgcodecs dnn)
 find_package(VTK 9.1 REQUIRED COMPONENTS
   CommonCore CommonDataModel FiltersCore FiltersGeneral FiltersGeometry

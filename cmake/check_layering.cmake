@@ -5,7 +5,7 @@ if(NOT ROOT)
   message(FATAL_ERROR "pass -DROOT=<source tree>")
 endif()
 
-set(TOOLKITS "itk|vtk|Q[A-Za-z0-9]+|qt[a-z]*/|opencv2|opencv/|gdcm")
+set(TOOLKITS "itk|vtk|Q[A-Za-z0-9]+|qt[a-z]*/|opencv2|opencv/|gdcm|dcmtk/")
 set(violations "")
 
 function(check_folder folder pattern what only_headers)

@@ -114,7 +114,7 @@ Status checkLayout(Codec codec, const FrameLayout& layout) {
 }
 
 Status checkJpegFrame(const unsigned char* data, std::size_t size, const FrameLayout& layout,
-                      bool jpegLs) {
+                      bool jpegLs, int* precision) {
   const std::string what = jpegLs ? "JPEG-LS" : "JPEG";
   if (size < 2 || data[0] != 0xFF || data[1] != 0xD8)
     return corrupt("the " + what + " data does not start with a start-of-image marker (FFD8)");
@@ -152,6 +152,7 @@ Status checkJpegFrame(const unsigned char* data, std::size_t size, const FrameLa
                        std::to_string(length) + ", which does not match its component count");
       }
       const unsigned char* sof = data + pos;
+      if (precision) *precision = sof[2];
       return compare(what, be16(sof + 5), be16(sof + 3), sof[7], sof[2], layout);
     }
     pos += length;

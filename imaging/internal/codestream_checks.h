@@ -56,8 +56,10 @@ Status checkLayout(Codec codec, const FrameLayout& layout);
 // PixelRepresentation, are accepted as long as the samples fit in
 // BitsAllocated: such files exist (pydicom's J2K_pixelrep_mismatch.dcm)
 // and the decoder follows the codestream, as pydicom does.
+// checkJpegFrame also gives the frame header's precision (P) when
+// `precision` is not null.
 Status checkJpegFrame(const unsigned char* data, std::size_t size, const FrameLayout& layout,
-                      bool jpegLs);
+                      bool jpegLs, int* precision = nullptr);
 Status checkJpeg2000Frame(const unsigned char* data, std::size_t size, const FrameLayout& layout);
 Status checkRleFrame(const unsigned char* data, std::size_t size, const FrameLayout& layout);
 

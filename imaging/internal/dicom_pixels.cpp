@@ -15,6 +15,7 @@
 #include <mutex>
 
 #include "imaging/internal/codestream_checks.h"
+#include "imaging/internal/jpeg_decode.h"
 
 namespace tessera::imaging::dicom {
 
@@ -30,10 +31,10 @@ void quietGdcm() {
 namespace {
 
 // The fragments (indices into Element::fragments, the offset table being
-// 0) that hold each frame: [starts[f], starts[f + 1]). One frame takes
-// every fragment; otherwise one fragment per frame, or the basic offset
-// table says where frames start. With neither, only the first frame's
-// start is known (the returned list has one entry).
+// 0) that hold each frame: [starts[f], starts[f + 1]), the last entry
+// being fragments.size(). One frame takes every fragment; otherwise one
+// fragment per frame, or the basic offset table says where frames start.
+// With neither, only the first frame's start is known (two entries).
 Result<std::vector<std::size_t>> frameStarts(const DicomFile& file, const Element& pixels,
                                              std::size_t frames, const std::string& path) {
   const std::size_t fragments = pixels.fragments.size() - 1;
@@ -68,14 +69,30 @@ Result<std::vector<std::size_t>> frameStarts(const DicomFile& file, const Elemen
   } else {
     starts.push_back(1);
   }
+  starts.push_back(pixels.fragments.size());
   return starts;
 }
 
-// Checks each frame's codestream header against the DICOM header before
-// GDCM sees it (see codestream_checks.h for why).
-Status checkCodestreams(const DicomFile& file, const ImageFile& image, const Element& pixels,
-                        const std::string& tsName) {
-  const Codec codec = codecOf(image.transferSyntaxUid);
+// The compressed bytes of frame `f`: its one fragment in place, or its
+// fragments joined into `joined` (whose storage the result then points to).
+std::pair<const unsigned char*, std::size_t> frameBytes(const DicomFile& file,
+                                                        const Element& pixels,
+                                                        const std::vector<std::size_t>& starts,
+                                                        std::size_t f,
+                                                        std::vector<unsigned char>& joined) {
+  if (starts[f + 1] - starts[f] == 1) {
+    const auto& [offset, length] = pixels.fragments[starts[f]];
+    return {reinterpret_cast<const unsigned char*>(file.data(offset)), length};
+  }
+  joined.clear();
+  for (std::size_t i = starts[f]; i < starts[f + 1]; ++i) {
+    const char* part = file.data(pixels.fragments[i].first);
+    joined.insert(joined.end(), part, part + pixels.fragments[i].second);
+  }
+  return {joined.data(), joined.size()};
+}
+
+FrameLayout layoutOf(const ImageFile& image) {
   FrameLayout layout;
   layout.rows = image.rows;
   layout.columns = image.columns;
@@ -83,36 +100,136 @@ Status checkCodestreams(const DicomFile& file, const ImageFile& image, const Ele
   layout.bitsAllocated = image.bitsAllocated;
   layout.bitsStored = image.bitsStored;
   layout.highBit = image.highBit;
-  const auto refuse = [&](const Status& status, const std::string& where) {
-    return Status(
-        status.code(),
-        "the " + tsName + " pixel data could not be decoded: " + where + status.error().message,
-        image.path);
-  };
-  if (Status s = checkLayout(codec, layout); !s.ok()) return refuse(s, "");
-  if (codec == Codec::kOther) return Status();
+  return layout;
+}
+
+// "the <transfer syntax> pixel data could not be decoded: [frame N: ]<why>"
+Error undecodable(const ImageFile& image, const std::string& tsName, const Status& status,
+                  std::size_t frame, std::size_t frames) {
+  return Error{status.code(),
+               "the " + tsName + " pixel data could not be decoded: " +
+                   (frames > 1 ? "frame " + std::to_string(frame + 1) + ": " : "") +
+                   status.error().message,
+               image.path};
+}
+
+// Checks each frame's codestream header against the DICOM header before
+// any decoder sees it (see codestream_checks.h for why). Returns the
+// frame starts (frameStarts); none for the codecs not checked here.
+Result<std::vector<std::size_t>> checkCodestreams(const DicomFile& file, const ImageFile& image,
+                                                  const Element& pixels,
+                                                  const std::string& tsName) {
+  const Codec codec = codecOf(image.transferSyntaxUid);
+  const FrameLayout layout = layoutOf(image);
+  if (Status s = checkLayout(codec, layout); !s.ok()) return undecodable(image, tsName, s, 0, 1);
+  if (codec == Codec::kOther) return std::vector<std::size_t>{};  // GDCM finds the frames
   TESSERA_ASSIGN_OR_RETURN(std::vector<std::size_t> starts,
                            frameStarts(file, pixels, image.frames.size(), image.path));
-  const std::size_t known = starts.size();
-  starts.push_back(pixels.fragments.size());
+  const std::size_t known = starts.size() - 1;
   std::vector<unsigned char> joined;
   for (std::size_t f = 0; f < known; ++f) {
-    const auto& [offset, length] = pixels.fragments[starts[f]];
-    const auto* data = reinterpret_cast<const unsigned char*>(file.data(offset));
-    std::size_t size = length;
-    if (starts[f + 1] - starts[f] > 1) {  // a frame in several fragments
-      joined.clear();
-      for (std::size_t i = starts[f]; i < starts[f + 1]; ++i) {
-        const char* part = file.data(pixels.fragments[i].first);
-        joined.insert(joined.end(), part, part + pixels.fragments[i].second);
-      }
-      data = joined.data();
-      size = joined.size();
-    }
+    const auto [data, size] = frameBytes(file, pixels, starts, f, joined);
     if (Status s = checkFrame(codec, data, size, layout); !s.ok())
-      return refuse(s, known > 1 ? "frame " + std::to_string(f + 1) + ": " : "");
+      return undecodable(image, tsName, s, f, known);
   }
-  return Status();
+  return starts;
+}
+
+// JPEG through DCMTK (jpeg_decode.h), frame by frame.
+Result<StoredPixels> decodeJpeg(const DicomFile& file, const ImageFile& image,
+                                const Element& pixels, const std::vector<std::size_t>& starts,
+                                const std::string& tsName) {
+  const std::size_t frames = image.frames.size();
+  if (starts.size() - 1 != frames)
+    return Error{StatusCode::kUnsupported,
+                 "the " + tsName + " pixel data hold " + std::to_string(frames) + " frames in " +
+                     std::to_string(pixels.fragments.size() - 1) +
+                     " fragments with no offset table, so where each frame starts is unknown",
+                 image.path};
+  const FrameLayout layout = layoutOf(image);
+  StoredPixels out;
+  std::vector<unsigned char> joined;
+  for (std::size_t f = 0; f < frames; ++f) {
+    const auto [data, size] = frameBytes(file, pixels, starts, f, joined);
+    int precision = 0;
+    if (Status s = checkJpegFrame(data, size, layout, false, &precision); !s.ok())
+      return undecodable(image, tsName, s, f, frames);
+    Result<DecodedJpegFrame> frame =
+        decodeJpegFrame(data, size, layout, precision, image.pixelRepresentation == 1);
+    if (!frame.ok()) return undecodable(image, tsName, Status(frame.error()), f, frames);
+    if (f == 0) {
+      out.bitsAllocated = 8 * frame.value().bytesPerSample;
+      out.bitsStored = precision;
+      out.highBit = precision - 1;
+      out.pixelRepresentation = image.pixelRepresentation;
+      out.bytes.reserve(frames * frame.value().samples.size());
+    } else if (precision != out.bitsStored) {
+      return undecodable(
+          image, tsName,
+          Status(StatusCode::kCorruptData, "it has " + std::to_string(precision) +
+                                               "-bit samples where the first frame has " +
+                                               std::to_string(out.bitsStored)),
+          f, frames);
+    }
+    out.bytes.insert(out.bytes.end(), frame.value().samples.begin(), frame.value().samples.end());
+  }
+  return out;
+}
+
+// JPEG-LS, JPEG 2000 and RLE through GDCM's codecs, all frames at once.
+Result<StoredPixels> decodeWithGdcm(const DicomFile& file, const ImageFile& image,
+                                    const Element& pixels, gdcm::TransferSyntax::TSType ts,
+                                    const std::string& tsName) {
+  StoredPixels out;
+  gdcm::SmartPointer<gdcm::SequenceOfFragments> sequence = new gdcm::SequenceOfFragments;
+  const auto& [tableOffset, tableLength] = pixels.fragments.front();
+  if (tableLength > 0)
+    sequence->GetTable().SetByteValue(file.data(tableOffset),
+                                      static_cast<std::uint32_t>(tableLength));
+  for (std::size_t i = 1; i < pixels.fragments.size(); ++i) {
+    gdcm::Fragment fragment;
+    fragment.SetByteValue(file.data(pixels.fragments[i].first),
+                          static_cast<std::uint32_t>(pixels.fragments[i].second));
+    sequence->AddFragment(fragment);
+  }
+  gdcm::DataElement element(gdcm::Tag(0x7FE0, 0x0010));
+  element.SetValue(*sequence);
+  element.SetVLToUndefined();  // GDCM asserts unless this precedes the VR
+  element.SetVR(gdcm::VR::OB);
+
+  gdcm::Image decoder;
+  const auto frames = static_cast<unsigned>(image.frames.size());
+  decoder.SetNumberOfDimensions(frames > 1 ? 3 : 2);
+  decoder.SetDimension(0, static_cast<unsigned>(image.columns));
+  decoder.SetDimension(1, static_cast<unsigned>(image.rows));
+  if (frames > 1) decoder.SetDimension(2, frames);
+  decoder.SetPixelFormat(gdcm::PixelFormat(1, static_cast<unsigned short>(image.bitsAllocated),
+                                           static_cast<unsigned short>(image.bitsStored),
+                                           static_cast<unsigned short>(image.highBit),
+                                           static_cast<unsigned short>(image.pixelRepresentation)));
+  decoder.SetPhotometricInterpretation(
+      gdcm::PhotometricInterpretation::GetPIType(image.photometric.c_str()));
+  decoder.SetTransferSyntax(gdcm::TransferSyntax(ts));
+  decoder.SetDataElement(element);
+  out.bytes.resize(decoder.GetBufferLength());
+  if (!decoder.GetBuffer(out.bytes.data())) {
+    return Error{StatusCode::kUnsupported,
+                 "the " + tsName +
+                     " pixel data could not be decoded (damaged, or a variant of the codec "
+                     "that is not supported)",
+                 image.path};
+  }
+  if (decoder.GetDimension(0) != static_cast<unsigned>(image.columns) ||
+      decoder.GetDimension(1) != static_cast<unsigned>(image.rows))
+    return Error{StatusCode::kCorruptData,
+                 "the decoded " + tsName + " image is not the size the header gives", image.path};
+  // Codecs correct header fields that disagree with the compressed stream.
+  const gdcm::PixelFormat& pf = decoder.GetPixelFormat();
+  out.bitsAllocated = pf.GetBitsAllocated();
+  out.bitsStored = pf.GetBitsStored();
+  out.highBit = pf.GetHighBit();
+  out.pixelRepresentation = pf.GetPixelRepresentation();
+  return out;
 }
 
 Result<StoredPixels> decodeEncapsulated(const DicomFile& file, const ImageFile& image,
@@ -122,67 +239,18 @@ Result<StoredPixels> decodeEncapsulated(const DicomFile& file, const ImageFile& 
   if (pixels.fragments.size() < 2)
     return Error{StatusCode::kCorruptData, "the compressed pixel data holds no fragments",
                  image.path};
+  const bool jpeg = codecOf(image.transferSyntaxUid) == Codec::kJpeg;
   const gdcm::TransferSyntax::TSType ts =
       gdcm::TransferSyntax::GetTSType(image.transferSyntaxUid.c_str());
-  if (ts == gdcm::TransferSyntax::TS_END)
+  if (!jpeg && ts == gdcm::TransferSyntax::TS_END)
     return Error{StatusCode::kUnsupported, "transfer syntax " + tsName + " cannot be decoded",
                  image.path};
+  Result<StoredPixels> decoded = Error{};
   try {
-    TESSERA_RETURN_IF_ERROR(checkCodestreams(file, image, pixels, tsName));
-  } catch (const std::bad_alloc&) {
-    return Error{StatusCode::kResourceExhausted, "not enough memory to check the pixel data",
-                 image.path};
-  }
-  StoredPixels out;
-  try {
-    gdcm::SmartPointer<gdcm::SequenceOfFragments> sequence = new gdcm::SequenceOfFragments;
-    const auto& [tableOffset, tableLength] = pixels.fragments.front();
-    if (tableLength > 0)
-      sequence->GetTable().SetByteValue(file.data(tableOffset),
-                                        static_cast<std::uint32_t>(tableLength));
-    for (std::size_t i = 1; i < pixels.fragments.size(); ++i) {
-      gdcm::Fragment fragment;
-      fragment.SetByteValue(file.data(pixels.fragments[i].first),
-                            static_cast<std::uint32_t>(pixels.fragments[i].second));
-      sequence->AddFragment(fragment);
-    }
-    gdcm::DataElement element(gdcm::Tag(0x7FE0, 0x0010));
-    element.SetValue(*sequence);
-    element.SetVLToUndefined();  // GDCM asserts unless this precedes the VR
-    element.SetVR(gdcm::VR::OB);
-
-    gdcm::Image decoder;
-    const auto frames = static_cast<unsigned>(image.frames.size());
-    decoder.SetNumberOfDimensions(frames > 1 ? 3 : 2);
-    decoder.SetDimension(0, static_cast<unsigned>(image.columns));
-    decoder.SetDimension(1, static_cast<unsigned>(image.rows));
-    if (frames > 1) decoder.SetDimension(2, frames);
-    decoder.SetPixelFormat(gdcm::PixelFormat(
-        1, static_cast<unsigned short>(image.bitsAllocated),
-        static_cast<unsigned short>(image.bitsStored), static_cast<unsigned short>(image.highBit),
-        static_cast<unsigned short>(image.pixelRepresentation)));
-    decoder.SetPhotometricInterpretation(
-        gdcm::PhotometricInterpretation::GetPIType(image.photometric.c_str()));
-    decoder.SetTransferSyntax(gdcm::TransferSyntax(ts));
-    decoder.SetDataElement(element);
-    out.bytes.resize(decoder.GetBufferLength());
-    if (!decoder.GetBuffer(out.bytes.data())) {
-      return Error{StatusCode::kUnsupported,
-                   "the " + tsName +
-                       " pixel data could not be decoded (damaged, or a variant of the codec "
-                       "that is not supported)",
-                   image.path};
-    }
-    if (decoder.GetDimension(0) != static_cast<unsigned>(image.columns) ||
-        decoder.GetDimension(1) != static_cast<unsigned>(image.rows))
-      return Error{StatusCode::kCorruptData,
-                   "the decoded " + tsName + " image is not the size the header gives", image.path};
-    // Codecs correct header fields that disagree with the compressed stream.
-    const gdcm::PixelFormat& pf = decoder.GetPixelFormat();
-    out.bitsAllocated = pf.GetBitsAllocated();
-    out.bitsStored = pf.GetBitsStored();
-    out.highBit = pf.GetHighBit();
-    out.pixelRepresentation = pf.GetPixelRepresentation();
+    TESSERA_ASSIGN_OR_RETURN(std::vector<std::size_t> starts,
+                             checkCodestreams(file, image, pixels, tsName));
+    decoded = jpeg ? decodeJpeg(file, image, pixels, starts, tsName)
+                   : decodeWithGdcm(file, image, pixels, ts, tsName);
   } catch (const std::bad_alloc&) {
     return Error{StatusCode::kResourceExhausted, "not enough memory to decode the pixel data",
                  image.path};
@@ -190,6 +258,8 @@ Result<StoredPixels> decodeEncapsulated(const DicomFile& file, const ImageFile& 
     return Error{StatusCode::kUnsupported,
                  "the " + tsName + " pixel data could not be decoded: " + e.what(), image.path};
   }
+  if (!decoded.ok()) return decoded;
+  const StoredPixels& out = decoded.value();
   // Rows × Columns × frames × SamplesPerPixel samples, of the width the
   // codec reports.
   const std::uint64_t samples = expectedBytes /
@@ -200,7 +270,7 @@ Result<StoredPixels> decodeEncapsulated(const DicomFile& file, const ImageFile& 
     return Error{StatusCode::kCorruptData,
                  "the decoded " + tsName + " pixel data does not match the image size", image.path};
   }
-  return out;
+  return decoded;
 }
 
 template <class Raw>

@@ -1,6 +1,7 @@
 // DICOM pixel data to Hounsfield units, private to imaging/. Native
-// (uncompressed) pixel data is decoded here; encapsulated data (JPEG,
-// JPEG-LS, JPEG 2000, RLE) through GDCM's codecs.
+// (uncompressed) pixel data is decoded here; encapsulated JPEG through
+// DCMTK (jpeg_decode.h), JPEG-LS, JPEG 2000 and RLE through GDCM's codecs,
+// each after the codestream checks of codestream_checks.h.
 #pragma once
 
 #include <cstdint>
