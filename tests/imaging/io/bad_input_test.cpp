@@ -235,6 +235,49 @@ TEST(BadInput, MetaImageWithImpossibleDimensionsIsRefused) {
   expectRefused(dir / "two.mha", StatusCode::kCorruptData, "does not hold NDims = 2 sizes");
 }
 
+// The image_file fuzzer's finding 9: NrrdIO read these sizes as a 17 GB
+// volume, which was allocated before the 30-byte gzip stream was read.
+TEST(BadInput, NrrdSizesThatAreNotPlainNumbersAreRefused) {
+  TempDir dir;
+  const std::string gzip(
+      "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\x03\x00\x00\x00\x00\x00\x00"
+      "\x00\x00\x00",
+      20);
+  const auto nrrd = [&](const std::string& sizes) {
+    return "NRRD0004\ntype: unsigned char\ndimension: 3\nsizes: " + sizes +
+           "\nspacings: 1 1 1\nencoding: gzip\n\n" + gzip;
+  };
+  writeAll(dir / "pattern.nrrd", nrrd("4 388888888888888%8888888888 2"));
+  expectRefused(dir / "pattern.nrrd", StatusCode::kCorruptData,
+                "are not 3 whole numbers of at least 1");
+  writeAll(dir / "two.nrrd", nrrd("4 4"));
+  expectRefused(dir / "two.nrrd", StatusCode::kCorruptData, "one per dimension");
+  writeAll(dir / "zero.nrrd", nrrd("4 0 4"));
+  expectRefused(dir / "zero.nrrd", StatusCode::kCorruptData, "whole numbers of at least 1");
+  // Plain sizes reach the data check: the empty stream holds no 64 voxels.
+  writeAll(dir / "short.nrrd", nrrd("4 4 4"));
+  expectRefused(dir / "short.nrrd", StatusCode::kCorruptData,
+                "the compressed voxel data hold 0 bytes, the header describes 64");
+}
+
+// The image_file fuzzer's finding 10: with an element type MetaIO does not
+// know, it inflated into a buffer of 0 bytes for ever.
+TEST(BadInput, CompressedDataOfAnUnknownSizeAreRefused) {
+  TempDir dir;
+  const std::string zlib("\x78\x9c\x63\x60\x00\x00\x00\x02\x00\x01", 10);
+  writeAll(dir / "type.mha",
+           "ObjectType = Image\nNDims = 3\nBinaryData = True\nCompressedData = True\n"
+           "CompressedDataSize = 10\nDimSize = 4 3 2\nElementType = MEMSB = False\n"
+           "ElementDataFile = LOCAL\n" +
+               zlib);
+  expectRefused(dir / "type.mha", StatusCode::kCorruptData,
+                "the MetaImage header does not say how many bytes the compressed voxel data");
+  writeAll(dir / "type.nrrd",
+           "NRRD0004\ntype: blob\ndimension: 3\nsizes: 4 3 2\nencoding: gzip\n\n" + zlib);
+  expectRefused(dir / "type.nrrd", StatusCode::kCorruptData,
+                "the NRRD header does not say how many bytes the gzip-compressed voxel data");
+}
+
 TEST(BadInput, UnknownExtension) {
   TempDir dir;
   writeAll(dir / "photo.png", "\x89PNG\r\n\x1a\n0000");
