@@ -11,7 +11,19 @@
 #include <filesystem>
 #include <string>
 
+#include "core/memory_budget.h"
+#include "core/parallel.h"
+
 namespace tessera::fuzz {
+
+// The harnesses run as `--memory-limit 1G` would: every buffer the job
+// budget allows stays well under libFuzzer's -rss_limit_mb=2048, so an
+// out-of-memory report means an allocation the budget did not see.
+inline const bool kJobBudgetSet = (setJobMemoryLimit(std::int64_t{1} << 30), true);
+
+// One thread: libFuzzer runs one input at a time, and campaigns run
+// harnesses side by side on the same cores.
+inline const bool kOneThread = (setNumThreads(1), true);
 
 inline std::string scratchPath(const std::string& extension) {
   return (std::filesystem::temp_directory_path() /
