@@ -218,6 +218,16 @@ class Pipeline {
   Event stopped(std::size_t index, const Status& status, Clock::time_point started);
   void stop(const std::string& reason);
   std::string portableReason(std::string reason) const;
+  // What the manifest records of case `c` whatever its outcome.
+  ManifestEntry entryFor(const BatchCase& c, const InputIdentity& identity) const {
+    ManifestEntry entry;
+    entry.caseName = c.name;
+    entry.input = manifestInput(c);
+    entry.inputIdentity = identity;
+    entry.modelHash = modelHash_;
+    entry.options = options_;
+    return entry;
+  }
   std::string caseDir(std::size_t index) const {
     return (fs::path(o_.outputDir) / cases_[index].name).string();
   }
@@ -350,11 +360,7 @@ void Pipeline::readStage() {
         emit(stopped(i, stamp.status(), started));
         continue;
       }
-      ManifestEntry wanted;
-      wanted.input = manifestInput(c);
-      wanted.inputIdentity = *stamp;
-      wanted.modelHash = modelHash_;
-      wanted.options = options_;
+      ManifestEntry wanted = entryFor(c, *stamp);
       std::string redoReason;
       if (const ManifestEntry* recorded = o_.resume && recorded_[i] ? &*recorded_[i] : nullptr) {
         if (!sameStamp(recorded->inputIdentity, *stamp))
@@ -478,12 +484,7 @@ Status Pipeline::writeCase(WriteItem& item) {
   TESSERA_ASSIGN_OR_RETURN(std::vector<OutputRecord> outputs,
                            writeCaseFiles(o_, c, model_->info, item.labels, item.job, item.started,
                                           stop_, &progress, &finalPath));
-  ManifestEntry entry;
-  entry.caseName = c.name;
-  entry.input = manifestInput(c);
-  entry.inputIdentity = item.identity;
-  entry.modelHash = modelHash_;
-  entry.options = options_;
+  ManifestEntry entry = entryFor(c, item.identity);
   entry.outputs = std::move(outputs);
   std::lock_guard lock(manifestMutex_);
   return recordCase(*manifest_, entry, finalPath);
@@ -548,12 +549,7 @@ void Pipeline::recordFailure(std::size_t index, const std::string& failure,
   // A killed worker leaves its staging folder behind.
   std::error_code error;
   fs::remove_all(fs::path(o_.outputDir) / (kStagingPrefix + c.name), error);
-  ManifestEntry entry;
-  entry.caseName = c.name;
-  entry.input = manifestInput(c);
-  entry.inputIdentity = identity;
-  entry.modelHash = modelHash_;
-  entry.options = options_;
+  ManifestEntry entry = entryFor(c, identity);
   entry.failure = failure;
   {
     std::lock_guard lock(manifestMutex_);
@@ -667,12 +663,7 @@ void Pipeline::superviseCase(ChildProcess& worker, std::string& answers, ReadIte
     emit(std::move(e));
     return;
   }
-  ManifestEntry entry;
-  entry.caseName = c.name;
-  entry.input = manifestInput(c);
-  entry.inputIdentity = item.identity;
-  entry.modelHash = modelHash_;
-  entry.options = options_;
+  ManifestEntry entry = entryFor(c, item.identity);
   if (const JsonValue* outputs = done->find("outputs"))
     for (const JsonValue& o : outputs->items())
       entry.outputs.push_back({o.getString("file"), static_cast<std::int64_t>(o.getNumber("size")),

@@ -78,6 +78,31 @@ struct SpawnAttributes {
   ~SpawnAttributes() { posix_spawnattr_destroy(&attributes); }
 };
 
+// argv[0] must name an existing program.
+Status checkProgram(const std::vector<std::string>& argv) {
+  if (argv.empty() || argv[0].empty())
+    return Status(StatusCode::kInvalidArgument, "no program to run");
+  if (::access(argv[0].c_str(), F_OK) != 0)
+    return Status(StatusCode::kNotFound, "the program does not exist", argv[0]);
+  return Status();
+}
+
+// Starts argv[0] with `actions` (which it destroys) and SpawnAttributes.
+Result<pid_t> spawn(const std::vector<std::string>& argv, posix_spawn_file_actions_t* actions) {
+  SpawnAttributes attributes;
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  const int spawned =
+      ::posix_spawn(&pid, argv[0].c_str(), actions, &attributes.attributes, args.data(), environ);
+  posix_spawn_file_actions_destroy(actions);
+  if (spawned != 0)
+    return Error{spawned == ENOENT ? StatusCode::kNotFound : StatusCode::kIoError,
+                 std::string("cannot run the program: ") + std::strerror(spawned), argv[0]};
+  return pid;
+}
+
 ProcessResult decodeStatus(int status) {
   ProcessResult result;
   if (WIFSIGNALED(status)) {
@@ -121,30 +146,16 @@ void ChildProcess::release() {
 }
 
 Result<ChildProcess> ChildProcess::start(const std::vector<std::string>& argv) {
-  if (argv.empty() || argv[0].empty())
-    return Error{StatusCode::kInvalidArgument, "no program to run"};
-  const std::string& program = argv[0];
-  if (::access(program.c_str(), F_OK) != 0)
-    return Error{StatusCode::kNotFound, "the program does not exist", program};
+  TESSERA_RETURN_IF_ERROR(checkProgram(argv));
   Fds p;  // here: in read, in write, out read, out write
   if (::pipe2(p.fd, O_CLOEXEC) != 0 || ::pipe2(p.fd + 2, O_CLOEXEC) != 0)
     return Error{StatusCode::kIoError, std::string("cannot create a pipe: ") + std::strerror(errno),
-                 program};
+                 argv[0]};
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, p.fd[0], STDIN_FILENO);
   posix_spawn_file_actions_adddup2(&actions, p.fd[3], STDOUT_FILENO);
-  SpawnAttributes attributes;
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  const int spawned =
-      ::posix_spawn(&pid, program.c_str(), &actions, &attributes.attributes, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (spawned != 0)
-    return Error{spawned == ENOENT ? StatusCode::kNotFound : StatusCode::kIoError,
-                 std::string("cannot run the program: ") + std::strerror(spawned), program};
+  TESSERA_ASSIGN_OR_RETURN(const pid_t pid, spawn(argv, &actions));
   ChildProcess child;
   child.pid_ = pid;
   child.in_ = std::exchange(p.fd[1], -1);
@@ -248,12 +259,8 @@ std::string ProcessResult::describeExit() const {
 }
 
 Result<ProcessResult> runProcess(const std::vector<std::string>& argv) {
-  if (argv.empty() || argv[0].empty())
-    return Error{StatusCode::kInvalidArgument, "no program to run"};
+  TESSERA_RETURN_IF_ERROR(checkProgram(argv));
   const std::string& program = argv[0];
-  if (::access(program.c_str(), F_OK) != 0)
-    return Error{StatusCode::kNotFound, "the program does not exist", program};
-
   Fds p;
   if (::pipe2(p.fd, O_CLOEXEC) != 0 || ::pipe2(p.fd + 2, O_CLOEXEC) != 0)
     return Error{StatusCode::kIoError, std::string("cannot create a pipe: ") + std::strerror(errno),
@@ -263,31 +270,7 @@ Result<ProcessResult> runProcess(const std::vector<std::string>& argv) {
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, p.fd[1], STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, p.fd[3], STDERR_FILENO);
-  // The child starts with default signal handling, whatever the caller set
-  // up for SIGINT (the CLI's interrupt handler) or SIGPIPE.
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  sigset_t defaults, none;
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGINT);
-  sigaddset(&defaults, SIGTERM);
-  sigaddset(&defaults, SIGPIPE);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&attributes, &defaults);
-  posix_spawnattr_setsigmask(&attributes, &none);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  const int spawned =
-      ::posix_spawn(&pid, program.c_str(), &actions, &attributes, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  if (spawned != 0)
-    return Error{spawned == ENOENT ? StatusCode::kNotFound : StatusCode::kIoError,
-                 std::string("cannot run the program: ") + std::strerror(spawned), program};
+  TESSERA_ASSIGN_OR_RETURN(const pid_t pid, spawn(argv, &actions));
   // Only the child writes: without closing our copies the pipes never reach end of file.
   p.close(1);
   p.close(3);
@@ -300,12 +283,9 @@ Result<ProcessResult> runProcess(const std::vector<std::string>& argv) {
       return Error{StatusCode::kIoError,
                    std::string("cannot wait for the program: ") + std::strerror(errno), program};
   if (!drained.ok()) return Error{drained.error().code, drained.error().message, program};
-  if (WIFSIGNALED(status)) {
-    result.exitCode = -1;
-    result.signal = WTERMSIG(status);
-  } else {
-    result.exitCode = WEXITSTATUS(status);
-  }
+  const ProcessResult exit = decodeStatus(status);
+  result.exitCode = exit.exitCode;
+  result.signal = exit.signal;
   return result;
 }
 
