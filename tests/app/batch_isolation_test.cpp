@@ -345,6 +345,53 @@ TEST_F(BatchIsolation, WorkerPastTheMemoryLimitFailsItsCase) {
   EXPECT_TRUE(contains(readBytes(dir / "out/summary.csv"), "b_large,failed,exceeded the memory"));
 }
 
+// pydicom's JPEG2000.dcm with Rows and Columns (0028,0010/0011, explicit VR
+// US) set to 64: a JPEG 2000 image larger than its header says, which
+// overflowed the heap inside GDCM before the codestream checks.
+::testing::AssertionResult writeCraftedJpeg2000(const std::string& out) {
+  const std::string source = "/usr/lib/python3/dist-packages/pydicom/data/test_files/JPEG2000.dcm";
+  std::string bytes = readBytes(source);
+  if (bytes.empty()) return ::testing::AssertionFailure() << source << " is missing";
+  for (const char element : {'\x10', '\x11'}) {
+    const std::string tag{'\x28', '\x00', element, '\x00', 'U', 'S', '\x02', '\x00'};
+    const std::size_t at = bytes.find(tag);
+    if (at == std::string::npos)
+      return ::testing::AssertionFailure() << source << " stores Rows or Columns otherwise";
+    bytes[at + 8] = 64;
+    bytes[at + 9] = 0;
+  }
+  fs::create_directories(fs::path(out).parent_path());
+  std::ofstream(out, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  return ::testing::AssertionSuccess();
+}
+
+// The crafted JPEG 2000 series is a failed case with its reason beside the
+// healthy ones; --resume finishes nothing twice and crashes on nothing.
+TEST_F(BatchIsolation, CraftedJpeg2000SeriesFailsAndTheRestFinish) {
+  writeCase("case_0", 0);
+  writeCase("case_1", 1);
+  ASSERT_TRUE(writeCraftedJpeg2000(dir / "in/j2k/crafted.dcm"));
+  const Outcome first = run({batch("out")});
+  EXPECT_EQ(first.code, 3) << first.err << first.out;
+  EXPECT_TRUE(contains(first.out,
+                       "the JPEG 2000 image inside is 256×1024 but the header says "
+                       "64×64"))
+      << first.out;
+  EXPECT_TRUE(contains(first.out, "3 cases: 2 done, 0 already finished, 1 failed, 0 not run"))
+      << first.out;
+  EXPECT_TRUE(contains(readBytes(dir / "out/summary.csv"), ",failed,")) << first.out;
+  EXPECT_TRUE(fs::exists(dir / "out/case_0/labels.nii.gz"));
+  EXPECT_TRUE(fs::exists(dir / "out/case_1/labels.nii.gz"));
+  const auto written = fs::last_write_time(dir / "out/case_0/labels.nii.gz");
+
+  const Outcome resumed = run({batch("out", {"--resume"})});
+  EXPECT_EQ(resumed.code, 3) << resumed.err << resumed.out;
+  EXPECT_TRUE(contains(resumed.out, "3 cases: 0 done, 2 already finished, 1 failed, 0 not run"))
+      << resumed.out;
+  EXPECT_EQ(fs::last_write_time(dir / "out/case_0/labels.nii.gz"), written);
+}
+
 // A folder of healthy cases, one case whose worker crashes and a disk that
 // fills: the healthy cases are done, each failure is recorded with its
 // reason, the summary is written, exit 3. --resume does no finished work
