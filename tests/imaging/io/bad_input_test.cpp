@@ -278,6 +278,23 @@ TEST(BadInput, CompressedDataOfAnUnknownSizeAreRefused) {
                 "the NRRD header does not say how many bytes the gzip-compressed voxel data");
 }
 
+// The image_file fuzzer's finding 11: MetaIO copied a field name of 255
+// characters or more into a 255-byte buffer (an abort under _FORTIFY_SOURCE,
+// a heap overflow without it), whether or not the line holds '='.
+TEST(BadInput, MetaImageFieldNamesOf255CharactersAreRefused) {
+  TempDir dir;
+  const std::string rest =
+      "NDims = 3\nDimSize = 4 3 2\nElementType = MET_SHORT\nElementDataFile = LOCAL\n" +
+      std::string(48, '\0');
+  writeAll(dir / "named.mha", "ObjectType = Image\n" + std::string(300, 'k') + " = 1\n" + rest);
+  expectRefused(dir / "named.mha", StatusCode::kCorruptData, "a field name of 300 characters");
+  writeAll(dir / "bare.mha", "ObjectType = Image\n  " + std::string(255, 'k') + "  \n" + rest);
+  expectRefused(dir / "bare.mha", StatusCode::kCorruptData, "a field name of 255 characters");
+  // 254 characters are MetaIO's longest name: read, the field ignored.
+  writeAll(dir / "longest.mha", "ObjectType = Image\n" + std::string(254, 'k') + " = 1\n" + rest);
+  EXPECT_TRUE(readVolume(dir / "longest.mha").ok());
+}
+
 TEST(BadInput, UnknownExtension) {
   TempDir dir;
   writeAll(dir / "photo.png", "\x89PNG\r\n\x1a\n0000");
