@@ -378,10 +378,12 @@ Status checkNifti(const std::string& path, std::uint64_t fileSize) {
 struct TextHeader {
   std::vector<std::pair<std::string, std::string>> fields;
   std::uint64_t dataOffset = 0;
-  // MetaImage: the longest field name as MetaIO reads names (from the first
-  // non-space character to '=', ':' or the end of the line, trailing blanks
-  // trimmed), over every line up to ElementDataFile, with or without '='.
-  std::size_t longestName = 0;
+  // MetaImage: the longest field name and value as MetaIO reads them (a
+  // name from the first non-space character to '=', ':' or the end of the
+  // line; a value after the separators and blanks that follow, to the end of
+  // the line; trailing blanks trimmed), over every line before
+  // ElementDataFile, with or without '='.
+  std::size_t longestName = 0, longestValue = 0;
   const std::string* find(const std::string& key) const {
     for (const auto& [name, value] : fields)
       if (name == key) return &value;
@@ -417,13 +419,21 @@ TextHeader readTextHeader(const std::string& path, FileFormat format) {
     if (nrrd && (line.empty() || line == "\r")) break;
     if (nrrd && !line.empty() && line[0] == '#') continue;
     if (nrrd && line.find(":=") != std::string::npos) continue;
-    if (!nrrd) {
+    if (!nrrd && lower(trim(line.substr(0, line.find('=')))) != "elementdatafile") {
+      const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
       std::size_t begin = 0;
       while (begin < line.size() && std::isspace(static_cast<unsigned char>(line[begin]))) ++begin;
-      std::size_t end = line.find_first_of("=:\r", begin);
-      if (end == std::string::npos) end = line.size();
-      while (end > begin && (line[end - 1] == ' ' || line[end - 1] == '\t')) --end;
+      const std::size_t sep = std::min(line.find_first_of("=:", begin), line.size());
+      std::size_t end = std::min(line.find('\r', begin), sep);
+      while (end > begin && blank(line[end - 1])) --end;
       header.longestName = std::max(header.longestName, end - begin);
+      std::size_t value = sep;
+      while (value < line.size() &&
+             (line[value] == '=' || line[value] == ':' || blank(line[value])))
+        ++value;
+      end = line.size();
+      while (end > value && blank(line[end - 1])) --end;
+      header.longestValue = std::max(header.longestValue, end - value);
     }
     const std::size_t sep = nrrd ? line.find(": ") : line.find('=');
     if (sep == std::string::npos) continue;
@@ -603,12 +613,18 @@ Result<DataSource> dataSource(const std::string& header, const std::string& data
 
 Status checkMetaImage(const std::string& path, std::uint64_t fileSize) {
   const TextHeader h = readTextHeader(path, FileFormat::kMetaImage);
-  // MetaIO copies each field name it does not know into a 255-byte buffer
-  // with strcpy (the image_file fuzzer's finding 11: a buffer overflow).
+  // MetaIO copies each field name it does not know, and the values of
+  // Comment, Name, ObjectType, ObjectSubType, into 255-byte buffers with
+  // strcpy (the image_file fuzzer's finding 11: a buffer overflow).
   if (h.longestName >= 255)
     return Status(StatusCode::kCorruptData,
                   "the MetaImage header has a field name of " + std::to_string(h.longestName) +
                       " characters; MetaImage field names are shorter than 255",
+                  path);
+  if (h.longestValue >= 255)
+    return Status(StatusCode::kCorruptData,
+                  "the MetaImage header has a field value of " + std::to_string(h.longestValue) +
+                      " characters; MetaImage field values are shorter than 255",
                   path);
   // MetaIO reads NDims with atoi and then loops over that many values of
   // every array field: a number beyond int made it read for ever. Every

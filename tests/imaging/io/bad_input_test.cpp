@@ -280,8 +280,9 @@ TEST(BadInput, CompressedDataOfAnUnknownSizeAreRefused) {
 
 // The image_file fuzzer's finding 11: MetaIO copied a field name of 255
 // characters or more into a 255-byte buffer (an abort under _FORTIFY_SOURCE,
-// a heap overflow without it), whether or not the line holds '='.
-TEST(BadInput, MetaImageFieldNamesOf255CharactersAreRefused) {
+// a heap overflow without it), whether or not the line holds '='; the values
+// of Comment, Name, ObjectType and ObjectSubType likewise.
+TEST(BadInput, MetaImageFieldNamesAndValuesOf255CharactersAreRefused) {
   TempDir dir;
   const std::string rest =
       "NDims = 3\nDimSize = 4 3 2\nElementType = MET_SHORT\nElementDataFile = LOCAL\n" +
@@ -293,6 +294,17 @@ TEST(BadInput, MetaImageFieldNamesOf255CharactersAreRefused) {
   // 254 characters are MetaIO's longest name: read, the field ignored.
   writeAll(dir / "longest.mha", "ObjectType = Image\n" + std::string(254, 'k') + " = 1\n" + rest);
   EXPECT_TRUE(readVolume(dir / "longest.mha").ok());
+  // Values MetaIO copies into 255-byte buffers, after '=' or ':'.
+  for (const char* field :
+       {"Comment = ", "Name : ", "ObjectSubType=", "ObjectType = Image\nComment"}) {
+    SCOPED_TRACE(field);
+    writeAll(dir / "value.mha", std::string("ObjectType = Image\n") + field + " = " +
+                                    std::string(300, 'v') + " \r\n" + rest);
+    expectRefused(dir / "value.mha", StatusCode::kCorruptData, "a field value of 300 characters");
+  }
+  writeAll(dir / "value.mha",
+           "ObjectType = Image\nComment = " + std::string(254, 'v') + "\n" + rest);
+  EXPECT_TRUE(readVolume(dir / "value.mha").ok());
 }
 
 TEST(BadInput, UnknownExtension) {
