@@ -384,6 +384,7 @@ struct TextHeader {
   // the line; trailing blanks trimmed), over every line before
   // ElementDataFile, with or without '='.
   std::size_t longestName = 0, longestValue = 0;
+  bool nulByte = false;  // MetaImage: a NUL byte in a header line
   const std::string* find(const std::string& key) const {
     for (const auto& [name, value] : fields)
       if (name == key) return &value;
@@ -419,7 +420,7 @@ TextHeader readTextHeader(const std::string& path, FileFormat format) {
     if (nrrd && (line.empty() || line == "\r")) break;
     if (nrrd && !line.empty() && line[0] == '#') continue;
     if (nrrd && line.find(":=") != std::string::npos) continue;
-    if (!nrrd && lower(trim(line.substr(0, line.find('=')))) != "elementdatafile") {
+    if (!nrrd && lower(trim(line.substr(0, line.find_first_of("=:")))) != "elementdatafile") {
       const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
       std::size_t begin = 0;
       while (begin < line.size() && std::isspace(static_cast<unsigned char>(line[begin]))) ++begin;
@@ -435,7 +436,9 @@ TextHeader readTextHeader(const std::string& path, FileFormat format) {
       while (end > value && blank(line[end - 1])) --end;
       header.longestValue = std::max(header.longestValue, end - value);
     }
-    const std::size_t sep = nrrd ? line.find(": ") : line.find('=');
+    // MetaIO ends a name at '=' or ':', whichever comes first.
+    if (!nrrd) header.nulByte = header.nulByte || line.find('\0') != std::string::npos;
+    const std::size_t sep = nrrd ? line.find(": ") : line.find_first_of("=:");
     if (sep == std::string::npos) continue;
     const std::string name = lower(trim(line.substr(0, sep)));
     header.fields.emplace_back(name, trim(line.substr(sep + (nrrd ? 2 : 1))));
@@ -644,8 +647,32 @@ Status checkMetaImage(const std::string& path, std::uint64_t fileSize) {
                         "' does not hold NDims = " + std::to_string(n[0]) + " sizes",
                     path);
   }
+  // The fields that size the voxel data are checked as this header reader
+  // sees them, which is MetaIO's reading only when each appears once (MetaIO
+  // takes the last of several, matches names case-sensitively and ends
+  // names at a NUL byte): the image_file fuzzer's finding 12, a first
+  // ElementType MetaIO did not use, and MetaIO inflating for ever.
+  if (h.nulByte)
+    return Status(StatusCode::kCorruptData,
+                  "the MetaImage header holds a NUL byte: it is not a text header", path);
+  static const char* const kSizing[] = {
+      "NDims",      "DimSize",        "ElementType",        "ElementNumberOfChannels",
+      "BinaryData", "CompressedData", "CompressedDataSize", "HeaderSize"};
+  for (const char* field : kSizing) {
+    const auto count = std::count_if(h.fields.begin(), h.fields.end(),
+                                     [&](const auto& f) { return f.first == lower(field); });
+    if (count > 1)
+      return Status(StatusCode::kCorruptData,
+                    std::string("the MetaImage header sets ") + field + " " +
+                        std::to_string(count) + " times",
+                    path);
+  }
   const std::string* dataFile = h.find("elementdatafile");
-  if (!dataFile) return Status();  // ITK names what is missing
+  if (!dataFile)
+    return Status(StatusCode::kCorruptData,
+                  "the MetaImage header has no ElementDataFile line (the last line of a "
+                  "MetaImage header) within its first 4000 lines",
+                  path);
   TESSERA_ASSIGN_OR_RETURN(const DataSource source,
                            dataSource(path, *dataFile, h.dataOffset, fileSize));
   if (lower(h.get("binarydata")) == "false") return Status();

@@ -307,6 +307,35 @@ TEST(BadInput, MetaImageFieldNamesAndValuesOf255CharactersAreRefused) {
   EXPECT_TRUE(readVolume(dir / "value.mha").ok());
 }
 
+// The image_file fuzzer's finding 12: a header that this reader and MetaIO
+// read differently (MetaIO takes the last of repeated fields, accepts ':'
+// as well as '=' and ends names at a NUL byte) had its data sized from
+// fields MetaIO did not use; MetaIO then inflated for ever, or allocated
+// 2^63 bytes.
+TEST(BadInput, MetaImageHeadersReadDifferentlyByMetaIoAreRefused) {
+  TempDir dir;
+  const std::string zlib("\x78\x9c\x63\x60\x00\x00\x00\x02\x00\x01", 10);
+  const std::string start = "ObjectType = Image\nNDims = 3\nDimSize = 4 3 2\n";
+  writeAll(dir / "twice.mha", start +
+                                  "ElementType = MET_USHORT\nCompressedData = False\n"
+                                  "ElementType: MET_UCHAR\nCompressedData = True\n"
+                                  "ElementDataFile = LOCAL\n" +
+                                  zlib);
+  expectRefused(dir / "twice.mha", StatusCode::kCorruptData,
+                "the MetaImage header sets ElementType 2 times");
+  writeAll(dir / "nul.mha", start + "ElementType = MET_UCHAR\nElementDataFile" +
+                                std::string("\0\0", 2) + "\n" + std::string(24, '\0'));
+  expectRefused(dir / "nul.mha", StatusCode::kCorruptData, "holds a NUL byte");
+  writeAll(dir / "none.mha", start + "ElementType = MET_UCHAR\n");
+  expectRefused(dir / "none.mha", StatusCode::kCorruptData, "has no ElementDataFile line");
+  // ':' is a separator for MetaIO: read the same as '='.
+  writeAll(dir / "colon.mha",
+           start + "ElementType: MET_UCHAR\nElementDataFile: LOCAL\n" + std::string(24, '\x05'));
+  auto volume = readVolume(dir / "colon.mha");
+  ASSERT_TRUE(volume.ok()) << volume.error().toString();
+  EXPECT_EQ(volume->at(3, 2, 1), 5);
+}
+
 TEST(BadInput, UnknownExtension) {
   TempDir dir;
   writeAll(dir / "photo.png", "\x89PNG\r\n\x1a\n0000");
