@@ -283,7 +283,7 @@ Result<Volume> readDicomVolume(const std::string& path, const ReadOptions& optio
     return Status();
   };
   // Uncompressed files are decoded in parallel, in batches between which
-  // progress and cancellation are handled; GDCM's codecs run one at a time.
+  // progress and cancellation are handled; compressed files one at a time.
   bool allNative = true;
   for (int f : fileOrder) {
     const std::string& ts = images[static_cast<std::size_t>(f)].transferSyntaxUid;

@@ -12,7 +12,8 @@ namespace tessera::imaging::dicom {
 namespace {
 
 // Transfer syntaxes whose pixel data Tessera reads: native ones itself,
-// encapsulated ones through GDCM's codecs.
+// encapsulated ones through DCMTK's JPEG decoders and GDCM's codecs
+// (dicom_pixels.h).
 bool supportedTransferSyntax(const std::string& uid) {
   static const char* const kSupported[] = {
       "1.2.840.10008.1.2",      "1.2.840.10008.1.2.1",    "1.2.840.10008.1.2.2",
