@@ -384,7 +384,10 @@ struct TextHeader {
   // the line; trailing blanks trimmed), over every line before
   // ElementDataFile, with or without '='.
   std::size_t longestName = 0, longestValue = 0;
-  bool nulByte = false;  // MetaImage: a NUL byte in a header line
+  bool nulByte = false;         // MetaImage: a NUL byte in a header line
+  int bareLine = 0;             // MetaImage: the first line (from 1) with text but no '=' or ':'
+  bool endsAtDataFile = false;  // MetaImage: the header ends with "ElementDataFile"
+
   const std::string* find(const std::string& key) const {
     for (const auto& [name, value] : fields)
       if (name == key) return &value;
@@ -420,7 +423,7 @@ TextHeader readTextHeader(const std::string& path, FileFormat format) {
     if (nrrd && (line.empty() || line == "\r")) break;
     if (nrrd && !line.empty() && line[0] == '#') continue;
     if (nrrd && line.find(":=") != std::string::npos) continue;
-    if (!nrrd && lower(trim(line.substr(0, line.find_first_of("=:")))) != "elementdatafile") {
+    if (!nrrd && trim(line.substr(0, line.find_first_of("=:"))) != "ElementDataFile") {
       const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
       std::size_t begin = 0;
       while (begin < line.size() && std::isspace(static_cast<unsigned char>(line[begin]))) ++begin;
@@ -428,6 +431,8 @@ TextHeader readTextHeader(const std::string& path, FileFormat format) {
       std::size_t end = std::min(line.find('\r', begin), sep);
       while (end > begin && blank(line[end - 1])) --end;
       header.longestName = std::max(header.longestName, end - begin);
+      if (sep == line.size() && begin < line.size() && !header.bareLine)
+        header.bareLine = count + 1;
       std::size_t value = sep;
       while (value < line.size() &&
              (line[value] == '=' || line[value] == ':' || blank(line[value])))
@@ -442,7 +447,12 @@ TextHeader readTextHeader(const std::string& path, FileFormat format) {
     if (sep == std::string::npos) continue;
     const std::string name = lower(trim(line.substr(0, sep)));
     header.fields.emplace_back(name, trim(line.substr(sep + (nrrd ? 2 : 1))));
-    if (!nrrd && name == "elementdatafile") break;
+    // MetaIO stops at ElementDataFile spelled exactly so (names match
+    // case-sensitively there).
+    if (!nrrd && trim(line.substr(0, sep)) == "ElementDataFile") {
+      header.endsAtDataFile = true;
+      break;
+    }
   }
   header.dataOffset = offset;
   return header;
@@ -616,6 +626,11 @@ Result<DataSource> dataSource(const std::string& header, const std::string& data
 
 Status checkMetaImage(const std::string& path, std::uint64_t fileSize) {
   const TextHeader h = readTextHeader(path, FileFormat::kMetaImage);
+  if (!h.endsAtDataFile)
+    return Status(StatusCode::kCorruptData,
+                  "the MetaImage header has no ElementDataFile line (the last line of a "
+                  "MetaImage header, spelled so) within its first 4000 lines",
+                  path);
   // MetaIO copies each field name it does not know, and the values of
   // Comment, Name, ObjectType, ObjectSubType, into 255-byte buffers with
   // strcpy (the image_file fuzzer's finding 11: a buffer overflow).
@@ -655,9 +670,17 @@ Status checkMetaImage(const std::string& path, std::uint64_t fileSize) {
   if (h.nulByte)
     return Status(StatusCode::kCorruptData,
                   "the MetaImage header holds a NUL byte: it is not a text header", path);
+  // After a name without a separator MetaIO skips to the next '=' on any
+  // later line, past ElementDataFile (finding 13: a second NDims it then read).
+  if (h.bareLine)
+    return Status(StatusCode::kCorruptData,
+                  "line " + std::to_string(h.bareLine) +
+                      " of the MetaImage header is not of the form 'Key = value'",
+                  path);
   static const char* const kSizing[] = {
-      "NDims",      "DimSize",        "ElementType",        "ElementNumberOfChannels",
-      "BinaryData", "CompressedData", "CompressedDataSize", "HeaderSize"};
+      "NDims",          "DimSize",        "ElementType",        "ElementNumberOfChannels",
+      "BinaryData",     "CompressedData", "CompressedDataSize", "HeaderSize",
+      "ElementDataFile"};
   for (const char* field : kSizing) {
     const auto count = std::count_if(h.fields.begin(), h.fields.end(),
                                      [&](const auto& f) { return f.first == lower(field); });
@@ -668,11 +691,6 @@ Status checkMetaImage(const std::string& path, std::uint64_t fileSize) {
                     path);
   }
   const std::string* dataFile = h.find("elementdatafile");
-  if (!dataFile)
-    return Status(StatusCode::kCorruptData,
-                  "the MetaImage header has no ElementDataFile line (the last line of a "
-                  "MetaImage header) within its first 4000 lines",
-                  path);
   TESSERA_ASSIGN_OR_RETURN(const DataSource source,
                            dataSource(path, *dataFile, h.dataOffset, fileSize));
   if (lower(h.get("binarydata")) == "false") return Status();

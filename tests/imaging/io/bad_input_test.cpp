@@ -307,11 +307,12 @@ TEST(BadInput, MetaImageFieldNamesAndValuesOf255CharactersAreRefused) {
   EXPECT_TRUE(readVolume(dir / "value.mha").ok());
 }
 
-// The image_file fuzzer's finding 12: a header that this reader and MetaIO
-// read differently (MetaIO takes the last of repeated fields, accepts ':'
-// as well as '=' and ends names at a NUL byte) had its data sized from
-// fields MetaIO did not use; MetaIO then inflated for ever, or allocated
-// 2^63 bytes.
+// The image_file fuzzer's findings 12 and 13: a header that this reader and
+// MetaIO read differently (MetaIO takes the last of repeated fields, accepts
+// ':' as well as '=', ends names at a NUL byte and, after a line without a
+// separator, reads on to the next '=') had its data sized from fields MetaIO
+// did not use; MetaIO then inflated for ever, allocated 2^63 bytes, or read
+// an NDims past ElementDataFile and looped.
 TEST(BadInput, MetaImageHeadersReadDifferentlyByMetaIoAreRefused) {
   TempDir dir;
   const std::string zlib("\x78\x9c\x63\x60\x00\x00\x00\x02\x00\x01", 10);
@@ -325,7 +326,22 @@ TEST(BadInput, MetaImageHeadersReadDifferentlyByMetaIoAreRefused) {
                 "the MetaImage header sets ElementType 2 times");
   writeAll(dir / "nul.mha", start + "ElementType = MET_UCHAR\nElementDataFile" +
                                 std::string("\0\0", 2) + "\n" + std::string(24, '\0'));
-  expectRefused(dir / "nul.mha", StatusCode::kCorruptData, "holds a NUL byte");
+  expectRefused(dir / "nul.mha", StatusCode::kCorruptData, "has no ElementDataFile line");
+  writeAll(dir / "nul2.mha", start + "ElementType" + std::string("\0", 1) +
+                                 "x = MET_UCHAR\nElementDataFile = LOCAL\n" +
+                                 std::string(24, '\0'));
+  expectRefused(dir / "nul2.mha", StatusCode::kCorruptData, "holds a NUL byte");
+  // Finding 13: after a line without '=' MetaIO reads on past ElementDataFile.
+  writeAll(dir / "bare.mha", start +
+                                 "ElementType = MET_UCHAR\nBinaryData\nElementDataFile = LOCAL\n"
+                                 "NDims = 666666666666666666\n" +
+                                 std::string(24, '\x05'));
+  expectRefused(dir / "bare.mha", StatusCode::kCorruptData,
+                "line 5 of the MetaImage header is not of the form 'Key = value'");
+  // MetaIO matches names case-sensitively: it reads on past this line.
+  writeAll(dir / "case.mha",
+           start + "ElementType = MET_UCHAR\nelementdatafile = LOCAL\n" + std::string(24, '\x05'));
+  expectRefused(dir / "case.mha", StatusCode::kCorruptData, "has no ElementDataFile line");
   writeAll(dir / "none.mha", start + "ElementType = MET_UCHAR\n");
   expectRefused(dir / "none.mha", StatusCode::kCorruptData, "has no ElementDataFile line");
   // ':' is a separator for MetaIO: read the same as '='.
