@@ -12,7 +12,6 @@
 
 #include <cstdint>
 #include <limits>
-#include <memory>
 #include <mutex>
 #include <new>
 #include <string>
@@ -29,7 +28,11 @@ namespace {
 // dcmtk.dcmjpeg logger; this appender collects them for the frame being
 // decoded on the calling thread (log4cplus calls appenders synchronously),
 // and nothing reaches DCMTK's console output.
-thread_local std::vector<std::string>* tWarnings = nullptr;
+struct Warnings {
+  std::vector<std::string> messages;
+  bool lost = false;  // a message could not be kept (no memory)
+};
+thread_local Warnings* tWarnings = nullptr;
 
 class WarningCollector final : public dcmtk::log4cplus::Appender {
  public:
@@ -37,8 +40,14 @@ class WarningCollector final : public dcmtk::log4cplus::Appender {
   void close() override {}
 
  protected:
+  // Called from inside libjpeg's C code: nothing may be thrown through it.
   void append(const dcmtk::log4cplus::spi::InternalLoggingEvent& event) override {
-    if (tWarnings) tWarnings->emplace_back(event.getMessage().c_str());
+    if (!tWarnings) return;
+    try {
+      tWarnings->messages.emplace_back(event.getMessage().c_str());
+    } catch (...) {
+      tWarnings->lost = true;
+    }
   }
 };
 
@@ -73,20 +82,29 @@ Result<DecodedJpegFrame> run(const DJCodecParameter& parameters, std::vector<Uin
   if (bytes > std::numeric_limits<Uint32>::max())
     return Error{StatusCode::kUnsupported, "a JPEG frame of over 4 GiB cannot be decoded"};
   out.samples.resize(bytes);
-  std::vector<std::string> warnings;
-  tWarnings = &warnings;
-  OFCondition status = decoder.init();
-  if (status.good()) {
-    status = decoder.decode(input.data(), static_cast<Uint32>(input.size()),
-                            reinterpret_cast<Uint8*>(out.samples.data()),
-                            static_cast<Uint32>(bytes), isSigned ? OFTrue : OFFalse);
+  Warnings warnings;
+  // Collects for this decode only, also when DCMTK throws std::bad_alloc.
+  struct Collecting {
+    explicit Collecting(Warnings* w) { tWarnings = w; }
+    ~Collecting() { tWarnings = nullptr; }
+  };
+  OFCondition status;
+  {
+    const Collecting collecting(&warnings);
+    status = decoder.init();
+    if (status.good()) {
+      status = decoder.decode(input.data(), static_cast<Uint32>(input.size()),
+                              reinterpret_cast<Uint8*>(out.samples.data()),
+                              static_cast<Uint32>(bytes), isSigned ? OFTrue : OFFalse);
+    }
   }
-  tWarnings = nullptr;
   if (status == EJ_Suspension)
     return Error{StatusCode::kCorruptData, "the JPEG data end before the last row of the image"};
   if (status.bad())
     return Error{StatusCode::kCorruptData, std::string("libjpeg stopped: ") + status.text()};
-  for (const std::string& warning : warnings)
+  if (warnings.lost)
+    return Error{StatusCode::kResourceExhausted, "not enough memory to check the JPEG frame"};
+  for (const std::string& warning : warnings.messages)
     if (!harmless(warning))
       return Error{StatusCode::kCorruptData, "the JPEG data are damaged (" + warning + ")"};
   return out;
