@@ -441,8 +441,8 @@ TextHeader readTextHeader(const std::string& path, FileFormat format) {
       while (end > value && blank(line[end - 1])) --end;
       header.longestValue = std::max(header.longestValue, end - value);
     }
-    // MetaIO ends a name at '=' or ':', whichever comes first.
     if (!nrrd) header.nulByte = header.nulByte || line.find('\0') != std::string::npos;
+    // MetaIO ends a name at '=' or ':', whichever comes first.
     const std::size_t sep = nrrd ? line.find(": ") : line.find_first_of("=:");
     if (sep == std::string::npos) continue;
     const std::string name = lower(trim(line.substr(0, sep)));
@@ -662,16 +662,17 @@ Status checkMetaImage(const std::string& path, std::uint64_t fileSize) {
                         "' does not hold NDims = " + std::to_string(n[0]) + " sizes",
                     path);
   }
-  // The fields that size the voxel data are checked as this header reader
-  // sees them, which is MetaIO's reading only when each appears once (MetaIO
-  // takes the last of several, matches names case-sensitively and ends
-  // names at a NUL byte): the image_file fuzzer's finding 12, a first
-  // ElementType MetaIO did not use, and MetaIO inflating for ever.
+  // The checks below read the header as MetaIO does only when it holds no
+  // NUL byte (MetaIO ends names there) and no line without a separator,
+  // and each field that sizes the voxel data appears once (MetaIO takes the
+  // last of several, and matches names case-sensitively): the image_file
+  // fuzzer's findings 12 and 13, fields MetaIO did not use or read past the
+  // header's end, then MetaIO inflating or reading for ever.
   if (h.nulByte)
     return Status(StatusCode::kCorruptData,
                   "the MetaImage header holds a NUL byte: it is not a text header", path);
   // After a name without a separator MetaIO skips to the next '=' on any
-  // later line, past ElementDataFile (finding 13: a second NDims it then read).
+  // later line, past ElementDataFile.
   if (h.bareLine)
     return Status(StatusCode::kCorruptData,
                   "line " + std::to_string(h.bareLine) +
@@ -708,8 +709,7 @@ Status checkMetaImage(const std::string& path, std::uint64_t fileSize) {
   if (compressed && expected == 0)
     return Status(StatusCode::kCorruptData,
                   "the MetaImage header does not say how many bytes the compressed voxel data "
-                  "hold "
-                  "(NDims, DimSize, ElementType '" +
+                  "hold (NDims, DimSize, ElementType '" +
                       h.get("elementtype").substr(0, 40) +
                       "' and ElementNumberOfChannels must describe the image)",
                   path);
@@ -773,8 +773,7 @@ Status checkNrrd(const std::string& path, std::uint64_t fileSize) {
   if (gzip && expected == 0)
     return Status(StatusCode::kCorruptData,
                   "the NRRD header does not say how many bytes the gzip-compressed voxel data "
-                  "hold "
-                  "(dimension, sizes and type '" +
+                  "hold (dimension, sizes and type '" +
                       h.get("type").substr(0, 40) + "' must describe the image)",
                   path);
   for (const char* skip : {"line skip", "lineskip", "byte skip", "byteskip"}) {
