@@ -245,19 +245,20 @@ Result<StoredPixels> decodeEncapsulated(const DicomFile& file, const ImageFile& 
   if (!jpeg && ts == gdcm::TransferSyntax::TS_END)
     return Error{StatusCode::kUnsupported, "transfer syntax " + tsName + " cannot be decoded",
                  image.path};
-  Result<StoredPixels> decoded = Error{};
-  try {
-    TESSERA_ASSIGN_OR_RETURN(std::vector<std::size_t> starts,
-                             checkCodestreams(file, image, pixels, tsName));
-    decoded = jpeg ? decodeJpeg(file, image, pixels, starts, tsName)
-                   : decodeWithGdcm(file, image, pixels, ts, tsName);
-  } catch (const std::bad_alloc&) {
-    return Error{StatusCode::kResourceExhausted, "not enough memory to decode the pixel data",
-                 image.path};
-  } catch (const std::exception& e) {
-    return Error{StatusCode::kUnsupported,
-                 "the " + tsName + " pixel data could not be decoded: " + e.what(), image.path};
-  }
+  Result<StoredPixels> decoded = [&]() -> Result<StoredPixels> {
+    try {
+      TESSERA_ASSIGN_OR_RETURN(std::vector<std::size_t> starts,
+                               checkCodestreams(file, image, pixels, tsName));
+      return jpeg ? decodeJpeg(file, image, pixels, starts, tsName)
+                  : decodeWithGdcm(file, image, pixels, ts, tsName);
+    } catch (const std::bad_alloc&) {
+      return Error{StatusCode::kResourceExhausted, "not enough memory to decode the pixel data",
+                   image.path};
+    } catch (const std::exception& e) {
+      return Error{StatusCode::kUnsupported,
+                   "the " + tsName + " pixel data could not be decoded: " + e.what(), image.path};
+    }
+  }();
   if (!decoded.ok()) return decoded;
   const StoredPixels& out = decoded.value();
   // Rows × Columns × frames × SamplesPerPixel samples, of the width the

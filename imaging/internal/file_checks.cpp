@@ -423,7 +423,11 @@ TextHeader readTextHeader(const std::string& path, FileFormat format) {
     if (nrrd && (line.empty() || line == "\r")) break;
     if (nrrd && !line.empty() && line[0] == '#') continue;
     if (nrrd && line.find(":=") != std::string::npos) continue;
-    if (!nrrd && trim(line.substr(0, line.find_first_of("=:"))) != "ElementDataFile") {
+    // MetaIO ends a name at '=' or ':', whichever comes first, and stops at
+    // ElementDataFile spelled exactly so (names match case-sensitively).
+    const bool dataFileLine =
+        !nrrd && trim(line.substr(0, line.find_first_of("=:"))) == "ElementDataFile";
+    if (!nrrd && !dataFileLine) {
       const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
       std::size_t begin = 0;
       while (begin < line.size() && std::isspace(static_cast<unsigned char>(line[begin]))) ++begin;
@@ -442,14 +446,11 @@ TextHeader readTextHeader(const std::string& path, FileFormat format) {
       header.longestValue = std::max(header.longestValue, end - value);
     }
     if (!nrrd) header.nulByte = header.nulByte || line.find('\0') != std::string::npos;
-    // MetaIO ends a name at '=' or ':', whichever comes first.
     const std::size_t sep = nrrd ? line.find(": ") : line.find_first_of("=:");
     if (sep == std::string::npos) continue;
     const std::string name = lower(trim(line.substr(0, sep)));
     header.fields.emplace_back(name, trim(line.substr(sep + (nrrd ? 2 : 1))));
-    // MetaIO stops at ElementDataFile spelled exactly so (names match
-    // case-sensitively there).
-    if (!nrrd && trim(line.substr(0, sep)) == "ElementDataFile") {
+    if (dataFileLine) {
       header.endsAtDataFile = true;
       break;
     }

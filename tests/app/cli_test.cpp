@@ -50,9 +50,11 @@ std::string slurp(const std::string& path) {
 
 // Runs tessera with `args`; stdout and stderr are captured in `capture`, a
 // directory of its own, so that the working directories the tests inspect
-// hold only what the command wrote.
-CommandRun runTessera(const TempDir& capture, const std::vector<std::string>& args) {
-  std::string command = quote(kTessera);
+// hold only what the command wrote. `prefix` goes before the program, e.g.
+// "env LC_ALL=C".
+CommandRun runTessera(const TempDir& capture, const std::vector<std::string>& args,
+                      const std::string& prefix = "") {
+  std::string command = (prefix.empty() ? "" : prefix + " ") + quote(kTessera);
   for (const std::string& a : args) command += " " + quote(a);
   command += " >" + quote(capture / "out") + " 2>" + quote(capture / "err") + " </dev/null";
   const int status = std::system(command.c_str());
@@ -553,15 +555,7 @@ TEST_F(Cli, AGermanLocaleChangesNoNumberReadOrWritten) {
                                 {{-10.5, 4.25, 0}, {-10.5, 4.25, 1.25}, {-10.5, 4.25, 2.5}});
   ASSERT_TRUE(tessera::testing::writeBatchTestModel(dir / "model.onnx").ok());
   const auto runIn = [&](const std::string& locale, const std::vector<std::string>& args) {
-    std::string command = "env LC_ALL=" + locale + " " + quote(kTessera);
-    for (const std::string& arg : args) command += " " + quote(arg);
-    command += " >" + quote(capture / "out") + " 2>" + quote(capture / "err") + " </dev/null";
-    const int status = std::system(command.c_str());
-    CommandRun run;
-    run.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    run.out = slurp(capture / "out");
-    run.err = slurp(capture / "err");
-    return run;
+    return runTessera(capture, args, "env LC_ALL=" + locale);
   };
   for (const std::string locale : {"C", "de_DE.UTF-8"}) {
     SCOPED_TRACE(locale);
@@ -609,15 +603,7 @@ TEST_F(Cli, AGermanLocaleChangesNoNumberReadOrWritten) {
 // LIMIT bytes fail with EFBIG as on a full disk.
 CommandRun runTesseraLimited(const TempDir& capture, std::uint64_t limit,
                              const std::vector<std::string>& args) {
-  std::string command = "prlimit --fsize=" + std::to_string(limit) + " -- " + quote(kTessera);
-  for (const std::string& a : args) command += " " + quote(a);
-  command += " >" + quote(capture / "out") + " 2>" + quote(capture / "err") + " </dev/null";
-  const int status = std::system(command.c_str());
-  CommandRun run;
-  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  run.out = slurp(capture / "out");
-  run.err = slurp(capture / "err");
-  return run;
+  return runTessera(capture, args, "prlimit --fsize=" + std::to_string(limit) + " --");
 }
 
 bool havePrlimit() {
