@@ -51,6 +51,11 @@ foreach(nn_folder backend ops net infer io)
   check_folder(models/${nn_folder} "imaging/|models/pipeline/|models/train/|${TOOLKITS}"
                "the engine (tessera_nn) uses core, oneDNN and ONNX only" FALSE)
 endforeach()
+# sdk: the installed headers use the standard library and each other only;
+# the library below them may use core, imaging and models, never ui or app.
+check_folder(sdk/include "core/|imaging/|models/|ui/|app/|${TOOLKITS}|dnnl|oneapi/|onnx/|cuda"
+             "installed SDK headers use the standard library and tessera/ only" FALSE)
+check_folder(sdk "ui/|app/|Q[A-Za-z0-9]+|qt[a-z]*/" "the SDK may not use ui, app or Qt" FALSE)
 # ui: everything below, never app.
 check_folder(ui "app/" "ui may not use app" FALSE)
 # ui/model: toolkit-free view models, tested without a display.

@@ -1,0 +1,406 @@
+// The C API of sdk/include/tessera/tessera.h over the pipeline's one path
+// (models::segmentStudy), so that a program linking libtessera gets exactly
+// what `tessera segment` computes. Every entry point catches everything:
+// no exception leaves the library.
+#include "tessera/tessera.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+
+#include "core/files.h"
+#include "core/image.h"
+#include "core/parallel.h"
+#include "core/progress.h"
+#include "core/status.h"
+#include "imaging/io/volume_io.h"
+#include "models/infer/segmenter.h"
+#include "models/pipeline/model_store.h"
+#include "models/pipeline/segment_study.h"
+
+struct tessera_volume {
+  tessera::Volume volume;
+};
+
+struct tessera_model {
+  std::string path;
+  std::shared_ptr<const tessera::models::Model> model;
+  tessera::models::Segmenter segmenter;
+  std::mutex mutex;  // the segmenter caches an engine per slice size
+};
+
+struct tessera_segmentation {
+  tessera::models::StudySegmentation study;
+};
+
+namespace {
+
+using namespace tessera;
+
+static_assert(TESSERA_OK == static_cast<int>(StatusCode::kOk));
+static_assert(TESSERA_INVALID_ARGUMENT == static_cast<int>(StatusCode::kInvalidArgument));
+static_assert(TESSERA_NOT_FOUND == static_cast<int>(StatusCode::kNotFound));
+static_assert(TESSERA_IO_ERROR == static_cast<int>(StatusCode::kIoError));
+static_assert(TESSERA_CORRUPT_DATA == static_cast<int>(StatusCode::kCorruptData));
+static_assert(TESSERA_UNSUPPORTED == static_cast<int>(StatusCode::kUnsupported));
+static_assert(TESSERA_RESOURCE_EXHAUSTED == static_cast<int>(StatusCode::kResourceExhausted));
+static_assert(TESSERA_CANCELLED == static_cast<int>(StatusCode::kCancelled));
+static_assert(TESSERA_INTERNAL == static_cast<int>(StatusCode::kInternal));
+
+thread_local std::string lastError;
+
+tessera_status fail(const Error& error) {
+  lastError = error.toString();
+  return static_cast<tessera_status>(error.code);
+}
+
+tessera_status fail(tessera_status code, std::string message) {
+  lastError = std::move(message);
+  return code;
+}
+
+tessera_status report(const Status& status) {
+  return status.ok() ? TESSERA_OK : fail(status.error());
+}
+
+// Runs an entry point's body; an exception becomes an error like any other.
+template <class F>
+tessera_status guarded(F&& body) noexcept {
+  return report(guardExceptions([&]() -> Status { return body(); }));
+}
+
+Geometry toGeometry(const tessera_geometry& g) {
+  Geometry geometry;
+  for (int a = 0; a < 3; ++a) {
+    geometry.size[a] = g.size[a];
+    geometry.spacingMm[a] = g.spacing[a];
+    geometry.originMm[a] = g.origin[a];
+  }
+  std::copy(g.direction, g.direction + 9, geometry.direction.begin());
+  return geometry;
+}
+
+tessera_geometry fromGeometry(const Geometry& geometry) {
+  tessera_geometry g{};
+  for (int a = 0; a < 3; ++a) {
+    g.size[a] = geometry.size[a];
+    g.spacing[a] = geometry.spacingMm[a];
+    g.origin[a] = geometry.originMm[a];
+  }
+  std::copy(geometry.direction.begin(), geometry.direction.end(), g.direction);
+  return g;
+}
+
+// The caller's image as a Volume in HU (a copy: the engine reads a Volume).
+Result<Volume> toVolume(const tessera_image* image) {
+  if (!image) return Error{StatusCode::kInvalidArgument, "no image was given"};
+  if (image->pixel_type != TESSERA_PIXEL_INT16 && image->pixel_type != TESSERA_PIXEL_FLOAT32)
+    return Error{StatusCode::kInvalidArgument,
+                 "unknown pixel type " + std::to_string(static_cast<int>(image->pixel_type)) +
+                     " (int16 or float32)"};
+  const Geometry geometry = toGeometry(image->geometry);
+  // validateGeometry judges files (corrupt data); here the caller passed it.
+  if (Status valid = validateGeometry(geometry); !valid.ok())
+    return Error{StatusCode::kInvalidArgument, valid.error().message};
+  if (!image->data) return Error{StatusCode::kInvalidArgument, "the image has no voxel data"};
+  TESSERA_ASSIGN_OR_RETURN(Volume volume, Volume::create(geometry));
+  const std::int64_t n = volume.voxelCount();
+  if (image->pixel_type == TESSERA_PIXEL_INT16) {
+    std::memcpy(volume.data(), image->data, static_cast<std::size_t>(n) * sizeof(std::int16_t));
+    return volume;
+  }
+  const float* hu = static_cast<const float*>(image->data);
+  std::int16_t* out = volume.data();
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float rounded = std::nearbyint(hu[i]);
+    if (!(rounded >= -32768.0f && rounded <= 32767.0f))
+      return Error{StatusCode::kInvalidArgument,
+                   "voxel " + std::to_string(i) + " holds " + std::to_string(hu[i]) +
+                       " HU, which is not a finite value within int16 (-32768..32767)"};
+    out[i] = static_cast<std::int16_t>(rounded);
+  }
+  return volume;
+}
+
+// Forwards progress to the caller's callback; a non-zero answer cancels.
+class CallbackProgress : public ProgressSink {
+ public:
+  CallbackProgress(tessera_progress_fn fn, void* user) : fn_(fn), user_(user) {}
+  void update(const ProgressUpdate& update) override {
+    if (fn_ && fn_(update.fraction, update.etaSeconds, update.message.c_str(), user_) != 0)
+      cancel_.cancel();
+  }
+  const CancelToken& cancel() const { return cancel_; }
+
+ private:
+  tessera_progress_fn fn_;
+  void* user_;
+  CancelToken cancel_;
+};
+
+// Output structs that may grow: the caller's struct_size says how much of
+// `full` fits; a struct older than version 1 is refused.
+template <class T>
+tessera_status fillSized(T* out, T full, const char* what) {
+  if (!out) return fail(TESSERA_INVALID_ARGUMENT, std::string("no ") + what + " was given");
+  if (out->struct_size < sizeof(T))
+    return fail(TESSERA_INVALID_ARGUMENT,
+                std::string(what) + ".struct_size is " + std::to_string(out->struct_size) +
+                    ", smaller than version 1's " + std::to_string(sizeof(T)));
+  full.struct_size = out->struct_size;
+  std::memcpy(out, &full, sizeof(T));
+  return TESSERA_OK;
+}
+
+tessera_label toLabel(const Label& label) {
+  return tessera_label{label.value, label.name.c_str(), {label.rgb[0], label.rgb[1], label.rgb[2]}};
+}
+
+// The bundled model beside the installed library: <prefix>/lib/libtessera.so
+// → <prefix>/share/tessera/models.
+std::string modelBesideLibrary() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&tessera_model_load), &info) == 0 || !info.dli_fname)
+    return {};
+  std::error_code error;
+  const std::filesystem::path lib = std::filesystem::canonical(info.dli_fname, error);
+  if (error) return {};
+  const std::filesystem::path candidate =
+      lib.parent_path().parent_path() / "share/tessera/models" / models::kDefaultModelFile;
+  return fileExists(candidate.string()) ? candidate.string() : std::string();
+}
+
+Result<std::string> resolveModelPath(const char* path) {
+  if (path && *path) return std::string(path);
+  if (!std::getenv("TESSERA_MODEL_DIR")) {
+    std::string beside = modelBesideLibrary();
+    if (!beside.empty()) return beside;
+  }
+  return models::defaultModelPath();
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* tessera_version(void) {
+  return TESSERA_VERSION;
+}
+
+int tessera_abi_version(void) {
+  return TESSERA_ABI_VERSION;
+}
+
+const char* tessera_status_name(tessera_status status) {
+  if (status < TESSERA_OK || status > TESSERA_INTERNAL) return "unknown status";
+  return statusCodeName(static_cast<StatusCode>(status));
+}
+
+const char* tessera_last_error(void) {
+  return lastError.c_str();
+}
+
+void tessera_geometry_init(tessera_geometry* geometry, int64_t nx, int64_t ny, int64_t nz) {
+  if (!geometry) return;
+  *geometry = fromGeometry(Geometry{.size = {nx, ny, nz}});
+}
+
+tessera_status tessera_volume_read(const char* path, tessera_volume** volume) {
+  if (!volume) return fail(TESSERA_INVALID_ARGUMENT, "no place for the volume handle was given");
+  *volume = nullptr;
+  if (!path || !*path) return fail(TESSERA_INVALID_ARGUMENT, "no volume path was given");
+  return guarded([&]() -> Status {
+    TESSERA_ASSIGN_OR_RETURN(Volume read, imaging::readVolume(path));
+    *volume = new tessera_volume{std::move(read)};
+    return Status();
+  });
+}
+
+tessera_status tessera_volume_image(const tessera_volume* volume, tessera_image* image) {
+  if (!volume || !image) return fail(TESSERA_INVALID_ARGUMENT, "no volume or image was given");
+  image->data = volume->volume.data();
+  image->pixel_type = TESSERA_PIXEL_INT16;
+  image->geometry = fromGeometry(volume->volume.geometry());
+  return TESSERA_OK;
+}
+
+void tessera_volume_free(tessera_volume* volume) {
+  delete volume;
+}
+
+tessera_status tessera_image_write(const tessera_image* image, const char* path) {
+  if (!path || !*path) return fail(TESSERA_INVALID_ARGUMENT, "no output path was given");
+  return guarded([&]() -> Status {
+    TESSERA_ASSIGN_OR_RETURN(Volume volume, toVolume(image));
+    return imaging::writeVolume(volume, path);
+  });
+}
+
+tessera_status tessera_model_load(const char* path, tessera_model** model) {
+  if (!model) return fail(TESSERA_INVALID_ARGUMENT, "no place for the model handle was given");
+  *model = nullptr;
+  return guarded([&]() -> Status {
+    TESSERA_ASSIGN_OR_RETURN(std::string resolved, resolveModelPath(path));
+    TESSERA_ASSIGN_OR_RETURN(std::shared_ptr<const models::Model> loaded,
+                             models::loadModel(resolved));
+    *model = new tessera_model{resolved, loaded, models::Segmenter(loaded), {}};
+    return Status();
+  });
+}
+
+void tessera_model_free(tessera_model* model) {
+  delete model;
+}
+
+const char* tessera_model_name(const tessera_model* model) {
+  return model ? model->model->info.name.c_str() : "";
+}
+
+const char* tessera_model_version(const tessera_model* model) {
+  return model ? model->model->info.version.c_str() : "";
+}
+
+const char* tessera_model_path(const tessera_model* model) {
+  return model ? model->path.c_str() : "";
+}
+
+int tessera_model_label_count(const tessera_model* model) {
+  return model ? static_cast<int>(model->model->info.labels.labels.size()) : 0;
+}
+
+tessera_status tessera_model_label(const tessera_model* model, int index, tessera_label* label) {
+  if (!model || !label) return fail(TESSERA_INVALID_ARGUMENT, "no model or label was given");
+  const std::vector<Label>& labels = model->model->info.labels.labels;
+  if (index < 0 || index >= static_cast<int>(labels.size()))
+    return fail(TESSERA_INVALID_ARGUMENT, "label index " + std::to_string(index) +
+                                              " is outside 0.." +
+                                              std::to_string(static_cast<int>(labels.size()) - 1));
+  *label = toLabel(labels[static_cast<std::size_t>(index)]);
+  return TESSERA_OK;
+}
+
+void tessera_segment_options_init(tessera_segment_options* options) {
+  if (!options) return;
+  *options = tessera_segment_options{};
+  options->struct_size = sizeof(tessera_segment_options);
+  options->mode = TESSERA_MODE_SPARSE;
+}
+
+tessera_status tessera_segment(tessera_model* model, const tessera_image* ct,
+                               const tessera_segment_options* options,
+                               tessera_segmentation** segmentation) {
+  if (!segmentation)
+    return fail(TESSERA_INVALID_ARGUMENT, "no place for the segmentation handle was given");
+  *segmentation = nullptr;
+  if (!model) return fail(TESSERA_INVALID_ARGUMENT, "no model was given");
+  tessera_segment_options chosen;
+  tessera_segment_options_init(&chosen);
+  if (options) {
+    if (options->struct_size < sizeof(tessera_segment_options))
+      return fail(TESSERA_INVALID_ARGUMENT, "options.struct_size is " +
+                                                std::to_string(options->struct_size) +
+                                                ", smaller than version 1's " +
+                                                std::to_string(sizeof(tessera_segment_options)) +
+                                                " (call tessera_segment_options_init)");
+    std::memcpy(&chosen, options, sizeof(tessera_segment_options));
+  }
+  if (chosen.mode != TESSERA_MODE_SPARSE && chosen.mode != TESSERA_MODE_DENSE)
+    return fail(TESSERA_INVALID_ARGUMENT, "unknown mode " + std::to_string(chosen.mode) +
+                                              " (TESSERA_MODE_SPARSE or TESSERA_MODE_DENSE)");
+  if (chosen.threads < 0)
+    return fail(TESSERA_INVALID_ARGUMENT,
+                "threads is " + std::to_string(chosen.threads) + "; 0 means all cores");
+  return guarded([&]() -> Status {
+    TESSERA_ASSIGN_OR_RETURN(Volume volume, toVolume(ct));
+    CallbackProgress progress(chosen.progress, chosen.user_data);
+    models::SegmentOptions segmentOptions;
+    segmentOptions.mode = chosen.mode == TESSERA_MODE_DENSE ? models::SegmentMode::kDense
+                                                            : models::SegmentMode::kSparse;
+    segmentOptions.threads = chosen.threads;
+    segmentOptions.progress = &progress;
+    segmentOptions.cancel = &progress.cancel();
+    const std::lock_guard<std::mutex> lock(model->mutex);
+    TESSERA_ASSIGN_OR_RETURN(models::StudySegmentation study,
+                             models::segmentStudy(model->segmenter, volume, segmentOptions));
+    *segmentation = new tessera_segmentation{std::move(study)};
+    return Status();
+  });
+}
+
+void tessera_segmentation_free(tessera_segmentation* segmentation) {
+  delete segmentation;
+}
+
+const uint8_t* tessera_segmentation_labels(const tessera_segmentation* segmentation) {
+  return segmentation ? segmentation->study.labels.labels.data() : nullptr;
+}
+
+tessera_status tessera_segmentation_geometry(const tessera_segmentation* segmentation,
+                                             tessera_geometry* geometry) {
+  if (!segmentation || !geometry)
+    return fail(TESSERA_INVALID_ARGUMENT, "no segmentation or geometry was given");
+  *geometry = fromGeometry(segmentation->study.labels.labels.geometry());
+  return TESSERA_OK;
+}
+
+tessera_status tessera_segmentation_write(const tessera_segmentation* segmentation,
+                                          const char* path) {
+  if (!segmentation) return fail(TESSERA_INVALID_ARGUMENT, "no segmentation was given");
+  if (!path || !*path) return fail(TESSERA_INVALID_ARGUMENT, "no output path was given");
+  return guarded([&] { return imaging::writeLabelMap(segmentation->study.labels, path); });
+}
+
+tessera_status tessera_segmentation_stats(const tessera_segmentation* segmentation,
+                                          tessera_stats* stats) {
+  if (!segmentation) return fail(TESSERA_INVALID_ARGUMENT, "no segmentation was given");
+  const models::SegmentationStats& s = segmentation->study.stats;
+  tessera_stats full{};
+  full.slices = s.slices;
+  full.empty_slices = s.emptySlices;
+  full.seconds = s.seconds;
+  full.detector_seconds = s.detectorSeconds;
+  full.engine_seconds = s.engineSeconds;
+  full.flops = s.flops;
+  full.dense_flops = s.denseFlops;
+  full.active_fraction = s.meanActiveFraction;
+  full.settled_fraction = s.meanSettledFraction;
+  return fillSized(stats, full, "stats");
+}
+
+int64_t tessera_segmentation_label_stats_count(const tessera_segmentation* segmentation) {
+  return segmentation ? static_cast<int64_t>(segmentation->study.statistics.size()) : 0;
+}
+
+tessera_status tessera_segmentation_label_stats(const tessera_segmentation* segmentation,
+                                                int64_t index, tessera_label_stats* stats) {
+  if (!segmentation) return fail(TESSERA_INVALID_ARGUMENT, "no segmentation was given");
+  const auto& all = segmentation->study.statistics;
+  if (index < 0 || index >= static_cast<int64_t>(all.size()))
+    return fail(TESSERA_INVALID_ARGUMENT, "label statistics index " + std::to_string(index) +
+                                              " is outside 0.." +
+                                              std::to_string(static_cast<int64_t>(all.size()) - 1));
+  const imaging::LabelStatistics& s = all[static_cast<std::size_t>(index)];
+  const Label* known = segmentation->study.labels.table.find(s.value);
+  tessera_label_stats full{};
+  full.label = tessera_label{s.value, s.name.c_str(), {0, 0, 0}};
+  if (known) std::copy(known->rgb.begin(), known->rgb.end(), full.label.rgb);
+  full.voxels = s.voxelCount;
+  full.volume_ml = s.volumeMl;
+  full.mean_hu = s.huMean;
+  full.sd_hu = s.huStd;
+  full.median_hu = s.huMedian;
+  full.p05_hu = s.huP05;
+  full.p95_hu = s.huP95;
+  full.touches_edge = s.touchesFovEdge ? 1 : 0;
+  return fillSized(stats, full, "label statistics");
+}
+
+}  // extern "C"
