@@ -2,8 +2,9 @@
 # headers free of toolkit includes, a library exporting the C API alone, an
 # out-of-tree CMake project (examples/segment_volume) that finds the package,
 # builds, and segments the reference phantom exactly as `tessera segment`
-# does (with the model installed beside the library), and a C program built
-# with pkg-config alone. Run by ctest (tests/sdk/CMakeLists.txt).
+# does (with the model installed beside the library), a C program built
+# with pkg-config alone, and the Python module with examples/python/segment.py.
+# Run by ctest (tests/sdk/CMakeLists.txt).
 foreach(var BUILD_DIR SOURCE_DIR WORK REFERENCE GENERATOR CXX CC VERSION)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "pass -D${var}=")
@@ -99,5 +100,18 @@ run(${CC} -std=c11 -Wall -Werror ${SOURCE_DIR}/tests/sdk/pkg_config_probe.c ${fl
 run(${WORK}/pkg_config_probe)
 if(NOT run_output STREQUAL "${VERSION} 1\n")
   message(FATAL_ERROR "pkg_config_probe printed '${run_output}'")
+endif()
+# The Python module from the prefix, with the model beside the library, and
+# examples/python/segment.py through it (byte-identical to the CLI).
+if(PYTHON)
+  set(ENV{PYTHONPATH} ${libdir}/python3/dist-packages)
+  file(WRITE ${WORK}/probe.py "import tessera\nprint(tessera.__version__, tessera.load_model().path)\n")
+  run(${PYTHON} ${WORK}/probe.py)
+  if(NOT run_output STREQUAL "${VERSION} ${prefix}/share/tessera/models/tessera-default.onnx\n")
+    message(FATAL_ERROR "the installed Python module printed '${run_output}'")
+  endif()
+  run(${PYTHON} ${SOURCE_DIR}/examples/python/segment.py ${REFERENCE}/ct.nii.gz
+      ${WORK}/python_sparse.nii)
+  run(${CMAKE_COMMAND} -E compare_files ${REFERENCE}/cli_sparse.nii ${WORK}/python_sparse.nii)
 endif()
 message(STATUS "SDK installed in ${prefix}: headers, ${exported} exported functions, example and pkg-config checked")

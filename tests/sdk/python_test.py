@@ -1,0 +1,158 @@
+"""The Python module `tessera` against `tessera segment` on the same phantom.
+
+    python3 python_test.py REFERENCE_DIR
+
+REFERENCE_DIR holds ct.nii.gz and the command line's cli_sparse.nii and
+cli_dense.nii (tests/sdk/make_reference.sh). The module comes from
+PYTHONPATH; the bundled model from TESSERA_MODEL_DIR.
+"""
+import os
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+
+import tessera
+
+REFERENCE = sys.argv.pop(1) if len(sys.argv) > 1 else None
+
+
+def reference(name):
+    return os.path.join(REFERENCE, name)
+
+
+class SegmentLikeTheCommandLine(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.model = tessera.load_model()
+        cls.ct = tessera.read_volume(reference("ct.nii.gz"))
+
+    def segment(self, array=None, **options):
+        ct = self.ct
+        return self.model.segment(ct.array if array is None else array, spacing=ct.spacing,
+                                  origin=ct.origin, direction=ct.direction, **options)
+
+    def test_sparse_and_dense_labels_are_the_command_lines_bit_for_bit(self):
+        for mode in ("sparse", "dense"):
+            expected = tessera.read_volume(reference("cli_%s.nii" % mode)).array
+            got = self.segment(mode=mode).labels
+            self.assertEqual(got.dtype, np.uint8)
+            self.assertEqual(got.shape, self.ct.array.shape)
+            self.assertTrue(np.array_equal(got, expected), mode)
+
+    def test_float32_input_gives_the_same_labels(self):
+        as_int = self.segment().labels
+        as_float = self.segment(self.ct.array.astype(np.float32)).labels
+        self.assertTrue(np.array_equal(as_int, as_float))
+
+    def test_statistics(self):
+        result = self.segment()
+        stats = result.stats
+        self.assertEqual(stats["slices"], self.ct.array.shape[0])
+        self.assertGreater(stats["active_fraction"], 0.0)
+        self.assertLess(stats["active_fraction"], 1.0)
+        self.assertLess(stats["flops"], stats["dense_flops"])
+        labels = result.labels
+        voxel_ml = np.prod(self.ct.spacing) / 1000.0
+        per_label = result.label_stats
+        self.assertGreater(len(per_label), 0)
+        for entry in per_label:
+            self.assertEqual(entry["voxels"], int(np.count_nonzero(labels == entry["value"])))
+            self.assertAlmostEqual(entry["volume_ml"], entry["voxels"] * voxel_ml, places=6)
+            mean = float(self.ct.array[labels == entry["value"]].mean())
+            self.assertAlmostEqual(entry["mean_hu"], mean, places=3)
+        dense = self.segment(mode="dense").stats
+        self.assertEqual(dense["active_fraction"], 1.0)
+
+    def test_labels_are_a_read_only_view_that_outlives_the_result(self):
+        labels = self.segment().labels
+        self.assertFalse(labels.flags.writeable)
+        self.assertIsNotNone(labels.base)
+        with self.assertRaises(ValueError):
+            labels[0, 0, 0] = 1
+        expected = tessera.read_volume(reference("cli_sparse.nii")).array
+        self.assertTrue(np.array_equal(labels, expected))
+
+    def test_progress_rises_to_one_and_false_cancels(self):
+        seen = []
+        self.segment(progress=lambda fraction, eta, message: seen.append((fraction, message)))
+        fractions = [f for f, _ in seen]
+        self.assertGreaterEqual(len(seen), 2)
+        self.assertEqual(fractions, sorted(fractions))
+        self.assertEqual(fractions[-1], 1.0)
+        self.assertTrue(all(isinstance(m, str) and m for _, m in seen))
+        with self.assertRaises(tessera.Error) as caught:
+            self.segment(progress=lambda fraction, eta, message: False)
+        self.assertEqual(caught.exception.status, "cancelled")
+
+    def test_an_exception_in_the_callback_reaches_the_caller(self):
+        def fail(fraction, eta, message):
+            raise KeyError("from the callback")
+
+        with self.assertRaises(KeyError):
+            self.segment(progress=fail)
+
+    def test_malformed_arrays_are_refused_with_a_reason(self):
+        array = self.ct.array
+        with self.assertRaisesRegex(ValueError, "3D array"):
+            self.model.segment(array[0])
+        with self.assertRaisesRegex(ValueError, "3D array"):
+            self.model.segment(array[np.newaxis])
+        with self.assertRaisesRegex(ValueError, "C-contiguous"):
+            self.model.segment(array[:, ::2, :])
+        with self.assertRaisesRegex(ValueError, "C-contiguous"):
+            self.model.segment(array.transpose(2, 1, 0))
+        with self.assertRaisesRegex(TypeError, "int16 or float32"):
+            self.model.segment(array.astype(np.float64))
+        with self.assertRaisesRegex(ValueError, "sparse"):
+            self.model.segment(array, mode="fast")
+        with self.assertRaises(TypeError):
+            self.model.segment(array, spacing=(1.0, 1.0))
+        floats = array.astype(np.float32)
+        floats[1, 2, 3] = np.nan
+        with self.assertRaises(tessera.Error) as caught:
+            self.model.segment(floats)
+        self.assertEqual(caught.exception.status, "invalid argument")
+        with self.assertRaises(tessera.Error) as caught:
+            self.model.segment(array, spacing=(1.0, -1.0, 1.0))
+        self.assertIn("spacing", str(caught.exception))
+
+    def test_reading_and_writing_volumes(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            path = os.path.join(scratch, "ct.nrrd")
+            tessera.write_volume(self.ct.array, path, spacing=self.ct.spacing,
+                                 origin=self.ct.origin, direction=self.ct.direction)
+            back = tessera.read_volume(path)
+            self.assertTrue(np.array_equal(back.array, self.ct.array))
+            np.testing.assert_allclose(back.spacing, self.ct.spacing, rtol=1e-6)
+            np.testing.assert_allclose(back.origin, self.ct.origin, atol=1e-4)
+            result = self.segment()
+            labels_path = os.path.join(scratch, "labels.nii")
+            result.write(labels_path)
+            self.assertTrue(np.array_equal(tessera.read_volume(labels_path).array, result.labels))
+            missing = os.path.join(scratch, "missing", "labels.nii")
+            with self.assertRaises(tessera.Error):
+                result.write(missing)
+            self.assertFalse(os.path.exists(missing))
+            self.assertEqual(sorted(os.listdir(scratch)), ["ct.nrrd", "labels.nii"])
+
+    def test_missing_files_name_themselves(self):
+        with self.assertRaises(tessera.Error) as caught:
+            tessera.load_model("/nonexistent/model.onnx")
+        self.assertEqual(caught.exception.status, "not found")
+        self.assertIn("/nonexistent/model.onnx", str(caught.exception))
+        with self.assertRaises(tessera.Error):
+            tessera.read_volume("/nonexistent/ct.nii.gz")
+
+    def test_model_description(self):
+        self.assertEqual(len(self.model.labels), 10)
+        self.assertEqual(self.model.labels[0][:2], (0, "background"))
+        self.assertTrue(self.model.path.endswith("tessera-default.onnx"))
+        self.assertEqual(tessera.__version__.count("."), 2)
+
+
+if __name__ == "__main__":
+    if REFERENCE is None:
+        sys.exit("usage: python_test.py REFERENCE_DIR")
+    unittest.main(verbosity=2)
