@@ -64,7 +64,7 @@ void forEachVoxel(const Geometry& input, const Reorientation& r, F&& f) {
 }  // namespace
 
 template <class T>
-Image<T> reorient(const Image<T>& image, const Reorientation& r) {
+Image<T> reorient(ImageView<T> image, const Reorientation& r) {
   Image<T> out = std::move(*Image<T>::create(canonicalGeometry(image.geometry(), r)));
   const T* src = image.data();
   T* dst = out.data();
@@ -81,8 +81,8 @@ Image<T> reorientBack(const Image<T>& canonical, const Reorientation& r, const G
   return out;
 }
 
-template Image<std::int16_t> reorient(const Image<std::int16_t>&, const Reorientation&);
-template Image<std::uint8_t> reorient(const Image<std::uint8_t>&, const Reorientation&);
+template Image<std::int16_t> reorient(ImageView<std::int16_t>, const Reorientation&);
+template Image<std::uint8_t> reorient(ImageView<std::uint8_t>, const Reorientation&);
 template Image<std::int16_t> reorientBack(const Image<std::int16_t>&, const Reorientation&,
                                           const Geometry&);
 template Image<std::uint8_t> reorientBack(const Image<std::uint8_t>&, const Reorientation&,

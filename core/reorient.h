@@ -10,6 +10,7 @@
 
 #include "core/geometry.h"
 #include "core/image.h"
+#include "core/image_view.h"
 
 namespace tessera {
 
@@ -29,7 +30,11 @@ Reorientation canonicalReorientation(const Geometry& geometry);
 
 // The same voxels in canonical order, with the geometry describing them.
 template <class T>
-Image<T> reorient(const Image<T>& image, const Reorientation& r);
+Image<T> reorient(ImageView<T> image, const Reorientation& r);
+template <class T>
+Image<T> reorient(const Image<T>& image, const Reorientation& r) {
+  return reorient(ImageView<T>(image), r);
+}
 // Puts canonical-order voxels back into the original order and geometry.
 template <class T>
 Image<T> reorientBack(const Image<T>& canonical, const Reorientation& r, const Geometry& original);

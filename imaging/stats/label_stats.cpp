@@ -177,7 +177,7 @@ LabelBoundingBox boundingBox(const LabelAccumulator& acc, const Geometry& g) {
   return box;
 }
 
-Result<std::vector<LabelStatistics>> compute(const Volume* ct, const LabelMap& labels,
+Result<std::vector<LabelStatistics>> compute(const VolumeView* ct, const LabelMap& labels,
                                              const StatisticsOptions& options) {
   const Geometry& g = labels.labels.geometry();
   if (labels.labels.empty()) return Status(StatusCode::kInvalidArgument, "the label map is empty");
@@ -302,8 +302,7 @@ char fovFaceDirection(int index, const Geometry& geometry) {
   return '?';
 }
 
-Result<std::vector<LabelStatistics>> computeLabelStatistics(const Volume& ct,
-                                                            const LabelMap& labels,
+Result<std::vector<LabelStatistics>> computeLabelStatistics(VolumeView ct, const LabelMap& labels,
                                                             const StatisticsOptions& options) {
   return compute(&ct, labels, options);
 }

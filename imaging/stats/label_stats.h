@@ -20,6 +20,7 @@
 
 #include "core/geometry.h"
 #include "core/image.h"
+#include "core/image_view.h"
 #include "core/json.h"
 #include "core/progress.h"
 #include "core/status.h"
@@ -89,8 +90,7 @@ struct StatisticsOptions {
 // One entry per label value present in `labels`, sorted by value. The CT and
 // the label map must share their geometry (kInvalidArgument otherwise).
 // One parallel pass over slices with per-thread HU histograms, merged.
-Result<std::vector<LabelStatistics>> computeLabelStatistics(const Volume& ct,
-                                                            const LabelMap& labels,
+Result<std::vector<LabelStatistics>> computeLabelStatistics(VolumeView ct, const LabelMap& labels,
                                                             const StatisticsOptions& options = {});
 
 // Labels only: counts, mL, centroid, extent and edge contact (hasHu false).

@@ -65,12 +65,11 @@ double settlingMargin(Settling r) {
 
 Segmenter::Segmenter(std::shared_ptr<const Model> model) : model_(std::move(model)) {}
 
-Result<Segmentation> Segmenter::segment(const Volume& volume, const SegmentOptions& options) {
+Result<Segmentation> Segmenter::segment(VolumeView volume, const SegmentOptions& options) {
   return guardExceptions([&] { return segmentUnguarded(volume, options); });
 }
 
-Result<Segmentation> Segmenter::segmentUnguarded(const Volume& volume,
-                                                 const SegmentOptions& options) {
+Result<Segmentation> Segmenter::segmentUnguarded(VolumeView volume, const SegmentOptions& options) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   if (volume.empty()) return Error{StatusCode::kInvalidArgument, "the volume is empty"};
@@ -79,7 +78,7 @@ Result<Segmentation> Segmenter::segmentUnguarded(const Volume& volume,
   const Reorientation r = canonicalReorientation(volume.geometry());
   Volume reoriented;
   if (!r.identity()) reoriented = reorient(volume, r);
-  const Volume& ct = r.identity() ? volume : reoriented;
+  const VolumeView ct = r.identity() ? volume : VolumeView(reoriented);
   const int nx = static_cast<int>(ct.nx()), ny = static_cast<int>(ct.ny());
   const std::int64_t nz = ct.nz();
 

@@ -13,6 +13,7 @@
 
 #include "core/blocks.h"
 #include "core/image.h"
+#include "core/image_view.h"
 #include "core/progress.h"
 #include "core/reorient.h"
 #include "core/status.h"
@@ -84,11 +85,13 @@ class Segmenter {
   const ModelInfo& info() const { return model_->info; }
 
   // Never throws: an exception inside (an allocation failure in a kernel's
-  // scratch, say) comes back as an error.
-  Result<Segmentation> segment(const Volume& volume, const SegmentOptions& options);
+  // scratch, say) comes back as an error. Reads `volume` in place (a Volume
+  // converts; the SDK passes its caller's buffer) and copies it only when
+  // it is not in the canonical voxel order.
+  Result<Segmentation> segment(VolumeView volume, const SegmentOptions& options);
 
  private:
-  Result<Segmentation> segmentUnguarded(const Volume& volume, const SegmentOptions& options);
+  Result<Segmentation> segmentUnguarded(VolumeView volume, const SegmentOptions& options);
 
   std::shared_ptr<const Model> model_;
   std::unique_ptr<infer::InferenceEngine> engine_;  // cached for the last slice size

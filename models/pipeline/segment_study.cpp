@@ -5,7 +5,7 @@
 namespace tessera::models {
 namespace {
 
-Result<StudySegmentation> segmentStudyUnguarded(Segmenter& segmenter, const Volume& volume,
+Result<StudySegmentation> segmentStudyUnguarded(Segmenter& segmenter, VolumeView volume,
                                                 const SegmentOptions& options) {
   SubProgress networkProgress(options.progress, 0.0, 0.95);
   SegmentOptions engineOptions = options;
@@ -31,7 +31,7 @@ Result<StudySegmentation> segmentStudyUnguarded(Segmenter& segmenter, const Volu
 
 }  // namespace
 
-Result<StudySegmentation> segmentStudy(Segmenter& segmenter, const Volume& volume,
+Result<StudySegmentation> segmentStudy(Segmenter& segmenter, VolumeView volume,
                                        const SegmentOptions& options) {
   return guardExceptions([&] { return segmentStudyUnguarded(segmenter, volume, options); });
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/image.h"
+#include "core/image_view.h"
 #include "core/status.h"
 #include "imaging/stats/label_stats.h"
 #include "models/infer/segmenter.h"
@@ -25,7 +26,7 @@ struct StudySegmentation {
 // Segments `volume` with `options` (progress: the network up to 95 %, then
 // the statistics; cancel is checked throughout) and computes the statistics
 // of the result against the CT.
-Result<StudySegmentation> segmentStudy(Segmenter& segmenter, const Volume& volume,
+Result<StudySegmentation> segmentStudy(Segmenter& segmenter, VolumeView volume,
                                        const SegmentOptions& options);
 
 }  // namespace tessera::models

@@ -18,6 +18,7 @@
 
 #include "core/files.h"
 #include "core/image.h"
+#include "core/image_view.h"
 #include "core/parallel.h"
 #include "core/progress.h"
 #include "core/status.h"
@@ -99,8 +100,8 @@ tessera_geometry fromGeometry(const Geometry& geometry) {
   return g;
 }
 
-// The caller's image as a Volume in HU (a copy: the engine reads a Volume).
-Result<Volume> toVolume(const tessera_image* image) {
+// The caller's image, checked: its geometry.
+Result<Geometry> checkImage(const tessera_image* image) {
   if (!image) return Error{StatusCode::kInvalidArgument, "no image was given"};
   if (image->pixel_type != TESSERA_PIXEL_INT16 && image->pixel_type != TESSERA_PIXEL_FLOAT32)
     return Error{StatusCode::kInvalidArgument,
@@ -111,6 +112,12 @@ Result<Volume> toVolume(const tessera_image* image) {
   if (Status valid = validateGeometry(geometry); !valid.ok())
     return Error{StatusCode::kInvalidArgument, valid.error().message};
   if (!image->data) return Error{StatusCode::kInvalidArgument, "the image has no voxel data"};
+  return geometry;
+}
+
+// The caller's image as a Volume of the library's own (float32 rounded).
+Result<Volume> toVolume(const tessera_image* image) {
+  TESSERA_ASSIGN_OR_RETURN(const Geometry geometry, checkImage(image));
   TESSERA_ASSIGN_OR_RETURN(Volume volume, Volume::create(geometry));
   const std::int64_t n = volume.voxelCount();
   if (image->pixel_type == TESSERA_PIXEL_INT16) {
@@ -319,7 +326,14 @@ tessera_status tessera_segment(tessera_model* model, const tessera_image* ct,
     return fail(TESSERA_INVALID_ARGUMENT,
                 "threads is " + std::to_string(chosen.threads) + "; 0 means all cores");
   return guarded([&]() -> Status {
-    TESSERA_ASSIGN_OR_RETURN(Volume volume, toVolume(ct));
+    // int16 voxels are read in place; float32 ones are rounded into a copy.
+    TESSERA_ASSIGN_OR_RETURN(const Geometry geometry, checkImage(ct));
+    Volume converted;
+    VolumeView volume(static_cast<const std::int16_t*>(ct->data), geometry);
+    if (ct->pixel_type == TESSERA_PIXEL_FLOAT32) {
+      TESSERA_ASSIGN_OR_RETURN(converted, toVolume(ct));
+      volume = VolumeView(converted);
+    }
     CallbackProgress progress(chosen.progress, chosen.user_data);
     models::SegmentOptions segmentOptions;
     segmentOptions.mode = chosen.mode == TESSERA_MODE_DENSE ? models::SegmentMode::kDense

@@ -69,9 +69,9 @@ TESSERA_API const char* tessera_last_error(void);
 /* ---- Volumes in memory ------------------------------------------------ */
 
 typedef enum tessera_pixel_type {
-  TESSERA_PIXEL_INT16 = 1,  /* HU as stored; used as is */
-  TESSERA_PIXEL_FLOAT32 = 2 /* HU; rounded to the nearest integer, NaN/Inf or
-                               values outside int16 refused */
+  TESSERA_PIXEL_INT16 = 1,  /* HU; read in place, without a copy */
+  TESSERA_PIXEL_FLOAT32 = 2 /* HU; rounded to the nearest integer into a copy,
+                               NaN/Inf or values outside int16 refused */
 } tessera_pixel_type;
 
 typedef struct tessera_geometry {

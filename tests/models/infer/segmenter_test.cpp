@@ -76,6 +76,35 @@ TEST(Segmenter, FlippedInputGivesFlippedLabels) {
         ASSERT_EQ(b->labels.labels.at(i, j, k), a->labels.labels.at(31 - i, 31 - j, k));
 }
 
+// The SDK hands the segmenter its caller's buffer: a view, read in place,
+// in canonical order and (through a copy of its own) in any other.
+TEST(Segmenter, AViewOfACallersBufferSegmentsLikeTheVolume) {
+  auto model = smallModel();
+  const Volume v = randomVolume({32, 24, 3}, 6);
+  const std::vector<std::int16_t> buffer(v.data(), v.data() + v.voxelCount());
+  Segmenter segmenter(model);
+  SegmentOptions options;
+  options.mode = SegmentMode::kDense;
+  const auto fromVolume = segmenter.segment(v, options);
+  const auto fromView = segmenter.segment(VolumeView(buffer.data(), v.geometry()), options);
+  ASSERT_TRUE(fromVolume.ok() && fromView.ok());
+  EXPECT_EQ(fromView->labels.labels.buffer(), fromVolume->labels.labels.buffer());
+  EXPECT_TRUE(sameGeometry(fromView->labels.labels.geometry(), v.geometry()));
+
+  Geometry swapped = v.geometry();  // the same buffer described with i running backwards
+  swapped.direction = {-1, 0, 0, 0, 1, 0, 0, 0, 1};
+  const Volume owned = [&] {
+    Volume copy = v;
+    copy.geometry() = swapped;
+    return copy;
+  }();
+  const auto ownedFlipped = segmenter.segment(owned, options);
+  const auto viewFlipped = segmenter.segment(VolumeView(buffer.data(), swapped), options);
+  ASSERT_TRUE(ownedFlipped.ok() && viewFlipped.ok());
+  EXPECT_EQ(viewFlipped->labels.labels.buffer(), ownedFlipped->labels.labels.buffer());
+  EXPECT_FALSE(segmenter.segment(VolumeView(nullptr, v.geometry()), options).ok());
+}
+
 TEST(Segmenter, SparseSkipsAirAndReportsBlocks) {
   auto model = smallModel();
   Volume v = randomVolume({64, 64, 3}, 5);
