@@ -111,6 +111,7 @@ Result<TrainerReport> train(const TrainerOptions& o, ProgressSink* progress,
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   if (o.outDir.empty()) return Error{StatusCode::kInvalidArgument, "no output directory given"};
+  if (o.threads > 0) setNumThreads(o.threads);
   std::error_code fsError;
   fs::create_directories(o.outDir, fsError);
   if (!isDirectory(o.outDir))

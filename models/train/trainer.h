@@ -44,6 +44,7 @@ struct TrainerOptions {
   Checkpointing checkpointing = Checkpointing::kNone;
   bool halfStorage = false;
   std::string backend = "cpu";  // "cpu" or "reference" (tests)
+  int threads = 0;              // worker threads for the process; 0: leave as set
   // Data pool: cases held in memory, each replaced every `poolRefreshSteps`.
   int poolSize = 8;
   std::int64_t poolRefreshSteps = 400;

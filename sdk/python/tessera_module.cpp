@@ -233,6 +233,52 @@ py::list labelStatsOf(const Segmentation& s) {
   return all;
 }
 
+// Python values as the command line writes them: True/False for flags,
+// str() for the rest; keyword names take '_' for the command line's '-'.
+std::string optionText(const py::handle& value) {
+  if (py::isinstance<py::bool_>(value)) return value.cast<bool>() ? "true" : "false";
+  return py::str(value);
+}
+
+py::dict train(const py::kwargs& kwargs) {
+  tessera_train_options* raw = nullptr;
+  check(tessera_train_options_new(&raw));
+  std::unique_ptr<tessera_train_options, void (*)(tessera_train_options*)> options(
+      raw, &tessera_train_options_free);
+  std::optional<py::function> callback;
+  for (const auto& [key, value] : kwargs) {
+    std::string name = py::str(key);
+    if (name == "progress") {
+      if (!value.is_none()) callback = value.cast<py::function>();
+      continue;
+    }
+    if (value.is_none()) continue;
+    for (char& c : name)
+      if (c == '_') c = '-';
+    check(tessera_train_options_set(options.get(), name.c_str(), optionText(value).c_str()));
+  }
+  Progress progress;
+  if (callback) progress.callback = *callback;
+  tessera_train_report report{};
+  report.struct_size = sizeof report;
+  tessera_status status;
+  {
+    py::gil_scoped_release released;
+    status =
+        tessera_train(options.get(), callback ? &forwardProgress : nullptr, &progress, &report);
+  }
+  if (progress.thrown) std::rethrow_exception(progress.thrown);
+  check(status);
+  py::dict d;
+  d["steps"] = report.steps;
+  d["seconds"] = report.seconds;
+  d["final_loss"] = report.final_loss;
+  d["validation_mean_dice"] = report.validation_mean_dice;
+  d["peak_bytes"] = report.peak_bytes;
+  d["model_path"] = std::string(report.model_path);
+  return d;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(tessera, m) {
@@ -330,6 +376,24 @@ PYBIND11_MODULE(tessera, m) {
       },
       py::arg("path") = py::none(), "Loads a model file; None loads the bundled default model.");
 
+  m.def("train", &train,
+        "Trains a model as `tessera train` does, with its options as keyword arguments "
+        "(out=..., steps=..., lr=..., checkpointing=..., no_augment=True, ...) and "
+        "progress(fraction, eta_seconds, message) returning False to save a checkpoint and "
+        "stop. Returns the report (steps, seconds, final_loss, validation_mean_dice, "
+        "peak_bytes, model_path).");
+  m.def(
+      "fine_tune",
+      [](const std::string& init, const std::string& data, const std::string& out,
+         py::kwargs kwargs) {
+        kwargs["init"] = init;
+        kwargs["data"] = data;
+        kwargs["out"] = out;
+        return train(kwargs);
+      },
+      py::arg("init"), py::arg("data"), py::arg("out"),
+      "Fine-tunes the model file `init` on the case folders in `data` (ct.* and labels.*), "
+      "writing into `out`; other options as for train().");
   m.def(
       "read_volume",
       [](const std::string& path) {

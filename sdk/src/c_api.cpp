@@ -26,6 +26,8 @@
 #include "models/infer/segmenter.h"
 #include "models/pipeline/model_store.h"
 #include "models/pipeline/segment_study.h"
+#include "models/train/train_settings.h"
+#include "models/train/trainer.h"
 
 struct tessera_volume {
   tessera::Volume volume;
@@ -40,6 +42,11 @@ struct tessera_model {
 
 struct tessera_segmentation {
   tessera::models::StudySegmentation study;
+};
+
+struct tessera_train_options {
+  tessera::models::TrainSettings settings;
+  std::string modelPath;  // of the last run, for tessera_train_report
 };
 
 namespace {
@@ -415,6 +422,55 @@ tessera_status tessera_segmentation_label_stats(const tessera_segmentation* segm
   full.p95_hu = s.huP95;
   full.touches_edge = s.touchesFovEdge ? 1 : 0;
   return fillSized(stats, full, "label statistics");
+}
+
+tessera_status tessera_train_options_new(tessera_train_options** options) {
+  if (!options) return fail(TESSERA_INVALID_ARGUMENT, "no place for the options handle was given");
+  *options = nullptr;
+  return guarded([&]() -> Status {
+    *options = new tessera_train_options{};
+    return Status();
+  });
+}
+
+void tessera_train_options_free(tessera_train_options* options) {
+  delete options;
+}
+
+tessera_status tessera_train_options_set(tessera_train_options* options, const char* name,
+                                         const char* value) {
+  if (!options || !name || !value)
+    return fail(TESSERA_INVALID_ARGUMENT, "no options handle, name or value was given");
+  return guarded([&] { return options->settings.set(name, value); });
+}
+
+tessera_status tessera_train(tessera_train_options* options, tessera_progress_fn progress,
+                             void* user_data, tessera_train_report* report) {
+  if (!options) return fail(TESSERA_INVALID_ARGUMENT, "no training options were given");
+  if (report && report->struct_size < sizeof(tessera_train_report))
+    return fail(TESSERA_INVALID_ARGUMENT,
+                "report.struct_size is " + std::to_string(report->struct_size) +
+                    ", smaller than version 1's " + std::to_string(sizeof(tessera_train_report)));
+  return guarded([&]() -> Status {
+    TESSERA_ASSIGN_OR_RETURN(const models::TrainerOptions trainer,
+                             options->settings.toTrainerOptions());
+    CallbackProgress sink(progress, user_data);
+    TESSERA_ASSIGN_OR_RETURN(const models::TrainerReport done,
+                             models::train(trainer, &sink, &sink.cancel()));
+    options->modelPath = done.modelPath;
+    if (report) {
+      tessera_train_report full{};
+      full.steps = done.steps;
+      full.seconds = done.seconds;
+      full.final_loss = done.finalLoss;
+      full.validation_mean_dice = done.validation.meanDice;
+      full.peak_bytes = done.peakBytes;
+      full.model_path = options->modelPath.c_str();
+      if (tessera_status filled = fillSized(report, full, "report"); filled != TESSERA_OK)
+        return Error{static_cast<StatusCode>(filled), lastError};
+    }
+    return Status();
+  });
 }
 
 }  // extern "C"

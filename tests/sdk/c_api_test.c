@@ -302,6 +302,31 @@ int main(int argc, char** argv) {
   CHECK(none == NULL);
   free(hu);
 
+  /* Training options: names are the command line's; bad values are refused
+   * by tessera_train before anything is written. */
+  tessera_train_options* train = NULL;
+  CHECK_OK(tessera_train_options_new(&train));
+  if (train != NULL) {
+    CHECK_FAILS(tessera_train_options_set(train, "stepz", "3"), TESSERA_INVALID_ARGUMENT);
+    CHECK(strstr(tessera_last_error(), "known:") != NULL);
+    CHECK_FAILS(tessera_train_options_set(train, "resume", "maybe"), TESSERA_INVALID_ARGUMENT);
+    CHECK_FAILS(tessera_train(train, NULL, NULL, NULL), TESSERA_INVALID_ARGUMENT);
+    CHECK(strstr(tessera_last_error(), "--out") != NULL);
+    snprintf(path, sizeof path, "%s/c_api_train", argv[4]);
+    CHECK_OK(tessera_train_options_set(train, "out", path));
+    CHECK_OK(tessera_train_options_set(train, "steps", "0"));
+    tessera_train_report report;
+    report.struct_size = sizeof report;
+    CHECK_FAILS(tessera_train(train, NULL, NULL, &report), TESSERA_INVALID_ARGUMENT);
+    CHECK(strstr(tessera_last_error(), "--steps") != NULL);
+    CHECK_OK(tessera_train_options_set(train, "steps", "2"));
+    CHECK_OK(tessera_train_options_set(train, "checkpointing", "sometimes"));
+    CHECK_FAILS(tessera_train(train, NULL, NULL, &report), TESSERA_INVALID_ARGUMENT);
+    CHECK(!file_exists(path));
+    tessera_train_options_free(train);
+  }
+  tessera_train_options_free(NULL);
+
   tessera_segmentation_free(sparse);
   tessera_volume_free(volume);
   tessera_model_free(model);

@@ -3,10 +3,14 @@
     python3 python_test.py REFERENCE_DIR
 
 REFERENCE_DIR holds ct.nii.gz and the command line's cli_sparse.nii and
-cli_dense.nii (tests/sdk/make_reference.sh). The module comes from
-PYTHONPATH; the bundled model from TESSERA_MODEL_DIR.
+cli_dense.nii (tests/sdk/make_reference.sh) and the phantom case folder they
+came from. The module comes from PYTHONPATH, the bundled model from
+TESSERA_MODEL_DIR, the command line (for training side by side) from
+TESSERA_CLI.
 """
+import filecmp
 import os
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -150,6 +154,82 @@ class SegmentLikeTheCommandLine(unittest.TestCase):
         self.assertEqual(self.model.labels[0][:2], (0, "background"))
         self.assertTrue(self.model.path.endswith("tessera-default.onnx"))
         self.assertEqual(tessera.__version__.count("."), 2)
+
+
+# A training run small enough for a test: the same options for every run.
+TINY = dict(steps=3, batch=1, crop=64, base_width=16, levels=2, heads=0, pool=1,
+            validate_every=3, checkpoint_every=1, threads=1, seed=5)
+
+
+def cli_arguments(options):
+    arguments = []
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            arguments.append(flag)
+        elif value is not False:
+            arguments += [flag, str(value)]
+    return arguments
+
+
+class TrainLikeTheCommandLine(unittest.TestCase):
+    def setUp(self):
+        self.scratch = tempfile.TemporaryDirectory()
+        self.addCleanup(self.scratch.cleanup)
+
+    def path(self, *parts):
+        return os.path.join(self.scratch.name, *parts)
+
+    def test_train_writes_the_model_tessera_train_writes(self):
+        seen = []
+        report = tessera.train(out=self.path("py"), progress=lambda f, e, m: seen.append(f), **TINY)
+        self.assertEqual(report["steps"], 3)
+        self.assertEqual(report["model_path"], self.path("py", "model.onnx"))
+        self.assertEqual(seen[-1], 1.0)
+        subprocess.run([os.environ["TESSERA_CLI"], "train", "--out", self.path("cli")] +
+                       cli_arguments(TINY), check=True, capture_output=True)
+        self.assertTrue(filecmp.cmp(self.path("py", "model.onnx"), self.path("cli", "model.onnx"),
+                                    shallow=False))
+        model = tessera.load_model(report["model_path"])
+        ct = tessera.read_volume(reference("ct.nii.gz"))
+        labels = model.segment(ct.array, spacing=ct.spacing).labels
+        self.assertEqual(labels.shape, ct.array.shape)
+
+    def test_a_cancelled_run_resumes_to_the_uninterrupted_model(self):
+        tessera.train(out=self.path("whole"), **TINY)
+        with self.assertRaises(tessera.Error) as caught:
+            tessera.train(out=self.path("parts"), progress=lambda f, e, m: f < 0.3, **TINY)
+        self.assertEqual(caught.exception.status, "cancelled")
+        self.assertTrue(os.path.exists(self.path("parts", "checkpoint.onnx")))
+        self.assertFalse(os.path.exists(self.path("parts", "model.onnx")))
+        report = tessera.train(out=self.path("parts"), resume=True, **TINY)
+        self.assertEqual(report["steps"], 2)  # cancelled after step 1 of 3
+        self.assertTrue(filecmp.cmp(self.path("whole", "model.onnx"),
+                                    self.path("parts", "model.onnx"), shallow=False))
+
+    def test_fine_tune_starts_from_a_model_on_case_folders(self):
+        start = tessera.train(out=self.path("start"), **TINY)["model_path"]
+        report = tessera.fine_tune(start, reference("phantom"), self.path("tuned"),
+                                   steps=1, batch=1, crop=64, pool=1, validate_every=1, threads=1)
+        self.assertEqual(report["steps"], 1)
+        tuned = tessera.load_model(report["model_path"])
+        self.assertEqual(len(tuned.labels), 10)
+
+    def test_bad_options_are_refused_before_anything_is_written(self):
+        with self.assertRaises(tessera.Error) as caught:
+            tessera.train(out=self.path("bad"), stepz=3)
+        self.assertEqual(caught.exception.status, "invalid argument")
+        self.assertIn("known:", str(caught.exception))
+        for options in (dict(steps=0), dict(context=2), dict(lr="fast"),
+                        dict(checkpointing="sometimes"), dict(no_augment="maybe")):
+            with self.assertRaises(tessera.Error, msg=str(options)) as caught:
+                tessera.train(out=self.path("bad"), **options)
+            self.assertEqual(caught.exception.status, "invalid argument")
+        with self.assertRaises(tessera.Error):
+            tessera.train(steps=3)
+        self.assertFalse(os.path.exists(self.path("bad")))
+        with self.assertRaises(tessera.Error) as caught:
+            tessera.fine_tune(self.path("missing.onnx"), reference("phantom"), self.path("ft"))
 
 
 if __name__ == "__main__":

@@ -211,6 +211,40 @@ tessera_segmentation_label_stats_count(const tessera_segmentation* segmentation)
 TESSERA_API tessera_status tessera_segmentation_label_stats(
     const tessera_segmentation* segmentation, int64_t index, tessera_label_stats* stats);
 
+/* ---- Training and fine-tuning ---------------------------------------- */
+
+/* The options of a training run, set one by one by the names and with the
+ * values `tessera train` takes (see `tessera train --help`). */
+typedef struct tessera_train_options tessera_train_options;
+
+TESSERA_API tessera_status tessera_train_options_new(tessera_train_options** options);
+TESSERA_API void tessera_train_options_free(tessera_train_options* options);
+/* `name` is the command line's option without its dashes ("out", "steps",
+ * "lr", "init", "data", "checkpointing", "no-augment", ...); `value` is
+ * what follows it there, "true"/"false" for a flag. An unknown name is
+ * refused here, a malformed or out-of-range value by tessera_train. */
+TESSERA_API tessera_status tessera_train_options_set(tessera_train_options* options,
+                                                     const char* name, const char* value);
+
+typedef struct tessera_train_report {
+  size_t struct_size; /* sizeof(tessera_train_report), set by the caller */
+  int64_t steps;      /* optimisation steps this call took (after the checkpoint, resuming) */
+  double seconds;     /* this call */
+  double final_loss;
+  double validation_mean_dice; /* the last validation, non-background labels */
+  int64_t peak_bytes;          /* the engine allocator's peak */
+  const char* model_path;      /* the model written; owned by the options handle */
+} tessera_train_report;
+
+/* Trains (or fine-tunes, with "init") a model as `tessera train` does,
+ * writing the logs, checkpoints and model.onnx into "out". progress may be
+ * NULL; returning non-zero from it saves a checkpoint and stops the run
+ * (TESSERA_CANCELLED), which "resume" then continues exactly. report may be
+ * NULL. */
+TESSERA_API tessera_status tessera_train(tessera_train_options* options,
+                                         tessera_progress_fn progress, void* user_data,
+                                         tessera_train_report* report);
+
 #ifdef __cplusplus
 }
 #endif

@@ -175,4 +175,46 @@ class Model {
   std::unique_ptr<tessera_model, void (*)(tessera_model*)> handle_;
 };
 
+struct TrainReport {
+  std::int64_t steps = 0;
+  double seconds = 0, finalLoss = 0, validationMeanDice = 0;
+  std::int64_t peakBytes = 0;
+  std::string modelPath;
+};
+
+// Trains as `tessera train` does: `options` are its option names without
+// the dashes and their values ({"out", "run"}, {"steps", "200"},
+// {"no-augment", "true"}). A progress callback returning false saves a
+// checkpoint and stops (Error with TESSERA_CANCELLED; "resume" continues).
+inline TrainReport train(const std::vector<std::pair<std::string, std::string>>& options,
+                         std::function<bool(double, double, const std::string&)> progress = {}) {
+  tessera_train_options* raw = nullptr;
+  check(tessera_train_options_new(&raw));
+  std::unique_ptr<tessera_train_options, void (*)(tessera_train_options*)> handle(
+      raw, &tessera_train_options_free);
+  for (const auto& [name, value] : options)
+    check(tessera_train_options_set(handle.get(), name.c_str(), value.c_str()));
+  struct Callback {
+    std::function<bool(double, double, const std::string&)>* progress;
+    std::exception_ptr thrown;
+  } callback{&progress, nullptr};
+  auto forward = [](double fraction, double eta, const char* message, void* user) -> int {
+    auto* c = static_cast<Callback*>(user);
+    try {
+      return (*c->progress)(fraction, eta, message) ? 0 : 1;
+    } catch (...) {
+      c->thrown = std::current_exception();
+      return 1;
+    }
+  };
+  tessera_train_report report{};
+  report.struct_size = sizeof report;
+  const tessera_status status =
+      tessera_train(handle.get(), progress ? +forward : nullptr, &callback, &report);
+  if (callback.thrown) std::rethrow_exception(callback.thrown);
+  check(status);
+  return {report.steps,      report.seconds,   report.final_loss, report.validation_mean_dice,
+          report.peak_bytes, report.model_path};
+}
+
 }  // namespace tessera::sdk
