@@ -44,6 +44,7 @@ int runSegment(const Args& args) {
   }
   job.segment = segment.segment;
   if (Status s = models::checkSegmentJobOutputs(job); !s.ok()) return fail(s);
+  job.stages = segment.stages;
 
   auto model = models::loadModel(segment.modelPath);
   if (!model.ok()) return fail(model.error());

@@ -21,6 +21,13 @@ void addSegmentOptions(ArgParser& p, const std::string& threadsHelp,
   p.option("--threads", "N", threadsHelp, defaultThreads);
   p.option("--memory-limit", "MiB",
            "memory budget of the job in MiB (0: 3/4 of the memory available at start)", "0");
+  if (withMode) {
+    p.option("--plugins", "DIRS",
+             "load plugins (*.so) from these absolute folders (':'-separated), then from "
+             "$TESSERA_PLUGIN_PATH; never from the working directory");
+    p.option("--stages", "SPEC",
+             "plugin stages to run, in order: NAME[=ARGS][;NAME[=ARGS]...] (quote the ';')");
+  }
 }
 
 bool readSegmentOptions(ArgParser& p, SegmentCommandOptions* o, std::string* error) {
@@ -42,6 +49,27 @@ bool readSegmentOptions(ArgParser& p, SegmentCommandOptions* o, std::string* err
   o->segment.detector.dilation = static_cast<int>(dilation);
   o->segment.threads = static_cast<int>(threads);
   setJobMemoryLimit(o->memoryLimitMiB << 20);
+  // Plugins are loaded only when stages are asked for.
+  if (p.has("plugins") && !p.has("stages")) {
+    *error = "--plugins loads the stages that --stages names; give both";
+    return false;
+  }
+  if (p.has("stages")) {
+    auto loaded =
+        models::PluginRegistry::load(models::PluginRegistry::foldersFrom(p.get("plugins")));
+    if (!loaded.ok()) {
+      *error = loaded.error().toString();
+      return false;
+    }
+    auto stages = models::resolveStages(**loaded, p.get("stages"));
+    if (!stages.ok()) {
+      *error = stages.error().toString();
+      return false;
+    }
+    o->plugins = *loaded;
+    o->stages = std::move(*stages);
+    o->stagesSpec = p.get("stages");
+  }
   return true;
 }
 

@@ -6,6 +6,7 @@
 
 #include "app/cli/args.h"
 #include "models/infer/segmenter.h"
+#include "models/pipeline/plugins.h"
 
 namespace tessera::cli {
 
@@ -15,17 +16,25 @@ struct SegmentCommandOptions {
   // --memory-limit: the job's memory budget in MiB (0: the default, a
   // fraction of the available memory); readSegmentOptions applies it.
   long long memoryLimitMiB = 0;
+  // --plugins and --stages: the plugins loaded (kept for the stages' sake)
+  // and the stages to run, in order; stagesSpec is --stages as given.
+  std::shared_ptr<const models::PluginRegistry> plugins;
+  std::vector<models::StageCall> stages;
+  std::string stagesSpec;
 };
 
-// Adds --model, --mode, --settle, --dilation, --threads and --memory-limit; `threadsHelp`
-// says what the thread count means for the command. `withMode` false: the
-// command runs both modes itself (bench).
+// Adds --model, --mode, --settle, --dilation, --threads, --memory-limit and
+// (withStages) --plugins and --stages; `threadsHelp` says what the thread
+// count means for the command. `withMode` false: the command runs both modes
+// itself (bench), which also runs no plugin stages.
 void addSegmentOptions(ArgParser& parser,
                        const std::string& threadsHelp = "CPU threads (0: all cores)",
                        const std::string& defaultThreads = "0", bool withMode = true);
 
-// Reads them after parse(); on a malformed value returns false with a
-// message for the user (the command then exits with kExitUsage).
+// Reads them after parse(), loading the plugins when stages are asked for;
+// on a malformed value, a plugin that cannot be loaded or an unknown stage
+// returns false with a message for the user (the command then exits with
+// kExitUsage).
 bool readSegmentOptions(ArgParser& parser, SegmentCommandOptions* options, std::string* error);
 
 }  // namespace tessera::cli

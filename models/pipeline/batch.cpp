@@ -126,6 +126,7 @@ std::string outputOptions(const BatchOptions& o) {
          " settle=" + settlingName(o.segment.settling) +
          " dilation=" + std::to_string(o.segment.detector.dilation) +
          " meshes=" + (o.meshes ? o.meshFormat : std::string("none")) +
+         (o.stagesSpec.empty() ? std::string() : " stages=" + o.stagesSpec) +
          " version=" + TESSERA_VERSION;
 }
 
@@ -168,6 +169,7 @@ Result<std::vector<OutputRecord>> writeCaseFiles(const BatchOptions& o, const Ba
   jobOptions.seriesUid = c.seriesUid;
   jobOptions.output = (fs::path(staging.finalPath()) / "labels.nii.gz").string();
   jobOptions.segment = o.segment;
+  jobOptions.stages = o.stages;
   TESSERA_RETURN_IF_ERROR(writeTextFileAtomic((dir / "report.json").string(),
                                               segmentReportJson(jobOptions, job, info)));
   files.push_back("report.json");
@@ -442,10 +444,12 @@ Status Pipeline::computeCase(Segmenter& segmenter, ReadItem& item, WriteItem* ou
   options.onSlice = nullptr;
   options.progress = &progress;
   options.cancel = &stop_;
-  TESSERA_ASSIGN_OR_RETURN(StudySegmentation seg, segmentStudy(segmenter, item.volume, options));
+  TESSERA_ASSIGN_OR_RETURN(StudySegmentation seg,
+                           segmentStudy(segmenter, item.volume, options, o_.stages));
   out->index = i;
   out->job.geometry = item.volume.geometry();
   out->job.stats = seg.stats;
+  out->job.stageReport = std::move(seg.stageReport);
   out->job.readSeconds = item.readSeconds;
   out->job.statistics = std::move(seg.statistics);
   out->labels = std::move(seg.labels);
@@ -924,10 +928,12 @@ Status workCase(const BatchOptions& o, Segmenter& segmenter, const ModelInfo& in
   options.onSlice = nullptr;
   options.progress = &computeProgress;
   options.cancel = &cancel;
-  TESSERA_ASSIGN_OR_RETURN(StudySegmentation seg, segmentStudy(segmenter, volume, options));
+  TESSERA_ASSIGN_OR_RETURN(StudySegmentation seg,
+                           segmentStudy(segmenter, volume, options, o.stages));
   SegmentJobResult job;
   job.geometry = volume.geometry();
   job.stats = seg.stats;
+  job.stageReport = std::move(seg.stageReport);
   job.readSeconds = readSeconds;
   job.statistics = std::move(seg.statistics);
   volume = Volume();

@@ -63,8 +63,10 @@ Result<SegmentJobResult> runSegmentJob(Segmenter& segmenter, const SegmentJobOpt
   options.progress = &segmentProgress;
   options.cancel = cancel;
   options.keepBlockMap = !o.blocksPath.empty();
-  TESSERA_ASSIGN_OR_RETURN(StudySegmentation seg, segmentStudy(segmenter, volume, options));
+  TESSERA_ASSIGN_OR_RETURN(StudySegmentation seg,
+                           segmentStudy(segmenter, volume, options, o.stages));
   result.stats = seg.stats;
+  result.stageReport = std::move(seg.stageReport);
   result.statistics = std::move(seg.statistics);
   if (cancel) TESSERA_RETURN_IF_ERROR(cancel->check());
 
@@ -171,6 +173,14 @@ std::string segmentReportJson(const SegmentJobOptions& o, const SegmentJobResult
   w.field("total", r.totalSeconds);
   w.endObject();
   w.field("peak_resident_mb", static_cast<double>(peakResidentBytes()) / 1048576.0);
+  if (!o.stages.empty()) {
+    w.key("stages").beginObject();
+    w.key("run").beginArray();
+    for (const StageCall& call : o.stages) w.value(call.stage->name);
+    w.endArray();
+    for (const auto& [key, value] : r.stageReport) w.field(key, value);
+    w.endObject();
+  }
   w.key("statistics");
   imaging::statisticsToJson(w, r.statistics, r.geometry);
   w.endObject();

@@ -14,6 +14,7 @@
 #include "core/status.h"
 #include "imaging/stats/label_stats.h"
 #include "models/infer/segmenter.h"
+#include "models/pipeline/plugins.h"
 #include "models/pipeline/segment_study.h"
 
 namespace tessera::models {
@@ -27,6 +28,7 @@ struct SegmentJobOptions {
   std::string meshFormat = "stl";  // "stl" or "obj"
   std::string blocksPath;          // optional: computed-block map as a volume
   SegmentOptions segment;          // progress/cancel here are ignored (given below)
+  std::vector<StageCall> stages;   // plugin stages (plugins.h), in order
 };
 
 struct SegmentJobResult {
@@ -34,6 +36,7 @@ struct SegmentJobResult {
   SegmentationStats stats;
   double readSeconds = 0.0, writeSeconds = 0.0, totalSeconds = 0.0;
   std::vector<imaging::LabelStatistics> statistics;
+  StageReport stageReport;           // numbers the plugin stages reported
   std::vector<std::string> outputs;  // files written
 };
 

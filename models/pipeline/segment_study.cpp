@@ -1,22 +1,42 @@
 #include "models/pipeline/segment_study.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace tessera::models {
 namespace {
 
 Result<StudySegmentation> segmentStudyUnguarded(Segmenter& segmenter, VolumeView volume,
-                                                const SegmentOptions& options) {
+                                                const SegmentOptions& options,
+                                                const std::vector<StageCall>& stages) {
+  StudySegmentation study;
+  Volume prepared;  // the CT as the stages before the network leave it
+  VolumeView input = volume;
+  const bool before = std::any_of(stages.begin(), stages.end(), [](const StageCall& c) {
+    return c.stage->when == TESSERA_STAGE_BEFORE_NETWORK;
+  });
+  if (before) {
+    TESSERA_ASSIGN_OR_RETURN(prepared, Volume::create(volume.geometry()));
+    std::copy(volume.data(), volume.data() + volume.voxelCount(), prepared.data());
+    TESSERA_RETURN_IF_ERROR(runStages(stages, TESSERA_STAGE_BEFORE_NETWORK, prepared.data(),
+                                      nullptr, prepared.geometry(), segmenter.info().labels,
+                                      &study.stageReport));
+    input = prepared;
+  }
   SubProgress networkProgress(options.progress, 0.0, 0.95);
   SegmentOptions engineOptions = options;
   engineOptions.progress = options.progress ? &networkProgress : nullptr;
-  TESSERA_ASSIGN_OR_RETURN(Segmentation seg, segmenter.segment(volume, engineOptions));
+  TESSERA_ASSIGN_OR_RETURN(Segmentation seg, segmenter.segment(input, engineOptions));
   if (options.cancel) TESSERA_RETURN_IF_ERROR(options.cancel->check());
 
-  StudySegmentation study;
   study.labels = std::move(seg.labels);
   study.computedBlocks = std::move(seg.computedBlocks);
   study.stats = std::move(seg.stats);
+  // Stages after the network see the CT read-only (tessera/plugin.h).
+  TESSERA_RETURN_IF_ERROR(runStages(stages, TESSERA_STAGE_AFTER_NETWORK,
+                                    const_cast<std::int16_t*>(input.data()),
+                                    study.labels.labels.data(), study.labels.labels.geometry(),
+                                    study.labels.table, &study.stageReport));
   const auto start = std::chrono::steady_clock::now();
   if (options.progress) ProgressTracker(options.progress).report(0.95, "statistics");
   imaging::StatisticsOptions statisticsOptions;
@@ -32,8 +52,9 @@ Result<StudySegmentation> segmentStudyUnguarded(Segmenter& segmenter, VolumeView
 }  // namespace
 
 Result<StudySegmentation> segmentStudy(Segmenter& segmenter, VolumeView volume,
-                                       const SegmentOptions& options) {
-  return guardExceptions([&] { return segmentStudyUnguarded(segmenter, volume, options); });
+                                       const SegmentOptions& options,
+                                       const std::vector<StageCall>& stages) {
+  return guardExceptions([&] { return segmentStudyUnguarded(segmenter, volume, options, stages); });
 }
 
 }  // namespace tessera::models

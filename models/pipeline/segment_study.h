@@ -11,6 +11,7 @@
 #include "core/status.h"
 #include "imaging/stats/label_stats.h"
 #include "models/infer/segmenter.h"
+#include "models/pipeline/plugins.h"
 
 namespace tessera::models {
 
@@ -21,12 +22,16 @@ struct StudySegmentation {
   // Per label present: voxels, volume in mL, HU statistics, extent, edge contact.
   std::vector<imaging::LabelStatistics> statistics;
   double statisticsSeconds = 0.0;
+  StageReport stageReport;  // numbers the plugin stages reported
 };
 
 // Segments `volume` with `options` (progress: the network up to 95 %, then
 // the statistics; cancel is checked throughout) and computes the statistics
-// of the result against the CT.
+// of the result against the CT. `stages` (plugins.h) run in order: those
+// before the network on a copy of the CT, those after it on the labels
+// before the statistics, which are measured on the original CT.
 Result<StudySegmentation> segmentStudy(Segmenter& segmenter, VolumeView volume,
-                                       const SegmentOptions& options);
+                                       const SegmentOptions& options,
+                                       const std::vector<StageCall>& stages = {});
 
 }  // namespace tessera::models

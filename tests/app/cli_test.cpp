@@ -733,5 +733,98 @@ TEST_F(Cli, BatchPastTheFileSizeLimitRecordsNoCaseAndLeavesNoCaseFolder) {
   EXPECT_EQ(slurp(dir / "out/case/labels.nii.gz"), slurp(dir / "free/case/labels.nii.gz"));
 }
 
+namespace plugin_tests {
+const std::string kExamplePlugins = std::string(TESSERA_BINARY_DIR) + "/plugins";
+const std::string kTestPlugins = TESSERA_TEST_PLUGIN_DIR;
+
+std::int64_t labelled(const LabelMap& map) {
+  return std::count_if(map.labels.buffer().begin(), map.labels.buffer().end(),
+                       [](std::uint8_t v) { return v != 0; });
+}
+}  // namespace plugin_tests
+
+// The example plugin after the network, in `segment` and in every case of
+// a `batch` (its workers load the plugins themselves): the voxels it removes
+// are the difference from a run without it, and its numbers reach the reports.
+TEST_F(Cli, PluginStagesRunInSegmentAndBatchAndReachTheReports) {
+  using namespace plugin_tests;
+  ASSERT_TRUE(tessera::testing::writeBatchTestModel(dir / "model.onnx").ok());
+  ASSERT_TRUE(tessera::testing::writePhantomCt(dir.makeDir("cases/a") + "/ct.nii.gz", 0).ok());
+  ASSERT_TRUE(tessera::testing::writePhantomCt(dir.makeDir("cases/b") + "/ct.nii.gz", 1).ok());
+  const std::string ct = dir / "cases/a/ct.nii.gz";
+  CommandRun run =
+      tessera({"segment", "-i", ct, "-o", dir / "plain.nii.gz", "--model", dir / "model.onnx"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  run = tessera({"segment", "-i", ct, "-o", dir / "cleaned.nii.gz", "--model", dir / "model.onnx",
+                 "--plugins", kExamplePlugins, "--stages", "largest_component", "--report",
+                 dir / "report.json"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  auto plain = imaging::readLabelMap(dir / "plain.nii.gz");
+  auto cleaned = imaging::readLabelMap(dir / "cleaned.nii.gz");
+  ASSERT_TRUE(plain.ok() && cleaned.ok());
+  auto report = parseJson(slurp(dir / "report.json"));
+  ASSERT_TRUE(report.ok()) << report.error().toString();
+  const JsonValue* stages = report->find("stages");
+  ASSERT_NE(stages, nullptr);
+  ASSERT_EQ(stages->find("run")->items().size(), 1u);
+  EXPECT_EQ(stages->find("run")->items()[0].asString(), "largest_component");
+  const double removed = stages->getNumber("largest_component.removed_voxels", -1);
+  EXPECT_GT(removed, 0) << "the random model's labels have no stray pieces?";
+  EXPECT_EQ(labelled(*plain) - labelled(*cleaned), static_cast<std::int64_t>(removed));
+
+  run = tessera({"batch", "-i", dir / "cases", "-o", dir / "out", "--model", dir / "model.onnx",
+                 "--plugins", kExamplePlugins, "--stages", "largest_component"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  for (const char* name : {"a", "b"}) {
+    // A case is named after its folder and file: out/a__ct/.
+    auto caseReport = parseJson(slurp(dir / ("out/" + std::string(name) + "__ct/report.json")));
+    ASSERT_TRUE(caseReport.ok()) << name;
+    ASSERT_NE(caseReport->find("stages"), nullptr) << name;
+    EXPECT_GE(caseReport->find("stages")->getNumber("largest_component.removed_voxels", -1), 0);
+  }
+  auto batchA = imaging::readLabelMap(dir / "out/a__ct/labels.nii.gz");
+  ASSERT_TRUE(batchA.ok());
+  EXPECT_EQ(batchA->labels.buffer(), cleaned->labels.buffer());
+}
+
+TEST_F(Cli, PluginsThatCannotBeUsedAreRefusedBeforeAnythingIsWritten) {
+  using namespace plugin_tests;
+  ASSERT_TRUE(tessera::testing::writeBatchTestModel(dir / "model.onnx").ok());
+  ASSERT_TRUE(tessera::testing::writePhantomCt(dir / "ct.nii.gz", 0).ok());
+  const std::string out = dir.makeDir("out");
+  auto segment = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {
+        "segment",         "-i", dir / "ct.nii.gz", "-o", out + "/labels.nii.gz", "--model",
+        dir / "model.onnx"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return tessera(args);
+  };
+  const struct {
+    std::vector<std::string> extra;
+    std::string reason;
+  } cases[] = {
+      {{"--plugins", kTestPlugins + "/wrong_abi", "--stages", "x"},
+       "built for plugin ABI 99; this Tessera loads plugin ABI 1"},
+      {{"--plugins", kTestPlugins + "/no_symbols", "--stages", "x"}, "not a Tessera plugin"},
+      {{"--plugins", "plugins", "--stages", "x"}, "plugin folders must be absolute"},
+      {{"--plugins", kExamplePlugins, "--stages", "crop_body"},
+       "no stage named 'crop_body' (loaded: largest_component)"},
+      {{"--stages", "largest_component"}, "no plugin is loaded"},
+      {{"--plugins", kExamplePlugins}, "give both"},
+      {{"--plugins", kExamplePlugins + ":" + kTestPlugins + "/duplicate", "--stages",
+        "largest_component"},
+       "already loaded"},
+  };
+  for (const auto& c : cases) {
+    const CommandRun run = segment(c.extra);
+    EXPECT_EQ(run.code, 2) << c.reason << "\n" << run.err;
+    EXPECT_TRUE(contains(run.err, c.reason)) << run.err;
+  }
+  const CommandRun failing =
+      segment({"--plugins", kTestPlugins + "/failing", "--stages", "always_fails"});
+  expectFailure(failing, "stage 'always_fails' failed: deliberately failing");
+  EXPECT_TRUE(dir.entries("out").empty());
+}
+
 }  // namespace
 }  // namespace tessera

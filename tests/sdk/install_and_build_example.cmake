@@ -28,8 +28,8 @@ run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
 # Installed headers: the standard library and each other, nothing else.
 file(GLOB headers ${prefix}/include/tessera/*)
 list(LENGTH headers header_count)
-if(NOT header_count EQUAL 2)
-  message(FATAL_ERROR "expected tessera.h and tessera.hpp under include/tessera, found: ${headers}")
+if(NOT header_count EQUAL 3)
+  message(FATAL_ERROR "expected tessera.h, tessera.hpp and plugin.h under include/tessera, found: ${headers}")
 endif()
 foreach(header IN LISTS headers)
   file(STRINGS ${header} includes REGEX "^[ \t]*#[ \t]*include")
@@ -90,6 +90,20 @@ execute_process(COMMAND ${example}/segment_volume ${REFERENCE}/ct.nii.gz ${WORK}
 if(NOT rc EQUAL 1 OR NOT err MATCHES "missing\\.onnx" OR EXISTS ${WORK}/never.nii)
   message(FATAL_ERROR "segment_volume with a missing model: exit ${rc}, '${err}'")
 endif()
+
+# The example plugin built out of tree against the prefix (Tessera::headers),
+# used by the installed command line: the same labels as the plugin
+# installed with Tessera.
+set(plugin_build ${WORK}/plugin)
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples/plugins/largest_component -B ${plugin_build}
+    -G ${GENERATOR} -DCMAKE_C_COMPILER=${CC} -DCMAKE_PREFIX_PATH=${prefix})
+run(${CMAKE_COMMAND} --build ${plugin_build})
+foreach(folder ${plugin_build} ${libdir}/tessera/plugins)
+  get_filename_component(tag ${folder} NAME)
+  run(${prefix}/bin/tessera segment -i ${REFERENCE}/ct.nii.gz -o ${WORK}/staged_${tag}.nii
+      --plugins ${folder} --stages largest_component)
+endforeach()
+run(${CMAKE_COMMAND} -E compare_files ${WORK}/staged_plugin.nii ${WORK}/staged_plugins.nii)
 
 # pkg-config alone, from a C compiler.
 set(ENV{PKG_CONFIG_PATH} ${libdir}/pkgconfig)

@@ -1,0 +1,58 @@
+/* Plugins that misbehave or probe the loader, one per TESSERA_TEST_PLUGIN
+ * value (tests/models/CMakeLists.txt builds each into a folder of its own):
+ *   1 wrong_abi   built for plugin ABI 99; its entry point aborts if called
+ *   2 no_symbols  a shared library without Tessera's symbols
+ *   3 failing     a stage after the network that always fails with a message
+ *   4 duplicate   a second stage named largest_component
+ *   5 set_hu      a stage before the network that sets every voxel to ARGS HU */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <tessera/plugin.h>
+
+#if TESSERA_TEST_PLUGIN == 2
+TESSERA_PLUGIN_EXPORT int not_a_plugin(void) {
+  return 0;
+}
+#else
+
+#if TESSERA_TEST_PLUGIN == 1
+TESSERA_PLUGIN_EXPORT const uint32_t tessera_plugin_abi = 99;
+#else
+TESSERA_PLUGIN_EXPORT const uint32_t tessera_plugin_abi = TESSERA_PLUGIN_ABI_VERSION;
+#endif
+
+static int fail(const tessera_stage_input* in, char* error, size_t error_size) {
+  (void)in;
+  snprintf(error, error_size, "deliberately failing");
+  return 1;
+}
+
+static int set_hu(const tessera_stage_input* in, char* error, size_t error_size) {
+  const int value = atoi(in->arguments);
+  const int64_t n = in->geometry.size[0] * in->geometry.size[1] * in->geometry.size[2];
+  (void)error;
+  (void)error_size;
+  for (int64_t i = 0; i < n; ++i) in->ct[i] = (int16_t)value;
+  in->report(in->report_context, "value", value);
+  return 0;
+}
+
+static const tessera_stage stages[] = {
+#if TESSERA_TEST_PLUGIN == 4
+    {"largest_component", "a second stage of that name", TESSERA_STAGE_AFTER_NETWORK, fail},
+#elif TESSERA_TEST_PLUGIN == 5
+    {"set_hu", "sets every voxel to ARGS HU", TESSERA_STAGE_BEFORE_NETWORK, set_hu},
+#else
+    {"always_fails", "fails", TESSERA_STAGE_AFTER_NETWORK, fail},
+#endif
+};
+static const tessera_plugin plugin = {"test", "0", 1, stages};
+
+TESSERA_PLUGIN_EXPORT const tessera_plugin* tessera_plugin_entry(void) {
+#if TESSERA_TEST_PLUGIN == 1
+  abort();
+#endif
+  return &plugin;
+}
+#endif
