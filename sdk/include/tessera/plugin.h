@@ -51,13 +51,13 @@ typedef enum tessera_stage_when {
 /* What a stage works on: one volume and its label map (after the network),
  * same geometry, voxels x fastest. */
 typedef struct tessera_stage_input {
-  size_t struct_size;        /* sizeof(tessera_stage_input) of the Tessera that calls */
-  int16_t* ct;               /* HU; writable before the network, read-only after */
-  uint8_t* labels;           /* NULL before the network; writable after it */
-  tessera_geometry geometry; /* size, spacing (mm), origin, direction (LPS) */
-  int label_count;           /* the model's classes, background included */
+  size_t struct_size;             /* sizeof(tessera_stage_input) of the Tessera that calls */
+  int16_t* ct;                    /* HU; writable before the network, read-only after */
+  uint8_t* labels;                /* NULL before the network; writable after it */
+  tessera_geometry geometry;      /* size, spacing (mm), origin, direction (LPS) */
+  int label_count;                /* the model's classes, background included */
   const char* const* label_names; /* label_names[value] */
-  const char* arguments;     /* what followed "NAME=" in --stages, or "" */
+  const char* arguments;          /* what followed "NAME=" in --stages, or "" */
   /* Adds a number to the report (`stages` object: "NAME.key": value). */
   void (*report)(void* report_context, const char* key, double value);
   void* report_context;
@@ -71,7 +71,7 @@ typedef struct tessera_stage {
 } tessera_stage;
 
 typedef struct tessera_plugin {
-  const char* name;    /* for messages */
+  const char* name; /* for messages */
   const char* version;
   int stage_count;
   const tessera_stage* stages;
