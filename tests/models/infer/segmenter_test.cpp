@@ -4,19 +4,13 @@
 
 #include <random>
 
+#include "tests/support/small_model.h"
+
 namespace tessera::models {
 namespace {
 
 std::shared_ptr<const Model> smallModel() {
-  ModelInfo info;
-  info.architecture.inputChannels = 3;
-  info.architecture.classes = 3;
-  info.architecture.baseWidth = 16;
-  info.architecture.levels = 2;
-  info.architecture.attentionHeads = 2;
-  for (int c = 0; c < 3; ++c)
-    info.labels.labels.push_back({std::uint8_t(c), "c" + std::to_string(c), {}});
-  return std::make_shared<Model>(std::move(*makeModel(info, 3)));
+  return testing::smallEngineModel();
 }
 
 Volume randomVolume(std::array<std::int64_t, 3> size, std::uint64_t seed) {

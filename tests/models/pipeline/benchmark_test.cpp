@@ -15,6 +15,7 @@
 #include "core/files.h"
 #include "models/pipeline/npy.h"
 #include "models/pipeline/process.h"
+#include "tests/support/small_model.h"
 #include "tests/support/temp_dir.h"
 
 namespace tessera::models {
@@ -33,15 +34,7 @@ void writeExecutable(const std::string& path, const std::string& text) {
 }
 
 std::shared_ptr<const Model> smallModel() {
-  ModelInfo info;
-  info.architecture.inputChannels = 3;
-  info.architecture.classes = 3;
-  info.architecture.baseWidth = 16;
-  info.architecture.levels = 2;
-  info.architecture.attentionHeads = 2;
-  for (int c = 0; c < 3; ++c)
-    info.labels.labels.push_back({std::uint8_t(c), "c" + std::to_string(c), {}});
-  return std::make_shared<Model>(std::move(*makeModel(info, 3)));
+  return testing::smallEngineModel();
 }
 
 // `tessera bench`'s sparse settings reach the segmenter: a wider detector

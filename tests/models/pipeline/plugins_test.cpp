@@ -8,6 +8,7 @@
 #include <string>
 
 #include "models/pipeline/segment_study.h"
+#include "tests/support/small_model.h"
 
 namespace tessera::models {
 namespace {
@@ -171,16 +172,7 @@ TEST(Plugins, AFailingStageStopsWithItsMessage) {
 }
 
 TEST(Plugins, AStageBeforeTheNetworkChangesWhatItSeesButNotTheCaller) {
-  ModelInfo info;
-  info.architecture.inputChannels = 3;
-  info.architecture.classes = 3;
-  info.architecture.baseWidth = 16;
-  info.architecture.levels = 2;
-  info.architecture.attentionHeads = 2;
-  for (int c = 0; c < 3; ++c)
-    info.labels.labels.push_back({std::uint8_t(c), "c" + std::to_string(c), {}});
-  auto model = std::make_shared<Model>(std::move(*makeModel(info, 3)));
-  Segmenter segmenter(model);
+  Segmenter segmenter(testing::smallEngineModel());
   Geometry g;
   g.size = {48, 48, 3};
   std::vector<std::int16_t> ct(static_cast<std::size_t>(g.voxelCount()), 40);  // all soft tissue
