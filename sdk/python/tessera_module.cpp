@@ -157,7 +157,8 @@ class Model {
   Segmentation segment(const py::array& array, std::optional<std::array<double, 3>> spacing,
                        std::optional<std::array<double, 3>> origin,
                        std::optional<std::vector<std::vector<double>>> direction,
-                       const std::string& mode, int threads, std::optional<py::function> callback) {
+                       const std::string& mode, int threads, std::optional<py::function> callback,
+                       const std::string& stages, const std::string& plugins) {
     const tessera_image image = imageOf(array, spacing, origin, direction);
     tessera_segment_options options;
     tessera_segment_options_init(&options);
@@ -168,6 +169,8 @@ class Model {
     else
       throw py::value_error("mode must be \"sparse\" or \"dense\", not \"" + mode + "\"");
     options.threads = threads;
+    options.stages = stages.c_str();
+    options.plugins = plugins.c_str();
     Progress progress;
     if (callback) {
       progress.callback = *callback;
@@ -323,6 +326,19 @@ PYBIND11_MODULE(tessera, m) {
                              "The engine's statistics: slices, seconds, FLOPs, active fraction.")
       .def_property_readonly("label_stats", &labelStatsOf,
                              "Per label present: voxels, volume in mL, HU statistics.")
+      .def_property_readonly(
+          "stage_report",
+          [](const Segmentation& s) {
+            py::dict d;
+            for (std::int64_t i = 0; i < tessera_segmentation_stage_report_count(s.get()); ++i) {
+              const char* key = nullptr;
+              double value = 0;
+              check(tessera_segmentation_stage_report(s.get(), i, &key, &value));
+              d[key] = value;
+            }
+            return d;
+          },
+          "Numbers the plugin stages reported, \"NAME.key\": value.")
       .def(
           "write",
           [](const Segmentation& s, const std::string& path) {
@@ -358,9 +374,10 @@ PYBIND11_MODULE(tessera, m) {
       .def("segment", &Model::segment, py::arg("array"), py::kw_only(),
            py::arg("spacing") = py::none(), py::arg("origin") = py::none(),
            py::arg("direction") = py::none(), py::arg("mode") = "sparse", py::arg("threads") = 0,
-           py::arg("progress") = py::none(),
+           py::arg("progress") = py::none(), py::arg("stages") = "", py::arg("plugins") = "",
            "Segments a 3D int16 or float32 HU array (slices, rows, columns), read in place. "
-           "progress(fraction, eta_seconds, message) may return False to cancel.");
+           "progress(fraction, eta_seconds, message) may return False to cancel; stages and "
+           "plugins as `tessera segment --stages/--plugins` take them.");
 
   m.def(
       "load_model",

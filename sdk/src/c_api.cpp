@@ -25,6 +25,7 @@
 #include "imaging/io/volume_io.h"
 #include "models/infer/segmenter.h"
 #include "models/pipeline/model_store.h"
+#include "models/pipeline/plugins.h"
 #include "models/pipeline/segment_study.h"
 #include "models/train/train_settings.h"
 #include "models/train/trainer.h"
@@ -348,9 +349,18 @@ tessera_status tessera_segment(tessera_model* model, const tessera_image* ct,
     segmentOptions.threads = chosen.threads;
     segmentOptions.progress = &progress;
     segmentOptions.cancel = &progress.cancel();
+    std::shared_ptr<const models::PluginRegistry> plugins;
+    std::vector<models::StageCall> stages;
+    if (chosen.stages && *chosen.stages) {
+      TESSERA_ASSIGN_OR_RETURN(
+          plugins, models::PluginRegistry::load(
+                       models::PluginRegistry::foldersFrom(chosen.plugins ? chosen.plugins : "")));
+      TESSERA_ASSIGN_OR_RETURN(stages, models::resolveStages(*plugins, chosen.stages));
+    }
     const std::lock_guard<std::mutex> lock(model->mutex);
-    TESSERA_ASSIGN_OR_RETURN(models::StudySegmentation study,
-                             models::segmentStudy(model->segmenter, volume, segmentOptions));
+    TESSERA_ASSIGN_OR_RETURN(
+        models::StudySegmentation study,
+        models::segmentStudy(model->segmenter, volume, segmentOptions, stages));
     *segmentation = new tessera_segmentation{std::move(study)};
     return Status();
   });
@@ -422,6 +432,24 @@ tessera_status tessera_segmentation_label_stats(const tessera_segmentation* segm
   full.p95_hu = s.huP95;
   full.touches_edge = s.touchesFovEdge ? 1 : 0;
   return fillSized(stats, full, "label statistics");
+}
+
+int64_t tessera_segmentation_stage_report_count(const tessera_segmentation* segmentation) {
+  return segmentation ? static_cast<int64_t>(segmentation->study.stageReport.size()) : 0;
+}
+
+tessera_status tessera_segmentation_stage_report(const tessera_segmentation* segmentation,
+                                                 int64_t index, const char** key, double* value) {
+  if (!segmentation || !key || !value)
+    return fail(TESSERA_INVALID_ARGUMENT, "no segmentation, key or value was given");
+  const auto& report = segmentation->study.stageReport;
+  if (index < 0 || index >= static_cast<int64_t>(report.size()))
+    return fail(TESSERA_INVALID_ARGUMENT,
+                "stage report index " + std::to_string(index) + " is outside 0.." +
+                    std::to_string(static_cast<int64_t>(report.size()) - 1));
+  *key = report[static_cast<std::size_t>(index)].first.c_str();
+  *value = report[static_cast<std::size_t>(index)].second;
+  return TESSERA_OK;
 }
 
 tessera_status tessera_train_options_new(tessera_train_options** options) {

@@ -256,6 +256,20 @@ int main(int argc, char** argv) {
   CHECK(tessera_image_write(&ct, path) != TESSERA_OK);
   CHECK(!file_exists(path));
 
+  /* Plugin stages: an unknown stage and a relative folder are refused. */
+  tessera_segment_options staged;
+  tessera_segment_options_init(&staged);
+  CHECK(staged.stages == NULL && staged.plugins == NULL);
+  staged.stages = "largest_component";
+  staged.plugins = "relative/plugins";
+  tessera_segmentation* refused = NULL;
+  CHECK_FAILS(tessera_segment(model, &ct, &staged, &refused), TESSERA_INVALID_ARGUMENT);
+  CHECK(strstr(tessera_last_error(), "absolute") != NULL && refused == NULL);
+  CHECK(tessera_segmentation_stage_report_count(sparse) == 0);
+  const char* key = NULL;
+  double value = 0;
+  CHECK_FAILS(tessera_segmentation_stage_report(sparse, 0, &key, &value), TESSERA_INVALID_ARGUMENT);
+
   /* Cancelling from the progress callback: TESSERA_CANCELLED, no result. */
   struct progress_log cancelling = {0, 0.0, 0, 2};
   options.mode = TESSERA_MODE_SPARSE;

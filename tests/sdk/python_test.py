@@ -149,6 +149,26 @@ class SegmentLikeTheCommandLine(unittest.TestCase):
         with self.assertRaises(tessera.Error):
             tessera.read_volume("/nonexistent/ct.nii.gz")
 
+    def test_plugin_stages_give_the_command_lines_labels_and_report(self):
+        plugins = os.environ["TESSERA_PLUGIN_DIR"]
+        with tempfile.TemporaryDirectory() as scratch:
+            out = os.path.join(scratch, "labels.nii")
+            subprocess.run([os.environ["TESSERA_CLI"], "segment", "-i", reference("ct.nii.gz"),
+                            "-o", out, "--plugins", plugins, "--stages", "largest_component"],
+                           check=True, capture_output=True)
+            result = self.segment(stages="largest_component", plugins=plugins)
+            self.assertTrue(np.array_equal(result.labels, tessera.read_volume(out).array))
+        plain = self.segment().labels
+        removed = result.stage_report["largest_component.removed_voxels"]
+        self.assertEqual(np.count_nonzero(plain) - np.count_nonzero(result.labels), removed)
+        self.assertEqual(self.segment().stage_report, {})
+        with self.assertRaises(tessera.Error) as caught:
+            self.segment(stages="crop_body", plugins=plugins)
+        self.assertIn("loaded: largest_component", str(caught.exception))
+        with self.assertRaises(tessera.Error) as caught:
+            self.segment(stages="largest_component", plugins="relative/dir")
+        self.assertIn("absolute", str(caught.exception))
+
     def test_model_description(self):
         self.assertEqual(len(self.model.labels), 10)
         self.assertEqual(self.model.labels[0][:2], (0, "background"))

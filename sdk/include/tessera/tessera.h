@@ -153,6 +153,12 @@ typedef struct tessera_segment_options {
   int threads;                  /* worker threads; 0 (default): all cores */
   tessera_progress_fn progress; /* may be NULL */
   void* user_data;              /* passed to progress */
+  /* Plugin stages (tessera/plugin.h, docs/SDK.md), as `tessera segment
+   * --stages` takes them: "NAME[=ARGS][;NAME[=ARGS]...]"; NULL or "": none.
+   * The plugins are loaded from `plugins` (absolute folders, ':'-separated;
+   * may be NULL), then $TESSERA_PLUGIN_PATH; never the working directory. */
+  const char* stages;
+  const char* plugins;
 } tessera_segment_options;
 
 /* The defaults, with struct_size set. */
@@ -210,6 +216,13 @@ TESSERA_API int64_t
 tessera_segmentation_label_stats_count(const tessera_segmentation* segmentation);
 TESSERA_API tessera_status tessera_segmentation_label_stats(
     const tessera_segmentation* segmentation, int64_t index, tessera_label_stats* stats);
+
+/* Numbers the plugin stages reported ("NAME.key"), in the order reported;
+ * `key` is owned by the segmentation. */
+TESSERA_API int64_t
+tessera_segmentation_stage_report_count(const tessera_segmentation* segmentation);
+TESSERA_API tessera_status tessera_segmentation_stage_report(
+    const tessera_segmentation* segmentation, int64_t index, const char** key, double* value);
 
 /* ---- Training and fine-tuning ---------------------------------------- */
 
