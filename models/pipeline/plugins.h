@@ -27,7 +27,8 @@ struct LoadedPlugin {
 // (their stages may be referenced anywhere).
 class PluginRegistry {
  public:
-  // Every regular *.so file directly inside each folder (absolute paths).
+  // Every *.so file directly inside each folder (absolute paths; regular
+  // files or links to them).
   // Refuses, naming the file: a relative or missing folder, a library that
   // does not load, one without tessera_plugin_abi or tessera_plugin_entry,
   // another ABI number, a stage without a name in [a-z0-9_]+ or without a

@@ -120,6 +120,13 @@ Result<Geometry> checkImage(const tessera_image* image) {
   if (Status valid = validateGeometry(geometry); !valid.ok())
     return Error{StatusCode::kInvalidArgument, valid.error().message};
   if (!image->data) return Error{StatusCode::kInvalidArgument, "the image has no voxel data"};
+  // A size whose voxel count overflows cannot describe a buffer; one the
+  // job could not even hold as labels is refused before any work.
+  std::int64_t count = 1;
+  for (int a = 0; a < 3; ++a)
+    if (__builtin_mul_overflow(count, geometry.size[a], &count))
+      return Error{StatusCode::kInvalidArgument, "the image size overflows a voxel count"};
+  TESSERA_RETURN_IF_ERROR(checkAllocatable(geometry, sizeof(std::uint8_t)));
   return geometry;
 }
 

@@ -294,6 +294,9 @@ int main(int argc, char** argv) {
   bad.geometry.size[2] = 0;
   CHECK_FAILS(tessera_segment(model, &bad, NULL, &none), TESSERA_INVALID_ARGUMENT);
   bad = ct;
+  bad.geometry.size[0] = bad.geometry.size[1] = bad.geometry.size[2] = (int64_t)1 << 40;
+  CHECK(tessera_segment(model, &bad, NULL, &none) != TESSERA_OK);
+  bad = ct;
   bad.geometry.spacing[0] = -1.0;
   CHECK_FAILS(tessera_segment(model, &bad, NULL, &none), TESSERA_INVALID_ARGUMENT);
   bad = ct;

@@ -3,9 +3,9 @@
  *
  * Loading. Tessera loads plugins only from the folders named by --plugins
  * or $TESSERA_PLUGIN_PATH (':'-separated absolute paths), never from the
- * working directory, and only regular files named *.so directly inside
- * them. Of each, it first reads the data symbol `tessera_plugin_abi` without
- * running any of the plugin's functions; a plugin whose value is not
+ * working directory, and only files named *.so directly inside them
+ * (regular files, or links to them). Of each, it first reads the data symbol `tessera_plugin_abi`
+ * without running any of the plugin's functions; a plugin whose value is not
  * TESSERA_PLUGIN_ABI_VERSION is refused with both numbers. Only then is
  * `tessera_plugin_entry` called, once, for the plugin's description.
  *
