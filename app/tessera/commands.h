@@ -41,6 +41,7 @@ int runEval(const Args& args);
 int runInfo(const Args& args);
 int runMerge(const Args& args);
 int runPhantom(const Args& args);
+int runPlugins(const Args& args);
 int runSegment(const Args& args);
 int runTrain(const Args& args);
 

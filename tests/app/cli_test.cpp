@@ -820,6 +820,15 @@ TEST_F(Cli, PluginsThatCannotBeUsedAreRefusedBeforeAnythingIsWritten) {
     EXPECT_EQ(run.code, 2) << c.reason << "\n" << run.err;
     EXPECT_TRUE(contains(run.err, c.reason)) << run.err;
   }
+  const CommandRun listed = tessera({"plugins", "--plugins", kExamplePlugins});
+  EXPECT_EQ(listed.code, 0) << listed.err;
+  EXPECT_TRUE(contains(
+      listed.out, "plugin largest-component 1.0 (" + kExamplePlugins + "/largest_component.so)"))
+      << listed.out;
+  EXPECT_TRUE(contains(listed.out, "stage largest_component")) << listed.out;
+  EXPECT_TRUE(contains(listed.out, "after network: keeps the largest")) << listed.out;
+  const CommandRun wrongAbi = tessera({"plugins", "--plugins", kTestPlugins + "/wrong_abi"});
+  expectFailure(wrongAbi, "plugin ABI 99");
   const CommandRun failing =
       segment({"--plugins", kTestPlugins + "/failing", "--stages", "always_fails"});
   expectFailure(failing, "stage 'always_fails' failed: deliberately failing");
