@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
+#include <type_traits>
 
 namespace tessera::models {
 
@@ -65,7 +67,10 @@ Result<LoadedPlugin> loadOne(const std::string& path) {
       return pluginError("stage " + std::to_string(i) + " has no name of [a-z0-9_]+", path);
     if (!stage.run)
       return pluginError(std::string("stage '") + stage.name + "' has no run function", path);
-    if (stage.when != TESSERA_STAGE_BEFORE_NETWORK && stage.when != TESSERA_STAGE_AFTER_NETWORK)
+    // Read as an integer: a C plugin may store any value in the enum.
+    std::underlying_type_t<tessera_stage_when> when;
+    std::memcpy(&when, &stage.when, sizeof when);
+    if (when != TESSERA_STAGE_BEFORE_NETWORK && when != TESSERA_STAGE_AFTER_NETWORK)
       return pluginError(
           std::string("stage '") + stage.name + "' runs neither before nor after the network",
           path);

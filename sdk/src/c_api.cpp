@@ -15,6 +15,7 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <type_traits>
 
 #include "core/files.h"
 #include "core/image.h"
@@ -66,6 +67,16 @@ static_assert(TESSERA_INTERNAL == static_cast<int>(StatusCode::kInternal));
 
 thread_local std::string lastError;
 
+// A C caller may store any int in an enum field; in C++ reading a value
+// outside the enumerators' range is undefined, so enums from the caller are
+// read as their underlying integer.
+template <class E>
+long long rawEnum(const E& value) {
+  std::underlying_type_t<E> raw;
+  std::memcpy(&raw, &value, sizeof raw);
+  return static_cast<long long>(raw);
+}
+
 tessera_status fail(const Error& error) {
   lastError = error.toString();
   return static_cast<tessera_status>(error.code);
@@ -111,10 +122,10 @@ tessera_geometry fromGeometry(const Geometry& geometry) {
 // The caller's image, checked: its geometry.
 Result<Geometry> checkImage(const tessera_image* image) {
   if (!image) return Error{StatusCode::kInvalidArgument, "no image was given"};
-  if (image->pixel_type != TESSERA_PIXEL_INT16 && image->pixel_type != TESSERA_PIXEL_FLOAT32)
+  const long long pixelType = rawEnum(image->pixel_type);
+  if (pixelType != TESSERA_PIXEL_INT16 && pixelType != TESSERA_PIXEL_FLOAT32)
     return Error{StatusCode::kInvalidArgument,
-                 "unknown pixel type " + std::to_string(static_cast<int>(image->pixel_type)) +
-                     " (int16 or float32)"};
+                 "unknown pixel type " + std::to_string(pixelType) + " (int16 or float32)"};
   const Geometry geometry = toGeometry(image->geometry);
   // validateGeometry judges files (corrupt data); here the caller passed it.
   if (Status valid = validateGeometry(geometry); !valid.ok())
@@ -222,7 +233,8 @@ int tessera_abi_version(void) {
 }
 
 const char* tessera_status_name(tessera_status status) {
-  if (status < TESSERA_OK || status > TESSERA_INTERNAL) return "unknown status";
+  const long long raw = rawEnum(status);
+  if (raw < TESSERA_OK || raw > TESSERA_INTERNAL) return "unknown status";
   return statusCodeName(static_cast<StatusCode>(status));
 }
 
@@ -334,8 +346,9 @@ tessera_status tessera_segment(tessera_model* model, const tessera_image* ct,
                                                 " (call tessera_segment_options_init)");
     std::memcpy(&chosen, options, sizeof(tessera_segment_options));
   }
-  if (chosen.mode != TESSERA_MODE_SPARSE && chosen.mode != TESSERA_MODE_DENSE)
-    return fail(TESSERA_INVALID_ARGUMENT, "unknown mode " + std::to_string(chosen.mode) +
+  const long long mode = rawEnum(chosen.mode);
+  if (mode != TESSERA_MODE_SPARSE && mode != TESSERA_MODE_DENSE)
+    return fail(TESSERA_INVALID_ARGUMENT, "unknown mode " + std::to_string(mode) +
                                               " (TESSERA_MODE_SPARSE or TESSERA_MODE_DENSE)");
   if (chosen.threads < 0)
     return fail(TESSERA_INVALID_ARGUMENT,
