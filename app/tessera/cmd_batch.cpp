@@ -94,7 +94,6 @@ int runBatch(const Args& given) {
   o.modelPath = segment.modelPath;
   o.segment = segment.segment;
   o.stages = segment.stages;
-  o.stagesSpec = segment.stagesSpec;
   if (o.meshFormat != "stl" && o.meshFormat != "obj") {
     std::fprintf(stderr, "tessera: error: --mesh-format must be stl or obj\n");
     return kExitUsage;

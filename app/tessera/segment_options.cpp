@@ -68,7 +68,6 @@ bool readSegmentOptions(ArgParser& p, SegmentCommandOptions* o, std::string* err
     }
     o->plugins = *loaded;
     o->stages = std::move(*stages);
-    o->stagesSpec = p.get("stages");
   }
   return true;
 }

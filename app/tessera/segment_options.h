@@ -17,10 +17,9 @@ struct SegmentCommandOptions {
   // fraction of the available memory); readSegmentOptions applies it.
   long long memoryLimitMiB = 0;
   // --plugins and --stages: the plugins loaded (kept for the stages' sake)
-  // and the stages to run, in order; stagesSpec is --stages as given.
+  // and the stages to run, in order.
   std::shared_ptr<const models::PluginRegistry> plugins;
   std::vector<models::StageCall> stages;
-  std::string stagesSpec;
 };
 
 // Adds --model, --mode, --settle, --dilation, --threads, --memory-limit and

@@ -126,7 +126,7 @@ std::string outputOptions(const BatchOptions& o) {
          " settle=" + settlingName(o.segment.settling) +
          " dilation=" + std::to_string(o.segment.detector.dilation) +
          " meshes=" + (o.meshes ? o.meshFormat : std::string("none")) +
-         (o.stagesSpec.empty() ? std::string() : " stages=" + o.stagesSpec) +
+         (o.stages.empty() ? std::string() : " stages=" + stageSpec(o.stages)) +
          " version=" + TESSERA_VERSION;
 }
 

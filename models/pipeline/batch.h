@@ -38,10 +38,9 @@ struct BatchOptions {
   // What `tessera segment` takes (mode, output-driven sparsity, detector);
   // threads, progress, cancel and onSlice are set per case by the batch.
   SegmentOptions segment;
-  // Plugin stages (plugins.h) run on every case, in order; stagesSpec (as
-  // the user wrote it) is part of the options the manifest records.
+  // Plugin stages (plugins.h) run on every case, in order; their spec
+  // (stageSpec) is part of the options the manifest records.
   std::vector<StageCall> stages;
-  std::string stagesSpec;
   int jobs = 1;     // cases computed at once, each with its own Segmenter
   int threads = 0;  // all threads together; 0: all cores
   bool resume = false;

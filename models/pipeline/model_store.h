@@ -13,7 +13,9 @@ namespace tessera::models {
 inline constexpr const char* kDefaultModelFile = "tessera-default.onnx";
 
 // The bundled default model: $TESSERA_MODEL_DIR, then the install location
-// next to the executable (../share/tessera/models), then the source tree.
+// beside the shared library holding this code when there is one
+// (libtessera: <prefix>/lib → <prefix>/share/tessera/models), then beside
+// the executable (../share/tessera/models), then the source tree.
 // kNotFound (listing the places searched) when none has it.
 Result<std::string> defaultModelPath();
 

@@ -173,6 +173,27 @@ Result<std::vector<StageCall>> resolveStages(const PluginRegistry& registry,
   return calls;
 }
 
+std::string stageSpec(const std::vector<StageCall>& calls) {
+  std::string spec;
+  for (const StageCall& call : calls) {
+    if (!spec.empty()) spec += ';';
+    spec += call.stage->name;
+    if (!call.arguments.empty()) spec += "=" + call.arguments;
+  }
+  return spec;
+}
+
+tessera_geometry toCGeometry(const Geometry& geometry) {
+  tessera_geometry g{};
+  for (int a = 0; a < 3; ++a) {
+    g.size[a] = geometry.size[a];
+    g.spacing[a] = geometry.spacingMm[a];
+    g.origin[a] = geometry.originMm[a];
+  }
+  std::copy(geometry.direction.begin(), geometry.direction.end(), g.direction);
+  return g;
+}
+
 Status runStages(const std::vector<StageCall>& calls, tessera_stage_when when, std::int16_t* ct,
                  std::uint8_t* labels, const Geometry& geometry, const LabelTable& table,
                  StageReport* report) {
@@ -188,12 +209,7 @@ Status runStages(const std::vector<StageCall>& calls, tessera_stage_when when, s
     input.struct_size = sizeof input;
     input.ct = ct;
     input.labels = when == TESSERA_STAGE_AFTER_NETWORK ? labels : nullptr;
-    for (int a = 0; a < 3; ++a) {
-      input.geometry.size[a] = geometry.size[a];
-      input.geometry.spacing[a] = geometry.spacingMm[a];
-      input.geometry.origin[a] = geometry.originMm[a];
-    }
-    std::copy(geometry.direction.begin(), geometry.direction.end(), input.geometry.direction);
+    input.geometry = toCGeometry(geometry);
     input.label_count = static_cast<int>(names.size());
     input.label_names = namePointers.data();
     input.arguments = call.arguments.c_str();

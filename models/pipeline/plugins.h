@@ -57,6 +57,13 @@ struct StageCall {
 Result<std::vector<StageCall>> resolveStages(const PluginRegistry& registry,
                                              const std::string& spec);
 
+// The calls as resolveStages reads them: "NAME[=ARGS];..." (canonical:
+// no empty items, "=" only before arguments).
+std::string stageSpec(const std::vector<StageCall>& calls);
+
+// The C API's geometry (tessera/tessera.h) of a Geometry.
+tessera_geometry toCGeometry(const Geometry& geometry);
+
 // Numbers stages added to the report: "NAME.key" → value, in call order.
 using StageReport = std::vector<std::pair<std::string, double>>;
 

@@ -4,23 +4,17 @@
 // no exception leaves the library.
 #include "tessera/tessera.h"
 
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <new>
 #include <string>
 #include <type_traits>
 
-#include "core/files.h"
 #include "core/image.h"
 #include "core/image_view.h"
-#include "core/parallel.h"
 #include "core/progress.h"
 #include "core/status.h"
 #include "imaging/io/volume_io.h"
@@ -108,17 +102,6 @@ Geometry toGeometry(const tessera_geometry& g) {
   return geometry;
 }
 
-tessera_geometry fromGeometry(const Geometry& geometry) {
-  tessera_geometry g{};
-  for (int a = 0; a < 3; ++a) {
-    g.size[a] = geometry.size[a];
-    g.spacing[a] = geometry.spacingMm[a];
-    g.origin[a] = geometry.originMm[a];
-  }
-  std::copy(geometry.direction.begin(), geometry.direction.end(), g.direction);
-  return g;
-}
-
 // The caller's image, checked: its geometry.
 Result<Geometry> checkImage(const tessera_image* image) {
   if (!image) return Error{StatusCode::kInvalidArgument, "no image was given"};
@@ -197,29 +180,6 @@ tessera_label toLabel(const Label& label) {
   return tessera_label{label.value, label.name.c_str(), {label.rgb[0], label.rgb[1], label.rgb[2]}};
 }
 
-// The bundled model beside the installed library: <prefix>/lib/libtessera.so
-// → <prefix>/share/tessera/models.
-std::string modelBesideLibrary() {
-  Dl_info info{};
-  if (dladdr(reinterpret_cast<void*>(&tessera_model_load), &info) == 0 || !info.dli_fname)
-    return {};
-  std::error_code error;
-  const std::filesystem::path lib = std::filesystem::canonical(info.dli_fname, error);
-  if (error) return {};
-  const std::filesystem::path candidate =
-      lib.parent_path().parent_path() / "share/tessera/models" / models::kDefaultModelFile;
-  return fileExists(candidate.string()) ? candidate.string() : std::string();
-}
-
-Result<std::string> resolveModelPath(const char* path) {
-  if (path && *path) return std::string(path);
-  if (!std::getenv("TESSERA_MODEL_DIR")) {
-    std::string beside = modelBesideLibrary();
-    if (!beside.empty()) return beside;
-  }
-  return models::defaultModelPath();
-}
-
 }  // namespace
 
 extern "C" {
@@ -244,7 +204,7 @@ const char* tessera_last_error(void) {
 
 void tessera_geometry_init(tessera_geometry* geometry, int64_t nx, int64_t ny, int64_t nz) {
   if (!geometry) return;
-  *geometry = fromGeometry(Geometry{.size = {nx, ny, nz}});
+  *geometry = models::toCGeometry(Geometry{.size = {nx, ny, nz}});
 }
 
 tessera_status tessera_volume_read(const char* path, tessera_volume** volume) {
@@ -262,7 +222,7 @@ tessera_status tessera_volume_image(const tessera_volume* volume, tessera_image*
   if (!volume || !image) return fail(TESSERA_INVALID_ARGUMENT, "no volume or image was given");
   image->data = volume->volume.data();
   image->pixel_type = TESSERA_PIXEL_INT16;
-  image->geometry = fromGeometry(volume->volume.geometry());
+  image->geometry = models::toCGeometry(volume->volume.geometry());
   return TESSERA_OK;
 }
 
@@ -282,7 +242,10 @@ tessera_status tessera_model_load(const char* path, tessera_model** model) {
   if (!model) return fail(TESSERA_INVALID_ARGUMENT, "no place for the model handle was given");
   *model = nullptr;
   return guarded([&]() -> Status {
-    TESSERA_ASSIGN_OR_RETURN(std::string resolved, resolveModelPath(path));
+    std::string resolved = path ? path : "";
+    if (resolved.empty()) {
+      TESSERA_ASSIGN_OR_RETURN(resolved, models::defaultModelPath());
+    }
     TESSERA_ASSIGN_OR_RETURN(std::shared_ptr<const models::Model> loaded,
                              models::loadModel(resolved));
     *model = new tessera_model{resolved, loaded, models::Segmenter(loaded), {}};
@@ -398,7 +361,7 @@ tessera_status tessera_segmentation_geometry(const tessera_segmentation* segment
                                              tessera_geometry* geometry) {
   if (!segmentation || !geometry)
     return fail(TESSERA_INVALID_ARGUMENT, "no segmentation or geometry was given");
-  *geometry = fromGeometry(segmentation->study.labels.labels.geometry());
+  *geometry = models::toCGeometry(segmentation->study.labels.labels.geometry());
   return TESSERA_OK;
 }
 

@@ -95,6 +95,8 @@ TEST(Plugins, StagesAreResolvedInOrderWithTheirArguments) {
   ASSERT_EQ(calls->size(), 2u);
   EXPECT_EQ((*calls)[0].arguments, "liver,spleen");
   EXPECT_EQ((*calls)[1].arguments, "");
+  // The manifest records the calls in this canonical form.
+  EXPECT_EQ(stageSpec(*calls), "largest_component=liver,spleen;largest_component");
   auto unknown = resolveStages(*registry, "largest_component;crop_body");
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().code, StatusCode::kInvalidArgument);
