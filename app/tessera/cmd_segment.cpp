@@ -48,6 +48,10 @@ int runSegment(const Args& args) {
 
   auto model = models::loadModel(segment.modelPath);
   if (!model.ok()) return fail(model.error());
+  job.segment = models::resolveSegmentMode(job.segment, (*model)->info);
+  if (segment.segment.mode != job.segment.mode)
+    std::fprintf(stderr, "tessera: note: %s runs dense only (%s)\n", (*model)->info.name.c_str(),
+                 (*model)->info.denseOnlyReason.c_str());
   models::Segmenter segmenter(*model);
   ConsoleProgress progress("segment");
   auto result = models::runSegmentJob(segmenter, job, &progress, &interruptToken());

@@ -42,6 +42,7 @@ int runInfo(const Args& args);
 int runMerge(const Args& args);
 int runPhantom(const Args& args);
 int runPlugins(const Args& args);
+int runImportModel(const Args& args);
 int runSegment(const Args& args);
 int runTrain(const Args& args);
 

@@ -21,6 +21,7 @@ const std::vector<Command>& commands() {
       {"train", "train or fine-tune a model on phantoms or CT/label pairs", runTrain},
       {"bench", "dense vs sparse (and PyTorch) speed and Dice, side by side", runBench},
       {"plugins", "list the plugins and stages --stages can name", runPlugins},
+      {"import-model", "a network exported from PyTorch as a Tessera model", runImportModel},
   };
   return kCommands;
 }
@@ -51,7 +52,7 @@ void printHelp() {
   std::printf(
       "usage: tessera [--log-level LEVEL] COMMAND [ARGS]\n\n"
       "Tessera segments CT volumes with a block-sparse U-Net on the CPU.\n\ncommands:\n");
-  for (const Command& c : commands()) std::printf("  %-10s %s\n", c.name, c.summary);
+  for (const Command& c : commands()) std::printf("  %-12s %s\n", c.name, c.summary);
   std::printf(
       "\n`tessera COMMAND --help` describes each command.\n"
       "Exit codes: 0 success, 1 failure, 2 usage error, 3 batch finished with failed cases.\n");

@@ -10,7 +10,9 @@ void addSegmentOptions(ArgParser& p, const std::string& threadsHelp,
                        const std::string& defaultThreads, bool withMode) {
   p.option("--model", "M", "ONNX model (default: the bundled model)");
   if (withMode)
-    p.option("--mode", "MODE", "sparse (compute only blocks holding anatomy) or dense", "sparse");
+    p.option("--mode", "MODE",
+             "sparse (compute only blocks holding anatomy; the default where the model allows) "
+             "or dense (the default for imported models that run dense only)");
   p.option("--settle", "LEVEL",
            "output-driven sparsity in sparse mode: off, conservative, balanced or aggressive "
            "(finer decoder levels skip blocks a coarser level labels confidently)",
@@ -36,6 +38,7 @@ bool readSegmentOptions(ArgParser& p, SegmentCommandOptions* o, std::string* err
     *error = "--mode must be sparse or dense";
     return false;
   }
+  o->segment.denseWhenSparseUnavailable = !p.has("mode");
   if (!models::parseSettling(p.get("settle"), &o->segment.settling)) {
     *error = "--settle must be off, conservative, balanced or aggressive";
     return false;

@@ -75,6 +75,17 @@ class Backend {
   virtual double crossEntropyDiceLoss(const Tensor& logits, const Tensor& labels, double diceWeight,
                                       Tensor* dlogits) = 0;
   virtual Tensor argmax(const Tensor& logits) = 0;  // (N,1,H,W) kNCHW
+
+  // Forward only: the further ops of networks imported from other frameworks
+  // (models/graph/), which Tessera runs but does not train.
+  virtual Tensor convTranspose(const Tensor& x, const Tensor& w, const Tensor* bias,
+                               const ConvTransposeParams& p) = 0;
+  virtual Tensor instanceNorm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                              float eps) = 0;
+  virtual Tensor leakyRelu(const Tensor& x, float alpha) = 0;
+  virtual Tensor prelu(const Tensor& x, const Tensor& slope) = 0;  // slope (1, C, 1, 1)
+  virtual Tensor resize(const Tensor& x, const ResizeParams& p) = 0;
+  virtual Tensor softmax(const Tensor& logits) = 0;  // over channels
 };
 
 std::unique_ptr<Backend> makeReferenceBackend();

@@ -39,4 +39,26 @@ struct AttentionGradients {
   Tensor dwq, dbq, dwk, dbk, dwv, dbv, dwo, dbo;
 };
 
+// A transposed convolution of imported networks (PyTorch ConvTranspose2d):
+// square kernel, output size (H − 1)·stride − 2·pad + kernel + outputPad.
+struct ConvTransposeParams {
+  int kernel = 2;
+  int stride = 2;
+  int pad = 0;
+  int outputPad = 0;  // < stride; extra rows and columns at the bottom and right
+};
+
+// Up-sampling of imported networks by whole factors (ONNX Resize, PyTorch
+// Upsample / interpolate).
+enum class ResizeMode {
+  kNearest,             // source pixel floor(o / scale)
+  kLinear,              // bilinear, half-pixel centres (align_corners=False)
+  kLinearAlignCorners,  // bilinear, corner pixels aligned (align_corners=True)
+};
+struct ResizeParams {
+  int scaleH = 2;
+  int scaleW = 2;
+  ResizeMode mode = ResizeMode::kNearest;
+};
+
 }  // namespace tessera::models

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "core/parallel.h"
+#include "models/graph/graph_net.h"
 #include "models/infer/attention.h"
 #include "models/infer/internal/kernels.h"
 #include "models/net/unet_layers.h"
@@ -57,6 +58,14 @@ struct InferenceEngine::Impl {
   double execute(const Step& step, const BlockMask& mask);
   double settle(int level);
   void fillBlockLabel(int block, std::uint8_t label);
+
+  // An imported network (Model::graph) runs whole slices on the CPU backend
+  // instead of the steps above, at a size padded to its size multiple.
+  std::shared_ptr<const GraphNet> graph;
+  std::unique_ptr<Backend> backend;
+  std::int64_t graphHeight = 0, graphWidth = 0;
+  void runGraph(std::span<const std::int16_t* const> slices, std::uint8_t* labels,
+                SliceStats* stats, float* logits);
 };
 
 InferenceEngine::InferenceEngine() : impl_(std::make_unique<Impl>()) {}
@@ -85,6 +94,22 @@ Result<std::unique_ptr<InferenceEngine>> InferenceEngine::create(const Model& mo
                                                                  int height,
                                                                  const EngineOptions& options) {
   TESSERA_RETURN_IF_ERROR(model.info.validate());
+  if (model.graph) {
+    TESSERA_ASSIGN_OR_RETURN(BlockGrid grid,
+                             BlockGrid::create(width, height, model.info.blockSize));
+    std::unique_ptr<InferenceEngine> engine(new InferenceEngine());
+    Impl& e = *engine->impl_;
+    e.info = model.info;
+    e.options = options;
+    e.grid = grid;
+    e.graph = model.graph;
+    const std::int64_t m = e.graph->sizeMultiple();
+    e.graphHeight = (height + m - 1) / m * m;
+    e.graphWidth = (width + m - 1) / m * m;
+    TESSERA_RETURN_IF_ERROR(e.graph->checkShapes(e.graphHeight, e.graphWidth).status());
+    e.backend = makeCpuBackend();
+    return engine;
+  }
   if (const Result<KernelIsa> isa = kernelIsa(); !isa.ok()) return isa.error();
   const UNetConfig& a = model.info.architecture;
   if (a.baseWidth % 16 != 0)
@@ -341,9 +366,51 @@ double InferenceEngine::Impl::settle(int level) {
   return 2.0 * head.cin * head.classes * pixels;
 }
 
+void InferenceEngine::Impl::runGraph(std::span<const std::int16_t* const> slices,
+                                     std::uint8_t* labels, SliceStats* stats, float* logits) {
+  const int w = grid.width(), h = grid.height();
+  const std::int64_t gh = graphHeight, gw = graphWidth;
+  const int channels = static_cast<int>(slices.size());
+  Tensor input = Tensor::empty({1, channels, gh, gw});
+  input.fill(info.input.apply(-1024.0f));
+  for (int c = 0; c < channels; ++c)
+    parallelFor(0, h, [&](std::int64_t y) {
+      float* row = input.data() + (c * gh + y) * gw;
+      for (int x = 0; x < w; ++x) row[x] = info.input.apply(slices[c][y * w + x]);
+    });
+  const Tensor out = graph->forward(*backend, input);
+  const std::int64_t classes = out.c();
+  parallelFor(0, h, [&](std::int64_t y) {
+    for (int x = 0; x < w; ++x) {
+      int best = 0;
+      float top = out.data()[y * gw + x];
+      for (std::int64_t c = 0; c < classes; ++c) {
+        const float v = out.data()[(c * gh + y) * gw + x];
+        if (logits) logits[(static_cast<std::size_t>(c) * h + y) * w + x] = v;
+        if (v > top) {
+          top = v;
+          best = static_cast<int>(c);
+        }
+      }
+      labels[static_cast<std::size_t>(y) * w + x] = static_cast<std::uint8_t>(best);
+    }
+  });
+  if (stats) {
+    SliceStats s;
+    s.levels = 1;
+    s.flops = s.denseFlops = graph->forwardFlops(gh, gw);
+    s.activeFraction[0] = s.decoderFraction[0] = 1.0;
+    *stats = s;
+  }
+}
+
 void InferenceEngine::run(std::span<const std::int16_t* const> slices, const BlockMask& mask,
                           std::uint8_t* labels, SliceStats* stats, float* logits) {
   Impl& e = *impl_;
+  if (e.graph) {
+    e.runGraph(slices, labels, stats, logits);
+    return;
+  }
   e.prepareInput(slices);
   e.active = mask;
   if (mask.activeFraction() > e.options.denseFallbackFraction) e.active.fill(true);

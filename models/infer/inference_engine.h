@@ -50,6 +50,8 @@ struct SliceStats {
 class InferenceEngine {
  public:
   // Slices of width × height pixels (padded to whole blocks internally).
+  // An imported network (Model::graph) gets a dense-only engine: run()
+  // computes every pixel whatever the mask, on the CPU backend.
   static Result<std::unique_ptr<InferenceEngine>> create(const Model& model, int width, int height,
                                                          const EngineOptions& options = {});
   // Whether the model has the deep-supervision heads settling needs.

@@ -63,17 +63,29 @@ double settlingMargin(Settling r) {
   return 0.0;
 }
 
+SegmentOptions resolveSegmentMode(SegmentOptions options, const ModelInfo& model) {
+  if (options.mode == SegmentMode::kSparse && model.graphNetwork &&
+      options.denseWhenSparseUnavailable)
+    options.mode = SegmentMode::kDense;
+  return options;
+}
+
 Segmenter::Segmenter(std::shared_ptr<const Model> model) : model_(std::move(model)) {}
 
 Result<Segmentation> Segmenter::segment(VolumeView volume, const SegmentOptions& options) {
   return guardExceptions([&] { return segmentUnguarded(volume, options); });
 }
 
-Result<Segmentation> Segmenter::segmentUnguarded(VolumeView volume, const SegmentOptions& options) {
+Result<Segmentation> Segmenter::segmentUnguarded(VolumeView volume,
+                                                 const SegmentOptions& requested) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   if (volume.empty()) return Error{StatusCode::kInvalidArgument, "the volume is empty"};
-  if (options.threads > 0) setNumThreads(options.threads);
+  if (requested.threads > 0) setNumThreads(requested.threads);
+  const SegmentOptions options = resolveSegmentMode(requested, model_->info);
+  if (options.mode == SegmentMode::kSparse && model_->info.graphNetwork)
+    return Error{StatusCode::kUnsupported, "model " + model_->info.name + " runs dense only (" +
+                                               model_->info.denseOnlyReason + "); use mode dense"};
 
   const Reorientation r = canonicalReorientation(volume.geometry());
   Volume reoriented;

@@ -44,6 +44,10 @@ struct SegmentOptions {
   DetectorOptions detector{.dilation = 0};
   // Sparse mode only; ignored (off) when the model lacks deep-supervision heads.
   Settling settling = Settling::kBalanced;
+  // Sparse mode on a model that runs dense only (an imported network):
+  // false refuses with the reason, true runs dense (the command line's
+  // choice when no --mode was given).
+  bool denseWhenSparseUnavailable = false;
   int threads = 0;            // 0: all cores
   bool keepBlockMap = false;  // also return which blocks were computed, per voxel
   ProgressSink* progress = nullptr;
@@ -55,6 +59,11 @@ struct SegmentOptions {
   // any other orientation).
   std::function<void(const SlicePlacement& where, const std::uint8_t* labels)> onSlice;
 };
+
+// The options with sparse turned into dense when the model runs dense only
+// and options.denseWhenSparseUnavailable allows it, so that reports and
+// manifests state the mode that ran.
+SegmentOptions resolveSegmentMode(SegmentOptions options, const ModelInfo& model);
 
 struct SegmentationStats {
   std::int64_t slices = 0;

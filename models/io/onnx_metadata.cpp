@@ -165,8 +165,12 @@ Result<int> parseInteger(const char* key, const std::string& text) {
 
 }  // namespace
 
+Result<LabelTable> labelTableFromJson(const std::string& text) {
+  return parseLabels(text);
+}
+
 MetadataProps metadataFromInfo(const ModelInfo& info) {
-  return {
+  MetadataProps props{
       {keys::kFormatVersion, kModelFormatVersion},
       {keys::kModelName, info.name},
       {keys::kModelVersion, info.version},
@@ -178,6 +182,11 @@ MetadataProps metadataFromInfo(const ModelInfo& info) {
       {keys::kBlockSize, std::to_string(info.blockSize)},
       {keys::kTraining, info.trainingSummary},
   };
+  if (info.graphNetwork) {
+    props.emplace_back(keys::kNetwork, "graph");
+    props.emplace_back(keys::kDenseOnlyReason, info.denseOnlyReason);
+  }
+  return props;
 }
 
 Result<ModelInfo> infoFromMetadata(const MetadataProps& props) {
@@ -219,6 +228,14 @@ Result<ModelInfo> infoFromMetadata(const MetadataProps& props) {
                     std::to_string(contextSlices) + " slices, but the network takes " +
                         std::to_string(info.architecture.inputChannels) + " input channels");
   TESSERA_ASSIGN_OR_RETURN(info.blockSize, parseInteger(keys::kBlockSize, *find(keys::kBlockSize)));
+  if (const std::string* network = find(keys::kNetwork)) {
+    if (*network != "graph")
+      return keyError(keys::kNetwork,
+                      "\"" + *network + "\" is not a network kind this Tessera runs");
+    info.graphNetwork = true;
+    if (const std::string* why = find(keys::kDenseOnlyReason)) info.denseOnlyReason = *why;
+    if (info.denseOnlyReason.empty()) info.denseOnlyReason = "an imported network runs dense";
+  }
   if (Status s = info.validate(); !s.ok())
     return Status(
         s.code() == StatusCode::kUnsupported ? StatusCode::kUnsupported : StatusCode::kCorruptData,

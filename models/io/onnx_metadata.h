@@ -26,6 +26,12 @@ inline constexpr const char* kInputNormalization = "tessera.input_normalization"
 inline constexpr const char* kContextSlices = "tessera.context_slices";
 inline constexpr const char* kBlockSize = "tessera.block_size";
 inline constexpr const char* kTraining = "tessera.training";
+// Present only in imported networks (tessera import-model): "graph", the
+// ONNX graph as exported by its framework, run densely (models/graph/);
+// absent means Tessera's own U-Net.
+inline constexpr const char* kNetwork = "tessera.network";
+// With kNetwork: why the network cannot run block-sparse.
+inline constexpr const char* kDenseOnlyReason = "tessera.dense_only_reason";
 // Present ("true") only in deployment exports with batch norm folded away.
 inline constexpr const char* kFoldedBatchNorm = "tessera.folded_batch_norm";
 }  // namespace metadata_keys
@@ -40,5 +46,9 @@ MetadataProps metadataFromInfo(const ModelInfo& info);
 // missing key, malformed JSON or an inconsistent value is an error naming
 // the key; unknown keys are ignored (other tools add their own).
 Result<ModelInfo> infoFromMetadata(const MetadataProps& props);
+
+// The label table of key "tessera.labels" (a JSON array of {"value",
+// "name", "color"}), for label files in the same form.
+Result<LabelTable> labelTableFromJson(const std::string& text);
 
 }  // namespace tessera::models

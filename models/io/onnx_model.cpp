@@ -7,6 +7,7 @@
 #include <onnx/onnx_pb.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <filesystem>
@@ -46,20 +47,6 @@ Status checkReadable(const std::string& path) {
   return Status();
 }
 
-Result<onnx::ModelProto> parseModel(const std::string& path) {
-  TESSERA_RETURN_IF_ERROR(checkReadable(path));
-  std::ifstream in(path, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!in.good() && !in.eof())
-    return Status(StatusCode::kIoError, "cannot read the model file", path);
-  onnx::ModelProto model;
-  if (!model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
-    return Status(StatusCode::kCorruptData, kCorruptMessage, path);
-  if (!model.has_graph())
-    return Status(StatusCode::kCorruptData, "not an ONNX model: the file holds no graph", path);
-  return model;
-}
-
 MetadataProps propsOf(const onnx::ModelProto& model) {
   MetadataProps props;
   for (const onnx::StringStringEntryProto& e : model.metadata_props())
@@ -71,19 +58,6 @@ const std::string* findProp(const MetadataProps& props, const char* key) {
   for (const auto& [k, v] : props)
     if (k == key) return &v;
   return nullptr;
-}
-
-Status checkOpset(const onnx::ModelProto& model) {
-  for (const onnx::OperatorSetIdProto& opset : model.opset_import()) {
-    if (!opset.domain().empty() && opset.domain() != "ai.onnx") continue;
-    if (opset.version() < onnx_io::kOpsetVersion || opset.version() > onnx_io::kMaxOpsetVersion)
-      return Status(StatusCode::kUnsupported,
-                    "the model uses ONNX opset " + std::to_string(opset.version()) +
-                        "; Tessera reads opsets " + std::to_string(onnx_io::kOpsetVersion) +
-                        " to " + std::to_string(onnx_io::kMaxOpsetVersion));
-    return Status();
-  }
-  return Status(StatusCode::kCorruptData, "the model does not declare its ONNX opset");
 }
 
 // The fixed input size of the graph: (1, inputChannels, H, W), float.
@@ -136,7 +110,21 @@ Result<Model> importModel(const onnx::ModelProto& file) {
     return Status(StatusCode::kUnsupported,
                   "this file has batch norm folded into its convolutions (a deployment export); "
                   "Tessera needs the unfolded model: export it again without folding");
-  TESSERA_RETURN_IF_ERROR(checkOpset(file));
+  TESSERA_RETURN_IF_ERROR(onnx_io::checkOpset(file));
+  if (info.graphNetwork) {
+    TESSERA_ASSIGN_OR_RETURN(GraphNet net, onnx_io::graphNetFromOnnx(graph));
+    if (net.inputChannels != info.architecture.inputChannels ||
+        net.classes != info.architecture.classes)
+      return Status(StatusCode::kCorruptData,
+                    "the graph's input channels or outputs differ from the model's metadata");
+    const std::int64_t probe =
+        net.sizeMultiple() * std::max<std::int64_t>(1, 64 / net.sizeMultiple());
+    TESSERA_RETURN_IF_ERROR(net.checkShapes(probe, probe).status());
+    Model model;
+    model.info = info;
+    model.graph = std::make_shared<GraphNet>(std::move(net));
+    return model;
+  }
   TESSERA_RETURN_IF_ERROR(onnx_io::checkNoExternalData(graph));
   TESSERA_RETURN_IF_ERROR(onnx_io::checkOperators(graph));
 
@@ -192,6 +180,37 @@ Result<Model> importModel(const onnx::ModelProto& file) {
 }
 
 }  // namespace
+
+namespace onnx_io {
+
+Result<onnx::ModelProto> readModelFile(const std::string& path) {
+  TESSERA_RETURN_IF_ERROR(checkReadable(path));
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof())
+    return Status(StatusCode::kIoError, "cannot read the model file", path);
+  onnx::ModelProto model;
+  if (!model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return Status(StatusCode::kCorruptData, kCorruptMessage, path);
+  if (!model.has_graph())
+    return Status(StatusCode::kCorruptData, "not an ONNX model: the file holds no graph", path);
+  return model;
+}
+
+Status checkOpset(const onnx::ModelProto& model) {
+  for (const onnx::OperatorSetIdProto& opset : model.opset_import()) {
+    if (!opset.domain().empty() && opset.domain() != "ai.onnx") continue;
+    if (opset.version() < onnx_io::kOpsetVersion || opset.version() > onnx_io::kMaxOpsetVersion)
+      return Status(StatusCode::kUnsupported,
+                    "the model uses ONNX opset " + std::to_string(opset.version()) +
+                        "; Tessera reads opsets " + std::to_string(onnx_io::kOpsetVersion) +
+                        " to " + std::to_string(onnx_io::kMaxOpsetVersion));
+    return Status();
+  }
+  return Status(StatusCode::kCorruptData, "the model does not declare its ONNX opset");
+}
+
+}  // namespace onnx_io
 
 Status exportOnnx(const Model& model, const std::string& path, const ExportOptions& options) {
   if (!model.net) return Status(StatusCode::kInvalidArgument, "the model has no network");
@@ -254,7 +273,7 @@ Status exportOnnx(const Model& model, const std::string& path, const ExportOptio
 }
 
 Result<Model> importOnnx(const std::string& path) {
-  TESSERA_ASSIGN_OR_RETURN(onnx::ModelProto file, parseModel(path));
+  TESSERA_ASSIGN_OR_RETURN(onnx::ModelProto file, onnx_io::readModelFile(path));
   Result<Model> model = importModel(file);
   if (!model.ok()) return Status(model.status()).withContext(path);
   return model;

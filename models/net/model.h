@@ -35,15 +35,24 @@ struct ModelInfo {
   InputNormalization input;
   int blockSize = 16;           // pixels per block side in the sparse engine
   std::string trainingSummary;  // free text: data, command, seed
+  // An imported network (models/graph/) instead of Tessera's U-Net: only
+  // architecture.inputChannels and .classes describe it, and it runs dense
+  // only, for the reason given.
+  bool graphNetwork = false;
+  std::string denseOnlyReason;
 
   // Neighbouring slices on each side of the centre slice (inputChannels = 2·k+1).
   int contextRadius() const { return (architecture.inputChannels - 1) / 2; }
   Status validate() const;
 };
 
+class GraphNet;
+
+// Exactly one of net (Tessera's U-Net) and graph (info.graphNetwork) is set.
 struct Model {
   ModelInfo info;
   std::unique_ptr<UNet> net;
+  std::shared_ptr<const GraphNet> graph;
 };
 
 // A model with fresh weights for the given info (validated).

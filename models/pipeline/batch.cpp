@@ -804,6 +804,7 @@ Result<BatchResult> runBatch(const BatchOptions& options) {
   }
   TESSERA_ASSIGN_OR_RETURN(std::uint64_t modelHash, hashFile(modelPath));
   TESSERA_ASSIGN_OR_RETURN(std::shared_ptr<const Model> model, loadModel(modelPath));
+  o.segment = resolveSegmentMode(o.segment, model->info);
   TESSERA_ASSIGN_OR_RETURN(
       Manifest manifest,
       Manifest::open((fs::path(o.outputDir) / kManifestFile).string(), o.resume));

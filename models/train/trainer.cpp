@@ -135,6 +135,12 @@ Result<TrainerReport> train(const TrainerOptions& o, ProgressSink* progress,
     TESSERA_ASSIGN_OR_RETURN(state, readTrainState(checkpointState));
   } else if (!o.initModel.empty()) {
     TESSERA_ASSIGN_OR_RETURN(model, importOnnx(o.initModel));
+    if (model.graph)
+      return Error{StatusCode::kUnsupported,
+                   "this model is an imported network that runs dense only (" +
+                       model.info.denseOnlyReason +
+                       "); Tessera fine-tunes its own U-Net and imported networks laid out like it",
+                   o.initModel};
     if (!model.info.architecture.deepSupervision) {
       // Fine-tuning adds fresh deep-supervision heads to an inference model.
       ModelInfo info = model.info;

@@ -173,6 +173,31 @@ class TimedBackend final : public Backend {
     Scope s(at("argmax"));
     return inner_.argmax(logits);
   }
+  Tensor convTranspose(const Tensor& x, const Tensor& w, const Tensor* b,
+                       const ConvTransposeParams& p) override {
+    Scope s(at("convTranspose"));
+    return inner_.convTranspose(x, w, b, p);
+  }
+  Tensor instanceNorm(const Tensor& x, const Tensor& g, const Tensor& b, float eps) override {
+    Scope s(at("instanceNorm"));
+    return inner_.instanceNorm(x, g, b, eps);
+  }
+  Tensor leakyRelu(const Tensor& x, float alpha) override {
+    Scope s(at("leakyRelu"));
+    return inner_.leakyRelu(x, alpha);
+  }
+  Tensor prelu(const Tensor& x, const Tensor& slope) override {
+    Scope s(at("prelu"));
+    return inner_.prelu(x, slope);
+  }
+  Tensor resize(const Tensor& x, const ResizeParams& p) override {
+    Scope s(at("resize"));
+    return inner_.resize(x, p);
+  }
+  Tensor softmax(const Tensor& logits) override {
+    Scope s(at("softmax"));
+    return inner_.softmax(logits);
+  }
 
   void reset() { seconds_.clear(); }
   // Time per op kind, largest first, against the wall time of the whole run.

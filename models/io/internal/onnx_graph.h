@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "models/graph/graph_net.h"
 #include "models/net/parameters.h"
 #include "models/net/unet.h"
 
@@ -45,6 +46,12 @@ double attentionQueryScale(const UNetConfig& config);
 void buildGraph(const UNetConfig& config, const GraphOptions& options, const ParameterSet* params,
                 onnx::GraphProto* graph);
 
+// Parses an ONNX file after checking it against the job's memory budget;
+// errors say what is wrong with the file and name it.
+Result<onnx::ModelProto> readModelFile(const std::string& path);
+// The default-domain opset must be one Tessera reads (kOpsetVersion..kMaxOpsetVersion).
+Status checkOpset(const onnx::ModelProto& model);
+
 // Ops whose ONNX semantics Tessera implements (for the graphs above).
 Status checkOperators(const onnx::GraphProto& graph);
 
@@ -66,5 +73,14 @@ Result<std::vector<float>> floatValues(const onnx::TensorProto& tensor, const st
 // error explains the first difference found walking back from an output.
 Status compareStructure(const onnx::GraphProto& expected, const onnx::GraphProto& actual,
                         const std::set<std::string>& parameterNames);
+
+// onnx_foreign.cpp: a graph exported by another framework as a GraphNet.
+// Every node is mapped to a GraphOp or refused; unsupported operators are
+// listed together (op type and first node), attributes Tessera cannot honour
+// (groups, dilation, asymmetric padding, non-integer resize factors...) are
+// errors naming the node. The input must be (N, C, H, W) with C fixed and N
+// 1 or symbolic; H and W may be symbolic (the network is run at any multiple
+// of its size multiple).
+Result<GraphNet> graphNetFromOnnx(const onnx::GraphProto& graph);
 
 }  // namespace tessera::models::onnx_io

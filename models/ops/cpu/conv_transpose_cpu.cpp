@@ -23,24 +23,32 @@ struct DeconvShapes {
   bool padded = false;
   std::int64_t outputChannels = 0;  // as oneDNN sees them
   memory::desc src, weightsAny, weightsUser, bias, dst;
-  memory::dims strides{2, 2}, padding{0, 0};
+  memory::dims strides{2, 2}, padding{0, 0}, paddingR{0, 0};
 };
 
-DeconvShapes shapes(const Shape& x, const Shape& w, bool bias, bool padded) {
+// Output (H − 1)·stride − 2·pad + kernel + outputPad: oneDNN's padding is
+// pad on the top and left, pad − outputPad on the bottom and right.
+DeconvShapes shapes(const Shape& x, const Shape& w, bool bias, bool padded,
+                    const ConvTransposeParams& p = {}) {
   DeconvShapes s;
   s.padded = padded;
   s.outputChannels = padded ? paddedChannels(w.c) : w.c;
-  const std::int64_t oc = s.outputChannels;
+  const std::int64_t oc = s.outputChannels, k = p.kernel;
   s.src = activationDesc(x);
-  s.dst = activationDesc({x.n, oc, 2 * x.h, 2 * x.w});
-  s.weightsUser = plainDesc({oc, w.n, 2, 2}, Tag::iohw);
-  s.weightsAny = plainDesc({oc, w.n, 2, 2}, Tag::any);
+  s.dst = activationDesc({x.n, oc, (x.h - 1) * p.stride - 2 * p.pad + k + p.outputPad,
+                          (x.w - 1) * p.stride - 2 * p.pad + k + p.outputPad});
+  s.weightsUser = plainDesc({oc, w.n, k, k}, Tag::iohw);
+  s.weightsAny = plainDesc({oc, w.n, k, k}, Tag::any);
   if (bias) s.bias = plainDesc({oc}, Tag::x);
+  s.strides = {p.stride, p.stride};
+  s.padding = {p.pad, p.pad};
+  s.paddingR = {p.pad - p.outputPad, p.pad - p.outputPad};
   return s;
 }
 
-std::string key(const Shape& x, const Shape& w, bool bias) {
-  return x.str() + w.str() + (bias ? "b" : "");
+std::string key(const Shape& x, const Shape& w, bool bias, const ConvTransposeParams& p = {}) {
+  return x.str() + w.str() + (bias ? "b" : "") + std::to_string(p.kernel) + "/" +
+         std::to_string(p.stride) + "/" + std::to_string(p.pad) + "/" + std::to_string(p.outputPad);
 }
 
 using FwdPd = dnnl::deconvolution_forward::primitive_desc;
@@ -48,7 +56,7 @@ using FwdPd = dnnl::deconvolution_forward::primitive_desc;
 FwdPd forwardPd(DnnlContext& ctx, const DeconvShapes& s) {
   const dnnl::deconvolution_forward::desc d(prop_kind::forward_training,
                                             algorithm::deconvolution_direct, s.src, s.weightsAny,
-                                            s.bias, s.dst, s.strides, s.padding, s.padding);
+                                            s.bias, s.dst, s.strides, s.padding, s.paddingR);
   return FwdPd(d, ctx.dnnlEngine());
 }
 
@@ -62,11 +70,12 @@ struct Planned {
 
 // Unpadded unless that gets oneDNN's reference code and padding would help.
 template <class Pd, class Prim, class MakePd>
-Planned<Pd, Prim> plan(const Shape& x, const Shape& w, bool bias, MakePd&& makePd) {
-  DeconvShapes s = shapes(x, w, bias, false);
+Planned<Pd, Prim> plan(const Shape& x, const Shape& w, bool bias, MakePd&& makePd,
+                       const ConvTransposeParams& p = {}) {
+  DeconvShapes s = shapes(x, w, bias, false, p);
   Pd pd = makePd(s);
   if (isReference(pd) && w.c % kChannelBlock != 0) {
-    s = shapes(x, w, bias, true);
+    s = shapes(x, w, bias, true, p);
     pd = makePd(s);
   }
   return {s, pd, Prim(pd)};
@@ -86,13 +95,20 @@ memory weights(DnnlContext& ctx, const DeconvShapes& s, const Tensor& w,
 }  // namespace
 
 Tensor convTranspose2x2(DnnlContext& ctx, const Tensor& x, const Tensor& w, const Tensor* bias) {
-  Forward& f = ctx.cached<Forward>("deconv.fwd" + key(x.shape(), w.shape(), bias != nullptr), [&] {
-    return plan<FwdPd, dnnl::deconvolution_forward>(
-        x.shape(), w.shape(), bias != nullptr,
-        [&](const DeconvShapes& s) { return forwardPd(ctx, s); });
-  });
+  return convTranspose(ctx, x, w, bias, ConvTransposeParams{});
+}
+
+Tensor convTranspose(DnnlContext& ctx, const Tensor& x, const Tensor& w, const Tensor* bias,
+                     const ConvTransposeParams& p) {
+  Forward& f =
+      ctx.cached<Forward>("deconv.fwd" + key(x.shape(), w.shape(), bias != nullptr, p), [&] {
+        return plan<FwdPd, dnnl::deconvolution_forward>(
+            x.shape(), w.shape(), bias != nullptr,
+            [&](const DeconvShapes& s) { return forwardPd(ctx, s); }, p);
+      });
   const DeconvShapes& s = f.shapes;
-  Tensor y = Tensor::empty({x.n(), w.c(), 2 * x.h(), 2 * x.w()}, Layout::kBlocked16);
+  const memory::dims out = s.dst.dims();
+  Tensor y = Tensor::empty({x.n(), w.c(), out[2], out[3]}, Layout::kBlocked16);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(s.src, ctx.dnnlEngine(), x.data())},
                                        {DNNL_ARG_WEIGHTS, weights(ctx, s, w, f.pd.weights_desc())},
                                        {DNNL_ARG_DST, wrap(s.dst, ctx.dnnlEngine(), y.data())}};

@@ -85,6 +85,18 @@ class CpuBackend final : public Backend {
     return cpu::crossEntropyDiceLoss(logits, labels, diceWeight, dlogits);
   }
   Tensor argmax(const Tensor& logits) override { return cpu::argmax(logits); }
+  Tensor convTranspose(const Tensor& x, const Tensor& w, const Tensor* b,
+                       const ConvTransposeParams& p) override {
+    return guarded("transposed conv", [&] { return cpu::convTranspose(ctx_, x, w, b, p); });
+  }
+  Tensor instanceNorm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                      float eps) override {
+    return cpu::instanceNorm(x, gamma, beta, eps);
+  }
+  Tensor leakyRelu(const Tensor& x, float alpha) override { return cpu::leakyRelu(x, alpha); }
+  Tensor prelu(const Tensor& x, const Tensor& slope) override { return cpu::prelu(x, slope); }
+  Tensor resize(const Tensor& x, const ResizeParams& p) override { return cpu::resize(x, p); }
+  Tensor softmax(const Tensor& logits) override { return cpu::softmax(logits); }
 
  private:
   cpu::DnnlContext ctx_;

@@ -63,6 +63,18 @@ class ReferenceBackend final : public Backend {
     return ref::crossEntropyDiceLoss(logits, labels, diceWeight, dlogits);
   }
   Tensor argmax(const Tensor& logits) override { return ref::argmax(logits); }
+  Tensor convTranspose(const Tensor& x, const Tensor& w, const Tensor* b,
+                       const ConvTransposeParams& p) override {
+    return ref::convTranspose(x, w, b, p);
+  }
+  Tensor instanceNorm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                      float eps) override {
+    return ref::instanceNorm(x, gamma, beta, eps);
+  }
+  Tensor leakyRelu(const Tensor& x, float alpha) override { return ref::leakyRelu(x, alpha); }
+  Tensor prelu(const Tensor& x, const Tensor& slope) override { return ref::prelu(x, slope); }
+  Tensor resize(const Tensor& x, const ResizeParams& p) override { return ref::resize(x, p); }
+  Tensor softmax(const Tensor& logits) override { return ref::softmax(logits); }
 };
 
 }  // namespace

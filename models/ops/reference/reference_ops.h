@@ -35,6 +35,11 @@ Tensor convTranspose2x2(const Tensor& x, const Tensor& w, const Tensor* bias);
 void convTranspose2x2Backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx,
                               Tensor* dw, Tensor* dbias);
 
+// conv_transpose.cpp, forward only (imported networks): any square kernel,
+// stride, padding and output padding, PyTorch's ConvTranspose2d.
+Tensor convTranspose(const Tensor& x, const Tensor& w, const Tensor* bias,
+                     const ConvTransposeParams& p);
+
 // pooling.cpp: 2×2 max pooling, stride 2 (H and W even). Backward routes
 // each gradient to the first maximum in row-major window order.
 Tensor maxPool2x2(const Tensor& x);
@@ -83,12 +88,24 @@ Tensor attentionBackward(const Tensor& x, const AttentionWeights& p, const Tenso
 // loss = ce + diceWeight·dice. Returns the loss and writes d loss / d logits.
 double crossEntropyDiceLoss(const Tensor& logits, const Tensor& labels, double diceWeight,
                             Tensor* dlogits);
-// Reference only (the loss's first step): softmax over channels at every pixel.
-Tensor softmax(const Tensor& logits);
 // Reference only: deep-supervision targets for the loss at coarser levels;
 // each factor×factor cell takes its most frequent label (ties to the smaller
 // value). H and W must be multiples of factor.
 Tensor downsampleLabels(const Tensor& labels, int factor);
+
+// Forward-only ops of imported networks (models/graph/), which Tessera runs
+// but does not train.
+// softmax.cpp: softmax over channels at every pixel (also the loss's first step).
+Tensor softmax(const Tensor& logits);
+// instance_norm.cpp: per sample and channel, y = γ·(x − mean)/sqrt(var + eps) + β
+// over the H×W plane (biased variance); gamma, beta (1, C, 1, 1).
+Tensor instanceNorm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps);
+// leaky_relu.cpp: y = x for x ≥ 0, alpha·x below.
+Tensor leakyRelu(const Tensor& x, float alpha);
+// prelu.cpp: y = x for x ≥ 0, slope[c]·x below; slope (1, C, 1, 1).
+Tensor prelu(const Tensor& x, const Tensor& slope);
+// resize.cpp: up-sampling by whole factors → (N, C, H·scaleH, W·scaleW).
+Tensor resize(const Tensor& x, const ResizeParams& p);
 
 // argmax.cpp: index of the largest channel per pixel (ties to the smaller
 // index) → (N, 1, H, W).

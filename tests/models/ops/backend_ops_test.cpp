@@ -358,6 +358,75 @@ TEST_F(BackendOps, LossMatchesReference) {
   }
 }
 
+// The forward-only ops of imported networks, on channel counts that do and
+// do not fill blocks.
+TEST_F(BackendOps, GeneralConvTransposeMatchesReference) {
+  const ConvTransposeParams params[] = {{2, 2, 0, 0}, {3, 2, 1, 1}, {3, 1, 1, 0}, {4, 2, 1, 0}};
+  int seed = 1100;
+  for (const ConvTransposeParams& p : params)
+    for (auto [cin, cout] : {std::pair<std::int64_t, std::int64_t>{3, 10}, {20, 16}}) {
+      SCOPED_TRACE("k" + std::to_string(p.kernel) + " s" + std::to_string(p.stride) + " p" +
+                   std::to_string(p.pad) + " op" + std::to_string(p.outputPad) + " " +
+                   std::to_string(cin) + "→" + std::to_string(cout));
+      const Tensor x = randomTensor({2, cin, 5, 6}, ++seed);
+      const Tensor w = randomTensor({cin, cout, p.kernel, p.kernel}, ++seed);
+      const Tensor b = randomTensor({1, cout, 1, 1}, ++seed);
+      const Tensor y = cpu->convTranspose(in(x), w, &b, p);
+      EXPECT_TRUE(paddingIsZero(y));
+      EXPECT_LT(scaledDifference(y, ref->convTranspose(x, w, &b, p)), kConvTolerance);
+    }
+}
+
+TEST_F(BackendOps, InstanceNormMatchesReference) {
+  int seed = 1200;
+  for (const Shape& s : {Shape{1, 3, 5, 7}, Shape{2, 20, 6, 4}, Shape{1, 32, 9, 9}}) {
+    SCOPED_TRACE(s.str());
+    const Tensor x = randomTensor(s, ++seed);
+    const Tensor g = randomTensor({1, s.c, 1, 1}, ++seed), b = randomTensor({1, s.c, 1, 1}, ++seed);
+    const Tensor y = cpu->instanceNorm(in(x), g, b, 1e-5f);
+    EXPECT_TRUE(paddingIsZero(y));
+    EXPECT_LT(scaledDifference(y, ref->instanceNorm(x, g, b, 1e-5f)), 1e-5);
+  }
+}
+
+TEST_F(BackendOps, LeakyReluAndPreluAreExact) {
+  int seed = 1300;
+  for (const Shape& s : {Shape{1, 3, 5, 7}, Shape{2, 20, 4, 3}}) {
+    SCOPED_TRACE(s.str());
+    const Tensor x = randomTensor(s, ++seed), slope = randomTensor({1, s.c, 1, 1}, ++seed);
+    const Tensor leaky = cpu->leakyRelu(in(x), 0.01f), p = cpu->prelu(in(x), slope);
+    EXPECT_TRUE(paddingIsZero(leaky));
+    EXPECT_TRUE(paddingIsZero(p));
+    EXPECT_EQ(maxAbsoluteDifference(leaky.to(Layout::kNCHW), ref->leakyRelu(x, 0.01f)), 0.0);
+    EXPECT_EQ(maxAbsoluteDifference(p.to(Layout::kNCHW), ref->prelu(x, slope)), 0.0);
+  }
+}
+
+TEST_F(BackendOps, ResizeMatchesReference) {
+  int seed = 1400;
+  for (ResizeMode mode :
+       {ResizeMode::kNearest, ResizeMode::kLinear, ResizeMode::kLinearAlignCorners})
+    for (const Shape& s : {Shape{1, 3, 5, 7}, Shape{2, 20, 4, 1}}) {
+      SCOPED_TRACE(s.str() + " mode " + std::to_string(static_cast<int>(mode)));
+      const Tensor x = randomTensor(s, ++seed);
+      const ResizeParams p{2, 3, mode};
+      const Tensor y = cpu->resize(in(x), p);
+      EXPECT_TRUE(paddingIsZero(y));
+      EXPECT_LT(scaledDifference(y, ref->resize(x, p)), 1e-6);
+    }
+}
+
+TEST_F(BackendOps, SoftmaxMatchesReference) {
+  int seed = 1500;
+  for (const Shape& s : {Shape{1, 3, 5, 7}, Shape{2, 17, 4, 3}}) {
+    SCOPED_TRACE(s.str());
+    const Tensor x = randomTensor(s, ++seed);
+    const Tensor y = cpu->softmax(in(x));
+    EXPECT_TRUE(paddingIsZero(y));
+    EXPECT_LT(maxAbsoluteDifference(y.to(Layout::kNCHW), ref->softmax(x)), 1e-6);
+  }
+}
+
 // The same logits as the loss test, then logits rounded to integers, where
 // ties are common and both backends must pick the first largest channel.
 TEST_F(BackendOps, ArgmaxMatchesReferenceIncludingTies) {

@@ -65,6 +65,77 @@ TEST(ReferenceOps, ConvTransposeForwardAndGradients) {
   EXPECT_LT(gradientError(b, db, loss), 1e-3);
 }
 
+// The general transposed convolution with kernel = stride = 2 is the U-Net's
+// 2×2 up-convolution; with a 3×3 kernel, stride 2, padding 1 and output
+// padding 1 (MONAI's UNet) one output pixel is checked by hand.
+TEST(ReferenceOps, GeneralConvTransposeMatchesTheUpConvAndHandComputation) {
+  const Tensor x = randomTensor({2, 3, 3, 4}, 31), w2 = randomTensor({3, 2, 2, 2}, 32);
+  const Tensor b = randomTensor({1, 2, 1, 1}, 33);
+  EXPECT_EQ(maxAbsoluteDifference(ref::convTranspose(x, w2, &b, {2, 2, 0, 0}),
+                                  ref::convTranspose2x2(x, w2, &b)),
+            0.0);
+  const Tensor w3 = randomTensor({3, 2, 3, 3}, 34);
+  const Tensor y = ref::convTranspose(x, w3, &b, {3, 2, 1, 1});
+  ASSERT_EQ(y.shape(), (Shape{2, 2, 6, 8}));
+  // y[1, 1, 3, 2] gathers x[iy, ix] with 2·iy + ky − 1 = 3 and 2·ix + kx − 1 = 2.
+  double expected = b.at(0, 1, 0, 0);
+  for (int ic = 0; ic < 3; ++ic)
+    for (auto [iy, ky] : {std::pair{1, 2}, std::pair{2, 0}})
+      expected += double(x.at(1, ic, iy, 1)) * w3.at(ic, 1, ky, 1);
+  EXPECT_NEAR(y.at(1, 1, 3, 2), expected, 1e-5);
+}
+
+TEST(ReferenceOps, InstanceNormGivesEachPlaneTheAffineMeanAndScale) {
+  const Tensor x = randomTensor({2, 3, 5, 7}, 35);
+  Tensor gamma = Tensor::zeros({1, 3, 1, 1}), beta = Tensor::zeros({1, 3, 1, 1});
+  for (int c = 0; c < 3; ++c) {
+    gamma.at(0, c, 0, 0) = 0.5f + c;
+    beta.at(0, c, 0, 0) = -1.0f + c;
+  }
+  const Tensor y = ref::instanceNorm(x, gamma, beta, 1e-5f);
+  for (int n = 0; n < 2; ++n)
+    for (int c = 0; c < 3; ++c) {
+      double sum = 0, squares = 0;
+      for (int h = 0; h < 5; ++h)
+        for (int w = 0; w < 7; ++w) sum += y.at(n, c, h, w);
+      const double mean = sum / 35;
+      for (int h = 0; h < 5; ++h)
+        for (int w = 0; w < 7; ++w) squares += std::pow(y.at(n, c, h, w) - mean, 2);
+      EXPECT_NEAR(mean, beta.at(0, c, 0, 0), 1e-5);
+      EXPECT_NEAR(std::sqrt(squares / 35), gamma.at(0, c, 0, 0), 1e-3);
+    }
+}
+
+TEST(ReferenceOps, LeakyReluAndPreluScaleOnlyNegativeValues) {
+  const Tensor x = randomTensor({1, 2, 3, 3}, 36);
+  Tensor slope = Tensor::zeros({1, 2, 1, 1});
+  slope.at(0, 0, 0, 0) = 0.1f;
+  slope.at(0, 1, 0, 0) = 0.25f;
+  const Tensor leaky = ref::leakyRelu(x, 0.1f), p = ref::prelu(x, slope);
+  for (int c = 0; c < 2; ++c)
+    for (int h = 0; h < 3; ++h)
+      for (int w = 0; w < 3; ++w) {
+        const float v = x.at(0, c, h, w);
+        EXPECT_EQ(leaky.at(0, c, h, w), v >= 0 ? v : 0.1f * v);
+        EXPECT_EQ(p.at(0, c, h, w), v >= 0 ? v : slope.at(0, c, 0, 0) * v);
+      }
+}
+
+TEST(ReferenceOps, ResizeFollowsOnnxCoordinates) {
+  const Tensor x = randomTensor({1, 2, 3, 4}, 37);
+  const Tensor nearest = ref::resize(x, {2, 2, ResizeMode::kNearest});
+  ASSERT_EQ(nearest.shape(), (Shape{1, 2, 6, 8}));
+  EXPECT_EQ(nearest.at(0, 1, 5, 3), x.at(0, 1, 2, 1));
+  // Half-pixel centres: output 1 of a ×2 axis samples source 0.25.
+  const Tensor linear = ref::resize(x, {2, 2, ResizeMode::kLinear});
+  EXPECT_NEAR(linear.at(0, 0, 0, 1), 0.75 * x.at(0, 0, 0, 0) + 0.25 * x.at(0, 0, 0, 1), 1e-6);
+  EXPECT_NEAR(linear.at(0, 0, 0, 0), x.at(0, 0, 0, 0), 1e-6);  // clamped at the edge
+  // Aligned corners: the last output pixel is the last input pixel.
+  const Tensor aligned = ref::resize(x, {2, 2, ResizeMode::kLinearAlignCorners});
+  EXPECT_NEAR(aligned.at(0, 1, 5, 7), x.at(0, 1, 2, 3), 1e-6);
+  EXPECT_NEAR(aligned.at(0, 1, 0, 0), x.at(0, 1, 0, 0), 1e-6);
+}
+
 TEST(ReferenceOps, MaxPoolPicksMaximaAndRoutesGradients) {
   Tensor x = randomTensor({2, 2, 4, 6}, 9);
   const Tensor y = ref::maxPool2x2(x);

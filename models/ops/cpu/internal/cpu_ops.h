@@ -25,6 +25,11 @@ Tensor convTranspose2x2(DnnlContext& ctx, const Tensor& x, const Tensor& w, cons
 void convTranspose2x2Backward(DnnlContext& ctx, const Tensor& x, const Tensor& w, const Tensor& dy,
                               Tensor* dx, Tensor* dw, Tensor* dbias);
 
+// conv_transpose_cpu.cpp, forward only: any square kernel, stride, padding
+// and output padding ≤ padding (oneDNN takes no negative padding).
+Tensor convTranspose(DnnlContext& ctx, const Tensor& x, const Tensor& w, const Tensor* bias,
+                     const ConvTransposeParams& p);
+
 // pooling_cpu.cpp: 2×2 max pooling; ties go to the first maximum in
 // row-major window order, like the reference.
 Tensor maxPool2x2(const Tensor& x);
@@ -59,6 +64,14 @@ Tensor attentionBackward(const Tensor& x, const AttentionWeights& p, const Tenso
 // loss_cpu.cpp.
 double crossEntropyDiceLoss(const Tensor& logits, const Tensor& labels, double diceWeight,
                             Tensor* dlogits);
+
+// Forward-only ops of imported networks, one file each.
+Tensor softmax(const Tensor& logits);  // softmax_cpu.cpp
+Tensor instanceNorm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                    float eps);                         // instance_norm_cpu.cpp
+Tensor leakyRelu(const Tensor& x, float alpha);         // leaky_relu_cpu.cpp
+Tensor prelu(const Tensor& x, const Tensor& slope);     // prelu_cpu.cpp
+Tensor resize(const Tensor& x, const ResizeParams& p);  // resize_cpu.cpp
 
 // argmax_cpu.cpp.
 Tensor argmax(const Tensor& logits);
