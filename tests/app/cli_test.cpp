@@ -639,6 +639,54 @@ TEST_F(Cli, ConvertPastTheFileSizeLimitIsExitOneAndLeavesNothing) {
   EXPECT_EQ(tessera({"convert", dir / "in.nii.gz", out + "/ct.nii.gz"}).code, 0);
 }
 
+// A network exported from PyTorch (tests/models/io/torch_foreign_nets.py):
+// imported, it segments dense and says why sparse is unavailable; asked for
+// sparse it refuses. Skips without Debian's python3-torch.
+TEST_F(Cli, ImportedModelSegmentsDenseAndSaysWhySparseIsUnavailable) {
+  const std::string script =
+      std::string(TESSERA_SOURCE_DIR) + "/tests/models/io/torch_foreign_nets.py";
+  if (std::system("/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "/usr/bin/python3 cannot import torch (Debian python3-torch)";
+  ASSERT_EQ(std::system(
+                ("/usr/bin/python3 " + quote(script) + " " + quote(dir.path()) + " >/dev/null 2>&1")
+                    .c_str()),
+            0);
+  const std::string onnx = dir / "basic_unet.onnx", labels = dir / "basic_unet.labels.json";
+  const std::string model = dir / "imported.onnx";
+
+  const CommandRun usage = tessera({"import-model", onnx, "-o", model, "--labels", labels});
+  EXPECT_EQ(usage.code, 2) << usage.err;
+  const CommandRun window =
+      tessera({"import-model", onnx, "-o", model, "--labels", labels, "--hu-window", "5,1"});
+  EXPECT_EQ(window.code, 2) << window.err;
+  std::ofstream(dir / "two.json") << "[\"background\", \"organ\"]";
+  expectFailure(tessera({"import-model", onnx, "-o", model, "--labels", dir / "two.json",
+                         "--hu-window", "-1000,1000"}),
+                "2 labels but the network has 3 outputs");
+  EXPECT_FALSE(fs::exists(model));
+
+  const CommandRun imported =
+      tessera({"import-model", onnx, "-o", model, "--labels", labels, "--hu-window", "-1000,1000"});
+  ASSERT_EQ(imported.code, 0) << imported.err;
+  EXPECT_TRUE(contains(imported.out, "sparse: not available: instance normalisation"))
+      << imported.out;
+
+  // 12 × 10 pixels: the engine pads to the network's size multiple (8).
+  ASSERT_TRUE(imaging::writeVolume(texturedVolume(), dir / "ct.nii.gz").ok());
+  const CommandRun sparse = tessera({"segment", "-i", dir / "ct.nii.gz", "-o",
+                                     dir / "sparse.nii.gz", "--model", model, "--mode", "sparse"});
+  expectFailure(sparse, "runs dense only (instance normalisation");
+  EXPECT_FALSE(fs::exists(dir / "sparse.nii.gz"));
+  const CommandRun dense =
+      tessera({"segment", "-i", dir / "ct.nii.gz", "-o", dir / "labels.nii.gz", "--model", model});
+  ASSERT_EQ(dense.code, 0) << dense.err;
+  EXPECT_TRUE(contains(dense.err, "runs dense only")) << dense.err;
+  EXPECT_TRUE(contains(dense.out, "mode dense: 100.0 % of blocks active")) << dense.out;
+  auto labelsRead = imaging::readLabelMap(dir / "labels.nii.gz");
+  ASSERT_TRUE(labelsRead.ok()) << labelsRead.status().toString();
+  EXPECT_EQ(labelsRead->labels.geometry().size, texturedVolume().geometry().size);
+}
+
 TEST_F(Cli, SegmentPastTheFileSizeLimitIsExitOneAndLeavesNothing) {
   if (!havePrlimit()) GTEST_SKIP() << "prlimit (util-linux) is missing";
   ASSERT_TRUE(tessera::testing::writeBatchTestModel(dir / "model.onnx").ok());
