@@ -169,7 +169,13 @@ class Converter {
     Shape s{1, 1, 1, 1};
     std::int64_t* out[4] = {&s.n, &s.c, &s.h, &s.w};
     if (t.dims_size() > 4) return {};
-    for (int i = 0; i < t.dims_size(); ++i) *out[4 - t.dims_size() + i] = t.dims(i);
+    // A crafted file may hold any dims: each must be positive and small
+    // enough that the product cannot overflow (the values must also be
+    // present, which floatValues checks).
+    for (int i = 0; i < t.dims_size(); ++i) {
+      if (t.dims(i) <= 0 || t.dims(i) > (1 << 20)) return {};
+      *out[4 - t.dims_size() + i] = t.dims(i);
+    }
     return s;
   }
 

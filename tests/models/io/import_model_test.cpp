@@ -35,7 +35,7 @@ class ImportModelTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = fs::temp_directory_path() / ("tessera_import_" + std::to_string(::getpid()));
     fs::create_directories(dir_);
-    if (run(std::string(kPython) + " -c 'import torch, numpy'", &skipReason_) != 0) return;
+    if (run(std::string(kPython) + " -c 'import torch, numpy, onnx'", &skipReason_) != 0) return;
     std::string output;
     const std::string script =
         std::string(TESSERA_SOURCE_DIR) + "/tests/models/io/torch_foreign_nets.py";
@@ -48,7 +48,8 @@ class ImportModelTest : public ::testing::Test {
   void SetUp() override {
     if (!skipReason_.empty())
       GTEST_SKIP() << kPython
-                   << " cannot import torch and numpy (Debian python3-torch): " << skipReason_;
+                   << " cannot import torch, numpy and onnx (Debian python3-torch, python3-onnx): "
+                   << skipReason_;
     ASSERT_TRUE(built_) << buildOutput_;
   }
 
@@ -217,6 +218,12 @@ TEST_F(ImportModelTest, WrongLabelsContextAndCorruptFilesAreRefused) {
   auto truncated = importForeignModel(path("truncated.onnx"), out, settings("basic_unet"));
   ASSERT_FALSE(truncated.ok());
   EXPECT_EQ(truncated.error().code, StatusCode::kCorruptData);
+  EXPECT_FALSE(fs::exists(out));
+
+  auto crafted = importForeignModel(path("crafted_dims.onnx"), out, settings("basic_unet"));
+  ASSERT_FALSE(crafted.ok());
+  EXPECT_NE(crafted.error().message.find("constant 4D tensor"), std::string::npos)
+      << crafted.error().message;
   EXPECT_FALSE(fs::exists(out));
 
   std::ofstream(path("bad_labels.json")) << "{\"not\": \"a list\"}";

@@ -10,7 +10,8 @@ instance norm and PReLU; 3×3 transposed convs with output padding), nnU-Net's
 PlainConvUNet (strided conv encoder, instance norm, LeakyReLU, 2×2 transposed
 convs, cat [up, skip], 1×1 head), one with batch norm, bilinear and nearest
 up-sampling, residual additions and a softmax, one laid out as Tessera's
-U-Net (runs sparse), and two that must be refused.
+U-Net (runs sparse), two that must be refused, and a crafted file
+(crafted_dims.onnx: weights with negative dims).
 
 For each NAME: NAME.onnx, NAME.labels.json (one name per output), NAME.hu.npy (1, C, H, W) HU values, NAME.logits.npy
 (1, classes, H, W) PyTorch's output on those HU values mapped through the
@@ -275,5 +276,16 @@ def main(out):
             json.dump(["background"] + [f"class{i}" for i in range(1, logits.shape[1])], f)
 
 
+def crafted(out):
+    """basic_unet with a first convolution whose weights claim negative dims."""
+    import onnx
+    model = onnx.load(f"{out}/basic_unet.onnx")
+    conv = next(n for n in model.graph.node if n.op_type == "Conv")
+    weight = next(t for t in model.graph.initializer if t.name == conv.input[1])
+    weight.dims[0] = -weight.dims[0]
+    onnx.save(model, f"{out}/crafted_dims.onnx")
+
+
 if __name__ == "__main__":
     main(sys.argv[1])
+    crafted(sys.argv[1])
