@@ -28,6 +28,8 @@ int runPlugins(const Args& args) {
       std::printf("  stage %-24s %s network: %s\n", stage->name,
                   stage->when == TESSERA_STAGE_BEFORE_NETWORK ? "before" : "after",
                   stage->description ? stage->description : "");
+    for (const tessera_layer* layer : plugin.layers)
+      std::printf("  layer %-24s %s\n", layer->name, layer->description ? layer->description : "");
   }
   return kExitOk;
 }

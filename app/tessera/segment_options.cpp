@@ -52,24 +52,22 @@ bool readSegmentOptions(ArgParser& p, SegmentCommandOptions* o, std::string* err
   o->segment.detector.dilation = static_cast<int>(dilation);
   o->segment.threads = static_cast<int>(threads);
   setJobMemoryLimit(o->memoryLimitMiB << 20);
-  // Plugins are loaded only when stages are asked for.
-  if (p.has("plugins") && !p.has("stages")) {
-    *error = "--plugins loads the stages that --stages names; give both";
+  // Plugins are loaded when stages are asked for or plugin folders are named
+  // (their layers are needed before the model is read).
+  const std::vector<std::string> folders = models::PluginRegistry::foldersFrom(p.get("plugins"));
+  if (!p.has("stages") && folders.empty()) return true;
+  auto loaded = models::PluginRegistry::load(folders);
+  if (!loaded.ok()) {
+    *error = loaded.error().toString();
     return false;
   }
+  o->plugins = *loaded;
   if (p.has("stages")) {
-    auto loaded =
-        models::PluginRegistry::load(models::PluginRegistry::foldersFrom(p.get("plugins")));
-    if (!loaded.ok()) {
-      *error = loaded.error().toString();
-      return false;
-    }
     auto stages = models::resolveStages(**loaded, p.get("stages"));
     if (!stages.ok()) {
       *error = stages.error().toString();
       return false;
     }
-    o->plugins = *loaded;
     o->stages = std::move(*stages);
   }
   return true;

@@ -30,7 +30,8 @@ void addSegmentOptions(ArgParser& parser,
                        const std::string& threadsHelp = "CPU threads (0: all cores)",
                        const std::string& defaultThreads = "0", bool withMode = true);
 
-// Reads them after parse(), loading the plugins when stages are asked for;
+// Reads them after parse(), loading the plugins when stages are asked for or
+// plugin folders named (--plugins, $TESSERA_PLUGIN_PATH: their layers);
 // on a malformed value, a plugin that cannot be loaded or an unknown stage
 // returns false with a message for the user (the command then exits with
 // kExitUsage).

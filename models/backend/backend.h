@@ -21,6 +21,8 @@
 #include "models/backend/op_params.h"
 #include "models/backend/tensor.h"
 
+struct tessera_layer;  // tessera/plugin.h
+
 namespace tessera::models {
 
 class Backend {
@@ -86,6 +88,17 @@ class Backend {
   virtual Tensor prelu(const Tensor& x, const Tensor& slope) = 0;  // slope (1, C, 1, 1)
   virtual Tensor resize(const Tensor& x, const ResizeParams& p) = 0;
   virtual Tensor softmax(const Tensor& logits) = 0;  // over channels
+
+  // A layer a plugin adds (models/backend/plugin_layer.h): the reference
+  // backend runs the layer's reference functions, the CPU backend its CPU
+  // ones. params are the layer's parameters in declared order (kNCHW). A
+  // failing call gives NaN and records the failure (takePluginLayerFailure).
+  // dx may be null; dparams are overwritten, one per parameter.
+  virtual Tensor pluginLayer(const tessera_layer& layer, const Tensor& x,
+                             const std::vector<const Tensor*>& params) = 0;
+  virtual void pluginLayerBackward(const tessera_layer& layer, const Tensor& x,
+                                   const std::vector<const Tensor*>& params, const Tensor& dy,
+                                   Tensor* dx, std::vector<Tensor>* dparams) = 0;
 };
 
 std::unique_ptr<Backend> makeReferenceBackend();

@@ -107,6 +107,8 @@ class Matcher {
           mapConvBn(L, cn, bn, c.bnEps, &m.parameters);
           break;
         }
+        case LayerKind::kPlugin:  // an imported graph's config names no plugin layers
+          return mismatch("plugin layers are not matched in imported graphs");
         case LayerKind::kMaxPool: {
           const int pool = consumerOf(in, GraphOp::kMaxPool);
           if (pool < 0) return mismatch("expected 2×2 max pooling");

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "core/parallel.h"
+#include "models/backend/plugin_layer.h"
 #include "models/graph/graph_net.h"
 #include "models/infer/attention.h"
 #include "models/infer/internal/kernels.h"
@@ -15,7 +16,13 @@ namespace tessera::models::infer {
 
 namespace {
 
-enum class StepKind { kConv, kPool, kUp, kAttention };
+enum class StepKind { kConv, kPool, kUp, kAttention, kPlugin };
+
+// A plugin layer with copies of its parameters (kNCHW).
+struct PluginStep {
+  const tessera_layer* layer = nullptr;
+  std::vector<Tensor> params;
+};
 
 struct Step {
   StepKind kind;
@@ -40,6 +47,7 @@ struct InferenceEngine::Impl {
   std::vector<Conv2d1x1ArgmaxWeights> heads;  // per level; empty weights where the model has none
   std::vector<FeatureMap> headInputs;
   AttentionPacked attention;
+  std::vector<PluginStep> plugins;
   std::vector<FeatureMap> owned;  // every buffer, for calibration
   std::vector<std::uint8_t> paddedLabels;
   std::vector<std::uint8_t> levelLabels;
@@ -56,6 +64,7 @@ struct InferenceEngine::Impl {
   std::vector<RowRun> rowRunsOf(const BlockMask& mask, int level) const;
   void prepareInput(std::span<const std::int16_t* const> slices);
   double execute(const Step& step, const BlockMask& mask);
+  void runPlugin(const Step& step, const BlockMask& mask, const std::vector<RowRun>& runs);
   double settle(int level);
   void fillBlockLabel(int block, std::uint8_t label);
 
@@ -112,6 +121,7 @@ Result<std::unique_ptr<InferenceEngine>> InferenceEngine::create(const Model& mo
   }
   if (const Result<KernelIsa> isa = kernelIsa(); !isa.ok()) return isa.error();
   const UNetConfig& a = model.info.architecture;
+  TESSERA_RETURN_IF_ERROR(a.checkPluginLayers());
   if (a.baseWidth % 16 != 0)
     return Error{StatusCode::kUnsupported,
                  "the inference engine needs a base width that is a multiple of 16 (model has " +
@@ -196,6 +206,15 @@ Result<std::unique_ptr<InferenceEngine>> InferenceEngine::create(const Model& mo
         e.steps.push_back({StepKind::kUp, layer.level, in, out, static_cast<int>(e.ups.size()) - 1,
                            layer.decoder});
         break;
+      case LayerKind::kPlugin: {
+        PluginStep plugin{layer.plugin, {}};
+        for (const LayerParameter& p : layer.parameters)
+          plugin.params.push_back(params.find(p.name)->value.clone());
+        e.plugins.push_back(std::move(plugin));
+        e.steps.push_back({StepKind::kPlugin, layer.level, in, out,
+                           static_cast<int>(e.plugins.size()) - 1, layer.decoder});
+        break;
+      }
       case LayerKind::kConcat:
         continue;
       case LayerKind::kHead:
@@ -220,6 +239,7 @@ Result<std::unique_ptr<InferenceEngine>> InferenceEngine::create(const Model& mo
   std::vector<std::uint8_t> scratch(static_cast<std::size_t>(width) * height);
   SliceStats ignored;
   engine->run(airSlices, BlockMask(grid, true), scratch.data(), &ignored);
+  TESSERA_RETURN_IF_ERROR(takePluginLayerFailure());
   e.options.settleMargin = margin;
   for (FeatureMap& map : e.owned) {
     if (map.data() == e.input.data()) continue;
@@ -317,8 +337,59 @@ double InferenceEngine::Impl::execute(const Step& step, const BlockMask& mask) {
     }
     case StepKind::kAttention:
       return attentionTokens(attention, step.in, out, tokens);
+    case StepKind::kPlugin:
+      runPlugin(step, mask, runs);
+      return 0.0;
   }
   return 0.0;
+}
+
+// The plugin sees the whole level as one kNCHW sample (inactive pixels hold
+// their background) and computes the active blocks' pixels; only those are
+// copied back.
+void InferenceEngine::Impl::runPlugin(const Step& step, const BlockMask& mask,
+                                      const std::vector<RowRun>& runs) {
+  const PluginStep& plugin = plugins[step.weights];
+  const FeatureMap& in = step.in;
+  FeatureMap out = step.out;
+  const int h = in.height(), w = in.width(), channels = in.channels();
+  const int blocks = in.channelBlocks();
+  Tensor x = Tensor::empty({1, channels, h, w});
+  float* xd = x.data();
+  parallelFor(0, h, [&](std::int64_t y) {
+    for (int cb = 0; cb < blocks; ++cb) {
+      const int lanes = std::min(16, channels - 16 * cb);
+      const float* row = in.pixel(cb, static_cast<int>(y), 0);
+      for (int xx = 0; xx < w; ++xx)
+        for (int l = 0; l < lanes; ++l)
+          xd[((16 * cb + l) * static_cast<std::int64_t>(h) + y) * w + xx] = row[16 * xx + l];
+    }
+  });
+  const int b = grid.levelBlockSize(step.level);
+  std::vector<std::uint8_t> active(static_cast<std::size_t>(h) * w);
+  for (int y = 0; y < h; ++y)
+    for (int xx = 0; xx < w; ++xx)
+      active[static_cast<std::size_t>(y) * w + xx] = mask.test(xx / b, y / b);
+  std::vector<const Tensor*> params;
+  for (const Tensor& t : plugin.params) params.push_back(&t);
+  Tensor y;
+  if (Status s =
+          runPluginForward(*plugin.layer, plugin.layer->forward_cpu, x, params, active.data(), &y);
+      !s.ok()) {
+    recordPluginLayerFailure(s.error());
+    y.fill(std::numeric_limits<float>::quiet_NaN());
+  }
+  const float* yd = y.data();
+  parallelFor(0, static_cast<std::int64_t>(runs.size()), [&](std::int64_t i) {
+    const RowRun& r = runs[i];
+    for (int cb = 0; cb < blocks; ++cb) {
+      const int lanes = std::min(16, channels - 16 * cb);
+      float* row = out.pixel(cb, r.y, 0);
+      for (int xx = r.x0; xx < r.x0 + r.length; ++xx)
+        for (int l = 0; l < lanes; ++l)
+          row[16 * xx + l] = yd[((16 * cb + l) * static_cast<std::int64_t>(h) + r.y) * w + xx];
+    }
+  });
 }
 
 void InferenceEngine::Impl::fillBlockLabel(int block, std::uint8_t label) {

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/parallel.h"
 #include "core/slice_context.h"
+#include "models/backend/plugin_layer.h"
 
 namespace tessera::models {
 
@@ -138,6 +139,7 @@ Result<Segmentation> Segmenter::segmentUnguarded(VolumeView volume,
       ++stats.emptySlices;
     } else {
       engine_->run(context, mask, out, &sliceStats);
+      TESSERA_RETURN_IF_ERROR(takePluginLayerFailure());
     }
     const auto t2 = Clock::now();
     stats.sliceSeconds.push_back(std::chrono::duration<double>(t2 - t0).count());

@@ -29,6 +29,8 @@ std::string architectureJson(const UNetConfig& c) {
   w.field("deep_supervision", c.deepSupervision);
   w.key("bn_eps").raw(floatText(c.bnEps));
   w.key("bn_momentum").raw(floatText(c.bnMomentum));
+  // Only when present, so that files without plugin layers stay as before.
+  if (!c.pluginLayers.empty()) w.field("plugin_layers", pluginLayersText(c.pluginLayers));
   w.endObject();
   return w.str();
 }
@@ -109,6 +111,13 @@ Result<UNetConfig> parseArchitecture(const std::string& text) {
   TESSERA_ASSIGN_OR_RETURN(c.bnEps, floatMember(key, json, "bn_eps"));
   if (!(c.bnEps > 0.0f)) return keyError(key, "\"bn_eps\" must be positive");
   TESSERA_ASSIGN_OR_RETURN(c.bnMomentum, floatMember(key, json, "bn_momentum", 0.1f));
+  if (const JsonValue* layers = json.find("plugin_layers")) {
+    if (!layers->isString())
+      return keyError(key, "\"plugin_layers\" must be a string NAME@PLACE,...");
+    Result<std::vector<PluginLayerUse>> uses = parsePluginLayers(layers->asString());
+    if (!uses.ok()) return keyError(key, uses.error().message);
+    c.pluginLayers = std::move(*uses);
+  }
   if (Status s = c.validate(); !s.ok()) return keyError(key, s.error().message);
   return c;
 }

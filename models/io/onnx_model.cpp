@@ -126,9 +126,12 @@ Result<Model> importModel(const onnx::ModelProto& file) {
     return model;
   }
   TESSERA_RETURN_IF_ERROR(onnx_io::checkNoExternalData(graph));
-  TESSERA_RETURN_IF_ERROR(onnx_io::checkOperators(graph));
-
   const UNetConfig& config = info.architecture;
+  std::set<std::string> pluginLayers;
+  for (const PluginLayerUse& use : config.pluginLayers) pluginLayers.insert(use.name);
+  TESSERA_RETURN_IF_ERROR(onnx_io::checkOperators(graph, pluginLayers));
+  TESSERA_RETURN_IF_ERROR(config.checkPluginLayers());
+
   GraphOptions options;
   TESSERA_RETURN_IF_ERROR(readInputSize(graph, config, &options.height, &options.width));
   options.trainingHeads = config.deepSupervision;
@@ -220,9 +223,11 @@ Status exportOnnx(const Model& model, const std::string& path, const ExportOptio
       config.classes != model.info.architecture.classes ||
       config.baseWidth != model.info.architecture.baseWidth ||
       config.levels != model.info.architecture.levels ||
-      config.attentionHeads != model.info.architecture.attentionHeads)
+      config.attentionHeads != model.info.architecture.attentionHeads ||
+      config.pluginLayers != model.info.architecture.pluginLayers)
     return Status(StatusCode::kInvalidArgument,
                   "the model's network does not match its recorded architecture");
+  TESSERA_RETURN_IF_ERROR(config.checkPluginLayers());
   const std::int64_t multiple = config.sizeMultiple();
   if (options.height <= 0 || options.width <= 0 || options.height % multiple != 0 ||
       options.width % multiple != 0 || options.height > 65536 || options.width > 65536)
@@ -246,6 +251,11 @@ Status exportOnnx(const Model& model, const std::string& path, const ExportOptio
   onnx::OperatorSetIdProto* opset = file.add_opset_import();
   opset->set_domain("");
   opset->set_version(onnx_io::kOpsetVersion);
+  if (!config.pluginLayers.empty()) {
+    onnx::OperatorSetIdProto* plugins = file.add_opset_import();
+    plugins->set_domain(onnx_io::kPluginDomain);
+    plugins->set_version(1);
+  }
   GraphOptions graphOptions;
   graphOptions.height = options.height;
   graphOptions.width = options.width;

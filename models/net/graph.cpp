@@ -11,18 +11,21 @@
 namespace tessera::models {
 
 namespace {
-enum class Op { kInput, kConv, kBatchNorm, kRelu, kMaxPool, kUpConv, kConcat, kAttention };
+enum class Op { kInput, kConv, kBatchNorm, kRelu, kMaxPool, kUpConv, kConcat, kAttention, kPlugin };
 
+// A plugin layer's cost is unknown: it is treated like a convolution (kept
+// by aggressive checkpointing, not recomputed twice).
 bool isExpensive(Op op) {
-  return op == Op::kInput || op == Op::kConv || op == Op::kUpConv || op == Op::kAttention;
+  return op == Op::kInput || op == Op::kConv || op == Op::kUpConv || op == Op::kAttention ||
+         op == Op::kPlugin;
 }
 bool isComputeBound(Op op) {
-  return op == Op::kConv || op == Op::kUpConv || op == Op::kAttention;
+  return op == Op::kConv || op == Op::kUpConv || op == Op::kAttention || op == Op::kPlugin;
 }
 // Whether the op's backward reads its input values / its own output value.
 bool backwardReadsInputs(Op op) {
   return op == Op::kConv || op == Op::kBatchNorm || op == Op::kMaxPool || op == Op::kUpConv ||
-         op == Op::kAttention;
+         op == Op::kAttention || op == Op::kPlugin;
 }
 bool backwardReadsOwnValue(Op op) {
   return op == Op::kRelu;
@@ -73,7 +76,8 @@ struct Graph::Node {
   BatchNormState state;
   bool stateValid = false;
   AttentionWeights att{};
-  std::vector<Parameter*> attParams;
+  std::vector<Parameter*> attParams;  // attention; plugin layers' parameters too
+  const tessera_layer* plugin = nullptr;
   const std::vector<std::uint8_t>* mask = nullptr;
   std::int64_t channelsA = 0;  // concat: channels of the first input
 
@@ -190,6 +194,26 @@ int Graph::attention(int x, const AttentionWeights& weights, std::vector<Paramet
   return add(std::move(n));
 }
 
+int Graph::plugin(int x, const tessera_layer& layer, std::vector<Parameter*> params, int stage,
+                  bool boundary) {
+  Node n;
+  n.op = Op::kPlugin;
+  n.inputs = {x};
+  n.plugin = &layer;
+  n.attParams = std::move(params);
+  n.stage = stage;
+  n.boundary = boundary;
+  return add(std::move(n));
+}
+
+namespace {
+std::vector<const Tensor*> valuesOf(const std::vector<Parameter*>& params) {
+  std::vector<const Tensor*> values;
+  for (const Parameter* p : params) values.push_back(&p->value);
+  return values;
+}
+}  // namespace
+
 void Graph::markOutput(int node) {
   nodes_[node].output = true;
 }
@@ -272,6 +296,9 @@ void Graph::compute(int id) {
     }
     case Op::kAttention:
       n.value = backend_.attention(in(0), n.att, n.mask);
+      break;
+    case Op::kPlugin:
+      n.value = backend_.pluginLayer(*n.plugin, in(0), valuesOf(n.attParams));
       break;
   }
   if (!inBackward_) return;
@@ -424,6 +451,13 @@ void Graph::backward() {
         dx = backend_.attentionBackward(value(n.inputs[0]), n.att, n.grad, &g, n.mask);
         const Tensor* grads[8] = {&g.dwq, &g.dbq, &g.dwk, &g.dbk, &g.dwv, &g.dbv, &g.dwo, &g.dbo};
         for (int k = 0; k < 8; ++k) addParamGrad(n.attParams[k], *grads[k]);
+        break;
+      }
+      case Op::kPlugin: {
+        std::vector<Tensor> dparams;
+        backend_.pluginLayerBackward(*n.plugin, value(n.inputs[0]), valuesOf(n.attParams), n.grad,
+                                     inputNeedsGrad ? &dx : nullptr, &dparams);
+        for (std::size_t k = 0; k < dparams.size(); ++k) addParamGrad(n.attParams[k], dparams[k]);
         break;
       }
       case Op::kInput:

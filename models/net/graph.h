@@ -46,6 +46,9 @@ class Graph {
   int concat(int a, int b, int stage);
   int attention(int x, const AttentionWeights& weights, std::vector<Parameter*> params,
                 const std::vector<std::uint8_t>* tokenMask, int stage, bool boundary);
+  // A plugin's layer; params in its declared order.
+  int plugin(int x, const tessera_layer& layer, std::vector<Parameter*> params, int stage,
+             bool boundary);
   // Marks a node whose value the caller reads after forward().
   void markOutput(int node);
 

@@ -27,6 +27,7 @@ Status ModelInfo::validate() const {
 
 Result<Model> makeModel(const ModelInfo& info, std::uint64_t seed) {
   TESSERA_RETURN_IF_ERROR(info.validate());
+  TESSERA_RETURN_IF_ERROR(info.architecture.checkPluginLayers());
   Model model;
   model.info = info;
   model.net = std::make_unique<UNet>(info.architecture);

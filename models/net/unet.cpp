@@ -6,6 +6,7 @@
 #include <random>
 
 #include "core/memory.h"
+#include "models/backend/plugin_layer.h"
 #include "models/net/graph.h"
 #include "models/net/unet_layers.h"
 
@@ -21,7 +22,76 @@ Status UNetConfig::validate() const {
   if (levels < 1 || levels > 6) return Status(StatusCode::kInvalidArgument, "levels must be 1..6");
   if (attentionHeads < 0 || (attentionHeads > 0 && channels(levels) % attentionHeads != 0))
     return Status(StatusCode::kInvalidArgument, "attention heads must divide the bottleneck width");
+  for (std::size_t i = 0; i < pluginLayers.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (pluginLayers[i] == pluginLayers[j])
+        return Status(StatusCode::kInvalidArgument,
+                      "plugin layer '" + pluginLayers[i].name + "' is placed twice in one place");
   return Status();
+}
+
+Status UNetConfig::checkPluginLayers() const {
+  std::string missing;
+  for (const PluginLayerUse& use : pluginLayers)
+    if (!findPluginLayer(use.name)) missing += (missing.empty() ? "" : ", ") + use.name;
+  if (!missing.empty()) {
+    std::string loaded;
+    for (const PluginLayer& l : registeredPluginLayers())
+      loaded += (loaded.empty() ? "" : ", ") + std::string(l.layer->name);
+    return Status(StatusCode::kUnsupported,
+                  "the model needs plugin layers that no loaded plugin provides: " + missing +
+                      " (load their plugins with --plugins DIR or TESSERA_PLUGIN_PATH; " +
+                      (loaded.empty() ? std::string("no plugin layer is loaded") + ")"
+                                      : "loaded: " + loaded + ")"));
+  }
+  for (int level = 0; level <= levels; ++level)
+    for (const PluginLayerUse& use : pluginLayers) {
+      if (use.place == LayerPlace::kBottleneck && level != levels) continue;
+      if (Result<std::vector<tessera_layer_parameter>> p =
+              pluginLayerParameters(*findPluginLayer(use.name), channels(level));
+          !p.ok())
+        return p.status();
+    }
+  return Status();
+}
+
+Result<std::vector<PluginLayerUse>> parsePluginLayers(const std::string& text) {
+  std::vector<PluginLayerUse> uses;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t end = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, end - start);
+    start = end + 1;
+    if (item.empty()) continue;
+    const std::size_t at = item.find('@');
+    PluginLayerUse use;
+    use.name = item.substr(0, at);
+    const std::string place = at == std::string::npos ? "" : item.substr(at + 1);
+    if (place == "stages") {
+      use.place = LayerPlace::kStages;
+    } else if (place == "bottleneck") {
+      use.place = LayerPlace::kBottleneck;
+    } else {
+      return Status(StatusCode::kInvalidArgument,
+                    "plugin layer '" + item + "': write NAME@stages or NAME@bottleneck");
+    }
+    bool valid = !use.name.empty();
+    for (char c : use.name)
+      valid = valid && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
+    if (!valid)
+      return Status(StatusCode::kInvalidArgument,
+                    "plugin layer '" + item + "': a layer name is [a-z0-9_]+");
+    uses.push_back(use);
+  }
+  return uses;
+}
+
+std::string pluginLayersText(const std::vector<PluginLayerUse>& uses) {
+  std::string text;
+  for (const PluginLayerUse& use : uses)
+    text += (text.empty() ? "" : ",") + use.name +
+            (use.place == LayerPlace::kStages ? "@stages" : "@bottleneck");
+  return text;
 }
 
 double UNetConfig::forwardFlops(std::int64_t height, std::int64_t width,
@@ -56,6 +126,7 @@ double UNetConfig::forwardFlops(std::int64_t height, std::int64_t width,
         break;
       case LayerKind::kMaxPool:
       case LayerKind::kConcat:
+      case LayerKind::kPlugin:
         break;
     }
   }
@@ -88,6 +159,15 @@ UNet::UNet(UNetConfig config) : config_(config) {
     for (const LayerParameter& p : layer.parameters) params_.add(p.name, p.shape, p.trainable);
 }
 
+namespace {
+const LayerParameter* declaredParameter(const std::vector<Layer>& layers, const std::string& name) {
+  for (const Layer& layer : layers)
+    for (const LayerParameter& p : layer.parameters)
+      if (p.name == name) return &p;
+  return nullptr;
+}
+}  // namespace
+
 void UNet::initialize(std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   // Box–Muller on raw 64-bit draws: identical on every standard library.
@@ -96,9 +176,21 @@ void UNet::initialize(std::uint64_t seed) {
     const double u = uniform(), v = uniform();
     return std::sqrt(-2.0 * std::log(u)) * std::cos(6.283185307179586 * v);
   };
+  const std::vector<Layer> layers = unetLayers(config_);
   for (auto& p : params_.all()) {
     Tensor& t = p->value;
     const std::string& name = p->name;
+    const LayerParameter* declared = declaredParameter(layers, name);
+    if (declared && declared->init != LayerParameter::Init::kByName) {
+      if (declared->init == LayerParameter::Init::kNormal) {
+        for (std::int64_t i = 0; i < t.shape().count(); ++i)
+          t.data()[i] = static_cast<float>(normal() * declared->std);
+      } else {
+        t.fill(declared->init == LayerParameter::Init::kOnes ? 1.0f : 0.0f);
+      }
+      ++p->version;
+      continue;
+    }
     auto endsWith = [&](const char* suffix) {
       const std::string s(suffix);
       return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
@@ -170,6 +262,10 @@ std::vector<int> buildNetwork(Graph& g, const UNetConfig& config, ParameterSet& 
       case LayerKind::kHead:
         if (layer.level == 0 || allHeads)
           nodes[i] = heads[layer.level] = g.conv(x, ps[0], ps[1], 1, 0, stage);
+        break;
+      case LayerKind::kPlugin:
+        assert(layer.plugin && "plugin layers are checked before a network is built");
+        nodes[i] = g.plugin(x, *layer.plugin, ps, stage, layer.stageOutput);
         break;
     }
   }

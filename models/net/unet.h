@@ -27,6 +27,22 @@
 
 namespace tessera::models {
 
+// Where a plugin layer (tessera/plugin.h) sits in the U-Net: after the
+// second conv3×3-BN-ReLU of every stage (encoder levels, bottleneck, decoder
+// levels), or once after the bottleneck (after its attention, if any).
+enum class LayerPlace { kStages, kBottleneck };
+
+struct PluginLayerUse {
+  std::string name;  // the layer's name in its plugin
+  LayerPlace place = LayerPlace::kStages;
+  bool operator==(const PluginLayerUse&) const = default;
+};
+
+// "NAME@stages,NAME@bottleneck" (the order is the order within a place) ↔
+// the uses; an empty text is none.
+Result<std::vector<PluginLayerUse>> parsePluginLayers(const std::string& text);
+std::string pluginLayersText(const std::vector<PluginLayerUse>& uses);
+
 struct UNetConfig {
   int inputChannels = 3;
   int classes = 10;
@@ -36,13 +52,21 @@ struct UNetConfig {
   bool deepSupervision = true;
   float bnEps = 1e-5f;
   float bnMomentum = 0.1f;  // running = (1 − m)·running + m·batch (PyTorch convention)
+  // Layers from plugins, inserted where each says (parameters
+  // BLOCK.NAME.PARAM, e.g. enc0.group_norm.weight). Building, training or
+  // running such a network needs the plugins loaded (checkPluginLayers).
+  std::vector<PluginLayerUse> pluginLayers;
 
   std::int64_t channels(int level) const { return std::int64_t{baseWidth} << level; }
   // Input H and W must be multiples of this.
   std::int64_t sizeMultiple() const { return std::int64_t{1} << levels; }
   Status validate() const;
+  // Whether every plugin layer is loaded and takes its channels; the error
+  // names the missing layers and the loaded ones.
+  Status checkPluginLayers() const;
   // Multiply-adds ×2 of one forward pass on an H×W input; without deep
-  // supervision, only head0 (what inference computes) is counted.
+  // supervision, only head0 (what inference computes) is counted. Plugin
+  // layers count nothing (their cost is not declared).
   double forwardFlops(std::int64_t height, std::int64_t width,
                       bool withDeepSupervision = true) const;
 };

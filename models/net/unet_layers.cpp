@@ -1,5 +1,7 @@
 #include "models/net/unet_layers.h"
 
+#include "models/backend/plugin_layer.h"
+
 namespace tessera::models {
 
 std::vector<Layer> unetLayers(const UNetConfig& config) {
@@ -31,6 +33,41 @@ std::vector<Layer> unetLayers(const UNetConfig& config) {
                                {bn + ".running_var", vector(cout), false}}});
   };
 
+  // The plugin layers placed at `place` after layer x (of `block`); the
+  // stage output flag moves to the last of them.
+  auto plugins = [&](int x, LayerPlace place, const std::string& block) {
+    for (const PluginLayerUse& use : config.pluginLayers) {
+      if (use.place != place) continue;
+      const Layer& before = layers[x];
+      Layer layer{.kind = LayerKind::kPlugin,
+                  .name = block + "." + use.name,
+                  .block = block + "." + use.name,
+                  .level = before.level,
+                  .stage = before.stage,
+                  .stageOutput = before.stageOutput,
+                  .decoder = before.decoder,
+                  .inChannels = before.outChannels,
+                  .outChannels = before.outChannels,
+                  .inputs = {x},
+                  .plugin = findPluginLayer(use.name)};
+      layers[x].stageOutput = false;
+      if (layer.plugin)
+        if (Result<std::vector<tessera_layer_parameter>> declared =
+                pluginLayerParameters(*layer.plugin, layer.inChannels);
+            declared.ok())
+          for (const tessera_layer_parameter& p : *declared)
+            layer.parameters.push_back(
+                {.name = layer.name + "." + p.name,
+                 .shape = {p.dims[0], p.dims[1], p.dims[2], p.dims[3]},
+                 .init = p.init == TESSERA_INIT_ZEROS  ? LayerParameter::Init::kZeros
+                         : p.init == TESSERA_INIT_ONES ? LayerParameter::Init::kOnes
+                                                       : LayerParameter::Init::kNormal,
+                 .std = p.std});
+      x = add(std::move(layer));
+    }
+    return x;
+  };
+
   const int levels = config.levels;
   std::vector<int> skips(levels);
   int x = -1;
@@ -39,7 +76,8 @@ std::vector<Layer> unetLayers(const UNetConfig& config) {
     const std::string block = "enc" + std::to_string(l);
     const std::int64_t c = config.channels(l);
     x = convBnRelu(block, 1, l, l, false, false, cin, c, x);
-    x = skips[l] = convBnRelu(block, 2, l, l, true, false, c, c, x);
+    x = convBnRelu(block, 2, l, l, true, false, c, c, x);
+    x = skips[l] = plugins(x, LayerPlace::kStages, block);
     x = add({.kind = LayerKind::kMaxPool,
              .name = block + ".pool",
              .block = block + ".pool",
@@ -55,6 +93,7 @@ std::vector<Layer> unetLayers(const UNetConfig& config) {
   const bool attention = config.attentionHeads > 0;
   x = convBnRelu("bott", 1, levels, levels, false, false, cin, cb, x);
   x = convBnRelu("bott", 2, levels, levels, !attention, false, cb, cb, x);
+  x = plugins(x, LayerPlace::kStages, "bott");
   if (attention) {
     std::vector<LayerParameter> params;
     for (const char* m : {"q", "k", "v", "o"}) {
@@ -72,6 +111,7 @@ std::vector<Layer> unetLayers(const UNetConfig& config) {
              .inputs = {x},
              .parameters = std::move(params)});
   }
+  x = plugins(x, LayerPlace::kBottleneck, "bott");
 
   for (int l = levels - 1; l >= 0; --l) {
     const std::string L = std::to_string(l);
@@ -100,6 +140,7 @@ std::vector<Layer> unetLayers(const UNetConfig& config) {
                          .inputs = {u, skips[l]}});
     x = convBnRelu(dec, 1, l, stage, false, true, 2 * c, c, cat);
     x = convBnRelu(dec, 2, l, stage, true, true, c, c, x);
+    x = plugins(x, LayerPlace::kStages, dec);
     if (l == 0 || config.deepSupervision)
       add({.kind = LayerKind::kHead,
            .name = head,

@@ -17,6 +17,8 @@
 #include "models/backend/tensor.h"
 #include "models/net/unet.h"
 
+struct tessera_layer;  // tessera/plugin.h
+
 namespace tessera::models {
 
 enum class LayerKind {
@@ -35,12 +37,20 @@ enum class LayerKind {
   // 1×1 conv with bias to config.classes: an output head, level 0 being the
   // network's output. parameters: weight (classes, in, 1, 1), bias (1, classes, 1, 1).
   kHead,
+  // A plugin's layer (Layer::plugin), C → C channels at the same size.
+  // parameters: as the plugin declares them for C channels, named
+  // "<layer name>.<parameter>"; all trainable.
+  kPlugin,
 };
 
 struct LayerParameter {
   std::string name;  // PyTorch state_dict style, e.g. "enc0.conv1.weight"
   Shape shape;
   bool trainable = true;
+  // How UNet::initialize fills it: kByName follows Tessera's naming
+  // conventions (unet.cpp); plugin parameters say what they need.
+  enum class Init { kByName, kZeros, kOnes, kNormal } init = Init::kByName;
+  double std = 0.0;  // kNormal
 };
 
 struct Layer {
@@ -61,9 +71,13 @@ struct Layer {
   std::int64_t inChannels = 0, outChannels = 0;
   std::vector<int> inputs;  // indices of earlier layers; −1 is the network input
   std::vector<LayerParameter> parameters;
+  const tessera_layer* plugin = nullptr;  // kPlugin: owned by its plugin
 };
 
 // Every layer, in order. Heads of levels L ≥ 1 only with deepSupervision.
+// Plugin layers come after the layer they follow (a stage's output moves to
+// its last plugin layer); one that is not loaded or refuses its channels is
+// listed without parameters (check config.checkPluginLayers() first).
 std::vector<Layer> unetLayers(const UNetConfig& config);
 
 }  // namespace tessera::models

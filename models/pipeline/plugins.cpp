@@ -55,7 +55,8 @@ Result<LoadedPlugin> loadOne(const std::string& path) {
   }
   // From here on the library stays loaded: its code has run.
   const tessera_plugin* plugin = entry();
-  if (!plugin || plugin->stage_count < 0 || (plugin->stage_count > 0 && !plugin->stages))
+  if (!plugin || plugin->stage_count < 0 || (plugin->stage_count > 0 && !plugin->stages) ||
+      plugin->layer_count < 0 || (plugin->layer_count > 0 && !plugin->layers))
     return pluginError("the plugin's tessera_plugin_entry returned no valid description", path);
   LoadedPlugin loaded;
   loaded.path = path;
@@ -75,6 +76,11 @@ Result<LoadedPlugin> loadOne(const std::string& path) {
           std::string("stage '") + stage.name + "' runs neither before nor after the network",
           path);
     loaded.stages.push_back(&stage);
+  }
+  for (int i = 0; i < plugin->layer_count; ++i) {
+    const tessera_layer& layer = plugin->layers[i];
+    if (Status s = checkPluginLayer(layer); !s.ok()) return pluginError(s.error().message, path);
+    loaded.layers.push_back(&layer);
   }
   return loaded;
 }
@@ -132,6 +138,10 @@ Result<std::shared_ptr<const PluginRegistry>> PluginRegistry::load(
           return pluginError(std::string("a stage named '") + stage->name +
                                  "' is already loaded from another plugin",
                              file);
+      for (const tessera_layer* layer : plugin.layers)
+        if (Status s = registerPluginLayer(layer, "plugin " + plugin.name + " (" + file + ")");
+            !s.ok())
+          return pluginError(s.error().message, file);
       registry->plugins_.push_back(std::move(plugin));
     }
   }

@@ -13,6 +13,7 @@
 #include "core/image.h"
 #include "core/labels.h"
 #include "core/status.h"
+#include "models/backend/plugin_layer.h"
 #include "tessera/plugin.h"
 
 namespace tessera::models {
@@ -21,6 +22,7 @@ struct LoadedPlugin {
   std::string path;  // the .so file
   std::string name, version;
   std::vector<const tessera_stage*> stages;  // owned by the plugin, never unloaded
+  std::vector<const tessera_layer*> layers;  // also registered (models/backend/plugin_layer.h)
 };
 
 // The plugins of a process. Libraries stay loaded until the process ends
@@ -32,7 +34,9 @@ class PluginRegistry {
   // Refuses, naming the file: a relative or missing folder, a library that
   // does not load, one without tessera_plugin_abi or tessera_plugin_entry,
   // another ABI number, a stage without a name in [a-z0-9_]+ or without a
-  // run function, or two stages of one name.
+  // run function, two stages of one name, a layer that fails
+  // checkPluginLayer (reference and CPU disagree...) or whose name another
+  // plugin's layer has. Layers are registered process-wide as plugins load.
   static Result<std::shared_ptr<const PluginRegistry>> load(
       const std::vector<std::string>& folders);
 

@@ -32,6 +32,9 @@ const std::vector<TrainSetting>& trainSettings() {
       {"base-width", "C", "channels at full resolution", "16"},
       {"levels", "L", "poolings (4: one bottleneck token per 16x16 block)", "4"},
       {"heads", "H", "bottleneck attention heads (0: none)", "8"},
+      {"layers", "SPEC",
+       "plugin layers: NAME@stages (after every stage) or NAME@bottleneck, comma-separated", ""},
+      {"plugins", "DIRS", "folders of the plugins with those layers (absolute, ':'-separated)", ""},
       {"context", "K", "slices of 2.5D input (odd: the slice and its neighbours)", "3"},
       {"pool", "N", "phantom cases held in memory", "8"},
       {"pool-refresh", "N", "steps before a pooled case is replaced", "400"},
@@ -157,6 +160,8 @@ Result<TrainerOptions> TrainSettings::toTrainerOptions() const {
   o.model.architecture.baseWidth = static_cast<int>(width);
   o.model.architecture.levels = static_cast<int>(levels);
   o.model.architecture.attentionHeads = static_cast<int>(heads);
+  TESSERA_ASSIGN_OR_RETURN(o.model.architecture.pluginLayers, parsePluginLayers(get("layers")));
+  o.pluginFolders = get("plugins");
   o.model.labels = defaultLabelTable();
   o.model.architecture.classes = static_cast<int>(o.model.labels.labels.size());
   o.model.name = "tessera-unet";
@@ -171,6 +176,7 @@ Result<TrainerOptions> TrainSettings::toTrainerOptions() const {
   if (o.initModel.empty())
     summary << " --base-width " << width << " --levels " << levels << " --heads " << heads
             << " --context " << context;
+  if (o.initModel.empty() && !get("layers").empty()) summary << " --layers " << get("layers");
   summary << " on " << (o.dataDir.empty() ? std::string("synthetic phantoms") : o.dataDir);
   o.model.trainingSummary = summary.str();
   return o;

@@ -15,8 +15,10 @@
 #include "core/parallel.h"
 #include "core/slice_context.h"
 #include "imaging/figures/plot.h"
+#include "models/backend/plugin_layer.h"
 #include "models/infer/inference_engine.h"
 #include "models/io/onnx_model.h"
+#include "models/pipeline/plugins.h"
 #include "models/train/adamw.h"
 #include "models/train/train_state.h"
 
@@ -120,6 +122,10 @@ Result<TrainerReport> train(const TrainerOptions& o, ProgressSink* progress,
     return Error{StatusCode::kInvalidArgument, "steps and batch size must be positive"};
   if (o.sampler.crop % 16 != 0 || o.sampler.crop < 32)
     return Error{StatusCode::kInvalidArgument, "the crop must be a multiple of 16, at least 32"};
+
+  if (const std::vector<std::string> folders = PluginRegistry::foldersFrom(o.pluginFolders);
+      !folders.empty())
+    TESSERA_RETURN_IF_ERROR(PluginRegistry::load(folders).status());
 
   const std::string checkpointModel = (fs::path(o.outDir) / "checkpoint.onnx").string();
   const std::string checkpointState = (fs::path(o.outDir) / "checkpoint.state").string();
@@ -273,6 +279,7 @@ Result<TrainerReport> train(const TrainerOptions& o, ProgressSink* progress,
     stepOptions.headWeights = o.headWeights;
     const TrainStepResult r =
         model.net->trainStep(*backend, batch.input, batch.labels, stepOptions);
+    TESSERA_RETURN_IF_ERROR(takePluginLayerFailure());
     if (!std::isfinite(r.loss))
       return Error{StatusCode::kInternal,
                    "the loss became " + std::to_string(r.loss) +

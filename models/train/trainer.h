@@ -29,8 +29,11 @@ struct TrainerOptions {
   std::string outDir;
   std::string dataDir;    // empty: synthetic phantoms
   std::string initModel;  // fine-tune from this ONNX model instead of fresh weights
-  bool resume = false;    // continue from outDir/checkpoint.*
-  ModelInfo model;        // architecture, labels, normalisation of a fresh model
+  // Folders of plugins whose layers the model uses (':'-separated, absolute;
+  // $TESSERA_PLUGIN_PATH's are added), loaded before the model is built.
+  std::string pluginFolders;
+  bool resume = false;  // continue from outDir/checkpoint.*
+  ModelInfo model;      // architecture, labels, normalisation of a fresh model
   std::uint64_t seed = 1;
   std::int64_t steps = 2000;
   int batchSize = 8;

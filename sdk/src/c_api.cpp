@@ -246,6 +246,10 @@ tessera_status tessera_model_load(const char* path, tessera_model** model) {
     if (resolved.empty()) {
       TESSERA_ASSIGN_OR_RETURN(resolved, models::defaultModelPath());
     }
+    // A model with plugin layers needs their plugins loaded first.
+    if (const std::vector<std::string> folders = models::PluginRegistry::foldersFrom("");
+        !folders.empty())
+      TESSERA_RETURN_IF_ERROR(models::PluginRegistry::load(folders).status());
     TESSERA_ASSIGN_OR_RETURN(std::shared_ptr<const models::Model> loaded,
                              models::loadModel(resolved));
     *model = new tessera_model{resolved, loaded, models::Segmenter(loaded), {}};

@@ -198,6 +198,17 @@ class TimedBackend final : public Backend {
     Scope s(at("softmax"));
     return inner_.softmax(logits);
   }
+  Tensor pluginLayer(const tessera_layer& layer, const Tensor& x,
+                     const std::vector<const Tensor*>& params) override {
+    Scope s(at("pluginLayer"));
+    return inner_.pluginLayer(layer, x, params);
+  }
+  void pluginLayerBackward(const tessera_layer& layer, const Tensor& x,
+                           const std::vector<const Tensor*>& params, const Tensor& dy, Tensor* dx,
+                           std::vector<Tensor>* dparams) override {
+    Scope s(at("pluginLayerBackward"));
+    inner_.pluginLayerBackward(layer, x, params, dy, dx, dparams);
+  }
 
   void reset() { seconds_.clear(); }
   // Time per op kind, largest first, against the wall time of the whole run.

@@ -105,6 +105,18 @@ foreach(folder ${plugin_build} ${libdir}/tessera/plugins)
 endforeach()
 run(${CMAKE_COMMAND} -E compare_files ${WORK}/staged_plugin.nii ${WORK}/staged_plugins.nii)
 
+# A layer plugin built out of tree the same way: the installed command line
+# loads it (its reference and CPU versions checked against each other) and
+# lists its layer.
+set(layer_build ${WORK}/layer_plugin)
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples/plugins/group_norm -B ${layer_build}
+    -G ${GENERATOR} -DCMAKE_C_COMPILER=${CC} -DCMAKE_PREFIX_PATH=${prefix})
+run(${CMAKE_COMMAND} --build ${layer_build})
+run(${prefix}/bin/tessera plugins --plugins ${layer_build})
+if(NOT run_output MATCHES "layer group_norm")
+  message(FATAL_ERROR "the out-of-tree layer plugin is not listed:\n${run_output}")
+endif()
+
 # pkg-config alone, from a C compiler.
 set(ENV{PKG_CONFIG_PATH} ${libdir}/pkgconfig)
 run(pkg-config --cflags --libs tessera)

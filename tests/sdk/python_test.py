@@ -215,6 +215,22 @@ class TrainLikeTheCommandLine(unittest.TestCase):
         labels = model.segment(ct.array, spacing=ct.spacing).labels
         self.assertEqual(labels.shape, ct.array.shape)
 
+    def test_plugin_layers_train_like_the_command_line(self):
+        plugins = os.path.join(os.environ["TESSERA_PLUGIN_DIR"], "group_norm")
+        options = dict(TINY, layers="group_norm@stages", plugins=plugins)
+        report = tessera.train(out=self.path("py"), **options)
+        subprocess.run([os.environ["TESSERA_CLI"], "train", "--out", self.path("cli")] +
+                       cli_arguments(options), check=True, capture_output=True)
+        self.assertTrue(filecmp.cmp(report["model_path"], self.path("cli", "model.onnx"),
+                                    shallow=False))
+        # The layers stay loaded in this process: the model reads and runs.
+        model = tessera.load_model(report["model_path"])
+        ct = tessera.read_volume(reference("ct.nii.gz"))
+        self.assertEqual(model.segment(ct.array, spacing=ct.spacing).labels.shape, ct.array.shape)
+        with self.assertRaises(tessera.Error) as caught:
+            tessera.train(out=self.path("bad"), **dict(TINY, layers="group_norm@everywhere"))
+        self.assertIn("NAME@stages or NAME@bottleneck", str(caught.exception))
+
     def test_a_cancelled_run_resumes_to_the_uninterrupted_model(self):
         tessera.train(out=self.path("whole"), **TINY)
         with self.assertRaises(tessera.Error) as caught:

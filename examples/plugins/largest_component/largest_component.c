@@ -150,7 +150,7 @@ static const tessera_stage stages[] = {
      TESSERA_STAGE_AFTER_NETWORK, run},
 };
 
-static const tessera_plugin plugin = {"largest-component", "1.0", 1, stages};
+static const tessera_plugin plugin = {"largest-component", "1.0", 1, stages, 0, NULL};
 
 TESSERA_PLUGIN_EXPORT const tessera_plugin* tessera_plugin_entry(void) {
   return &plugin;

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "models/net/unet_layers.h"
+#include "tessera/plugin.h"
 
 namespace tessera::models::onnx_io {
 namespace {
@@ -81,6 +82,17 @@ class Builder {
           integer(node("Concat", layer.name, {x, outputs[layer.inputs[1]]}, layer.name), "axis", 1);
           outputs[i] = layer.name;
           break;
+        case LayerKind::kPlugin: {
+          std::vector<std::string> inputs{x};
+          for (const LayerParameter& p : layer.parameters) {
+            parameter(p.name, {p.shape.n, p.shape.c, p.shape.h, p.shape.w});
+            inputs.push_back(p.name);
+          }
+          node(layer.plugin ? layer.plugin->name : "?", layer.name, inputs, layer.name)
+              ->set_domain(kPluginDomain);
+          outputs[i] = layer.name;
+          break;
+        }
         case LayerKind::kHead: {
           const int l = layer.level;
           if (l != 0 && !options_.trainingHeads) break;
@@ -497,7 +509,7 @@ class View {
   std::string canonical(const onnx::NodeProto& n) const {
     const std::string& op = n.op_type();
     Attributes a(n);
-    std::string text = op;
+    std::string text = n.domain().empty() || n.domain() == "ai.onnx" ? op : n.domain() + "." + op;
     if (op == "Conv" || op == "ConvTranspose") {
       text += a.text("auto_pad", "NOTSET") + a.ints("dilations", "[1, 1]") +
               a.integer("group", "1") + a.ints("kernel_shape", kernelFromWeight(n)) +
@@ -572,7 +584,7 @@ void buildGraph(const UNetConfig& config, const GraphOptions& options, const Par
   Builder(config, options, params, graph).build();
 }
 
-Status checkOperators(const onnx::GraphProto& graph) {
+Status checkOperators(const onnx::GraphProto& graph, const std::set<std::string>& pluginLayers) {
   static const std::set<std::string> kSupported{
       "Conv",    "BatchNormalization", "Relu",   "MaxPool", "ConvTranspose", "Concat",
       "Reshape", "Transpose",          "MatMul", "Softmax", "Add",           "Constant",
@@ -580,6 +592,7 @@ Status checkOperators(const onnx::GraphProto& graph) {
   for (int i = 0; i < graph.node_size(); ++i) {
     const onnx::NodeProto& n = graph.node(i);
     const bool standard = n.domain().empty() || n.domain() == "ai.onnx";
+    if (!standard && n.domain() == kPluginDomain && pluginLayers.count(n.op_type())) continue;
     if (!standard || !kSupported.count(n.op_type()))
       return Status(StatusCode::kUnsupported, "node " + nodeLabel(n, i) + " uses operator " +
                                                   (standard ? "" : n.domain() + ".") + n.op_type() +

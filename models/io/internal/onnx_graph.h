@@ -27,6 +27,8 @@ constexpr int kMaxOpsetVersion = 17;  // newest opset onnx 1.12 knows
 constexpr int kIrVersion = 7;         // the IR version of opset 13 (onnx 1.8)
 
 constexpr const char* kInputName = "input";
+// Plugin layers are nodes of this domain, op type = the layer's name.
+constexpr const char* kPluginDomain = "tessera.plugin";
 constexpr const char* kOutputName = "logits";  // head L ≥ 1: "logits_L"
 
 struct GraphOptions {
@@ -52,8 +54,10 @@ Result<onnx::ModelProto> readModelFile(const std::string& path);
 // The default-domain opset must be one Tessera reads (kOpsetVersion..kMaxOpsetVersion).
 Status checkOpset(const onnx::ModelProto& model);
 
-// Ops whose ONNX semantics Tessera implements (for the graphs above).
-Status checkOperators(const onnx::GraphProto& graph);
+// Ops whose ONNX semantics Tessera implements (for the graphs above), and
+// the plugin layers the model's architecture names (kPluginDomain).
+Status checkOperators(const onnx::GraphProto& graph,
+                      const std::set<std::string>& pluginLayers = {});
 
 // External data (weights in a side file) is not supported: an error naming
 // the first tensor stored that way.

@@ -97,6 +97,15 @@ class CpuBackend final : public Backend {
   Tensor prelu(const Tensor& x, const Tensor& slope) override { return cpu::prelu(x, slope); }
   Tensor resize(const Tensor& x, const ResizeParams& p) override { return cpu::resize(x, p); }
   Tensor softmax(const Tensor& logits) override { return cpu::softmax(logits); }
+  Tensor pluginLayer(const tessera_layer& layer, const Tensor& x,
+                     const std::vector<const Tensor*>& params) override {
+    return cpu::pluginLayer(layer, x, params);
+  }
+  void pluginLayerBackward(const tessera_layer& layer, const Tensor& x,
+                           const std::vector<const Tensor*>& params, const Tensor& dy, Tensor* dx,
+                           std::vector<Tensor>* dparams) override {
+    cpu::pluginLayerBackward(layer, x, params, dy, dx, dparams);
+  }
 
  private:
   cpu::DnnlContext ctx_;

@@ -75,6 +75,15 @@ class ReferenceBackend final : public Backend {
   Tensor prelu(const Tensor& x, const Tensor& slope) override { return ref::prelu(x, slope); }
   Tensor resize(const Tensor& x, const ResizeParams& p) override { return ref::resize(x, p); }
   Tensor softmax(const Tensor& logits) override { return ref::softmax(logits); }
+  Tensor pluginLayer(const tessera_layer& layer, const Tensor& x,
+                     const std::vector<const Tensor*>& params) override {
+    return ref::pluginLayer(layer, x, params);
+  }
+  void pluginLayerBackward(const tessera_layer& layer, const Tensor& x,
+                           const std::vector<const Tensor*>& params, const Tensor& dy, Tensor* dx,
+                           std::vector<Tensor>* dparams) override {
+    ref::pluginLayerBackward(layer, x, params, dy, dx, dparams);
+  }
 };
 
 }  // namespace

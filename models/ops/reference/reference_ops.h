@@ -21,6 +21,8 @@
 #include "models/backend/op_params.h"
 #include "models/backend/tensor.h"
 
+struct tessera_layer;  // tessera/plugin.h
+
 namespace tessera::models::ref {
 
 // conv2d.cpp: y = conv(x, w) + b with zero padding `pad` on every side.
@@ -106,6 +108,14 @@ Tensor leakyRelu(const Tensor& x, float alpha);
 Tensor prelu(const Tensor& x, const Tensor& slope);
 // resize.cpp: up-sampling by whole factors → (N, C, H·scaleH, W·scaleW).
 Tensor resize(const Tensor& x, const ResizeParams& p);
+
+// plugin_layer.cpp: a plugin's layer through its reference functions
+// (models/backend/plugin_layer.h); NaN results on failure.
+Tensor pluginLayer(const tessera_layer& layer, const Tensor& x,
+                   const std::vector<const Tensor*>& params);
+void pluginLayerBackward(const tessera_layer& layer, const Tensor& x,
+                         const std::vector<const Tensor*>& params, const Tensor& dy, Tensor* dx,
+                         std::vector<Tensor>* dparams);
 
 // argmax.cpp: index of the largest channel per pixel (ties to the smaller
 // index) → (N, 1, H, W).

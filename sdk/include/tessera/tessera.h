@@ -120,7 +120,8 @@ typedef struct tessera_label {
 
 /* Loads a Tessera model file (.onnx). NULL or "" loads the bundled default
  * model: $TESSERA_MODEL_DIR, then share/tessera/models beside the
- * library's install prefix. */
+ * library's install prefix. The plugins in $TESSERA_PLUGIN_PATH are loaded
+ * first, so that a model using plugin layers finds them. */
 TESSERA_API tessera_status tessera_model_load(const char* path, tessera_model** model);
 TESSERA_API void tessera_model_free(tessera_model* model);
 /* Owned by the model. */

@@ -51,6 +51,10 @@ TEST(UNetLayers, WiringChannelsAndLevelsAreConsistent) {
               EXPECT_EQ(l.parameters.size(), 5u);
               EXPECT_EQ(l.parameters[0].shape, (Shape{l.outChannels, l.inChannels, 3, 3}));
               break;
+            case LayerKind::kPlugin:
+              EXPECT_EQ(l.level, inLevel);
+              EXPECT_EQ(l.outChannels, inChannels);
+              break;
             case LayerKind::kMaxPool:
               EXPECT_EQ(l.level, inLevel + 1);
               EXPECT_EQ(l.outChannels, inChannels);

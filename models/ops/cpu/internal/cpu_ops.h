@@ -73,6 +73,14 @@ Tensor leakyRelu(const Tensor& x, float alpha);         // leaky_relu_cpu.cpp
 Tensor prelu(const Tensor& x, const Tensor& slope);     // prelu_cpu.cpp
 Tensor resize(const Tensor& x, const ResizeParams& p);  // resize_cpu.cpp
 
+// plugin_layer_cpu.cpp: a plugin's layer through its CPU functions, on
+// kBlocked16 activations (reordered to kNCHW for the plugin and back).
+Tensor pluginLayer(const tessera_layer& layer, const Tensor& x,
+                   const std::vector<const Tensor*>& params);
+void pluginLayerBackward(const tessera_layer& layer, const Tensor& x,
+                         const std::vector<const Tensor*>& params, const Tensor& dy, Tensor* dx,
+                         std::vector<Tensor>* dparams);
+
 // argmax_cpu.cpp.
 Tensor argmax(const Tensor& logits);
 
