@@ -5,14 +5,21 @@ Loads the ONNX file's weights into the PyTorch twin (tessera_unet.py) and
 runs dense inference on one slice, with the given number of threads, in
 eager mode and on PyTorch 1.13's fastest CPU path (torch.jit.trace ->
 torch.jit.freeze -> torch.jit.optimize_for_inference, oneDNN enabled).
-Prints the median time per slice of each; writes the eager logits as .npy
-so that Tessera's output can be compared with them.
+Prints the median and best time per slice of each; writes the eager logits
+as .npy so that Tessera's output can be compared with them.
+
+PyTorch at its best: glibc's allocator returns and re-faults the large
+activation buffers on every call, which makes PyTorch several times slower on
+small machines; PyTorch's CPU tuning guide recommends tcmalloc or jemalloc.
+So the script re-executes itself with Debian's libtcmalloc_minimal.so.4 in
+LD_PRELOAD when that library is installed (--allocator glibc keeps glibc's),
+and reports which allocator ran.
 
 A comparison tool only (see docs/MODEL_FORMAT.md). Run with /usr/bin/python3.
 
   bench_torch.py --model M.onnx [--threads 2] [--size 512 512] [--repeats 10]
                  [--input x.npy] [--output logits.npy] [--modes eager,jit] [--json]
-                 [--profile]
+                 [--profile] [--allocator auto|tcmalloc|glibc]
 """
 
 import argparse
@@ -24,8 +31,46 @@ import sys
 import time
 import warnings
 
-import numpy as np
-import torch
+TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"
+# Set in the re-executed process, so that it never re-executes again.
+PRELOADED = "TESSERA_BENCH_ALLOCATOR"
+
+
+def allocator_from_argv(argv):
+    for i, a in enumerate(argv):
+        if a.startswith("--allocator="):
+            return a.split("=", 1)[1]
+        if a == "--allocator" and i + 1 < len(argv):
+            return argv[i + 1]
+    return "auto"
+
+
+def preload_allocator(argv):
+    """Re-executes this script with tcmalloc preloaded when asked for and not
+    yet done; returns the allocator this process runs with."""
+    if PRELOADED in os.environ:
+        # Report what is mapped, not what was asked for: a preload the loader
+        # refused leaves glibc's allocator in charge.
+        with open("/proc/self/maps") as maps:
+            return "tcmalloc" if "libtcmalloc" in maps.read() else "glibc"
+    wanted = allocator_from_argv(argv)
+    if wanted == "glibc" or (wanted == "auto" and not os.path.exists(TCMALLOC)):
+        return "glibc"
+    if wanted == "tcmalloc" and not os.path.exists(TCMALLOC):
+        sys.exit(f"bench_torch.py: --allocator tcmalloc needs {TCMALLOC} "
+                 "(Debian package libtcmalloc-minimal4)")
+    env = dict(os.environ)
+    env["LD_PRELOAD"] = ":".join(p for p in (TCMALLOC, env.get("LD_PRELOAD", "")) if p)
+    env[PRELOADED] = "tcmalloc"
+    os.execve(sys.executable, [sys.executable, os.path.abspath(__file__)] + argv, env)
+    return "tcmalloc"  # not reached
+
+
+if __name__ == "__main__":
+    ALLOCATOR = preload_allocator(sys.argv[1:])
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tessera_unet import load_from_onnx  # noqa: E402
@@ -57,6 +102,8 @@ def main(argv):
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--profile", action="store_true",
                         help="also print where each mode spends its time (torch.profiler)")
+    parser.add_argument("--allocator", choices=("auto", "tcmalloc", "glibc"), default="auto",
+                        help="auto: tcmalloc when installed (read before parsing, see above)")
     args = parser.parse_args(argv)
     modes = [m for m in args.modes.split(",") if m]
     if any(m not in ("eager", "jit") for m in modes) or not modes:
@@ -82,6 +129,7 @@ def main(argv):
     results = {
         "torch_version": torch.__version__,
         "threads": torch.get_num_threads(),
+        "allocator": globals().get("ALLOCATOR", "glibc"),
         "input_shape": list(x.shape),
         "model": metadata.get("tessera.model_name", ""),
         "gflop_per_slice": gflop,
@@ -119,7 +167,8 @@ def main(argv):
     if args.json:
         print(json.dumps(results))
         return 0
-    print(f"PyTorch {results['torch_version']}, {results['threads']} threads, input "
+    print(f"PyTorch {results['torch_version']} ({results['allocator']} allocator), "
+          f"{results['threads']} threads, input "
           f"{tuple(results['input_shape'])}, {gflop:.2f} GFLOP per slice, "
           f"{args.repeats} runs after {args.warmup} warm-up")
     for mode, label in (("eager", "eager"), ("jit", "jit trace+freeze+optimize_for_inference")):
