@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 
 #include "app/tessera/commands.h"
@@ -13,7 +14,8 @@
 namespace tessera::cli {
 
 int runBench(const Args& args) {
-  ArgParser p("bench", "Measure dense against sparse segmentation (and PyTorch) side by side.");
+  ArgParser p("bench",
+              "Measure dense against sparse segmentation, PyTorch and OpenCV DNN side by side.");
   addSegmentOptions(p, "CPU threads for Tessera and PyTorch (0: all cores)", "2",
                     /*withMode=*/false);
   p.option("--slices", "K", "slices per phantom", "24");
@@ -21,6 +23,8 @@ int runBench(const Args& args) {
   p.option("--e2e-slices", "K", "slices of the end-to-end read-segment-write case (0: skip)",
            "300");
   p.flag("--no-torch", "skip the PyTorch comparison");
+  p.flag("--no-opencv", "skip the OpenCV DNN comparison");
+  p.option("--peer-repeats", "R", "timed runs of each peer and of Tessera on their slice", "5");
   p.option("--json", "PATH", "also write the results as JSON");
   p.option("--work-dir", "DIR", "scratch directory", "/tmp");
   p.epilog(
@@ -28,9 +32,9 @@ int runBench(const Args& args) {
       "ratios are measured in this one run. See docs/PERFORMANCE.md.");
   int exit = kExitOk;
   if (!parseOrExit(p, args, &exit)) return exit;
-  long long slices, repeats, e2e;
+  long long slices, repeats, e2e, peerRepeats;
   if (!p.getInt("slices", &slices, 1, 2000) || !p.getInt("repeats", &repeats, 1, 100) ||
-      !p.getInt("e2e-slices", &e2e, 0, 5000)) {
+      !p.getInt("e2e-slices", &e2e, 0, 5000) || !p.getInt("peer-repeats", &peerRepeats, 1, 100)) {
     std::fprintf(stderr, "tessera: error: %s\n", p.error().c_str());
     return kExitUsage;
   }
@@ -115,27 +119,66 @@ int runBench(const Args& args) {
       "(see --dilation); FLOPs: sparse / dense; Dice: mean over labels present vs ground truth;\n"
       "detect: detector share of sparse slice time; worst: min over slices of dense/sparse.\n");
 
-  if (!p.has("no-torch")) {
-    models::TorchPeerOptions torch;
-    torch.script = std::string(TESSERA_SOURCE_DIR) + "/tools/torch/bench_torch.py";
-    torch.modelPath = modelPath;
-    torch.threads = static_cast<int>(threads);
-    torch.workDir = workDir;
-    const auto t = models::benchmarkTorch(**model, torch);
-    json.key("pytorch").beginObject().field("ran", t.ok());
-    if (t.ok()) {
-      std::printf(
-          "\nPyTorch %s dense on the same weights, %lld threads: jit-frozen %.1f ms, eager "
-          "%.1f ms per slice; logits max relative difference to Tessera %.2g\n",
-          t->version.c_str(), threads, t->jitMs, t->eagerMs, t->maxRelativeLogitDifference);
-      json.field("version", t->version).field("jit_ms_per_slice", t->jitMs);
-      json.field("eager_ms_per_slice", t->eagerMs)
-          .field("max_relative_logit_difference", t->maxRelativeLogitDifference);
-    } else {
-      std::printf("\nPyTorch comparison skipped: %s\n", t.error().toString().c_str());
-      json.field("reason", t.error().toString());
+  const bool torchPeer = !p.has("no-torch"), openCvPeer = !p.has("no-opencv");
+  if (torchPeer || openCvPeer) {
+    models::PeerOptions peer;
+    peer.modelPath = modelPath;
+    peer.threads = static_cast<int>(threads);
+    peer.repeats = static_cast<int>(peerRepeats);
+    peer.workDir = workDir;
+    const auto ours = models::benchmarkPeerSlice(segmenter, peer, sparseOptions);
+    if (!ours.ok()) return fail(ours.error());
+    std::printf(
+        "\nPeers on one 512x512 torso phantom slice, dense, same weights, %lld threads, best of "
+        "%lld runs\n(ratio: the peer's time over Tessera's, dense | sparse; logits: max relative "
+        "difference to Tessera dense):\n",
+        threads, peerRepeats);
+    std::printf("  %-50s %8.1f ms\n", "Tessera dense", ours->denseBestMs);
+    std::printf("  %-50s %8.1f ms   %.0f %% of blocks computed\n", "Tessera sparse",
+                ours->sparseBestMs, 100 * ours->activeFraction);
+    json.key("peer_slice").beginObject().field("dense_ms", ours->denseBestMs);
+    json.field("sparse_ms", ours->sparseBestMs)
+        .field("active_block_fraction", ours->activeFraction);
+    json.field("repeats", static_cast<std::int64_t>(peerRepeats)).endObject();
+    const auto row = [&](const std::string& name, double ms, double logits) {
+      std::printf("  %-50s %8.1f ms   %5.2fx | %5.2fx   logits %.2g\n", name.c_str(), ms,
+                  ms / std::max(1e-9, ours->denseBestMs), ms / std::max(1e-9, ours->sparseBestMs),
+                  logits);
+    };
+    if (torchPeer) {
+      peer.script = std::string(TESSERA_SOURCE_DIR) + "/tools/torch/bench_torch.py";
+      const auto t = models::benchmarkTorch(**model, peer);
+      json.key("pytorch").beginObject().field("ran", t.ok());
+      if (t.ok()) {
+        row("PyTorch " + t->version + " jit+freeze+optimize (" + t->allocator + ")", t->jitBestMs,
+            t->maxRelativeLogitDifference);
+        row("PyTorch " + t->version + " eager (" + t->allocator + ")", t->eagerBestMs,
+            t->maxRelativeLogitDifference);
+        json.field("version", t->version).field("allocator", t->allocator);
+        json.field("jit_ms_per_slice", t->jitBestMs).field("jit_median_ms", t->jitMs);
+        json.field("eager_ms_per_slice", t->eagerBestMs).field("eager_median_ms", t->eagerMs);
+        json.field("max_relative_logit_difference", t->maxRelativeLogitDifference);
+      } else {
+        std::printf("  PyTorch skipped: %s\n", t.error().toString().c_str());
+        json.field("reason", t.error().toString());
+      }
+      json.endObject();
     }
-    json.endObject();
+    if (openCvPeer) {
+      peer.script = std::string(TESSERA_SOURCE_DIR) + "/tools/opencv/bench_opencv_dnn.py";
+      const auto c = models::benchmarkOpenCv(**model, peer);
+      json.key("opencv_dnn").beginObject().field("ran", c.ok());
+      if (c.ok()) {
+        row("OpenCV " + c->version + " DNN", c->bestMs, c->maxRelativeLogitDifference);
+        json.field("version", c->version).field("ms_per_slice", c->bestMs);
+        json.field("median_ms", c->medianMs);
+        json.field("max_relative_logit_difference", c->maxRelativeLogitDifference);
+      } else {
+        std::printf("  OpenCV DNN skipped: %s\n", c.error().toString().c_str());
+        json.field("reason", c.error().toString());
+      }
+      json.endObject();
+    }
   }
 
   if (e2e > 0) {

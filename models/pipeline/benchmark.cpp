@@ -64,7 +64,132 @@ Error peerFailed(const std::string& what, const ProcessResult& run, const std::s
   return Error{StatusCode::kIoError,
                what + " " + run.describeExit() + (detail.empty() ? "" : ": " + detail), context};
 }
+// The slice every peer runs: slice 2 of a small torso phantom of seed 9002.
+constexpr int kPeerSlice = 2;
+
+Result<imaging::Phantom> peerPhantom(int matrix) {
+  imaging::PhantomOptions p;
+  p.seed = 9002;
+  p.slices = 5;
+  p.sliceSpacingMm = 2.5;
+  p.matrix = matrix;
+  return imaging::generatePhantom(p);
+}
+
+Status checkPeer(const PeerOptions& o, const std::string& imports, const std::string& packages,
+                 const std::string& scriptName) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (!fs::exists(o.python, error))
+    return Error{StatusCode::kNotFound, "python3 is not installed", o.python};
+  if (!fs::is_regular_file(o.script, error))
+    return Error{StatusCode::kNotFound, "the " + scriptName + " benchmark script is missing",
+                 o.script};
+  TESSERA_ASSIGN_OR_RETURN(ProcessResult check, runProcess({o.python, "-c", "import " + imports}));
+  if (!check.succeeded())
+    return Error{StatusCode::kUnsupported, packages + " is not installed", o.python};
+  return Status::success();
+}
+
+// Writes the shared slice as the network's normalised input, runs the peer
+// on it, and compares the logits it writes with Tessera's dense engine.
+struct PeerRun {
+  JsonValue result;
+  double maxRelativeLogitDifference = 0;
+};
+
+Result<PeerRun> runPeer(const Model& model, const PeerOptions& o, const std::string& name,
+                        const std::string& filePrefix, const std::string& requiredKey) {
+  namespace fs = std::filesystem;
+  TESSERA_ASSIGN_OR_RETURN(imaging::Phantom phantom, peerPhantom(o.matrix));
+  const Volume& ct = phantom.ct;
+  const int w = static_cast<int>(ct.nx()), h = static_cast<int>(ct.ny());
+  const int channels = model.info.architecture.inputChannels, radius = model.info.contextRadius();
+  const std::size_t plane = static_cast<std::size_t>(w) * h;
+  std::vector<float> input(static_cast<std::size_t>(channels) * plane);
+  const std::vector<const std::int16_t*> context = sliceContext(ct, kPeerSlice, radius);
+  for (int c = 0; c < channels; ++c)
+    for (std::size_t i = 0; i < plane; ++i)
+      input[c * plane + i] = model.info.input.apply(context[static_cast<std::size_t>(c)][i]);
+  const std::string inPath = (fs::path(o.workDir) / (filePrefix + "_input.npy")).string();
+  const std::string outPath = (fs::path(o.workDir) / (filePrefix + "_logits.npy")).string();
+  TESSERA_RETURN_IF_ERROR(writeNpy(inPath, {1, channels, h, w}, input.data()));
+  std::error_code error;
+  fs::remove(outPath, error);
+  TESSERA_ASSIGN_OR_RETURN(
+      ProcessResult run,
+      runProcess({o.python, o.script, "--model", o.modelPath, "--threads",
+                  std::to_string(o.threads), "--repeats", std::to_string(o.repeats), "--warmup",
+                  std::to_string(o.warmup), "--json", "--input", inPath, "--output", outPath}));
+  if (!run.succeeded()) return peerFailed("the " + name + " benchmark", run, o.script);
+  auto parsed = parseJson(run.out);
+  if (!parsed.ok() || !parsed->find(requiredKey))
+    return Error{StatusCode::kCorruptData, "the " + name + " benchmark printed no JSON result",
+                 o.script};
+  PeerRun r;
+  r.result = std::move(*parsed);
+
+  TESSERA_ASSIGN_OR_RETURN(NpyArray theirs, readNpy(outPath));
+  const std::int64_t classes = model.info.architecture.classes;
+  if (theirs.shape != std::vector<std::int64_t>{1, classes, h, w})
+    return Error{StatusCode::kCorruptData,
+                 "the " + name + " logits are not (1, " + std::to_string(classes) + ", " +
+                     std::to_string(h) + ", " + std::to_string(w) + ")",
+                 outPath};
+  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<infer::InferenceEngine> engine,
+                           infer::InferenceEngine::create(model, w, h));
+  std::vector<float> ours(theirs.data.size());
+  std::vector<std::uint8_t> labels(plane);
+  infer::SliceStats stats;
+  engine->run(context, BlockMask(engine->grid(), true), labels.data(), &stats, ours.data());
+  for (std::size_t i = 0; i < ours.size(); ++i)
+    r.maxRelativeLogitDifference =
+        std::max(r.maxRelativeLogitDifference, std::abs(double(ours[i]) - theirs.data[i]) /
+                                                   std::max(1.0, std::abs(double(theirs.data[i]))));
+  return r;
+}
 }  // namespace
+
+Result<TorchPeerResult> benchmarkTorch(const Model& model, const PeerOptions& o) {
+  TESSERA_RETURN_IF_ERROR(checkPeer(o, "torch, onnx", "python3-torch or python3-onnx", "PyTorch"));
+  TESSERA_ASSIGN_OR_RETURN(PeerRun run, runPeer(model, o, "PyTorch", "torch", "eager_ms"));
+  TorchPeerResult t;
+  t.version = run.result.getString("torch_version");
+  t.allocator = run.result.getString("allocator", "glibc");
+  t.eagerMs = run.result.getNumber("eager_ms");
+  t.jitMs = run.result.getNumber("jit_ms");
+  t.eagerBestMs = run.result.getNumber("eager_min_ms", t.eagerMs);
+  t.jitBestMs = run.result.getNumber("jit_min_ms", t.jitMs);
+  t.maxRelativeLogitDifference = run.maxRelativeLogitDifference;
+  return t;
+}
+
+Result<OpenCvPeerResult> benchmarkOpenCv(const Model& model, const PeerOptions& o) {
+  TESSERA_RETURN_IF_ERROR(checkPeer(o, "cv2, numpy", "python3-opencv", "OpenCV"));
+  TESSERA_ASSIGN_OR_RETURN(PeerRun run, runPeer(model, o, "OpenCV DNN", "opencv", "median_ms"));
+  OpenCvPeerResult r;
+  r.version = run.result.getString("opencv_version");
+  r.medianMs = run.result.getNumber("median_ms");
+  r.bestMs = run.result.getNumber("best_ms", r.medianMs);
+  r.maxRelativeLogitDifference = run.maxRelativeLogitDifference;
+  return r;
+}
+
+Result<PeerSliceTimes> benchmarkPeerSlice(Segmenter& segmenter, const PeerOptions& o,
+                                          const SegmentOptions& sparse) {
+  TESSERA_ASSIGN_OR_RETURN(imaging::Phantom phantom, peerPhantom(o.matrix));
+  TESSERA_ASSIGN_OR_RETURN(ModeRun dense,
+                           runMode(segmenter, phantom.ct, sparse, SegmentMode::kDense, o.repeats));
+  TESSERA_ASSIGN_OR_RETURN(ModeRun sparseRun,
+                           runMode(segmenter, phantom.ct, sparse, SegmentMode::kSparse, o.repeats));
+  if (dense.sliceSeconds.size() <= kPeerSlice || sparseRun.sliceSeconds.size() <= kPeerSlice)
+    return Error{StatusCode::kInternal, "the segmenter timed fewer slices than it was given"};
+  PeerSliceTimes t;
+  t.denseBestMs = 1e3 * dense.sliceSeconds[kPeerSlice];
+  t.sparseBestMs = 1e3 * sparseRun.sliceSeconds[kPeerSlice];
+  t.activeFraction = sparseRun.best.stats.meanActiveFraction;
+  return t;
+}
 
 Result<PhantomBenchRow> benchmarkPhantom(Segmenter& segmenter, const PhantomBenchOptions& o) {
   imaging::PhantomOptions p;
@@ -149,74 +274,6 @@ Result<EndToEndResult> benchmarkEndToEnd(Segmenter& segmenter, const std::string
   fs::remove(ctPath, ignored);
   fs::remove(labelPath, ignored);
   return r;
-}
-
-Result<TorchPeerResult> benchmarkTorch(const Model& model, const TorchPeerOptions& o) {
-  namespace fs = std::filesystem;
-  std::error_code error;
-  if (!fs::exists(o.python, error))
-    return Error{StatusCode::kNotFound, "python3 is not installed", o.python};
-  if (!fs::is_regular_file(o.script, error))
-    return Error{StatusCode::kNotFound, "the PyTorch benchmark script is missing", o.script};
-  TESSERA_ASSIGN_OR_RETURN(ProcessResult check, runProcess({o.python, "-c", "import torch, onnx"}));
-  if (!check.succeeded())
-    return Error{StatusCode::kUnsupported, "python3-torch or python3-onnx is not installed",
-                 o.python};
-
-  // One phantom slice, normalised, as the shared input.
-  imaging::PhantomOptions p;
-  p.seed = 9002;
-  p.slices = 5;
-  p.sliceSpacingMm = 2.5;
-  p.matrix = o.matrix;
-  TESSERA_ASSIGN_OR_RETURN(imaging::Phantom phantom, imaging::generatePhantom(p));
-  const Volume& ct = phantom.ct;
-  const int w = static_cast<int>(ct.nx()), h = static_cast<int>(ct.ny());
-  const int channels = model.info.architecture.inputChannels, radius = model.info.contextRadius();
-  const std::size_t plane = static_cast<std::size_t>(w) * h;
-  std::vector<float> input(static_cast<std::size_t>(channels) * plane);
-  const std::vector<const std::int16_t*> context = sliceContext(ct, 2, radius);
-  for (int c = 0; c < channels; ++c)
-    for (std::size_t i = 0; i < plane; ++i)
-      input[c * plane + i] = model.info.input.apply(context[static_cast<std::size_t>(c)][i]);
-  const std::string inPath = (fs::path(o.workDir) / "torch_input.npy").string();
-  const std::string outPath = (fs::path(o.workDir) / "torch_logits.npy").string();
-  TESSERA_RETURN_IF_ERROR(writeNpy(inPath, {1, channels, h, w}, input.data()));
-  fs::remove(outPath, error);
-  TESSERA_ASSIGN_OR_RETURN(
-      ProcessResult run,
-      runProcess({o.python, o.script, "--model", o.modelPath, "--threads",
-                  std::to_string(o.threads), "--repeats", std::to_string(o.repeats), "--warmup",
-                  std::to_string(o.warmup), "--json", "--input", inPath, "--output", outPath}));
-  if (!run.succeeded()) return peerFailed("the PyTorch benchmark", run, o.script);
-  auto parsed = parseJson(run.out);
-  if (!parsed.ok() || !parsed->find("eager_ms"))
-    return Error{StatusCode::kCorruptData, "the PyTorch benchmark printed no JSON result",
-                 o.script};
-  TorchPeerResult t;
-  t.eagerMs = parsed->getNumber("eager_ms");
-  t.jitMs = parsed->getNumber("jit_ms");
-  t.version = parsed->getString("torch_version");
-
-  // Compare logits with Tessera's dense engine on the same input.
-  TESSERA_ASSIGN_OR_RETURN(NpyArray theirs, readNpy(outPath));
-  const std::int64_t classes = model.info.architecture.classes;
-  if (theirs.shape != std::vector<std::int64_t>{1, classes, h, w})
-    return Error{StatusCode::kCorruptData,
-                 "the PyTorch logits are not (1, " + std::to_string(classes) + ", " +
-                     std::to_string(h) + ", " + std::to_string(w) + ")",
-                 outPath};
-  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<infer::InferenceEngine> engine,
-                           infer::InferenceEngine::create(model, w, h));
-  std::vector<float> ours(theirs.data.size());
-  std::vector<std::uint8_t> labels(plane);
-  infer::SliceStats stats;
-  engine->run(context, BlockMask(engine->grid(), true), labels.data(), &stats, ours.data());
-  for (std::size_t i = 0; i < ours.size(); ++i)
-    t.maxRelativeLogitDifference =
-        std::max(t.maxRelativeLogitDifference, std::abs(double(ours[i]) - theirs.data[i]) /
-                                                   std::max(1.0, std::abs(double(theirs.data[i]))));
-  return t;
 }
 
 }  // namespace tessera::models

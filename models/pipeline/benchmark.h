@@ -52,9 +52,11 @@ Result<EndToEndResult> benchmarkEndToEnd(Segmenter& segmenter, const std::string
                                          int slices, std::uint64_t seed,
                                          const SegmentOptions& sparse = {});
 
-struct TorchPeerOptions {
+// The peers (PyTorch, OpenCV DNN) and Tessera on one normalised torso
+// phantom slice, dense, with the same weights and threads.
+struct PeerOptions {
   std::string python = "/usr/bin/python3";
-  std::string script;     // tools/torch/bench_torch.py
+  std::string script;     // tools/torch/bench_torch.py or tools/opencv/bench_opencv_dnn.py
   std::string modelPath;  // the ONNX file `model` was loaded from
   int threads = 1;
   int repeats = 5, warmup = 2;
@@ -63,19 +65,42 @@ struct TorchPeerOptions {
 };
 
 struct TorchPeerResult {
-  std::string version;            // torch.__version__
-  double eagerMs = 0, jitMs = 0;  // median per slice, as the peer measured it
+  std::string version;                    // torch.__version__
+  std::string allocator;                  // "tcmalloc" (preloaded) or "glibc"
+  double eagerMs = 0, jitMs = 0;          // median per slice, as the peer measured it
+  double eagerBestMs = 0, jitBestMs = 0;  // fastest run
   // max over logits of |Tessera − PyTorch| / max(1, |PyTorch|), dense.
   double maxRelativeLogitDifference = 0;
 };
 
 // Runs the PyTorch peer (python3 with `script`, started without a shell) on
-// one normalised phantom slice, dense, with the same weights and threads,
-// and compares its logits with Tessera's dense engine on the same input.
-// Errors: kNotFound when python or the script is missing; kUnsupported when
-// python lacks torch or onnx; kIoError when the peer exits non-zero (with
-// the end of its standard error); kCorruptData when its output or logits
-// cannot be read.
-Result<TorchPeerResult> benchmarkTorch(const Model& model, const TorchPeerOptions& options);
+// the shared slice and compares its logits with Tessera's dense engine on
+// the same input. Errors: kNotFound when python or the script is missing;
+// kUnsupported when python lacks torch or onnx; kIoError when the peer exits
+// non-zero (with the end of its standard error); kCorruptData when its
+// output or logits cannot be read.
+Result<TorchPeerResult> benchmarkTorch(const Model& model, const PeerOptions& options);
+
+struct OpenCvPeerResult {
+  std::string version;                    // cv2.__version__
+  double medianMs = 0, bestMs = 0;        // per slice, as the peer measured it
+  double maxRelativeLogitDifference = 0;  // as TorchPeerResult's
+};
+
+// OpenCV's DNN module (its own CPU backend) reading the same ONNX file, as
+// benchmarkTorch. Errors as benchmarkTorch; kUnsupported when python lacks
+// cv2; kIoError also when OpenCV cannot read or run the model (a plugin
+// layer, an operator it lacks), with OpenCV's message.
+Result<OpenCvPeerResult> benchmarkOpenCv(const Model& model, const PeerOptions& options);
+
+struct PeerSliceTimes {
+  double denseBestMs = 0, sparseBestMs = 0;  // detector + network, fastest of the repeats
+  double activeFraction = 0;                 // sparse blocks computed, over the phantom
+};
+
+// Tessera on the slice the peers run (as `tessera segment` runs it, through
+// the segmenter), dense and sparse, `options.repeats` times each.
+Result<PeerSliceTimes> benchmarkPeerSlice(Segmenter& segmenter, const PeerOptions& options,
+                                          const SegmentOptions& sparse = {});
 
 }  // namespace tessera::models

@@ -1,6 +1,7 @@
 // The PyTorch twin (tools/torch) against Tessera: same file, same logits;
-// and a file written by torch.onnx.export imports into Tessera. Needs
-// Debian's /usr/bin/python3 with torch and onnx; skips cleanly without.
+// a file written by torch.onnx.export imports into Tessera; and the OpenCV
+// DNN peer (tools/opencv) on the same file. Needs Debian's /usr/bin/python3
+// with torch and onnx (and cv2 for the last); skips cleanly without.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -65,6 +66,66 @@ TEST_F(TorchTwinTest, TwinComputesTesseraLogitsFromTheSameFile) {
   ASSERT_EQ(torchLogits.shape(), expected.shape());
   EXPECT_LE(maxRelativeDifference(torchLogits, expected), 1e-4) << output;
   EXPECT_NE(output.find("max |jit - eager|"), std::string::npos) << output;
+}
+
+// PyTorch at its best: tcmalloc preloaded (the script re-executes itself),
+// and the report says which allocator was mapped; glibc's when asked.
+TEST_F(TorchTwinTest, TheBenchmarkPreloadsTcmallocAndSaysSo) {
+  if (!std::ifstream("/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"))
+    GTEST_SKIP() << "libtcmalloc-minimal4 is not installed (scripts/setup installs it)";
+  Model model = randomModel(smallOnnxInfo(), 33);
+  ExportOptions options;
+  options.height = options.width = 32;
+  ASSERT_TRUE(exportOnnx(model, path("model.onnx"), options).ok());
+  for (const char* allocator : {"auto", "tcmalloc", "glibc"}) {
+    std::string output;
+    const int status = run(std::string(kPython) + " " + quote(toolPath("bench_torch.py")) +
+                               " --model " + quote(path("model.onnx")) +
+                               " --size 32 32 --threads 1 --repeats 1 --warmup 0 --modes jit "
+                               "--json --allocator " +
+                               allocator,
+                           &output);
+    ASSERT_EQ(status, 0) << output;
+    const std::string expected = std::strcmp(allocator, "glibc") == 0 ? "glibc" : "tcmalloc";
+    EXPECT_NE(output.find("\"allocator\": \"" + expected + "\""), std::string::npos)
+        << allocator << ": " << output;
+    EXPECT_NE(output.find("\"jit_min_ms\""), std::string::npos) << output;
+  }
+}
+
+// OpenCV's DNN module, the second peer of `tessera bench`, reads Tessera's
+// file and computes the same logits.
+TEST_F(TorchTwinTest, OpenCvDnnComputesTesseraLogitsFromTheSameFile) {
+  std::string output;
+  if (run(std::string(kPython) + " -c 'import cv2'", &output) != 0)
+    GTEST_SKIP() << kPython << " cannot import cv2 (Debian python3-opencv): " << output;
+  Model model = randomModel(smallOnnxInfo(), 34);
+  ExportOptions options;
+  options.height = options.width = 32;
+  options.includeTrainingHeads = true;  // the coarse heads are outputs too, after "logits"
+  ASSERT_TRUE(exportOnnx(model, path("model.onnx"), options).ok());
+  const Tensor input = randomTensor({1, 3, 32, 32}, 10, 2.0f);
+  writeNpy(path("input.npy"), input);
+  const int status =
+      run(std::string(kPython) + " " + quote(std::string(TESSERA_SOURCE_DIR)) +
+              "/tools/opencv/bench_opencv_dnn.py --model " + quote(path("model.onnx")) +
+              " --input " + quote(path("input.npy")) + " --output " + quote(path("logits.npy")) +
+              " --threads 1 --repeats 1 --warmup 0 --json",
+          &output);
+  ASSERT_EQ(status, 0) << output;
+  const Tensor logits = readNpy(path("logits.npy"));
+  const Tensor expected = referenceLogits(model, input);
+  ASSERT_EQ(logits.shape(), expected.shape());
+  EXPECT_LE(maxRelativeDifference(logits, expected), 1e-4) << output;
+  EXPECT_NE(output.find("\"best_ms\""), std::string::npos) << output;
+
+  std::ofstream(path("broken.onnx")) << "not a model";
+  EXPECT_NE(run(std::string(kPython) + " " + quote(std::string(TESSERA_SOURCE_DIR)) +
+                    "/tools/opencv/bench_opencv_dnn.py --model " + quote(path("broken.onnx")) +
+                    " --input " + quote(path("input.npy")) + " --json",
+                &output),
+            0);
+  EXPECT_NE(output.find("cannot read"), std::string::npos) << output;
 }
 
 TEST_F(TorchTwinTest, TesseraImportsTheTorchExport) {

@@ -236,7 +236,7 @@ class TorchPeer : public ::testing::Test {
   }
   TempDir dir;
   std::string work;
-  TorchPeerOptions options;
+  PeerOptions options;
 };
 
 TEST_F(TorchPeer, MissingPythonOrScriptIsAClearError) {
@@ -287,13 +287,18 @@ TEST_F(TorchPeer, RunsThePeerAndComparesItsLogits) {
   writeExecutable(options.python, fakePython("printf '%s\\n' \"$@\" > \"$out.args\"\n"
                                              "cp \"$in\" \"$out\"\n"
                                              "echo '{\"eager_ms\": 12.5, \"jit_ms\": 7.25, "
+                                             "\"eager_min_ms\": 11.5, \"jit_min_ms\": 6.5, "
+                                             "\"allocator\": \"tcmalloc\", "
                                              "\"torch_version\": \"2.1-fake\"}'\n"));
   auto model = smallModel();
   auto run = benchmarkTorch(*model, options);
   ASSERT_TRUE(run.ok()) << run.error().toString();
   EXPECT_EQ(run->version, "2.1-fake");
+  EXPECT_EQ(run->allocator, "tcmalloc");
   EXPECT_EQ(run->eagerMs, 12.5);
   EXPECT_EQ(run->jitMs, 7.25);
+  EXPECT_EQ(run->eagerBestMs, 11.5);
+  EXPECT_EQ(run->jitBestMs, 6.5);
   EXPECT_TRUE(std::isfinite(run->maxRelativeLogitDifference));
   EXPECT_GT(run->maxRelativeLogitDifference, 0.0);
 
@@ -307,6 +312,74 @@ TEST_F(TorchPeer, RunsThePeerAndComparesItsLogits) {
   EXPECT_EQ(*args, options.script + "\n--model\n" + options.modelPath +
                        "\n--threads\n1\n--repeats\n5\n--warmup\n2\n--json\n--input\n" + in +
                        "\n--output\n" + out + "\n");
+}
+
+TEST_F(TorchPeer, MissingOpenCvIsUnsupported) {
+  options.script = dir / "bench_opencv_dnn.py";
+  std::ofstream(options.script) << "# stand-in\n";
+  writeExecutable(options.python, "#!/bin/sh\necho \"No module named 'cv2'\" >&2\nexit 1\n");
+  auto run = benchmarkOpenCv(*smallModel(), options);
+  ASSERT_FALSE(run.ok());
+  EXPECT_EQ(run.error().code, StatusCode::kUnsupported);
+  EXPECT_NE(run.error().message.find("python3-opencv"), std::string::npos)
+      << run.error().toString();
+}
+
+// A model OpenCV cannot read is reported with OpenCV's last line, not as a
+// Tessera failure.
+TEST_F(TorchPeer, AModelOpenCvCannotReadIsReportedWithItsMessage) {
+  writeExecutable(options.python,
+                  fakePython("echo 'OpenCV 4.6.0 cannot read m.onnx: (-2) no layer Foo' >&2\n"
+                             "exit 1\n"));
+  auto run = benchmarkOpenCv(*smallModel(), options);
+  ASSERT_FALSE(run.ok());
+  EXPECT_EQ(run.error().code, StatusCode::kIoError);
+  EXPECT_NE(run.error().message.find("OpenCV DNN benchmark exited with status 1: OpenCV 4.6.0 "
+                                     "cannot read m.onnx: (-2) no layer Foo"),
+            std::string::npos)
+      << run.error().toString();
+}
+
+TEST_F(TorchPeer, RunsTheOpenCvPeerAndComparesItsLogits) {
+  writeExecutable(options.python, fakePython("printf '%s\\n' \"$@\" > \"$out.args\"\n"
+                                             "cp \"$in\" \"$out\"\n"
+                                             "echo '{\"median_ms\": 40.5, \"best_ms\": 38.0, "
+                                             "\"opencv_version\": \"4.6.0-fake\"}'\n"));
+  options.repeats = 3;
+  auto model = smallModel();
+  auto run = benchmarkOpenCv(*model, options);
+  ASSERT_TRUE(run.ok()) << run.error().toString();
+  EXPECT_EQ(run->version, "4.6.0-fake");
+  EXPECT_EQ(run->medianMs, 40.5);
+  EXPECT_EQ(run->bestMs, 38.0);
+  EXPECT_GT(run->maxRelativeLogitDifference, 0.0);
+  const std::string in = work + "/opencv_input.npy", out = work + "/opencv_logits.npy";
+  auto args = readTextFile(out + ".args");
+  ASSERT_TRUE(args.ok());
+  EXPECT_EQ(*args, options.script + "\n--model\n" + options.modelPath +
+                       "\n--threads\n1\n--repeats\n3\n--warmup\n2\n--json\n--input\n" + in +
+                       "\n--output\n" + out + "\n");
+
+  // Logits of the wrong shape are not compared.
+  writeExecutable(options.python,
+                  fakePython("printf '\\223NUMPY' > \"$out\"\n"
+                             "echo '{\"median_ms\": 1, \"opencv_version\": \"x\"}'\n"));
+  EXPECT_EQ(benchmarkOpenCv(*model, options).error().code, StatusCode::kCorruptData);
+}
+
+// Tessera's own time on the peers' slice: both modes run, sparse computes
+// fewer blocks than the whole slice.
+TEST(Benchmark, PeerSliceTimesBothModesOnTheSameSlice) {
+  Segmenter segmenter(smallModel());
+  PeerOptions options;
+  options.matrix = 64;
+  options.repeats = 1;
+  auto times = benchmarkPeerSlice(segmenter, options);
+  ASSERT_TRUE(times.ok()) << times.error().toString();
+  EXPECT_GT(times->denseBestMs, 0.0);
+  EXPECT_GT(times->sparseBestMs, 0.0);
+  EXPECT_GT(times->activeFraction, 0.0);
+  EXPECT_LT(times->activeFraction, 1.0);
 }
 
 }  // namespace
