@@ -169,6 +169,11 @@ class TimedBackend final : public Backend {
     Scope s(at("loss"));
     return inner_.crossEntropyDiceLoss(logits, labels, diceWeight, dlogits);
   }
+  double distillationLoss(const Tensor& student, const Tensor& teacher, double temperature,
+                          Tensor* dstudent) override {
+    Scope s(at("distillation loss"));
+    return inner_.distillationLoss(student, teacher, temperature, dstudent);
+  }
   Tensor argmax(const Tensor& logits) override {
     Scope s(at("argmax"));
     return inner_.argmax(logits);

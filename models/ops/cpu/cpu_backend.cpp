@@ -84,6 +84,10 @@ class CpuBackend final : public Backend {
                               Tensor* dlogits) override {
     return cpu::crossEntropyDiceLoss(logits, labels, diceWeight, dlogits);
   }
+  double distillationLoss(const Tensor& student, const Tensor& teacher, double temperature,
+                          Tensor* dstudent) override {
+    return cpu::distillationLoss(student, teacher, temperature, dstudent);
+  }
   Tensor argmax(const Tensor& logits) override { return cpu::argmax(logits); }
   Tensor convTranspose(const Tensor& x, const Tensor& w, const Tensor* b,
                        const ConvTransposeParams& p) override {

@@ -62,6 +62,10 @@ class ReferenceBackend final : public Backend {
                               Tensor* dlogits) override {
     return ref::crossEntropyDiceLoss(logits, labels, diceWeight, dlogits);
   }
+  double distillationLoss(const Tensor& student, const Tensor& teacher, double temperature,
+                          Tensor* dstudent) override {
+    return ref::distillationLoss(student, teacher, temperature, dstudent);
+  }
   Tensor argmax(const Tensor& logits) override { return ref::argmax(logits); }
   Tensor convTranspose(const Tensor& x, const Tensor& w, const Tensor* b,
                        const ConvTransposeParams& p) override {

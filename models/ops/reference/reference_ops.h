@@ -90,6 +90,11 @@ Tensor attentionBackward(const Tensor& x, const AttentionWeights& p, const Tenso
 // loss = ce + diceWeight·dice. Returns the loss and writes d loss / d logits.
 double crossEntropyDiceLoss(const Tensor& logits, const Tensor& labels, double diceWeight,
                             Tensor* dlogits);
+// distillation_loss.cpp: T² · mean over pixels of Σ_c q_c (log q_c − log p_c),
+// q = softmax(teacher / T), p = softmax(student / T), in double; the
+// gradient is T · (p − q) / pixels.
+double distillationLoss(const Tensor& student, const Tensor& teacher, double temperature,
+                        Tensor* dstudent);
 // Reference only: deep-supervision targets for the loss at coarser levels;
 // each factor×factor cell takes its most frequent label (ties to the smaller
 // value). H and W must be multiples of factor.

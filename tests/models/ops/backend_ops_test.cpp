@@ -358,6 +358,22 @@ TEST_F(BackendOps, LossMatchesReference) {
   }
 }
 
+TEST_F(BackendOps, DistillationLossMatchesReference) {
+  int seed = 850;
+  for (const Shape& s : {Shape{2, 3, 5, 7}, Shape{1, 10, 6, 6}, Shape{3, 20, 3, 4}})
+    for (double temperature : {1.0, 3.0}) {
+      SCOPED_TRACE(s.str() + " T " + std::to_string(temperature));
+      const Tensor student = randomTensor(s, ++seed, 4.0f);
+      const Tensor teacher = randomTensor(s, ++seed, 6.0f);
+      Tensor rd, d;
+      const double expected = ref->distillationLoss(student, teacher, temperature, &rd);
+      const double loss = cpu->distillationLoss(in(student), teacher, temperature, &d);
+      EXPECT_NEAR(loss, expected, 1e-6 * std::abs(expected));
+      EXPECT_TRUE(paddingIsZero(d));
+      EXPECT_LT(scaledDifference(d, rd), 1e-5);
+    }
+}
+
 // The forward-only ops of imported networks, on channel counts that do and
 // do not fill blocks.
 TEST_F(BackendOps, GeneralConvTransposeMatchesReference) {

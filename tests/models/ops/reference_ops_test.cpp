@@ -327,6 +327,45 @@ TEST(ReferenceOps, LossGradientMatchesFiniteDifferences) {
   }
 }
 
+TEST(ReferenceOps, DistillationGradientMatchesFiniteDifferences) {
+  Tensor student = randomTensor({2, 4, 3, 3}, 71, 2.0f);
+  const Tensor teacher = randomTensor({2, 4, 3, 3}, 72, 3.0f);
+  for (double temperature : {1.0, 4.0}) {
+    Tensor d;
+    ref::distillationLoss(student, teacher, temperature, &d);
+    auto loss = [&] {
+      Tensor ignored;
+      return ref::distillationLoss(student, teacher, temperature, &ignored);
+    };
+    EXPECT_LT(gradientError(student, d, loss, 1e-3f), 2e-3) << "temperature " << temperature;
+  }
+}
+
+// KL is zero exactly when the distributions agree (logits equal up to a
+// per-pixel shift), positive otherwise; at T = 1 it is the teacher-weighted
+// cross-entropy minus the teacher's entropy.
+TEST(ReferenceOps, DistillationIsZeroOnlyForTheTeachersDistribution) {
+  const Tensor teacher = randomTensor({1, 5, 2, 3}, 73, 3.0f);
+  Tensor shifted = teacher.clone();
+  for (std::int64_t c = 0; c < 5; ++c)
+    for (std::int64_t h = 0; h < 2; ++h)
+      for (std::int64_t w = 0; w < 3; ++w) shifted.at(0, c, h, w) += float(h - 2 * w);
+  Tensor d;
+  EXPECT_NEAR(ref::distillationLoss(shifted, teacher, 2.0, &d), 0.0, 1e-9);
+  for (std::int64_t i = 0; i < d.shape().count(); ++i) EXPECT_NEAR(d.data()[i], 0.0f, 1e-7f);
+  const Tensor other = randomTensor({1, 5, 2, 3}, 74, 3.0f);
+  const double kl = ref::distillationLoss(other, teacher, 1.0, &d);
+  EXPECT_GT(kl, 0.0);
+  const Tensor q = ref::softmax(teacher), p = ref::softmax(other);
+  double expected = 0;
+  for (std::int64_t c = 0; c < 5; ++c)
+    for (std::int64_t h = 0; h < 2; ++h)
+      for (std::int64_t w = 0; w < 3; ++w)
+        expected += q.at(0, c, h, w) *
+                    (std::log(double(q.at(0, c, h, w))) - std::log(double(p.at(0, c, h, w))));
+  EXPECT_NEAR(kl, expected / 6, 1e-5);
+}
+
 TEST(ReferenceOps, PerfectPredictionHasNearZeroLoss) {
   Tensor labels = Tensor::zeros({1, 1, 4, 4});
   for (int i = 0; i < 16; ++i) labels.data()[i] = float(i % 2);

@@ -64,6 +64,9 @@ Tensor attentionBackward(const Tensor& x, const AttentionWeights& p, const Tenso
 // loss_cpu.cpp.
 double crossEntropyDiceLoss(const Tensor& logits, const Tensor& labels, double diceWeight,
                             Tensor* dlogits);
+// distillation_loss_cpu.cpp: student and dstudent nChw16c, teacher kNCHW.
+double distillationLoss(const Tensor& student, const Tensor& teacher, double temperature,
+                        Tensor* dstudent);
 
 // Forward-only ops of imported networks, one file each.
 Tensor softmax(const Tensor& logits);  // softmax_cpu.cpp
