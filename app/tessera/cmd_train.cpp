@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <string>
 
 #include "app/cli/console_progress.h"
 #include "app/cli/interrupt.h"
@@ -8,8 +9,15 @@
 
 namespace tessera::cli {
 
-int runTrain(const Args& args) {
-  ArgParser p("train", "Train a segmentation model on synthetic phantoms or CT/label pairs.");
+namespace {
+
+// `tessera train` and `tessera distill` take the same options; distill
+// requires --teacher.
+int runTraining(const Args& args, bool distill) {
+  ArgParser p(distill ? "distill" : "train",
+              distill ? "Train a student model on a teacher's softened outputs (knowledge "
+                        "distillation) and the labels."
+                      : "Train a segmentation model on synthetic phantoms or CT/label pairs.");
   // One table of options for the command line and the SDK (train_settings.h).
   for (const models::TrainSetting& s : models::trainSettings()) {
     if (s.flag())
@@ -22,11 +30,24 @@ int runTrain(const Args& args) {
   p.epilog(
       "Writes train_log.csv, validation.csv, training.png, checkpoint.onnx +\n"
       "checkpoint.state (for --resume) and model.onnx into --out. Ctrl-C saves a\n"
-      "checkpoint and stops; the same command with --resume continues exactly.");
+      "checkpoint and stops; the same command with --resume continues exactly." +
+      std::string(
+          distill
+              ? "\n\nThe student learns T^2 * KL(teacher_T || student_T) on the full-resolution\n"
+                "logits, weighted by --distill-weight, plus cross-entropy + Dice on the\n"
+                "labels. A fresh student takes the teacher's labels, input normalisation\n"
+                "and context slices; its architecture comes from --base-width, --levels\n"
+                "and --heads. The teacher may be any model Tessera reads, imported ones too."
+              : ""));
   int exit = kExitOk;
   if (!parseOrExit(p, args, &exit)) return exit;
   if (!p.has("out")) {
-    std::fprintf(stderr, "tessera: error: train needs --out DIR (see --help)\n");
+    std::fprintf(stderr, "tessera: error: %s needs --out DIR (see --help)\n",
+                 distill ? "distill" : "train");
+    return kExitUsage;
+  }
+  if (distill && !p.has("teacher")) {
+    std::fprintf(stderr, "tessera: error: distill needs --teacher MODEL (see --help)\n");
     return kExitUsage;
   }
   models::TrainSettings settings;
@@ -44,7 +65,7 @@ int runTrain(const Args& args) {
   }
   const models::TrainerOptions& o = *options;
 
-  ConsoleProgress progress("train", 30.0);
+  ConsoleProgress progress(distill ? "distill" : "train", 30.0);
   auto report = models::train(o, &progress, &interruptToken());
   progress.finish();
   if (!report.ok()) return fail(report.error());
@@ -54,6 +75,15 @@ int runTrain(const Args& args) {
   std::printf("peak training memory %.0f MB (engine allocator)\nwrote %s\n",
               report->peakBytes / 1048576.0, report->modelPath.c_str());
   return kExitOk;
+}
+
+}  // namespace
+
+int runTrain(const Args& args) {
+  return runTraining(args, false);
+}
+int runDistill(const Args& args) {
+  return runTraining(args, true);
 }
 
 }  // namespace tessera::cli

@@ -45,5 +45,6 @@ int runPlugins(const Args& args);
 int runImportModel(const Args& args);
 int runSegment(const Args& args);
 int runTrain(const Args& args);
+int runDistill(const Args& args);
 
 }  // namespace tessera::cli

@@ -19,6 +19,7 @@ const std::vector<Command>& commands() {
       {"merge", "join the summaries of batch shards into one", runMerge},
       {"eval", "Dice and 95 % Hausdorff distance per label against a reference", runEval},
       {"train", "train or fine-tune a model on phantoms or CT/label pairs", runTrain},
+      {"distill", "train a student on a teacher model's softened outputs", runDistill},
       {"bench", "dense vs sparse, PyTorch and OpenCV DNN: speed and Dice", runBench},
       {"plugins", "list the plugins with their stages and layers", runPlugins},
       {"import-model", "a network exported from PyTorch as a Tessera model", runImportModel},

@@ -388,6 +388,15 @@ double Graph::addLoss(int logits, const Tensor& labels, double diceWeight, doubl
   return loss;
 }
 
+double Graph::addDistillationLoss(int logits, const Tensor& teacher, double temperature,
+                                  double weight) {
+  Tensor dlogits;
+  const double loss = backend_.distillationLoss(value(logits), teacher, temperature, &dlogits);
+  scaleInPlace(dlogits, static_cast<float>(weight));
+  accumulate(logits, std::move(dlogits));
+  return loss;
+}
+
 namespace {
 void addParamGrad(Parameter* p, const Tensor& g) {
   if (!p || !p->trainable || !g.defined()) return;

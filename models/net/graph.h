@@ -58,7 +58,11 @@ class Graph {
   const Tensor& value(int node);
   // Loss on an output node: computes it and seeds that node's gradient with
   // weight · d loss / d logits. Call after forward(), before backward().
+  // Releases the logits: add every other loss on that node first.
   double addLoss(int logits, const Tensor& labels, double diceWeight, double weight);
+  // Distillation loss (Backend::distillationLoss) against a teacher's logits
+  // of the same shape, kNCHW; seeds weight · d loss / d logits.
+  double addDistillationLoss(int logits, const Tensor& teacher, double temperature, double weight);
   // Propagates seeded gradients to every trainable parameter (accumulating
   // into Parameter::grad).
   void backward();

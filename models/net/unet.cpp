@@ -309,9 +309,15 @@ TrainStepResult UNet::trainStep(Backend& backend, const Tensor& input, const Ten
       return l < static_cast<int>(options.headWeights.size()) ? options.headWeights[l] : 0.0;
     };
     for (int l = 0; l < config_.levels; ++l)
-      if (heads[l] >= 0 && headWeight(l) != 0.0) graph.markOutput(heads[l]);
+      if (heads[l] >= 0 && (headWeight(l) != 0.0 || (l == 0 && options.teacherLogits)))
+        graph.markOutput(heads[l]);
     graph.forward();
     result.headLosses.assign(config_.levels, 0.0);
+    if (options.teacherLogits && heads[0] >= 0) {
+      result.distillationLoss = graph.addDistillationLoss(
+          heads[0], *options.teacherLogits, options.temperature, options.distillWeight);
+      result.loss += options.distillWeight * result.distillationLoss;
+    }
     for (int l = 0; l < config_.levels; ++l) {
       const double weight = headWeight(l);
       if (heads[l] < 0 || weight == 0.0) continue;

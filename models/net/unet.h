@@ -89,11 +89,18 @@ struct TrainStepOptions {
   // Stage/aggressive only: keep checkpointed activations as bfloat16.
   // Halves their memory; gradients then differ slightly from full precision.
   bool halfStorage = false;
+  // Knowledge distillation: a teacher's full-resolution logits for this
+  // batch, (N, classes, H, W) kNCHW, not owned; null: none. Adds
+  // distillWeight · T²·KL(teacher_T ‖ student_T) on head 0 to the loss.
+  const Tensor* teacherLogits = nullptr;
+  double temperature = 4.0;
+  double distillWeight = 1.0;
 };
 
 struct TrainStepResult {
   double loss = 0.0;               // weighted total
   std::vector<double> headLosses;  // per level
+  double distillationLoss = 0.0;   // T²·KL, before its weight; 0 without a teacher
   std::int64_t peakBytes = 0;      // engine allocator peak during the step
 };
 

@@ -17,6 +17,10 @@ const std::vector<TrainSetting>& trainSettings() {
       {"data", "DIR", "case folders with ct.* and labels.* (default: phantoms on the fly)", ""},
       {"init", "MODEL", "fine-tune this ONNX model instead of starting from scratch", ""},
       {"resume", "", "continue from the checkpoint in --out", ""},
+      {"teacher", "MODEL", "distil: also learn this model's softened outputs (KL at --temperature)",
+       ""},
+      {"temperature", "T", "distillation temperature (the KL is scaled by T^2)", "4"},
+      {"distill-weight", "W", "weight of the distillation term next to cross-entropy + Dice", "1"},
       {"steps", "N", "optimisation steps", "2000"},
       {"batch", "N", "slices per step", "8"},
       {"crop", "PX", "training crop size (multiple of 16)", "256"},
@@ -130,6 +134,14 @@ Result<TrainerOptions> TrainSettings::toTrainerOptions() const {
   TESSERA_ASSIGN_OR_RETURN(const double decay, real("weight-decay"));
   TESSERA_ASSIGN_OR_RETURN(const double diceWeight, real("dice-weight"));
   TESSERA_ASSIGN_OR_RETURN(const double headFraction, real("head-fraction"));
+  TESSERA_ASSIGN_OR_RETURN(const double temperature, real("temperature"));
+  TESSERA_ASSIGN_OR_RETURN(const double distillWeight, real("distill-weight"));
+  if (temperature <= 0 || temperature > 100)
+    return invalid("--temperature must be above 0 and at most 100, not " + get("temperature"));
+  if (distillWeight < 0) return invalid("--distill-weight must not be negative");
+  o.teacherModel = get("teacher");
+  o.temperature = temperature;
+  o.distillWeight = distillWeight;
   if (!parseCheckpointing(get("checkpointing"), &o.checkpointing))
     return invalid("--checkpointing must be none, stage or aggressive");
   if (context % 2 == 0 || crop % 16 != 0)
@@ -177,6 +189,9 @@ Result<TrainerOptions> TrainSettings::toTrainerOptions() const {
     summary << " --base-width " << width << " --levels " << levels << " --heads " << heads
             << " --context " << context;
   if (o.initModel.empty() && !get("layers").empty()) summary << " --layers " << get("layers");
+  if (!o.teacherModel.empty())
+    summary << " --teacher " << std::filesystem::path(o.teacherModel).filename().string()
+            << " --temperature " << temperature << " --distill-weight " << distillWeight;
   summary << " on " << (o.dataDir.empty() ? std::string("synthetic phantoms") : o.dataDir);
   o.model.trainingSummary = summary.str();
   return o;

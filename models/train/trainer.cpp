@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "core/files.h"
@@ -16,6 +17,7 @@
 #include "core/slice_context.h"
 #include "imaging/figures/plot.h"
 #include "models/backend/plugin_layer.h"
+#include "models/graph/graph_net.h"
 #include "models/infer/inference_engine.h"
 #include "models/io/onnx_model.h"
 #include "models/pipeline/plugins.h"
@@ -100,6 +102,50 @@ Status writePlot(const PlotData& d, const std::string& path) {
   return imaging::writeLinePlotPng({loss, dice}, o, path);
 }
 
+bool sameNormalisation(const InputNormalization& a, const InputNormalization& b) {
+  return a.huMin == b.huMin && a.huMax == b.huMax && a.huOffset == b.huOffset &&
+         a.huScale == b.huScale;
+}
+
+// What a student must share with its teacher for the logits to be comparable.
+Status checkTeacher(const ModelInfo& student, const ModelInfo& teacher, const std::string& path) {
+  auto differs = [&](const std::string& what) {
+    return Error{StatusCode::kInvalidArgument,
+                 "the teacher and the student differ in their " + what +
+                     "; distil into a fresh student (without --init), which takes the teacher's",
+                 path};
+  };
+  if (student.architecture.classes != teacher.architecture.classes ||
+      student.labels.labels.size() != teacher.labels.labels.size())
+    return differs("classes (" + std::to_string(student.architecture.classes) + " and " +
+                   std::to_string(teacher.architecture.classes) + ")");
+  for (std::size_t i = 0; i < student.labels.labels.size(); ++i)
+    if (student.labels.labels[i].name != teacher.labels.labels[i].name)
+      return differs("labels ('" + student.labels.labels[i].name + "' and '" +
+                     teacher.labels.labels[i].name + "' at value " + std::to_string(i) + ")");
+  if (student.architecture.inputChannels != teacher.architecture.inputChannels)
+    return differs("input slices (" + std::to_string(student.architecture.inputChannels) + " and " +
+                   std::to_string(teacher.architecture.inputChannels) + ")");
+  if (!sameNormalisation(student.input, teacher.input)) return differs("input normalisation");
+  return Status::success();
+}
+
+// The teacher's full-resolution logits for a batch, (N, classes, H, W) kNCHW.
+// An imported network runs one slice at a time.
+Tensor teacherLogits(const Model& teacher, Backend& backend, const Tensor& input) {
+  if (teacher.net) return teacher.net->forward(backend, input);
+  const Shape s = input.shape();
+  const std::int64_t classes = teacher.info.architecture.classes, plane = s.h * s.w;
+  Tensor out = Tensor::zeros({s.n, classes, s.h, s.w});
+  for (std::int64_t n = 0; n < s.n; ++n) {
+    Tensor one = Tensor::zeros({1, s.c, s.h, s.w});
+    std::copy_n(input.data() + n * s.c * plane, s.c * plane, one.data());
+    const Tensor logits = teacher.graph->forward(backend, one);
+    std::copy_n(logits.data(), classes * plane, out.data() + n * classes * plane);
+  }
+  return out;
+}
+
 std::string csvHeader(const ModelInfo& info) {
   std::string h = "step,mean_dice";
   for (const Label& l : info.labels.labels) h += ",dice_" + l.name;
@@ -130,6 +176,19 @@ Result<TrainerReport> train(const TrainerOptions& o, ProgressSink* progress,
   const std::string checkpointModel = (fs::path(o.outDir) / "checkpoint.onnx").string();
   const std::string checkpointState = (fs::path(o.outDir) / "checkpoint.state").string();
 
+  std::optional<Model> teacher;
+  if (!o.teacherModel.empty()) {
+    if (!(o.temperature > 0) || !std::isfinite(o.temperature) || !std::isfinite(o.distillWeight) ||
+        o.distillWeight < 0)
+      return Error{StatusCode::kInvalidArgument,
+                   "the distillation temperature must be positive and its weight not negative"};
+    auto loaded = importOnnx(o.teacherModel);
+    if (!loaded.ok())
+      return Error{loaded.error().code, "cannot read the teacher: " + loaded.error().message,
+                   o.teacherModel};
+    teacher = std::move(*loaded);
+  }
+
   // The model: resumed, fine-tuned or fresh.
   Model model;
   TrainState state;
@@ -139,6 +198,16 @@ Result<TrainerReport> train(const TrainerOptions& o, ProgressSink* progress,
                    "nothing to resume: no checkpoint in the output directory", o.outDir};
     TESSERA_ASSIGN_OR_RETURN(model, importOnnx(checkpointModel));
     TESSERA_ASSIGN_OR_RETURN(state, readTrainState(checkpointState));
+    // The log's columns say whether the run had a teacher.
+    const bool taught =
+        state.trainLog.substr(0, state.trainLog.find('\n')).find("distillation_loss") !=
+        std::string::npos;
+    if (taught != teacher.has_value())
+      return Error{StatusCode::kInvalidArgument,
+                   taught ? "this run was distilled from a teacher: resume it with the same "
+                            "--teacher"
+                          : "this run had no teacher: resume it without --teacher",
+                   o.outDir};
   } else if (!o.initModel.empty()) {
     TESSERA_ASSIGN_OR_RETURN(model, importOnnx(o.initModel));
     if (model.graph)
@@ -165,9 +234,29 @@ Result<TrainerReport> train(const TrainerOptions& o, ProgressSink* progress,
   } else {
     ModelInfo info = o.model;
     info.architecture.deepSupervision = true;
+    if (teacher) {
+      info.labels = teacher->info.labels;
+      info.architecture.classes = teacher->info.architecture.classes;
+      info.architecture.inputChannels = teacher->info.architecture.inputChannels;
+      info.input = teacher->info.input;
+    }
     TESSERA_ASSIGN_OR_RETURN(model, makeModel(info, o.seed));
   }
   const ModelInfo& info = model.info;
+  if (teacher) {
+    TESSERA_RETURN_IF_ERROR(checkTeacher(info, teacher->info, o.teacherModel));
+    // Every crop goes through the teacher whole (a U-Net's 2^levels ≤ 16
+    // divides every crop).
+    if (teacher->graph) {
+      const std::int64_t multiple = teacher->graph->sizeMultiple();
+      if (o.sampler.crop % multiple != 0)
+        return Error{StatusCode::kInvalidArgument,
+                     "the teacher needs H and W multiples of " + std::to_string(multiple) +
+                         "; choose a --crop that is one",
+                     o.teacherModel};
+      TESSERA_RETURN_IF_ERROR(teacher->graph->checkShapes(o.sampler.crop, o.sampler.crop).status());
+    }
+  }
 
   // Data.
   std::unique_ptr<CaseSource> source, validationSource;
@@ -204,8 +293,10 @@ Result<TrainerReport> train(const TrainerOptions& o, ProgressSink* progress,
   const std::string valPath = (fs::path(o.outDir) / "validation.csv").string();
   // Logs are rewritten from the checkpoint's history on resume, so a crash
   // between checkpoints never leaves rows the resumed run would repeat.
-  std::string logText =
-      o.resume ? state.trainLog : "step,loss,learning_rate,seconds,samples_per_second,peak_mb\n";
+  std::string logText = o.resume
+                            ? state.trainLog
+                            : std::string(teacher ? "step,loss,distillation_loss," : "step,loss,") +
+                                  "learning_rate,seconds,samples_per_second,peak_mb\n";
   std::string valText = o.resume ? state.validationLog : csvHeader(info);
   PlotData plot =
       o.resume ? PlotData{state.plotSteps, state.plotLosses, state.plotValSteps, state.plotValDice}
@@ -277,6 +368,14 @@ Result<TrainerReport> train(const TrainerOptions& o, ProgressSink* progress,
     stepOptions.halfStorage = o.halfStorage;
     stepOptions.diceWeight = o.diceWeight;
     stepOptions.headWeights = o.headWeights;
+    Tensor teacherOut;
+    if (teacher) {
+      teacherOut = teacherLogits(*teacher, *backend, batch.input);
+      TESSERA_RETURN_IF_ERROR(takePluginLayerFailure());
+      stepOptions.teacherLogits = &teacherOut;
+      stepOptions.temperature = o.temperature;
+      stepOptions.distillWeight = o.distillWeight;
+    }
     const TrainStepResult r =
         model.net->trainStep(*backend, batch.input, batch.labels, stepOptions);
     TESSERA_RETURN_IF_ERROR(takePluginLayerFailure());
@@ -292,9 +391,14 @@ Result<TrainerReport> train(const TrainerOptions& o, ProgressSink* progress,
     lastLoss = r.loss;
     report.peakBytes = std::max(report.peakBytes, r.peakBytes);
     char line[256];
-    std::snprintf(line, sizeof line, "%lld,%.6f,%.6g,%.3f,%.2f,%.1f\n",
-                  static_cast<long long>(step), r.loss, lr, seconds, o.batchSize / seconds,
-                  r.peakBytes / 1048576.0);
+    if (teacher)
+      std::snprintf(line, sizeof line, "%lld,%.6f,%.6f,%.6g,%.3f,%.2f,%.1f\n",
+                    static_cast<long long>(step), r.loss, r.distillationLoss, lr, seconds,
+                    o.batchSize / seconds, r.peakBytes / 1048576.0);
+    else
+      std::snprintf(line, sizeof line, "%lld,%.6f,%.6g,%.3f,%.2f,%.1f\n",
+                    static_cast<long long>(step), r.loss, lr, seconds, o.batchSize / seconds,
+                    r.peakBytes / 1048576.0);
     logText += line;
     plot.steps.push_back(static_cast<double>(step));
     plot.losses.push_back(r.loss);

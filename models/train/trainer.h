@@ -2,7 +2,8 @@
 // folder of (CT, labels) cases. AdamW with warm-up and cosine decay,
 // cross-entropy + Dice with deep supervision, class-balanced augmented 2.5D
 // crops, gradient checkpointing. Writes into the output directory:
-//   train_log.csv      one row per step (loss, learning rate, time, memory)
+//   train_log.csv      one row per step (loss, learning rate, time, memory;
+//                      with a teacher also the distillation loss)
 //   validation.csv     one row per validation (Dice per label)
 //   training.png       loss and validation Dice curves
 //   checkpoint.onnx    + checkpoint.state: everything needed to resume
@@ -29,6 +30,14 @@ struct TrainerOptions {
   std::string outDir;
   std::string dataDir;    // empty: synthetic phantoms
   std::string initModel;  // fine-tune from this ONNX model instead of fresh weights
+  // Knowledge distillation (`tessera distill`): a model file whose
+  // full-resolution logits the student also learns, T²·KL at `temperature`
+  // weighted by `distillWeight`, next to cross-entropy + Dice on the labels.
+  // A Tessera U-Net or an imported network; a fresh student takes its labels,
+  // input normalisation and context slices. Empty: plain training.
+  std::string teacherModel;
+  double temperature = 4.0;
+  double distillWeight = 1.0;
   // Folders of plugins whose layers the model uses (':'-separated, absolute;
   // $TESSERA_PLUGIN_PATH's are added), loaded before the model is built.
   std::string pluginFolders;

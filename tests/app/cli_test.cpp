@@ -17,6 +17,7 @@
 
 #include "core/json.h"
 #include "imaging/io/volume_io.h"
+#include "models/io/onnx_model.h"
 #include "tests/support/batch_fixture.h"
 #include "tests/support/dicom_fixture.h"
 #include "tests/support/nifti_fixture.h"
@@ -685,6 +686,21 @@ TEST_F(Cli, ImportedModelSegmentsDenseAndSaysWhySparseIsUnavailable) {
   auto labelsRead = imaging::readLabelMap(dir / "labels.nii.gz");
   ASSERT_TRUE(labelsRead.ok()) << labelsRead.status().toString();
   EXPECT_EQ(labelsRead->labels.geometry().size, texturedVolume().geometry().size);
+
+  // The dense-only network teaches a Tessera student, which runs sparse.
+  const CommandRun distilled = tessera(
+      {"distill", "--teacher", model, "--out", dir / "student", "--steps", "2", "--batch", "2",
+       "--crop", "32", "--levels", "2", "--heads", "0", "--pool", "1", "--validate-every", "100"});
+  ASSERT_EQ(distilled.code, 0) << distilled.err;
+  auto student = models::readOnnxInfo(dir / "student/model.onnx");
+  ASSERT_TRUE(student.ok()) << student.status().toString();
+  EXPECT_FALSE(student->graphNetwork);
+  EXPECT_EQ(student->architecture.classes, 3);
+  EXPECT_EQ(student->architecture.inputChannels, 1);
+  const CommandRun studentSparse =
+      tessera({"segment", "-i", dir / "ct.nii.gz", "-o", dir / "student.nii.gz", "--model",
+               dir / "student/model.onnx", "--mode", "sparse"});
+  ASSERT_EQ(studentSparse.code, 0) << studentSparse.err;
 }
 
 TEST_F(Cli, SegmentPastTheFileSizeLimitIsExitOneAndLeavesNothing) {
@@ -891,6 +907,43 @@ TEST_F(Cli, PluginLayersTrainAndSegmentOnlyWithTheirPlugins) {
   auto batched = imaging::readLabelMap(dir / "out/a__ct/labels.nii.gz");
   ASSERT_TRUE(segmented.ok() && batched.ok());
   EXPECT_EQ(segmented->labels.buffer(), batched->labels.buffer());
+}
+
+// `tessera distill`: a student trained on a teacher's outputs segments like
+// any model; its file says what it was distilled from; a missing teacher or
+// a bad temperature is a usage error that writes nothing.
+TEST_F(Cli, DistillTrainsAStudentThatSegments) {
+  ASSERT_TRUE(tessera::testing::writeBatchTestModel(dir / "teacher.onnx").ok());
+  const std::vector<std::string> small = {
+      "--steps", "2", "--batch",      "2",  "--crop", "32", "--levels",         "2",
+      "--heads", "0", "--base-width", "16", "--pool", "1",  "--validate-every", "100"};
+  auto distill = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "distill");
+    args.insert(args.end(), small.begin(), small.end());
+    return tessera(args);
+  };
+  CommandRun run = distill({"--out", dir / "none"});
+  EXPECT_EQ(run.code, 2) << run.err;
+  EXPECT_TRUE(contains(run.err, "distill needs --teacher MODEL")) << run.err;
+  run = distill({"--out", dir / "hot", "--teacher", dir / "teacher.onnx", "--temperature", "0"});
+  EXPECT_EQ(run.code, 2) << run.err;
+  EXPECT_TRUE(contains(run.err, "--temperature must be above 0")) << run.err;
+  EXPECT_FALSE(fs::exists(dir / "none") || fs::exists(dir / "hot"));
+
+  run = distill({"--out", dir / "student", "--teacher", dir / "teacher.onnx"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  const std::string model = dir / "student/model.onnx";
+  auto info = models::readOnnxInfo(model);
+  ASSERT_TRUE(info.ok()) << info.error().toString();
+  EXPECT_TRUE(contains(info->trainingSummary, "--teacher teacher.onnx --temperature 4"))
+      << info->trainingSummary;
+  EXPECT_EQ(info->architecture.baseWidth, 16);
+  ASSERT_TRUE(tessera::testing::writePhantomCt(dir / "ct.nii.gz", 0).ok());
+  run =
+      tessera({"segment", "-i", dir / "ct.nii.gz", "-o", dir / "labels.nii.gz", "--model", model});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_TRUE(fs::exists(dir / "labels.nii.gz"));
+  EXPECT_TRUE(contains(run.out, "mode sparse")) << run.out;
 }
 
 TEST_F(Cli, PluginsThatCannotBeUsedAreRefusedBeforeAnythingIsWritten) {

@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "core/files.h"
 #include "models/io/onnx_model.h"
@@ -145,6 +148,115 @@ TEST_F(TrainerTest, ResumeWithoutCheckpointAndBadOptionsAreClearErrors) {
   o = options("bad");
   o.sampler.crop = 30;
   EXPECT_EQ(train(o, nullptr, nullptr).error().code, StatusCode::kInvalidArgument);
+}
+
+// The distillation_loss column of a run's train_log.csv, checking its header.
+std::vector<double> distillationLosses(const std::string& outDir) {
+  auto log = readTextFile((fs::path(outDir) / "train_log.csv").string());
+  EXPECT_TRUE(log.ok());
+  std::vector<double> values;
+  if (!log.ok()) return values;
+  std::istringstream rows(*log);
+  std::string line;
+  std::getline(rows, line);
+  EXPECT_EQ(line, "step,loss,distillation_loss,learning_rate,seconds,samples_per_second,peak_mb");
+  while (std::getline(rows, line)) {
+    const std::size_t a = line.find(','), b = line.find(',', a + 1), c = line.find(',', b + 1);
+    values.push_back(std::stod(line.substr(b + 1, c - b - 1)));
+  }
+  return values;
+}
+
+// Knowledge distillation: a fresh student takes the teacher's labels,
+// normalisation and context, logs the distillation loss, and learning the
+// teacher's softened outputs brings that loss down.
+TEST_F(TrainerTest, DistillationPullsTheStudentTowardsTheTeacher) {
+  ModelInfo teacherInfo = options("unused").model;
+  teacherInfo.architecture.inputChannels = 1;
+  teacherInfo.architecture.baseWidth = 8;
+  teacherInfo.architecture.attentionHeads = 0;
+  teacherInfo.architecture.deepSupervision = true;
+  teacherInfo.labels.labels.resize(4);
+  teacherInfo.labels.labels[3].name = "renamed";
+  teacherInfo.architecture.classes = 4;
+  teacherInfo.input.huScale = 500.0f;
+  auto teacher = makeModel(teacherInfo, 77);
+  ASSERT_TRUE(teacher.ok()) << teacher.error().toString();
+  const std::string teacherPath = (dir_ / "teacher.onnx").string();
+  ASSERT_TRUE(exportOnnx(*teacher, teacherPath).ok());
+
+  TrainerOptions o = options("student");
+  o.teacherModel = teacherPath;
+  o.temperature = 2.0;
+  o.distillWeight = 5.0;
+  o.diceWeight = 0.0;
+  o.steps = 16;
+  o.warmupSteps = 0;
+  o.learningRate = 5e-3;
+  o.validateEvery = o.checkpointEvery = 16;
+  o.model.architecture.baseWidth = 8;
+  auto report = train(o, nullptr, nullptr);
+  ASSERT_TRUE(report.ok()) << report.error().toString();
+  auto student = readOnnxInfo(report->modelPath);
+  ASSERT_TRUE(student.ok()) << student.error().toString();
+  EXPECT_EQ(student->architecture.classes, 4);
+  EXPECT_EQ(student->architecture.inputChannels, 1);
+  EXPECT_EQ(student->labels.labels[3].name, "renamed");
+  EXPECT_EQ(student->input.huScale, 500.0f);
+  EXPECT_EQ(student->architecture.baseWidth, 8);
+
+  const std::vector<double> taught = distillationLosses((dir_ / "student").string());
+  // The same run, batches and initial weights with the term weighted 0: the
+  // loss is still logged, but nothing pulls the student towards the teacher.
+  o.outDir = (dir_ / "control").string();
+  o.distillWeight = 0.0;
+  ASSERT_TRUE(train(o, nullptr, nullptr).ok());
+  const std::vector<double> control = distillationLosses(o.outDir);
+  ASSERT_EQ(taught.size(), 16u);
+  ASSERT_EQ(control.size(), 16u);
+  EXPECT_EQ(taught[0], control[0]);  // the same starting point
+  auto lastSteps = [](const std::vector<double>& v) { return (v[12] + v[13] + v[14] + v[15]) / 4; };
+  EXPECT_GT(taught[0], 0.0);
+  EXPECT_LT(lastSteps(taught), 0.75 * taught[0]);
+  EXPECT_LT(lastSteps(taught), 0.75 * lastSteps(control));
+}
+
+TEST_F(TrainerTest, ATeacherThatDoesNotMatchTheStudentIsRefused) {
+  ASSERT_TRUE(train(options("plain"), nullptr, nullptr).ok());
+  const std::string plainModel = (dir_ / "plain" / "model.onnx").string();
+  ModelInfo otherInfo = options("unused").model;
+  otherInfo.labels.labels.resize(3);
+  otherInfo.architecture.classes = 3;
+  auto other = makeModel(otherInfo, 3);
+  ASSERT_TRUE(other.ok());
+  const std::string otherPath = (dir_ / "other.onnx").string();
+  ASSERT_TRUE(exportOnnx(*other, otherPath).ok());
+
+  TrainerOptions o = options("init");
+  o.initModel = plainModel;
+  o.teacherModel = otherPath;
+  auto r = train(o, nullptr, nullptr);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, StatusCode::kInvalidArgument);
+  EXPECT_NE(r.error().message.find("differ in their classes (10 and 3)"), std::string::npos)
+      << r.error().toString();
+  EXPECT_FALSE(fs::exists(dir_ / "init" / "model.onnx"));
+
+  o = options("missing");
+  o.teacherModel = (dir_ / "no_such.onnx").string();
+  r = train(o, nullptr, nullptr);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("cannot read the teacher"), std::string::npos)
+      << r.error().toString();
+
+  // A run without a teacher is not resumed with one, nor the other way round.
+  o = options("plain");
+  o.resume = true;
+  o.teacherModel = plainModel;
+  r = train(o, nullptr, nullptr);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("this run had no teacher"), std::string::npos)
+      << r.error().toString();
 }
 
 }  // namespace
