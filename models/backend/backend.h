@@ -79,8 +79,8 @@ class Backend {
   // Knowledge distillation: T²·KL(softmax(teacher/T) ‖ softmax(student/T)),
   // the mean over pixels. student in this backend's layout, teacher (same
   // shape) in kNCHW; T > 0. Returns the loss; dstudent in this backend's layout.
-  virtual double distillationLoss(const Tensor& student, const Tensor& teacher,
-                                  double temperature, Tensor* dstudent) = 0;
+  virtual double distillationLoss(const Tensor& student, const Tensor& teacher, double temperature,
+                                  Tensor* dstudent) = 0;
   virtual Tensor argmax(const Tensor& logits) = 0;  // (N,1,H,W) kNCHW
 
   // Forward only: the further ops of networks imported from other frameworks
