@@ -140,20 +140,27 @@ int runBench(const Args& args) {
     json.field("sparse_ms", ours->sparseBestMs)
         .field("active_block_fraction", ours->activeFraction);
     json.field("repeats", static_cast<std::int64_t>(peerRepeats)).endObject();
-    const auto row = [&](const std::string& name, double ms, double logits) {
-      std::printf("  %-50s %8.1f ms   %5.2fx | %5.2fx   logits %.2g\n", name.c_str(), ms,
+    // logits: what was compared with Tessera's for this row, already formatted.
+    const auto row = [&](const std::string& name, double ms, const std::string& logits) {
+      std::printf("  %-50s %8.1f ms   %5.2fx | %5.2fx   logits %s\n", name.c_str(), ms,
                   ms / std::max(1e-9, ours->denseBestMs), ms / std::max(1e-9, ours->sparseBestMs),
-                  logits);
+                  logits.c_str());
+    };
+    const auto difference = [](double d) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%.2g", d);
+      return std::string(text);
     };
     if (torchPeer) {
       peer.script = std::string(TESSERA_SOURCE_DIR) + "/tools/torch/bench_torch.py";
       const auto t = models::benchmarkTorch(**model, peer);
       json.key("pytorch").beginObject().field("ran", t.ok());
       if (t.ok()) {
+        // The peer writes its eager logits; the jit ones are not compared.
         row("PyTorch " + t->version + " jit+freeze+optimize (" + t->allocator + ")", t->jitBestMs,
-            t->maxRelativeLogitDifference);
+            "not compared");
         row("PyTorch " + t->version + " eager (" + t->allocator + ")", t->eagerBestMs,
-            t->maxRelativeLogitDifference);
+            difference(t->maxRelativeLogitDifference));
         json.field("version", t->version).field("allocator", t->allocator);
         json.field("jit_ms_per_slice", t->jitBestMs).field("jit_median_ms", t->jitMs);
         json.field("eager_ms_per_slice", t->eagerBestMs).field("eager_median_ms", t->eagerMs);
@@ -169,7 +176,7 @@ int runBench(const Args& args) {
       const auto c = models::benchmarkOpenCv(**model, peer);
       json.key("opencv_dnn").beginObject().field("ran", c.ok());
       if (c.ok()) {
-        row("OpenCV " + c->version + " DNN", c->bestMs, c->maxRelativeLogitDifference);
+        row("OpenCV " + c->version + " DNN", c->bestMs, difference(c->maxRelativeLogitDifference));
         json.field("version", c->version).field("ms_per_slice", c->bestMs);
         json.field("median_ms", c->medianMs);
         json.field("max_relative_logit_difference", c->maxRelativeLogitDifference);
