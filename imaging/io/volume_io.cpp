@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <limits>
 #include <mutex>
+#include <optional>
 
 #include "core/files.h"
 #include "core/log.h"
@@ -258,9 +259,9 @@ Result<Image<T>> readFileImage(const std::string& path, const ReadOptions& optio
   if (header.format == FileFormat::kDicomFile || header.format == FileFormat::kDicomDirectory)
     return Error{StatusCode::kUnsupported, "DICOM is read by readVolume", path};
   if (header.format == FileFormat::kNifti) TESSERA_RETURN_IF_ERROR(verifyNiftiVoxels(path));
-  TESSERA_ASSIGN_OR_RETURN(Image<T> image, Image<T>::create(header.geometry));
-  const std::int64_t count = image.voxelCount();
+  const std::int64_t count = header.geometry.voxelCount();
   std::int64_t rounded = 0;
+  std::optional<Image<T>> image;
   try {
     itk::ImageIOBase::Pointer io = createFileIO(header.format);
     io->SetFileName(path);
@@ -269,9 +270,16 @@ Result<Image<T>> readFileImage(const std::string& path, const ReadOptions& optio
     // NIfTI scl_slope), not necessarily what the file stores.
     const ComponentType delivered = fromItkComponent(io->GetComponentType());
     const std::size_t bytes = io->GetImageSizeInBytes();
-    TESSERA_RETURN_IF_ERROR(checkAllocatable(
-        header.geometry, std::max<std::int64_t>(1, static_cast<std::int64_t>(bytes) /
-                                                       std::max<std::int64_t>(1, count))));
+    // ITK's buffer and the converted image live side by side: both must fit
+    // before either is allocated, so that a refused file leaves nothing behind.
+    TESSERA_RETURN_IF_ERROR(
+        std::move(
+            checkAllocatable(header.geometry,
+                             static_cast<std::int64_t>(sizeof(T)) +
+                                 std::max<std::int64_t>(1, static_cast<std::int64_t>(bytes) /
+                                                               std::max<std::int64_t>(1, count))))
+            .withContext(path));
+    TESSERA_ASSIGN_OR_RETURN(image, Image<T>::create(header.geometry));
     std::vector<char> raw(bytes);
     itk::ImageIORegion region(io->GetNumberOfDimensions());
     for (unsigned d = 0; d < io->GetNumberOfDimensions(); ++d) {
@@ -281,7 +289,7 @@ Result<Image<T>> readFileImage(const std::string& path, const ReadOptions& optio
     io->SetIORegion(region);
     io->Read(raw.data());
     if (options.cancel) TESSERA_RETURN_IF_ERROR(options.cancel->check());
-    TESSERA_RETURN_IF_ERROR(convertRaw(delivered, raw, count, image.data(), &rounded, path));
+    TESSERA_RETURN_IF_ERROR(convertRaw(delivered, raw, count, image->data(), &rounded, path));
   } catch (const itk::ExceptionObject& e) {
     return Error{StatusCode::kCorruptData,
                  "cannot read the voxel data (truncated or damaged file): " + itkMessage(e), path};
@@ -295,7 +303,7 @@ Result<Image<T>> readFileImage(const std::string& path, const ReadOptions& optio
     warnings->push_back(std::to_string(rounded) + " of " + std::to_string(count) +
                         " voxel values were not whole numbers and were rounded");
   }
-  return image;
+  return std::move(*image);
 }
 
 }  // namespace

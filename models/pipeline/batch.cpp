@@ -19,13 +19,16 @@
 #include <deque>
 #include <exception>
 #include <filesystem>
+#include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <thread>
 
 #include "core/files.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/memory.h"
 #include "core/parallel.h"
 #include "imaging/io/volume_io.h"
 #include "imaging/mesh/label_mesh.h"
@@ -947,6 +950,24 @@ Status workCase(const BatchOptions& o, Segmenter& segmenter, const ModelInfo& in
 
 }  // namespace
 
+namespace {
+// TESSERA_BATCH_GROW: memory the job's budget never sees, as a third-party
+// decoder's own buffers are, touched 16 MiB at a time (every page resident)
+// until the supervisor kills the worker or the case is cancelled. Past 1 GiB
+// it lets go and the case goes on, so that a supervisor that does not
+// enforce its limit shows as a finished case, not as a machine out of memory.
+void growUntilStopped(const CancelToken& cancel) {
+  constexpr std::size_t kStep = std::size_t{16} << 20;
+  std::vector<std::unique_ptr<char[]>> held;
+  while (!cancel.cancelled() && held.size() < 64) {
+    held.emplace_back(new (std::nothrow) char[kStep]);
+    if (!held.back()) break;
+    std::memset(held.back().get(), 1, kStep);
+    ::usleep(10'000);
+  }
+}
+}  // namespace
+
 Status runBatchWorker(const BatchOptions& o, int requestFd, int answerFd) {
   // A supervisor that dies (even by SIGKILL) stops its workers.
   ::prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -960,6 +981,7 @@ Status runBatchWorker(const BatchOptions& o, int requestFd, int answerFd) {
   Segmenter segmenter(model);
   AnswerChannel answers(answerFd);
   const char* stall = std::getenv("TESSERA_BATCH_STALL");
+  const char* grow = std::getenv("TESSERA_BATCH_GROW");
   std::string pending;
   char buffer[4096];
   while (!cancel.cancelled()) {
@@ -983,6 +1005,7 @@ Status runBatchWorker(const BatchOptions& o, int requestFd, int answerFd) {
     answers.send(R"({"event":"started"})");
     if (stall && c.name == stall)
       while (!cancel.cancelled()) ::pause();
+    if (grow && c.name == grow) growUntilStopped(cancel);
     setNumThreads(threads);
     std::vector<OutputRecord> outputs;
     Status status;
@@ -991,6 +1014,10 @@ Status runBatchWorker(const BatchOptions& o, int requestFd, int answerFd) {
     } catch (const std::exception& e) {
       status = Status(StatusCode::kResourceExhausted, e.what());
     }
+    // Blocks one case freed and the allocator kept for reuse are resident:
+    // left in place they would count against the next case's --memory-limit,
+    // which the supervisor applies to resident memory.
+    releaseCachedMemory();
     JsonWriter w(false);
     w.beginObject().field("event", "done").field("ok", status.ok());
     if (status.ok()) {

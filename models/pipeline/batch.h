@@ -108,7 +108,9 @@ Result<BatchResult> runBatch(const BatchOptions& options);
 //
 // For tests of isolation, the environment variable TESSERA_BATCH_STALL
 // names a case at whose start the worker stops (sleeps until killed), as a
-// hung decoder would.
+// hung decoder would; TESSERA_BATCH_GROW names one at whose start it takes
+// resident memory outside the job's budget (up to 1 GiB), as a decoder
+// with buffers of its own would.
 Status runBatchWorker(const BatchOptions& options, int requestFd, int answerFd);
 
 // The default memory limit of one worker: 3/4 of the memory available now

@@ -42,6 +42,7 @@ struct Launch {
   std::vector<std::string> args;
   std::string stallCase;       // TESSERA_BATCH_STALL for the workers
   std::uint64_t fileSize = 0;  // prlimit --fsize (0: none)
+  std::string growCase;        // TESSERA_BATCH_GROW for the workers
 };
 
 bool contains(const std::string& text, const std::string& part) {
@@ -77,6 +78,10 @@ pid_t start(const TempDir& capture, const Launch& launch) {
       ::unsetenv("TESSERA_BATCH_STALL");
     else
       ::setenv("TESSERA_BATCH_STALL", launch.stallCase.c_str(), 1);
+    if (launch.growCase.empty())
+      ::unsetenv("TESSERA_BATCH_GROW");
+    else
+      ::setenv("TESSERA_BATCH_GROW", launch.growCase.c_str(), 1);
     std::vector<std::string> words;
     if (launch.fileSize > 0)
       words = {"prlimit", "--fsize=" + std::to_string(launch.fileSize), "--"};
@@ -163,6 +168,27 @@ class BatchIsolation : public ::testing::Test {
     return args;
   }
   Outcome run(const Launch& launch) { return finish(capture, start(capture, launch)); }
+  // The resident size of an idle worker (model loaded, stalled at its first
+  // case), in kB: memory limits are set from it, as the build (a sanitizer's
+  // shadow memory, for one) changes it. Writes case a_small.
+  std::int64_t idleWorkerKb() {
+    writeCase("a_small", 0);
+    Launch probe{batch("probe"), "a_small"};
+    const pid_t pid = start(capture, probe);
+    std::int64_t baselineKb = -1, previous = -2;
+    int steady = 0;
+    waitFor(pid, [&] {
+      const std::vector<pid_t> children = childrenOf(pid);
+      if (children.size() != 1) return false;
+      baselineKb = residentKb(children[0]);
+      steady = baselineKb == previous ? steady + 1 : 0;
+      previous = baselineKb;
+      return steady >= 10;  // unchanged for 0.5 s: stalled, model loaded
+    });
+    ::kill(pid, SIGTERM);
+    finish(capture, pid);
+    return baselineKb;
+  }
   // Starts a batch whose worker stalls at `stallCase`, waits until the
   // manifest records `before` cases and the stalled case is in flight, and
   // sends `signal` to the worker.
@@ -304,45 +330,56 @@ TEST_F(BatchIsolation, CasePastTheTimeLimitFailsAndTheRestGoOn) {
       contains(readBytes(dir / "out/summary.csv"), "a_hung,failed,exceeded the time limit"));
 }
 
-// A worker whose resident memory goes past --memory-limit is killed and its
-// case fails; small cases under the limit are done. The limit is set from
-// the resident size of an idle worker (model loaded), measured first.
+// A worker whose resident memory goes past --memory-limit (here memory the
+// job's budget cannot see, as a decoder's own buffers) is killed and its
+// case fails; a new worker computes the cases after it.
 TEST_F(BatchIsolation, WorkerPastTheMemoryLimitFailsItsCase) {
-  writeCase("a_small", 0);
-  Launch probe{batch("probe"), "a_small"};
-  const pid_t pid = start(capture, probe);
-  pid_t worker = -1;
-  std::int64_t baselineKb = -1, previous = -2;
-  int steady = 0;
-  waitFor(pid, [&] {
-    const std::vector<pid_t> children = childrenOf(pid);
-    if (children.size() != 1) return false;
-    worker = children[0];
-    baselineKb = residentKb(worker);
-    steady = baselineKb == previous ? steady + 1 : 0;
-    previous = baselineKb;
-    return steady >= 10;  // unchanged for 0.5 s: stalled, model loaded
-  });
-  ::kill(pid, SIGTERM);
-  finish(capture, pid);
+  const std::int64_t baselineKb = idleWorkerKb();
   ASSERT_GT(baselineKb, 0) << "no idle worker to measure";
-
-  // 512 x 512 x 192 voxels: 96 MiB as read, more while segmented. The
-  // margin leaves room for a small case under a sanitizer, whose allocator
-  // keeps freed memory resident for a while.
-  writeCase("b_large", 1, 512, 192);
+  writeCase("b_grows", 1);
   writeCase("c_small", 2);
+  // The margin leaves room for a small case under a sanitizer, whose
+  // allocator keeps freed memory resident for a while.
   const std::int64_t limitMiB = baselineKb / 1024 + 80;
-  const Outcome result =
-      run({batch("out", {"--memory-limit", std::to_string(limitMiB)}), std::string()});
+  Launch launch{batch("out", {"--memory-limit", std::to_string(limitMiB)})};
+  launch.growCase = "b_grows";
+  const Outcome result = run(launch);
   EXPECT_EQ(result.code, 3) << result.err << "\nidle worker " << baselineKb << " kB";
-  EXPECT_TRUE(contains(result.out, "failed   b_large: exceeded the memory limit of " +
+  EXPECT_TRUE(contains(result.out, "failed   b_grows: exceeded the memory limit of " +
                                        std::to_string(limitMiB) + " MiB per worker"))
       << result.out << "\nidle worker " << baselineKb << " kB";
   EXPECT_TRUE(fs::exists(dir / "out/a_small/labels.nii.gz"));
   EXPECT_TRUE(fs::exists(dir / "out/c_small/labels.nii.gz"));
+  EXPECT_FALSE(fs::exists(dir / "out/b_grows"));
+  EXPECT_TRUE(contains(readBytes(dir / "out/summary.csv"), "b_grows,failed,exceeded the memory"));
+}
+
+// A case whose image the worker's budget cannot hold is refused before its
+// voxels are allocated; the same worker goes on with the next case, whose
+// resident memory stays under the limit.
+TEST_F(BatchIsolation, ACaseTheWorkersBudgetCannotHoldFailsAndTheRestAreDone) {
+  const std::int64_t baselineKb = idleWorkerKb();
+  ASSERT_GT(baselineKb, 0) << "no idle worker to measure";
+  const std::int64_t limitMiB = baselineKb / 1024 + 80;
+  // 512 x 512 int16 voxels: 0.5 MiB per slice as stored and 0.5 MiB more as
+  // converted; both buffers must fit while the file is read.
+  const int slices = static_cast<int>(limitMiB) + 32;
+  writeCase("b_large", 1, 512, slices);
+  writeCase("c_small", 2);
+  const Outcome result =
+      run({batch("out", {"--memory-limit", std::to_string(limitMiB)}), std::string()});
+  EXPECT_EQ(result.code, 3) << result.err << "\nidle worker " << baselineKb << " kB";
+  EXPECT_TRUE(contains(result.out, "failed   b_large: an image of 512 x 512 x " +
+                                       std::to_string(slices) + " voxels needs"))
+      << result.out << "\nidle worker " << baselineKb << " kB";
+  EXPECT_TRUE(contains(result.out,
+                       "more than the memory limit allows (" + std::to_string(limitMiB) + ".0 MiB"))
+      << result.out;
+  EXPECT_FALSE(contains(result.out, "exceeded the memory limit")) << result.out;
+  EXPECT_TRUE(fs::exists(dir / "out/a_small/labels.nii.gz"));
+  EXPECT_TRUE(fs::exists(dir / "out/c_small/labels.nii.gz"));
   EXPECT_FALSE(fs::exists(dir / "out/b_large"));
-  EXPECT_TRUE(contains(readBytes(dir / "out/summary.csv"), "b_large,failed,exceeded the memory"));
+  EXPECT_TRUE(contains(readBytes(dir / "out/summary.csv"), "b_large,failed,\"an image of"));
 }
 
 // pydicom's JPEG2000.dcm with Rows and Columns (0028,0010/0011, explicit VR
