@@ -6,8 +6,11 @@ find_package(OpenMP REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
+# ITKConnectedComponents and ITKLabelMap: post-processing rules
+# (imaging/labels/label_rules.cpp).
 find_package(ITK 5.2 REQUIRED COMPONENTS
-  ITKCommon ITKIOImageBase ITKIONIFTI ITKIONRRD ITKIOMeta ITKIOGDCM ITKGDCM)
+  ITKCommon ITKIOImageBase ITKIONIFTI ITKIONRRD ITKIOMeta ITKIOGDCM ITKGDCM
+  ITKConnectedComponents ITKLabelMap)
 # JPEG decoding of DICOM pixel data (imaging/internal/jpeg_decode.cpp).
 find_package(DCMTK CONFIG REQUIRED)
 find_package(OpenCV 4 REQUIRED COMPONENTS core imgproc imgcodecs dnn)
