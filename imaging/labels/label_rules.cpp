@@ -114,8 +114,7 @@ Result<std::vector<LabelRuleOutcome>> applyLabelRules(Image<std::uint8_t>& label
   } catch (const itk::ExceptionObject& e) {
     return Error{StatusCode::kInternal, "post-processing failed: " + itkMessage(e)};
   } catch (const std::bad_alloc&) {
-    return Error{StatusCode::kResourceExhausted,
-                 "not enough memory for the post-processing masks"};
+    return Error{StatusCode::kResourceExhausted, "not enough memory for the post-processing masks"};
   }
   return outcomes;
 }

@@ -30,10 +30,10 @@ struct LabelRule {
 // What one rule changed, in voxels.
 struct LabelRuleOutcome {
   std::uint8_t label = 0;
-  std::int64_t removedOnSlices = 0;     // notOnSlicesWith
-  std::int64_t componentsRemoved = 0;   // keepLargest
+  std::int64_t removedOnSlices = 0;    // notOnSlicesWith
+  std::int64_t componentsRemoved = 0;  // keepLargest
   std::int64_t removedComponentVoxels = 0;
-  std::int64_t filledVoxels = 0;        // fillHoles
+  std::int64_t filledVoxels = 0;  // fillHoles
 };
 
 // Applies `rules` in order, each one's slice rule, then its components,

@@ -164,6 +164,43 @@ Result<InputNormalization> parseNormalization(const std::string& text) {
   return n;
 }
 
+Result<std::vector<PostProcessingRule>> parsePostProcessing(const std::string& text) {
+  const char* key = keys::kPostProcessing;
+  TESSERA_ASSIGN_OR_RETURN(JsonValue json, parseKey(key, text));
+  if (!json.isArray()) return keyError(key, "expected a JSON array of rules");
+  std::vector<PostProcessingRule> rules;
+  for (const JsonValue& item : json.items()) {
+    if (!item.isObject()) return keyError(key, "every rule must be a JSON object");
+    PostProcessingRule rule;
+    const JsonValue* label = item.find("label");
+    if (!label || !label->isString() || label->asString().empty())
+      return keyError(key, "every rule needs a \"label\" (a label's name)");
+    rule.label = label->asString();
+    if (item.find("keep_largest")) {
+      TESSERA_ASSIGN_OR_RETURN(rule.keepLargest, intMember(key, item, "keep_largest", 0, 1000000));
+    }
+    if (const JsonValue* fill = item.find("fill_holes")) {
+      if (!fill->isBool()) return keyError(key, "\"fill_holes\" must be true or false");
+      rule.fillHoles = fill->asBool();
+    }
+    if (const JsonValue* others = item.find("not_on_slices_with")) {
+      if (!others->isArray())
+        return keyError(key, "\"not_on_slices_with\" must be an array of label names");
+      for (const JsonValue& other : others->items()) {
+        if (!other.isString() || other.asString().empty())
+          return keyError(key, "\"not_on_slices_with\" must be an array of label names");
+        rule.notOnSlicesWith.push_back(other.asString());
+      }
+    }
+    for (const auto& [name, value] : item.members())
+      if (name != "label" && name != "keep_largest" && name != "fill_holes" &&
+          name != "not_on_slices_with")
+        return keyError(key, "rule of \"" + rule.label + "\": unknown field \"" + name + "\"");
+    rules.push_back(std::move(rule));
+  }
+  return rules;
+}
+
 Result<int> parseInteger(const char* key, const std::string& text) {
   int value = 0;
   const auto result = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -176,6 +213,28 @@ Result<int> parseInteger(const char* key, const std::string& text) {
 
 Result<LabelTable> labelTableFromJson(const std::string& text) {
   return parseLabels(text);
+}
+
+Result<std::vector<PostProcessingRule>> postProcessingFromJson(const std::string& text) {
+  return parsePostProcessing(text);
+}
+
+std::string postProcessingJson(const std::vector<PostProcessingRule>& rules) {
+  JsonWriter w(false);
+  w.beginArray();
+  for (const PostProcessingRule& rule : rules) {
+    w.beginObject().field("label", rule.label);
+    if (rule.keepLargest > 0) w.field("keep_largest", rule.keepLargest);
+    if (rule.fillHoles) w.field("fill_holes", true);
+    if (!rule.notOnSlicesWith.empty()) {
+      w.key("not_on_slices_with").beginArray();
+      for (const std::string& other : rule.notOnSlicesWith) w.value(other);
+      w.endArray();
+    }
+    w.endObject();
+  }
+  w.endArray();
+  return w.str();
 }
 
 MetadataProps metadataFromInfo(const ModelInfo& info) {
@@ -191,6 +250,8 @@ MetadataProps metadataFromInfo(const ModelInfo& info) {
       {keys::kBlockSize, std::to_string(info.blockSize)},
       {keys::kTraining, info.trainingSummary},
   };
+  if (!info.postProcessing.empty())
+    props.emplace_back(keys::kPostProcessing, postProcessingJson(info.postProcessing));
   if (info.graphNetwork) {
     props.emplace_back(keys::kNetwork, "graph");
     props.emplace_back(keys::kDenseOnlyReason, info.denseOnlyReason);
@@ -244,6 +305,9 @@ Result<ModelInfo> infoFromMetadata(const MetadataProps& props) {
     info.graphNetwork = true;
     if (const std::string* why = find(keys::kDenseOnlyReason)) info.denseOnlyReason = *why;
     if (info.denseOnlyReason.empty()) info.denseOnlyReason = "an imported network runs dense";
+  }
+  if (const std::string* rules = find(keys::kPostProcessing)) {
+    TESSERA_ASSIGN_OR_RETURN(info.postProcessing, parsePostProcessing(*rules));
   }
   if (Status s = info.validate(); !s.ok())
     return Status(

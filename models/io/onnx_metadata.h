@@ -32,6 +32,9 @@ inline constexpr const char* kTraining = "tessera.training";
 inline constexpr const char* kNetwork = "tessera.network";
 // With kNetwork: why the network cannot run block-sparse.
 inline constexpr const char* kDenseOnlyReason = "tessera.dense_only_reason";
+// Present only when the model has post-processing rules: a JSON array of
+// {"label", "keep_largest", "fill_holes", "not_on_slices_with"}.
+inline constexpr const char* kPostProcessing = "tessera.post_processing";
 // Present ("true") only in deployment exports with batch norm folded away.
 inline constexpr const char* kFoldedBatchNorm = "tessera.folded_batch_norm";
 }  // namespace metadata_keys
@@ -46,6 +49,13 @@ MetadataProps metadataFromInfo(const ModelInfo& info);
 // missing key, malformed JSON or an inconsistent value is an error naming
 // the key; unknown keys are ignored (other tools add their own).
 Result<ModelInfo> infoFromMetadata(const MetadataProps& props);
+
+// The rules of key "tessera.post_processing" (also the form of the rules
+// file of `tessera train --post-processing`); kCorruptData naming the key
+// when malformed. Label names are checked against a table by
+// validatePostProcessing (models/net/model.h), not here.
+Result<std::vector<PostProcessingRule>> postProcessingFromJson(const std::string& text);
+std::string postProcessingJson(const std::vector<PostProcessingRule>& rules);
 
 // The label table of key "tessera.labels" (a JSON array of {"value",
 // "name", "color"}), for label files in the same form.

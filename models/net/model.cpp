@@ -22,6 +22,34 @@ Status ModelInfo::validate() const {
   if ((std::int64_t{1} << architecture.levels) > blockSize)
     return Status(StatusCode::kUnsupported,
                   "a block must stay at least one feature pixel at the bottleneck (levels <= 4)");
+  return validatePostProcessing(postProcessing, labels);
+}
+
+Status validatePostProcessing(const std::vector<PostProcessingRule>& rules,
+                              const LabelTable& labels) {
+  auto known = [&](const std::string& name, const std::string& where) -> Status {
+    const Label* label = labels.findByName(name);
+    if (!label)
+      return Status(StatusCode::kInvalidArgument, "post-processing " + where + " names \"" + name +
+                                                      "\", which is not one of the model's labels");
+    if (label->value == 0)
+      return Status(StatusCode::kInvalidArgument,
+                    "post-processing " + where + " names the background");
+    return Status();
+  };
+  for (const PostProcessingRule& rule : rules) {
+    TESSERA_RETURN_IF_ERROR(known(rule.label, "rule"));
+    const std::string where = "rule of \"" + rule.label + "\"";
+    for (const std::string& other : rule.notOnSlicesWith) {
+      TESSERA_RETURN_IF_ERROR(known(other, where));
+      if (other == rule.label)
+        return Status(StatusCode::kInvalidArgument, where + " excludes its own label");
+    }
+    if (rule.keepLargest < 0)
+      return Status(StatusCode::kInvalidArgument, where + ": keep_largest must be >= 0");
+    if (rule.notOnSlicesWith.empty() && rule.keepLargest == 0 && !rule.fillHoles)
+      return Status(StatusCode::kInvalidArgument, where + " does nothing");
+  }
   return Status();
 }
 

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/labels.h"
 #include "core/status.h"
@@ -26,6 +27,15 @@ struct InputNormalization {
   }
 };
 
+// A rule the pipeline applies to one label after the network (see
+// imaging/labels/label_rules.h), by label names from the model's table.
+struct PostProcessingRule {
+  std::string label;
+  std::vector<std::string> notOnSlicesWith;  // removed from axial slices holding these
+  int keepLargest = 0;                       // the N largest 3D components; 0: all
+  bool fillHoles = false;                    // enclosed background becomes the label
+};
+
 struct ModelInfo {
   std::string name = "tessera-unet";
   std::string version = "0";
@@ -40,11 +50,18 @@ struct ModelInfo {
   // only, for the reason given.
   bool graphNetwork = false;
   std::string denseOnlyReason;
+  // Applied in order to every segmentation, dense or sparse (empty: none).
+  std::vector<PostProcessingRule> postProcessing;
 
   // Neighbouring slices on each side of the centre slice (inputChannels = 2·k+1).
   int contextRadius() const { return (architecture.inputChannels - 1) / 2; }
   Status validate() const;
 };
+
+// Each rule names labels of `labels` other than the background and does
+// something; kInvalidArgument saying which rule is wrong otherwise.
+Status validatePostProcessing(const std::vector<PostProcessingRule>& rules,
+                              const LabelTable& labels);
 
 class GraphNet;
 

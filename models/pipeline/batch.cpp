@@ -453,6 +453,7 @@ Status Pipeline::computeCase(Segmenter& segmenter, ReadItem& item, WriteItem* ou
   out->job.geometry = item.volume.geometry();
   out->job.stats = seg.stats;
   out->job.stageReport = std::move(seg.stageReport);
+  out->job.postProcessing = std::move(seg.postProcessing);
   out->job.readSeconds = item.readSeconds;
   out->job.statistics = std::move(seg.statistics);
   out->labels = std::move(seg.labels);
@@ -938,6 +939,7 @@ Status workCase(const BatchOptions& o, Segmenter& segmenter, const ModelInfo& in
   job.geometry = volume.geometry();
   job.stats = seg.stats;
   job.stageReport = std::move(seg.stageReport);
+  job.postProcessing = std::move(seg.postProcessing);
   job.readSeconds = readSeconds;
   job.statistics = std::move(seg.statistics);
   volume = Volume();

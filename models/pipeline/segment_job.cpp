@@ -67,6 +67,7 @@ Result<SegmentJobResult> runSegmentJob(Segmenter& segmenter, const SegmentJobOpt
                            segmentStudy(segmenter, volume, options, o.stages));
   result.stats = seg.stats;
   result.stageReport = std::move(seg.stageReport);
+  result.postProcessing = std::move(seg.postProcessing);
   result.statistics = std::move(seg.statistics);
   if (cancel) TESSERA_RETURN_IF_ERROR(cancel->check());
 
@@ -180,6 +181,25 @@ std::string segmentReportJson(const SegmentJobOptions& o, const SegmentJobResult
     w.endArray();
     for (const auto& [key, value] : r.stageReport) w.field(key, value);
     w.endObject();
+  }
+  if (!r.postProcessing.empty()) {
+    // What the model's rules changed: voxels and millilitres.
+    const double ml =
+        r.geometry.spacingMm[0] * r.geometry.spacingMm[1] * r.geometry.spacingMm[2] / 1000.0;
+    w.key("post_processing").beginArray();
+    for (const PostProcessingOutcome& p : r.postProcessing) {
+      const imaging::LabelRuleOutcome& v = p.voxels;
+      const std::int64_t removed = v.removedOnSlices + v.removedComponentVoxels;
+      w.beginObject().field("label", p.label);
+      w.field("removed_on_slices_voxels", v.removedOnSlices);
+      w.field("components_removed", v.componentsRemoved);
+      w.field("removed_component_voxels", v.removedComponentVoxels);
+      w.field("filled_voxels", v.filledVoxels);
+      w.field("removed_ml", static_cast<double>(removed) * ml);
+      w.field("filled_ml", static_cast<double>(v.filledVoxels) * ml);
+      w.endObject();
+    }
+    w.endArray();
   }
   w.key("statistics");
   imaging::statisticsToJson(w, r.statistics, r.geometry);

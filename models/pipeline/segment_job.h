@@ -36,8 +36,9 @@ struct SegmentJobResult {
   SegmentationStats stats;
   double readSeconds = 0.0, writeSeconds = 0.0, totalSeconds = 0.0;
   std::vector<imaging::LabelStatistics> statistics;
-  StageReport stageReport;           // numbers the plugin stages reported
-  std::vector<std::string> outputs;  // files written
+  StageReport stageReport;                            // numbers the plugin stages reported
+  std::vector<PostProcessingOutcome> postProcessing;  // the model's rules
+  std::vector<std::string> outputs;                   // files written
 };
 
 // Checks every output location before any work (clear errors up front).

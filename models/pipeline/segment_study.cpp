@@ -6,6 +6,25 @@
 namespace tessera::models {
 namespace {
 
+// The model's rules by label value (ModelInfo::validate checked the names).
+std::vector<imaging::LabelRule> labelRules(const std::vector<PostProcessingRule>& rules,
+                                           const LabelTable& table) {
+  std::vector<imaging::LabelRule> out;
+  auto value = [&](const std::string& name) {
+    const Label* label = table.findByName(name);
+    return label ? label->value : std::uint8_t{0};
+  };
+  for (const PostProcessingRule& rule : rules) {
+    imaging::LabelRule r;
+    r.label = value(rule.label);
+    for (const std::string& other : rule.notOnSlicesWith) r.notOnSlicesWith.push_back(value(other));
+    r.keepLargest = rule.keepLargest;
+    r.fillHoles = rule.fillHoles;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 Result<StudySegmentation> segmentStudyUnguarded(Segmenter& segmenter, VolumeView volume,
                                                 const SegmentOptions& options,
                                                 const std::vector<StageCall>& stages) {
@@ -32,6 +51,16 @@ Result<StudySegmentation> segmentStudyUnguarded(Segmenter& segmenter, VolumeView
   study.labels = std::move(seg.labels);
   study.computedBlocks = std::move(seg.computedBlocks);
   study.stats = std::move(seg.stats);
+  if (!segmenter.info().postProcessing.empty()) {
+    if (options.progress) ProgressTracker(options.progress).report(0.95, "post-processing");
+    const std::vector<PostProcessingRule>& rules = segmenter.info().postProcessing;
+    TESSERA_ASSIGN_OR_RETURN(
+        std::vector<imaging::LabelRuleOutcome> outcomes,
+        imaging::applyLabelRules(study.labels.labels, labelRules(rules, study.labels.table),
+                                 options.cancel));
+    for (std::size_t r = 0; r < rules.size(); ++r)
+      study.postProcessing.push_back({rules[r].label, outcomes[r]});
+  }
   // Stages after the network see the CT read-only (tessera/plugin.h).
   TESSERA_RETURN_IF_ERROR(runStages(stages, TESSERA_STAGE_AFTER_NETWORK,
                                     const_cast<std::int16_t*>(input.data()),

@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <sstream>
 
+#include "core/files.h"
 #include "core/labels.h"
+#include "models/io/onnx_metadata.h"
 #include "models/net/unet.h"
 
 namespace tessera::models {
@@ -47,6 +49,8 @@ const std::vector<TrainSetting>& trainSettings() {
       {"checkpoint-every", "N", "steps between checkpoints", "200"},
       {"no-augment", "", "disable augmentation", ""},
       {"backend", "NAME", "cpu or reference (slow, for checks)", "cpu"},
+      {"post-processing", "FILE",
+       "rules the model records and segmentation applies (JSON, docs/SDK.md)", ""},
   };
   return table;
 }
@@ -174,6 +178,13 @@ Result<TrainerOptions> TrainSettings::toTrainerOptions() const {
   o.model.architecture.attentionHeads = static_cast<int>(heads);
   TESSERA_ASSIGN_OR_RETURN(o.model.architecture.pluginLayers, parsePluginLayers(get("layers")));
   o.pluginFolders = get("plugins");
+  if (const std::string rules = get("post-processing"); !rules.empty()) {
+    Result<std::string> text = readTextFile(rules);
+    if (!text.ok()) return text.status();
+    Result<std::vector<PostProcessingRule>> parsed = postProcessingFromJson(*text);
+    if (!parsed.ok()) return parsed.status().withContext(rules);
+    o.postProcessing = std::move(*parsed);
+  }
   o.model.labels = defaultLabelTable();
   o.model.architecture.classes = static_cast<int>(o.model.labels.labels.size());
   o.model.name = "tessera-unet";

@@ -240,7 +240,13 @@ Result<TrainerReport> train(const TrainerOptions& o, ProgressSink* progress,
       info.architecture.inputChannels = teacher->info.architecture.inputChannels;
       info.input = teacher->info.input;
     }
+    if (teacher) info.postProcessing = teacher->info.postProcessing;
     TESSERA_ASSIGN_OR_RETURN(model, makeModel(info, o.seed));
+  }
+  if (o.postProcessing) {
+    TESSERA_RETURN_IF_ERROR(std::move(validatePostProcessing(*o.postProcessing, model.info.labels))
+                                .withContext("--post-processing"));
+    model.info.postProcessing = *o.postProcessing;
   }
   const ModelInfo& info = model.info;
   if (teacher) {

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,10 @@ struct TrainerOptions {
   std::string pluginFolders;
   bool resume = false;  // continue from outDir/checkpoint.*
   ModelInfo model;      // architecture, labels, normalisation of a fresh model
+  // The post-processing rules the trained model records (checked against
+  // its labels). Unset: a fine-tuned model keeps its --init model's, a fresh
+  // student its teacher's, a fresh model has none.
+  std::optional<std::vector<PostProcessingRule>> postProcessing;
   std::uint64_t seed = 1;
   std::int64_t steps = 2000;
   int batchSize = 8;

@@ -909,6 +909,52 @@ TEST_F(Cli, PluginLayersTrainAndSegmentOnlyWithTheirPlugins) {
   EXPECT_EQ(segmented->labels.buffer(), batched->labels.buffer());
 }
 
+// `tessera train --post-processing`: the model records the rules, segment
+// applies them and its report says what they changed; rules naming a label
+// the model lacks are refused before training, writing nothing.
+TEST_F(Cli, TrainRecordsPostProcessingRulesThatSegmentApplies) {
+  const std::vector<std::string> small = {
+      "--steps", "2", "--batch",      "2",  "--crop", "32", "--levels",         "2",
+      "--heads", "0", "--base-width", "16", "--pool", "1",  "--validate-every", "100"};
+  auto train = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "train");
+    args.insert(args.end(), small.begin(), small.end());
+    return tessera(args);
+  };
+  {
+    std::ofstream(dir / "bad.json") << R"([{"label": "heart", "keep_largest": 1}])";
+    std::ofstream(dir / "rules.json")
+        << R"([{"label": "liver", "keep_largest": 1, "fill_holes": true},
+               {"label": "brain", "not_on_slices_with": ["liver", "lung"]}])";
+  }
+  CommandRun run = train({"--out", dir / "bad", "--post-processing", dir / "bad.json"});
+  expectFailure(run, "\"heart\", which is not one of the model's labels");
+  EXPECT_FALSE(fs::exists(dir / "bad/model.onnx"));
+
+  run = train({"--out", dir / "ruled", "--post-processing", dir / "rules.json"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  ASSERT_TRUE(tessera::testing::writePhantomCt(dir / "ct.nii.gz", 0).ok());
+  run = tessera({"segment", "-i", dir / "ct.nii.gz", "-o", dir / "labels.nii.gz", "--model",
+                 dir / "ruled/model.onnx", "--report", dir / "report.json"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  auto report = parseJson(slurp(dir / "report.json"));
+  ASSERT_TRUE(report.ok());
+  const JsonValue* rules = report->find("post_processing");
+  ASSERT_NE(rules, nullptr) << slurp(dir / "report.json");
+  ASSERT_EQ(rules->items().size(), 2u);
+  EXPECT_EQ(rules->items()[0].getString("label"), "liver");
+  EXPECT_EQ(rules->items()[1].getString("label"), "brain");
+  // A model trained without rules reports none.
+  run = train({"--out", dir / "plain"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  run = tessera({"segment", "-i", dir / "ct.nii.gz", "-o", dir / "plain.nii.gz", "--model",
+                 dir / "plain/model.onnx", "--report", dir / "plain.json"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  auto plain = parseJson(slurp(dir / "plain.json"));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->find("post_processing"), nullptr);
+}
+
 // `tessera distill`: a student trained on a teacher's outputs segments like
 // any model; its file says what it was distilled from; a missing teacher or
 // a bad temperature is a usage error that writes nothing.

@@ -29,7 +29,7 @@ std::int64_t count(const Image<std::uint8_t>& l, std::uint8_t value) {
 
 TEST(LabelRules, KeepsTheLargestComponentsAndRemovesTheRest) {
   auto l = empty();
-  box(l, 1, 9, 1, 9, 1, 9, 5);     // 512 voxels
+  box(l, 1, 9, 1, 9, 1, 9, 5);      // 512 voxels
   box(l, 12, 15, 12, 15, 1, 4, 5);  // 27
   box(l, 17, 19, 17, 19, 6, 8, 5);  // 8
   box(l, 12, 14, 1, 3, 1, 3, 6);    // another label, untouched
@@ -57,9 +57,9 @@ TEST(LabelRules, ComponentsMeetingAtACornerAreOne) {
 TEST(LabelRules, FillsEnclosedBackgroundButNeverAnotherLabel) {
   auto l = empty();
   box(l, 2, 12, 2, 12, 1, 9, 5);
-  box(l, 4, 7, 4, 7, 3, 6, 0);    // an enclosed cavity: 27 voxels
-  box(l, 8, 10, 8, 10, 3, 5, 9);  // another label inside: kept
-  box(l, 0, 2, 5, 6, 4, 5, 0);    // background outside: not a hole
+  box(l, 4, 7, 4, 7, 3, 6, 0);     // an enclosed cavity: 27 voxels
+  box(l, 8, 10, 8, 10, 3, 5, 9);   // another label inside: kept
+  box(l, 0, 2, 5, 6, 4, 5, 0);     // background outside: not a hole
   box(l, 6, 12, 10, 12, 8, 9, 0);  // a notch in the top layer, open above
   const std::int64_t before = count(l, 5);
   auto outcome = applyLabelRules(l, {{5, {}, 0, true}});
@@ -83,7 +83,7 @@ TEST(LabelRules, ACavityOpenToTheEdgeOfTheVolumeIsNotFilled) {
 
 TEST(LabelRules, RemovesALabelFromSlicesThatHoldAnExcludingLabel) {
   auto l = empty();
-  box(l, 1, 5, 1, 5, 0, 6, 8);     // "brain" on slices 0..5
+  box(l, 1, 5, 1, 5, 0, 6, 8);       // "brain" on slices 0..5
   box(l, 10, 15, 10, 15, 4, 10, 5);  // "liver" on slices 4..9
   auto outcome = applyLabelRules(l, {{8, {5, 4}, 0, false}});
   ASSERT_TRUE(outcome.ok());
