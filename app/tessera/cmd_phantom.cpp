@@ -36,6 +36,8 @@ int runPhantom(const Args& args) {
                 "0.35-0.72, head 0.3-0.5)",
                 "0");
   parser.option("--matrix", "N", "in-plane size in pixels", "512");
+  parser.option("--noise", "HU",
+                "standard deviation of the image noise, up to 100 (0: drawn per case, 10-20)", "0");
   parser.option("--preview", "PNG",
                 "also write a picture of the first case's representative slice (window 40/400, "
                 "label overlay)");
@@ -48,7 +50,7 @@ int runPhantom(const Args& args) {
   if (!parseOrExit(parser, args, &exitCode)) return exitCode;
 
   long long cases = 0, seed = 0, first = 0, slices = 0, matrix = 0;
-  double occupancy = 0, spacing = 0, zCenter = 0.5;
+  double occupancy = 0, spacing = 0, zCenter = 0.5, noise = 0;
   auto usage = [&]() {
     std::fprintf(stderr, "tessera: error: %s\n(see --help)\n", parser.error().c_str());
     return kExitUsage;
@@ -58,7 +60,8 @@ int runPhantom(const Args& args) {
   if (!parser.getInt("first-case", &first, 0, 1000000)) return usage();
   if (!parser.getInt("slices", &slices, 0, 4096)) return usage();
   if (!parser.getInt("matrix", &matrix, 64, 1024)) return usage();
-  if (!parser.getDouble("occupancy", &occupancy)) return usage();
+  if (!parser.getDouble("occupancy", &occupancy) || !parser.getDouble("noise", &noise))
+    return usage();
   if (!parser.getDouble("spacing", &spacing) || !parser.getDouble("z-center", &zCenter))
     return usage();
   auto family = imaging::parsePhantomFamily(parser.get("family"));
@@ -72,6 +75,7 @@ int runPhantom(const Args& args) {
   options.slices = static_cast<int>(slices);
   options.matrix = static_cast<int>(matrix);
   options.occupancy = occupancy;
+  options.noiseHu = noise;
   options.sliceSpacingMm = spacing;
   options.zCenter = zCenter;
   if (Status valid = imaging::validatePhantomOptions(options); !valid.ok()) {

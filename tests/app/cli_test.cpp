@@ -174,6 +174,40 @@ TEST_F(Cli, UsageErrorsExitWithTwo) {
   EXPECT_TRUE(contains(tessera({"info"}).err, "missing argument PATH"));
 }
 
+// `tessera phantom` writes what its options ask for: slab, matrix, noise.
+TEST_F(Cli, PhantomWritesTheSlabMatrixAndNoiseAsked) {
+  auto phantom = [&](const std::string& out, const std::string& noise) {
+    return tessera({"phantom", dir / out, "--slices", "4", "--spacing", "5", "--matrix", "64",
+                    "--occupancy", "0.5", "--noise", noise});
+  };
+  for (const auto& [out, noise] : {std::pair{"quiet", "5"}, std::pair{"noisy", "40"}}) {
+    const CommandRun run = phantom(out, noise);
+    ASSERT_EQ(run.code, 0) << run.err;
+    auto info = parseJson(slurp(dir / (std::string(out) + "/case_0000/phantom.json")));
+    ASSERT_TRUE(info.ok());
+    EXPECT_EQ(info->getNumber("noiseHu"), std::stod(noise));
+    EXPECT_EQ(info->getNumber("sliceSpacingMm"), 5.0);
+    EXPECT_EQ(info->getNumber("matrix"), 64.0);
+  }
+  auto quiet = imaging::readVolume(dir / "quiet/case_0000/ct.nii.gz");
+  auto noisy = imaging::readVolume(dir / "noisy/case_0000/ct.nii.gz");
+  ASSERT_TRUE(quiet.ok() && noisy.ok());
+  EXPECT_EQ(quiet->geometry().size[2], 4);
+  EXPECT_DOUBLE_EQ(quiet->geometry().spacingMm[2], 5.0);
+  // The same patient; only the noise differs, by far more than rounding.
+  double sum = 0, squares = 0;
+  const std::int64_t n = quiet->voxelCount();
+  for (std::int64_t v = 0; v < n; ++v) {
+    const double d = double(noisy->data()[v]) - double(quiet->data()[v]);
+    sum += d;
+    squares += d * d;
+  }
+  EXPECT_GT(std::sqrt(squares / n - (sum / n) * (sum / n)), 10.0);
+  const CommandRun loud = phantom("loud", "200");
+  EXPECT_EQ(loud.code, 2) << loud.err;
+  EXPECT_TRUE(contains(loud.err, "noise")) << loud.err;
+}
+
 TEST_F(Cli, InfoDescribesCtSmall) {
   if (!havePydicom()) GTEST_SKIP() << kPydicom << " is missing (python3-pydicom)";
   const std::string file = kPydicom + "CT_small.dcm";
