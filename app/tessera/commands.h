@@ -43,6 +43,7 @@ int runMerge(const Args& args);
 int runPhantom(const Args& args);
 int runPlugins(const Args& args);
 int runImportModel(const Args& args);
+int runModel(const Args& args);
 int runSegment(const Args& args);
 int runTrain(const Args& args);
 int runDistill(const Args& args);

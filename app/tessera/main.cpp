@@ -23,6 +23,7 @@ const std::vector<Command>& commands() {
       {"bench", "dense vs sparse, PyTorch and OpenCV DNN: speed and Dice", runBench},
       {"plugins", "list the plugins with their stages and layers", runPlugins},
       {"import-model", "a network exported from PyTorch as a Tessera model", runImportModel},
+      {"model", "describe a model; set its post-processing rules or context offset", runModel},
   };
   return kCommands;
 }

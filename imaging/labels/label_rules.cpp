@@ -6,6 +6,7 @@
 #include <itkRelabelComponentImageFilter.h>
 
 #include <algorithm>
+#include <array>
 #include <new>
 #include <string>
 
@@ -30,25 +31,26 @@ MaskImage::Pointer maskOf(const Image<std::uint8_t>& labels, std::uint8_t label)
 }
 
 std::int64_t removeOnSlices(Image<std::uint8_t>& labels, const LabelRule& rule) {
+  std::array<bool, 256> excluding{};
+  for (std::uint8_t v : rule.notOnSlicesWith) excluding[v] = true;
   std::int64_t removed = 0;
   const std::int64_t plane = labels.nx() * labels.ny();
   for (std::int64_t k = 0; k < labels.nz(); ++k) {
     std::uint8_t* s = labels.slice(k);
-    const bool excluded = std::any_of(s, s + plane, [&](std::uint8_t v) {
-      return std::find(rule.notOnSlicesWith.begin(), rule.notOnSlicesWith.end(), v) !=
-             rule.notOnSlicesWith.end();
-    });
-    if (!excluded) continue;
-    for (std::int64_t p = 0; p < plane; ++p)
-      if (s[p] == rule.label) {
-        s[p] = 0;
-        ++removed;
-      }
+    std::int64_t own = 0, others = 0;
+    for (std::int64_t p = 0; p < plane; ++p) {
+      own += s[p] == rule.label;
+      others += excluding[s[p]];
+    }
+    if (own == 0 || others <= own) continue;
+    std::replace(s, s + plane, rule.label, std::uint8_t{0});
+    removed += own;
   }
   return removed;
 }
 
-void keepLargest(Image<std::uint8_t>& labels, const LabelRule& rule, LabelRuleOutcome* outcome) {
+void removeComponents(Image<std::uint8_t>& labels, const LabelRule& rule,
+                      LabelRuleOutcome* outcome) {
   using Components = itk::ConnectedComponentImageFilter<MaskImage, ComponentImage>;
   using Relabel = itk::RelabelComponentImageFilter<ComponentImage, ComponentImage>;
   auto components = Components::New();
@@ -58,13 +60,20 @@ void keepLargest(Image<std::uint8_t>& labels, const LabelRule& rule, LabelRuleOu
   auto relabel = Relabel::New();  // 1 = largest, 2 = next, ...
   relabel->SetInput(components->GetOutput());
   relabel->Update();
-  const auto count = static_cast<std::int64_t>(relabel->GetNumberOfObjects());
-  if (count <= rule.keepLargest) return;
-  outcome->componentsRemoved = count - rule.keepLargest;
+  // Components come ranked by size: ranks 1..kept stay.
+  const std::vector<Relabel::ObjectSizeType>& sizes = relabel->GetSizeOfObjectsInPixels();
+  const Geometry& g = labels.geometry();
+  const double voxelMl = g.spacingMm[0] * g.spacingMm[1] * g.spacingMm[2] / 1000.0;
+  std::size_t kept = rule.keepLargest > 0
+                         ? std::min(sizes.size(), static_cast<std::size_t>(rule.keepLargest))
+                         : sizes.size();
+  while (kept > 0 && static_cast<double>(sizes[kept - 1]) * voxelMl < rule.minComponentMl) --kept;
+  if (kept == sizes.size()) return;
+  outcome->componentsRemoved = static_cast<std::int64_t>(sizes.size() - kept);
   const std::uint32_t* rank = relabel->GetOutput()->GetBufferPointer();
   std::uint8_t* l = labels.data();
   for (std::int64_t v = 0; v < labels.voxelCount(); ++v)
-    if (rank[v] > static_cast<std::uint32_t>(rule.keepLargest)) {
+    if (rank[v] > kept) {
       l[v] = 0;
       ++outcome->removedComponentVoxels;
     }
@@ -96,9 +105,9 @@ Result<std::vector<LabelRuleOutcome>> applyLabelRules(Image<std::uint8_t>& label
   for (const LabelRule& rule : rules) {
     if (rule.label == 0)
       return Error{StatusCode::kInvalidArgument, "a post-processing rule names the background"};
-    if (rule.keepLargest < 0)
-      return Error{StatusCode::kInvalidArgument,
-                   "keep_largest of label " + std::to_string(rule.label) + " is negative"};
+    if (rule.keepLargest < 0 || !(rule.minComponentMl >= 0))
+      return Error{StatusCode::kInvalidArgument, "keep_largest or min_component_ml of label " +
+                                                     std::to_string(rule.label) + " is negative"};
   }
   std::vector<LabelRuleOutcome> outcomes;
   try {
@@ -107,7 +116,8 @@ Result<std::vector<LabelRuleOutcome>> applyLabelRules(Image<std::uint8_t>& label
       LabelRuleOutcome outcome;
       outcome.label = rule.label;
       if (!rule.notOnSlicesWith.empty()) outcome.removedOnSlices = removeOnSlices(labels, rule);
-      if (rule.keepLargest > 0) keepLargest(labels, rule, &outcome);
+      if (rule.keepLargest > 0 || rule.minComponentMl > 0)
+        removeComponents(labels, rule, &outcome);
       if (rule.fillHoles) outcome.filledVoxels = fillHoles(labels, rule);
       outcomes.push_back(outcome);
     }

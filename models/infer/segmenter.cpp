@@ -110,6 +110,7 @@ Result<Segmentation> Segmenter::segmentUnguarded(VolumeView volume,
   ProgressTracker tracker(options.progress);
   tracker.report(0.0, "segmenting " + std::to_string(nz) + " slices");
   const int radius = model_->info.contextRadius();
+  PhysicalSliceContext<std::int16_t> contextBuilder(radius, model_->info.contextOffsetMm);
   engine_->setSettleMargin(options.mode == SegmentMode::kSparse && engine_->canSettle()
                                ? settlingMargin(options.settling)
                                : 0.0);
@@ -122,7 +123,7 @@ Result<Segmentation> Segmenter::segmentUnguarded(VolumeView volume,
   stats.decoderFractionPerLevel.assign(levels, 0.0);
   for (std::int64_t k = 0; k < nz; ++k) {
     if (options.cancel) TESSERA_RETURN_IF_ERROR(options.cancel->check());
-    const std::vector<const std::int16_t*> context = sliceContext(ct, k, radius);
+    const std::vector<const std::int16_t*>& context = contextBuilder.at(ct, k);
 
     const auto t0 = Clock::now();
     BlockMask mask =

@@ -179,6 +179,11 @@ Result<std::vector<PostProcessingRule>> parsePostProcessing(const std::string& t
     if (item.find("keep_largest")) {
       TESSERA_ASSIGN_OR_RETURN(rule.keepLargest, intMember(key, item, "keep_largest", 0, 1000000));
     }
+    if (const JsonValue* ml = item.find("min_component_ml")) {
+      if (!ml->isNumber() || !std::isfinite(ml->asNumber()) || ml->asNumber() < 0)
+        return keyError(key, "\"min_component_ml\" must be a volume >= 0 in mL");
+      rule.minComponentMl = ml->asNumber();
+    }
     if (const JsonValue* fill = item.find("fill_holes")) {
       if (!fill->isBool()) return keyError(key, "\"fill_holes\" must be true or false");
       rule.fillHoles = fill->asBool();
@@ -194,7 +199,7 @@ Result<std::vector<PostProcessingRule>> parsePostProcessing(const std::string& t
     }
     for (const auto& [name, value] : item.members())
       if (name != "label" && name != "keep_largest" && name != "fill_holes" &&
-          name != "not_on_slices_with")
+          name != "not_on_slices_with" && name != "min_component_ml")
         return keyError(key, "rule of \"" + rule.label + "\": unknown field \"" + name + "\"");
     rules.push_back(std::move(rule));
   }
@@ -225,6 +230,7 @@ std::string postProcessingJson(const std::vector<PostProcessingRule>& rules) {
   for (const PostProcessingRule& rule : rules) {
     w.beginObject().field("label", rule.label);
     if (rule.keepLargest > 0) w.field("keep_largest", rule.keepLargest);
+    if (rule.minComponentMl > 0) w.field("min_component_ml", rule.minComponentMl);
     if (rule.fillHoles) w.field("fill_holes", true);
     if (!rule.notOnSlicesWith.empty()) {
       w.key("not_on_slices_with").beginArray();
@@ -250,6 +256,11 @@ MetadataProps metadataFromInfo(const ModelInfo& info) {
       {keys::kBlockSize, std::to_string(info.blockSize)},
       {keys::kTraining, info.trainingSummary},
   };
+  if (info.contextOffsetMm > 0) {
+    JsonWriter w(false);
+    w.value(info.contextOffsetMm);
+    props.emplace_back(keys::kContextOffset, w.str());
+  }
   if (!info.postProcessing.empty())
     props.emplace_back(keys::kPostProcessing, postProcessingJson(info.postProcessing));
   if (info.graphNetwork) {
@@ -305,6 +316,12 @@ Result<ModelInfo> infoFromMetadata(const MetadataProps& props) {
     info.graphNetwork = true;
     if (const std::string* why = find(keys::kDenseOnlyReason)) info.denseOnlyReason = *why;
     if (info.denseOnlyReason.empty()) info.denseOnlyReason = "an imported network runs dense";
+  }
+  if (const std::string* offset = find(keys::kContextOffset)) {
+    TESSERA_ASSIGN_OR_RETURN(JsonValue value, parseKey(keys::kContextOffset, *offset));
+    if (!value.isNumber() || !(value.asNumber() > 0) || !std::isfinite(value.asNumber()))
+      return keyError(keys::kContextOffset, "must be a distance in mm above 0");
+    info.contextOffsetMm = value.asNumber();
   }
   if (const std::string* rules = find(keys::kPostProcessing)) {
     TESSERA_ASSIGN_OR_RETURN(info.postProcessing, parsePostProcessing(*rules));

@@ -24,6 +24,9 @@ inline constexpr const char* kArchitecture = "tessera.architecture";
 inline constexpr const char* kLabels = "tessera.labels";
 inline constexpr const char* kInputNormalization = "tessera.input_normalization";
 inline constexpr const char* kContextSlices = "tessera.context_slices";
+// Present only when the context's neighbours lie at fixed distances: the
+// distance in mm between neighbours (ModelInfo::contextOffsetMm).
+inline constexpr const char* kContextOffset = "tessera.context_offset_mm";
 inline constexpr const char* kBlockSize = "tessera.block_size";
 inline constexpr const char* kTraining = "tessera.training";
 // Present only in imported networks (tessera import-model): "graph", the
@@ -33,7 +36,8 @@ inline constexpr const char* kNetwork = "tessera.network";
 // With kNetwork: why the network cannot run block-sparse.
 inline constexpr const char* kDenseOnlyReason = "tessera.dense_only_reason";
 // Present only when the model has post-processing rules: a JSON array of
-// {"label", "keep_largest", "fill_holes", "not_on_slices_with"}.
+// {"label", "not_on_slices_with", "keep_largest", "min_component_ml",
+// "fill_holes"}.
 inline constexpr const char* kPostProcessing = "tessera.post_processing";
 // Present ("true") only in deployment exports with batch norm folded away.
 inline constexpr const char* kFoldedBatchNorm = "tessera.folded_batch_norm";

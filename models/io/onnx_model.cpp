@@ -282,6 +282,41 @@ Status exportOnnx(const Model& model, const std::string& path, const ExportOptio
   return out.commit();
 }
 
+Status writeWithMetadata(const std::string& in, const std::string& out, const MetadataEdit& edit) {
+  TESSERA_ASSIGN_OR_RETURN(onnx::ModelProto file, onnx_io::readModelFile(in));
+  MetadataProps props;
+  for (const auto& entry : file.metadata_props()) props.emplace_back(entry.key(), entry.value());
+  Result<ModelInfo> info = infoFromMetadata(props);
+  if (!info.ok()) return Status(info.status()).withContext(in);
+  if (edit.postProcessing) info->postProcessing = *edit.postProcessing;
+  if (edit.contextOffsetMm) info->contextOffsetMm = *edit.contextOffsetMm;
+  TESSERA_RETURN_IF_ERROR(info->validate());
+  TESSERA_RETURN_IF_ERROR(checkOutputPath(out));
+  // Only the keys an edit manages are rewritten, from the edited info.
+  const auto managed = [](const std::string& key) {
+    return key == keys::kPostProcessing || key == keys::kContextOffset;
+  };
+  auto* entries = file.mutable_metadata_props();
+  for (int i = entries->size() - 1; i >= 0; --i)
+    if (managed(entries->Get(i).key())) entries->DeleteSubrange(i, 1);
+  for (const auto& [key, value] : metadataFromInfo(*info))
+    if (managed(key)) {
+      onnx::StringStringEntryProto* entry = file.add_metadata_props();
+      entry->set_key(key);
+      entry->set_value(value);
+    }
+  AtomicFile target(out);
+  {
+    std::ofstream stream(target.tempPath(), std::ios::binary | std::ios::trunc);
+    if (!stream) return Status(StatusCode::kIoError, "cannot create the model file", out);
+    if (!file.SerializeToOstream(&stream))
+      return Status(StatusCode::kIoError, "cannot write the model file", out);
+    stream.close();
+    if (!stream) return Status(StatusCode::kIoError, "cannot write the model file", out);
+  }
+  return target.commit();
+}
+
 Result<Model> importOnnx(const std::string& path) {
   TESSERA_ASSIGN_OR_RETURN(onnx::ModelProto file, onnx_io::readModelFile(path));
   Result<Model> model = importModel(file);

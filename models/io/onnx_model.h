@@ -15,6 +15,8 @@
 
 #include <cstdint>
 #include <string>
+#include <optional>
+#include <vector>
 
 #include "core/status.h"
 #include "models/net/model.h"
@@ -46,6 +48,19 @@ Status exportOnnx(const Model& model, const std::string& path, const ExportOptio
 // U-Net its architecture describes, and loads every parameter by name with
 // shape checks. Errors name the offending key, node or initializer.
 Result<Model> importOnnx(const std::string& path);
+
+// What `tessera model` may change in a model file without touching its
+// network: unset members stay as they are.
+struct MetadataEdit {
+  std::optional<std::vector<PostProcessingRule>> postProcessing;  // empty: none
+  std::optional<double> contextOffsetMm;                          // 0: by slice index
+};
+
+// Writes a copy of the model file `in` to `out` (atomically; `out` may be
+// `in`) with `edit` applied: the graph, the weights and every other
+// metadata entry are kept as they are. The edited metadata must read as a
+// Tessera model's (ModelInfo::validate), or nothing is written.
+Status writeWithMetadata(const std::string& in, const std::string& out, const MetadataEdit& edit);
 
 // Only the metadata (for `tessera info --model` and model choosers): does not
 // decode the graph or the weights, but fails on a truncated file.

@@ -1,5 +1,7 @@
 #include "models/net/model.h"
 
+#include <cmath>
+
 namespace tessera::models {
 
 Status ModelInfo::validate() const {
@@ -22,6 +24,9 @@ Status ModelInfo::validate() const {
   if ((std::int64_t{1} << architecture.levels) > blockSize)
     return Status(StatusCode::kUnsupported,
                   "a block must stay at least one feature pixel at the bottleneck (levels <= 4)");
+  if (!(contextOffsetMm >= 0 && contextOffsetMm <= 100))
+    return Status(StatusCode::kInvalidArgument,
+                  "the context offset must be from 0 to 100 mm (0: neighbouring slices)");
   return validatePostProcessing(postProcessing, labels);
 }
 
@@ -47,7 +52,11 @@ Status validatePostProcessing(const std::vector<PostProcessingRule>& rules,
     }
     if (rule.keepLargest < 0)
       return Status(StatusCode::kInvalidArgument, where + ": keep_largest must be >= 0");
-    if (rule.notOnSlicesWith.empty() && rule.keepLargest == 0 && !rule.fillHoles)
+    if (!(rule.minComponentMl >= 0) || !std::isfinite(rule.minComponentMl))
+      return Status(StatusCode::kInvalidArgument,
+                    where + ": min_component_ml must be a volume >= 0 in mL");
+    if (rule.notOnSlicesWith.empty() && rule.keepLargest == 0 && !rule.fillHoles &&
+        rule.minComponentMl == 0)
       return Status(StatusCode::kInvalidArgument, where + " does nothing");
   }
   return Status();

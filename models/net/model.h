@@ -34,6 +34,7 @@ struct PostProcessingRule {
   std::vector<std::string> notOnSlicesWith;  // removed from axial slices holding these
   int keepLargest = 0;                       // the N largest 3D components; 0: all
   bool fillHoles = false;                    // enclosed background becomes the label
+  double minComponentMl = 0;                 // smaller components go; 0: any size stays
 };
 
 struct ModelInfo {
@@ -52,6 +53,12 @@ struct ModelInfo {
   std::string denseOnlyReason;
   // Applied in order to every segmentation, dense or sparse (empty: none).
   std::vector<PostProcessingRule> postProcessing;
+
+  // The neighbours of the 2.5D input lie at ±1, ±2, … times this distance
+  // (mm) from the centre slice, interpolated (core/slice_context.h), so
+  // that the slice spacing does not change what the network sees; 0 takes
+  // the neighbouring slices as they are, whatever their spacing.
+  double contextOffsetMm = 0;
 
   // Neighbouring slices on each side of the centre slice (inputChannels = 2·k+1).
   int contextRadius() const { return (architecture.inputChannels - 1) / 2; }

@@ -107,7 +107,8 @@ Result<PeerRun> runPeer(const Model& model, const PeerOptions& o, const std::str
   const int channels = model.info.architecture.inputChannels, radius = model.info.contextRadius();
   const std::size_t plane = static_cast<std::size_t>(w) * h;
   std::vector<float> input(static_cast<std::size_t>(channels) * plane);
-  const std::vector<const std::int16_t*> context = sliceContext(ct, kPeerSlice, radius);
+  PhysicalSliceContext<std::int16_t> contextBuilder(radius, model.info.contextOffsetMm);
+  const std::vector<const std::int16_t*>& context = contextBuilder.at(ct, kPeerSlice);
   for (int c = 0; c < channels; ++c)
     for (std::size_t i = 0; i < plane; ++i)
       input[c * plane + i] = model.info.input.apply(context[static_cast<std::size_t>(c)][i]);

@@ -20,6 +20,7 @@ std::vector<imaging::LabelRule> labelRules(const std::vector<PostProcessingRule>
     for (const std::string& other : rule.notOnSlicesWith) r.notOnSlicesWith.push_back(value(other));
     r.keepLargest = rule.keepLargest;
     r.fillHoles = rule.fillHoles;
+    r.minComponentMl = rule.minComponentMl;
     out.push_back(std::move(r));
   }
   return out;

@@ -211,7 +211,8 @@ TrainingBatch sampleBatch(const std::vector<const TrainingCase*>& cases, const M
     const int w = static_cast<int>(c.ct.nx()), h = static_cast<int>(c.ct.ny());
     std::vector<std::vector<float>> planes(channels, std::vector<float>(std::size_t(w) * h));
     std::vector<const float*> src;
-    const std::vector<const std::int16_t*> context = sliceContext(c.ct, pick.slice, radius);
+    PhysicalSliceContext<std::int16_t> contextBuilder(radius, info.contextOffsetMm);
+    const std::vector<const std::int16_t*>& context = contextBuilder.at(c.ct, pick.slice);
     for (int ch = 0; ch < channels; ++ch) {
       const std::int16_t* s = context[static_cast<std::size_t>(ch)];
       for (std::size_t i = 0; i < planes[ch].size(); ++i) planes[ch][i] = s[i];

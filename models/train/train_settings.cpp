@@ -42,6 +42,10 @@ const std::vector<TrainSetting>& trainSettings() {
        "plugin layers: NAME@stages (after every stage) or NAME@bottleneck, comma-separated", ""},
       {"plugins", "DIRS", "folders of the plugins with those layers (absolute, ':'-separated)", ""},
       {"context", "K", "slices of 2.5D input (odd: the slice and its neighbours)", "3"},
+      {"context-offset", "MM",
+       "distance of the input's neighbours, interpolated at any slice spacing (0: the "
+       "neighbouring slices as they are)",
+       "2.5"},
       {"pool", "N", "phantom cases held in memory", "8"},
       {"pool-refresh", "N", "steps before a pooled case is replaced", "400"},
       {"head-fraction", "F", "share of head phantoms (the rest are torsos)", "0.2"},
@@ -140,6 +144,9 @@ Result<TrainerOptions> TrainSettings::toTrainerOptions() const {
   TESSERA_ASSIGN_OR_RETURN(const double headFraction, real("head-fraction"));
   TESSERA_ASSIGN_OR_RETURN(const double temperature, real("temperature"));
   TESSERA_ASSIGN_OR_RETURN(const double distillWeight, real("distill-weight"));
+  TESSERA_ASSIGN_OR_RETURN(const double contextOffset, real("context-offset"));
+  if (!(contextOffset >= 0 && contextOffset <= 100))
+    return invalid("--context-offset must be from 0 to 100 mm, not " + get("context-offset"));
   if (temperature <= 0 || temperature > 100)
     return invalid("--temperature must be above 0 and at most 100, not " + get("temperature"));
   if (distillWeight < 0) return invalid("--distill-weight must not be negative");
@@ -173,6 +180,7 @@ Result<TrainerOptions> TrainSettings::toTrainerOptions() const {
   o.phantoms.seed = static_cast<std::uint64_t>(seed);
   o.phantoms.headFraction = headFraction;
   o.model.architecture.inputChannels = static_cast<int>(context);
+  o.model.contextOffsetMm = contextOffset;
   o.model.architecture.baseWidth = static_cast<int>(width);
   o.model.architecture.levels = static_cast<int>(levels);
   o.model.architecture.attentionHeads = static_cast<int>(heads);
@@ -198,7 +206,7 @@ Result<TrainerOptions> TrainSettings::toTrainerOptions() const {
   // A fine-tuned model keeps the architecture of the file it starts from.
   if (o.initModel.empty())
     summary << " --base-width " << width << " --levels " << levels << " --heads " << heads
-            << " --context " << context;
+            << " --context " << context << " --context-offset " << contextOffset;
   if (o.initModel.empty() && !get("layers").empty()) summary << " --layers " << get("layers");
   if (!o.teacherModel.empty())
     summary << " --teacher " << std::filesystem::path(o.teacherModel).filename().string()

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <locale>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -33,6 +34,7 @@ ValidationResult validateModel(const Model& model, const std::vector<const Train
   const int classes = model.info.architecture.classes;
   std::vector<double> intersection(classes, 0), predicted(classes, 0), truth(classes, 0);
   const int radius = model.info.contextRadius();
+  PhysicalSliceContext<std::int16_t> contextBuilder(radius, model.info.contextOffsetMm);
   std::unique_ptr<infer::InferenceEngine> engine;
   for (const TrainingCase* c : cases) {
     const int w = static_cast<int>(c->ct.nx()), h = static_cast<int>(c->ct.ny());
@@ -45,7 +47,7 @@ ValidationResult validateModel(const Model& model, const std::vector<const Train
     const std::int64_t nz = c->ct.nz();
     for (int i = 0; i < slicesPerCase; ++i) {
       const std::int64_t k = (2 * i + 1) * nz / (2 * slicesPerCase);
-      const std::vector<const std::int16_t*> context = sliceContext(c->ct, k, radius);
+      const std::vector<const std::int16_t*>& context = contextBuilder.at(c->ct, k);
       infer::SliceStats stats;
       engine->run(context, BlockMask(engine->grid(), true), labels.data(), &stats);
       const std::uint8_t* ref = c->labels.slice(k);
@@ -127,6 +129,13 @@ Status checkTeacher(const ModelInfo& student, const ModelInfo& teacher, const st
     return differs("input slices (" + std::to_string(student.architecture.inputChannels) + " and " +
                    std::to_string(teacher.architecture.inputChannels) + ")");
   if (!sameNormalisation(student.input, teacher.input)) return differs("input normalisation");
+  if (student.contextOffsetMm != teacher.contextOffsetMm) {
+    std::ostringstream text;
+    text.imbue(std::locale::classic());
+    text << "context offsets (" << student.contextOffsetMm << " and " << teacher.contextOffsetMm
+         << " mm, 0: neighbouring slices)";
+    return differs(text.str());
+  }
   return Status::success();
 }
 
@@ -239,6 +248,7 @@ Result<TrainerReport> train(const TrainerOptions& o, ProgressSink* progress,
       info.architecture.classes = teacher->info.architecture.classes;
       info.architecture.inputChannels = teacher->info.architecture.inputChannels;
       info.input = teacher->info.input;
+      info.contextOffsetMm = teacher->info.contextOffsetMm;
     }
     if (teacher) info.postProcessing = teacher->info.postProcessing;
     TESSERA_ASSIGN_OR_RETURN(model, makeModel(info, o.seed));

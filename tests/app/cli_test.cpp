@@ -989,6 +989,71 @@ TEST_F(Cli, TrainRecordsPostProcessingRulesThatSegmentApplies) {
   EXPECT_EQ(plain->find("post_processing"), nullptr);
 }
 
+// `tessera model`: describes a model, writes a copy with other rules or
+// context offset (weights untouched: the network's labels are the same),
+// refuses rules naming labels the model lacks without writing anything.
+TEST_F(Cli, ModelDescribesAndSetsPostProcessingAndContextOffset) {
+  ASSERT_TRUE(tessera::testing::writeBatchTestModel(dir / "model.onnx").ok());
+  std::ofstream(dir / "rules.json") << R"([{"label": "soft_tissue", "keep_largest": 1}])";
+  std::ofstream(dir / "bad.json") << R"([{"label": "heart", "keep_largest": 1}])";
+  CommandRun run = tessera({"model", dir / "model.onnx"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_TRUE(contains(run.out, "post-processing: none")) << run.out;
+  EXPECT_TRUE(contains(run.out, "input: 3 slices, the neighbouring slices as they are")) << run.out;
+  run = tessera({"model", dir / "model.onnx", "--post-processing", dir / "rules.json"});
+  EXPECT_EQ(run.code, 2) << run.err;
+  run = tessera({"model", dir / "model.onnx", "-o", dir / "same.onnx"});
+  EXPECT_EQ(run.code, 2) << run.err;
+  run = tessera({"model", dir / "model.onnx", "--post-processing", dir / "bad.json", "-o",
+                 dir / "bad.onnx"});
+  expectFailure(run, "\"heart\", which is not one of the model's labels");
+  EXPECT_FALSE(fs::exists(dir / "bad.onnx"));
+  run = tessera({"model", dir / "model.onnx", "--context-offset", "-1", "-o", dir / "bad.onnx"});
+  EXPECT_EQ(run.code, 2) << run.err;
+  EXPECT_FALSE(fs::exists(dir / "bad.onnx"));
+  run = tessera({"model", dir / "model.onnx", "--post-processing", dir / "rules.json", "-o",
+                 dir / "ruled.onnx"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  run = tessera({"model", dir / "ruled.onnx"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_TRUE(contains(run.out, R"("label":"soft_tissue","keep_largest":1)")) << run.out;
+
+  ASSERT_TRUE(tessera::testing::writePhantomCt(dir / "ct.nii.gz", 0).ok());
+  for (const char* model : {"model", "ruled"}) {
+    run = tessera({"segment", "-i", dir / "ct.nii.gz", "-o", dir / (std::string(model) + ".nii.gz"),
+                   "--model", dir / (std::string(model) + ".onnx"), "--report",
+                   dir / (std::string(model) + ".json")});
+    ASSERT_EQ(run.code, 0) << run.err;
+  }
+  auto plain = imaging::readLabelMap(dir / "model.nii.gz");
+  auto ruled = imaging::readLabelMap(dir / "ruled.nii.gz");
+  ASSERT_TRUE(plain.ok() && ruled.ok());
+  auto report = parseJson(slurp(dir / "ruled.json"));
+  ASSERT_TRUE(report.ok());
+  const JsonValue* rules = report->find("post_processing");
+  ASSERT_TRUE(rules && rules->items().size() == 1) << slurp(dir / "ruled.json");
+  ASSERT_GT(rules->items()[0].getNumber("removed_component_voxels"), 0)
+      << "the untrained model's soft tissue should come in fragments";
+  // Where the labels differ, the rule removed soft tissue, and nothing else.
+  std::int64_t differing = 0;
+  for (std::int64_t v = 0; v < plain->labels.voxelCount(); ++v)
+    if (plain->labels.data()[v] != ruled->labels.data()[v]) {
+      ++differing;
+      ASSERT_EQ(plain->labels.data()[v], 1);
+      ASSERT_EQ(ruled->labels.data()[v], 0);
+    }
+  EXPECT_EQ(differing, static_cast<std::int64_t>(
+                           rules->items()[0].getNumber("removed_component_voxels")));
+  // In place: rules cleared, a context offset set; the rest stays.
+  run = tessera({"model", dir / "ruled.onnx", "--no-post-processing", "--context-offset", "2.5",
+                 "-o", dir / "ruled.onnx"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  run = tessera({"model", dir / "ruled.onnx"});
+  EXPECT_TRUE(contains(run.out, "post-processing: none")) << run.out;
+  EXPECT_TRUE(contains(run.out, "neighbours every 2.5 mm")) << run.out;
+  EXPECT_TRUE(contains(run.out, "model batch-test 1")) << run.out;
+}
+
 // `tessera distill`: a student trained on a teacher's outputs segments like
 // any model; its file says what it was distilled from; a missing teacher or
 // a bad temperature is a usage error that writes nothing.

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 
 #include "tests/support/small_model.h"
@@ -45,6 +46,43 @@ TEST(Segmenter, DenseVolumeMatchesTheEngineSliceBySlice) {
     infer::SliceStats s;
     engine->run(ctx, BlockMask(engine->grid(), true), labels.data(), &s);
     EXPECT_TRUE(std::equal(labels.begin(), labels.end(), result->labels.labels.slice(k))) << k;
+  }
+}
+
+// With neighbours at a fixed distance, the same anatomy scanned at half the
+// spacing gives the same labels on the slices both scans share: what the
+// network sees no longer depends on the slice spacing. By index, it does.
+TEST(Segmenter, ContextAtAFixedDistanceDoesNotDependOnTheSliceSpacing) {
+  const Volume coarse = randomVolume({40, 33, 6}, 5);  // 2 mm slices
+  Geometry g = coarse.geometry();
+  g.size[2] = 11;
+  g.spacingMm[2] = 1.0;
+  Volume fine = std::move(*Volume::create(g));  // slice 2k = coarse k, odd slices in between
+  for (std::int64_t k = 0; k < 11; ++k)
+    for (std::int64_t p = 0; p < 40 * 33; ++p)
+      fine.slice(k)[p] = k % 2 == 0 ? coarse.slice(k / 2)[p]
+                                    : static_cast<std::int16_t>(std::lround(
+                                          0.5f * coarse.slice(k / 2)[p] +
+                                          0.5f * coarse.slice(k / 2 + 1)[p]));
+  ModelInfo info = smallModel()->info;
+  SegmentOptions options;
+  options.mode = SegmentMode::kDense;
+  for (const double offset : {2.0, 0.0}) {
+    SCOPED_TRACE(offset);
+    info.contextOffsetMm = offset;
+    auto model = std::make_shared<Model>(std::move(*makeModel(info, 3)));
+    Segmenter segmenter(model);
+    auto a = segmenter.segment(coarse, options);
+    auto b = segmenter.segment(fine, options);
+    ASSERT_TRUE(a.ok() && b.ok());
+    int same = 0;
+    for (std::int64_t k = 1; k < 5; ++k)  // away from the ends, where clamping differs
+      same += std::equal(a->labels.labels.slice(k), a->labels.labels.slice(k) + 40 * 33,
+                         b->labels.labels.slice(2 * k));
+    if (offset > 0)
+      EXPECT_EQ(same, 4);
+    else
+      EXPECT_EQ(same, 0);
   }
 }
 

@@ -478,6 +478,29 @@ void setMetadata(onnx::ModelProto& proto, const std::string& key, const char* va
   ADD_FAILURE() << "no metadata " << key;
 }
 
+// The context offset is recorded only when set, read back exactly, and a
+// malformed one names its key.
+TEST_F(OnnxModelTest, TheContextOffsetRoundTrips) {
+  ModelInfo info = smallOnnxInfo();
+  info.contextOffsetMm = 2.5;
+  Model model = randomModel(info, 11);
+  ASSERT_TRUE(exportOnnx(model, path("offset.onnx"), small()).ok());
+  auto read = importOnnx(path("offset.onnx"));
+  ASSERT_TRUE(read.ok()) << read.status().toString();
+  EXPECT_EQ(read->info.contextOffsetMm, 2.5);
+  const onnx::ModelProto plain = readProto(exportSmall("plain.onnx", small()));
+  for (const auto& e : plain.metadata_props()) EXPECT_NE(e.key(), "tessera.context_offset_mm");
+  EXPECT_EQ(importOnnx(path("plain.onnx"))->info.contextOffsetMm, 0.0);
+  for (const char* bad : {"-1", "\"2.5\"", "1000"}) {
+    onnx::ModelProto proto = readProto(path("offset.onnx"));
+    setMetadata(proto, "tessera.context_offset_mm", bad);
+    writeProto(proto, path("bad.onnx"));
+    auto refused = readOnnxInfo(path("bad.onnx"));
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_TRUE(contains(refused.error().message, "context")) << refused.error().message;
+  }
+}
+
 TEST_F(OnnxModelTest, MissingOrMalformedMetadataNamesTheKey) {
   const onnx::ModelProto original = readProto(exportSmall("model.onnx", small()));
   struct Case {

@@ -27,7 +27,7 @@ ModelInfo infoWithRules(std::vector<PostProcessingRule> rules) {
 
 TEST(PostProcessing, TheModelFileRecordsItsRules) {
   const ModelInfo info =
-      infoWithRules({{"c1", {}, 1, true}, {"c2", {"c1"}, 0, false}, {"c1", {}, 2, false}});
+      infoWithRules({{"c1", {}, 1, true}, {"c2", {"c1"}, 0, false}, {"c1", {}, 2, false, 0.25}});
   auto read = infoFromMetadata(metadataFromInfo(info));
   ASSERT_TRUE(read.ok()) << read.status().toString();
   ASSERT_EQ(read->postProcessing.size(), 3u);
@@ -37,6 +37,8 @@ TEST(PostProcessing, TheModelFileRecordsItsRules) {
   EXPECT_EQ(read->postProcessing[1].notOnSlicesWith, std::vector<std::string>{"c1"});
   EXPECT_FALSE(read->postProcessing[1].fillHoles);
   EXPECT_EQ(read->postProcessing[2].keepLargest, 2);
+  EXPECT_EQ(read->postProcessing[2].minComponentMl, 0.25);
+  EXPECT_EQ(read->postProcessing[0].minComponentMl, 0.0);
   // A model without rules writes no key, as files did before rules existed.
   for (const auto& [key, value] : metadataFromInfo(infoWithRules({})))
     EXPECT_NE(key, metadata_keys::kPostProcessing);
@@ -60,6 +62,7 @@ TEST(PostProcessing, MalformedOrInconsistentRulesAreRefusedNamingTheProblem) {
       {"[{\"label\":\"c1\",\"not_on_slices_with\":[\"c1\"]}]", "excludes its own label"},
       {"[{\"label\":\"c1\",\"not_on_slices_with\":[\"c7\"]}]", "\"c7\""},
       {"[{\"label\":\"c1\"}]", "does nothing"},
+      {"[{\"label\":\"c1\",\"min_component_ml\":-0.5}]", "min_component_ml"},
   };
   MetadataProps base = metadataFromInfo(infoWithRules({}));
   for (const Case& c : cases) {
