@@ -54,8 +54,8 @@ class PhysicalSliceContext {
     planes_.resize(static_cast<std::size_t>(2 * radius_ + 1));
     context_.clear();
     for (int d = -radius_; d <= radius_; ++d) {
-      const double position =
-          std::clamp(static_cast<double>(k) + d * offsetMm_ / spacing, 0.0, static_cast<double>(last));
+      const double position = std::clamp(static_cast<double>(k) + d * offsetMm_ / spacing, 0.0,
+                                         static_cast<double>(last));
       const double below = std::floor(position);
       const double t = position - below;
       const auto k0 = static_cast<std::int64_t>(below);
@@ -69,7 +69,8 @@ class PhysicalSliceContext {
       const T* b = volume.slice(k0 + 1);
       const float wa = static_cast<float>(1 - t), wb = static_cast<float>(t);
       for (std::size_t p = 0; p < plane; ++p)
-        out[p] = static_cast<T>(std::lround(wa * static_cast<float>(a[p]) + wb * static_cast<float>(b[p])));
+        out[p] = static_cast<T>(
+            std::lround(wa * static_cast<float>(a[p]) + wb * static_cast<float>(b[p])));
       context_.push_back(out.data());
     }
     return context_;

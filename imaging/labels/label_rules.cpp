@@ -116,8 +116,7 @@ Result<std::vector<LabelRuleOutcome>> applyLabelRules(Image<std::uint8_t>& label
       LabelRuleOutcome outcome;
       outcome.label = rule.label;
       if (!rule.notOnSlicesWith.empty()) outcome.removedOnSlices = removeOnSlices(labels, rule);
-      if (rule.keepLargest > 0 || rule.minComponentMl > 0)
-        removeComponents(labels, rule, &outcome);
+      if (rule.keepLargest > 0 || rule.minComponentMl > 0) removeComponents(labels, rule, &outcome);
       if (rule.fillHoles) outcome.filledVoxels = fillHoles(labels, rule);
       outcomes.push_back(outcome);
     }

@@ -229,14 +229,14 @@ std::string postProcessingJson(const std::vector<PostProcessingRule>& rules) {
   w.beginArray();
   for (const PostProcessingRule& rule : rules) {
     w.beginObject().field("label", rule.label);
-    if (rule.keepLargest > 0) w.field("keep_largest", rule.keepLargest);
-    if (rule.minComponentMl > 0) w.field("min_component_ml", rule.minComponentMl);
-    if (rule.fillHoles) w.field("fill_holes", true);
     if (!rule.notOnSlicesWith.empty()) {
       w.key("not_on_slices_with").beginArray();
       for (const std::string& other : rule.notOnSlicesWith) w.value(other);
       w.endArray();
     }
+    if (rule.keepLargest > 0) w.field("keep_largest", rule.keepLargest);
+    if (rule.minComponentMl > 0) w.field("min_component_ml", rule.minComponentMl);
+    if (rule.fillHoles) w.field("fill_holes", true);
     w.endObject();
   }
   w.endArray();

@@ -1004,8 +1004,8 @@ TEST_F(Cli, ModelDescribesAndSetsPostProcessingAndContextOffset) {
   EXPECT_EQ(run.code, 2) << run.err;
   run = tessera({"model", dir / "model.onnx", "-o", dir / "same.onnx"});
   EXPECT_EQ(run.code, 2) << run.err;
-  run = tessera({"model", dir / "model.onnx", "--post-processing", dir / "bad.json", "-o",
-                 dir / "bad.onnx"});
+  run = tessera(
+      {"model", dir / "model.onnx", "--post-processing", dir / "bad.json", "-o", dir / "bad.onnx"});
   expectFailure(run, "\"heart\", which is not one of the model's labels");
   EXPECT_FALSE(fs::exists(dir / "bad.onnx"));
   run = tessera({"model", dir / "model.onnx", "--context-offset", "-1", "-o", dir / "bad.onnx"});
@@ -1025,6 +1025,7 @@ TEST_F(Cli, ModelDescribesAndSetsPostProcessingAndContextOffset) {
                    dir / (std::string(model) + ".json")});
     ASSERT_EQ(run.code, 0) << run.err;
   }
+  EXPECT_TRUE(contains(run.out, "post-processing soft_tissue: ")) << run.out;  // the ruled run
   auto plain = imaging::readLabelMap(dir / "model.nii.gz");
   auto ruled = imaging::readLabelMap(dir / "ruled.nii.gz");
   ASSERT_TRUE(plain.ok() && ruled.ok());
@@ -1042,8 +1043,8 @@ TEST_F(Cli, ModelDescribesAndSetsPostProcessingAndContextOffset) {
       ASSERT_EQ(plain->labels.data()[v], 1);
       ASSERT_EQ(ruled->labels.data()[v], 0);
     }
-  EXPECT_EQ(differing, static_cast<std::int64_t>(
-                           rules->items()[0].getNumber("removed_component_voxels")));
+  EXPECT_EQ(differing,
+            static_cast<std::int64_t>(rules->items()[0].getNumber("removed_component_voxels")));
   // In place: rules cleared, a context offset set; the rest stays.
   run = tessera({"model", dir / "ruled.onnx", "--no-post-processing", "--context-offset", "2.5",
                  "-o", dir / "ruled.onnx"});

@@ -109,12 +109,13 @@ def main():
                  "--mode", mode] + (["--threads", options.threads] if options.threads else []) + model,
                 os.path.join(directory, f"{mode}.segment.log"))
             evaluation = os.path.join(directory, f"{mode}.eval.json")
-            with open(evaluation, "w") as f:
+            log = os.path.join(directory, f"{mode}.eval.log")
+            with open(evaluation, "w") as f, open(log, "w") as errors:
                 done = subprocess.run([options.tessera, "eval", "--pred", labels, "--ref",
                                        os.path.join(case, "labels.nii.gz"), "--json",
-                                       "--dice-only"], stdout=f)
+                                       "--dice-only"], stdout=f, stderr=errors)
             if done.returncode != 0:
-                sys.exit(f"evaluate-model: tessera eval failed on {labels}")
+                sys.exit(f"evaluate-model: tessera eval failed on {labels}, see {log}")
             scores[mode] = json.load(open(evaluation))["metrics"]
         results.append(dict(cell=cell, name=name, slices=info["slices"],
                             spacing_mm=info["sliceSpacingMm"], possible=sorted(possible),

@@ -118,9 +118,9 @@ TEST(LabelRules, OnASharedSliceTheLargerLabelStays) {
 TEST(LabelRules, ComponentsSmallerThanTheMinimumVolumeAreRemoved) {
   auto l = empty();
   l.geometry().spacingMm = {2.0, 2.0, 2.5};  // 0.01 mL per voxel
-  box(l, 1, 9, 1, 9, 1, 9, 5);      // 512 voxels, 5.12 mL
-  box(l, 12, 15, 12, 15, 1, 4, 5);  // 27 voxels, 0.27 mL
-  box(l, 17, 19, 17, 19, 6, 8, 5);  // 8 voxels, 0.08 mL
+  box(l, 1, 9, 1, 9, 1, 9, 5);               // 512 voxels, 5.12 mL
+  box(l, 12, 15, 12, 15, 1, 4, 5);           // 27 voxels, 0.27 mL
+  box(l, 17, 19, 17, 19, 6, 8, 5);           // 8 voxels, 0.08 mL
   auto outcome = applyLabelRules(l, {{5, {}, 0, false, 0.1}});
   ASSERT_TRUE(outcome.ok());
   EXPECT_EQ((*outcome)[0].componentsRemoved, 1);

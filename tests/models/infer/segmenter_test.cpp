@@ -60,10 +60,10 @@ TEST(Segmenter, ContextAtAFixedDistanceDoesNotDependOnTheSliceSpacing) {
   Volume fine = std::move(*Volume::create(g));  // slice 2k = coarse k, odd slices in between
   for (std::int64_t k = 0; k < 11; ++k)
     for (std::int64_t p = 0; p < 40 * 33; ++p)
-      fine.slice(k)[p] = k % 2 == 0 ? coarse.slice(k / 2)[p]
-                                    : static_cast<std::int16_t>(std::lround(
-                                          0.5f * coarse.slice(k / 2)[p] +
-                                          0.5f * coarse.slice(k / 2 + 1)[p]));
+      fine.slice(k)[p] =
+          k % 2 == 0 ? coarse.slice(k / 2)[p]
+                     : static_cast<std::int16_t>(std::lround(0.5f * coarse.slice(k / 2)[p] +
+                                                             0.5f * coarse.slice(k / 2 + 1)[p]));
   ModelInfo info = smallModel()->info;
   SegmentOptions options;
   options.mode = SegmentMode::kDense;
