@@ -14,16 +14,19 @@ cell is a different patient and the same grid always draws the same ones:
 
 Each cell is segmented dense and sparse with `tessera segment` (the whole
 process, post-processing rules included) and scored with `tessera eval
---json --dice-only`. Printed: mean Dice per cell (dense, sparse, loss), Dice
-per label and cell, and the summary against the targets: the grid's mean of
-the per-cell mean Dice; the worst label in any cell where it holds >= 5 mL;
-the largest sparse-vs-dense loss; and every label predicted with >= 0.1 mL in
-a body region that cannot hold it (not among the family's labels in the
-phantom's phantom.json). `--json FILE` writes every number.
+--json --dice-only`. Printed: per cell the mean Dice over the labels its
+reference holds (dense, sparse, loss) and its false-positive labels (>= 0.1
+mL where the reference has none); Dice per label and cell; and the summary
+against the targets: the grid's mean of the per-cell means; the worst label
+in any cell where it holds >= 5 mL; the largest sparse-vs-dense loss; and
+every label predicted with >= 0.1 mL in a body region that cannot hold it
+(not among the family's labels in the phantom's phantom.json). `--json FILE`
+writes every number; `--report FILE` prints the tables of such a file again.
 """
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -89,13 +92,23 @@ def main():
     parser.add_argument("--out", default="eval-output/grid")
     parser.add_argument("--json", default="")
     parser.add_argument("--threads", default="", help="segment --threads (default: all cores)")
+    parser.add_argument("--cells", default="",
+                        help="only the cells whose name matches this regular expression")
+    parser.add_argument("--report", default="",
+                        help="print the tables of a --json file written before, run nothing")
     options = parser.parse_args()
+    if options.report:
+        report(json.load(open(options.report)))
+        return
     os.makedirs(options.out, exist_ok=True)
     model = ["--model", options.model] if options.model else []
-    grid = cells()
+    grid = [(index, cell) for index, cell in enumerate(cells())
+            if re.search(options.cells, name_of(cell))]
+    if not grid:
+        sys.exit(f"evaluate-model: no cell matches {options.cells!r}")
     started = time.monotonic()
     results = []
-    for index, cell in enumerate(grid):
+    for done_cells, (index, cell) in enumerate(grid):
         name = name_of(cell)
         directory = os.path.join(options.out, name)
         phantom(options.tessera, cell, index, directory)
@@ -121,8 +134,8 @@ def main():
                             spacing_mm=info["sliceSpacingMm"], possible=sorted(possible),
                             dense=scores["dense"], sparse=scores["sparse"]))
         elapsed = time.monotonic() - started
-        eta = elapsed / (index + 1) * (len(grid) - index - 1)
-        print(f"[{index + 1}/{len(grid)}] {name}: dense {scores['dense']['mean_dice']:.4f} "
+        eta = elapsed / (done_cells + 1) * (len(grid) - done_cells - 1)
+        print(f"[{done_cells + 1}/{len(grid)}] {name}: dense {scores['dense']['mean_dice']:.4f} "
               f"sparse {scores['sparse']['mean_dice']:.4f} ({elapsed:.0f} s, ETA {eta:.0f} s)",
               file=sys.stderr, flush=True)
     report(results)
@@ -131,21 +144,37 @@ def main():
             json.dump(results, f, indent=1)
 
 
+def reference_mean(metrics):
+    """Mean Dice over the labels the reference holds (a label only the
+    prediction has is a false positive, counted apart)."""
+    scores = [l["dice"] for l in metrics["labels"] if l["scored"] and l["ref_voxels"] > 0]
+    return sum(scores) / len(scores) if scores else float("nan")
+
+
+def false_positives(metrics):
+    return [l for l in metrics["labels"]
+            if l["ref_voxels"] == 0 and l["pred_volume_ml"] >= IMPOSSIBLE_ML]
+
+
 def report(results):
-    print("cell                                                  slices   dense  sparse    loss")
+    print("mean Dice over the labels each reference holds; FP: labels of >= "
+          f"{IMPOSSIBLE_ML:g} mL the reference lacks (dense/sparse)")
+    print("cell                                                  slices   dense  sparse    loss  FP")
     for r in results:
-        d, s = r["dense"]["mean_dice"], r["sparse"]["mean_dice"]
-        print(f"{r['name']:52s} {r['slices']:6d}  {d:.4f}  {s:.4f} {100 * (d - s):+6.2f} pt")
+        d, s = reference_mean(r["dense"]), reference_mean(r["sparse"])
+        print(f"{r['name']:52s} {r['slices']:6d}  {d:.4f}  {s:.4f} {100 * (d - s):+6.2f} pt  "
+              f"{len(false_positives(r['dense']))}/{len(false_positives(r['sparse']))}")
     print("\nDice per label (dense / sparse), cells where the reference holds the label:")
     for r in results:
         parts = []
         for ld, ls in zip(r["dense"]["labels"], r["sparse"]["labels"]):
             if ld["scored"] and ld["ref_voxels"] > 0:
-                parts.append(f"{ld['name']} {ld['dice']:.3f}/{ls['dice']:.3f}")
+                parts.append(f"{ld['name']} {ld['dice']:.3f}/{ls['dice']:.3f} "
+                             f"({ld['ref_volume_ml']:.0f} mL)")
         print(f"  {r['name']}: " + ", ".join(parts))
 
     for mode in ("dense", "sparse"):
-        means = [r[mode]["mean_dice"] for r in results]
+        means = [reference_mean(r[mode]) for r in results]
         print(f"\n{mode}: mean Dice over the grid {sum(means) / len(means):.4f} "
               f"(worst cell {min(means):.4f})")
         worst = None
@@ -161,6 +190,10 @@ def report(results):
                         if l["scored"] and l["ref_volume_ml"] >= MIN_ML and l["dice"] < 0.85})
         print(f"{mode}: {len(below)} label-cells below 0.85" +
               (": " + "; ".join(f"{c} {n}" for c, n in below) if below else ""))
+        fp = [(r["name"], l["name"], l["pred_volume_ml"]) for r in results
+              for l in false_positives(r[mode])]
+        print(f"{mode}: {len(fp)} false-positive labels of >= {IMPOSSIBLE_ML:g} mL" +
+              (" (" + "; ".join(f"{n} {v:.2f} mL in {c}" for c, n, v in fp) + ")" if fp else ""))
         impossible = [(r["name"], l["name"], l["pred_volume_ml"]) for r in results
                       for l in r[mode]["labels"]
                       if l["name"] not in r["possible"] and l["pred_volume_ml"] >= IMPOSSIBLE_ML]
@@ -168,7 +201,7 @@ def report(results):
               f"{len(impossible)}" +
               (" (" + "; ".join(f"{n} {v:.2f} mL in {c}" for c, n, v in impossible) + ")"
                if impossible else ""))
-    losses = [r["dense"]["mean_dice"] - r["sparse"]["mean_dice"] for r in results]
+    losses = [reference_mean(r["dense"]) - reference_mean(r["sparse"]) for r in results]
     print(f"\nlargest sparse-vs-dense loss in a cell: {100 * max(losses):.2f} points")
 
 
