@@ -68,14 +68,12 @@ int runSegment(const Args& args) {
       100.0 * s.meanSettledFraction, s.flops / 1e9, s.denseFlops / 1e9,
       s.denseFlops > 0 ? 100.0 * (1.0 - s.flops / s.denseFlops) : 0.0);
   // The model's post-processing rules, where they changed something.
-  const double ml = result->geometry.spacingMm[0] * result->geometry.spacingMm[1] *
-                    result->geometry.spacingMm[2] / 1000.0;
+  const double ml = result->geometry.voxelVolumeMm3() / 1000.0;
   for (const models::PostProcessingOutcome& p : result->postProcessing) {
     const imaging::LabelRuleOutcome& v = p.voxels;
-    const std::int64_t removed = v.removedOnSlices + v.removedComponentVoxels;
-    if (removed == 0 && v.filledVoxels == 0) continue;
+    if (v.removedVoxels() == 0 && v.filledVoxels == 0) continue;
     std::printf("post-processing %s: %.2f mL removed (%lld components), %.2f mL of holes filled\n",
-                p.label.c_str(), static_cast<double>(removed) * ml,
+                p.label.c_str(), static_cast<double>(v.removedVoxels()) * ml,
                 static_cast<long long>(v.componentsRemoved),
                 static_cast<double>(v.filledVoxels) * ml);
   }

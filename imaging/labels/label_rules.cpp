@@ -63,7 +63,7 @@ void removeComponents(Image<std::uint8_t>& labels, const LabelRule& rule,
   // Components come ranked by size: ranks 1..kept stay.
   const std::vector<Relabel::ObjectSizeType>& sizes = relabel->GetSizeOfObjectsInPixels();
   const Geometry& g = labels.geometry();
-  const double voxelMl = g.spacingMm[0] * g.spacingMm[1] * g.spacingMm[2] / 1000.0;
+  const double voxelMl = g.voxelVolumeMm3() / 1000.0;
   std::size_t kept = rule.keepLargest > 0
                          ? std::min(sizes.size(), static_cast<std::size_t>(rule.keepLargest))
                          : sizes.size();

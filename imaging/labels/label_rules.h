@@ -39,6 +39,8 @@ struct LabelRuleOutcome {
   std::int64_t componentsRemoved = 0;  // keepLargest, minComponentMl
   std::int64_t removedComponentVoxels = 0;
   std::int64_t filledVoxels = 0;  // fillHoles
+
+  std::int64_t removedVoxels() const { return removedOnSlices + removedComponentVoxels; }
 };
 
 // Applies `rules` in order, each one's slice rule, then its components,

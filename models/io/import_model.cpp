@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 
 #include "core/files.h"
 #include "core/json.h"
@@ -142,20 +141,8 @@ Result<ImportReport> importForeignModel(const std::string& in, const std::string
   TESSERA_RETURN_IF_ERROR(info.validate());
   report.denseOnlyReason = info.denseOnlyReason;
   file.clear_metadata_props();
-  for (const auto& [key, value] : metadataFromInfo(info)) {
-    onnx::StringStringEntryProto* entry = file.add_metadata_props();
-    entry->set_key(key);
-    entry->set_value(value);
-  }
-  AtomicFile atomic(out);
-  {
-    std::ofstream stream(atomic.tempPath(), std::ios::binary | std::ios::trunc);
-    if (!stream || !file.SerializeToOstream(&stream))
-      return Status(StatusCode::kIoError, "cannot write the model file", out);
-    stream.close();
-    if (!stream) return Status(StatusCode::kIoError, "cannot write the model file", out);
-  }
-  TESSERA_RETURN_IF_ERROR(atomic.commit());
+  onnx_io::addMetadata(&file, metadataFromInfo(info));
+  TESSERA_RETURN_IF_ERROR(onnx_io::writeModelFile(file, out));
   return report;
 }
 

@@ -200,6 +200,27 @@ Result<onnx::ModelProto> readModelFile(const std::string& path) {
   return model;
 }
 
+void addMetadata(onnx::ModelProto* file, const MetadataProps& props) {
+  for (const auto& [key, value] : props) {
+    onnx::StringStringEntryProto* entry = file->add_metadata_props();
+    entry->set_key(key);
+    entry->set_value(value);
+  }
+}
+
+Status writeModelFile(const onnx::ModelProto& file, const std::string& path) {
+  AtomicFile out(path);
+  {
+    std::ofstream stream(out.tempPath(), std::ios::binary | std::ios::trunc);
+    if (!stream) return Status(StatusCode::kIoError, "cannot create the model file", path);
+    if (!file.SerializeToOstream(&stream))
+      return Status(StatusCode::kIoError, "cannot write the model file", path);
+    stream.close();
+    if (!stream) return Status(StatusCode::kIoError, "cannot write the model file", path);
+  }
+  return out.commit();
+}
+
 Status checkOpset(const onnx::ModelProto& model) {
   for (const onnx::OperatorSetIdProto& opset : model.opset_import()) {
     if (!opset.domain().empty() && opset.domain() != "ai.onnx") continue;
@@ -264,22 +285,8 @@ Status exportOnnx(const Model& model, const std::string& path, const ExportOptio
   onnx_io::buildGraph(config, graphOptions, &model.net->parameters(), file.mutable_graph());
   MetadataProps props = metadataFromInfo(info);
   if (options.foldBatchNorm) props.emplace_back(keys::kFoldedBatchNorm, "true");
-  for (const auto& [key, value] : props) {
-    onnx::StringStringEntryProto* entry = file.add_metadata_props();
-    entry->set_key(key);
-    entry->set_value(value);
-  }
-
-  AtomicFile out(path);
-  {
-    std::ofstream stream(out.tempPath(), std::ios::binary | std::ios::trunc);
-    if (!stream) return Status(StatusCode::kIoError, "cannot create the model file", path);
-    if (!file.SerializeToOstream(&stream))
-      return Status(StatusCode::kIoError, "cannot write the model file", path);
-    stream.close();
-    if (!stream) return Status(StatusCode::kIoError, "cannot write the model file", path);
-  }
-  return out.commit();
+  onnx_io::addMetadata(&file, props);
+  return onnx_io::writeModelFile(file, path);
 }
 
 Status writeWithMetadata(const std::string& in, const std::string& out, const MetadataEdit& edit) {
@@ -299,22 +306,11 @@ Status writeWithMetadata(const std::string& in, const std::string& out, const Me
   auto* entries = file.mutable_metadata_props();
   for (int i = entries->size() - 1; i >= 0; --i)
     if (managed(entries->Get(i).key())) entries->DeleteSubrange(i, 1);
-  for (const auto& [key, value] : metadataFromInfo(*info))
-    if (managed(key)) {
-      onnx::StringStringEntryProto* entry = file.add_metadata_props();
-      entry->set_key(key);
-      entry->set_value(value);
-    }
-  AtomicFile target(out);
-  {
-    std::ofstream stream(target.tempPath(), std::ios::binary | std::ios::trunc);
-    if (!stream) return Status(StatusCode::kIoError, "cannot create the model file", out);
-    if (!file.SerializeToOstream(&stream))
-      return Status(StatusCode::kIoError, "cannot write the model file", out);
-    stream.close();
-    if (!stream) return Status(StatusCode::kIoError, "cannot write the model file", out);
-  }
-  return target.commit();
+  MetadataProps rewritten;
+  for (auto& entry : metadataFromInfo(*info))
+    if (managed(entry.first)) rewritten.push_back(std::move(entry));
+  onnx_io::addMetadata(&file, rewritten);
+  return onnx_io::writeModelFile(file, out);
 }
 
 Result<Model> importOnnx(const std::string& path) {

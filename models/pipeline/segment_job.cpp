@@ -184,18 +184,16 @@ std::string segmentReportJson(const SegmentJobOptions& o, const SegmentJobResult
   }
   if (!r.postProcessing.empty()) {
     // What the model's rules changed: voxels and millilitres.
-    const double ml =
-        r.geometry.spacingMm[0] * r.geometry.spacingMm[1] * r.geometry.spacingMm[2] / 1000.0;
+    const double ml = r.geometry.voxelVolumeMm3() / 1000.0;
     w.key("post_processing").beginArray();
     for (const PostProcessingOutcome& p : r.postProcessing) {
       const imaging::LabelRuleOutcome& v = p.voxels;
-      const std::int64_t removed = v.removedOnSlices + v.removedComponentVoxels;
       w.beginObject().field("label", p.label);
       w.field("removed_on_slices_voxels", v.removedOnSlices);
       w.field("components_removed", v.componentsRemoved);
       w.field("removed_component_voxels", v.removedComponentVoxels);
       w.field("filled_voxels", v.filledVoxels);
-      w.field("removed_ml", static_cast<double>(removed) * ml);
+      w.field("removed_ml", static_cast<double>(v.removedVoxels()) * ml);
       w.field("filled_ml", static_cast<double>(v.filledVoxels) * ml);
       w.endObject();
     }

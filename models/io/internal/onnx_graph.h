@@ -17,6 +17,7 @@
 
 #include "core/status.h"
 #include "models/graph/graph_net.h"
+#include "models/io/onnx_metadata.h"
 #include "models/net/parameters.h"
 #include "models/net/unet.h"
 
@@ -51,6 +52,10 @@ void buildGraph(const UNetConfig& config, const GraphOptions& options, const Par
 // Parses an ONNX file after checking it against the job's memory budget;
 // errors say what is wrong with the file and name it.
 Result<onnx::ModelProto> readModelFile(const std::string& path);
+// Appends `props` to the file's metadata_props, in order.
+void addMetadata(onnx::ModelProto* file, const MetadataProps& props);
+// Writes `file` to `path` atomically (temporary name, then rename).
+Status writeModelFile(const onnx::ModelProto& file, const std::string& path);
 // The default-domain opset must be one Tessera reads (kOpsetVersion..kMaxOpsetVersion).
 Status checkOpset(const onnx::ModelProto& model);
 
