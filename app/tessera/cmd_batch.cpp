@@ -58,6 +58,9 @@ int runBatch(const Args& given) {
   p.flag("--fail-fast", "stop at the first failed case (default: record it and go on)");
   p.flag("--meshes", "also write one surface mesh per label (OUT_DIR/<case>/meshes/)");
   p.option("--mesh-format", "FMT", "stl or obj", "stl");
+  p.flag("--dicom-seg",
+         "also write a DICOM-SEG referencing the case's series (OUT_DIR/<case>/seg.dcm); "
+         "non-DICOM cases then fail");
   p.option("--include", "GLOBS",
            "only cases whose relative path or file name matches (comma-separated)");
   p.option("--exclude", "GLOBS", "leave out cases whose relative path or file name matches");
@@ -83,6 +86,7 @@ int runBatch(const Args& given) {
   o.failFast = p.has("fail-fast");
   o.meshes = p.has("meshes");
   o.meshFormat = p.get("mesh-format");
+  o.dicomSeg = p.has("dicom-seg");
   o.discovery.include = splitPatterns(p.get("include"));
   o.discovery.exclude = splitPatterns(p.get("exclude"));
   SegmentCommandOptions segment;

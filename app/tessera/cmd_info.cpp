@@ -6,6 +6,7 @@
 #include "app/tessera/commands.h"
 #include "core/json.h"
 #include "imaging/dicom/dicom.h"
+#include "imaging/dicom/dicom_seg.h"
 #include "imaging/io/volume_io.h"
 
 namespace tessera::cli {
@@ -226,13 +227,67 @@ Info collect(const std::string& path, const std::string& series) {
   return info;
 }
 
+// A DICOM-SEG file: its identity, the series it references and its segments.
+int describeSeg(const std::string& path, bool json) {
+  auto info = describeDicomSeg(path);
+  if (!info.ok()) return fail(info.error());
+  const DicomSegInfo& i = *info;
+  if (json) {
+    JsonWriter w;
+    w.beginObject();
+    w.field("path", path).field("format", "DICOM-SEG");
+    w.field("patient_name", i.patientName).field("patient_id", i.patientId);
+    w.field("study_uid", i.studyUid).field("series_uid", i.seriesUid);
+    w.field("sop_instance_uid", i.sopInstanceUid);
+    w.field("series_description", i.seriesDescription);
+    w.field("frame_of_reference_uid", i.frameOfReferenceUid);
+    writeStrings(w, "referenced_series", i.referencedSeriesUids);
+    w.field("segmentation_type", i.segmentationType);
+    w.field("rows", i.rows).field("columns", i.columns).field("frames", i.frames);
+    w.key("segments").beginArray();
+    for (const DicomSegSegment& s : i.segments) {
+      w.beginObject();
+      w.field("number", s.number).field("label", s.label).field("frames", s.frames);
+      const auto coded = [&](const char* name, const CodedConcept& c) {
+        w.key(name).beginObject();
+        w.field("value", c.value).field("scheme", c.scheme).field("meaning", c.meaning);
+        w.endObject();
+      };
+      coded("category", s.property.category);
+      coded("type", s.property.type);
+      w.field("algorithm_type", s.algorithmType).field("algorithm_name", s.algorithmName);
+      w.endObject();
+    }
+    w.endArray();
+    w.endObject();
+    std::fputs((w.str() + "\n").c_str(), stdout);
+    return kExitOk;
+  }
+  std::printf("%s\n  format        DICOM-SEG (%s, %d x %d, %lld frames)\n", path.c_str(),
+              i.segmentationType.c_str(), i.columns, i.rows, static_cast<long long>(i.frames));
+  std::printf("  patient       %s (%s)\n", orNone(i.patientName).c_str(),
+              orNone(i.patientId).c_str());
+  std::printf("  study         %s\n", orNone(i.studyUid).c_str());
+  std::printf("  series        %s \"%s\"\n", i.seriesUid.c_str(), i.seriesDescription.c_str());
+  for (const std::string& r : i.referencedSeriesUids)
+    std::printf("  references    series %s\n", r.c_str());
+  std::printf("  segments      %zu\n", i.segments.size());
+  for (const DicomSegSegment& s : i.segments)
+    std::printf("    %3d  %-16s %s (%s %s), %s; %lld frames; %s %s\n", s.number, s.label.c_str(),
+                s.property.type.meaning.c_str(), s.property.type.scheme.c_str(),
+                s.property.type.value.c_str(), s.property.category.meaning.c_str(),
+                static_cast<long long>(s.frames), s.algorithmType.c_str(), s.algorithmName.c_str());
+  return kExitOk;
+}
+
 }  // namespace
 
 int runInfo(const Args& args) {
   ArgParser parser("info",
                    "Describes a CT image or a DICOM directory: format, stored voxel type, "
                    "geometry (size, spacing, origin, direction, orientation), physical extent "
-                   "and the HU range; for DICOM, every series found and which one is read.");
+                   "and the HU range; for DICOM, every series found and which one is read; "
+                   "for a DICOM-SEG, its segments and the series it references.");
   parser.positional("PATH",
                     "image file (.nii, .nii.gz, .nrrd, .nhdr, .mha, .mhd, DICOM) or a directory "
                     "of DICOM files");
@@ -244,6 +299,8 @@ int runInfo(const Args& args) {
       "voxel axes.\nExit codes: 0 success, 1 the image could not be read, 2 usage error.");
   int exitCode = kExitOk;
   if (!parseOrExit(parser, args, &exitCode)) return exitCode;
+  if (isDicomSegFile(parser.get("PATH")))
+    return describeSeg(parser.get("PATH"), parser.has("json"));
   const Info info = collect(parser.get("PATH"), parser.get("series"));
   const bool partial = info.header.has_value() || info.listing.has_value();
   if (parser.has("json")) {

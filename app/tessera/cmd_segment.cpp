@@ -18,6 +18,8 @@ int runSegment(const Args& args) {
   p.option("--report", "R.json", "write a report: volumes in mL, HU statistics, timing");
   p.option("--meshes", "DIR", "write one surface mesh per label into DIR (created when missing)");
   p.option("--mesh-format", "FMT", "stl or obj", "stl");
+  p.option("--dicom-seg", "SEG.dcm",
+           "also write the labels as a DICOM-SEG referencing the input series (DICOM input)");
   p.option("--save-blocks", "PATH", "write the map of computed blocks as a volume (QA overlay)");
   p.epilog(
       "Labels keep the input's exact geometry. Outputs are written to a temporary name\n"
@@ -36,6 +38,7 @@ int runSegment(const Args& args) {
   job.meshDir = p.get("meshes");
   job.meshFormat = p.get("mesh-format");
   job.blocksPath = p.get("save-blocks");
+  job.dicomSegPath = p.get("dicom-seg");
   SegmentCommandOptions segment;
   std::string error;
   if (!readSegmentOptions(p, &segment, &error)) {

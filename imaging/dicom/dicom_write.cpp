@@ -1,58 +1,27 @@
 // DICOM CT series writer: ITK's GDCMImageIO, one file per slice, with the
 // geometry written into each file's tags.
-#include <gdcmUIDGenerator.h>
 #include <itkGDCMImageIO.h>
 #include <itkImage.h>
 #include <itkImageFileWriter.h>
 #include <itkMetaDataObject.h>
 #include <unistd.h>
 
-#include <cmath>
 #include <cstdio>
-#include <cstring>
-#include <ctime>
 #include <filesystem>
 
 #include "core/files.h"
 #include "imaging/dicom/dicom.h"
 #include "imaging/internal/dicom_pixels.h"
+#include "imaging/internal/dicom_values.h"
 #include "imaging/internal/itk_support.h"
 
 namespace tessera::imaging {
 namespace {
 namespace fs = std::filesystem;
 
-// A DICOM decimal string (DS) holds at most 16 characters: the most
-// precise %g form that fits.
-std::string decimal(double value) {
-  if (value == 0.0) return "0";
-  char buffer[64];
-  for (int precision = 15; precision > 0; --precision) {
-    std::snprintf(buffer, sizeof buffer, "%.*g", precision, value);
-    if (std::strlen(buffer) <= 16) return buffer;
-  }
-  return "0";
-}
-
-std::string decimals(std::initializer_list<double> values) {
-  std::string out;
-  for (double v : values) out += (out.empty() ? "" : "\\") + decimal(v);
-  return out;
-}
-
-std::string newUid() {
-  gdcm::UIDGenerator generator;
-  return generator.Generate();
-}
-
-std::string today(const char* format) {
-  const std::time_t now = std::time(nullptr);
-  std::tm local{};
-  localtime_r(&now, &local);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, format, &local);
-  return buffer;
-}
+using dicom::decimalString;
+using dicom::decimalStrings;
+using dicom::newUid;
 
 }  // namespace
 
@@ -103,7 +72,7 @@ Status writeDicomSeries(const Volume& volume, const std::string& directory,
   const std::string studyUid = options.studyUid.empty() ? newUid() : options.studyUid;
   const std::string seriesUid = options.seriesUid.empty() ? newUid() : options.seriesUid;
   const std::string frameUid = newUid();
-  const std::string date = today("%Y%m%d"), time = today("%H%M%S");
+  const std::string date = dicom::localNow("%Y%m%d"), time = dicom::localNow("%H%M%S");
   const Vec3 normal{g.direction[2], g.direction[5], g.direction[8]};
 
   using Slice = itk::Image<std::int16_t, 2>;
@@ -147,13 +116,13 @@ Status writeDicomSeries(const Volume& volume, const std::string& directory,
     put("0020|0010", "1");
     put("0020|0011", "1");
     put("0020|0013", std::to_string(k + 1));
-    put("0020|0032", decimals({position[0], position[1], position[2]}));
-    put("0020|0037", decimals({g.direction[0], g.direction[3], g.direction[6], g.direction[1],
-                               g.direction[4], g.direction[7]}));
+    put("0020|0032", decimalStrings({position[0], position[1], position[2]}));
+    put("0020|0037", decimalStrings({g.direction[0], g.direction[3], g.direction[6], g.direction[1],
+                                     g.direction[4], g.direction[7]}));
     put("0020|1041",
-        decimal(position[0] * normal[0] + position[1] * normal[1] + position[2] * normal[2]));
-    put("0018|0050", decimal(g.spacingMm[2]));
-    put("0018|0088", decimal(g.spacingMm[2]));
+        decimalString(position[0] * normal[0] + position[1] * normal[1] + position[2] * normal[2]));
+    put("0018|0050", decimalString(g.spacingMm[2]));
+    put("0018|0088", decimalString(g.spacingMm[2]));
     put("0028|1052", "0");
     put("0028|1053", "1");
     put("0028|1054", "HU");

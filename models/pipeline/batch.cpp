@@ -30,6 +30,7 @@
 #include "core/log.h"
 #include "core/memory.h"
 #include "core/parallel.h"
+#include "imaging/dicom/dicom_seg.h"
 #include "imaging/io/volume_io.h"
 #include "imaging/mesh/label_mesh.h"
 #include "imaging/stats/label_stats.h"
@@ -129,6 +130,7 @@ std::string outputOptions(const BatchOptions& o) {
          " settle=" + settlingName(o.segment.settling) +
          " dilation=" + std::to_string(o.segment.detector.dilation) +
          " meshes=" + (o.meshes ? o.meshFormat : std::string("none")) +
+         (o.dicomSeg ? " dicom_seg=yes" : "") +
          (o.stages.empty() ? std::string() : " stages=" + stageSpec(o.stages)) +
          " version=" + TESSERA_VERSION;
 }
@@ -161,6 +163,16 @@ Result<std::vector<OutputRecord>> writeCaseFiles(const BatchOptions& o, const Ba
       TESSERA_RETURN_IF_ERROR(imaging::writeMesh(mesh, (dir / name).string()));
       files.push_back(name);
     }
+  }
+  if (o.dicomSeg) {
+    imaging::DicomSegOptions dicomSeg;
+    dicomSeg.sourcePath = c.input;
+    dicomSeg.seriesUid = c.seriesUid;
+    dicomSeg.algorithmName = info.name;
+    dicomSeg.algorithmVersion = info.version;
+    dicomSeg.algorithmParameters = std::string("mode=") + segmentModeName(o.segment.mode);
+    TESSERA_RETURN_IF_ERROR(imaging::writeDicomSeg(labels, (dir / "seg.dcm").string(), dicomSeg));
+    files.push_back("seg.dcm");
   }
   TESSERA_RETURN_IF_ERROR(stop.check());
   job.writeSeconds = std::chrono::duration<double>(Clock::now() - writeStart).count();
@@ -389,6 +401,18 @@ void Pipeline::readStage() {
           }
           logWarning("case ", c.name, " is redone: ", report.error().toString());
           redoReason = "its report cannot be read";
+        }
+      }
+      if (o_.dicomSeg) {
+        const auto format = imaging::formatFromPath(c.input);
+        if (format != imaging::FileFormat::kDicomDirectory &&
+            format != imaging::FileFormat::kDicomFile) {
+          emit(stopped(i,
+                       Status(StatusCode::kInvalidArgument,
+                              "--dicom-seg: the case is not a DICOM series, so a DICOM-SEG has "
+                              "no series to reference"),
+                       started));
+          continue;
         }
       }
       if (wanted.inputIdentity.hash.empty())

@@ -7,6 +7,7 @@
 // Output layout, per case:   OUT_DIR/<case>/labels.nii.gz
 //                            OUT_DIR/<case>/report.json   (segment_job.h's report)
 //                            OUT_DIR/<case>/meshes/<label>.stl|obj  (optional)
+//                            OUT_DIR/<case>/seg.dcm       (optional, DICOM cases)
 // and for the run:           OUT_DIR/summary.csv, summary.json (summary.h)
 //                            OUT_DIR/manifest.jsonl               (manifest.h)
 // A case's files are written into a hidden staging folder and moved into
@@ -50,6 +51,9 @@ struct BatchOptions {
   bool failFast = false;
   bool meshes = false;
   std::string meshFormat = "stl";
+  // A DICOM-SEG per case referencing its series; a case that is not DICOM
+  // fails with the reason (its labels would have no series to reference).
+  bool dicomSeg = false;
   ShardSpec shard;
   DiscoveryOptions discovery;
   ProgressSink* progress = nullptr;

@@ -7,6 +7,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/memory.h"
+#include "imaging/dicom/dicom_seg.h"
 #include "imaging/io/volume_io.h"
 #include "imaging/mesh/label_mesh.h"
 
@@ -31,6 +32,15 @@ Status checkSegmentJobOutputs(const SegmentJobOptions& o) {
   TESSERA_RETURN_IF_ERROR(checkVolumePath(o.output, "labels"));
   if (!o.reportPath.empty()) TESSERA_RETURN_IF_ERROR(checkOutputPath(o.reportPath));
   if (!o.blocksPath.empty()) TESSERA_RETURN_IF_ERROR(checkVolumePath(o.blocksPath, "block maps"));
+  if (!o.dicomSegPath.empty()) {
+    const auto format = imaging::formatFromPath(o.input);
+    if (format != imaging::FileFormat::kDicomDirectory && format != imaging::FileFormat::kDicomFile)
+      return Status(StatusCode::kInvalidArgument,
+                    "a DICOM-SEG references the DICOM series it was made from; give a DICOM "
+                    "directory or file as input",
+                    o.input);
+    TESSERA_RETURN_IF_ERROR(checkOutputPath(o.dicomSegPath));
+  }
   if (!o.meshDir.empty()) {
     if (o.meshFormat != "stl" && o.meshFormat != "obj")
       return Status(StatusCode::kInvalidArgument, "mesh format must be stl or obj");
@@ -82,6 +92,16 @@ Result<SegmentJobResult> runSegmentJob(Segmenter& segmenter, const SegmentJobOpt
       TESSERA_RETURN_IF_ERROR(
           imaging::writeLabelMap(LabelMap{std::move(seg.computedBlocks), {}}, o.blocksPath));
       result.outputs.push_back(o.blocksPath);
+    }
+    if (!o.dicomSegPath.empty()) {
+      imaging::DicomSegOptions dicomSeg;
+      dicomSeg.sourcePath = o.input;
+      dicomSeg.seriesUid = o.seriesUid;
+      dicomSeg.algorithmName = segmenter.info().name;
+      dicomSeg.algorithmVersion = segmenter.info().version;
+      dicomSeg.algorithmParameters = std::string("mode=") + segmentModeName(options.mode);
+      TESSERA_RETURN_IF_ERROR(imaging::writeDicomSeg(seg.labels, o.dicomSegPath, dicomSeg));
+      result.outputs.push_back(o.dicomSegPath);
     }
     result.writeSeconds = std::chrono::duration<double>(Clock::now() - writeStart).count();
 

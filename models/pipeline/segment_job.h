@@ -27,8 +27,10 @@ struct SegmentJobOptions {
   std::string meshDir;             // optional: one mesh per label in this directory
   std::string meshFormat = "stl";  // "stl" or "obj"
   std::string blocksPath;          // optional: computed-block map as a volume
-  SegmentOptions segment;          // progress/cancel here are ignored (given below)
-  std::vector<StageCall> stages;   // plugin stages (plugins.h), in order
+  // Optional DICOM-SEG referencing the input series (the input must be DICOM).
+  std::string dicomSegPath;
+  SegmentOptions segment;         // progress/cancel here are ignored (given below)
+  std::vector<StageCall> stages;  // plugin stages (plugins.h), in order
 };
 
 struct SegmentJobResult {

@@ -19,6 +19,7 @@
 #include "imaging/io/volume_io.h"
 #include "models/io/onnx_model.h"
 #include "tests/support/batch_fixture.h"
+#include "tests/support/cli_run.h"
 #include "tests/support/dicom_fixture.h"
 #include "tests/support/nifti_fixture.h"
 #include "tests/support/temp_dir.h"
@@ -28,54 +29,15 @@ namespace {
 namespace fs = std::filesystem;
 using tessera::testing::TempDir;
 
-const std::string kTessera = std::string(TESSERA_BINARY_DIR) + "/bin/tessera";
+using tessera::testing::CommandRun;
+using tessera::testing::contains;
+using tessera::testing::expectFailure;
+using tessera::testing::kTessera;
+using tessera::testing::quote;
+using tessera::testing::runTessera;
+using tessera::testing::slurp;
+
 const std::string kPydicom = "/usr/lib/python3/dist-packages/pydicom/data/test_files/";
-
-struct CommandRun {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string quote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-// Runs tessera with `args`; stdout and stderr are captured in `capture`, a
-// directory of its own, so that the working directories the tests inspect
-// hold only what the command wrote. `prefix` goes before the program, e.g.
-// "env LC_ALL=C".
-CommandRun runTessera(const TempDir& capture, const std::vector<std::string>& args,
-                      const std::string& prefix = "") {
-  std::string command = (prefix.empty() ? "" : prefix + " ") + quote(kTessera);
-  for (const std::string& a : args) command += " " + quote(a);
-  command += " >" + quote(capture / "out") + " 2>" + quote(capture / "err") + " </dev/null";
-  const int status = std::system(command.c_str());
-  CommandRun run;
-  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  run.out = slurp(capture / "out");
-  run.err = slurp(capture / "err");
-  return run;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-// Exit code 1, "tessera: error: ..." naming the reason, nothing crashed.
-void expectFailure(const CommandRun& run, const std::string& reason) {
-  EXPECT_EQ(run.code, 1) << run.err;
-  EXPECT_TRUE(contains(run.err, "tessera: error: ")) << run.err;
-  EXPECT_TRUE(contains(run.err, reason)) << run.err;
-}
 
 Volume texturedVolume() {
   Geometry g;

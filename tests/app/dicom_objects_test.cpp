@@ -1,0 +1,142 @@
+// DICOM objects out of the real `tessera` executable, checked by readers that
+// are not Tessera: pydicom (tests/app/dicom_seg_check.py) and dciodvfy
+// (Debian dicom3tools), the IOD validator of David Clunie's dicom3tools.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "core/json.h"
+#include "imaging/dicom/dicom.h"
+#include "imaging/io/volume_io.h"
+#include "tests/support/batch_fixture.h"
+#include "tests/support/cli_run.h"
+#include "tests/support/temp_dir.h"
+
+namespace tessera {
+namespace {
+namespace fs = std::filesystem;
+using tessera::testing::CommandRun;
+using tessera::testing::contains;
+using tessera::testing::expectFailure;
+using tessera::testing::kTessera;
+using tessera::testing::quote;
+using tessera::testing::runCommand;
+using tessera::testing::TempDir;
+
+const std::string kCheckSeg = std::string(TESSERA_SOURCE_DIR) + "/tests/app/dicom_seg_check.py";
+
+bool haveProgram(const std::string& name) {
+  return std::system(("command -v " + name + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+// dciodvfy's findings that are errors ("Error - ..."), one per line.
+std::string dciodvfyErrors(const std::string& text) {
+  std::istringstream lines(text);
+  std::string errors;
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("Error", 0) == 0) errors += line + "\n";
+  return errors;
+}
+
+class DicomObjects : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(kTessera)) GTEST_SKIP() << kTessera << " was not built";
+    ASSERT_TRUE(tessera::testing::writeBatchTestModel(dir / "model.onnx").ok());
+  }
+  CommandRun tessera(const std::vector<std::string>& args) const {
+    return tessera::testing::runTessera(capture, args);
+  }
+  // A phantom CT written as a DICOM series of a named patient.
+  std::string writeSeries(const std::string& name, int caseIndex) {
+    EXPECT_TRUE(tessera::testing::writePhantomCt(dir / (name + ".nii.gz"), caseIndex).ok());
+    auto ct = imaging::readVolume(dir / (name + ".nii.gz"));
+    EXPECT_TRUE(ct.ok());
+    imaging::DicomWriteOptions options;
+    options.patientName = "Doe^Jane";
+    options.patientId = "P-0042";
+    options.studyDescription = "CT abdomen";
+    EXPECT_TRUE(imaging::writeDicomSeries(*ct, dir / name, options).ok());
+    fs::remove(dir / (name + ".nii.gz"));
+    return dir / name;
+  }
+  TempDir capture;
+  TempDir dir;
+};
+
+TEST_F(DicomObjects, SegmentWritesADicomSegThatPydicomAndDciodvfyRead) {
+  const std::string series = writeSeries("series", 0);
+  CommandRun run = tessera({"segment", "-i", series, "-o", dir / "labels.nii", "--dicom-seg",
+                            dir / "seg.dcm", "--model", dir / "model.onnx"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_TRUE(contains(run.out, "wrote " + dir / "seg.dcm")) << run.out;
+
+  run = tessera({"info", dir / "seg.dcm"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_TRUE(contains(run.out, "DICOM-SEG (BINARY")) << run.out;
+  EXPECT_TRUE(contains(run.out, "Doe^Jane (P-0042)")) << run.out;
+  run = tessera({"info", "--json", dir / "seg.dcm"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  auto json = parseJson(run.out);
+  ASSERT_TRUE(json.ok()) << run.out;
+  auto listing = imaging::listDicomSeries(series);
+  ASSERT_TRUE(listing.ok());
+  const JsonValue* referenced = json->find("referenced_series");
+  ASSERT_TRUE(referenced && referenced->items().size() == 1) << run.out;
+  EXPECT_EQ(referenced->items()[0].asString(), listing->series[0].seriesUid);
+  EXPECT_EQ(json->getString("study_uid"), listing->series[0].studyUid);
+  const JsonValue* segments = json->find("segments");
+  ASSERT_TRUE(segments && !segments->items().empty()) << run.out;
+  const JsonValue& first = segments->items()[0];
+  EXPECT_EQ(first.getString("algorithm_name"), "batch-test");
+  ASSERT_TRUE(first.find("type"));
+  EXPECT_EQ(first.find("type")->getString("scheme"), "SCT");
+
+  if (std::system("/usr/bin/python3 -c 'import pydicom, numpy' >/dev/null 2>&1") == 0) {
+    run =
+        runCommand(capture, "/usr/bin/python3 " + quote(kCheckSeg) + " " + quote(dir / "seg.dcm") +
+                                " " + quote(dir / "labels.nii") + " " + quote(series));
+    EXPECT_EQ(run.code, 0) << run.out << run.err;
+    EXPECT_TRUE(contains(run.out, "ok:")) << run.out;
+  } else {
+    ADD_FAILURE() << "/usr/bin/python3 with pydicom and numpy is needed (scripts/setup)";
+  }
+  if (!haveProgram("dciodvfy")) GTEST_SKIP() << "dciodvfy is missing (Debian dicom3tools)";
+  run = runCommand(capture, "dciodvfy " + quote(dir / "seg.dcm"));
+  const std::string report = run.out + run.err;
+  EXPECT_TRUE(contains(report, "Segmentation")) << report;
+  EXPECT_EQ(dciodvfyErrors(report), "") << report;
+}
+
+TEST_F(DicomObjects, DicomSegOfANonDicomInputIsRefusedBeforeAnyWork) {
+  ASSERT_TRUE(tessera::testing::writePhantomCt(dir / "ct.nii.gz", 0).ok());
+  const std::string out = dir.makeDir("out");
+  const CommandRun run = tessera({"segment", "-i", dir / "ct.nii.gz", "-o", out + "/labels.nii",
+                                  "--dicom-seg", out + "/seg.dcm", "--model", dir / "model.onnx"});
+  expectFailure(run, "give a DICOM directory or file as input");
+  EXPECT_TRUE(dir.entries("out").empty());
+}
+
+TEST_F(DicomObjects, BatchWritesASegPerDicomCaseAndFailsOtherCasesWithTheReason) {
+  const std::string in = dir.makeDir("in");
+  writeSeries("in/patient1", 0);
+  ASSERT_TRUE(tessera::testing::writePhantomCt(in + "/volume.nii.gz", 1).ok());
+  const CommandRun run =
+      tessera({"batch", "-i", in, "-o", dir / "out", "--dicom-seg", "--model", dir / "model.onnx"});
+  EXPECT_EQ(run.code, 3) << run.err;  // some cases failed
+  int segs = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir / "out"))
+    if (entry.path().filename() == "seg.dcm") {
+      ++segs;
+      const CommandRun info = tessera({"info", entry.path().string()});
+      EXPECT_EQ(info.code, 0) << info.err;
+      EXPECT_TRUE(contains(info.out, "DICOM-SEG")) << info.out;
+    }
+  EXPECT_EQ(segs, 1);
+  const std::string summary = tessera::testing::slurp(dir / "out/summary.csv");
+  EXPECT_TRUE(contains(summary, "not a DICOM series")) << summary;
+}
+
+}  // namespace
+}  // namespace tessera
