@@ -44,6 +44,7 @@ int runPhantom(const Args& args);
 int runPlugins(const Args& args);
 int runImportModel(const Args& args);
 int runModel(const Args& args);
+int runPacs(const Args& args);
 int runSegment(const Args& args);
 int runTrain(const Args& args);
 int runDistill(const Args& args);

@@ -24,6 +24,7 @@ const std::vector<Command>& commands() {
       {"plugins", "list the plugins with their stages and layers", runPlugins},
       {"import-model", "a network exported from PyTorch as a Tessera model", runImportModel},
       {"model", "describe a model; set its post-processing rules or context offset", runModel},
+      {"pacs", "DICOM networking: echo, find, get and send with a PACS", runPacs},
   };
   return kCommands;
 }
