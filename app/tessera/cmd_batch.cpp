@@ -61,6 +61,9 @@ int runBatch(const Args& given) {
   p.flag("--dicom-seg",
          "also write a DICOM-SEG referencing the case's series (OUT_DIR/<case>/seg.dcm); "
          "non-DICOM cases then fail");
+  p.flag("--sr",
+         "with --dicom-seg: also a DICOM SR measurement report of its segments "
+         "(OUT_DIR/<case>/sr.dcm)");
   p.option("--include", "GLOBS",
            "only cases whose relative path or file name matches (comma-separated)");
   p.option("--exclude", "GLOBS", "leave out cases whose relative path or file name matches");
@@ -87,6 +90,11 @@ int runBatch(const Args& given) {
   o.meshes = p.has("meshes");
   o.meshFormat = p.get("mesh-format");
   o.dicomSeg = p.has("dicom-seg");
+  o.dicomSr = p.has("sr");
+  if (o.dicomSr && !o.dicomSeg) {
+    std::fprintf(stderr, "tessera: error: --sr reports on the DICOM-SEG; give --dicom-seg too\n");
+    return kExitUsage;
+  }
   o.discovery.include = splitPatterns(p.get("include"));
   o.discovery.exclude = splitPatterns(p.get("exclude"));
   SegmentCommandOptions segment;

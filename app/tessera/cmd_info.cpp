@@ -7,6 +7,7 @@
 #include "core/json.h"
 #include "imaging/dicom/dicom.h"
 #include "imaging/dicom/dicom_seg.h"
+#include "imaging/dicom/dicom_sr.h"
 #include "imaging/io/volume_io.h"
 
 namespace tessera::cli {
@@ -280,6 +281,38 @@ int describeSeg(const std::string& path, bool json) {
   return kExitOk;
 }
 
+// A DICOM SR measurement report Tessera wrote: its measurement groups.
+int describeSr(const std::string& path, bool json) {
+  auto groups = readDicomSrMeasurements(path);
+  if (!groups.ok()) return fail(groups.error());
+  if (json) {
+    JsonWriter w;
+    w.beginObject();
+    w.field("path", path).field("format", "DICOM SR");
+    w.key("measurement_groups").beginArray();
+    for (const DicomSrMeasurement& m : *groups) {
+      w.beginObject();
+      w.field("tracking_id", m.trackingId).field("finding", m.finding);
+      w.field("referenced_seg", m.referencedSegUid)
+          .field("referenced_segment", m.referencedSegment);
+      w.field("volume_ml", m.volumeMl).field("hu_mean", m.meanHu).field("hu_sd", m.sdHu);
+      w.field("touches_fov_edge", m.touchesFovEdge);
+      w.endObject();
+    }
+    w.endArray();
+    w.endObject();
+    std::fputs((w.str() + "\n").c_str(), stdout);
+    return kExitOk;
+  }
+  std::printf("%s\n  format        DICOM SR measurement report, %zu groups\n", path.c_str(),
+              groups->size());
+  for (const DicomSrMeasurement& m : *groups)
+    std::printf("    %-16s %-14s segment %d: %.2f mL, HU %.1f +- %.1f%s\n", m.trackingId.c_str(),
+                m.finding.c_str(), m.referencedSegment, m.volumeMl, m.meanHu, m.sdHu,
+                m.touchesFovEdge ? ", touches the edge of the field of view" : "");
+  return kExitOk;
+}
+
 }  // namespace
 
 int runInfo(const Args& args) {
@@ -287,7 +320,8 @@ int runInfo(const Args& args) {
                    "Describes a CT image or a DICOM directory: format, stored voxel type, "
                    "geometry (size, spacing, origin, direction, orientation), physical extent "
                    "and the HU range; for DICOM, every series found and which one is read; "
-                   "for a DICOM-SEG, its segments and the series it references.");
+                   "for a DICOM-SEG, its segments and the series it references; for a "
+                   "measurement report (DICOM SR), its measurements.");
   parser.positional("PATH",
                     "image file (.nii, .nii.gz, .nrrd, .nhdr, .mha, .mhd, DICOM) or a directory "
                     "of DICOM files");
@@ -299,8 +333,9 @@ int runInfo(const Args& args) {
       "voxel axes.\nExit codes: 0 success, 1 the image could not be read, 2 usage error.");
   int exitCode = kExitOk;
   if (!parseOrExit(parser, args, &exitCode)) return exitCode;
-  if (isDicomSegFile(parser.get("PATH")))
-    return describeSeg(parser.get("PATH"), parser.has("json"));
+  const std::string path = parser.get("PATH");
+  if (isDicomSegFile(path)) return describeSeg(path, parser.has("json"));
+  if (isDicomSrFile(path)) return describeSr(path, parser.has("json"));
   const Info info = collect(parser.get("PATH"), parser.get("series"));
   const bool partial = info.header.has_value() || info.listing.has_value();
   if (parser.has("json")) {

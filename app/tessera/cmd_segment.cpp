@@ -20,6 +20,9 @@ int runSegment(const Args& args) {
   p.option("--mesh-format", "FMT", "stl or obj", "stl");
   p.option("--dicom-seg", "SEG.dcm",
            "also write the labels as a DICOM-SEG referencing the input series (DICOM input)");
+  p.option("--sr", "SR.dcm",
+           "also write a DICOM SR measurement report (TID 1500) of the SEG's segments: volume, "
+           "HU mean and SD, edge of the field of view (needs --dicom-seg)");
   p.option("--save-blocks", "PATH", "write the map of computed blocks as a volume (QA overlay)");
   p.epilog(
       "Labels keep the input's exact geometry. Outputs are written to a temporary name\n"
@@ -39,6 +42,7 @@ int runSegment(const Args& args) {
   job.meshFormat = p.get("mesh-format");
   job.blocksPath = p.get("save-blocks");
   job.dicomSegPath = p.get("dicom-seg");
+  job.dicomSrPath = p.get("sr");
   SegmentCommandOptions segment;
   std::string error;
   if (!readSegmentOptions(p, &segment, &error)) {

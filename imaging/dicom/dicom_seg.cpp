@@ -36,6 +36,7 @@ using dicom::decimalString;
 // DICOM-SEG's own codes, PS3.16.
 const CodedConcept kTissue{"85756007", "SCT", "Tissue"};
 const CodedConcept kAnatomicalStructure{"91723000", "SCT", "Anatomical Structure"};
+const CodedConcept kBodySubstance{"91720002", "SCT", "Body Substance"};
 const CodedConcept kArtificialIntelligence{"123110", "DCM", "Artificial Intelligence"};
 
 std::string text(DcmItem& item, const DcmTagKey& tag) {
@@ -266,6 +267,8 @@ std::optional<SegmentProperty> defaultSegmentProperty(const std::string& labelNa
       {"kidney", &kAnatomicalStructure, {"64033007", "SCT", "Kidney"}},
       {"kidneys", &kAnatomicalStructure, {"64033007", "SCT", "Kidney"}},
       {"brain", &kAnatomicalStructure, {"12738006", "SCT", "Brain"}},
+      {"internal_air", &kBodySubstance, {"74947009", "SCT", "Gas"}},
+      {"air", &kBodySubstance, {"74947009", "SCT", "Gas"}},
   };
   for (const Entry& e : kTable)
     if (name == e.name) return SegmentProperty{*e.category, e.type};

@@ -46,8 +46,8 @@ struct SegmentProperty {
   CodedConcept type;
 };
 
-// Codes for the label names Tessera's bundled model uses (soft_tissue, fat,
-// bone, lung, liver, spleen, kidney, brain) and a few synonyms; nullopt for
+// Codes for the label names Tessera's models use (soft_tissue, fat, bone,
+// lung, liver, spleen, kidney, brain, internal_air) and a few synonyms; nullopt for
 // names Tessera does not know. The table is documented in docs/HOSPITAL.md.
 std::optional<SegmentProperty> defaultSegmentProperty(const std::string& labelName);
 

@@ -31,6 +31,7 @@
 #include "core/memory.h"
 #include "core/parallel.h"
 #include "imaging/dicom/dicom_seg.h"
+#include "imaging/dicom/dicom_sr.h"
 #include "imaging/io/volume_io.h"
 #include "imaging/mesh/label_mesh.h"
 #include "imaging/stats/label_stats.h"
@@ -130,7 +131,7 @@ std::string outputOptions(const BatchOptions& o) {
          " settle=" + settlingName(o.segment.settling) +
          " dilation=" + std::to_string(o.segment.detector.dilation) +
          " meshes=" + (o.meshes ? o.meshFormat : std::string("none")) +
-         (o.dicomSeg ? " dicom_seg=yes" : "") +
+         (o.dicomSeg ? " dicom_seg=yes" : "") + (o.dicomSr ? " dicom_sr=yes" : "") +
          (o.stages.empty() ? std::string() : " stages=" + stageSpec(o.stages)) +
          " version=" + TESSERA_VERSION;
 }
@@ -173,6 +174,16 @@ Result<std::vector<OutputRecord>> writeCaseFiles(const BatchOptions& o, const Ba
     dicomSeg.algorithmParameters = std::string("mode=") + segmentModeName(o.segment.mode);
     TESSERA_RETURN_IF_ERROR(imaging::writeDicomSeg(labels, (dir / "seg.dcm").string(), dicomSeg));
     files.push_back("seg.dcm");
+    if (o.dicomSr) {
+      imaging::DicomSrOptions sr;
+      sr.sourcePath = c.input;
+      sr.seriesUid = c.seriesUid;
+      sr.segPath = (dir / "seg.dcm").string();
+      sr.algorithmName = info.name;
+      sr.algorithmVersion = info.version;
+      TESSERA_RETURN_IF_ERROR(imaging::writeDicomSr(job.statistics, (dir / "sr.dcm").string(), sr));
+      files.push_back("sr.dcm");
+    }
   }
   TESSERA_RETURN_IF_ERROR(stop.check());
   job.writeSeconds = std::chrono::duration<double>(Clock::now() - writeStart).count();

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/memory.h"
 #include "imaging/dicom/dicom_seg.h"
+#include "imaging/dicom/dicom_sr.h"
 #include "imaging/io/volume_io.h"
 #include "imaging/mesh/label_mesh.h"
 
@@ -40,6 +41,12 @@ Status checkSegmentJobOutputs(const SegmentJobOptions& o) {
                     "directory or file as input",
                     o.input);
     TESSERA_RETURN_IF_ERROR(checkOutputPath(o.dicomSegPath));
+  }
+  if (!o.dicomSrPath.empty()) {
+    if (o.dicomSegPath.empty())
+      return Status(StatusCode::kInvalidArgument,
+                    "a DICOM SR references the segments of a DICOM-SEG; give --dicom-seg too");
+    TESSERA_RETURN_IF_ERROR(checkOutputPath(o.dicomSrPath));
   }
   if (!o.meshDir.empty()) {
     if (o.meshFormat != "stl" && o.meshFormat != "obj")
@@ -102,6 +109,16 @@ Result<SegmentJobResult> runSegmentJob(Segmenter& segmenter, const SegmentJobOpt
       dicomSeg.algorithmParameters = std::string("mode=") + segmentModeName(options.mode);
       TESSERA_RETURN_IF_ERROR(imaging::writeDicomSeg(seg.labels, o.dicomSegPath, dicomSeg));
       result.outputs.push_back(o.dicomSegPath);
+    }
+    if (!o.dicomSrPath.empty()) {
+      imaging::DicomSrOptions sr;
+      sr.sourcePath = o.input;
+      sr.seriesUid = o.seriesUid;
+      sr.segPath = o.dicomSegPath;
+      sr.algorithmName = segmenter.info().name;
+      sr.algorithmVersion = segmenter.info().version;
+      TESSERA_RETURN_IF_ERROR(imaging::writeDicomSr(result.statistics, o.dicomSrPath, sr));
+      result.outputs.push_back(o.dicomSrPath);
     }
     result.writeSeconds = std::chrono::duration<double>(Clock::now() - writeStart).count();
 

@@ -29,6 +29,9 @@ struct SegmentJobOptions {
   std::string blocksPath;          // optional: computed-block map as a volume
   // Optional DICOM-SEG referencing the input series (the input must be DICOM).
   std::string dicomSegPath;
+  // Optional DICOM SR measurement report (TID 1500) referencing that SEG's
+  // segments; needs dicomSegPath.
+  std::string dicomSrPath;
   SegmentOptions segment;         // progress/cancel here are ignored (given below)
   std::vector<StageCall> stages;  // plugin stages (plugins.h), in order
 };

@@ -67,10 +67,12 @@ class DicomObjects : public ::testing::Test {
 
 TEST_F(DicomObjects, SegmentWritesADicomSegThatPydicomAndDciodvfyRead) {
   const std::string series = writeSeries("series", 0);
-  CommandRun run = tessera({"segment", "-i", series, "-o", dir / "labels.nii", "--dicom-seg",
-                            dir / "seg.dcm", "--model", dir / "model.onnx"});
+  CommandRun run =
+      tessera({"segment", "-i", series, "-o", dir / "labels.nii", "--dicom-seg", dir / "seg.dcm",
+               "--sr", dir / "sr.dcm", "--model", dir / "model.onnx"});
   ASSERT_EQ(run.code, 0) << run.err;
   EXPECT_TRUE(contains(run.out, "wrote " + dir / "seg.dcm")) << run.out;
+  EXPECT_TRUE(contains(run.out, "wrote " + dir / "sr.dcm")) << run.out;
 
   run = tessera({"info", dir / "seg.dcm"});
   ASSERT_EQ(run.code, 0) << run.err;
@@ -104,9 +106,50 @@ TEST_F(DicomObjects, SegmentWritesADicomSegThatPydicomAndDciodvfyRead) {
   }
   if (!haveProgram("dciodvfy")) GTEST_SKIP() << "dciodvfy is missing (Debian dicom3tools)";
   run = runCommand(capture, "dciodvfy " + quote(dir / "seg.dcm"));
-  const std::string report = run.out + run.err;
+  std::string report = run.out + run.err;
   EXPECT_TRUE(contains(report, "Segmentation")) << report;
   EXPECT_EQ(dciodvfyErrors(report), "") << report;
+  run = runCommand(capture, "dciodvfy " + quote(dir / "sr.dcm"));
+  report = run.out + run.err;
+  EXPECT_TRUE(contains(report, "EnhancedSR")) << report;
+  EXPECT_EQ(dciodvfyErrors(report), "") << report;
+}
+
+TEST_F(DicomObjects, InfoListsTheMeasurementsOfAReport) {
+  const std::string series = writeSeries("series", 1);
+  CommandRun run =
+      tessera({"segment", "-i", series, "-o", dir / "labels.nii.gz", "--dicom-seg", dir / "seg.dcm",
+               "--sr", dir / "sr.dcm", "--report", dir / "r.json", "--model", dir / "model.onnx"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  run = tessera({"info", "--json", dir / "sr.dcm"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  auto sr = parseJson(run.out);
+  auto report = parseJson(tessera::testing::slurp(dir / "r.json"));
+  ASSERT_TRUE(sr.ok() && report.ok()) << run.out;
+  const JsonValue* groups = sr->find("measurement_groups");
+  ASSERT_TRUE(groups);
+  // The report's labels (background excluded) and the SR's groups, in order.
+  const JsonValue* statistics = report->find("statistics");
+  ASSERT_TRUE(statistics && statistics->find("labels")) << tessera::testing::slurp(dir / "r.json");
+  std::vector<const JsonValue*> labels;
+  for (const JsonValue& l : statistics->find("labels")->items())
+    if (l.getString("name") != "background") labels.push_back(&l);
+  ASSERT_EQ(groups->items().size(), labels.size()) << run.out;
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    const JsonValue& g = groups->items()[i];
+    EXPECT_EQ(g.getString("tracking_id"), labels[i]->getString("name"));
+    EXPECT_NEAR(g.getNumber("volume_ml"), labels[i]->getNumber("volume_ml"), 0.005);
+    EXPECT_EQ(g.getNumber("referenced_segment"), static_cast<double>(i + 1));
+  }
+}
+
+TEST_F(DicomObjects, ReportWithoutSegIsAUsageError) {
+  const std::string series = writeSeries("series", 0);
+  const CommandRun run = tessera({"segment", "-i", series, "-o", dir / "labels.nii.gz", "--sr",
+                                  dir / "sr.dcm", "--model", dir / "model.onnx"});
+  expectFailure(run, "give --dicom-seg too");
+  EXPECT_FALSE(fs::exists(dir / "labels.nii.gz"));
+  EXPECT_EQ(tessera({"batch", "-i", series, "-o", dir / "out", "--sr"}).code, 2);
 }
 
 TEST_F(DicomObjects, DicomSegOfANonDicomInputIsRefusedBeforeAnyWork) {
@@ -122,8 +165,8 @@ TEST_F(DicomObjects, BatchWritesASegPerDicomCaseAndFailsOtherCasesWithTheReason)
   const std::string in = dir.makeDir("in");
   writeSeries("in/patient1", 0);
   ASSERT_TRUE(tessera::testing::writePhantomCt(in + "/volume.nii.gz", 1).ok());
-  const CommandRun run =
-      tessera({"batch", "-i", in, "-o", dir / "out", "--dicom-seg", "--model", dir / "model.onnx"});
+  const CommandRun run = tessera(
+      {"batch", "-i", in, "-o", dir / "out", "--dicom-seg", "--sr", "--model", dir / "model.onnx"});
   EXPECT_EQ(run.code, 3) << run.err;  // some cases failed
   int segs = 0;
   for (const auto& entry : fs::recursive_directory_iterator(dir / "out"))
@@ -134,6 +177,14 @@ TEST_F(DicomObjects, BatchWritesASegPerDicomCaseAndFailsOtherCasesWithTheReason)
       EXPECT_TRUE(contains(info.out, "DICOM-SEG")) << info.out;
     }
   EXPECT_EQ(segs, 1);
+  int reports = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir / "out"))
+    if (entry.path().filename() == "sr.dcm") {
+      ++reports;
+      const CommandRun info = tessera({"info", entry.path().string()});
+      EXPECT_TRUE(contains(info.out, "measurement report")) << info.out << info.err;
+    }
+  EXPECT_EQ(reports, 1) << run.err;
   const std::string summary = tessera::testing::slurp(dir / "out/summary.csv");
   EXPECT_TRUE(contains(summary, "not a DICOM series")) << summary;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks a DICOM-SEG written by Tessera with a reader that is not Tessera.
 
-    dicom_seg_check.py SEG.dcm LABELS.nii SERIES_DIR
+    dicom_seg_check.py SEG.dcm LABELS.nii SERIES_DIR [SR.dcm]
 
 pydicom reads the SEG and the source series; the SEG's frames are placed on
 the slices of the NIfTI label map (uncompressed .nii, read with NumPy from
@@ -9,7 +9,10 @@ the NIfTI-1 header) by their Image Position (Patient), and the rebuilt map
 must equal the label map voxel for voxel. Segment n stands for the label
 value of the n-th label present in the map (Tessera numbers segments in the
 order of the label values). Also checks the references to the source
-series and the identity taken over from it. Prints what differs and exits 1,
+series and the identity taken over from it. With SR.dcm, the TID 1500
+measurement report: same patient and study, one measurement group per
+segment that references it, and its volume equal to the label's voxel count
+times the voxel volume. Prints what differs and exits 1,
 or prints "ok" and exits 0.
 """
 import os
@@ -35,6 +38,56 @@ def read_nifti(path):
     voxels = np.frombuffer(data, dtype=np.uint8, count=nx * ny * nz, offset=int(vox_offset))
     # NIfTI stores x fastest: index [k, j, i].
     return voxels.reshape(nz, ny, nx), srow
+
+
+def code(item, keyword):
+    sequence = getattr(item, keyword, None)
+    if not sequence:
+        return None
+    return (sequence[0].CodingSchemeDesignator, sequence[0].CodeValue)
+
+
+def groups_of(item, found):
+    for child in getattr(item, "ContentSequence", []):
+        if child.ValueType == "CONTAINER" and code(child, "ConceptNameCodeSequence") == ("DCM", "125007"):
+            found.append(child)
+        else:
+            groups_of(child, found)
+    return found
+
+
+def check_sr(path, seg, source, labels, values, voxel_ml):
+    problems = []
+    sr = pydicom.dcmread(path)
+    if sr.Modality != "SR":
+        problems.append(f"SR modality {sr.Modality}")
+    for keyword in ("PatientName", "PatientID", "StudyInstanceUID"):
+        if str(getattr(sr, keyword, "")) != str(getattr(source, keyword, "")):
+            problems.append(f"SR {keyword} differs from the source's")
+    template = sr.ContentTemplateSequence[0]
+    if (template.MappingResource, template.TemplateIdentifier) != ("DCMR", "1500"):
+        problems.append("the SR's root template is not TID 1500")
+    groups = groups_of(sr, [])
+    if len(groups) != len(seg.SegmentSequence):
+        problems.append(f"{len(groups)} measurement groups for {len(seg.SegmentSequence)} segments")
+    for group in groups:
+        segment = None
+        volume = None
+        for item in group.ContentSequence:
+            if item.ValueType == "IMAGE":
+                reference = item.ReferencedSOPSequence[0]
+                if reference.ReferencedSOPInstanceUID != seg.SOPInstanceUID:
+                    problems.append("a measurement group references another object than the SEG")
+                segment = int(reference.ReferencedSegmentNumber)
+            if item.ValueType == "NUM" and code(item, "ConceptNameCodeSequence") == ("SCT", "118565006"):
+                volume = float(item.MeasuredValueSequence[0].NumericValue)
+        if segment is None or not 1 <= segment <= len(values):
+            problems.append("a measurement group references no segment of the SEG")
+            continue
+        expected = np.count_nonzero(labels == values[segment - 1]) * voxel_ml
+        if volume is None or abs(volume - expected) > 0.01:
+            problems.append(f"segment {segment}: volume {volume} mL, the labels hold {expected:.3f} mL")
+    return problems
 
 
 def main():
@@ -110,6 +163,9 @@ def main():
     differing = int(np.count_nonzero(rebuilt != labels))
     if differing:
         problems.append(f"{differing} voxels of the rebuilt map differ from the label map")
+    if len(sys.argv) > 4:
+        voxel_ml = abs(np.linalg.det(srow[:, :3])) / 1000.0
+        problems += check_sr(sys.argv[4], seg, first, labels, values, voxel_ml)
 
     for p in problems:
         print(p)

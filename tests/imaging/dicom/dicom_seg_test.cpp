@@ -2,6 +2,7 @@
 // DCMTK; the objects are also checked by pydicom and dciodvfy in the CLI
 // tests (tests/app/dicom_seg_check.py).
 #include "imaging/dicom/dicom_seg.h"
+#include "imaging/dicom/dicom_sr.h"
 
 #include <gtest/gtest.h>
 
@@ -11,6 +12,7 @@
 
 #include "imaging/dicom/dicom.h"
 #include "imaging/io/volume_io.h"
+#include "imaging/stats/label_stats.h"
 #include "tests/support/temp_dir.h"
 
 namespace tessera::imaging {
@@ -274,6 +276,67 @@ TEST(DicomSeg, FilesThatAreNotASegAreRefused) {
   EXPECT_EQ(info.error().code, StatusCode::kCorruptData);
   EXPECT_FALSE(isDicomSegFile(junk));
   EXPECT_FALSE(isDicomSegFile(tmp / "missing.dcm"));
+}
+
+TEST(DicomSr, OneMeasurementGroupPerSegmentWithItsVolumeAndHu) {
+  TempDir tmp;
+  const Study study = writeStudy(tmp, obliqueGeometry());
+  const LabelMap labels = labelsFor(study.ct.geometry());
+  ASSERT_TRUE(writeDicomSeg(labels, tmp / "seg.dcm", segOptions(study)).ok());
+  auto statistics = computeLabelStatistics(study.ct, labels);
+  ASSERT_TRUE(statistics.ok());
+  DicomSrOptions o;
+  o.sourcePath = study.dir;
+  o.segPath = tmp / "seg.dcm";
+  const Status written = writeDicomSr(*statistics, tmp / "sr.dcm", o);
+  ASSERT_TRUE(written.ok()) << written.toString();
+  EXPECT_TRUE(isDicomSrFile(tmp / "sr.dcm"));
+  EXPECT_FALSE(isDicomSrFile(tmp / "seg.dcm"));
+  auto groups = readDicomSrMeasurements(tmp / "sr.dcm");
+  ASSERT_TRUE(groups.ok()) << groups.error().toString();
+  auto seg = describeDicomSeg(tmp / "seg.dcm");
+  ASSERT_TRUE(seg.ok());
+  ASSERT_EQ(groups->size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i) {
+    const DicomSrMeasurement& m = (*groups)[i];
+    const LabelStatistics& s = (*statistics)[i];
+    EXPECT_EQ(m.trackingId, s.name);
+    EXPECT_EQ(m.referencedSegment, seg->segments[i].number);
+    EXPECT_EQ(m.referencedSegUid, seg->sopInstanceUid);
+    EXPECT_EQ(m.finding, seg->segments[i].property.type.meaning);
+    EXPECT_NEAR(m.volumeMl, s.volumeMl, 0.005);
+    EXPECT_NEAR(m.meanHu, s.huMean, 0.005);
+    EXPECT_NEAR(m.sdHu, s.huStd, 0.005);
+    EXPECT_EQ(m.touchesFovEdge, s.touchesFovEdge);
+  }
+  EXPECT_TRUE((*groups)[1].touchesFovEdge);   // lung reaches the last row
+  EXPECT_FALSE((*groups)[3].touchesFovEdge);  // the one-voxel tumour lies inside
+}
+
+TEST(DicomSr, LabelsTheSegDoesNotHoldOrStatisticsWithoutHuAreRefused) {
+  TempDir tmp;
+  const Study study = writeStudy(tmp, obliqueGeometry());
+  LabelMap labels = labelsFor(study.ct.geometry());
+  LabelMap fewer = labels;
+  for (std::int64_t v = 0; v < fewer.labels.voxelCount(); ++v)
+    if (fewer.labels.data()[v] == 9) fewer.labels.data()[v] = 0;
+  ASSERT_TRUE(writeDicomSeg(fewer, tmp / "seg.dcm", segOptions(study)).ok());
+  DicomSrOptions o;
+  o.sourcePath = study.dir;
+  o.segPath = tmp / "seg.dcm";
+  auto all = computeLabelStatistics(study.ct, labels);
+  ASSERT_TRUE(all.ok());
+  Status s = writeDicomSr(*all, tmp / "sr.dcm", o);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(contains(s.toString(), "tumour is not a segment")) << s.toString();
+  auto noHu = computeLabelStatistics(fewer);
+  ASSERT_TRUE(noHu.ok());
+  s = writeDicomSr(*noHu, tmp / "sr.dcm", o);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(contains(s.toString(), "HU")) << s.toString();
+  o.segPath = tmp / "missing.dcm";
+  EXPECT_FALSE(writeDicomSr(*all, tmp / "sr.dcm", o).ok());
+  EXPECT_FALSE(fs::exists(tmp / "sr.dcm"));
 }
 
 }  // namespace
