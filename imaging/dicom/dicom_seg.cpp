@@ -17,21 +17,22 @@
 #include <dcmtk/dcmiod/iodreferences.h>
 #include <dcmtk/dcmseg/segdoc.h>
 #include <dcmtk/dcmseg/segment.h>
-#include <dcmtk/oflog/oflog.h>
 
 #include <algorithm>
 #include <cmath>
 #include <memory>
-#include <mutex>
 
 #include "core/files.h"
 #include "imaging/dicom/dicom.h"
+#include "imaging/internal/dicom_source.h"
 #include "imaging/internal/dicom_values.h"
 
 namespace tessera::imaging {
 namespace {
 
 using dicom::decimalString;
+using dicom::quietDcmtk;
+using dicom::text;
 
 // DICOM-SEG's own codes, PS3.16.
 const CodedConcept kTissue{"85756007", "SCT", "Tissue"};
@@ -39,141 +40,9 @@ const CodedConcept kAnatomicalStructure{"91723000", "SCT", "Anatomical Structure
 const CodedConcept kBodySubstance{"91720002", "SCT", "Body Substance"};
 const CodedConcept kArtificialIntelligence{"123110", "DCM", "Artificial Intelligence"};
 
-std::string text(DcmItem& item, const DcmTagKey& tag) {
-  OFString value;
-  if (item.findAndGetOFStringArray(tag, value).bad()) return {};
-  return value.c_str();
-}
-
-// DCMTK logs to stderr; its warnings ("skipping rest of dataset" when only
-// the header is read) and errors are not for a person to act on: Tessera's
-// messages say what went wrong, with DCMTK's condition text.
-void quietDcmtk() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    for (const char* name : {"dcmtk.dcmdata", "dcmtk.dcmiod", "dcmtk.dcmfg", "dcmtk.dcmseg"})
-      OFLog::getLogger(name).setLogLevel(OFLogger::FATAL_LOG_LEVEL);
-  });
-}
-
 Status dcmtkError(const OFCondition& condition, const std::string& what,
                   const std::string& context) {
   return Status(StatusCode::kInternal, what + " (" + condition.text() + ")", context);
-}
-
-// One source slice (a single-frame image file of the source series).
-struct SourceSlice {
-  std::string sopClassUid, sopInstanceUid;
-  Vec3 positionMm{0, 0, 0};
-};
-
-struct Source {
-  std::string firstFile;
-  std::string patientId, studyUid, seriesUid;
-  std::array<double, 6> orientation{};
-  int rows = 0, columns = 0;
-  std::vector<SourceSlice> slices;
-};
-
-Result<Source> readSource(const DicomSegOptions& o) {
-  quietDcmtk();
-  if (o.sourcePath.empty())
-    return Status(StatusCode::kInvalidArgument,
-                  "a DICOM-SEG references the DICOM series it was segmented from; the input is "
-                  "not a DICOM series");
-  TESSERA_ASSIGN_OR_RETURN(DicomListing listing, listDicomSeries(o.sourcePath));
-  int index = defaultSeriesIndex(listing);
-  if (!o.seriesUid.empty()) {
-    index = -1;
-    for (std::size_t i = 0; i < listing.series.size(); ++i)
-      if (listing.series[i].seriesUid == o.seriesUid) index = static_cast<int>(i);
-    if (index < 0)
-      return Status(StatusCode::kNotFound, "no DICOM series with UID " + o.seriesUid, o.sourcePath);
-  }
-  if (index < 0) return Status(StatusCode::kNotFound, "no DICOM series", o.sourcePath);
-  const DicomSeriesInfo& series = listing.series[static_cast<std::size_t>(index)];
-  Source source;
-  source.firstFile = series.files.front();
-  for (const std::string& file : series.files) {
-    DcmFileFormat format;
-    const OFCondition loaded = format.loadFileUntilTag(
-        file.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData);
-    if (loaded.bad())
-      return Status(StatusCode::kCorruptData,
-                    std::string("cannot read a file of the source series: ") + loaded.text(), file);
-    DcmDataset& ds = *format.getDataset();
-    Sint32 frames = 1;
-    if (ds.findAndGetSint32(DCM_NumberOfFrames, frames).good() && frames > 1)
-      return Status(StatusCode::kUnsupported,
-                    "DICOM-SEG of a series of multi-frame images is not supported", file);
-    SourceSlice slice;
-    slice.sopClassUid = text(ds, DCM_SOPClassUID);
-    slice.sopInstanceUid = text(ds, DCM_SOPInstanceUID);
-    for (unsigned long i = 0; i < 3; ++i)
-      if (ds.findAndGetFloat64(DCM_ImagePositionPatient, slice.positionMm[i], i).bad())
-        return Status(StatusCode::kCorruptData, "a source slice has no Image Position (Patient)",
-                      file);
-    if (slice.sopClassUid.empty() || slice.sopInstanceUid.empty())
-      return Status(StatusCode::kCorruptData, "a source slice has no SOP Class/Instance UID", file);
-    if (source.slices.empty()) {
-      for (unsigned long i = 0; i < 6; ++i)
-        if (ds.findAndGetFloat64(DCM_ImageOrientationPatient, source.orientation[i], i).bad())
-          return Status(StatusCode::kCorruptData, "the source has no Image Orientation (Patient)",
-                        file);
-      Uint16 rows = 0, columns = 0;
-      ds.findAndGetUint16(DCM_Rows, rows);
-      ds.findAndGetUint16(DCM_Columns, columns);
-      source.rows = rows;
-      source.columns = columns;
-      source.patientId = text(ds, DCM_PatientID);
-      source.studyUid = text(ds, DCM_StudyInstanceUID);
-      source.seriesUid = text(ds, DCM_SeriesInstanceUID);
-    }
-    source.slices.push_back(std::move(slice));
-  }
-  return source;
-}
-
-double distance(const Vec3& a, const Vec3& b) {
-  return std::sqrt((a[0] - b[0]) * (a[0] - b[0]) + (a[1] - b[1]) * (a[1] - b[1]) +
-                   (a[2] - b[2]) * (a[2] - b[2]));
-}
-
-// For each slice k of `g`, the source slice at its position (index into
-// source.slices); kInvalidArgument naming the first mismatch.
-Result<std::vector<std::size_t>> matchSlices(const Geometry& g, const Source& source,
-                                             const std::string& path) {
-  if (source.rows != g.size[1] || source.columns != g.size[0])
-    return Status(StatusCode::kInvalidArgument,
-                  "the label map is " + std::to_string(g.size[0]) + "x" +
-                      std::to_string(g.size[1]) + " voxels per slice, the source series " +
-                      std::to_string(source.columns) + "x" + std::to_string(source.rows),
-                  path);
-  for (int c = 0; c < 2; ++c)
-    for (int r = 0; r < 3; ++r)
-      if (std::abs(g.direction[3 * r + c] - source.orientation[3 * c + r]) > 1e-3)
-        return Status(StatusCode::kInvalidArgument,
-                      "the label map's orientation is not that of the source series", path);
-  const double tolerance = 0.1 * std::min({g.spacingMm[0], g.spacingMm[1], g.spacingMm[2]});
-  std::vector<std::size_t> match(static_cast<std::size_t>(g.size[2]));
-  for (std::int64_t k = 0; k < g.size[2]; ++k) {
-    const Vec3 position = g.worldFromVoxel({0.0, 0.0, static_cast<double>(k)});
-    std::size_t best = 0;
-    double bestDistance = INFINITY;
-    for (std::size_t s = 0; s < source.slices.size(); ++s) {
-      const double d = distance(position, source.slices[s].positionMm);
-      if (d < bestDistance) bestDistance = d, best = s;
-    }
-    if (bestDistance > tolerance)
-      return Status(StatusCode::kInvalidArgument,
-                    "slice " + std::to_string(k + 1) + " of the label map lies " +
-                        decimalString(bestDistance) +
-                        " mm from the nearest slice of the source series; a DICOM-SEG needs the "
-                        "source's geometry",
-                    path);
-    match[static_cast<std::size_t>(k)] = best;
-  }
-  return match;
 }
 
 // Binary SEG frames are stored as one bit per pixel, the first pixel in the
@@ -283,8 +152,11 @@ Status writeDicomSeg(const LabelMap& labels, const std::string& path,
   if (g.size[0] > 65535 || g.size[1] > 65535)
     return Status(StatusCode::kUnsupported, "DICOM images are limited to 65535 rows and columns",
                   path);
-  TESSERA_ASSIGN_OR_RETURN(Source source, readSource(options));
-  TESSERA_ASSIGN_OR_RETURN(std::vector<std::size_t> match, matchSlices(g, source, path));
+  TESSERA_ASSIGN_OR_RETURN(
+      dicom::SourceSeries source,
+      dicom::readSourceSeries(options.sourcePath, options.seriesUid, "a DICOM-SEG"));
+  TESSERA_ASSIGN_OR_RETURN(std::vector<std::size_t> match,
+                           dicom::matchSlices(g, source, path, "a DICOM-SEG"));
 
   // Which labels each slice holds.
   const std::int64_t nx = g.size[0], ny = g.size[1], nz = g.size[2];
@@ -311,9 +183,9 @@ Status writeDicomSeg(const LabelMap& labels, const std::string& path,
   std::unique_ptr<DcmSegmentation> seg(raw);
   if (made.bad() || !seg) return dcmtkError(made, "cannot create the DICOM-SEG", path);
   // Patient, study and Frame of Reference of the source.
-  if (OFCondition c = seg->importFromSourceImage(source.firstFile.c_str()); c.bad())
+  if (OFCondition c = seg->importFromSourceImage(source.slices.front().file.c_str()); c.bad())
     return dcmtkError(c, "cannot take the patient and study from the source series",
-                      source.firstFile);
+                      source.slices.front().file);
   seg->getSeries().setSeriesDescription(longString(options.seriesDescription).c_str());
   seg->getSeries().setSeriesNumber(options.seriesNumber.c_str());
 
@@ -356,7 +228,7 @@ Status writeDicomSeg(const LabelMap& labels, const std::string& path,
       if (!present[static_cast<std::size_t>(k)][value]) continue;
       const std::uint8_t* slice = labels.labels.slice(k);
       for (std::int64_t v = 0; v < nx * ny; ++v) mask[v] = slice[v] == value ? 1 : 0;
-      const SourceSlice& s = source.slices[match[static_cast<std::size_t>(k)]];
+      const dicom::SourceSlice& s = source.slices[match[static_cast<std::size_t>(k)]];
       FGFrameContent frameContent;
       frameContent.setDimensionIndexValues(number, 0);
       frameContent.setDimensionIndexValues(static_cast<Uint32>(k + 1), 1);
@@ -384,7 +256,7 @@ Status writeDicomSeg(const LabelMap& labels, const std::string& path,
   }
 
   IODReferences references;
-  for (const SourceSlice& s : source.slices)
+  for (const dicom::SourceSlice& s : source.slices)
     references.add(new IODImageReference(source.patientId.c_str(), source.studyUid.c_str(),
                                          source.seriesUid.c_str(), s.sopInstanceUid.c_str(),
                                          s.sopClassUid.c_str()));
@@ -585,7 +457,10 @@ Result<LabelMap> readDicomSeg(const std::string& path, const Geometry& geometry,
     position->getImagePositionPatient(p[0], p[1], p[2]);
     const Vec3 ijk = geometry.voxelFromWorld(p);
     const double k = std::round(ijk[2]);
-    const double offMm = distance(geometry.worldFromVoxel({0.0, 0.0, k}), p);
+    const Vec3 onSlice = geometry.worldFromVoxel({0.0, 0.0, k});
+    const double offMm = std::sqrt((onSlice[0] - p[0]) * (onSlice[0] - p[0]) +
+                                   (onSlice[1] - p[1]) * (onSlice[1] - p[1]) +
+                                   (onSlice[2] - p[2]) * (onSlice[2] - p[2]));
     if (offMm > tolerance || k < 0 || k >= static_cast<double>(geometry.size[2]))
       return Status(StatusCode::kInvalidArgument,
                     "frame " + std::to_string(f + 1) +

@@ -9,28 +9,21 @@
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmsr/cmr/tid1500.h>
 #include <dcmtk/dcmsr/dsrdoc.h>
-#include <dcmtk/oflog/oflog.h>
 
 #include <cstdio>
 #include <map>
-#include <mutex>
 
 #include "core/files.h"
 #include "imaging/dicom/dicom.h"
 #include "imaging/dicom/dicom_seg.h"
 #include "imaging/internal/dicom_identity.h"
+#include "imaging/internal/dicom_source.h"
 #include "imaging/internal/dicom_values.h"
 
 namespace tessera::imaging {
 namespace {
 
-void quietDcmtk() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    for (const char* name : {"dcmtk.dcmdata", "dcmtk.dcmsr", "dcmtk.dcmsr.cmr"})
-      OFLog::getLogger(name).setLogLevel(OFLogger::FATAL_LOG_LEVEL);
-  });
-}
+using dicom::quietDcmtk;
 
 // Codes of the report (PS3.16).
 const DSRCodedEntryValue kVolume("118565006", "SCT", "Volume");
@@ -55,19 +48,6 @@ std::string number(double value) {
   return buffer;
 }
 
-// The source series' files, in slice order.
-Result<std::vector<std::string>> sourceFiles(const DicomSrOptions& o) {
-  TESSERA_ASSIGN_OR_RETURN(DicomListing listing, listDicomSeries(o.sourcePath));
-  int index = defaultSeriesIndex(listing);
-  if (!o.seriesUid.empty()) {
-    index = -1;
-    for (std::size_t i = 0; i < listing.series.size(); ++i)
-      if (listing.series[i].seriesUid == o.seriesUid) index = static_cast<int>(i);
-  }
-  if (index < 0) return Status(StatusCode::kNotFound, "no such DICOM series", o.sourcePath);
-  return listing.series[static_cast<std::size_t>(index)].files;
-}
-
 }  // namespace
 
 Status writeDicomSr(const std::vector<LabelStatistics>& statistics, const std::string& path,
@@ -75,7 +55,10 @@ Status writeDicomSr(const std::vector<LabelStatistics>& statistics, const std::s
   quietDcmtk();
   TESSERA_RETURN_IF_ERROR(checkOutputPath(path));
   TESSERA_ASSIGN_OR_RETURN(DicomSegInfo seg, describeDicomSeg(o.segPath));
-  TESSERA_ASSIGN_OR_RETURN(std::vector<std::string> files, sourceFiles(o));
+  TESSERA_ASSIGN_OR_RETURN(dicom::SourceSeries series,
+                           dicom::readSourceSeries(o.sourcePath, o.seriesUid, "a DICOM SR"));
+  std::vector<std::string> files;
+  for (const dicom::SourceSlice& slice : series.slices) files.push_back(slice.file);
   DcmFileFormat first;
   if (OFCondition c = first.loadFileUntilTag(files.front().c_str(), EXS_Unknown, EGL_noChange,
                                              DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData);

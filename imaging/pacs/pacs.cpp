@@ -11,18 +11,17 @@
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmnet/diutil.h>
 #include <dcmtk/dcmnet/scu.h>
-#include <dcmtk/oflog/oflog.h>
 
 #include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <mutex>
 #include <thread>
 
 #include "core/files.h"
 #include "imaging/dicom/dicom.h"
+#include "imaging/internal/dicom_source.h"
 #include "imaging/internal/itk_support.h"
 
 namespace tessera::imaging {
@@ -36,13 +35,8 @@ std::string statusText(Uint16 status) {
   return hex;
 }
 
-void quietDcmtk() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    for (const char* name : {"dcmtk.dcmnet", "dcmtk.dcmdata"})
-      OFLog::getLogger(name).setLogLevel(OFLogger::FATAL_LOG_LEVEL);
-  });
-}
+using dicom::quietDcmtk;
+using dicom::text;
 
 std::string peerName(const PacsPeer& p) {
   return p.calledAe + "@" + p.host + ":" + std::to_string(p.port);
@@ -167,12 +161,6 @@ Status connect(DcmSCU& scu, const PacsPeer& p) {
   if (OFCondition c = scu.negotiateAssociation(); c.bad())
     return networkError(c, p, "no association with " + p.calledAe);
   return Status();
-}
-
-std::string text(DcmItem& item, const DcmTagKey& tag) {
-  OFString value;
-  if (item.findAndGetOFStringArray(tag, value).bad()) return {};
-  return value.c_str();
 }
 
 }  // namespace
