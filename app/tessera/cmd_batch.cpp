@@ -61,6 +61,9 @@ int runBatch(const Args& given) {
   p.flag("--dicom-seg",
          "also write a DICOM-SEG referencing the case's series (OUT_DIR/<case>/seg.dcm); "
          "non-DICOM cases then fail");
+  p.flag("--rtstruct",
+         "also write an RT Structure Set per case (OUT_DIR/<case>/rtstruct.dcm); non-DICOM "
+         "cases then fail");
   p.flag("--sr",
          "with --dicom-seg: also a DICOM SR measurement report of its segments "
          "(OUT_DIR/<case>/sr.dcm)");
@@ -91,6 +94,7 @@ int runBatch(const Args& given) {
   o.meshFormat = p.get("mesh-format");
   o.dicomSeg = p.has("dicom-seg");
   o.dicomSr = p.has("sr");
+  o.rtstruct = p.has("rtstruct");
   if (o.dicomSr && !o.dicomSeg) {
     std::fprintf(stderr, "tessera: error: --sr reports on the DICOM-SEG; give --dicom-seg too\n");
     return kExitUsage;

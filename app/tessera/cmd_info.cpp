@@ -6,6 +6,7 @@
 #include "app/tessera/commands.h"
 #include "core/json.h"
 #include "imaging/dicom/dicom.h"
+#include "imaging/dicom/dicom_rtstruct.h"
 #include "imaging/dicom/dicom_seg.h"
 #include "imaging/dicom/dicom_sr.h"
 #include "imaging/io/volume_io.h"
@@ -281,6 +282,35 @@ int describeSeg(const std::string& path, bool json) {
   return kExitOk;
 }
 
+// An RT Structure Set: its ROIs and how many contours each has.
+int describeRtStructFile(const std::string& path, bool json) {
+  auto rois = describeRtStruct(path);
+  if (!rois.ok()) return fail(rois.error());
+  if (json) {
+    JsonWriter w;
+    w.beginObject();
+    w.field("path", path).field("format", "RTSTRUCT");
+    w.key("rois").beginArray();
+    for (const RtStructRoi& r : *rois) {
+      w.beginObject();
+      w.field("number", r.number).field("name", r.name);
+      w.field("generation_algorithm", r.generationAlgorithm);
+      w.field("contours", r.contours).field("points", r.points);
+      w.endObject();
+    }
+    w.endArray();
+    w.endObject();
+    std::fputs((w.str() + "\n").c_str(), stdout);
+    return kExitOk;
+  }
+  std::printf("%s\n  format        RT Structure Set, %zu ROIs\n", path.c_str(), rois->size());
+  for (const RtStructRoi& r : *rois)
+    std::printf("    %3d  %-16s %lld contours, %lld points (%s)\n", r.number, r.name.c_str(),
+                static_cast<long long>(r.contours), static_cast<long long>(r.points),
+                r.generationAlgorithm.c_str());
+  return kExitOk;
+}
+
 // A DICOM SR measurement report Tessera wrote: its measurement groups.
 int describeSr(const std::string& path, bool json) {
   auto groups = readDicomSrMeasurements(path);
@@ -321,7 +351,8 @@ int runInfo(const Args& args) {
                    "geometry (size, spacing, origin, direction, orientation), physical extent "
                    "and the HU range; for DICOM, every series found and which one is read; "
                    "for a DICOM-SEG, its segments and the series it references; for a "
-                   "measurement report (DICOM SR), its measurements.");
+                   "measurement report (DICOM SR), its measurements; for an RT Structure Set, its "
+                   "ROIs.");
   parser.positional("PATH",
                     "image file (.nii, .nii.gz, .nrrd, .nhdr, .mha, .mhd, DICOM) or a directory "
                     "of DICOM files");
@@ -336,6 +367,7 @@ int runInfo(const Args& args) {
   const std::string path = parser.get("PATH");
   if (isDicomSegFile(path)) return describeSeg(path, parser.has("json"));
   if (isDicomSrFile(path)) return describeSr(path, parser.has("json"));
+  if (isRtStructFile(path)) return describeRtStructFile(path, parser.has("json"));
   const Info info = collect(parser.get("PATH"), parser.get("series"));
   const bool partial = info.header.has_value() || info.listing.has_value();
   if (parser.has("json")) {

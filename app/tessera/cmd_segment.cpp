@@ -20,6 +20,9 @@ int runSegment(const Args& args) {
   p.option("--mesh-format", "FMT", "stl or obj", "stl");
   p.option("--dicom-seg", "SEG.dcm",
            "also write the labels as a DICOM-SEG referencing the input series (DICOM input)");
+  p.option("--rtstruct", "RS.dcm",
+           "also write the labels as an RT Structure Set: one ROI per label, closed planar "
+           "contours per slice (DICOM input)");
   p.option("--sr", "SR.dcm",
            "also write a DICOM SR measurement report (TID 1500) of the SEG's segments: volume, "
            "HU mean and SD, edge of the field of view (needs --dicom-seg)");
@@ -43,6 +46,7 @@ int runSegment(const Args& args) {
   job.blocksPath = p.get("save-blocks");
   job.dicomSegPath = p.get("dicom-seg");
   job.dicomSrPath = p.get("sr");
+  job.rtstructPath = p.get("rtstruct");
   SegmentCommandOptions segment;
   std::string error;
   if (!readSegmentOptions(p, &segment, &error)) {

@@ -30,6 +30,7 @@
 #include "core/log.h"
 #include "core/memory.h"
 #include "core/parallel.h"
+#include "imaging/dicom/dicom_rtstruct.h"
 #include "imaging/dicom/dicom_seg.h"
 #include "imaging/dicom/dicom_sr.h"
 #include "imaging/io/volume_io.h"
@@ -132,6 +133,7 @@ std::string outputOptions(const BatchOptions& o) {
          " dilation=" + std::to_string(o.segment.detector.dilation) +
          " meshes=" + (o.meshes ? o.meshFormat : std::string("none")) +
          (o.dicomSeg ? " dicom_seg=yes" : "") + (o.dicomSr ? " dicom_sr=yes" : "") +
+         (o.rtstruct ? " rtstruct=yes" : "") +
          (o.stages.empty() ? std::string() : " stages=" + stageSpec(o.stages)) +
          " version=" + TESSERA_VERSION;
 }
@@ -184,6 +186,14 @@ Result<std::vector<OutputRecord>> writeCaseFiles(const BatchOptions& o, const Ba
       TESSERA_RETURN_IF_ERROR(imaging::writeDicomSr(job.statistics, (dir / "sr.dcm").string(), sr));
       files.push_back("sr.dcm");
     }
+  }
+  if (o.rtstruct) {
+    imaging::RtStructOptions rt;
+    rt.sourcePath = c.input;
+    rt.seriesUid = c.seriesUid;
+    rt.algorithmName = info.name;
+    TESSERA_RETURN_IF_ERROR(imaging::writeRtStruct(labels, (dir / "rtstruct.dcm").string(), rt));
+    files.push_back("rtstruct.dcm");
   }
   TESSERA_RETURN_IF_ERROR(stop.check());
   job.writeSeconds = std::chrono::duration<double>(Clock::now() - writeStart).count();
@@ -414,14 +424,14 @@ void Pipeline::readStage() {
           redoReason = "its report cannot be read";
         }
       }
-      if (o_.dicomSeg) {
+      if (o_.dicomSeg || o_.rtstruct) {
         const auto format = imaging::formatFromPath(c.input);
         if (format != imaging::FileFormat::kDicomDirectory &&
             format != imaging::FileFormat::kDicomFile) {
           emit(stopped(i,
                        Status(StatusCode::kInvalidArgument,
-                              "--dicom-seg: the case is not a DICOM series, so a DICOM-SEG has "
-                              "no series to reference"),
+                              "the case is not a DICOM series, so a DICOM-SEG or RTSTRUCT "
+                              "has no series to reference"),
                        started));
           continue;
         }

@@ -9,6 +9,7 @@
 //                            OUT_DIR/<case>/meshes/<label>.stl|obj  (optional)
 //                            OUT_DIR/<case>/seg.dcm       (optional, DICOM cases)
 //                            OUT_DIR/<case>/sr.dcm        (optional, with seg.dcm)
+//                            OUT_DIR/<case>/rtstruct.dcm  (optional, DICOM cases)
 // and for the run:           OUT_DIR/summary.csv, summary.json (summary.h)
 //                            OUT_DIR/manifest.jsonl               (manifest.h)
 // A case's files are written into a hidden staging folder and moved into
@@ -55,7 +56,8 @@ struct BatchOptions {
   // A DICOM-SEG per case referencing its series; a case that is not DICOM
   // fails with the reason (its labels would have no series to reference).
   bool dicomSeg = false;
-  bool dicomSr = false;  // a TID 1500 report of the SEG's segments; needs dicomSeg
+  bool dicomSr = false;   // a TID 1500 report of the SEG's segments; needs dicomSeg
+  bool rtstruct = false;  // an RT Structure Set per case (DICOM cases, as dicomSeg)
   ShardSpec shard;
   DiscoveryOptions discovery;
   ProgressSink* progress = nullptr;

@@ -7,6 +7,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/memory.h"
+#include "imaging/dicom/dicom_rtstruct.h"
 #include "imaging/dicom/dicom_seg.h"
 #include "imaging/dicom/dicom_sr.h"
 #include "imaging/io/volume_io.h"
@@ -33,14 +34,16 @@ Status checkSegmentJobOutputs(const SegmentJobOptions& o) {
   TESSERA_RETURN_IF_ERROR(checkVolumePath(o.output, "labels"));
   if (!o.reportPath.empty()) TESSERA_RETURN_IF_ERROR(checkOutputPath(o.reportPath));
   if (!o.blocksPath.empty()) TESSERA_RETURN_IF_ERROR(checkVolumePath(o.blocksPath, "block maps"));
-  if (!o.dicomSegPath.empty()) {
+  if (!o.dicomSegPath.empty() || !o.rtstructPath.empty()) {
     const auto format = imaging::formatFromPath(o.input);
     if (format != imaging::FileFormat::kDicomDirectory && format != imaging::FileFormat::kDicomFile)
       return Status(StatusCode::kInvalidArgument,
-                    "a DICOM-SEG references the DICOM series it was made from; give a DICOM "
-                    "directory or file as input",
+                    std::string(o.dicomSegPath.empty() ? "an RTSTRUCT" : "a DICOM-SEG") +
+                        " references the DICOM series it was made from; give a DICOM directory "
+                        "or file as input",
                     o.input);
-    TESSERA_RETURN_IF_ERROR(checkOutputPath(o.dicomSegPath));
+    if (!o.dicomSegPath.empty()) TESSERA_RETURN_IF_ERROR(checkOutputPath(o.dicomSegPath));
+    if (!o.rtstructPath.empty()) TESSERA_RETURN_IF_ERROR(checkOutputPath(o.rtstructPath));
   }
   if (!o.dicomSrPath.empty()) {
     if (o.dicomSegPath.empty())
@@ -109,6 +112,14 @@ Result<SegmentJobResult> runSegmentJob(Segmenter& segmenter, const SegmentJobOpt
       dicomSeg.algorithmParameters = std::string("mode=") + segmentModeName(options.mode);
       TESSERA_RETURN_IF_ERROR(imaging::writeDicomSeg(seg.labels, o.dicomSegPath, dicomSeg));
       result.outputs.push_back(o.dicomSegPath);
+    }
+    if (!o.rtstructPath.empty()) {
+      imaging::RtStructOptions rt;
+      rt.sourcePath = o.input;
+      rt.seriesUid = o.seriesUid;
+      rt.algorithmName = segmenter.info().name;
+      TESSERA_RETURN_IF_ERROR(imaging::writeRtStruct(seg.labels, o.rtstructPath, rt));
+      result.outputs.push_back(o.rtstructPath);
     }
     if (!o.dicomSrPath.empty()) {
       imaging::DicomSrOptions sr;

@@ -32,6 +32,8 @@ struct SegmentJobOptions {
   // Optional DICOM SR measurement report (TID 1500) referencing that SEG's
   // segments; needs dicomSegPath.
   std::string dicomSrPath;
+  // Optional RT Structure Set referencing the input series (DICOM input).
+  std::string rtstructPath;
   SegmentOptions segment;         // progress/cancel here are ignored (given below)
   std::vector<StageCall> stages;  // plugin stages (plugins.h), in order
 };

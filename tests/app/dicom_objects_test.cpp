@@ -25,6 +25,7 @@ using tessera::testing::runCommand;
 using tessera::testing::TempDir;
 
 const std::string kCheckSeg = std::string(TESSERA_SOURCE_DIR) + "/tests/app/dicom_seg_check.py";
+const std::string kCheckRtStruct = std::string(TESSERA_SOURCE_DIR) + "/tests/app/rtstruct_check.py";
 
 bool haveProgram(const std::string& name) {
   return std::system(("command -v " + name + " >/dev/null 2>&1").c_str()) == 0;
@@ -115,6 +116,29 @@ TEST_F(DicomObjects, SegmentWritesADicomSegThatPydicomAndDciodvfyRead) {
   EXPECT_EQ(dciodvfyErrors(report), "") << report;
 }
 
+TEST_F(DicomObjects, SegmentWritesAnRtStructWhoseContoursRebuildTheLabels) {
+  const std::string series = writeSeries("series", 2);
+  CommandRun run = tessera({"segment", "-i", series, "-o", dir / "labels.nii", "--rtstruct",
+                            dir / "rs.dcm", "--model", dir / "model.onnx"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_TRUE(contains(run.out, "wrote " + dir / "rs.dcm")) << run.out;
+  run = tessera({"info", dir / "rs.dcm"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_TRUE(contains(run.out, "RT Structure Set")) << run.out;
+  ASSERT_EQ(std::system("/usr/bin/python3 -c 'import pydicom, numpy' >/dev/null 2>&1"), 0)
+      << "/usr/bin/python3 with pydicom and numpy is needed (scripts/setup)";
+  run = runCommand(capture, "/usr/bin/python3 " + quote(kCheckRtStruct) + " " +
+                                quote(dir / "rs.dcm") + " " + quote(dir / "labels.nii") + " " +
+                                quote(series));
+  EXPECT_EQ(run.code, 0) << run.out << run.err;
+  EXPECT_TRUE(contains(run.out, "ok:")) << run.out;
+  if (!haveProgram("dciodvfy")) GTEST_SKIP() << "dciodvfy is missing (Debian dicom3tools)";
+  run = runCommand(capture, "dciodvfy " + quote(dir / "rs.dcm"));
+  const std::string report = run.out + run.err;
+  EXPECT_TRUE(contains(report, "RTStructureSet")) << report;
+  EXPECT_EQ(dciodvfyErrors(report), "") << report;
+}
+
 TEST_F(DicomObjects, InfoListsTheMeasurementsOfAReport) {
   const std::string series = writeSeries("series", 1);
   CommandRun run =
@@ -165,8 +189,8 @@ TEST_F(DicomObjects, BatchWritesASegPerDicomCaseAndFailsOtherCasesWithTheReason)
   const std::string in = dir.makeDir("in");
   writeSeries("in/patient1", 0);
   ASSERT_TRUE(tessera::testing::writePhantomCt(in + "/volume.nii.gz", 1).ok());
-  const CommandRun run = tessera(
-      {"batch", "-i", in, "-o", dir / "out", "--dicom-seg", "--sr", "--model", dir / "model.onnx"});
+  const CommandRun run = tessera({"batch", "-i", in, "-o", dir / "out", "--dicom-seg", "--sr",
+                                  "--rtstruct", "--model", dir / "model.onnx"});
   EXPECT_EQ(run.code, 3) << run.err;  // some cases failed
   int segs = 0;
   for (const auto& entry : fs::recursive_directory_iterator(dir / "out"))
@@ -185,6 +209,10 @@ TEST_F(DicomObjects, BatchWritesASegPerDicomCaseAndFailsOtherCasesWithTheReason)
       EXPECT_TRUE(contains(info.out, "measurement report")) << info.out << info.err;
     }
   EXPECT_EQ(reports, 1) << run.err;
+  int structureSets = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir / "out"))
+    structureSets += entry.path().filename() == "rtstruct.dcm";
+  EXPECT_EQ(structureSets, 1);
   const std::string summary = tessera::testing::slurp(dir / "out/summary.csv");
   EXPECT_TRUE(contains(summary, "not a DICOM series")) << summary;
 }

@@ -1,6 +1,8 @@
-// DICOM-SEG written from a label map and read back onto its CT, through
-// DCMTK; the objects are also checked by pydicom and dciodvfy in the CLI
-// tests (tests/app/dicom_seg_check.py).
+// The DICOM objects derived from a label map: DICOM-SEG written and read
+// back onto its CT, the TID 1500 measurement report and the RT Structure Set,
+// through DCMTK; pydicom and dciodvfy check them too in the CLI tests
+// (tests/app/dicom_objects_test.cpp).
+#include "imaging/dicom/dicom_rtstruct.h"
 #include "imaging/dicom/dicom_seg.h"
 #include "imaging/dicom/dicom_sr.h"
 
@@ -337,6 +339,80 @@ TEST(DicomSr, LabelsTheSegDoesNotHoldOrStatisticsWithoutHuAreRefused) {
   o.segPath = tmp / "missing.dcm";
   EXPECT_FALSE(writeDicomSr(*all, tmp / "sr.dcm", o).ok());
   EXPECT_FALSE(fs::exists(tmp / "sr.dcm"));
+}
+
+// Signed area (shoelace) of a contour in voxel units of `g`'s slice plane.
+double areaInVoxels(const PlanarContour& c, const Geometry& g) {
+  double area = 0;
+  for (std::size_t p = 0; p < c.pointsMm.size(); ++p) {
+    const Vec3 a = g.voxelFromWorld(c.pointsMm[p]);
+    const Vec3 b = g.voxelFromWorld(c.pointsMm[(p + 1) % c.pointsMm.size()]);
+    area += a[0] * b[1] - b[0] * a[1];
+  }
+  return std::abs(area) / 2;
+}
+
+TEST(RtStruct, ARectangleAndARingHaveTheirOutlinesAQuarterVoxelInsideTheirEdges) {
+  Geometry g = obliqueGeometry();
+  Image<std::uint8_t> labels = *Image<std::uint8_t>::create(g, 0);
+  for (std::int64_t j = 2; j <= 6; ++j)  // 7 x 5 voxels on slice 1
+    for (std::int64_t i = 3; i <= 9; ++i) labels.at(i, j, 1) = 1;
+  for (std::int64_t j = 4; j <= 12; ++j)  // a 9 x 9 ring with a 3 x 3 hole on slice 3
+    for (std::int64_t i = 8; i <= 16; ++i)
+      labels.at(i, j, 3) = (i >= 11 && i <= 13 && j >= 7 && j <= 9) ? 0 : 1;
+  const std::vector<PlanarContour> contours = labelContours(labels, 1);
+  ASSERT_EQ(contours.size(), 3u);
+  EXPECT_EQ(contours[0].slice, 1);
+  EXPECT_FALSE(contours[0].hole);
+  EXPECT_NEAR(areaInVoxels(contours[0], g), 6.5 * 4.5, 1e-9);
+  int holes = 0;
+  for (const PlanarContour& c : contours) {
+    for (const Vec3& p : c.pointsMm)  // in the slice's plane
+      EXPECT_NEAR(g.voxelFromWorld(p)[2], static_cast<double>(c.slice), 1e-9);
+    if (c.slice != 3) continue;
+    holes += c.hole;
+    // The outer outline a quarter voxel inside; the hole's a quarter voxel
+    // into the ring, with its four corners cut diagonally by the border
+    // following (a triangle of 1/8 voxel each, far from any voxel centre).
+    EXPECT_NEAR(areaInVoxels(c, g), c.hole ? 3.5 * 3.5 - 4 * 0.125 : 8.5 * 8.5, 1e-9);
+  }
+  EXPECT_EQ(holes, 1);
+  EXPECT_TRUE(labelContours(labels, 2).empty());
+}
+
+TEST(RtStruct, OneRoiPerLabelWithItsContoursAndRefusals) {
+  TempDir tmp;
+  const Study study = writeStudy(tmp, obliqueGeometry());
+  const LabelMap labels = labelsFor(study.ct.geometry());
+  RtStructOptions o;
+  o.sourcePath = study.dir;
+  const Status written = writeRtStruct(labels, tmp / "rs.dcm", o);
+  ASSERT_TRUE(written.ok()) << written.toString();
+  EXPECT_TRUE(isRtStructFile(tmp / "rs.dcm"));
+  EXPECT_FALSE(isRtStructFile(study.dir + "/IM000001.dcm"));
+  auto rois = describeRtStruct(tmp / "rs.dcm");
+  ASSERT_TRUE(rois.ok()) << rois.error().toString();
+  ASSERT_EQ(rois->size(), 4u);
+  const char* names[] = {"soft_tissue", "lung", "liver", "tumour"};
+  for (std::size_t r = 0; r < 4; ++r) {
+    EXPECT_EQ((*rois)[r].number, static_cast<int>(r + 1));
+    EXPECT_EQ((*rois)[r].name, names[r]);
+    EXPECT_EQ((*rois)[r].generationAlgorithm, "AUTOMATIC");
+    EXPECT_EQ((*rois)[r].contours,
+              static_cast<std::int64_t>(
+                  labelContours(labels.labels, labels.table.labels[r + 1].value).size()));
+  }
+  EXPECT_EQ((*rois)[3].contours, 1);  // the one-voxel tumour
+
+  Geometry shifted = study.ct.geometry();
+  shifted.originMm[2] += 1.0;
+  EXPECT_EQ(writeRtStruct(labelsFor(shifted), tmp / "other.dcm", o).code(),
+            StatusCode::kInvalidArgument);
+  LabelMap empty{*Image<std::uint8_t>::create(study.ct.geometry(), 0), table()};
+  const Status s = writeRtStruct(empty, tmp / "other.dcm", o);
+  EXPECT_TRUE(contains(s.toString(), "no label")) << s.toString();
+  EXPECT_FALSE(fs::exists(tmp / "other.dcm"));
+  EXPECT_EQ(describeRtStruct(study.dir + "/IM000001.dcm").error().code, StatusCode::kUnsupported);
 }
 
 }  // namespace
