@@ -6,6 +6,7 @@
 #include "app/cli/console_progress.h"
 #include "app/cli/interrupt.h"
 #include "app/tessera/commands.h"
+#include "app/tessera/deidentify_options.h"
 #include "app/tessera/segment_options.h"
 #include "models/pipeline/batch.h"
 
@@ -67,6 +68,7 @@ int runBatch(const Args& given) {
   p.flag("--sr",
          "with --dicom-seg: also a DICOM SR measurement report of its segments "
          "(OUT_DIR/<case>/sr.dcm)");
+  addDeidentifyOptions(p);
   p.option("--include", "GLOBS",
            "only cases whose relative path or file name matches (comma-separated)");
   p.option("--exclude", "GLOBS", "leave out cases whose relative path or file name matches");
@@ -95,6 +97,16 @@ int runBatch(const Args& given) {
   o.dicomSeg = p.has("dicom-seg");
   o.dicomSr = p.has("sr");
   o.rtstruct = p.has("rtstruct");
+  std::string deidentifyError;
+  if (!readDeidentifyOptions(p, &o.deidentify, &deidentifyError)) {
+    std::fprintf(stderr, "tessera: error: %s\n", deidentifyError.c_str());
+    return kExitUsage;
+  }
+  if (o.deidentify.enabled && !o.dicomSeg && !o.rtstruct) {
+    std::fprintf(stderr,
+                 "tessera: error: --deidentify applies to --dicom-seg, --rtstruct and --sr\n");
+    return kExitUsage;
+  }
   if (o.dicomSr && !o.dicomSeg) {
     std::fprintf(stderr, "tessera: error: --sr reports on the DICOM-SEG; give --dicom-seg too\n");
     return kExitUsage;

@@ -3,6 +3,7 @@
 #include "app/cli/console_progress.h"
 #include "app/cli/interrupt.h"
 #include "app/tessera/commands.h"
+#include "app/tessera/deidentify_options.h"
 #include "app/tessera/segment_options.h"
 #include "models/pipeline/model_store.h"
 #include "models/pipeline/segment_job.h"
@@ -26,6 +27,7 @@ int runSegment(const Args& args) {
   p.option("--sr", "SR.dcm",
            "also write a DICOM SR measurement report (TID 1500) of the SEG's segments: volume, "
            "HU mean and SD, edge of the field of view (needs --dicom-seg)");
+  addDeidentifyOptions(p);
   p.option("--save-blocks", "PATH", "write the map of computed blocks as a volume (QA overlay)");
   p.epilog(
       "Labels keep the input's exact geometry. Outputs are written to a temporary name\n"
@@ -49,7 +51,8 @@ int runSegment(const Args& args) {
   job.rtstructPath = p.get("rtstruct");
   SegmentCommandOptions segment;
   std::string error;
-  if (!readSegmentOptions(p, &segment, &error)) {
+  if (!readSegmentOptions(p, &segment, &error) ||
+      !readDeidentifyOptions(p, &job.deidentify, &error)) {
     std::fprintf(stderr, "tessera: error: %s\n", error.c_str());
     return kExitUsage;
   }

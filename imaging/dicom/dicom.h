@@ -73,10 +73,14 @@ Result<Volume> readDicomVolume(const std::string& path, const ReadOptions& optio
 // the headers alone.
 Result<ImageHeader> readDicomHeader(const std::string& path, const std::string& seriesUid = {});
 
+// The patient and study a written series belongs to. Empty patient name and
+// ID are written empty (never an invented identity); `tessera convert` says
+// so when its input carries none.
 struct DicomWriteOptions {
-  std::string patientName = "Anonymous";
-  std::string patientId = "TESSERA";
+  std::string patientName;
+  std::string patientId;
   std::string studyDescription;
+  std::string studyDate, studyTime;  // DA and TM; empty date: now
   std::string seriesDescription = "Tessera volume";
   // Empty: new UIDs are generated.
   std::string studyUid;

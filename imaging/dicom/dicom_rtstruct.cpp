@@ -13,6 +13,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/files.h"
+#include "imaging/internal/dicom_deid.h"
 #include "imaging/internal/dicom_identity.h"
 #include "imaging/internal/dicom_source.h"
 #include "imaging/internal/dicom_values.h"
@@ -173,6 +174,7 @@ Status writeRtStruct(const LabelMap& labels, const std::string& path, const RtSt
     return Status(StatusCode::kCorruptData, std::string("cannot read the source: ") + c.text(),
                   source.slices.front().file);
   TESSERA_RETURN_IF_ERROR(dicom::copyPatientAndStudy(*first.getDataset(), out));
+  if (o.deidentify.enabled) TESSERA_RETURN_IF_ERROR(dicom::deidentifyDataset(out, o.deidentify));
   AtomicFile file(path);
   if (OFCondition c = format.saveFile(file.tempPath().c_str(), EXS_LittleEndianExplicit); c.bad())
     return incompleteWriteError(

@@ -19,6 +19,7 @@
 #include "core/geometry.h"
 #include "core/image.h"
 #include "core/status.h"
+#include "imaging/dicom/deidentify.h"
 
 namespace tessera::imaging {
 
@@ -38,6 +39,7 @@ struct RtStructOptions {
   std::string structureSetLabel = "TESSERA";
   std::string seriesDescription = "Tessera structures";
   std::string seriesNumber = "902";
+  DeidentifyOptions deidentify;  // when enabled, the structure set is de-identified
 };
 
 // Writes the structure set at `path` through a temporary file renamed when

@@ -24,6 +24,7 @@
 
 #include "core/files.h"
 #include "imaging/dicom/dicom.h"
+#include "imaging/internal/dicom_deid.h"
 #include "imaging/internal/dicom_source.h"
 #include "imaging/internal/dicom_values.h"
 
@@ -270,6 +271,8 @@ Status writeDicomSeg(const LabelMap& labels, const std::string& path,
           DCM_PixelData, pixelData.data(), static_cast<unsigned long>(pixelData.size()));
       c.bad())
     return dcmtkError(c, "cannot encode the DICOM-SEG's frames", path);
+  if (options.deidentify.enabled)
+    TESSERA_RETURN_IF_ERROR(dicom::deidentifyDataset(*format.getDataset(), options.deidentify));
   AtomicFile file(path);
   if (OFCondition c = format.saveFile(file.tempPath().c_str(), EXS_LittleEndianExplicit); c.bad())
     return incompleteWriteError(

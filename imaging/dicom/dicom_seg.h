@@ -28,6 +28,7 @@
 #include "core/geometry.h"
 #include "core/image.h"
 #include "core/status.h"
+#include "imaging/dicom/deidentify.h"
 
 namespace tessera::imaging {
 
@@ -65,6 +66,7 @@ struct DicomSegOptions {
   // Per label name, replacing defaultSegmentProperty. A label found in
   // neither is written as category Tissue, type Tissue with its name as label.
   std::map<std::string, SegmentProperty> properties;
+  DeidentifyOptions deidentify;  // when enabled, the SEG is de-identified (deidentify.h)
 };
 
 // Writes `labels` as a binary DICOM-SEG file at `path`, through a temporary

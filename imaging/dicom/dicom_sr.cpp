@@ -16,6 +16,7 @@
 #include "core/files.h"
 #include "imaging/dicom/dicom.h"
 #include "imaging/dicom/dicom_seg.h"
+#include "imaging/internal/dicom_deid.h"
 #include "imaging/internal/dicom_identity.h"
 #include "imaging/internal/dicom_source.h"
 #include "imaging/internal/dicom_values.h"
@@ -69,7 +70,11 @@ Status writeDicomSr(const std::vector<LabelStatistics>& statistics, const std::s
   OFString studyUid, seriesUid;
   source.findAndGetOFString(DCM_StudyInstanceUID, studyUid);
   source.findAndGetOFString(DCM_SeriesInstanceUID, seriesUid);
-  if (seg.studyUid != studyUid.c_str())
+  // A de-identified SEG carries the pseudonyms of the source's UIDs.
+  const std::string expectedStudy = o.deidentify.enabled
+                                        ? pseudonymUid(studyUid.c_str(), o.deidentify.key)
+                                        : std::string(studyUid.c_str());
+  if (seg.studyUid != expectedStudy)
     return Status(StatusCode::kInvalidArgument,
                   "the DICOM-SEG belongs to another study than the source series", o.segPath);
 
@@ -162,6 +167,9 @@ Status writeDicomSr(const std::vector<LabelStatistics>& statistics, const std::s
   if (OFCondition c = document.write(out); c.bad())
     return srError(c, "cannot encode the measurement report", path);
   TESSERA_RETURN_IF_ERROR(dicom::copyPatientAndStudy(source, out));
+  if (o.deidentify.enabled)
+    TESSERA_RETURN_IF_ERROR(dicom::deidentifyDataset(
+        out, o.deidentify, {seg.studyUid, seg.seriesUid, seg.sopInstanceUid}));
 
   AtomicFile file(path);
   if (OFCondition c = format.saveFile(file.tempPath().c_str(), EXS_LittleEndianExplicit); c.bad())

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "imaging/dicom/deidentify.h"
 #include "imaging/stats/label_stats.h"
 
 namespace tessera::imaging {
@@ -25,6 +26,9 @@ struct DicomSrOptions {
   std::string algorithmVersion = "0";
   std::string seriesDescription = "Tessera measurements";
   std::string seriesNumber = "901";
+  // When enabled, the report is de-identified (deidentify.h); the SEG must
+  // then have been written de-identified with the same key.
+  DeidentifyOptions deidentify;
 };
 
 // Writes the report at `path` through a temporary file renamed when

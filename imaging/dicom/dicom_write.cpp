@@ -102,14 +102,22 @@ Status writeDicomSeries(const Volume& volume, const std::string& directory,
     put("0008|0018", newUid());
     put("0008|0008", "DERIVED\\SECONDARY\\AXIAL");
     put("0008|0060", "CT");
-    put("0008|0020", date);
-    put("0008|0030", time);
+    put("0008|0020", options.studyDate.empty() ? date : options.studyDate);
+    put("0008|0030", options.studyDate.empty() ? time : options.studyTime);
     put("0008|0021", date);
     put("0008|0031", time);
     put("0008|1030", options.studyDescription);
     put("0008|103e", options.seriesDescription);
     put("0010|0010", options.patientName);
     put("0010|0020", options.patientId);
+    // Type 2 attributes of the CT image IOD that a converted volume does not
+    // know: present and empty, as PS3.3 allows.
+    put("0008|0070", "Tessera");  // Manufacturer
+    put("0018|0060", "");         // KVP
+    put("0018|5100", "");         // Patient Position
+    put("0020|0012", "1");        // Acquisition Number
+    put("0020|0060", "");         // Laterality
+    put("0020|1040", "");         // Position Reference Indicator
     put("0020|000d", studyUid);
     put("0020|000e", seriesUid);
     put("0020|0052", frameUid);

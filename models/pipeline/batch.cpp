@@ -134,6 +134,9 @@ std::string outputOptions(const BatchOptions& o) {
          " meshes=" + (o.meshes ? o.meshFormat : std::string("none")) +
          (o.dicomSeg ? " dicom_seg=yes" : "") + (o.dicomSr ? " dicom_sr=yes" : "") +
          (o.rtstruct ? " rtstruct=yes" : "") +
+         (o.deidentify.enabled
+              ? (o.deidentify.keepDates ? " deidentify=keep-dates" : " deidentify=yes")
+              : "") +
          (o.stages.empty() ? std::string() : " stages=" + stageSpec(o.stages)) +
          " version=" + TESSERA_VERSION;
 }
@@ -174,6 +177,7 @@ Result<std::vector<OutputRecord>> writeCaseFiles(const BatchOptions& o, const Ba
     dicomSeg.algorithmName = info.name;
     dicomSeg.algorithmVersion = info.version;
     dicomSeg.algorithmParameters = std::string("mode=") + segmentModeName(o.segment.mode);
+    dicomSeg.deidentify = o.deidentify;
     TESSERA_RETURN_IF_ERROR(imaging::writeDicomSeg(labels, (dir / "seg.dcm").string(), dicomSeg));
     files.push_back("seg.dcm");
     if (o.dicomSr) {
@@ -183,6 +187,7 @@ Result<std::vector<OutputRecord>> writeCaseFiles(const BatchOptions& o, const Ba
       sr.segPath = (dir / "seg.dcm").string();
       sr.algorithmName = info.name;
       sr.algorithmVersion = info.version;
+      sr.deidentify = o.deidentify;
       TESSERA_RETURN_IF_ERROR(imaging::writeDicomSr(job.statistics, (dir / "sr.dcm").string(), sr));
       files.push_back("sr.dcm");
     }
@@ -192,6 +197,7 @@ Result<std::vector<OutputRecord>> writeCaseFiles(const BatchOptions& o, const Ba
     rt.sourcePath = c.input;
     rt.seriesUid = c.seriesUid;
     rt.algorithmName = info.name;
+    rt.deidentify = o.deidentify;
     TESSERA_RETURN_IF_ERROR(imaging::writeRtStruct(labels, (dir / "rtstruct.dcm").string(), rt));
     files.push_back("rtstruct.dcm");
   }

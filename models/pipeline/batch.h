@@ -26,6 +26,7 @@
 
 #include "core/progress.h"
 #include "core/status.h"
+#include "imaging/dicom/deidentify.h"
 #include "models/infer/segmenter.h"
 #include "models/pipeline/batch_discovery.h"
 #include "models/pipeline/batch_outputs.h"
@@ -56,8 +57,9 @@ struct BatchOptions {
   // A DICOM-SEG per case referencing its series; a case that is not DICOM
   // fails with the reason (its labels would have no series to reference).
   bool dicomSeg = false;
-  bool dicomSr = false;   // a TID 1500 report of the SEG's segments; needs dicomSeg
-  bool rtstruct = false;  // an RT Structure Set per case (DICOM cases, as dicomSeg)
+  bool dicomSr = false;                   // a TID 1500 report of the SEG's segments; needs dicomSeg
+  bool rtstruct = false;                  // an RT Structure Set per case (DICOM cases, as dicomSeg)
+  imaging::DeidentifyOptions deidentify;  // for the DICOM outputs
   ShardSpec shard;
   DiscoveryOptions discovery;
   ProgressSink* progress = nullptr;

@@ -45,6 +45,10 @@ Status checkSegmentJobOutputs(const SegmentJobOptions& o) {
     if (!o.dicomSegPath.empty()) TESSERA_RETURN_IF_ERROR(checkOutputPath(o.dicomSegPath));
     if (!o.rtstructPath.empty()) TESSERA_RETURN_IF_ERROR(checkOutputPath(o.rtstructPath));
   }
+  if (o.deidentify.enabled && o.dicomSegPath.empty() && o.rtstructPath.empty())
+    return Status(StatusCode::kInvalidArgument,
+                  "--deidentify applies to the DICOM outputs (--dicom-seg, --rtstruct, --sr); "
+                  "give one");
   if (!o.dicomSrPath.empty()) {
     if (o.dicomSegPath.empty())
       return Status(StatusCode::kInvalidArgument,
@@ -110,6 +114,7 @@ Result<SegmentJobResult> runSegmentJob(Segmenter& segmenter, const SegmentJobOpt
       dicomSeg.algorithmName = segmenter.info().name;
       dicomSeg.algorithmVersion = segmenter.info().version;
       dicomSeg.algorithmParameters = std::string("mode=") + segmentModeName(options.mode);
+      dicomSeg.deidentify = o.deidentify;
       TESSERA_RETURN_IF_ERROR(imaging::writeDicomSeg(seg.labels, o.dicomSegPath, dicomSeg));
       result.outputs.push_back(o.dicomSegPath);
     }
@@ -118,6 +123,7 @@ Result<SegmentJobResult> runSegmentJob(Segmenter& segmenter, const SegmentJobOpt
       rt.sourcePath = o.input;
       rt.seriesUid = o.seriesUid;
       rt.algorithmName = segmenter.info().name;
+      rt.deidentify = o.deidentify;
       TESSERA_RETURN_IF_ERROR(imaging::writeRtStruct(seg.labels, o.rtstructPath, rt));
       result.outputs.push_back(o.rtstructPath);
     }
@@ -128,6 +134,7 @@ Result<SegmentJobResult> runSegmentJob(Segmenter& segmenter, const SegmentJobOpt
       sr.segPath = o.dicomSegPath;
       sr.algorithmName = segmenter.info().name;
       sr.algorithmVersion = segmenter.info().version;
+      sr.deidentify = o.deidentify;
       TESSERA_RETURN_IF_ERROR(imaging::writeDicomSr(result.statistics, o.dicomSrPath, sr));
       result.outputs.push_back(o.dicomSrPath);
     }

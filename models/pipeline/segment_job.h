@@ -12,6 +12,7 @@
 
 #include "core/progress.h"
 #include "core/status.h"
+#include "imaging/dicom/deidentify.h"
 #include "imaging/stats/label_stats.h"
 #include "models/infer/segmenter.h"
 #include "models/pipeline/plugins.h"
@@ -34,8 +35,9 @@ struct SegmentJobOptions {
   std::string dicomSrPath;
   // Optional RT Structure Set referencing the input series (DICOM input).
   std::string rtstructPath;
-  SegmentOptions segment;         // progress/cancel here are ignored (given below)
-  std::vector<StageCall> stages;  // plugin stages (plugins.h), in order
+  imaging::DeidentifyOptions deidentify;  // for the DICOM outputs
+  SegmentOptions segment;                 // progress/cancel here are ignored (given below)
+  std::vector<StageCall> stages;          // plugin stages (plugins.h), in order
 };
 
 struct SegmentJobResult {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "core/json.h"
@@ -137,6 +138,85 @@ TEST_F(DicomObjects, SegmentWritesAnRtStructWhoseContoursRebuildTheLabels) {
   const std::string report = run.out + run.err;
   EXPECT_TRUE(contains(report, "RTStructureSet")) << report;
   EXPECT_EQ(dciodvfyErrors(report), "") << report;
+}
+
+TEST_F(DicomObjects, DeidentifiedSeriesAndObjectsKeepReferencingEachOther) {
+  const std::string series = writeSeries("series", 0);
+  std::ofstream(dir / "site.key") << "a secret of the site, long enough\n";
+  const std::vector<std::string> deid = {"--deidentify", "--deidentify-key", dir / "site.key"};
+  std::vector<std::string> convert = {"convert", series, dir / "deid/"};
+  convert.insert(convert.end(), deid.begin(), deid.end());
+  CommandRun run = tessera(convert);
+  ASSERT_EQ(run.code, 0) << run.err;
+  std::vector<std::string> segment = {"segment",          "-i",          series,          "-o",
+                                      dir / "labels.nii", "--dicom-seg", dir / "seg.dcm", "--sr",
+                                      dir / "sr.dcm",     "--rtstruct",  dir / "rs.dcm",  "--model",
+                                      dir / "model.onnx"};
+  segment.insert(segment.end(), deid.begin(), deid.end());
+  run = tessera(segment);
+  ASSERT_EQ(run.code, 0) << run.err;
+
+  // The objects name the de-identified patient and reference the
+  // de-identified series (the checks compare with that series).
+  run = tessera({"info", "--json", dir / "seg.dcm"});
+  auto seg = parseJson(run.out);
+  ASSERT_TRUE(seg.ok()) << run.out;
+  EXPECT_EQ(seg->getString("patient_name").rfind("ANON", 0), 0u) << run.out;
+  auto listing = imaging::listDicomSeries(dir / "deid");
+  ASSERT_TRUE(listing.ok());
+  EXPECT_EQ(seg->getString("patient_id"), listing->series[0].patientId);
+  EXPECT_EQ(seg->find("referenced_series")->items()[0].asString(), listing->series[0].seriesUid);
+  ASSERT_EQ(std::system("/usr/bin/python3 -c 'import pydicom, numpy' >/dev/null 2>&1"), 0);
+  run = runCommand(capture, "/usr/bin/python3 " + quote(kCheckSeg) + " " + quote(dir / "seg.dcm") +
+                                " " + quote(dir / "labels.nii") + " " + quote(dir / "deid") + " " +
+                                quote(dir / "sr.dcm"));
+  EXPECT_EQ(run.code, 0) << run.out << run.err;
+  run = runCommand(capture, "/usr/bin/python3 " + quote(kCheckRtStruct) + " " +
+                                quote(dir / "rs.dcm") + " " + quote(dir / "labels.nii") + " " +
+                                quote(dir / "deid"));
+  EXPECT_EQ(run.code, 0) << run.out << run.err;
+  for (const char* name : {"seg.dcm", "sr.dcm", "rs.dcm"}) {
+    const std::string bytes = tessera::testing::slurp(dir / name);
+    EXPECT_EQ(bytes.find("Doe^Jane"), std::string::npos) << name << " names the patient";
+    EXPECT_EQ(bytes.find("P-0042"), std::string::npos) << name << " holds the patient ID";
+    if (!haveProgram("dciodvfy")) continue;
+    run = runCommand(capture, "dciodvfy " + quote(dir / name));
+    EXPECT_EQ(dciodvfyErrors(run.out + run.err), "") << name << "\n" << run.out << run.err;
+  }
+}
+
+TEST_F(DicomObjects, ConvertKeepsTheSourcesPatientOrSaysItHasNone) {
+  const std::string series = writeSeries("series", 0);
+  CommandRun run = tessera({"convert", series, dir / "copy/"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  auto source = imaging::listDicomSeries(series), copy = imaging::listDicomSeries(dir / "copy");
+  ASSERT_TRUE(source.ok() && copy.ok());
+  EXPECT_EQ(copy->series[0].patientName, "Doe^Jane");
+  EXPECT_EQ(copy->series[0].patientId, "P-0042");
+  EXPECT_EQ(copy->series[0].studyUid, source->series[0].studyUid);
+  EXPECT_NE(copy->series[0].seriesUid, source->series[0].seriesUid);
+
+  ASSERT_TRUE(tessera::testing::writePhantomCt(dir / "ct.nii.gz", 0).ok());
+  run = tessera({"convert", dir / "ct.nii.gz", dir / "anonymous/"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_TRUE(contains(run.err, "carries no patient identity")) << run.err;
+  run = tessera({"convert", dir / "ct.nii.gz", dir / "named/", "--patient-name", "Roe^Richard",
+                 "--patient-id", "R-1"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  auto named = imaging::listDicomSeries(dir / "named");
+  ASSERT_TRUE(named.ok());
+  EXPECT_EQ(named->series[0].patientName, "Roe^Richard");
+  EXPECT_EQ(named->series[0].patientId, "R-1");
+
+  // Usage errors: exit 2, nothing written.
+  EXPECT_EQ(tessera({"convert", dir / "ct.nii.gz", dir / "x/", "--deidentify"}).code, 2);
+  EXPECT_EQ(tessera({"convert", series, dir / "x.nii.gz", "--deidentify"}).code, 2);
+  EXPECT_EQ(tessera({"convert", series, dir / "x/", "--keep-dates"}).code, 2);
+  EXPECT_EQ(tessera({"convert", series, dir / "x/", "--patient-name", "A^B"}).code, 2);
+  EXPECT_FALSE(fs::exists(dir / "x"));
+  expectFailure(tessera({"segment", "-i", series, "-o", dir / "l.nii.gz", "--deidentify", "--model",
+                         dir / "model.onnx"}),
+                "--deidentify applies to the DICOM outputs");
 }
 
 TEST_F(DicomObjects, InfoListsTheMeasurementsOfAReport) {
