@@ -13,6 +13,8 @@ find_package(ITK 5.2 REQUIRED COMPONENTS
   ITKConnectedComponents ITKLabelMap)
 # JPEG decoding of DICOM pixel data (imaging/internal/jpeg_decode.cpp).
 find_package(DCMTK CONFIG REQUIRED)
+# DICOMweb (imaging/pacs/dicomweb.cpp).
+find_package(CURL REQUIRED)
 find_package(OpenCV 4 REQUIRED COMPONENTS core imgproc imgcodecs dnn)
 find_package(VTK 9.1 REQUIRED COMPONENTS
   CommonCore CommonDataModel FiltersCore FiltersGeneral FiltersGeometry

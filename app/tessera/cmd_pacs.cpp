@@ -1,43 +1,62 @@
-// tessera pacs echo|find|get|send --peer AET@HOST:PORT [--aet NAME] ...
+// tessera pacs echo|find|get|send --peer AET@HOST:PORT [--aet NAME] | --dicomweb URL ...
 #include <cstdio>
 
 #include "app/cli/console_progress.h"
 #include "app/cli/interrupt.h"
 #include "app/tessera/commands.h"
 #include "core/json.h"
+#include "imaging/pacs/dicomweb.h"
 #include "imaging/pacs/pacs.h"
 
 namespace tessera::cli {
 namespace {
 using imaging::PacsPeer;
 
+// The PACS, over DIMSE (--peer) or DICOMweb (--dicomweb).
+struct Target {
+  bool web = false;
+  PacsPeer peer;
+  imaging::DicomWebServer server;
+  std::string name;  // as given, for messages
+};
+
 void addPeerOptions(ArgParser& p) {
   p.option("--peer", "AET@HOST:PORT", "the PACS: its AE title, host and DICOM port");
+  p.option("--dicomweb", "URL",
+           "instead of --peer: the PACS's DICOMweb root (QIDO-RS, WADO-RS, STOW-RS), e.g. "
+           "http://pacs:8042/dicom-web");
   p.option("--aet", "NAME", "Tessera's own AE title, as the PACS knows it", "TESSERA");
   p.option("--timeout", "SECONDS", "for connecting and for each answer", "30");
 }
 
 // Parses the peer options; false (with *exit set) on a usage error.
-bool readPeer(ArgParser& p, PacsPeer* peer, int* exit) {
-  if (!p.has("peer")) {
-    std::fprintf(stderr, "tessera: error: give the PACS with --peer AET@HOST:PORT\n");
+bool readPeer(ArgParser& p, Target* target, int* exit) {
+  const auto usage = [&](const std::string& message) {
+    std::fprintf(stderr, "tessera: error: %s\n", message.c_str());
     *exit = kExitUsage;
     return false;
+  };
+  if (p.has("peer") == p.has("dicomweb"))
+    return usage("give the PACS with --peer AET@HOST:PORT or --dicomweb URL (one of them)");
+  long long timeout = 30;
+  if (!p.getInt("timeout", &timeout, 1, 3600)) return usage(p.error());
+  if (p.has("dicomweb")) {
+    auto server = imaging::parseDicomWebUrl(p.get("dicomweb"));
+    if (!server.ok()) return usage(server.error().toString());
+    target->web = true;
+    target->server = *server;
+    target->server.timeoutSeconds = static_cast<int>(timeout);
+    target->name = target->server.url;
+    return true;
   }
   auto parsed = imaging::parsePacsPeer(p.get("peer"));
-  long long timeout = 30;
-  Status aet = imaging::validateAeTitle(p.get("aet"), "--aet");
-  if (!parsed.ok() || !aet.ok() || !p.getInt("timeout", &timeout, 1, 3600)) {
-    std::fprintf(stderr, "tessera: error: %s\n",
-                 !parsed.ok() ? parsed.error().toString().c_str()
-                 : !aet.ok()  ? aet.toString().c_str()
-                              : p.error().c_str());
-    *exit = kExitUsage;
-    return false;
-  }
-  *peer = *parsed;
-  peer->callingAe = p.get("aet");
-  peer->timeoutSeconds = static_cast<int>(timeout);
+  if (!parsed.ok()) return usage(parsed.error().toString());
+  if (Status aet = imaging::validateAeTitle(p.get("aet"), "--aet"); !aet.ok())
+    return usage(aet.toString());
+  target->peer = *parsed;
+  target->peer.callingAe = p.get("aet");
+  target->peer.timeoutSeconds = static_cast<int>(timeout);
+  target->name = p.get("peer");
   return true;
 }
 
@@ -45,11 +64,12 @@ int runEcho(const Args& args) {
   ArgParser p("pacs echo", "Checks that a PACS answers (DICOM C-ECHO).");
   addPeerOptions(p);
   int exit = kExitOk;
-  PacsPeer peer;
+  Target peer;
   if (!parseOrExit(p, args, &exit) || !readPeer(p, &peer, &exit)) return exit;
-  auto ms = imaging::pacsEcho(peer);
+  auto ms = peer.web ? imaging::dicomWebEcho(peer.server) : imaging::pacsEcho(peer.peer);
   if (!ms.ok()) return fail(ms.error());
-  std::printf("%s answered C-ECHO in %.0f ms\n", p.get("peer").c_str(), *ms);
+  std::printf("%s answered %s in %.0f ms\n", peer.name.c_str(),
+              peer.web ? "a QIDO-RS query" : "C-ECHO", *ms);
   return kExitOk;
 }
 
@@ -65,7 +85,7 @@ int runFind(const Args& args) {
   p.option("--modality", "MOD", "e.g. CT: series of that modality, studies that hold one");
   p.flag("--json", "print the matches as JSON");
   int exit = kExitOk;
-  PacsPeer peer;
+  Target peer;
   if (!parseOrExit(p, args, &exit) || !readPeer(p, &peer, &exit)) return exit;
   imaging::PacsQuery q;
   const std::string level = p.get("level");
@@ -84,7 +104,7 @@ int runFind(const Args& args) {
   q.accessionNumber = p.get("accession");
   q.studyUid = p.get("study-uid");
   q.modality = p.get("modality");
-  auto matches = imaging::pacsFind(peer, q);
+  auto matches = peer.web ? imaging::dicomWebFind(peer.server, q) : imaging::pacsFind(peer.peer, q);
   if (!matches.ok()) return fail(matches.error());
   const bool series = q.level == imaging::QueryLevel::kSeries;
   if (p.has("json")) {
@@ -134,15 +154,18 @@ int runGet(const Args& args) {
       "The instances arrive on the same association (no port of Tessera's needs to be\n"
       "reachable from the PACS); the folder appears only when the retrieval is complete.");
   int exit = kExitOk;
-  PacsPeer peer;
+  Target peer;
   if (!parseOrExit(p, args, &exit) || !readPeer(p, &peer, &exit)) return exit;
   if (!p.has("study-uid") || !p.has("output")) {
     std::fprintf(stderr, "tessera: error: pacs get needs --study-uid UID and -o DIR\n");
     return kExitUsage;
   }
   ConsoleProgress progress("retrieve");
-  auto result = imaging::pacsGet(peer, p.get("study-uid"), p.get("series-uid"), p.get("output"),
-                                 &progress, &interruptToken());
+  auto result = peer.web
+                    ? imaging::dicomWebGet(peer.server, p.get("study-uid"), p.get("series-uid"),
+                                           p.get("output"), &progress, &interruptToken())
+                    : imaging::pacsGet(peer.peer, p.get("study-uid"), p.get("series-uid"),
+                                       p.get("output"), &progress, &interruptToken());
   progress.finish();
   if (!result.ok()) return fail(result.error());
   std::printf("retrieved %lld instances into %s\n", static_cast<long long>(result->received),
@@ -156,7 +179,7 @@ int runSend(const Args& args) {
   p.positional("PATH", "a DICOM file or a folder of them (searched recursively)");
   p.option("--retries", "N", "times a dropped association is negotiated again", "2");
   int exit = kExitOk;
-  PacsPeer peer;
+  Target peer;
   if (!parseOrExit(p, args, &exit) || !readPeer(p, &peer, &exit)) return exit;
   long long retries = 2;
   if (!p.getInt("retries", &retries, 0, 100)) {
@@ -164,8 +187,11 @@ int runSend(const Args& args) {
     return kExitUsage;
   }
   ConsoleProgress progress("send");
-  auto result = imaging::pacsSend(peer, {p.get("PATH")}, static_cast<int>(retries), &progress,
-                                  &interruptToken());
+  auto result = peer.web
+                    ? imaging::dicomWebSend(peer.server, {p.get("PATH")}, static_cast<int>(retries),
+                                            &progress, &interruptToken())
+                    : imaging::pacsSend(peer.peer, {p.get("PATH")}, static_cast<int>(retries),
+                                        &progress, &interruptToken());
   progress.finish();
   if (!result.ok()) return fail(result.error());
   for (const std::string& s : result->skipped)
@@ -173,7 +199,7 @@ int runSend(const Args& args) {
   for (const std::string& f : result->failed)
     std::fprintf(stderr, "tessera: error: not stored: %s\n", f.c_str());
   std::printf("sent %lld instances to %s\n", static_cast<long long>(result->sent),
-              p.get("peer").c_str());
+              peer.name.c_str());
   return result->failed.empty() ? kExitOk : kExitFailure;
 }
 
@@ -192,8 +218,9 @@ int runPacs(const Args& args) {
   };
   const auto usage = [&](FILE* out) {
     std::fprintf(out,
-                 "usage: tessera pacs SUBCOMMAND --peer AET@HOST:PORT [options]\n\n"
-                 "DICOM networking with a PACS.\n\nsubcommands:\n");
+                 "usage: tessera pacs SUBCOMMAND --peer AET@HOST:PORT | --dicomweb URL "
+                 "[options]\n\nDICOM networking with a PACS: DIMSE (C-ECHO, C-FIND, C-GET, "
+                 "C-STORE) or DICOMweb (QIDO-RS, WADO-RS, STOW-RS).\n\nsubcommands:\n");
     for (const auto& s : kSubcommands) std::fprintf(out, "  %-6s %s\n", s.name, s.summary);
     std::fprintf(out, "\n`tessera pacs SUBCOMMAND --help` lists its options.\n");
   };

@@ -2,16 +2,19 @@
 
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/oflog/oflog.h>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <mutex>
 
 #include "imaging/dicom/dicom.h"
 #include "imaging/internal/dicom_values.h"
 
 namespace tessera::imaging::dicom {
+namespace fs = std::filesystem;
 
 void quietDcmtk() {
   static std::once_flag once;
@@ -132,6 +135,51 @@ Result<std::vector<std::size_t>> matchSlices(const Geometry& g, const SourceSeri
     match[static_cast<std::size_t>(k)] = best;
   }
   return match;
+}
+
+Status collectInstances(const std::vector<std::string>& paths, std::vector<DicomInstance>* out,
+                        std::vector<std::string>* skipped) {
+  std::vector<std::string> files;
+  for (const std::string& p : paths) {
+    std::error_code error;
+    if (fs::is_directory(p, error)) {
+      for (auto it = fs::recursive_directory_iterator(p, error);
+           it != fs::recursive_directory_iterator(); it.increment(error)) {
+        if (it->path().filename().string().rfind('.', 0) == 0) {
+          if (it->is_directory(error)) it.disable_recursion_pending();
+          continue;
+        }
+        if (it->is_regular_file(error)) files.push_back(it->path().string());
+      }
+    } else if (fs::is_regular_file(p, error)) {
+      files.push_back(p);
+    } else {
+      return Status(StatusCode::kNotFound, "no such file or folder", p);
+    }
+  }
+  std::sort(files.begin(), files.end());
+  for (const std::string& f : files) {
+    DcmFileFormat format;
+    if (format
+            .loadFileUntilTag(f.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_fileOnly,
+                              DCM_StudyDate)
+            .bad()) {
+      skipped->push_back(f);
+      continue;
+    }
+    DicomInstance i;
+    i.path = f;
+    DcmMetaInfo& meta = *format.getMetaInfo();
+    i.sopClass = text(meta, DCM_MediaStorageSOPClassUID);
+    i.sopInstance = text(meta, DCM_MediaStorageSOPInstanceUID);
+    i.transferSyntax = text(meta, DCM_TransferSyntaxUID);
+    if (i.sopClass.empty() || i.sopInstance.empty() || i.transferSyntax.empty()) {
+      skipped->push_back(f);
+      continue;
+    }
+    out->push_back(std::move(i));
+  }
+  return Status();
 }
 
 }  // namespace tessera::imaging::dicom

@@ -52,4 +52,16 @@ Result<SourceSeries> readSourceSeries(const std::string& path, const std::string
 Result<std::vector<std::size_t>> matchSlices(const Geometry& g, const SourceSeries& source,
                                              const std::string& path, const std::string& what);
 
+// A DICOM file to send: its SOP class and instance and transfer syntax,
+// from its meta header.
+struct DicomInstance {
+  std::string path, sopClass, sopInstance, transferSyntax;
+};
+
+// The DICOM files among `paths` (folders searched recursively, hidden
+// entries skipped), in path order; files that are not DICOM Part 10 files go
+// to `skipped`. kNotFound for a path that does not exist.
+Status collectInstances(const std::vector<std::string>& paths, std::vector<DicomInstance>* out,
+                        std::vector<std::string>* skipped);
+
 }  // namespace tessera::imaging::dicom

@@ -372,74 +372,19 @@ Result<RetrieveResult> pacsGet(const PacsPeer& peer, const std::string& studyUid
   return result;
 }
 
-namespace {
-
-struct Instance {
-  std::string path, sopClass, sopInstance, transferSyntax;
-};
-
-// The DICOM objects among `paths` (folders searched recursively, hidden
-// entries skipped), in path order.
-Status collectInstances(const std::vector<std::string>& paths, std::vector<Instance>* out,
-                        std::vector<std::string>* skipped) {
-  std::vector<std::string> files;
-  for (const std::string& p : paths) {
-    std::error_code error;
-    if (fs::is_directory(p, error)) {
-      for (auto it = fs::recursive_directory_iterator(p, error);
-           it != fs::recursive_directory_iterator(); it.increment(error)) {
-        if (it->path().filename().string().rfind('.', 0) == 0) {
-          if (it->is_directory(error)) it.disable_recursion_pending();
-          continue;
-        }
-        if (it->is_regular_file(error)) files.push_back(it->path().string());
-      }
-    } else if (fs::is_regular_file(p, error)) {
-      files.push_back(p);
-    } else {
-      return Status(StatusCode::kNotFound, "no such file or folder", p);
-    }
-  }
-  std::sort(files.begin(), files.end());
-  for (const std::string& f : files) {
-    DcmFileFormat format;
-    if (format
-            .loadFileUntilTag(f.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_fileOnly,
-                              DCM_StudyDate)
-            .bad()) {
-      skipped->push_back(f);
-      continue;
-    }
-    Instance i;
-    i.path = f;
-    DcmMetaInfo& meta = *format.getMetaInfo();
-    i.sopClass = text(meta, DCM_MediaStorageSOPClassUID);
-    i.sopInstance = text(meta, DCM_MediaStorageSOPInstanceUID);
-    i.transferSyntax = text(meta, DCM_TransferSyntaxUID);
-    if (i.sopClass.empty() || i.sopInstance.empty() || i.transferSyntax.empty()) {
-      skipped->push_back(f);
-      continue;
-    }
-    out->push_back(std::move(i));
-  }
-  return Status();
-}
-
-}  // namespace
-
 Result<SendResult> pacsSend(const PacsPeer& peer, const std::vector<std::string>& paths,
                             int retries, ProgressSink* progress, const CancelToken* cancel) {
   quietDcmtk();
-  std::vector<Instance> instances;
+  std::vector<dicom::DicomInstance> instances;
   SendResult result;
-  TESSERA_RETURN_IF_ERROR(collectInstances(paths, &instances, &result.skipped));
+  TESSERA_RETURN_IF_ERROR(dicom::collectInstances(paths, &instances, &result.skipped));
   if (instances.empty())
     return Status(StatusCode::kNotFound, "no DICOM file to send",
                   paths.empty() ? std::string() : paths.front());
   // One presentation context per SOP class and transfer syntax: the file's
   // own, with uncompressed fallbacks only where that is what it holds.
   std::vector<std::pair<std::string, std::string>> contexts;
-  for (const Instance& i : instances) {
+  for (const dicom::DicomInstance& i : instances) {
     const std::pair<std::string, std::string> key{i.sopClass, i.transferSyntax};
     if (std::find(contexts.begin(), contexts.end(), key) == contexts.end()) contexts.push_back(key);
   }
@@ -475,7 +420,7 @@ Result<SendResult> pacsSend(const PacsPeer& peer, const std::vector<std::string>
                           std::to_string(instances.size()) + " instances",
                       peerName(peer));
       }
-      const Instance& i = instances[next];
+      const dicom::DicomInstance& i = instances[next];
       const T_ASC_PresentationContextID id =
           scu.findPresentationContextID(i.sopClass.c_str(), i.transferSyntax.c_str());
       if (id == 0) {

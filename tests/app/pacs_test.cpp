@@ -125,6 +125,77 @@ TEST_F(Pacs, SeriesInFoundRetrievedSegmentedAndTheSegBackInTheSameStudy) {
   EXPECT_EQ(modalities, (std::vector<std::string>{"CT", "SEG"})) << study.out;
 }
 
+TEST_F(Pacs, TheSameOverDicomWeb) {
+  if (!OrthancServer::dicomWebInstalled())
+    GTEST_SKIP() << tessera::testing::kDicomWebPlugin
+                 << " is missing (Debian orthanc-dicomweb, scripts/setup)";
+  OrthancServer orthanc(true);
+  ASSERT_TRUE(orthanc.ready()) << orthanc.log();
+  const std::string studyUid = writeSeries("series");
+  const std::string url = orthanc.url();
+
+  CommandRun run = tessera({"pacs", "echo", "--dicomweb", url});
+  ASSERT_EQ(run.code, 0) << run.err << orthanc.log();
+  run = tessera({"pacs", "send", "--dicomweb", url, dir / "series"});  // STOW-RS
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_TRUE(contains(run.out, "sent 8 instances")) << run.out;
+  run =
+      tessera({"pacs", "find", "--dicomweb", url, "--patient-id", "P-0042", "--json"});  // QIDO-RS
+  ASSERT_EQ(run.code, 0) << run.err;
+  auto studies = parseJson(run.out);
+  ASSERT_TRUE(studies.ok() && studies->items().size() == 1u) << run.out;
+  EXPECT_EQ(studies->items()[0].getString("study_uid"), studyUid);
+  EXPECT_EQ(studies->items()[0].getString("patient_name"), "Doe^Jane");
+  run = tessera(
+      {"pacs", "find", "--dicomweb", url, "--level", "series", "--study-uid", studyUid, "--json"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  auto series = parseJson(run.out);
+  ASSERT_TRUE(series.ok() && series->items().size() == 1u) << run.out;
+  EXPECT_EQ(series->items()[0].getString("modality"), "CT");
+  EXPECT_EQ(series->items()[0].getNumber("instances"), 8);
+
+  run = tessera({"pacs", "get", "--dicomweb", url, "--study-uid", studyUid, "-o",
+                 dir / "retrieved"});  // WADO-RS
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(dir.entries("retrieved").size(), 8u);
+  auto original = imaging::readVolume(dir / "series");
+  auto retrieved = imaging::readVolume(dir / "retrieved");
+  ASSERT_TRUE(original.ok() && retrieved.ok());
+  EXPECT_TRUE(
+      std::equal(original->data(), original->data() + original->voxelCount(), retrieved->data()));
+
+  ASSERT_TRUE(tessera::testing::writeBatchTestModel(dir / "model.onnx").ok());
+  run = tessera({"segment", "-i", dir / "retrieved", "-o", dir / "labels.nii.gz", "--dicom-seg",
+                 dir / "seg.dcm", "--model", dir / "model.onnx"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  run = tessera({"pacs", "send", "--dicomweb", url, dir / "seg.dcm"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  run = tessera(
+      {"pacs", "find", "--dicomweb", url, "--level", "series", "--study-uid", studyUid, "--json"});
+  series = parseJson(run.out);
+  ASSERT_TRUE(series.ok()) << run.out;
+  std::vector<std::string> modalities;
+  for (const JsonValue& s : series->items()) modalities.push_back(s.getString("modality"));
+  std::sort(modalities.begin(), modalities.end());
+  EXPECT_EQ(modalities, (std::vector<std::string>{"CT", "SEG"})) << run.out;
+
+  // 4xx answers and an unreachable server: exit 1 with the status, nothing written.
+  expectFailure(
+      tessera({"pacs", "get", "--dicomweb", url, "--study-uid", "1.2.3", "-o", dir / "got"}),
+      "answered HTTP 404");
+  EXPECT_FALSE(fs::exists(dir / "got"));
+  expectFailure(tessera({"pacs", "find", "--dicomweb",
+                         "http://127.0.0.1:" + std::to_string(orthanc.httpPort()) + "/elsewhere"}),
+                "answered HTTP 404");
+  expectFailure(tessera({"pacs", "echo", "--dicomweb",
+                         "http://127.0.0.1:" + std::to_string(tessera::testing::freePort()),
+                         "--timeout", "2"}),
+                "no answer from the DICOMweb server");
+  EXPECT_EQ(tessera({"pacs", "echo", "--dicomweb", "ftp://x"}).code, 2);
+  EXPECT_EQ(tessera({"pacs", "echo", "--dicomweb", url, "--peer", orthanc.peer()}).code, 2);
+  for (const std::string& name : dir.entries()) EXPECT_NE(name[0], '.') << "temporary left";
+}
+
 TEST_F(Pacs, RefusedUnreachableAndUnknownAreClearErrorsAndLeaveNothing) {
   OrthancServer orthanc;
   ASSERT_TRUE(orthanc.ready()) << orthanc.log();

@@ -24,6 +24,7 @@
 namespace tessera::testing {
 
 inline const std::string kOrthanc = "/usr/sbin/Orthanc";
+inline const std::string kDicomWebPlugin = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so";
 
 // A TCP port nobody listens on right now (bound to 0, then released).
 inline int freePort() {
@@ -45,8 +46,10 @@ class OrthancServer {
  public:
   // `extraConfig`: further members of the JSON configuration, e.g.
   // "\"DicomModalities\": {...}," (each followed by a comma).
-  explicit OrthancServer(const std::string& tesseraAe = "TESSERA", int tesseraPort = 0,
-                         const std::string& extraConfig = "") {
+  // `dicomWeb`: with Debian's DICOMweb plugin (orthanc-dicomweb) at
+  // url() = http://127.0.0.1:PORT/dicom-web.
+  explicit OrthancServer(bool dicomWeb = false, const std::string& tesseraAe = "TESSERA",
+                         int tesseraPort = 0, const std::string& extraConfig = "") {
     httpPort_ = freePort();
     dicomPort_ = freePort();
     const std::string config = dir_ / "orthanc.json";
@@ -69,7 +72,11 @@ class OrthancServer {
                           << extraConfig << "  \"DicomModalities\": { \"tessera\": { \"AET\": \""
                           << tesseraAe << "\", \"Host\": \"127.0.0.1\", \"Port\": "
                           << (tesseraPort ? tesseraPort : 11112) << " } },\n"
-                          << "  \"Plugins\": []\n}\n";
+                          << (dicomWeb ? "  \"DicomWeb\": { \"Enable\": true, \"Root\": "
+                                         "\"/dicom-web/\" },\n"
+                                       : "")
+                          << "  \"Plugins\": ["
+                          << (dicomWeb ? "\"" + kDicomWebPlugin + "\"" : std::string()) << "]\n}\n";
     pid_ = ::fork();
     if (pid_ == 0) {
       const std::string log = dir_ / "orthanc.log";
@@ -101,6 +108,8 @@ class OrthancServer {
   OrthancServer& operator=(const OrthancServer&) = delete;
 
   static bool installed() { return std::filesystem::exists(kOrthanc); }
+  static bool dicomWebInstalled() { return std::filesystem::exists(kDicomWebPlugin); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(httpPort_) + "/dicom-web"; }
   bool ready() const { return ready_; }
   std::string peer() const { return "ORTHANC@127.0.0.1:" + std::to_string(dicomPort_); }
   int dicomPort() const { return dicomPort_; }
