@@ -4,10 +4,14 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 
 #include "core/files.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "imaging/dicom/dicom_rtstruct.h"
+#include "imaging/dicom/dicom_seg.h"
+#include "imaging/dicom/dicom_sr.h"
 #include "imaging/io/volume_io.h"
 #include "imaging/mesh/label_mesh.h"
 #include "imaging/stats/label_stats.h"
@@ -134,7 +138,11 @@ void WorkstationModel::afterStudyChanged() {
 Status WorkstationModel::openLabels(const std::string& path) {
   if (!hasImage())
     return Status(StatusCode::kInvalidArgument, "Open a CT before its segmentation.");
-  auto labels = imaging::readLabelMap(path);
+  // A DICOM-SEG is placed onto the CT by its frames' positions; its segments
+  // take the values of the labels of the same name.
+  auto labels = imaging::isDicomSegFile(path)
+                    ? imaging::readDicomSeg(path, document_.geometry(), &document_.labels().table)
+                    : imaging::readLabelMap(path);
   if (!labels.ok()) {
     Error error = labels.error();
     if (error.context.empty()) error.context = path;
@@ -171,6 +179,7 @@ Status WorkstationModel::openBlockMap(const std::string& path) {
 
 bool WorkstationModel::isSegmentationOfOpenCt(const std::string& path) const {
   if (!hasImage() || isDirectory(path)) return false;
+  if (imaging::isDicomSegFile(path)) return true;  // openLabels says when it does not fit
   auto header = imaging::readHeader(path);
   return header.ok() &&
          (header->componentType == imaging::ComponentType::kUInt8 ||
@@ -409,6 +418,61 @@ Status WorkstationModel::exportStatistics(const std::string& path) const {
   imaging::statisticsToJson(json, statistics, geometry);
   json.endObject();
   return writeTextFileAtomic(path, json.str() + "\n");
+}
+
+namespace {
+
+Status needsDicomCt(const ImageDocument& document) {
+  if (!document.hasImage()) return Status(StatusCode::kInvalidArgument, "No study is open.");
+  const auto format = imaging::formatFromPath(document.ctPath());
+  if (format != imaging::FileFormat::kDicomDirectory && format != imaging::FileFormat::kDicomFile)
+    return Status(StatusCode::kInvalidArgument,
+                  "DICOM objects reference the DICOM series they were made from; this CT was "
+                  "opened from " +
+                      document.ctPath() + ", not from DICOM.");
+  return Status();
+}
+
+}  // namespace
+
+Status WorkstationModel::exportDicomSeg(const std::string& path) const {
+  TESSERA_RETURN_IF_ERROR(needsDicomCt(document_));
+  imaging::DicomSegOptions options;
+  options.sourcePath = document_.ctPath();
+  options.seriesUid = seriesUid_;
+  options.algorithmName = "tessera-workstation";
+  options.algorithmVersion = TESSERA_VERSION;
+  return imaging::writeDicomSeg(document_.labels(), path, options);
+}
+
+Status WorkstationModel::exportRtStruct(const std::string& path) const {
+  TESSERA_RETURN_IF_ERROR(needsDicomCt(document_));
+  imaging::RtStructOptions options;
+  options.sourcePath = document_.ctPath();
+  options.seriesUid = seriesUid_;
+  options.algorithmName = "tessera-workstation";
+  return imaging::writeRtStruct(document_.labels(), path, options);
+}
+
+Status WorkstationModel::exportDicomSegAndSr(const std::string& segPath,
+                                             const std::string& srPath) const {
+  TESSERA_RETURN_IF_ERROR(needsDicomCt(document_));
+  TESSERA_RETURN_IF_ERROR(checkOutputPath(srPath));
+  TESSERA_RETURN_IF_ERROR(exportDicomSeg(segPath));
+  TESSERA_ASSIGN_OR_RETURN(auto statistics,
+                           imaging::computeLabelStatistics(document_.ct(), document_.labels()));
+  imaging::DicomSrOptions options;
+  options.sourcePath = document_.ctPath();
+  options.seriesUid = seriesUid_;
+  options.segPath = segPath;
+  options.algorithmName = "tessera-workstation";
+  options.algorithmVersion = TESSERA_VERSION;
+  const Status written = imaging::writeDicomSr(statistics, srPath, options);
+  if (!written.ok()) {
+    std::error_code ignored;
+    std::filesystem::remove(segPath, ignored);  // both or neither
+  }
+  return written;
 }
 
 Result<std::vector<std::string>> WorkstationModel::exportMeshes(

@@ -185,6 +185,13 @@ class WorkstationModel {
   // as "<name>.stl" or "<name>.obj" in `directory`; returns the paths.
   Result<std::vector<std::string>> exportMeshes(const std::string& directory,
                                                 const std::string& extension) const;
+  // The labels as DICOM objects referencing the open CT's DICOM series
+  // (imaging/dicom: SEG, RT Structure Set; the SR reports on a SEG written
+  // with it at `segPath`). A CT not opened from DICOM is refused with the
+  // reason; nothing changes in the document.
+  Status exportDicomSeg(const std::string& path) const;
+  Status exportRtStruct(const std::string& path) const;
+  Status exportDicomSegAndSr(const std::string& segPath, const std::string& srPath) const;
 
   // --- segmentation ---------------------------------------------------------------
   // Whether segmenting now would overwrite voxels a person painted since the

@@ -83,6 +83,9 @@ class MainWindow : public QMainWindow {
   // One mesh file per label (extension ".stl" or ".obj") into a folder.
   bool exportMeshes(const QString& directory, const QString& extension);
   bool exportStatistics(const QString& path);
+  // The labels as DICOM objects referencing the open DICOM series: "seg",
+  // "rtstruct", or "seg+sr" (the SR at `path` with "-sr" before ".dcm").
+  bool exportDicom(const QString& kind, const QString& path);
   bool saveScreenshot(const QString& path);
   // Segments the open CT with these settings on a worker thread (the model
   // is loaded on first use and kept); false, with a dialog, when it cannot
@@ -190,6 +193,7 @@ class MainWindow : public QMainWindow {
   void chooseAndSaveSegmentation();
   void chooseAndExportMeshes();
   void chooseAndExportStatistics();
+  void chooseAndExportDicom(const QString& kind);
   void chooseAndSaveScreenshot();
   void loadSegmentSettings();
   void storeSegmentSettings();

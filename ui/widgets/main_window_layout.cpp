@@ -170,6 +170,12 @@ void MainWindow::buildMenus() {
   file->addAction(saveAsAction_);
   file->addAction("Export &Meshes\u2026", this, &MainWindow::chooseAndExportMeshes);
   file->addAction("Export S&tatistics\u2026", this, &MainWindow::chooseAndExportStatistics);
+  QMenu* dicom = file->addMenu("E&xport DICOM");
+  dicom->setObjectName("exportDicomMenu");
+  dicom->addAction("DICOM-&SEG\u2026", this, [this] { chooseAndExportDicom("seg"); });
+  dicom->addAction("DICOM-SEG and &Measurement Report (SR)\u2026", this,
+                   [this] { chooseAndExportDicom("seg+sr"); });
+  dicom->addAction("&RT Structure Set\u2026", this, [this] { chooseAndExportDicom("rtstruct"); });
   file->addAction("Save Screens&hot\u2026", QKeySequence("Ctrl+P"), this,
                   &MainWindow::chooseAndSaveScreenshot);
   file->addSeparator();

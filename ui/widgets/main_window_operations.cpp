@@ -40,6 +40,8 @@ constexpr const char* kSettleKey = "segment/settle";
 constexpr const char* kImageFilter =
     "Images (*.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd *.dcm);;All files (*)";
 constexpr const char* kLabelFilter = "Label maps (*.nii.gz *.nii *.nrrd *.mha);;All files (*)";
+constexpr const char* kOpenLabelFilter =
+    "Label maps and DICOM-SEG (*.nii.gz *.nii *.nrrd *.mha *.dcm);;All files (*)";
 
 std::string toStd(const QString& text) {
   return text.toStdString();
@@ -194,6 +196,20 @@ bool MainWindow::saveSegmentation(const QString& path) {
 
 bool MainWindow::exportStatistics(const QString& path) {
   return report("Could not export the statistics", model_.exportStatistics(toStd(path)));
+}
+
+bool MainWindow::exportDicom(const QString& kind, const QString& path) {
+  const Status written = [&] {
+    WaitCursor busy;
+    if (kind == "seg") return model_.exportDicomSeg(toStd(path));
+    if (kind == "rtstruct") return model_.exportRtStruct(toStd(path));
+    QString sr = path;
+    if (sr.endsWith(".dcm", Qt::CaseInsensitive)) sr.chop(4);
+    return model_.exportDicomSegAndSr(toStd(path), toStd(sr + "-sr.dcm"));
+  }();
+  if (!written.ok()) return report("Could not export the DICOM object", written);
+  statusBar()->showMessage(QString("Wrote %1").arg(path), 5000);
+  return true;
 }
 
 bool MainWindow::exportMeshes(const QString& directory, const QString& extension) {
@@ -463,7 +479,7 @@ void MainWindow::chooseAndOpenSegmentation() {
     return;
   }
   const QString path =
-      QFileDialog::getOpenFileName(this, "Open segmentation", QString(), kLabelFilter);
+      QFileDialog::getOpenFileName(this, "Open segmentation", QString(), kOpenLabelFilter);
   if (!path.isEmpty()) openSegmentation(path);
 }
 
@@ -496,6 +512,13 @@ void MainWindow::chooseAndExportStatistics() {
   const QString path = QFileDialog::getSaveFileName(this, "Export statistics", "statistics.csv",
                                                     "CSV (*.csv);;JSON (*.json)");
   if (!path.isEmpty()) exportStatistics(path);
+}
+
+void MainWindow::chooseAndExportDicom(const QString& kind) {
+  const QString name = kind == "rtstruct" ? "rtstruct.dcm" : "seg.dcm";
+  const QString path =
+      QFileDialog::getSaveFileName(this, "Export DICOM", name, "DICOM (*.dcm);;All files (*)");
+  if (!path.isEmpty()) exportDicom(kind, path);
 }
 
 void MainWindow::chooseAndSaveScreenshot() {

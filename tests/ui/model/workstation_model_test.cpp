@@ -10,6 +10,9 @@
 #include "core/files.h"
 #include "core/json.h"
 #include "imaging/dicom/dicom.h"
+#include "imaging/dicom/dicom_rtstruct.h"
+#include "imaging/dicom/dicom_seg.h"
+#include "imaging/dicom/dicom_sr.h"
 #include "imaging/io/volume_io.h"
 #include "tests/support/synthetic_study.h"
 #include "ui/model/series_list.h"
@@ -65,6 +68,67 @@ TEST_F(WorkstationModelTest, OpensCtAndLabelsAndFillsTheTable) {
   EXPECT_NEAR(liver->volumeMl, expected * 0.8 * 0.8 * 2.5 / 1000.0, 1e-6);
   EXPECT_NEAR(liver->meanHu, 60.0, 1e-9);
   EXPECT_FALSE(model_.hasUnsavedEdits());
+}
+
+TEST_F(WorkstationModelTest, ExportsDicomObjectsOfADicomCtAndOpensTheSegBack) {
+  const std::string series = dir_ + "/series";
+  ASSERT_TRUE(imaging::writeDicomSeries(study_.ct, series).ok());
+  ASSERT_TRUE(model_.openVolume(series).ok());
+  LabelMap labels = study_.labels;
+  labels.labels.geometry() = model_.document().geometry();  // as read back from DICOM
+  ASSERT_TRUE(model_.setLabels(labels, "").ok());
+  ASSERT_TRUE(model_.exportDicomSeg(dir_ + "/seg.dcm").ok());
+  ASSERT_TRUE(model_.exportRtStruct(dir_ + "/rs.dcm").ok());
+  const Status both = model_.exportDicomSegAndSr(dir_ + "/seg2.dcm", dir_ + "/sr.dcm");
+  ASSERT_TRUE(both.ok()) << both.toString();
+  auto info = imaging::describeDicomSeg(dir_ + "/seg.dcm");
+  ASSERT_TRUE(info.ok());
+  auto rois = imaging::describeRtStruct(dir_ + "/rs.dcm");
+  ASSERT_TRUE(rois.ok());
+  auto groups = imaging::readDicomSrMeasurements(dir_ + "/sr.dcm");
+  ASSERT_TRUE(groups.ok());
+  EXPECT_EQ(rois->size(), info->segments.size());
+  EXPECT_EQ(groups->size(), info->segments.size());
+
+  // A fresh session: the CT from DICOM, then the SEG as its segmentation.
+  WorkstationModel other;
+  ASSERT_TRUE(other.openVolume(series).ok());
+  ASSERT_TRUE(other.isSegmentationOfOpenCt(dir_ + "/seg.dcm"));
+  const Status opened = other.openLabels(dir_ + "/seg.dcm");
+  ASSERT_TRUE(opened.ok()) << opened.toString();
+  const LabelMap& back = other.document().labels();
+  EXPECT_TRUE(back.labels.buffer() == labels.labels.buffer()) << "voxel values differ";
+  EXPECT_EQ(back.table.nameOf(5), labels.table.nameOf(5));
+}
+
+TEST_F(WorkstationModelTest, DicomExportsOfANonDicomCtOrAForeignSegAreRefused) {
+  openBoth();
+  const Status s = model_.exportDicomSeg(dir_ + "/seg.dcm");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.toString().find("not from DICOM"), std::string::npos) << s.toString();
+  EXPECT_FALSE(fs::exists(dir_ + "/seg.dcm"));
+  EXPECT_FALSE(model_.exportDicomSegAndSr(dir_ + "/a.dcm", dir_ + "/b.dcm").ok());
+  EXPECT_FALSE(fs::exists(dir_ + "/a.dcm"));
+
+  // A SEG made on another CT (shifted by 10 slices) does not open over this one.
+  Volume shifted = study_.ct;
+  shifted.geometry().originMm[2] += 25.0;
+  const std::string series = dir_ + "/other";
+  ASSERT_TRUE(imaging::writeDicomSeries(shifted, series).ok());
+  WorkstationModel maker;
+  ASSERT_TRUE(maker.openVolume(series).ok());
+  LabelMap labels = study_.labels;
+  labels.labels.geometry() = maker.document().geometry();
+  ASSERT_TRUE(maker.setLabels(labels, "").ok());
+  ASSERT_TRUE(maker.exportDicomSeg(dir_ + "/foreign.dcm").ok());
+  WorkstationModel dicomCt;
+  ASSERT_TRUE(imaging::writeDicomSeries(study_.ct, dir_ + "/series").ok());
+  ASSERT_TRUE(dicomCt.openVolume(dir_ + "/series").ok());
+  const Status refused = dicomCt.openLabels(dir_ + "/foreign.dcm");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.toString().find("does not lie on a slice"), std::string::npos)
+      << refused.toString();
+  EXPECT_TRUE(dicomCt.hasImage());
 }
 
 TEST_F(WorkstationModelTest, BadFilesGiveReadableErrorsAndKeepTheStudy) {

@@ -3,6 +3,7 @@
 // readers, the unsaved-edits question on close, and a segmentation job whose
 // slices appear while it runs.
 #include <QAction>
+#include <QMenu>
 #include <QProgressBar>
 #include <QToolButton>
 
@@ -15,6 +16,10 @@
 
 #include "core/files.h"
 #include "core/json.h"
+#include "imaging/dicom/dicom.h"
+#include "imaging/dicom/dicom_rtstruct.h"
+#include "imaging/dicom/dicom_seg.h"
+#include "imaging/dicom/dicom_sr.h"
 #include "main_window_fixture.h"
 #include "ui/model/slice_image.h"
 
@@ -92,6 +97,37 @@ TEST_F(MainWindowTest, EraserRemovesOnlyTheSelectedLabel) {
       const std::uint8_t was = study_.labels.labels.at(i, j, 16);
       ASSERT_EQ(labels.at(i, j, 16), was == 5 ? 0 : was) << i << "," << j;
     }
+}
+
+TEST_F(MainWindowTest, ExportDicomMenuWritesSegSrAndRtStructThatOpenBack) {
+  const QString series = dir_ + "/series";
+  ASSERT_TRUE(imaging::writeDicomSeries(study_.ct, series.toStdString()).ok());
+  ASSERT_TRUE(window_->openPath(series));
+  LabelMap labels = study_.labels;
+  labels.labels.geometry() = model().document().geometry();
+  ASSERT_TRUE(model().setLabels(labels, "").ok());
+  auto* menu = window_->findChild<QMenu*>("exportDicomMenu");
+  ASSERT_NE(menu, nullptr);
+  QStringList actions;
+  for (QAction* a : menu->actions()) actions << a->text().remove('&');
+  EXPECT_EQ(actions.size(), 3) << actions.join(", ").toStdString();
+  EXPECT_TRUE(actions.join(",").contains("RT Structure Set")) << actions.join(",").toStdString();
+
+  ASSERT_TRUE(window_->exportDicom("seg+sr", dir_ + "/seg.dcm"));
+  ASSERT_TRUE(window_->exportDicom("rtstruct", dir_ + "/rs.dcm"));
+  EXPECT_TRUE(imaging::describeDicomSeg((dir_ + "/seg.dcm").toStdString()).ok());
+  EXPECT_TRUE(imaging::readDicomSrMeasurements((dir_ + "/seg-sr.dcm").toStdString()).ok());
+  EXPECT_TRUE(imaging::describeRtStruct((dir_ + "/rs.dcm").toStdString()).ok());
+
+  // Open Segmentation takes the SEG back over the same CT.
+  ASSERT_TRUE(
+      model()
+          .setLabels(LabelMap{*Image<std::uint8_t>::create(model().document().geometry(), 0),
+                              labels.table},
+                     "")
+          .ok());
+  ASSERT_TRUE(window_->openSegmentation(dir_ + "/seg.dcm"));
+  EXPECT_TRUE(model().document().labels().labels.buffer() == labels.labels.buffer());
 }
 
 TEST_F(MainWindowTest, ExportsReadBackWithIndependentReaders) {
