@@ -9,6 +9,7 @@
 #include "core/files.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "imaging/dicom/dicom.h"
 #include "imaging/dicom/dicom_rtstruct.h"
 #include "imaging/dicom/dicom_seg.h"
 #include "imaging/dicom/dicom_sr.h"
@@ -92,10 +93,61 @@ Result<Volume> WorkstationModel::readVolumeFile(const std::string& path,
   return ct;
 }
 
+namespace {
+
+// "Doe^Jane" as a person reads it: "Doe, Jane".
+std::string personName(const std::string& dicom) {
+  std::vector<std::string> parts;
+  std::string part;
+  for (char c : dicom.substr(0, dicom.find('='))) {
+    if (c == '^') {
+      parts.push_back(part);
+      part.clear();
+    } else {
+      part += c;
+    }
+  }
+  parts.push_back(part);
+  std::string out = parts[0];
+  std::string given;
+  for (std::size_t i = 1; i < parts.size(); ++i)
+    if (!parts[i].empty()) given += (given.empty() ? "" : " ") + parts[i];
+  if (!given.empty()) out += (out.empty() ? "" : ", ") + given;
+  return out;
+}
+
+std::string bannerFor(const std::string& path, const std::string& seriesUid) {
+  const auto format = imaging::formatFromPath(path);
+  const std::string file = std::filesystem::path(path).filename().string();
+  if (format != imaging::FileFormat::kDicomDirectory && format != imaging::FileFormat::kDicomFile)
+    return "No patient identity (" + file + ")";
+  auto listing = imaging::listDicomSeries(path);
+  if (!listing.ok() || listing->series.empty()) return file;
+  int index = imaging::defaultSeriesIndex(*listing);
+  for (std::size_t i = 0; i < listing->series.size(); ++i)
+    if (listing->series[i].seriesUid == seriesUid) index = static_cast<int>(i);
+  const imaging::DicomSeriesInfo& s = listing->series[static_cast<std::size_t>(std::max(index, 0))];
+  std::vector<std::string> fields;
+  const std::string name = personName(s.patientName);
+  fields.push_back(name.empty() ? "No patient name" : name);
+  if (!s.patientId.empty()) fields.push_back("ID " + s.patientId);
+  if (s.studyDate.size() == 8)
+    fields.push_back(s.studyDate.substr(0, 4) + "-" + s.studyDate.substr(4, 2) + "-" +
+                     s.studyDate.substr(6, 2));
+  if (!s.studyDescription.empty()) fields.push_back(s.studyDescription);
+  std::string series = s.seriesDescription;
+  if (!s.modality.empty()) series += (series.empty() ? "" : " ") + ("(" + s.modality + ")");
+  if (!series.empty()) fields.push_back(series);
+  std::string out;
+  for (const std::string& f : fields) out += (out.empty() ? "" : " \u00B7 ") + f;
+  return out;
+}
+
+}  // namespace
+
 Status WorkstationModel::showVolume(Volume ct, const std::string& path,
                                     const std::string& seriesUid) {
-  TESSERA_RETURN_IF_ERROR(setVolume(std::move(ct), path));
-  seriesUid_ = seriesUid;
+  TESSERA_RETURN_IF_ERROR(setVolume(std::move(ct), path, seriesUid));
   recent_.add(path);
   return Status();
 }
@@ -105,7 +157,8 @@ Status WorkstationModel::openVolume(const std::string& path, const std::string& 
   return showVolume(std::move(ct), path, seriesUid);
 }
 
-Status WorkstationModel::setVolume(Volume ct, const std::string& path) {
+Status WorkstationModel::setVolume(Volume ct, const std::string& path,
+                                   const std::string& seriesUid) {
   if (controller_.busy()) {
     controller_.cancel();
     controller_.wait();
@@ -114,7 +167,8 @@ Status WorkstationModel::setVolume(Volume ct, const std::string& path) {
   }
   if (paint_.active()) paint_.end();
   TESSERA_RETURN_IF_ERROR(document_.setVolume(std::move(ct), path));
-  seriesUid_.clear();
+  seriesUid_ = seriesUid;
+  banner_ = bannerFor(path, seriesUid);
   afterStudyChanged();
   return Status();
 }

@@ -105,7 +105,7 @@ class WorkstationModel {
   static Result<Volume> readVolumeFile(const std::string& path, const std::string& seriesUid);
   Status showVolume(Volume ct, const std::string& path, const std::string& seriesUid);
   // Shows a volume already in memory (tests, generated data).
-  Status setVolume(Volume ct, const std::string& path);
+  Status setVolume(Volume ct, const std::string& path, const std::string& seriesUid = {});
   // A segmentation of the open CT; its geometry must match the CT's.
   Status openLabels(const std::string& path);
   Status setLabels(LabelMap labels, const std::string& path);
@@ -226,6 +226,12 @@ class WorkstationModel {
   // --- recovery of unsaved work ---------------------------------------------------
   // DICOM series UID of the open study; empty for single-file images.
   const std::string& seriesUid() const { return seriesUid_; }
+  // The banner over the views: patient name and ID, study date and
+  // description, series description and modality from the DICOM header of
+  // the open CT ("Doe, Jane · ID P-0042 · 2026-03-14 · CT abdomen · Axial 2.5 mm
+  // (CT)"); for a file without identity, that it has none and its name.
+  // Empty without a study.
+  const std::string& studyBanner() const { return banner_; }
   void setRecoveryStore(RecoveryStore store) { recovery_ = std::move(store); }
   const RecoveryStore& recoveryStore() const { return recovery_; }
   // Whether the labels have unsaved changes that the recovery slot lacks.
@@ -281,6 +287,7 @@ class WorkstationModel {
   std::vector<std::int64_t> keepPainted_;  // voxels whose labels the running job keeps
 
   std::string seriesUid_;
+  std::string banner_;
   RecoveryStore recovery_;
   std::uint64_t autosavedState_ = 0;  // document state in the recovery slot; 0: none
 };

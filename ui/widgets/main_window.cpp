@@ -176,6 +176,7 @@ void MainWindow::onModelChanged(unsigned changes) {
 }
 
 void MainWindow::updateTitleAndActions() {
+  bannerLabel_->setText(QString::fromStdString(model_.studyBanner()));
   if (model_.hasImage()) {
     const Geometry& g = model_.document().geometry();
     studyLabel_->setText(

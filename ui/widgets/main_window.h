@@ -221,6 +221,7 @@ class MainWindow : public QMainWindow {
   QSlider* opacitySlider_ = nullptr;
   QLabel* cursorLabel_ = nullptr;
   QLabel* studyLabel_ = nullptr;
+  QLabel* bannerLabel_ = nullptr;  // patient and study of the open CT
   QLabel* windowLabel_ = nullptr;
   QProgressBar* progress_ = nullptr;
   QToolButton* cancelButton_ = nullptr;

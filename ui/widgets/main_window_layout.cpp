@@ -218,6 +218,15 @@ void MainWindow::buildMenus() {
 }
 
 void MainWindow::buildToolBar() {
+  // The patient banner, above the views as on a reading station.
+  QToolBar* patient = addToolBar("Patient");
+  patient->setObjectName("patientBanner");
+  patient->setMovable(false);
+  bannerLabel_ = new QLabel(patient);
+  bannerLabel_->setObjectName("patientBannerText");
+  bannerLabel_->setStyleSheet("font-weight: bold; padding: 2px 8px;");
+  patient->addWidget(bannerLabel_);
+  addToolBarBreak();
   QToolBar* bar = addToolBar("Main");
   bar->setObjectName("mainToolBar");
   bar->setMovable(false);

@@ -101,6 +101,22 @@ TEST_F(WorkstationModelTest, ExportsDicomObjectsOfADicomCtAndOpensTheSegBack) {
   EXPECT_EQ(back.table.nameOf(5), labels.table.nameOf(5));
 }
 
+TEST_F(WorkstationModelTest, TheBannerShowsThePatientAndStudyFromTheDicomHeader) {
+  imaging::DicomWriteOptions options;
+  options.patientName = "Doe^Jane";
+  options.patientId = "P-0042";
+  options.studyDescription = "CT abdomen";
+  options.studyDate = "20260314";
+  options.seriesDescription = "Axial 2.5 mm";
+  ASSERT_TRUE(imaging::writeDicomSeries(study_.ct, dir_ + "/series", options).ok());
+  ASSERT_TRUE(model_.openVolume(dir_ + "/series").ok());
+  EXPECT_EQ(
+      model_.studyBanner(),
+      "Doe, Jane \u00B7 ID P-0042 \u00B7 2026-03-14 \u00B7 CT abdomen \u00B7 Axial 2.5 mm (CT)");
+  ASSERT_TRUE(model_.openVolume(ctPath_).ok());
+  EXPECT_EQ(model_.studyBanner(), "No patient identity (ct.nii.gz)");
+}
+
 TEST_F(WorkstationModelTest, DicomExportsOfANonDicomCtOrAForeignSegAreRefused) {
   openBoth();
   const Status s = model_.exportDicomSeg(dir_ + "/seg.dcm");

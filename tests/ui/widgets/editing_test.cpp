@@ -3,6 +3,7 @@
 // readers, the unsaved-edits question on close, and a segmentation job whose
 // slices appear while it runs.
 #include <QAction>
+#include <QLabel>
 #include <QMenu>
 #include <QProgressBar>
 #include <QToolButton>
@@ -118,6 +119,11 @@ TEST_F(MainWindowTest, ExportDicomMenuWritesSegSrAndRtStructThatOpenBack) {
   EXPECT_TRUE(imaging::describeDicomSeg((dir_ + "/seg.dcm").toStdString()).ok());
   EXPECT_TRUE(imaging::readDicomSrMeasurements((dir_ + "/seg-sr.dcm").toStdString()).ok());
   EXPECT_TRUE(imaging::describeRtStruct((dir_ + "/rs.dcm").toStdString()).ok());
+
+  // The banner names the patient of the DICOM header (the series has none).
+  auto* banner = window_->findChild<QLabel*>("patientBannerText");
+  ASSERT_NE(banner, nullptr);
+  EXPECT_TRUE(banner->text().startsWith("No patient name")) << banner->text().toStdString();
 
   // Open Segmentation takes the SEG back over the same CT.
   ASSERT_TRUE(
