@@ -179,7 +179,7 @@ Status validateAeTitle(const std::string& ae, const std::string& what) {
 
 Result<PacsPeer> parsePacsPeer(const std::string& spec) {
   const auto bad = [&](const std::string& why) {
-    return Status(StatusCode::kInvalidArgument, "--peer is AET@HOST:PORT; " + why, spec);
+    return Status(StatusCode::kInvalidArgument, "a PACS is named AET@HOST:PORT; " + why, spec);
   };
   const std::size_t at = spec.find('@');
   if (at == std::string::npos) return bad("the @ is missing");

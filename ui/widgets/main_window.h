@@ -86,6 +86,14 @@ class MainWindow : public QMainWindow {
   // The labels as DICOM objects referencing the open DICOM series: "seg",
   // "rtstruct", or "seg+sr" (the SR at `path` with "-sr" before ".dcm").
   bool exportDicom(const QString& kind, const QString& path);
+  // File › Open from PACS: the query/retrieve dialog (pacs_dialog.h), then
+  // the retrieved series opens. Retrieved series are kept in pacsCache().
+  bool openFromPacs();
+  // File › Send to PACS: the labels as DICOM-SEG and measurement report
+  // (SR), stored into `pacs` ("AET@HOST:PORT" or a DICOMweb URL).
+  bool sendToPacs(const QString& pacs, const QString& aet = "TESSERA");
+  QString pacsCache() const { return pacsCache_; }
+  void setPacsCache(const QString& folder) { pacsCache_ = folder; }
   bool saveScreenshot(const QString& path);
   // Segments the open CT with these settings on a worker thread (the model
   // is loaded on first use and kept); false, with a dialog, when it cannot
@@ -222,6 +230,8 @@ class MainWindow : public QMainWindow {
   QLabel* cursorLabel_ = nullptr;
   QLabel* studyLabel_ = nullptr;
   QLabel* bannerLabel_ = nullptr;  // patient and study of the open CT
+  QString pacsCache_;
+  QString lastPacs_;  // the PACS named last, offered again
   QLabel* windowLabel_ = nullptr;
   QProgressBar* progress_ = nullptr;
   QToolButton* cancelButton_ = nullptr;

@@ -12,7 +12,9 @@
 #include <QDoubleSpinBox>
 #include <QFormLayout>
 #include <QGridLayout>
+#include <QInputDialog>
 #include <QLabel>
+#include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QProgressBar>
@@ -161,6 +163,8 @@ void MainWindow::buildMenus() {
   QMenu* file = menuBar()->addMenu("&File");
   file->addAction("&Open Image\u2026", QKeySequence::Open, this, &MainWindow::chooseAndOpen);
   file->addAction("Open DICOM &Folder\u2026", this, &MainWindow::chooseAndOpenFolder);
+  file->addAction("Open from &PACS\u2026", this, [this] { openFromPacs(); })
+      ->setObjectName("openFromPacsAction");
   file->addAction("Open Se&gmentation\u2026", QKeySequence("Ctrl+L"), this,
                   &MainWindow::chooseAndOpenSegmentation);
   file->addAction("Open &Block Map\u2026", this, &MainWindow::chooseAndOpenBlockMap);
@@ -170,6 +174,15 @@ void MainWindow::buildMenus() {
   file->addAction(saveAsAction_);
   file->addAction("Export &Meshes\u2026", this, &MainWindow::chooseAndExportMeshes);
   file->addAction("Export S&tatistics\u2026", this, &MainWindow::chooseAndExportStatistics);
+  file->addAction("Send to P&ACS\u2026", this,
+                  [this] {
+                    bool ok = false;
+                    const QString pacs = QInputDialog::getText(
+                        this, "Send to PACS",
+                        "PACS (AET@HOST:PORT or DICOMweb URL):", QLineEdit::Normal, lastPacs_, &ok);
+                    if (ok && !pacs.trimmed().isEmpty()) sendToPacs(pacs.trimmed());
+                  })
+      ->setObjectName("sendToPacsAction");
   QMenu* dicom = file->addMenu("E&xport DICOM");
   dicom->setObjectName("exportDicomMenu");
   dicom->addAction("DICOM-&SEG\u2026", this, [this] { chooseAndExportDicom("seg"); });

@@ -16,7 +16,9 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
+#include <QStandardPaths>
 #include <QStatusBar>
+#include <QTemporaryDir>
 
 #include <QtConcurrent/QtConcurrentRun>
 
@@ -25,6 +27,8 @@
 
 #include "core/files.h"
 #include "imaging/io/volume_io.h"
+#include "ui/model/pacs_browser.h"
+#include "ui/widgets/pacs_dialog.h"
 #include "ui/widgets/segment_dialog.h"
 #include "ui/widgets/view3d_widget.h"
 
@@ -209,6 +213,37 @@ bool MainWindow::exportDicom(const QString& kind, const QString& path) {
   }();
   if (!written.ok()) return report("Could not export the DICOM object", written);
   statusBar()->showMessage(QString("Wrote %1").arg(path), 5000);
+  return true;
+}
+
+bool MainWindow::openFromPacs() {
+  if (pacsCache_.isEmpty())
+    pacsCache_ = QStandardPaths::writableLocation(QStandardPaths::CacheLocation) + "/pacs";
+  PacsDialog dialog(pacsCache_, this);
+  dialog.peerEdit()->setText(lastPacs_);
+  if (dialog.exec() != QDialog::Accepted) return false;
+  lastPacs_ = dialog.peerEdit()->text();
+  return openSeries(QString::fromStdString(dialog.retrievedFolder()), dialog.retrievedSeriesUid());
+}
+
+bool MainWindow::sendToPacs(const QString& pacs, const QString& aet) {
+  lastPacs_ = pacs;
+  PacsBrowser browser;
+  if (Status s = browser.connect(toStd(pacs), toStd(aet)); !s.ok())
+    return report("Could not send to the PACS", s);
+  QTemporaryDir staging;
+  if (!staging.isValid())
+    return report("Could not send to the PACS",
+                  Status(StatusCode::kIoError, "cannot create a temporary folder"));
+  const std::string seg = toStd(staging.filePath("seg.dcm"));
+  const std::string sr = toStd(staging.filePath("sr.dcm"));
+  const Status sent = [&] {
+    WaitCursor busy;
+    TESSERA_RETURN_IF_ERROR(model_.exportDicomSegAndSr(seg, sr));
+    return browser.send({seg, sr});
+  }();
+  if (!sent.ok()) return report("Could not send to the PACS", sent);
+  statusBar()->showMessage(QString("Segmentation and measurements sent to %1").arg(pacs), 5000);
   return true;
 }
 
