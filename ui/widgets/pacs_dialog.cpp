@@ -9,6 +9,7 @@
 #include <QVBoxLayout>
 
 #include <atomic>
+#include <optional>
 #include <thread>
 
 namespace tessera::ui {
@@ -113,6 +114,26 @@ PacsDialog::PacsDialog(QString cacheRoot, QWidget* parent)
   });
 }
 
+template <class T>
+T PacsDialog::wait(const std::function<T()>& work, const std::function<void()>& poll) {
+  std::optional<T> result;
+  std::atomic<bool> done{false};
+  std::thread worker([&] {
+    result.emplace(work());
+    done = true;
+  });
+  QEventLoop loop;
+  QTimer timer;
+  connect(&timer, &QTimer::timeout, &loop, [&] {
+    if (poll) poll();
+    if (done) loop.quit();
+  });
+  timer.start(50);
+  loop.exec();
+  worker.join();
+  return std::move(*result);
+}
+
 void PacsDialog::fail(const Status& status) {
   message_->setText(q(status.toString()));
 }
@@ -126,9 +147,13 @@ bool PacsDialog::connectBrowser() {
 
 bool PacsDialog::search() {
   if (busy_ || !connectBrowser()) return false;
+  const std::string patient = patient_->text().trimmed().toStdString();
+  busy_ = true;
   QApplication::setOverrideCursor(Qt::WaitCursor);
-  auto found = browser_.studies(patient_->text().trimmed().toStdString());
+  auto found =
+      wait<Result<std::vector<imaging::PacsMatch>>>([&] { return browser_.studies(patient); });
   QApplication::restoreOverrideCursor();
+  busy_ = false;
   studies_->setRowCount(0);
   series_->setRowCount(0);
   if (!found.ok()) {
@@ -148,11 +173,17 @@ bool PacsDialog::search() {
 }
 
 bool PacsDialog::selectStudy(int row) {
-  if (busy_ || row < 0 || row >= static_cast<int>(studyRows_.size())) return false;
+  if (busy_ || selecting_ || row < 0 || row >= static_cast<int>(studyRows_.size())) return false;
+  selecting_ = true;
   if (studies_->currentRow() != row) studies_->selectRow(row);
+  selecting_ = false;
+  const std::string studyUid = studyRows_[static_cast<std::size_t>(row)].studyUid;
+  busy_ = true;
   QApplication::setOverrideCursor(Qt::WaitCursor);
-  auto found = browser_.series(studyRows_[static_cast<std::size_t>(row)].studyUid);
+  auto found =
+      wait<Result<std::vector<imaging::PacsMatch>>>([&] { return browser_.series(studyUid); });
   QApplication::restoreOverrideCursor();
+  busy_ = false;
   series_->setRowCount(0);
   if (!found.ok()) {
     fail(found.error());
@@ -183,23 +214,13 @@ bool PacsDialog::retrieveSelected() {
   message_->setText("Retrieving " + q(chosen.seriesDescription) + "\u2026");
   cancelToken_.reset();
   AtomicProgress progress;
-  Result<std::string> result = Status(StatusCode::kInternal, "not run");
-  std::atomic<bool> done{false};
   const std::string cache = cacheRoot_.toStdString();
-  std::thread worker([&] {
-    result = browser_.retrieve(chosen.studyUid, chosen.seriesUid, cache, &progress, &cancelToken_);
-    done = true;
-  });
-  // Keeps the dialog (and the window behind it) responsive meanwhile.
-  QEventLoop loop;
-  QTimer timer;
-  connect(&timer, &QTimer::timeout, &loop, [&] {
-    progress_->setValue(static_cast<int>(1000 * progress.fraction.load()));
-    if (done) loop.quit();
-  });
-  timer.start(50);
-  loop.exec();
-  worker.join();
+  Result<std::string> result = wait<Result<std::string>>(
+      [&] {
+        return browser_.retrieve(chosen.studyUid, chosen.seriesUid, cache, &progress,
+                                 &cancelToken_);
+      },
+      [&] { progress_->setValue(static_cast<int>(1000 * progress.fraction.load())); });
   busy_ = false;
   progress_->hide();
   if (!result.ok()) {

@@ -2,8 +2,8 @@
 // DICOMweb URL), lists its studies for a patient, the series of the chosen
 // study, and retrieves the chosen series into the workstation's cache with
 // a progress bar and Cancel; accepted when a series is ready to open
-// (retrievedFolder()). The network calls run on a worker thread; the
-// window stays responsive.
+// (retrievedFolder()). Every network call runs on a worker thread while the
+// dialog's event loop goes on, so the window stays responsive.
 #pragma once
 
 #include <QDialog>
@@ -13,6 +13,7 @@
 #include <QPushButton>
 #include <QTableWidget>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,10 @@ class PacsDialog : public QDialog {
  private:
   bool connectBrowser();
   void fail(const Status& status);
+  // Runs `work` on a worker thread and returns its result, processing events
+  // meanwhile; `poll` runs every 50 ms on the GUI thread.
+  template <class T>
+  T wait(const std::function<T()>& work, const std::function<void()>& poll = {});
 
   QString cacheRoot_;
   PacsBrowser browser_;
@@ -63,6 +68,7 @@ class PacsDialog : public QDialog {
   QPushButton* cancel_;
   CancelToken cancelToken_;
   bool busy_ = false;
+  bool selecting_ = false;  // selectStudy's own row selection re-enters it
   std::string folder_, seriesUid_;
 };
 
