@@ -1,6 +1,7 @@
 // tessera model MODEL [-o OUT --post-processing RULES.json | --no-post-processing
-// | --context-offset MM]: describes a model file, or writes a copy with other
-// post-processing rules (docs/SDK.md) or context offset, its network untouched.
+// | --context-offset MM | --label-codes CODES.json]: describes a model file, or
+// writes a copy with other post-processing rules (docs/SDK.md), context offset
+// or label codes (docs/HOSPITAL.md), its network untouched.
 #include <cstdio>
 #include <string>
 
@@ -31,6 +32,9 @@ void describe(const std::string& path, const models::ModelInfo& info) {
               info.postProcessing.empty()
                   ? "none"
                   : models::postProcessingJson(info.postProcessing).c_str());
+  std::printf("label codes: %s\n", info.labelCodes.empty()
+                                       ? "Tessera's defaults"
+                                       : models::labelCodesJson(info.labelCodes).c_str());
   if (!info.trainingSummary.empty()) std::printf("training: %s\n", info.trainingSummary.c_str());
 }
 
@@ -45,6 +49,9 @@ int runModel(const Args& args) {
   p.option("--post-processing", "RULES.json",
            "rules applied after the network (a JSON array, docs/SDK.md)");
   p.flag("--no-post-processing", "record no post-processing rules");
+  p.option("--label-codes", "CODES.json",
+           "record the DICOM codes of labels: {\"liver\": {\"category\": [value, scheme, "
+           "meaning], \"type\": [...]}, ...} (others keep Tessera's defaults)");
   p.option("--context-offset", "MM",
            "distance of the input's neighbours, interpolated at any slice spacing (0: the "
            "neighbouring slices as they are)");
@@ -54,12 +61,13 @@ int runModel(const Args& args) {
       "applied in order to every segmentation with the model, dense or sparse.");
   int exit = kExitOk;
   if (!parseOrExit(p, args, &exit)) return exit;
-  const bool change =
-      p.has("post-processing") || p.has("no-post-processing") || p.has("context-offset");
+  const bool change = p.has("post-processing") || p.has("no-post-processing") ||
+                      p.has("context-offset") || p.has("label-codes");
   if ((p.has("post-processing") && p.has("no-post-processing")) || change != p.has("output")) {
-    std::fprintf(stderr,
-                 "tessera: error: a change (--post-processing, --no-post-processing, "
-                 "--context-offset) needs -o OUT, and -o needs a change (see --help)\n");
+    std::fprintf(
+        stderr,
+        "tessera: error: a change (--post-processing, --no-post-processing, "
+        "--context-offset, --label-codes) needs -o OUT, and -o needs a change (see --help)\n");
     return kExitUsage;
   }
   if (!change) {
@@ -77,6 +85,14 @@ int runModel(const Args& args) {
     if (!parsed.ok())
       return fail(Status(parsed.status()).withContext(p.get("post-processing")).error());
     edit.postProcessing = std::move(*parsed);
+  }
+  if (p.has("label-codes")) {
+    auto text = readTextFile(p.get("label-codes"));
+    if (!text.ok()) return fail(text.error());
+    auto parsed = models::labelCodesFromJson(*text);
+    if (!parsed.ok())
+      return fail(Status(parsed.status()).withContext(p.get("label-codes")).error());
+    edit.labelCodes = std::move(*parsed);
   }
   if (p.has("context-offset")) {
     double offset = 0;

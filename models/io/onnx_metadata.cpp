@@ -220,6 +220,47 @@ Result<LabelTable> labelTableFromJson(const std::string& text) {
   return parseLabels(text);
 }
 
+Result<std::map<std::string, LabelCoding>> labelCodesFromJson(const std::string& text) {
+  const char* key = keys::kLabelCodes;
+  TESSERA_ASSIGN_OR_RETURN(JsonValue json, parseKey(key, text));
+  if (!json.isObject()) return keyError(key, "expected an object of label names");
+  std::map<std::string, LabelCoding> codes;
+  for (const auto& [name, entry] : json.members()) {
+    LabelCoding coding;
+    for (const auto& [field, target] :
+         {std::pair{"category", &coding.category}, std::pair{"type", &coding.type}}) {
+      const JsonValue* code = entry.find(field);
+      if (!code || !code->isArray() || code->items().size() != 3)
+        return keyError(key,
+                        name + ": \"" + field + "\" must be [code value, coding scheme, meaning]");
+      for (int i = 0; i < 3; ++i) {
+        if (!code->items()[i].isString())
+          return keyError(key, name + ": the " + field + " code holds a non-string");
+        (*target)[i] = code->items()[i].asString();
+      }
+    }
+    if (!codes.emplace(name, coding).second) return keyError(key, name + " appears twice");
+  }
+  return codes;
+}
+
+std::string labelCodesJson(const std::map<std::string, LabelCoding>& codes) {
+  JsonWriter w(false);
+  w.beginObject();
+  for (const auto& [name, coding] : codes) {
+    w.key(name).beginObject();
+    for (const auto& [field, code] :
+         {std::pair{"category", &coding.category}, std::pair{"type", &coding.type}}) {
+      w.key(field).beginArray();
+      for (const std::string& part : *code) w.value(part);
+      w.endArray();
+    }
+    w.endObject();
+  }
+  w.endObject();
+  return w.str();
+}
+
 Result<std::vector<PostProcessingRule>> postProcessingFromJson(const std::string& text) {
   return parsePostProcessing(text);
 }
@@ -263,6 +304,8 @@ MetadataProps metadataFromInfo(const ModelInfo& info) {
   }
   if (!info.postProcessing.empty())
     props.emplace_back(keys::kPostProcessing, postProcessingJson(info.postProcessing));
+  if (!info.labelCodes.empty())
+    props.emplace_back(keys::kLabelCodes, labelCodesJson(info.labelCodes));
   if (info.graphNetwork) {
     props.emplace_back(keys::kNetwork, "graph");
     props.emplace_back(keys::kDenseOnlyReason, info.denseOnlyReason);
@@ -325,6 +368,9 @@ Result<ModelInfo> infoFromMetadata(const MetadataProps& props) {
   }
   if (const std::string* rules = find(keys::kPostProcessing)) {
     TESSERA_ASSIGN_OR_RETURN(info.postProcessing, parsePostProcessing(*rules));
+  }
+  if (const std::string* codes = find(keys::kLabelCodes)) {
+    TESSERA_ASSIGN_OR_RETURN(info.labelCodes, labelCodesFromJson(*codes));
   }
   if (Status s = info.validate(); !s.ok())
     return Status(

@@ -39,6 +39,9 @@ inline constexpr const char* kDenseOnlyReason = "tessera.dense_only_reason";
 // {"label", "not_on_slices_with", "keep_largest", "min_component_ml",
 // "fill_holes"}.
 inline constexpr const char* kPostProcessing = "tessera.post_processing";
+// Optional: {"liver": {"category": ["91723000", "SCT", "Anatomical Structure"],
+//                      "type": ["10200004", "SCT", "Liver"]}, ...}
+inline constexpr const char* kLabelCodes = "tessera.label_codes";
 // Present ("true") only in deployment exports with batch norm folded away.
 inline constexpr const char* kFoldedBatchNorm = "tessera.folded_batch_norm";
 }  // namespace metadata_keys
@@ -60,6 +63,10 @@ Result<ModelInfo> infoFromMetadata(const MetadataProps& props);
 // validatePostProcessing (models/net/model.h), not here.
 Result<std::vector<PostProcessingRule>> postProcessingFromJson(const std::string& text);
 std::string postProcessingJson(const std::vector<PostProcessingRule>& rules);
+// The codes of key "tessera.label_codes" (also the form `tessera model
+// --label-codes` reads).
+Result<std::map<std::string, LabelCoding>> labelCodesFromJson(const std::string& text);
+std::string labelCodesJson(const std::map<std::string, LabelCoding>& codes);
 
 // The label table of key "tessera.labels" (a JSON array of {"value",
 // "name", "color"}), for label files in the same form.

@@ -297,11 +297,12 @@ Status writeWithMetadata(const std::string& in, const std::string& out, const Me
   if (!info.ok()) return Status(info.status()).withContext(in);
   if (edit.postProcessing) info->postProcessing = *edit.postProcessing;
   if (edit.contextOffsetMm) info->contextOffsetMm = *edit.contextOffsetMm;
+  if (edit.labelCodes) info->labelCodes = *edit.labelCodes;
   TESSERA_RETURN_IF_ERROR(info->validate());
   TESSERA_RETURN_IF_ERROR(checkOutputPath(out));
   // Only the keys an edit manages are rewritten, from the edited info.
   const auto managed = [](const std::string& key) {
-    return key == keys::kPostProcessing || key == keys::kContextOffset;
+    return key == keys::kPostProcessing || key == keys::kContextOffset || key == keys::kLabelCodes;
   };
   auto* entries = file.mutable_metadata_props();
   for (int i = entries->size() - 1; i >= 0; --i)

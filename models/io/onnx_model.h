@@ -54,6 +54,7 @@ Result<Model> importOnnx(const std::string& path);
 struct MetadataEdit {
   std::optional<std::vector<PostProcessingRule>> postProcessing;  // empty: none
   std::optional<double> contextOffsetMm;                          // 0: by slice index
+  std::optional<std::map<std::string, LabelCoding>> labelCodes;   // empty: the defaults
 };
 
 // Writes a copy of the model file `in` to `out` (atomically; `out` may be

@@ -27,6 +27,21 @@ Status ModelInfo::validate() const {
   if (!(contextOffsetMm >= 0 && contextOffsetMm <= 100))
     return Status(StatusCode::kInvalidArgument,
                   "the context offset must be from 0 to 100 mm (0: neighbouring slices)");
+  for (const auto& [name, coding] : labelCodes) {
+    const Label* label = labels.findByName(name);
+    if (!label || label->value == 0)
+      return Status(StatusCode::kInvalidArgument,
+                    "label codes name \"" + name + "\", which is not a label of the model");
+    for (const auto* code : {&coding.category, &coding.type}) {
+      if ((*code)[0].empty() || (*code)[1].empty() || (*code)[2].empty())
+        return Status(StatusCode::kInvalidArgument,
+                      "the codes of " + name + " need a value, a scheme and a meaning each");
+      if ((*code)[0].size() > 16 || (*code)[1].size() > 16 || (*code)[2].size() > 64)
+        return Status(StatusCode::kInvalidArgument,
+                      "a code of " + name +
+                          " is too long for DICOM (value and scheme 16, meaning 64 characters)");
+    }
+  }
   return validatePostProcessing(postProcessing, labels);
 }
 

@@ -4,6 +4,8 @@
 // sparse engine. Stored in ONNX files as metadata_props (models/io).
 #pragma once
 
+#include <array>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +39,14 @@ struct PostProcessingRule {
   double minComponentMl = 0;                 // smaller components go; 0: any size stays
 };
 
+// What a label is, coded for the DICOM objects Tessera writes (a SEG
+// segment's category and type, the SR's finding; docs/HOSPITAL.md): each as
+// code value, coding scheme and meaning, e.g. {"10200004", "SCT", "Liver"}.
+struct LabelCoding {
+  std::array<std::string, 3> category;
+  std::array<std::string, 3> type;
+};
+
 struct ModelInfo {
   std::string name = "tessera-unet";
   std::string version = "0";
@@ -59,6 +69,10 @@ struct ModelInfo {
   // that the slice spacing does not change what the network sees; 0 takes
   // the neighbouring slices as they are, whatever their spacing.
   double contextOffsetMm = 0;
+
+  // Per label name; a label without an entry gets Tessera's default coding
+  // for its name (imaging/dicom/dicom_seg.h).
+  std::map<std::string, LabelCoding> labelCodes;
 
   // Neighbouring slices on each side of the centre slice (inputChannels = 2·k+1).
   int contextRadius() const { return (architecture.inputChannels - 1) / 2; }

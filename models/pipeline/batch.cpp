@@ -178,6 +178,7 @@ Result<std::vector<OutputRecord>> writeCaseFiles(const BatchOptions& o, const Ba
     dicomSeg.algorithmVersion = info.version;
     dicomSeg.algorithmParameters = std::string("mode=") + segmentModeName(o.segment.mode);
     dicomSeg.deidentify = o.deidentify;
+    dicomSeg.properties = segmentProperties(info);
     TESSERA_RETURN_IF_ERROR(imaging::writeDicomSeg(labels, (dir / "seg.dcm").string(), dicomSeg));
     files.push_back("seg.dcm");
     if (o.dicomSr) {

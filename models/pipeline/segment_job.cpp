@@ -18,6 +18,14 @@ namespace tessera::models {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
+// The model's label codes as the SEG writer takes them.
+std::map<std::string, imaging::SegmentProperty> segmentProperties(const ModelInfo& info) {
+  std::map<std::string, imaging::SegmentProperty> out;
+  for (const auto& [name, c] : info.labelCodes)
+    out[name] = {{c.category[0], c.category[1], c.category[2]}, {c.type[0], c.type[1], c.type[2]}};
+  return out;
+}
+
 Status checkSegmentJobOutputs(const SegmentJobOptions& o) {
   if (o.input.empty()) return Status(StatusCode::kInvalidArgument, "no input given");
   if (!fileExists(o.input))
@@ -115,6 +123,7 @@ Result<SegmentJobResult> runSegmentJob(Segmenter& segmenter, const SegmentJobOpt
       dicomSeg.algorithmVersion = segmenter.info().version;
       dicomSeg.algorithmParameters = std::string("mode=") + segmentModeName(options.mode);
       dicomSeg.deidentify = o.deidentify;
+      dicomSeg.properties = segmentProperties(segmenter.info());
       TESSERA_RETURN_IF_ERROR(imaging::writeDicomSeg(seg.labels, o.dicomSegPath, dicomSeg));
       result.outputs.push_back(o.dicomSegPath);
     }

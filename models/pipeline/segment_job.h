@@ -7,12 +7,14 @@
 // `tessera segment` and `tessera batch`.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "core/progress.h"
 #include "core/status.h"
 #include "imaging/dicom/deidentify.h"
+#include "imaging/dicom/dicom_seg.h"
 #include "imaging/stats/label_stats.h"
 #include "models/infer/segmenter.h"
 #include "models/pipeline/plugins.h"
@@ -49,6 +51,9 @@ struct SegmentJobResult {
   std::vector<PostProcessingOutcome> postProcessing;  // the model's rules
   std::vector<std::string> outputs;                   // files written
 };
+
+// The model's label codes (ModelInfo::labelCodes) as DicomSegOptions::properties.
+std::map<std::string, imaging::SegmentProperty> segmentProperties(const ModelInfo& info);
 
 // Checks every output location before any work (clear errors up front).
 Status checkSegmentJobOutputs(const SegmentJobOptions& options);

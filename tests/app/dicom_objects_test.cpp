@@ -219,6 +219,41 @@ TEST_F(DicomObjects, ConvertKeepsTheSourcesPatientOrSaysItHasNone) {
                 "--deidentify applies to the DICOM outputs");
 }
 
+TEST_F(DicomObjects, TheModelsLabelCodesReachTheSeg) {
+  const std::string series = writeSeries("series", 0);
+  std::ofstream(dir / "codes.json")
+      << R"({"soft_tissue": {"category": ["85756007", "SCT", "Tissue"],
+                             "type": ["91727004", "SCT", "Muscle"]}})";
+  CommandRun run = tessera(
+      {"model", dir / "model.onnx", "--label-codes", dir / "codes.json", "-o", dir / "coded.onnx"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  run = tessera({"model", dir / "coded.onnx"});
+  EXPECT_TRUE(contains(run.out, "\"soft_tissue\"")) << run.out;
+  run = tessera({"segment", "-i", series, "-o", dir / "labels.nii.gz", "--dicom-seg",
+                 dir / "seg.dcm", "--model", dir / "coded.onnx"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  run = tessera({"info", "--json", dir / "seg.dcm"});
+  auto seg = parseJson(run.out);
+  ASSERT_TRUE(seg.ok()) << run.out;
+  bool found = false;
+  for (const JsonValue& s : seg->find("segments")->items()) {
+    if (s.getString("label") == "soft_tissue") {
+      found = true;
+      EXPECT_EQ(s.find("type")->getString("value"), "91727004");
+      EXPECT_EQ(s.find("type")->getString("meaning"), "Muscle");
+    } else if (s.getString("label") == "fat") {
+      EXPECT_EQ(s.find("type")->getString("value"), "55603005");  // the default stays
+    }
+  }
+  EXPECT_TRUE(found) << run.out;
+  std::ofstream(dir / "bad.json")
+      << R"({"heart": {"category": ["1","SCT","x"], "type": ["2","SCT","y"]}})";
+  expectFailure(tessera({"model", dir / "model.onnx", "--label-codes", dir / "bad.json", "-o",
+                         dir / "bad.onnx"}),
+                "not a label of the model");
+  EXPECT_FALSE(fs::exists(dir / "bad.onnx"));
+}
+
 TEST_F(DicomObjects, InfoListsTheMeasurementsOfAReport) {
   const std::string series = writeSeries("series", 1);
   CommandRun run =

@@ -501,6 +501,39 @@ TEST_F(OnnxModelTest, TheContextOffsetRoundTrips) {
   }
 }
 
+TEST_F(OnnxModelTest, LabelCodesRoundTripAndCodesOfNoLabelAreRefused) {
+  ModelInfo info = smallOnnxInfo();
+  const std::string name = info.labels.labels.at(1).name;
+  info.labelCodes[name] = {{"85756007", "SCT", "Tissue"}, {"91727004", "SCT", "Muscle"}};
+  Model model = randomModel(info, 11);
+  ASSERT_TRUE(exportOnnx(model, path("codes.onnx"), small()).ok());
+  auto read = importOnnx(path("codes.onnx"));
+  ASSERT_TRUE(read.ok()) << read.status().toString();
+  ASSERT_EQ(read->info.labelCodes.size(), 1u);
+  EXPECT_EQ(read->info.labelCodes.at(name).type[2], "Muscle");
+  EXPECT_EQ(read->info.labelCodes.at(name).category[0], "85756007");
+  const onnx::ModelProto plain = readProto(exportSmall("plain.onnx", small()));
+  for (const auto& e : plain.metadata_props()) EXPECT_NE(e.key(), "tessera.label_codes");
+  const std::pair<const char*, const char*> bad[] = {
+      {R"({"heart": {"category": ["a","b","c"], "type": ["a","b","c"]}})", "not a label"},
+      {R"({"LABEL": {"category": ["a","b","c"]}})", "[code value, coding scheme, meaning]"},
+      {R"({"LABEL": {"category": ["a","b",""], "type": ["a","b","c"]}})", "need a value"},
+      {R"({"LABEL": {"category": ["a","b",3], "type": ["a","b","c"]}})", "non-string"},
+      {R"(["not", "an object"])", "expected an object"},
+  };
+  for (const auto& [json, expected] : bad) {
+    std::string text = json;
+    const std::size_t at = text.find("LABEL");
+    if (at != std::string::npos) text.replace(at, 5, name);
+    onnx::ModelProto proto = readProto(path("codes.onnx"));
+    setMetadata(proto, "tessera.label_codes", text.c_str());
+    writeProto(proto, path("bad.onnx"));
+    auto refused = readOnnxInfo(path("bad.onnx"));
+    ASSERT_FALSE(refused.ok()) << text;
+    EXPECT_TRUE(contains(refused.error().message, expected)) << refused.error().message;
+  }
+}
+
 TEST_F(OnnxModelTest, MissingOrMalformedMetadataNamesTheKey) {
   const onnx::ModelProto original = readProto(exportSmall("model.onnx", small()));
   struct Case {
