@@ -75,6 +75,10 @@ Status writeDicomSeries(const Volume& volume, const std::string& directory,
   const std::string date = dicom::localNow("%Y%m%d"), time = dicom::localNow("%H%M%S");
   const Vec3 normal{g.direction[2], g.direction[5], g.direction[8]};
 
+  bool ascii = true;
+  for (const std::string* text : {&options.patientName, &options.patientId,
+                                  &options.studyDescription, &options.seriesDescription})
+    for (char c : *text) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
   using Slice = itk::Image<std::int16_t, 2>;
   const std::int64_t nz = g.size[2];
   for (std::int64_t k = 0; k < nz; ++k) {
@@ -98,6 +102,9 @@ Status writeDicomSeries(const Volume& volume, const std::string& directory,
     auto put = [&dict](const char* key, const std::string& value) {
       itk::EncapsulateMetaData<std::string>(dict, key, value);
     };
+    // Names and descriptions are UTF-8 (a DICOM source's were converted on
+    // reading): declared as such when they are not plain ASCII.
+    if (!ascii) put("0008|0005", "ISO_IR 192");
     put("0008|0016", "1.2.840.10008.5.1.4.1.1.2");  // CT Image Storage
     put("0008|0018", newUid());
     put("0008|0008", "DERIVED\\SECONDARY\\AXIAL");

@@ -199,6 +199,21 @@ TEST(DicomSeries, SeriesWriterRoundTripIsVoxelExact) {
   for (const std::string& name : dir.entries()) EXPECT_NE(name[0], '.') << "temporary left";
 }
 
+TEST(DicomSeries, NamesBeyondAsciiAreWrittenAsUtf8AndReadBackTheSame) {
+  TempDir dir;
+  Geometry g;
+  g.size = {6, 5, 2};
+  DicomWriteOptions options;
+  options.patientName = "M\u00FCller^J\u00FCrgen";
+  options.patientId = "P-7";
+  options.studyDescription = "Th\u00F6rax";
+  ASSERT_TRUE(writeDicomSeries(makePhantom(g), dir / "utf8", options).ok());
+  auto listing = listDicomSeries(dir / "utf8");
+  ASSERT_TRUE(listing.ok());
+  EXPECT_EQ(listing->series[0].patientName, options.patientName);
+  EXPECT_EQ(listing->series[0].studyDescription, options.studyDescription);
+}
+
 TEST(DicomSeries, WriteVolumeWritesASeriesForATrailingSlash) {
   TempDir dir;
   Geometry g;
