@@ -48,18 +48,10 @@ Status deidentifyDicomSeries(const std::string& input, const std::string& series
                              ProgressSink* progress, const CancelToken* cancel) {
   TESSERA_RETURN_IF_ERROR(checkDicomSeriesTarget(directory));
   dicom::quietDcmtk();
-  TESSERA_ASSIGN_OR_RETURN(DicomListing listing, listDicomSeries(input));
-  int index = defaultSeriesIndex(listing);
-  if (!seriesUid.empty()) {
-    index = -1;
-    for (std::size_t i = 0; i < listing.series.size(); ++i)
-      if (listing.series[i].seriesUid == seriesUid) index = static_cast<int>(i);
-  }
-  if (index < 0) return Status(StatusCode::kNotFound, "no such DICOM series", input);
-  const std::vector<std::string>& files = listing.series[static_cast<std::size_t>(index)].files;
+  TESSERA_ASSIGN_OR_RETURN(const std::vector<std::string> files,
+                           dicom::seriesFiles(input, seriesUid));
 
-  std::string target = directory;
-  while (target.size() > 1 && target.back() == '/') target.pop_back();
+  const std::string target = trimTrailingSlashes(directory);
   TemporaryDirectory staging(target);
   if (!staging.ok())
     return Status(StatusCode::kIoError, "cannot create a temporary folder beside the output",
@@ -85,13 +77,7 @@ Status deidentifyDicomSeries(const std::string& input, const std::string& series
     tracker.report(double(n + 1) / double(files.size()),
                    std::to_string(n + 1) + "/" + std::to_string(files.size()) + " files");
   }
-  std::error_code error;
-  if (fs::exists(target, error)) fs::remove(target, error);  // empty, checked above
-  fs::rename(staging.path(), target, error);
-  if (error)
-    return Status(StatusCode::kIoError,
-                  "cannot move the de-identified series into place: " + error.message(), target);
-  return Status();
+  return staging.placeAs(target, "the de-identified series");
 }
 
 }  // namespace tessera::imaging

@@ -167,30 +167,16 @@ Status writeRtStruct(const LabelMap& labels, const std::string& path, const RtSt
   DcmDataset& out = *format.getDataset();
   if (OFCondition c = rt.write(out); c.bad()) return rtError(c, "cannot encode the RTSTRUCT", path);
   DcmFileFormat first;
-  if (OFCondition c =
-          first.loadFileUntilTag(source.slices.front().file.c_str(), EXS_Unknown, EGL_noChange,
-                                 DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData);
-      c.bad())
+  if (OFCondition c = dicom::loadHeader(first, source.slices.front().file); c.bad())
     return Status(StatusCode::kCorruptData, std::string("cannot read the source: ") + c.text(),
                   source.slices.front().file);
   TESSERA_RETURN_IF_ERROR(dicom::copyPatientAndStudy(*first.getDataset(), out));
   if (o.deidentify.enabled) TESSERA_RETURN_IF_ERROR(dicom::deidentifyDataset(out, o.deidentify));
-  AtomicFile file(path);
-  if (OFCondition c = format.saveFile(file.tempPath().c_str(), EXS_LittleEndianExplicit); c.bad())
-    return incompleteWriteError(
-        file.tempPath(), std::string("the RTSTRUCT could not be written: ") + c.text(), path);
-  return file.commit();
+  return dicom::saveAtomically(format, path, "the RTSTRUCT");
 }
 
 bool isRtStructFile(const std::string& path) {
-  dicom::quietDcmtk();
-  DcmFileFormat format;
-  if (format
-          .loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
-                            ERM_autoDetect, DCM_StudyDate)
-          .bad())
-    return false;
-  return dicom::text(*format.getDataset(), DCM_SOPClassUID) == UID_RTStructureSetStorage;
+  return dicom::sopClassOf(path) == UID_RTStructureSetStorage;
 }
 
 Result<std::vector<RtStructRoi>> describeRtStruct(const std::string& path) {

@@ -273,22 +273,11 @@ Status writeDicomSeg(const LabelMap& labels, const std::string& path,
     return dcmtkError(c, "cannot encode the DICOM-SEG's frames", path);
   if (options.deidentify.enabled)
     TESSERA_RETURN_IF_ERROR(dicom::deidentifyDataset(*format.getDataset(), options.deidentify));
-  AtomicFile file(path);
-  if (OFCondition c = format.saveFile(file.tempPath().c_str(), EXS_LittleEndianExplicit); c.bad())
-    return incompleteWriteError(
-        file.tempPath(), std::string("the DICOM-SEG could not be written: ") + c.text(), path);
-  return file.commit();
+  return dicom::saveAtomically(format, path, "the DICOM-SEG");
 }
 
 bool isDicomSegFile(const std::string& path) {
-  quietDcmtk();
-  DcmFileFormat format;
-  if (format
-          .loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
-                            ERM_autoDetect, DCM_StudyDate)
-          .bad())
-    return false;
-  return text(*format.getDataset(), DCM_SOPClassUID) == UID_SegmentationStorage;
+  return dicom::sopClassOf(path) == UID_SegmentationStorage;
 }
 
 namespace {

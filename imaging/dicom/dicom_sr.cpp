@@ -12,6 +12,7 @@
 
 #include <cstdio>
 #include <map>
+#include <memory>
 
 #include "core/files.h"
 #include "imaging/dicom/dicom.h"
@@ -56,17 +57,22 @@ Status writeDicomSr(const std::vector<LabelStatistics>& statistics, const std::s
   quietDcmtk();
   TESSERA_RETURN_IF_ERROR(checkOutputPath(path));
   TESSERA_ASSIGN_OR_RETURN(DicomSegInfo seg, describeDicomSeg(o.segPath));
-  TESSERA_ASSIGN_OR_RETURN(dicom::SourceSeries series,
-                           dicom::readSourceSeries(o.sourcePath, o.seriesUid, "a DICOM SR"));
-  std::vector<std::string> files;
-  for (const dicom::SourceSlice& slice : series.slices) files.push_back(slice.file);
-  DcmFileFormat first;
-  if (OFCondition c = first.loadFileUntilTag(files.front().c_str(), EXS_Unknown, EGL_noChange,
-                                             DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData);
-      c.bad())
-    return Status(StatusCode::kCorruptData, std::string("cannot read the source: ") + c.text(),
-                  files.front());
-  DcmDataset& source = *first.getDataset();
+  if (o.sourcePath.empty())
+    return Status(StatusCode::kInvalidArgument,
+                  "a DICOM SR references the DICOM series it was segmented from; the input is "
+                  "not a DICOM series");
+  TESSERA_ASSIGN_OR_RETURN(const std::vector<std::string> files,
+                           dicom::seriesFiles(o.sourcePath, o.seriesUid));
+  // The source headers, read once: identity, image library and evidence.
+  std::vector<std::unique_ptr<DcmFileFormat>> headers;
+  for (const std::string& file : files) {
+    auto header = std::make_unique<DcmFileFormat>();
+    if (OFCondition c = dicom::loadHeader(*header, file); c.bad())
+      return Status(StatusCode::kCorruptData, std::string("cannot read the source: ") + c.text(),
+                    file);
+    headers.push_back(std::move(header));
+  }
+  DcmDataset& source = *headers.front()->getDataset();
   OFString studyUid, seriesUid;
   source.findAndGetOFString(DCM_StudyInstanceUID, studyUid);
   source.findAndGetOFString(DCM_SeriesInstanceUID, seriesUid);
@@ -86,13 +92,8 @@ Status writeDicomSr(const std::vector<LabelStatistics>& statistics, const std::s
   report.addProcedureReported(CMR_CID100::CTUnspecifiedBodyRegion);
   TID1600_ImageLibrary& library = report.getImageLibrary();
   library.addImageGroup();
-  for (const std::string& file : files) {
-    DcmFileFormat f;
-    if (f.loadFileUntilTag(file.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
-                           ERM_autoDetect, DCM_PixelData)
-            .good())
-      library.addImageEntry(*f.getDataset(), TID1600_ImageLibrary::withoutDescriptors);
-  }
+  for (const auto& header : headers)
+    library.addImageEntry(*header->getDataset(), TID1600_ImageLibrary::withoutDescriptors);
 
   std::map<std::string, const DicomSegSegment*> segments;
   for (const DicomSegSegment& s : seg.segments) segments[s.label] = &s;
@@ -155,13 +156,7 @@ Status writeDicomSr(const std::vector<LabelStatistics>& statistics, const std::s
   DSRSOPInstanceReferenceList& evidence = document.getCurrentRequestedProcedureEvidence();
   evidence.addItem(studyUid, seg.seriesUid.c_str(), UID_SegmentationStorage,
                    seg.sopInstanceUid.c_str());
-  for (const std::string& file : files) {
-    DcmFileFormat f;
-    if (f.loadFileUntilTag(file.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
-                           ERM_autoDetect, DCM_PixelData)
-            .good())
-      evidence.addItem(*f.getDataset());
-  }
+  for (const auto& header : headers) evidence.addItem(*header->getDataset());
   DcmFileFormat format;
   DcmDataset& out = *format.getDataset();
   if (OFCondition c = document.write(out); c.bad())
@@ -171,27 +166,13 @@ Status writeDicomSr(const std::vector<LabelStatistics>& statistics, const std::s
     TESSERA_RETURN_IF_ERROR(dicom::deidentifyDataset(
         out, o.deidentify, {seg.studyUid, seg.seriesUid, seg.sopInstanceUid}));
 
-  AtomicFile file(path);
-  if (OFCondition c = format.saveFile(file.tempPath().c_str(), EXS_LittleEndianExplicit); c.bad())
-    return incompleteWriteError(file.tempPath(),
-                                std::string("the report could not be written: ") + c.text(), path);
-  return file.commit();
+  return dicom::saveAtomically(format, path, "the report");
 }
 
 bool isDicomSrFile(const std::string& path) {
-  quietDcmtk();
-  DcmFileFormat format;
-  if (format
-          .loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
-                            ERM_autoDetect, DCM_StudyDate)
-          .bad())
-    return false;
-  OFString modality;
-  format.getDataset()->findAndGetOFString(DCM_Modality, modality);
-  OFString sopClass;
-  format.getDataset()->findAndGetOFString(DCM_SOPClassUID, sopClass);
-  return modality == "SR" || sopClass == UID_EnhancedSRStorage ||
-         sopClass == UID_ComprehensiveSRStorage;
+  const std::string sopClass = dicom::sopClassOf(path);
+  return sopClass == UID_EnhancedSRStorage || sopClass == UID_ComprehensiveSRStorage ||
+         sopClass == UID_BasicTextSRStorage;
 }
 
 namespace {

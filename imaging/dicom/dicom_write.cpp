@@ -26,8 +26,7 @@ using dicom::newUid;
 }  // namespace
 
 Status checkDicomSeriesTarget(const std::string& directory) {
-  std::string target = directory;
-  while (target.size() > 1 && target.back() == '/') target.pop_back();
+  const std::string target = trimTrailingSlashes(directory);
   if (target.empty() || target == "/")
     return Status(StatusCode::kInvalidArgument, "give a directory name for the DICOM series",
                   directory);
@@ -53,8 +52,7 @@ Status checkDicomSeriesTarget(const std::string& directory) {
 Status writeDicomSeries(const Volume& volume, const std::string& directory,
                         const DicomWriteOptions& options) {
   TESSERA_RETURN_IF_ERROR(checkDicomSeriesTarget(directory));
-  std::string target = directory;
-  while (target.size() > 1 && target.back() == '/') target.pop_back();
+  const std::string target = trimTrailingSlashes(directory);
   const Geometry& g = volume.geometry();
   TESSERA_RETURN_IF_ERROR(std::move(validateGeometry(g)).withContext(target));
   if (volume.empty()) return Status(StatusCode::kInvalidArgument, "the volume is empty", target);
@@ -167,13 +165,7 @@ Status writeDicomSeries(const Volume& volume, const std::string& directory,
                    "slice " + std::to_string(k + 1) + "/" + std::to_string(nz));
   }
 
-  std::error_code error;
-  if (fs::exists(target, error)) fs::remove(target, error);  // empty, checked above
-  fs::rename(staging.path(), target, error);
-  if (error)
-    return Status(StatusCode::kIoError,
-                  "cannot move the finished series into place: " + error.message(), target);
-  return Status();
+  return staging.placeAs(target, "the finished series");
 }
 
 }  // namespace tessera::imaging

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "core/files.h"
 #include "imaging/dicom/dicom.h"
 #include "imaging/internal/dicom_values.h"
 
@@ -31,14 +32,27 @@ std::string text(DcmItem& item, const DcmTagKey& tag) {
   return value.c_str();
 }
 
-Result<SourceSeries> readSourceSeries(const std::string& path, const std::string& seriesUid,
-                                      const std::string& what) {
+OFCondition loadHeader(DcmFileFormat& file, const std::string& path, const DcmTagKey& stopAt) {
+  return file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
+                               ERM_autoDetect, stopAt);
+}
+
+std::string sopClassOf(const std::string& path) {
   quietDcmtk();
-  if (path.empty())
-    return Status(StatusCode::kInvalidArgument,
-                  what +
-                      " references the DICOM series it was segmented from; the input is "
-                      "not a DICOM series");
+  DcmFileFormat file;
+  if (loadHeader(file, path, DCM_StudyDate).bad()) return {};
+  return text(*file.getDataset(), DCM_SOPClassUID);
+}
+
+Status saveAtomically(DcmFileFormat& file, const std::string& path, const std::string& what) {
+  AtomicFile out(path);
+  if (OFCondition c = file.saveFile(out.tempPath().c_str(), EXS_LittleEndianExplicit); c.bad())
+    return incompleteWriteError(out.tempPath(), what + " could not be written: " + c.text(), path);
+  return out.commit();
+}
+
+Result<std::vector<std::string>> seriesFiles(const std::string& path,
+                                             const std::string& seriesUid) {
   TESSERA_ASSIGN_OR_RETURN(DicomListing listing, listDicomSeries(path));
   int index = defaultSeriesIndex(listing);
   if (!seriesUid.empty()) {
@@ -49,12 +63,22 @@ Result<SourceSeries> readSourceSeries(const std::string& path, const std::string
       return Status(StatusCode::kNotFound, "no DICOM series with UID " + seriesUid, path);
   }
   if (index < 0) return Status(StatusCode::kNotFound, "no DICOM series", path);
-  const DicomSeriesInfo& series = listing.series[static_cast<std::size_t>(index)];
+  return listing.series[static_cast<std::size_t>(index)].files;
+}
+
+Result<SourceSeries> readSourceSeries(const std::string& path, const std::string& seriesUid,
+                                      const std::string& what) {
+  quietDcmtk();
+  if (path.empty())
+    return Status(StatusCode::kInvalidArgument,
+                  what +
+                      " references the DICOM series it was segmented from; the input is "
+                      "not a DICOM series");
+  TESSERA_ASSIGN_OR_RETURN(std::vector<std::string> files, seriesFiles(path, seriesUid));
   SourceSeries source;
-  for (const std::string& file : series.files) {
+  for (const std::string& file : files) {
     DcmFileFormat format;
-    const OFCondition loaded = format.loadFileUntilTag(
-        file.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData);
+    const OFCondition loaded = loadHeader(format, file);
     if (loaded.bad())
       return Status(StatusCode::kCorruptData,
                     std::string("cannot read a file of the source series: ") + loaded.text(), file);

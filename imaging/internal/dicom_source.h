@@ -5,6 +5,8 @@
 
 #include <dcmtk/config/osconfig.h>
 // osconfig.h first
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcitem.h>
 
 #include <array>
@@ -24,6 +26,22 @@ void quietDcmtk();
 
 // An attribute's value(s) as text; empty when absent.
 std::string text(DcmItem& item, const DcmTagKey& tag);
+
+// Loads a file's attributes before `stopAt` (by default everything but the
+// pixel data).
+OFCondition loadHeader(DcmFileFormat& file, const std::string& path,
+                       const DcmTagKey& stopAt = DCM_PixelData);
+
+// The SOP Class UID of a DICOM file; empty when the file is not one.
+std::string sopClassOf(const std::string& path);
+
+// Saves `file` (explicit VR little endian) through a temporary file renamed
+// when complete; `what` names the object in the error ("the DICOM-SEG").
+Status saveAtomically(DcmFileFormat& file, const std::string& path, const std::string& what);
+
+// The files of series `seriesUid` of `path` (a DICOM folder or file; empty
+// UID: the series readVolume picks), in slice order; kNotFound otherwise.
+Result<std::vector<std::string>> seriesFiles(const std::string& path, const std::string& seriesUid);
 
 // One source slice (a single-frame image file of the source series).
 struct SourceSlice {

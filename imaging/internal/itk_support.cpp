@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "core/files.h"
 #include "core/image.h"
 
 namespace tessera::imaging {
@@ -151,6 +152,22 @@ TemporaryDirectory::~TemporaryDirectory() {
 
 std::string TemporaryDirectory::pathFor(const std::string& finalPath) const {
   return (fs::path(dir_) / fs::path(finalPath).filename()).string();
+}
+
+std::string trimTrailingSlashes(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
+Status TemporaryDirectory::placeAs(const std::string& target, const std::string& what) {
+  std::error_code error;
+  if (fs::exists(target, error)) fs::remove(target, error);  // empty, checked by the caller
+  fs::rename(dir_, target, error);
+  if (error)
+    return Status(StatusCode::kIoError, "cannot move " + what + " into place: " + error.message(),
+                  target);
+  fs::path parent = fs::path(target).parent_path();
+  return syncPath(parent.empty() ? std::string(".") : parent.string());
 }
 
 Status TemporaryDirectory::moveAllTo(const std::string& finalPath) {

@@ -56,6 +56,9 @@ ComponentType fromNiftiDatatype(int datatype);
 Result<ImageHeader> headerFromImageIO(itk::ImageIOBase& io, FileFormat format,
                                       const std::string& path);
 
+// `path` without trailing '/' (a lone "/" stays).
+std::string trimTrailingSlashes(std::string path);
+
 // A directory beside a target path for writing header + data pairs;
 // removed (with anything left in it) on destruction.
 class TemporaryDirectory {
@@ -71,6 +74,10 @@ class TemporaryDirectory {
   // Moves every file into finalPath's directory; the file named like
   // finalPath last.
   Status moveAllTo(const std::string& finalPath);
+  // Renames this directory, once complete, to `target` (absent, or an empty
+  // directory, which it replaces) and syncs the parent; `what` names the
+  // contents in the error ("the series").
+  Status placeAs(const std::string& target, const std::string& what);
 
  private:
   std::string dir_;

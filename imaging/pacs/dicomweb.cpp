@@ -279,8 +279,7 @@ Result<RetrieveResult> dicomWebGet(const DicomWebServer& server, const std::stri
   if (studyUid.empty())
     return Status(StatusCode::kInvalidArgument, "give the UID of the study to retrieve");
   TESSERA_RETURN_IF_ERROR(checkDicomSeriesTarget(directory));
-  std::string target = directory;
-  while (target.size() > 1 && target.back() == '/') target.pop_back();
+  const std::string target = trimTrailingSlashes(directory);
   Request r;
   r.url = server.url + "/studies/" + urlEncode(studyUid) +
           (seriesUid.empty() ? std::string() : "/series/" + urlEncode(seriesUid));
@@ -314,6 +313,7 @@ Result<RetrieveResult> dicomWebGet(const DicomWebServer& server, const std::stri
       if (!out) return incompleteWriteError(part, "cannot write a retrieved instance", target);
     }
     DcmFileFormat file;
+    // ERM_fileOnly: a part must be a Part 10 file (with its meta header).
     if (OFCondition c = file.loadFileUntilTag(part.c_str(), EXS_Unknown, EGL_noChange,
                                               DCM_MaxReadLength, ERM_fileOnly, DCM_PixelData);
         c.bad())
@@ -338,12 +338,7 @@ Result<RetrieveResult> dicomWebGet(const DicomWebServer& server, const std::stri
     tracker.report(double(n + 1) / double(parts.size()),
                    std::to_string(n + 1) + "/" + std::to_string(parts.size()) + " instances");
   }
-  std::error_code error;
-  if (fs::exists(target, error)) fs::remove(target, error);  // empty, checked above
-  fs::rename(staging.path(), target, error);
-  if (error)
-    return Status(StatusCode::kIoError,
-                  "cannot move the retrieved instances into place: " + error.message(), target);
+  TESSERA_RETURN_IF_ERROR(staging.placeAs(target, "the retrieved instances"));
   result.received = static_cast<std::int64_t>(names.size());
   for (const std::string& name : names) result.files.push_back((fs::path(target) / name).string());
   return result;

@@ -294,8 +294,7 @@ Result<RetrieveResult> pacsGet(const PacsPeer& peer, const std::string& studyUid
   if (studyUid.empty())
     return Status(StatusCode::kInvalidArgument, "give the UID of the study to retrieve");
   TESSERA_RETURN_IF_ERROR(checkDicomSeriesTarget(directory));
-  std::string target = directory;
-  while (target.size() > 1 && target.back() == '/') target.pop_back();
+  const std::string target = trimTrailingSlashes(directory);
   TemporaryDirectory staging(target);
   if (!staging.ok())
     return Status(StatusCode::kIoError, "cannot create a temporary folder beside the output",
@@ -357,15 +356,7 @@ Result<RetrieveResult> pacsGet(const PacsPeer& peer, const std::string& studyUid
                       statusText(finalStatus) + ")",
                   peerName(peer));
   for (const std::string& file : scu.files) TESSERA_RETURN_IF_ERROR(syncPath(file));
-  std::error_code error;
-  if (fs::exists(target, error)) fs::remove(target, error);  // empty, checked above
-  fs::rename(staging.path(), target, error);
-  if (error)
-    return Status(StatusCode::kIoError,
-                  "cannot move the retrieved instances into place: " + error.message(), target);
-  TESSERA_RETURN_IF_ERROR(syncPath(fs::path(target).parent_path().empty()
-                                       ? std::string(".")
-                                       : fs::path(target).parent_path().string()));
+  TESSERA_RETURN_IF_ERROR(staging.placeAs(target, "the retrieved instances"));
   result.received = static_cast<std::int64_t>(scu.files.size());
   for (const std::string& file : scu.files)
     result.files.push_back((fs::path(target) / fs::path(file).filename()).string());

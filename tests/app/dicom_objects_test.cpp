@@ -52,15 +52,7 @@ class DicomObjects : public ::testing::Test {
   }
   // A phantom CT written as a DICOM series of a named patient.
   std::string writeSeries(const std::string& name, int caseIndex) {
-    EXPECT_TRUE(tessera::testing::writePhantomCt(dir / (name + ".nii.gz"), caseIndex).ok());
-    auto ct = imaging::readVolume(dir / (name + ".nii.gz"));
-    EXPECT_TRUE(ct.ok());
-    imaging::DicomWriteOptions options;
-    options.patientName = "Doe^Jane";
-    options.patientId = "P-0042";
-    options.studyDescription = "CT abdomen";
-    EXPECT_TRUE(imaging::writeDicomSeries(*ct, dir / name, options).ok());
-    fs::remove(dir / (name + ".nii.gz"));
+    EXPECT_TRUE(tessera::testing::writePhantomSeries(dir / name, caseIndex).ok());
     return dir / name;
   }
   TempDir capture;

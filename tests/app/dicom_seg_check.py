@@ -40,6 +40,15 @@ def read_nifti(path):
     return voxels.reshape(nz, ny, nx), srow
 
 
+def read_sources(series_dir):
+    """The source series' headers by SOP Instance UID, and the first one."""
+    sources = {}
+    for name in sorted(os.listdir(series_dir)):
+        ds = pydicom.dcmread(os.path.join(series_dir, name), stop_before_pixels=True)
+        sources[ds.SOPInstanceUID] = ds
+    return sources, next(iter(sources.values()))
+
+
 def code(item, keyword):
     sequence = getattr(item, keyword, None)
     if not sequence:
@@ -104,11 +113,7 @@ def main():
     if (seg.Rows, seg.Columns) != (ny, nx):
         problems.append(f"frames {seg.Columns}x{seg.Rows}, labels {nx}x{ny}")
 
-    sources = {}
-    for name in sorted(os.listdir(series_dir)):
-        ds = pydicom.dcmread(os.path.join(series_dir, name), stop_before_pixels=True)
-        sources[ds.SOPInstanceUID] = ds
-    first = next(iter(sources.values()))
+    sources, first = read_sources(series_dir)
     for keyword in ("PatientName", "PatientID", "StudyInstanceUID", "FrameOfReferenceUID"):
         if str(getattr(seg, keyword, "")) != str(getattr(first, keyword, "")):
             problems.append(f"{keyword} {getattr(seg, keyword, '')!s} differs from the source's "

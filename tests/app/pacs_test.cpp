@@ -42,17 +42,37 @@ class Pacs : public ::testing::Test {
   }
   // A phantom CT as a DICOM series of a named patient; its study UID.
   std::string writeSeries(const std::string& name) {
-    EXPECT_TRUE(tessera::testing::writePhantomCt(dir / "ct.nii.gz", 0).ok());
-    auto ct = imaging::readVolume(dir / "ct.nii.gz");
-    EXPECT_TRUE(ct.ok());
-    imaging::DicomWriteOptions options;
-    options.patientName = "Doe^Jane";
-    options.patientId = "P-0042";
-    options.studyDescription = "CT abdomen";
-    EXPECT_TRUE(imaging::writeDicomSeries(*ct, dir / name, options).ok());
+    EXPECT_TRUE(tessera::testing::writePhantomSeries(dir / name, 0).ok());
     auto listing = imaging::listDicomSeries(dir / name);
     EXPECT_TRUE(listing.ok());
     return listing->series.at(0).studyUid;
+  }
+  // `get` (with the PACS named by `target`, e.g. {"--peer", P}) into
+  // dir/retrieved, which must equal dir/series voxel for voxel; segments it
+  // and sends the SEG back.
+  void retrieveSegmentAndSendBack(const std::vector<std::string>& target,
+                                  const std::vector<std::string>& what) {
+    std::vector<std::string> get = {"pacs", "get"};
+    get.insert(get.end(), target.begin(), target.end());
+    get.insert(get.end(), what.begin(), what.end());
+    get.insert(get.end(), {"-o", dir / "retrieved"});
+    CommandRun run = tessera(get);
+    ASSERT_EQ(run.code, 0) << run.err;
+    EXPECT_EQ(dir.entries("retrieved").size(), 8u);
+    auto original = imaging::readVolume(dir / "series");
+    auto retrieved = imaging::readVolume(dir / "retrieved");
+    ASSERT_TRUE(original.ok() && retrieved.ok());
+    EXPECT_TRUE(
+        std::equal(original->data(), original->data() + original->voxelCount(), retrieved->data()));
+    ASSERT_TRUE(tessera::testing::writeBatchTestModel(dir / "model.onnx").ok());
+    run = tessera({"segment", "-i", dir / "retrieved", "-o", dir / "labels.nii.gz", "--dicom-seg",
+                   dir / "seg.dcm", "--model", dir / "model.onnx"});
+    ASSERT_EQ(run.code, 0) << run.err;
+    std::vector<std::string> send = {"pacs", "send"};
+    send.insert(send.end(), target.begin(), target.end());
+    send.push_back(dir / "seg.dcm");
+    run = tessera(send);
+    ASSERT_EQ(run.code, 0) << run.err;
   }
   TempDir capture;
   TempDir dir;
@@ -91,38 +111,12 @@ TEST_F(Pacs, SeriesInFoundRetrievedSegmentedAndTheSegBackInTheSameStudy) {
   ASSERT_TRUE(series.ok() && series->items().size() == 1u) << run.out;
   EXPECT_EQ(series->items()[0].getString("modality"), "CT");
 
-  run = tessera({"pacs", "get", "--peer", peer, "--study-uid", studyUid, "--series-uid",
-                 series->items()[0].getString("series_uid"), "-o", dir / "retrieved"});
-  ASSERT_EQ(run.code, 0) << run.err;
-  EXPECT_EQ(dir.entries("retrieved").size(), 8u);
-  auto original = imaging::readVolume(dir / "series");
-  auto retrieved = imaging::readVolume(dir / "retrieved");
-  ASSERT_TRUE(original.ok() && retrieved.ok());
-  EXPECT_TRUE(
-      std::equal(original->data(), original->data() + original->voxelCount(), retrieved->data()));
-
-  ASSERT_TRUE(tessera::testing::writeBatchTestModel(dir / "model.onnx").ok());
-  run = tessera({"segment", "-i", dir / "retrieved", "-o", dir / "labels.nii.gz", "--dicom-seg",
-                 dir / "seg.dcm", "--model", dir / "model.onnx"});
-  ASSERT_EQ(run.code, 0) << run.err;
-  run = tessera({"pacs", "send", "--peer", peer, dir / "seg.dcm"});
-  ASSERT_EQ(run.code, 0) << run.err;
-
+  ASSERT_NO_FATAL_FAILURE(retrieveSegmentAndSendBack(
+      {"--peer", peer},
+      {"--study-uid", studyUid, "--series-uid", series->items()[0].getString("series_uid")}));
   // Orthanc's REST API: the study now holds the CT series and a SEG.
-  const CommandRun lookup = orthanc.rest("/tools/lookup", studyUid);
-  ASSERT_EQ(lookup.code, 0) << lookup.err;
-  auto found = parseJson(lookup.out);
-  ASSERT_TRUE(found.ok() && found->items().size() == 1u) << lookup.out;
-  const std::string id = found->items()[0].getString("ID");
-  const CommandRun study = orthanc.rest("/studies/" + id + "/series?expand");
-  ASSERT_EQ(study.code, 0) << study.err;
-  auto inStudy = parseJson(study.out);
-  ASSERT_TRUE(inStudy.ok()) << study.out;
-  std::vector<std::string> modalities;
-  for (const JsonValue& s : inStudy->items())
-    modalities.push_back(s.find("MainDicomTags")->getString("Modality"));
-  std::sort(modalities.begin(), modalities.end());
-  EXPECT_EQ(modalities, (std::vector<std::string>{"CT", "SEG"})) << study.out;
+  EXPECT_EQ(orthanc.studyModalities(studyUid), (std::vector<std::string>{"CT", "SEG"}))
+      << orthanc.log();
 }
 
 TEST_F(Pacs, TheSameOverDicomWeb) {
@@ -154,22 +148,9 @@ TEST_F(Pacs, TheSameOverDicomWeb) {
   EXPECT_EQ(series->items()[0].getString("modality"), "CT");
   EXPECT_EQ(series->items()[0].getNumber("instances"), 8);
 
-  run = tessera({"pacs", "get", "--dicomweb", url, "--study-uid", studyUid, "-o",
-                 dir / "retrieved"});  // WADO-RS
-  ASSERT_EQ(run.code, 0) << run.err;
-  EXPECT_EQ(dir.entries("retrieved").size(), 8u);
-  auto original = imaging::readVolume(dir / "series");
-  auto retrieved = imaging::readVolume(dir / "retrieved");
-  ASSERT_TRUE(original.ok() && retrieved.ok());
-  EXPECT_TRUE(
-      std::equal(original->data(), original->data() + original->voxelCount(), retrieved->data()));
-
-  ASSERT_TRUE(tessera::testing::writeBatchTestModel(dir / "model.onnx").ok());
-  run = tessera({"segment", "-i", dir / "retrieved", "-o", dir / "labels.nii.gz", "--dicom-seg",
-                 dir / "seg.dcm", "--model", dir / "model.onnx"});
-  ASSERT_EQ(run.code, 0) << run.err;
-  run = tessera({"pacs", "send", "--dicomweb", url, dir / "seg.dcm"});
-  ASSERT_EQ(run.code, 0) << run.err;
+  // WADO-RS, then STOW-RS of the SEG.
+  ASSERT_NO_FATAL_FAILURE(
+      retrieveSegmentAndSendBack({"--dicomweb", url}, {"--study-uid", studyUid}));
   run = tessera(
       {"pacs", "find", "--dicomweb", url, "--level", "series", "--study-uid", studyUid, "--json"});
   series = parseJson(run.out);
@@ -199,7 +180,6 @@ TEST_F(Pacs, TheSameOverDicomWeb) {
 TEST_F(Pacs, RefusedUnreachableAndUnknownAreClearErrorsAndLeaveNothing) {
   OrthancServer orthanc;
   ASSERT_TRUE(orthanc.ready()) << orthanc.log();
-  const std::string studyUid = writeSeries("series");
   const std::string port = std::to_string(orthanc.dicomPort());
 
   expectFailure(tessera({"pacs", "echo", "--peer", "NOTORTHANC@127.0.0.1:" + port}),
@@ -230,7 +210,6 @@ TEST_F(Pacs, RefusedUnreachableAndUnknownAreClearErrorsAndLeaveNothing) {
   EXPECT_EQ(tessera({"pacs", "find", "--peer", orthanc.peer(), "--level", "series"}).code, 2);
   EXPECT_EQ(tessera({"pacs", "fetch"}).code, 2);
   for (const std::string& name : dir.entries()) EXPECT_NE(name[0], '.') << "temporary left";
-  (void)studyUid;
 }
 
 TEST_F(Pacs, APeerThatNeverAnswersTimesOut) {

@@ -17,7 +17,7 @@ import numpy as np
 import pydicom
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dicom_seg_check import read_nifti  # noqa: E402
+from dicom_seg_check import read_nifti, read_sources  # noqa: E402
 
 
 def inside(points, xs, ys):
@@ -40,11 +40,7 @@ def main():
     if rs.Modality != "RTSTRUCT":
         problems.append(f"modality {rs.Modality}")
 
-    sources = {}
-    for name in sorted(os.listdir(series_dir)):
-        ds = pydicom.dcmread(os.path.join(series_dir, name), stop_before_pixels=True)
-        sources[ds.SOPInstanceUID] = ds
-    first = next(iter(sources.values()))
+    sources, first = read_sources(series_dir)
     for keyword in ("PatientID", "StudyInstanceUID"):
         if str(getattr(rs, keyword, "")) != str(getattr(first, keyword, "")):
             problems.append(f"{keyword} differs from the source's")

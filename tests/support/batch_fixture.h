@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/labels.h"
+#include "imaging/dicom/dicom.h"
 #include "imaging/io/volume_io.h"
 #include "imaging/phantom/phantom.h"
 #include "models/io/onnx_model.h"
@@ -43,6 +44,17 @@ inline Result<imaging::Phantom> smallPhantom(int caseIndex, int matrix = 64, int
   options.sliceSpacingMm = 5.0;
   options.zCenter = 0.6;
   return imaging::generatePhantom(options);
+}
+
+// Writes phantom case `caseIndex`'s CT as a DICOM series into `dir` (new or
+// empty), for patient Doe^Jane (ID P-0042), study "CT abdomen".
+inline Status writePhantomSeries(const std::string& dir, int caseIndex) {
+  TESSERA_ASSIGN_OR_RETURN(imaging::Phantom phantom, smallPhantom(caseIndex));
+  imaging::DicomWriteOptions options;
+  options.patientName = "Doe^Jane";
+  options.patientId = "P-0042";
+  options.studyDescription = "CT abdomen";
+  return imaging::writeDicomSeries(phantom.ct, dir, options);
 }
 
 // Writes phantom case `caseIndex`'s CT to `path` (any volume format).

@@ -12,12 +12,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "core/json.h"
 #include "tests/support/cli_run.h"
 #include "tests/support/temp_dir.h"
 
@@ -115,6 +118,22 @@ class OrthancServer {
   int dicomPort() const { return dicomPort_; }
   int httpPort() const { return httpPort_; }
   std::string log() const { return slurp(dir_ / "orthanc.log"); }
+
+  // The modalities of the series Orthanc holds in a study, sorted, read
+  // from its REST API; empty when it does not know the study.
+  std::vector<std::string> studyModalities(const std::string& studyUid) const {
+    std::vector<std::string> modalities;
+    auto found = parseJson(rest("/tools/lookup", studyUid).out);
+    if (!found.ok() || found->items().size() != 1) return modalities;
+    auto series =
+        parseJson(rest("/studies/" + found->items()[0].getString("ID") + "/series?expand").out);
+    if (!series.ok()) return modalities;
+    for (const JsonValue& s : series->items())
+      if (const JsonValue* tags = s.find("MainDicomTags"))
+        modalities.push_back(tags->getString("Modality"));
+    std::sort(modalities.begin(), modalities.end());
+    return modalities;
+  }
 
   // GET (or POST with `body`) of the REST API; code 0 and the answer, or
   // the failure in err.
