@@ -1,6 +1,6 @@
 // Entry point of the widget tests: real Qt widgets and VTK rendering need a
 // QApplication and a display. CI runs ctest under
-// xvfb-run -a -s "-screen 0 1280x1024x24"; without any display every test
+// xvfb-run -a -s "-screen 0 1280x1024x24 -noreset"; without any display every test
 // is skipped with that reason (listing the tests needs no display).
 #include <gtest/gtest.h>
 

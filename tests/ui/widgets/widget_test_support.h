@@ -19,7 +19,7 @@ extern bool displayAvailable;
 
 #define TESSERA_REQUIRE_DISPLAY()                \
   if (!::tessera::ui::testing::displayAvailable) \
-  GTEST_SKIP() << "no display: run under xvfb-run -a -s \"-screen 0 1280x1024x24\""
+  GTEST_SKIP() << "no display: run under xvfb-run -a -s \"-screen 0 1280x1024x24 -noreset\""
 
 // Processes events until `done` holds or the timeout passes.
 inline bool waitUntil(const std::function<bool()>& done, int timeoutMs = 10000) {
