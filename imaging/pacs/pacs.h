@@ -7,7 +7,7 @@
 //
 // Errors say which peer and what happened: the peer cannot be reached, the
 // association was refused (and the reason the peer gave), the peer timed out
-// or dropped the association; kUnavailable for those, so that callers can
+// or dropped the association; kIoError for those, so that callers can
 // tell them from bad input. Sending retries a dropped association.
 #pragma once
 

@@ -1,0 +1,45 @@
+// A storage SCP (DICOM C-STORE receiver, through DCMTK's DcmSCP) for the
+// service node: PACS and modalities send instances to Tessera's AE title,
+// each lands on disk complete or not at all. Verification (C-ECHO) is
+// answered too. No toolkit type crosses this header.
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "core/progress.h"
+#include "core/status.h"
+
+namespace tessera::imaging {
+
+struct StoreScpConfig {
+  std::string aeTitle = "TESSERA";  // the called AE title peers must use
+  int port = 11112;                 // listens on every interface
+  // Received instances go to <storeDir>/<Series Instance UID>/<SOP Instance
+  // UID>.dcm; storeDir must exist.
+  std::string storeDir;
+  int timeoutSeconds = 30;  // association negotiation and each message
+};
+
+// One instance received and written.
+struct StoredInstance {
+  std::string path;
+  std::string callingAe, studyUid, seriesUid, sopInstanceUid, modality;
+};
+
+// Serves associations one after another until `stop` is cancelled (checked
+// at least once a second and between associations). `onStored` runs on the
+// serving thread after each instance is on disk, and must not throw;
+// `storeLock`, when given, is held while an instance is written and
+// `onStored` runs, so that another thread may move folders of storeDir
+// while holding it. An
+// instance that cannot be written (full disk) is refused with status 0xA700
+// (out of resources), so the sender keeps it and may retry. Returns when
+// stopped; an error when the port cannot be opened ("port 104 is in use or
+// needs root").
+Status serveStorage(const StoreScpConfig& config,
+                    const std::function<void(const StoredInstance&)>& onStored,
+                    const CancelToken& stop, std::mutex* storeLock = nullptr);
+
+}  // namespace tessera::imaging
