@@ -56,6 +56,8 @@ endforeach()
 check_folder(sdk/include "core/|imaging/|models/|ui/|app/|${TOOLKITS}|dnnl|oneapi/|onnx/|cuda"
              "installed SDK headers use the standard library and tessera/ only" FALSE)
 check_folder(sdk "ui/|app/|Q[A-Za-z0-9]+|qt[a-z]*/" "the SDK may not use ui, app or Qt" FALSE)
+# The service node: core, imaging and models, never ui or Qt.
+check_folder(app/serve "ui/|Q[A-Za-z0-9]+|qt[a-z]*/" "the service node may not use ui or Qt" FALSE)
 # ui: everything below, never app.
 check_folder(ui "app/" "ui may not use app" FALSE)
 # ui/model: toolkit-free view models, tested without a display.

@@ -6,10 +6,13 @@ namespace tessera::cli {
 
 namespace {
 CancelToken* g_token = nullptr;
+CancelToken g_second;
 
 extern "C" void onSignal(int) {
-  // CancelToken::cancel is a relaxed atomic store: async-signal-safe.
-  if (g_token) g_token->cancel();
+  // CancelToken::cancel and cancelled are relaxed atomics: async-signal-safe.
+  if (!g_token) return;
+  if (g_token->cancelled()) g_second.cancel();
+  g_token->cancel();
 }
 }  // namespace
 
@@ -24,6 +27,11 @@ const CancelToken& interruptToken() {
     sigaction(SIGTERM, &action, nullptr);
   }
   return token;
+}
+
+const CancelToken& secondInterruptToken() {
+  interruptToken();
+  return g_second;
 }
 
 }  // namespace tessera::cli

@@ -9,5 +9,8 @@ namespace tessera::cli {
 
 // Installs the handlers (once) and returns the token they trigger.
 const CancelToken& interruptToken();
+// Triggered by a second signal, for work that drains on the first (the
+// service node): stop now.
+const CancelToken& secondInterruptToken();
 
 }  // namespace tessera::cli

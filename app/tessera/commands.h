@@ -46,6 +46,7 @@ int runImportModel(const Args& args);
 int runModel(const Args& args);
 int runPacs(const Args& args);
 int runSegment(const Args& args);
+int runServe(const Args& args);
 int runTrain(const Args& args);
 int runDistill(const Args& args);
 

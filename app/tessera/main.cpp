@@ -25,6 +25,7 @@ const std::vector<Command>& commands() {
       {"import-model", "a network exported from PyTorch as a Tessera model", runImportModel},
       {"model", "describe a model; set its post-processing rules or context offset", runModel},
       {"pacs", "DICOM networking: echo, find, get and send with a PACS", runPacs},
+      {"serve", "a DICOM node: receive, segment, send SEG and SR back; metrics", runServe},
   };
   return kCommands;
 }
