@@ -249,6 +249,31 @@ TEST_F(Serve, SigkillLosesNothingWhetherTheSeriesIsArrivingOrItsResultsWaitForTh
   EXPECT_EQ(serve.stop(SIGTERM), 0) << serve.log();
 }
 
+TEST_F(Serve, ResultsGoToADicomWebServerOverStowRs) {
+  if (!OrthancServer::dicomWebInstalled())
+    GTEST_SKIP() << tessera::testing::kDicomWebPlugin << " is missing (orthanc-dicomweb)";
+  OrthancServer orthanc(true);
+  ASSERT_TRUE(orthanc.ready()) << orthanc.log();
+  std::string config = writeConfig("unused@127.0.0.1:1", 0.5);
+  std::string text = slurp(config);
+  const std::string peer = "{\"peer\": \"unused@127.0.0.1:1\"}";
+  ASSERT_TRUE(contains(text, peer));
+  text.replace(text.find(peer), peer.size(), "{\"dicomweb\": \"" + orthanc.url() + "\"}");
+  std::ofstream(config) << text;
+  ServeProcess serve(config, dir / "serve.log");
+  ASSERT_TRUE(serve.waitFor("listening on DICOM port", 60)) << serve.log();
+  const std::string study = writeSeries("series");
+  CommandRun run = tessera({"pacs", "send", "--peer", tesseraPeer(), dir / "series"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_TRUE(eventually(
+      [&] {
+        return orthanc.studyModalities(study) == std::vector<std::string>{"SEG", "SR"};
+      },
+      120))
+      << serve.log();
+  EXPECT_EQ(serve.stop(SIGTERM), 0) << serve.log();
+}
+
 TEST_F(Serve, ANonCtSeriesGoesToTheFailedFolderWithItsReason) {
   writeSeries("mr");
   CommandRun edit = tessera::testing::runCommand(
