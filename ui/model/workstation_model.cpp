@@ -16,6 +16,7 @@
 #include "imaging/io/volume_io.h"
 #include "imaging/mesh/label_mesh.h"
 #include "imaging/stats/label_stats.h"
+#include "models/pipeline/segment_job.h"
 
 namespace tessera::ui {
 
@@ -496,6 +497,7 @@ Status WorkstationModel::exportDicomSeg(const std::string& path) const {
   options.seriesUid = seriesUid_;
   options.algorithmName = "tessera-workstation";
   options.algorithmVersion = TESSERA_VERSION;
+  if (session_.loaded()) options.properties = models::segmentProperties(session_.info());
   return imaging::writeDicomSeg(document_.labels(), path, options);
 }
 

@@ -188,7 +188,8 @@ class WorkstationModel {
   // The labels as DICOM objects referencing the open CT's DICOM series
   // (imaging/dicom: SEG, RT Structure Set; the SR reports on a SEG written
   // with it at `segPath`). A CT not opened from DICOM is refused with the
-  // reason; nothing changes in the document.
+  // reason; nothing changes in the document. The SEG codes its segments with
+  // the loaded model's label codes (tessera.label_codes), where it has them.
   Status exportDicomSeg(const std::string& path) const;
   Status exportRtStruct(const std::string& path) const;
   Status exportDicomSegAndSr(const std::string& segPath, const std::string& srPath) const;

@@ -14,6 +14,7 @@
 #include "imaging/dicom/dicom_seg.h"
 #include "imaging/dicom/dicom_sr.h"
 #include "imaging/io/volume_io.h"
+#include "models/io/onnx_model.h"
 #include "tests/support/synthetic_study.h"
 #include "ui/model/series_list.h"
 
@@ -89,6 +90,27 @@ TEST_F(WorkstationModelTest, ExportsDicomObjectsOfADicomCtAndOpensTheSegBack) {
   ASSERT_TRUE(groups.ok());
   EXPECT_EQ(rois->size(), info->segments.size());
   EXPECT_EQ(groups->size(), info->segments.size());
+
+  EXPECT_EQ(info->segments.at(0).property.type.value,
+            imaging::defaultSegmentProperty(info->segments.at(0).label)->type.value);
+
+  // With a model whose metadata codes a label, the SEG carries that code.
+  ASSERT_TRUE(model_.modelSession().load("").ok());
+  const std::string& coded = info->segments.at(0).label;
+  models::MetadataEdit edit;
+  edit.labelCodes = std::map<std::string, models::LabelCoding>{
+      {coded, {{"85756007", "SCT", "Tissue"}, {"91727004", "SCT", "Muscle"}}}};
+  ASSERT_TRUE(
+      models::writeWithMetadata(model_.modelSession().path(), dir_ + "/coded.onnx", edit).ok());
+  ASSERT_TRUE(model_.modelSession().load(dir_ + "/coded.onnx").ok());
+  ASSERT_TRUE(model_.exportDicomSeg(dir_ + "/coded-seg.dcm").ok());
+  auto codedInfo = imaging::describeDicomSeg(dir_ + "/coded-seg.dcm");
+  ASSERT_TRUE(codedInfo.ok());
+  EXPECT_EQ(codedInfo->segments.at(0).label, coded);
+  EXPECT_EQ(codedInfo->segments.at(0).property.type.value, "91727004");
+  EXPECT_EQ(codedInfo->segments.at(0).property.type.meaning, "Muscle");
+  EXPECT_EQ(codedInfo->segments.at(1).property.type.value,
+            imaging::defaultSegmentProperty(codedInfo->segments.at(1).label)->type.value);
 
   // A fresh session: the CT from DICOM, then the SEG as its segmentation.
   WorkstationModel other;
