@@ -2,8 +2,9 @@
 // test on localhost: Orthanc forwards a study to Tessera's AE, the SEG and SR
 // arrive back in the same study, Prometheus scrapes /metrics and reads the
 // counts back; SIGKILL with a study received or waiting for a destination
-// that is down loses nothing; a non-CT series goes to failed/ with its
-// reason; bad configurations are refused with the member named.
+// that is down loses nothing; a non-CT series and one of mixed image sizes
+// go to failed/ with their reasons; bad configurations are refused with the
+// member named.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -274,7 +275,7 @@ TEST_F(Serve, ResultsGoToADicomWebServerOverStowRs) {
   EXPECT_EQ(serve.stop(SIGTERM), 0) << serve.log();
 }
 
-TEST_F(Serve, ANonCtSeriesGoesToTheFailedFolderWithItsReason) {
+TEST_F(Serve, ANonCtOrMixedSizeSeriesGoesToTheFailedFolderWithItsReason) {
   writeSeries("mr");
   CommandRun edit = tessera::testing::runCommand(
       capture, "dcmodify -nb -m '(0008,0060)=MR' " + tessera::testing::quote(dir / "mr") + "/*");
@@ -292,8 +293,31 @@ TEST_F(Serve, ANonCtSeriesGoesToTheFailedFolderWithItsReason) {
   std::size_t kept = 0;
   for (const auto& e : fs::directory_iterator(entry)) kept += e.path().extension() == ".dcm";
   EXPECT_EQ(kept, imaging::listDicomSeries(dir / "mr")->series.at(0).files.size());
+
+  // A series whose slices have two sizes (a second series' slices relabelled
+  // with its UIDs): refused with the reason, not read in part.
+  writeSeries("mixed");
+  ASSERT_TRUE(tessera::testing::writePhantomCt(dir / "big.nii.gz", 1, 96).ok());
+  ASSERT_TRUE(tessera({"convert", dir / "big.nii.gz", dir / "big/", "--patient-name", "Doe^Jane",
+                       "--patient-id", "P-0042"})
+                  .code == 0);
+  const imaging::DicomSeriesInfo mixed = imaging::listDicomSeries(dir / "mixed")->series.at(0);
+  edit = tessera::testing::runCommand(capture, "dcmodify -nb -m '(0020,000e)=" + mixed.seriesUid +
+                                                   "' -m '(0020,000d)=" + mixed.studyUid + "' " +
+                                                   tessera::testing::quote(dir / "big") + "/*");
+  ASSERT_EQ(edit.code, 0) << edit.err;
+  for (const auto& e : fs::directory_iterator(dir / "big"))
+    fs::copy_file(e.path(), fs::path(dir / "mixed") / ("big-" + e.path().filename().string()));
+  run = tessera({"pacs", "send", "--peer", tesseraPeer(), dir / "mixed"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  ASSERT_TRUE(eventually([&] { return count("failed") == 2u; }, 60)) << serve.log();
+  bool mixedReason = false;
+  for (const auto& e : fs::directory_iterator(fs::path(dir / "spool") / "failed"))
+    mixedReason |= contains(slurp(e.path() / "reason.txt"), "the series mixes image sizes");
+  EXPECT_TRUE(mixedReason) << serve.log();
+
   CommandRun metrics = http("/metrics");
-  EXPECT_TRUE(contains(metrics.out, "tessera_studies_failed_total{stage=\"segment\"} 1"))
+  EXPECT_TRUE(contains(metrics.out, "tessera_studies_failed_total{stage=\"segment\"} 2"))
       << metrics.out;
   EXPECT_EQ(serve.stop(SIGTERM), 0) << serve.log();
 }
