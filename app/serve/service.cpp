@@ -47,10 +47,9 @@ std::vector<fs::path> entries(const fs::path& dir) {
 // quiet period continues from the files themselves).
 double quietFor(const fs::path& dir) {
   std::error_code ec;
-  auto newest = fs::file_time_type::min();
+  auto newest = fs::last_write_time(dir, ec);
   for (const auto& e : fs::directory_iterator(dir, ec))
     newest = std::max(newest, e.last_write_time(ec));
-  if (newest == fs::file_time_type::min()) return 0.0;
   return std::chrono::duration<double>(fs::file_time_type::clock::now() - newest).count();
 }
 
@@ -213,6 +212,11 @@ class Service {
     std::lock_guard lock(spoolLock_);
     for (const fs::path& series : entries(incoming_)) {
       if (quietFor(series) < config_.quietSeconds) continue;
+      std::error_code ec;
+      if (fs::is_empty(series, ec)) {  // its only instance could not be written
+        fs::remove(series, ec);
+        continue;
+      }
       const fs::path target = queue_ / (stamp() + "-" + series.filename().string());
       if (Status s = move(series, target); !s.ok()) {
         logError(s.toString());

@@ -9,6 +9,7 @@
 // osconfig.h first
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcobject.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmnet/scp.h>
 
@@ -145,7 +146,15 @@ Status serveStorage(const StoreScpConfig& config,
   // service tells the operator why it did not segment them.
   for (int i = 0; i < numberOfDcmAllStorageSOPClassUIDs; ++i)
     scp.addPresentationContext(dcmAllStorageSOPClassUIDs[i], syntaxes);
-  const OFCondition c = scp.listen();
+  // DcmSCP::openListenPort turns off DCMTK's automatic input data
+  // correction for the whole process, so that every later read keeps the
+  // padding of odd-length values: a source's Frame of Reference UID of 63
+  // characters then fails the DICOM-SEG writer's VR check. Received
+  // instances need no such exactness (only a workaround for SCUs that pad
+  // UIDs with spaces would); the rest of Tessera needs the default back.
+  OFCondition c = scp.openListenPort();
+  dcmEnableAutomaticInputDataCorrection.set(OFTrue);
+  if (c.good()) c = scp.acceptAssociations();
   if (c == NET_EC_StopAfterConnectionTimeout || c == NET_EC_StopAfterAssociation || c.good())
     return Status::success();
   if (c == NET_EC_InsufficientPortPrivileges)

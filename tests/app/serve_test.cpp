@@ -264,6 +264,12 @@ TEST_F(Serve, ResultsGoToADicomWebServerOverStowRs) {
   ServeProcess serve(config, dir / "serve.log");
   ASSERT_TRUE(serve.waitFor("listening on DICOM port", 60)) << serve.log();
   const std::string study = writeSeries("series");
+  // A Frame of Reference UID of odd length (padded in the file): the SEG
+  // still references it as it is.
+  CommandRun edit = tessera::testing::runCommand(
+      capture, "dcmodify -nb -m '(0020,0052)=1.2.826.0.1.3680043.2.1143.123456' " +
+                   tessera::testing::quote(dir / "series") + "/*");
+  ASSERT_EQ(edit.code, 0) << edit.err;
   CommandRun run = tessera({"pacs", "send", "--peer", tesseraPeer(), dir / "series"});
   ASSERT_EQ(run.code, 0) << run.err;
   EXPECT_TRUE(eventually(
