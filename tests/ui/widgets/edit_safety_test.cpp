@@ -143,8 +143,9 @@ TEST_F(EditSafetyWindowTest, ChildPaintsAndWaitsForItsEnd) {
   ASSERT_TRUE(model().hasUnsavedEdits());
   ASSERT_TRUE(imaging::writeLabelMap(model().document().labels(), out + "/expected.nii.gz").ok());
   const std::string manifest = model().recoveryStore().manifestFile();
-  if (std::string(mode) == "kill")
+  if (std::string(mode) == "kill") {
     ASSERT_TRUE(waitUntil([&] { return fs::exists(manifest); }, 30000));
+  }
   std::ofstream(out + "/ready") << "ready\n";
   ASSERT_TRUE(waitUntil([&] { return terminated; }, 120000));
   EXPECT_TRUE(fs::exists(manifest));
