@@ -99,9 +99,11 @@ TEST(CliHelp, BatchTakesEverySegmentationOptionOfSegment) {
   ASSERT_GE(segmentOptions.size(), 12u) << segment.out;
   for (const char* expected : {"--model", "--mode", "--threads", "--dilation", "--input"})
     EXPECT_TRUE(segmentOptions.count(expected)) << expected << " missing from\n" << segment.out;
-  for (const std::string& option : segmentOptions)
-    if (!caseOnly.count(option))
+  for (const std::string& option : segmentOptions) {
+    if (!caseOnly.count(option)) {
       EXPECT_TRUE(batchOptions.count(option)) << option << " is missing from\n" << batch.out;
+    }
+  }
 }
 
 TEST_F(Cli, VersionAndHelp) {
