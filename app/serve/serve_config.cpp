@@ -68,11 +68,11 @@ Result<ServeConfig> loadServeConfig(const std::string& path) {
   if (!parsed.ok()) return Status(parsed.error()).withContext(path);
   const JsonValue& root = *parsed;
   if (!root.isObject()) return bad(path, "the file must hold a JSON object");
-  TESSERA_RETURN_IF_ERROR(
-      checkMembers(root,
-                   {"ae_title", "dicom_port", "http", "spool", "model", "mode", "threads",
-                    "quiet_seconds", "destination", "outputs", "retry", "timeout_seconds"},
-                   "", path));
+  TESSERA_RETURN_IF_ERROR(checkMembers(
+      root,
+      {"ae_title", "dicom_port", "http", "spool", "model", "mode", "threads", "quiet_seconds",
+       "destination", "outputs", "retry", "timeout_seconds", "allowed_callers"},
+      "", path));
   ServeConfig c;
   TESSERA_RETURN_IF_ERROR(readString(root, "ae_title", &c.aeTitle, path));
   if (Status s = imaging::validateAeTitle(c.aeTitle, "\"ae_title\""); !s.ok())
@@ -103,6 +103,16 @@ Result<ServeConfig> loadServeConfig(const std::string& path) {
   TESSERA_RETURN_IF_ERROR(readInt(root, "threads", 0, 4096, &c.threads, path));
   TESSERA_RETURN_IF_ERROR(readSeconds(root, "quiet_seconds", &c.quietSeconds, path));
   TESSERA_RETURN_IF_ERROR(readInt(root, "timeout_seconds", 1, 3600, &c.timeoutSeconds, path));
+
+  if (const JsonValue* callers = root.find("allowed_callers")) {
+    if (!callers->isArray())
+      return bad(path, "\"allowed_callers\" must be a list of AE titles, e.g. [\"ORTHANC\"]");
+    for (const JsonValue& ae : callers->items()) {
+      if (Status s = imaging::validateAeTitle(ae.asString(), "\"allowed_callers\""); !s.ok())
+        return bad(path, s.error().message + " (" + ae.asString() + ")");
+      c.allowedCallers.push_back(ae.asString());
+    }
+  }
 
   const JsonValue* destination = root.find("destination");
   if (!destination || !destination->isObject())

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "imaging/pacs/dicomweb.h"
@@ -33,6 +34,8 @@ struct ServeConfig {
   // failure up to the longest.
   double retryFirstSeconds = 5.0, retryMaxSeconds = 300.0;
   int timeoutSeconds = 30;
+  // Calling AE titles allowed to send ("allowed_callers"); empty: any.
+  std::vector<std::string> allowedCallers;
 };
 
 // Reads and checks the file; errors name the member and what is wrong.

@@ -123,6 +123,7 @@ class Service {
     scp.port = config_.dicomPort;
     scp.storeDir = incoming_.string();
     scp.timeoutSeconds = config_.timeoutSeconds;
+    scp.allowedCallingAes = config_.allowedCallers;
     Status scpStatus;
     std::thread scpThread([&] {
       scpStatus = imaging::serveStorage(

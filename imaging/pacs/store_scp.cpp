@@ -13,6 +13,7 @@
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmnet/scp.h>
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <memory>
@@ -44,6 +45,15 @@ class StorageScp : public DcmSCP {
 
  protected:
   OFBool stopAfterConnectionTimeout() override { return stop_.cancelled(); }
+  OFBool checkCallingAETitleAccepted(const OFString& callingAe) override {
+    const auto& allowed = config_.allowedCallingAes;
+    if (allowed.empty() ||
+        std::find(allowed.begin(), allowed.end(), callingAe.c_str()) != allowed.end())
+      return OFTrue;
+    logWarning("storage SCP: refused an association from calling AE title ", callingAe.c_str(),
+               " (not in allowed_callers)");
+    return OFFalse;
+  }
   OFBool stopAfterCurrentAssociation() override { return stop_.cancelled(); }
 
   OFCondition handleIncomingCommand(T_DIMSE_Message* message,

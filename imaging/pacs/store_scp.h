@@ -7,6 +7,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "core/progress.h"
 #include "core/status.h"
@@ -20,6 +21,10 @@ struct StoreScpConfig {
   // UID>.dcm; storeDir must exist.
   std::string storeDir;
   int timeoutSeconds = 30;  // association negotiation and each message
+  // Calling AE titles accepted (a PACS administrator's allow list); empty:
+  // any. Others are refused at association ("calling AE title not
+  // recognized").
+  std::vector<std::string> allowedCallingAes;
 };
 
 // One instance received and written.

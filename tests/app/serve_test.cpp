@@ -328,7 +328,7 @@ TEST_F(Serve, ANonCtOrMixedSizeSeriesGoesToTheFailedFolderWithItsReason) {
   EXPECT_EQ(serve.stop(SIGTERM), 0) << serve.log();
 }
 
-TEST_F(Serve, ABadConfigurationOrABusyPortIsRefusedWithTheReason) {
+TEST_F(Serve, ABadConfigurationABusyPortOrAnUnlistedCallerIsRefusedWithTheReason) {
   auto check = [&](const std::string& json, const std::string& reason) {
     std::ofstream(dir / "bad.json") << json;
     CommandRun run = tessera({"serve", "--config", dir / "bad.json", "--check"});
@@ -347,8 +347,25 @@ TEST_F(Serve, ABadConfigurationOrABusyPortIsRefusedWithTheReason) {
       "\"dicom_port\" must be a whole number from 1 to 65535");
   check("{\"destination\": {\"peer\": \"PACS@host:104\"}}", "\"spool\" must name the folder");
   check("[1, 2", "invalid JSON");
+  check(
+      "{\"spool\": \"/tmp/x\", \"allowed_callers\": \"ORTHANC\", \"destination\": "
+      "{\"peer\": \"PACS@host:104\"}}",
+      "\"allowed_callers\" must be a list of AE titles");
   CommandRun run = tessera({"serve", "--config", writeConfig("PACS@host:104", 1), "--check"});
   EXPECT_EQ(run.code, 0) << run.err;
+
+  // An allow list of calling AE titles: others are refused at association.
+  {
+    ServeProcess serve(writeConfig("PACS@127.0.0.1:1", 1, ", \"allowed_callers\": [\"ORTHANC\"]"),
+                       dir / "allowed.log");
+    ASSERT_TRUE(serve.waitFor("listening on DICOM port", 60)) << serve.log();
+    run = tessera({"pacs", "echo", "--peer", tesseraPeer(), "--aet", "STRANGER"});
+    EXPECT_EQ(run.code, 1) << run.out;
+    EXPECT_TRUE(contains(run.err, "refused the association")) << run.err;
+    run = tessera({"pacs", "echo", "--peer", tesseraPeer(), "--aet", "ORTHANC"});
+    EXPECT_EQ(run.code, 0) << run.err;
+    EXPECT_EQ(serve.stop(SIGTERM), 0) << serve.log();
+  }
 
   // The DICOM port taken by another service: a clear error at start.
   OrthancServer orthanc;
