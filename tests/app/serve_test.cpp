@@ -7,7 +7,6 @@
 // member named.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,6 +17,7 @@
 
 #include "imaging/dicom/dicom.h"
 #include "tests/support/batch_fixture.h"
+#include "tests/support/child_process.h"
 #include "tests/support/cli_run.h"
 #include "tests/support/orthanc_server.h"
 #include "tests/support/prometheus_server.h"
@@ -48,39 +48,13 @@ bool eventually(const std::function<bool()>& done, int seconds) {
 class ServeProcess {
  public:
   ServeProcess(const std::string& config, const std::string& log) : log_(log) {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      std::freopen(log.c_str(), "a", stdout);
-      std::freopen(log.c_str(), "a", stderr);
-      ::execl(kTessera.c_str(), kTessera.c_str(), "serve", "--config", config.c_str(),
-              static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-  }
-  ~ServeProcess() {
-    if (pid_ > 0) stop(SIGKILL);
+    process_.start({kTessera, "serve", "--config", config}, log);
   }
   // Sends `signal` and waits (at most 120 s); the exit code, or 128 + the
   // signal that ended it.
-  int stop(int signal) {
-    ::kill(pid_, signal);
-    return wait(120);
-  }
+  int stop(int signal) { return process_.stop(signal, 120); }
   // Waits for the exit (at most `seconds`, then kills it: -1).
-  int wait(int seconds) {
-    int status = 0;
-    for (int i = 0; i < seconds * 10; ++i) {
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return -1;
-  }
+  int wait(int seconds) { return process_.wait(seconds); }
   std::string log() const { return slurp(log_); }
   bool waitFor(const std::string& text, int seconds) const {
     return eventually([&] { return contains(log(), text); }, seconds);
@@ -88,7 +62,7 @@ class ServeProcess {
 
  private:
   std::string log_;
-  pid_t pid_ = -1;
+  tessera::testing::ChildProcess process_;
 };
 
 class Serve : public ::testing::Test {

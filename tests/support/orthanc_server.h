@@ -9,7 +9,6 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +20,7 @@
 #include <vector>
 
 #include "core/json.h"
+#include "tests/support/child_process.h"
 #include "tests/support/cli_run.h"
 #include "tests/support/temp_dir.h"
 
@@ -80,16 +80,9 @@ class OrthancServer {
                                        : "")
                           << "  \"Plugins\": ["
                           << (dicomWeb ? "\"" + kDicomWebPlugin + "\"" : std::string()) << "]\n}\n";
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      const std::string log = dir_ / "orthanc.log";
-      std::freopen(log.c_str(), "w", stdout);
-      std::freopen(log.c_str(), "a", stderr);
-      ::execl(kOrthanc.c_str(), kOrthanc.c_str(), config.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
+    process_.start({kOrthanc, config}, dir_ / "orthanc.log");
     // Up when its REST API answers.
-    for (int i = 0; i < 200 && pid_ > 0; ++i) {
+    for (int i = 0; i < 200 && process_.running(); ++i) {
       if (rest("/system").code == 0) {
         ready_ = true;
         break;
@@ -98,14 +91,7 @@ class OrthancServer {
     }
   }
   ~OrthancServer() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    for (int i = 0; i < 100; ++i) {
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
+    if (process_.running()) process_.stop(SIGTERM, 5);
   }
   OrthancServer(const OrthancServer&) = delete;
   OrthancServer& operator=(const OrthancServer&) = delete;
@@ -154,7 +140,7 @@ class OrthancServer {
   TempDir dir_;
   TempDir capture_;
   int httpPort_ = 0, dicomPort_ = 0;
-  pid_t pid_ = -1;
+  ChildProcess process_;
   bool ready_ = false;
 };
 

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -16,6 +15,7 @@
 #include <thread>
 
 #include "core/json.h"
+#include "tests/support/child_process.h"
 #include "tests/support/cli_run.h"
 #include "tests/support/orthanc_server.h"
 #include "tests/support/temp_dir.h"
@@ -33,19 +33,11 @@ class PrometheusServer {
     std::ofstream(config) << "global:\n  scrape_interval: 1s\n"
                           << "scrape_configs:\n  - job_name: tessera\n    static_configs:\n"
                           << "      - targets: [\"" << target << "\"]\n";
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      const std::string log = dir_ / "prometheus.log";
-      std::freopen(log.c_str(), "w", stdout);
-      std::freopen(log.c_str(), "a", stderr);
-      const std::string configArg = "--config.file=" + config;
-      const std::string storageArg = "--storage.tsdb.path=" + (dir_ / "data");
-      const std::string listenArg = "--web.listen-address=127.0.0.1:" + std::to_string(port_);
-      ::execl(kPrometheus.c_str(), kPrometheus.c_str(), configArg.c_str(), storageArg.c_str(),
-              listenArg.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    for (int i = 0; i < 300 && pid_ > 0; ++i) {
+    process_.start(
+        {kPrometheus, "--config.file=" + config, "--storage.tsdb.path=" + (dir_ / "data"),
+         "--web.listen-address=127.0.0.1:" + std::to_string(port_)},
+        dir_ / "prometheus.log");
+    for (int i = 0; i < 300 && process_.running(); ++i) {
       if (get("/-/ready").code == 0) {
         ready_ = true;
         break;
@@ -54,14 +46,7 @@ class PrometheusServer {
     }
   }
   ~PrometheusServer() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    for (int i = 0; i < 100; ++i) {
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
+    if (process_.running()) process_.stop(SIGTERM, 5);
   }
   PrometheusServer(const PrometheusServer&) = delete;
   PrometheusServer& operator=(const PrometheusServer&) = delete;
@@ -75,7 +60,7 @@ class PrometheusServer {
   // The value of an instant query that yields one sample; NaN when it
   // yields none (yet).
   double query(const std::string& promql) const {
-    const CommandRun run = get("/api/v1/query?query=" + urlEncode(promql));
+    const CommandRun run = get("/api/v1/query", promql);
     auto answer = parseJson(run.out);
     if (run.code != 0 || !answer.ok()) return NAN;
     const JsonValue* data = answer->find("data");
@@ -86,34 +71,25 @@ class PrometheusServer {
     return std::stod(value->items()[1].asString());
   }
 
-  CommandRun get(const std::string& path) const {
+  // GET of the HTTP API; `query`, when given, goes URL-encoded as ?query=.
+  CommandRun get(const std::string& path, const std::string& query = "") const {
     const std::string script =
-        "import sys, urllib.request\n"
-        "with urllib.request.urlopen(sys.argv[1], timeout=10) as r:\n"
+        "import sys, urllib.parse, urllib.request\n"
+        "url = sys.argv[1]\n"
+        "if len(sys.argv) > 2: url += '?query=' + urllib.parse.quote(sys.argv[2])\n"
+        "with urllib.request.urlopen(url, timeout=10) as r:\n"
         "    sys.stdout.write(r.read().decode())\n";
-    return runCommand(capture_, "/usr/bin/python3 -c " + quote(script) + " " +
-                                    quote("http://127.0.0.1:" + std::to_string(port_) + path));
+    std::string command = "/usr/bin/python3 -c " + quote(script) + " " +
+                          quote("http://127.0.0.1:" + std::to_string(port_) + path);
+    if (!query.empty()) command += " " + quote(query);
+    return runCommand(capture_, command);
   }
 
  private:
-  static std::string urlEncode(const std::string& text) {
-    std::string out;
-    for (unsigned char c : text) {
-      if (std::isalnum(c) || c == '_' || c == '.' || c == '-') {
-        out += static_cast<char>(c);
-      } else {
-        char hex[4];
-        std::snprintf(hex, sizeof hex, "%%%02X", c);
-        out += hex;
-      }
-    }
-    return out;
-  }
-
   TempDir dir_;
   TempDir capture_;
   int port_ = 0;
-  pid_t pid_ = -1;
+  ChildProcess process_;
   bool ready_ = false;
 };
 
