@@ -138,7 +138,8 @@ Status networkError(const OFCondition& c, const PacsPeer& p, const std::string& 
   std::string reason = c.text();
   if (c == DUL_ASSOCIATIONREJECTED)
     reason = "the peer refused the association; is Tessera's AE title " + p.callingAe +
-             " known to it, and is " + p.calledAe + " its AE title?";
+             " known to it, and is " + p.calledAe +
+             " its AE title? (A peer busy with other associations refuses for a while, too.)";
   else if (c == NET_EC_NoAcceptablePresentationContexts)
     reason = "the peer accepts none of the services asked for";
   else if (c == DUL_READTIMEOUT || c == DIMSE_NODATAAVAILABLE)

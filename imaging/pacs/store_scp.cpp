@@ -1,8 +1,12 @@
-// The storage SCP: DcmSCP with Tessera's C-STORE handler. Each instance is
-// received in memory, written to a temporary file beside its final name and
-// renamed when complete, so a peer that drops mid-transfer or a full disk
-// leaves nothing half-written; the peer is answered only after the file is
-// on disk, so an instance acknowledged is an instance kept.
+// The storage SCP: an accept loop hands each association to its own
+// DcmThreadSCP with Tessera's C-STORE handler, on its own thread. (DCMTK's
+// DcmSCPPool does the same, but 3.6.7's pool never leaves its destructor
+// when the port cannot be opened and may touch a destroyed pool from a
+// finishing worker, both fixed only after 3.6.7.) Each instance is received
+// in memory, written to a temporary file beside its final name and renamed
+// when complete, so a peer that drops mid-transfer or a full disk leaves
+// nothing half-written; the peer is answered only after the file is on disk,
+// so an instance acknowledged is an instance kept.
 #include "imaging/pacs/store_scp.h"
 
 #include <dcmtk/config/osconfig.h>
@@ -11,12 +15,17 @@
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcobject.h>
 #include <dcmtk/dcmdata/dcuid.h>
-#include <dcmtk/dcmnet/scp.h>
+#include <dcmtk/dcmnet/assoc.h>
+#include <dcmtk/dcmnet/scpthrd.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <filesystem>
+#include <list>
 #include <memory>
+#include <thread>
 
 #include "core/files.h"
 #include "core/log.h"
@@ -36,15 +45,17 @@ std::string safeName(const std::string& uid, const std::string& fallback) {
   return name;
 }
 
-class StorageScp : public DcmSCP {
+// One association: negotiated and served by DcmSCP's machinery, C-STORE
+// handled here.
+class StorageScp : public DcmThreadSCP {
  public:
   StorageScp(const StoreScpConfig& config,
-             const std::function<void(const StoredInstance&)>& onStored, const CancelToken& stop,
-             std::mutex* storeLock)
-      : config_(config), onStored_(onStored), stop_(stop), storeLock_(storeLock) {}
+             const std::function<void(const StoredInstance&)>& onStored, std::mutex* storeLock)
+      : config_(config), onStored_(onStored), storeLock_(storeLock) {
+    configure();
+  }
 
  protected:
-  OFBool stopAfterConnectionTimeout() override { return stop_.cancelled(); }
   OFBool checkCallingAETitleAccepted(const OFString& callingAe) override {
     const auto& allowed = config_.allowedCallingAes;
     if (allowed.empty() ||
@@ -54,7 +65,6 @@ class StorageScp : public DcmSCP {
                " (not in allowed_callers)");
     return OFFalse;
   }
-  OFBool stopAfterCurrentAssociation() override { return stop_.cancelled(); }
 
   OFCondition handleIncomingCommand(T_DIMSE_Message* message,
                                     const DcmPresentationContextInfo& info) override {
@@ -113,10 +123,77 @@ class StorageScp : public DcmSCP {
     return STATUS_Success;
   }
 
+  void configure() {
+    setAETitle(config_.aeTitle.c_str());
+    setACSETimeout(static_cast<Uint32>(config_.timeoutSeconds));
+    setDIMSETimeout(static_cast<Uint32>(config_.timeoutSeconds));
+    setDIMSEBlockingMode(DIMSE_NONBLOCKING);
+    setHostLookupEnabled(OFFalse);
+    // Uncompressed first (preferred), then the compressions Tessera's readers
+    // decode, for peers that offer nothing else.
+    OFList<OFString> syntaxes;
+    for (const char* uid :
+         {UID_LittleEndianExplicitTransferSyntax, UID_LittleEndianImplicitTransferSyntax,
+          UID_JPEGProcess14SV1TransferSyntax, UID_JPEG2000LosslessOnlyTransferSyntax,
+          UID_RLELosslessTransferSyntax, UID_DeflatedExplicitVRLittleEndianTransferSyntax})
+      syntaxes.push_back(uid);
+    OFList<OFString> verification;
+    verification.push_back(UID_LittleEndianExplicitTransferSyntax);
+    verification.push_back(UID_LittleEndianImplicitTransferSyntax);
+    addPresentationContext(UID_VerificationSOPClass, verification);
+    // Every storage class: instances that are not CT are kept too, and the
+    // service tells the operator why it did not segment them.
+    for (int i = 0; i < numberOfDcmAllStorageSOPClassUIDs; ++i)
+      addPresentationContext(dcmAllStorageSOPClassUIDs[i], syntaxes);
+  }
+
   const StoreScpConfig& config_;
   const std::function<void(const StoredInstance&)>& onStored_;
-  const CancelToken& stop_;
   std::mutex* storeLock_;
+};
+
+// Turns a peer away before negotiation: too many associations at once.
+void rejectBusy(T_ASC_Association* assoc) {
+  T_ASC_RejectParameters reject = {ASC_RESULT_REJECTEDTRANSIENT,
+                                   ASC_SOURCE_SERVICEPROVIDER_PRESENTATION_RELATED,
+                                   ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED};
+  ASC_rejectAssociation(assoc, &reject);
+}
+
+// The association threads of the accept loop; joined when they end and all
+// at the end.
+class Connections {
+ public:
+  ~Connections() {
+    for (Connection& c : list_) c.thread.join();
+  }
+  std::size_t active() {
+    for (auto it = list_.begin(); it != list_.end();) {
+      if (!it->finished->load()) {
+        ++it;
+        continue;
+      }
+      it->thread.join();
+      it = list_.erase(it);
+    }
+    return list_.size();
+  }
+  template <class Body>
+  void start(Body&& body) {
+    auto finished = std::make_shared<std::atomic<bool>>(false);
+    list_.push_back({std::thread([finished, body = std::forward<Body>(body)]() mutable {
+                       body();
+                       finished->store(true);
+                     }),
+                     finished});
+  }
+
+ private:
+  struct Connection {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> finished;
+  };
+  std::list<Connection> list_;
 };
 
 }  // namespace
@@ -131,47 +208,48 @@ Status serveStorage(const StoreScpConfig& config,
   if (!isDirectory(config.storeDir))
     return Status(StatusCode::kNotFound, "the folder for received instances does not exist",
                   config.storeDir);
-  StorageScp scp(config, onStored, stop, storeLock);
-  scp.setAETitle(config.aeTitle.c_str());
-  scp.setPort(static_cast<Uint16>(config.port));
-  scp.setACSETimeout(static_cast<Uint32>(config.timeoutSeconds));
-  scp.setDIMSETimeout(static_cast<Uint32>(config.timeoutSeconds));
-  scp.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
-  scp.setConnectionBlockingMode(DUL_NOBLOCK);
-  scp.setConnectionTimeout(1);
-  scp.setHostLookupEnabled(OFFalse);
-  // Uncompressed first (preferred), then the compressions Tessera's readers
-  // decode, for peers that offer nothing else.
-  OFList<OFString> syntaxes;
-  for (const char* uid :
-       {UID_LittleEndianExplicitTransferSyntax, UID_LittleEndianImplicitTransferSyntax,
-        UID_JPEGProcess14SV1TransferSyntax, UID_JPEG2000LosslessOnlyTransferSyntax,
-        UID_RLELosslessTransferSyntax, UID_DeflatedExplicitVRLittleEndianTransferSyntax})
-    syntaxes.push_back(uid);
-  OFList<OFString> verification;
-  verification.push_back(UID_LittleEndianExplicitTransferSyntax);
-  verification.push_back(UID_LittleEndianImplicitTransferSyntax);
-  scp.addPresentationContext(UID_VerificationSOPClass, verification);
-  // Every storage class: instances that are not CT are kept too, and the
-  // service tells the operator why it did not segment them.
-  for (int i = 0; i < numberOfDcmAllStorageSOPClassUIDs; ++i)
-    scp.addPresentationContext(dcmAllStorageSOPClassUIDs[i], syntaxes);
-  // DcmSCP::openListenPort turns off DCMTK's automatic input data
-  // correction for the whole process, so that every later read keeps the
-  // padding of odd-length values: a source's Frame of Reference UID of 63
-  // characters then fails the DICOM-SEG writer's VR check. Received
-  // instances need no such exactness (only a workaround for SCUs that pad
-  // UIDs with spaces would); the rest of Tessera needs the default back.
-  OFCondition c = scp.openListenPort();
-  dcmEnableAutomaticInputDataCorrection.set(OFTrue);
-  if (c.good()) c = scp.acceptAssociations();
-  if (c == NET_EC_StopAfterConnectionTimeout || c == NET_EC_StopAfterAssociation || c.good())
-    return Status::success();
-  if (c == NET_EC_InsufficientPortPrivileges)
+  if (config.port < 1024 && geteuid() != 0)
     return Status(StatusCode::kIoError,
                   "port " + std::to_string(config.port) + " needs root (ports below 1024)");
-  return Status(StatusCode::kIoError, "cannot listen on DICOM port " + std::to_string(config.port) +
-                                          " (" + c.text() + "; is another program using it?)");
+  T_ASC_Network* network = nullptr;
+  OFCondition c = ASC_initializeNetwork(NET_ACCEPTOR, config.port, config.timeoutSeconds, &network);
+  if (c.bad())
+    return Status(StatusCode::kIoError, "cannot listen on DICOM port " +
+                                            std::to_string(config.port) + " (" + c.text() +
+                                            "; is another program using it?)");
+  {
+    Connections connections;
+    const std::size_t limit = static_cast<std::size_t>(std::max(1, config.maxAssociations));
+    while (!stop.cancelled()) {
+      T_ASC_Association* assoc = nullptr;
+      c = ASC_receiveAssociation(network, &assoc, ASC_DEFAULTMAXPDU, nullptr, nullptr, OFFalse,
+                                 DUL_NOBLOCK, 1);
+      if (c == DUL_NOASSOCIATIONREQUEST) {
+        ASC_destroyAssociation(&assoc);
+        continue;
+      }
+      if (c.bad() || connections.active() >= limit) {
+        if (c.bad())
+          logWarning("storage SCP: an association request could not be received: ", c.text());
+        else {
+          logWarning("storage SCP: refused an association from ",
+                     assoc->params->DULparams.callingAPTitle, ": the limit of ", limit,
+                     " at once is reached (max_associations)");
+          rejectBusy(assoc);
+        }
+        ASC_dropAssociation(assoc);
+        ASC_destroyAssociation(&assoc);
+        continue;
+      }
+      connections.start([&config, &onStored, storeLock, assoc] {
+        // The SCP owns the association from here and destroys it.
+        StorageScp scp(config, onStored, storeLock);
+        scp.run(assoc);
+      });
+    }
+  }
+  ASC_dropNetwork(&network);
+  return Status::success();
 }
 
 }  // namespace tessera::imaging

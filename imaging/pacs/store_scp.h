@@ -25,6 +25,10 @@ struct StoreScpConfig {
   // any. Others are refused at association ("calling AE title not
   // recognized").
   std::vector<std::string> allowedCallingAes;
+  // Associations served at the same time (a PACS forwarding one study while
+  // a modality sends another); a peer beyond them is rejected as transient
+  // ("local limit exceeded") and may try again.
+  int maxAssociations = 8;
 };
 
 // One instance received and written.
@@ -33,15 +37,15 @@ struct StoredInstance {
   std::string callingAe, studyUid, seriesUid, sopInstanceUid, modality;
 };
 
-// Serves associations one after another until `stop` is cancelled (checked
-// at least once a second and between associations). `onStored` runs on the
-// serving thread after each instance is on disk, and must not throw;
-// `storeLock`, when given, is held while an instance is written and
-// `onStored` runs, so that another thread may move folders of storeDir
-// while holding it. An
-// instance that cannot be written (full disk) is refused with status 0xA700
-// (out of resources), so the sender keeps it and may retry. Returns when
-// stopped; an error when the port cannot be opened ("port 104 is in use or
+// Serves associations, each on its own thread, until `stop` is cancelled
+// (checked at least once a second); then accepts no more and returns when the
+// associations in progress have ended. `onStored` runs on an association's
+// thread after each instance is on disk, and must not throw; `storeLock`,
+// when given, is held while an instance is written and `onStored` runs (so
+// calls never overlap, and another thread may move folders of storeDir while
+// holding it). An instance that cannot be written (full disk) is refused with
+// status 0xA700 (out of resources), so the sender keeps it and may retry.
+// Returns an error when the port cannot be opened ("port 104 is in use or
 // needs root").
 Status serveStorage(const StoreScpConfig& config,
                     const std::function<void(const StoredInstance&)>& onStored,
