@@ -68,11 +68,12 @@ Result<ServeConfig> loadServeConfig(const std::string& path) {
   if (!parsed.ok()) return Status(parsed.error()).withContext(path);
   const JsonValue& root = *parsed;
   if (!root.isObject()) return bad(path, "the file must hold a JSON object");
-  TESSERA_RETURN_IF_ERROR(checkMembers(
-      root,
-      {"ae_title", "dicom_port", "http", "spool", "model", "mode", "threads", "quiet_seconds",
-       "destination", "outputs", "retry", "timeout_seconds", "allowed_callers"},
-      "", path));
+  TESSERA_RETURN_IF_ERROR(
+      checkMembers(root,
+                   {"ae_title", "dicom_port", "http", "spool", "model", "mode", "threads",
+                    "quiet_seconds", "destination", "outputs", "retry", "timeout_seconds",
+                    "allowed_callers", "concurrent_series", "max_associations"},
+                   "", path));
   ServeConfig c;
   TESSERA_RETURN_IF_ERROR(readString(root, "ae_title", &c.aeTitle, path));
   if (Status s = imaging::validateAeTitle(c.aeTitle, "\"ae_title\""); !s.ok())
@@ -101,6 +102,8 @@ Result<ServeConfig> loadServeConfig(const std::string& path) {
     return bad(path, "\"mode\" must be \"sparse\" or \"dense\", not \"" + mode + "\"");
   c.dense = mode == "dense";
   TESSERA_RETURN_IF_ERROR(readInt(root, "threads", 0, 4096, &c.threads, path));
+  TESSERA_RETURN_IF_ERROR(readInt(root, "concurrent_series", 1, 64, &c.concurrentSeries, path));
+  TESSERA_RETURN_IF_ERROR(readInt(root, "max_associations", 1, 64, &c.maxAssociations, path));
   TESSERA_RETURN_IF_ERROR(readSeconds(root, "quiet_seconds", &c.quietSeconds, path));
   TESSERA_RETURN_IF_ERROR(readInt(root, "timeout_seconds", 1, 3600, &c.timeoutSeconds, path));
 

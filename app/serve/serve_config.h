@@ -22,7 +22,13 @@ struct ServeConfig {
   std::string spoolDir;
   std::string modelPath;  // empty: the bundled model
   bool dense = false;     // "mode": "sparse" (default) or "dense"
-  int threads = 0;        // 0: all cores
+  int threads = 0;        // 0: all cores, split between the series segmented at once
+  // Series segmented side by side, each by its own Segmenter over the one
+  // model with threads / concurrentSeries threads. 1 (the default) was the
+  // faster on the machines measured (docs/PERFORMANCE.md); more keeps short
+  // series from waiting behind a long one.
+  int concurrentSeries = 1;
+  int maxAssociations = 8;  // DICOM associations received at the same time
   // A series is complete when no instance of it arrived for this long.
   double quietSeconds = 10.0;
   // Where SEG and SR (and RTSTRUCT) go: a DICOM peer or a DICOMweb server.

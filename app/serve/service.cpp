@@ -9,13 +9,16 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "app/serve/metrics.h"
 #include "core/files.h"
 #include "core/log.h"
 #include "core/memory.h"
+#include "core/parallel.h"
 #include "imaging/dicom/dicom.h"
 #include "imaging/pacs/dicomweb.h"
 #include "imaging/pacs/pacs.h"
@@ -76,7 +79,7 @@ Status move(const fs::path& from, const fs::path& to) {
 class Service {
  public:
   Service(const ServeConfig& config, std::shared_ptr<const models::Model> model)
-      : config_(config), segmenter_(model), model_(std::move(model)) {
+      : config_(config), model_(std::move(model)) {
     const fs::path spool(config.spoolDir);
     incoming_ = spool / "incoming";
     queue_ = spool / "queue";
@@ -124,6 +127,7 @@ class Service {
     scp.storeDir = incoming_.string();
     scp.timeoutSeconds = config_.timeoutSeconds;
     scp.allowedCallingAes = config_.allowedCallers;
+    scp.maxAssociations = config_.maxAssociations;
     Status scpStatus;
     std::thread scpThread([&] {
       scpStatus = imaging::serveStorage(
@@ -144,16 +148,28 @@ class Service {
                 config_.httpPort);
     std::fflush(stdout);
 
-    std::thread worker([&] { work(stop, abort); });
+    // Series are segmented by `concurrentSeries` workers and results sent by
+    // a thread of their own, so that neither a long study nor a destination
+    // that times out holds up queueing what has arrived.
+    std::vector<std::thread> workers;
+    workersRunning_ = config_.concurrentSeries;
+    for (int i = 0; i < config_.concurrentSeries; ++i)
+      workers.emplace_back([&] { work(stop, abort); });
+    std::thread sender([&] {
+      while (!stop.cancelled()) {
+        sendDue(stop, false);
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+    });
     while (!stop.cancelled()) {
       sealQuietSeries();
-      sendDue(stop, false);
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
-    // Draining: the SCP stops accepting, the worker finishes its study, the
+    // Draining: the SCP stops accepting, the workers finish their series, the
     // results are offered once more.
     scpThread.join();
-    worker.join();
+    for (std::thread& w : workers) w.join();
+    sender.join();
     sendDue(abort, true);
     http.stop();
     httpThread.join();
@@ -199,7 +215,7 @@ class Service {
   std::string health() {
     if (!scpRunning_) return "the DICOM listener is not running";
     if (!isDirectory(queue_.string())) return "the spool is missing: " + config_.spoolDir;
-    if (!workerRunning_) return "the segmenting thread stopped";
+    if (workersRunning_ < config_.concurrentSeries) return "a segmenting thread stopped";
     return "";
   }
 
@@ -252,19 +268,31 @@ class Service {
     return "";
   }
 
+  // The oldest queued series no other worker has taken, now taken; empty
+  // when there is none.
+  fs::path take() {
+    std::lock_guard lock(takenLock_);
+    for (const fs::path& series : entries(queue_))
+      if (taken_.insert(series.filename().string()).second) return series;
+    return {};
+  }
+
   void work(const CancelToken& stop, const CancelToken& abort) {
+    models::Segmenter segmenter(model_);
     while (!stop.cancelled()) {
-      const std::vector<fs::path> queued = entries(queue_);
-      if (queued.empty()) {
+      const fs::path series = take();
+      if (series.empty()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         continue;
       }
-      segment(queued.front(), abort);
+      segment(segmenter, series, abort);
+      std::lock_guard lock(takenLock_);
+      taken_.erase(series.filename().string());
     }
-    workerRunning_ = false;
+    --workersRunning_;
   }
 
-  void segment(const fs::path& series, const CancelToken& abort) {
+  void segment(models::Segmenter& segmenter, const fs::path& series, const CancelToken& abort) {
     const std::string id = series.filename().string();
     {
       std::lock_guard lock(spoolLock_);
@@ -290,10 +318,14 @@ class Service {
     if (config_.rtstruct) job.rtstructPath = (partial / "rtstruct.dcm").string();
     job.segment.mode = config_.dense ? models::SegmentMode::kDense : models::SegmentMode::kSparse;
     job.segment.denseWhenSparseUnavailable = true;
-    job.segment.threads = config_.threads;
+    const int threads = config_.threads > 0 ? config_.threads : hardwareThreads();
+    job.segment.threads = std::max(1, threads / config_.concurrentSeries);
     job.segment = models::resolveSegmentMode(job.segment, model_->info);
+    std::printf("segmenting %s (%d thread%s)\n", id.c_str(), job.segment.threads,
+                job.segment.threads == 1 ? "" : "s");
+    std::fflush(stdout);
     const Clock::time_point start = Clock::now();
-    auto result = models::runSegmentJob(segmenter_, job, nullptr, &abort);
+    auto result = models::runSegmentJob(segmenter, job, nullptr, &abort);
     if (!result.ok()) {
       fs::remove_all(partial, ec);
       if (result.error().code == StatusCode::kCancelled) return;  // stays queued
@@ -361,15 +393,17 @@ class Service {
   };
 
   const ServeConfig& config_;
-  models::Segmenter segmenter_;
   std::shared_ptr<const models::Model> model_;
   fs::path incoming_, queue_, outbox_, done_, failed_;
   Metrics metrics_;
   std::mutex spoolLock_;  // the SCP writing into incoming/ vs sealing its folders
-  std::atomic<bool> scpRunning_{true}, workerRunning_{true};
+  std::atomic<bool> scpRunning_{true};
+  std::atomic<int> workersRunning_{0};
+  std::mutex takenLock_;
+  std::set<std::string> taken_;  // queue ids being segmented; guarded by takenLock_
   // When each series was queued (this run); guarded by spoolLock_.
   std::map<std::string, Clock::time_point> queuedAt_;
-  std::map<std::string, Backoff> backoff_;  // main thread only
+  std::map<std::string, Backoff> backoff_;  // the sending thread only
 };
 
 }  // namespace

@@ -224,6 +224,50 @@ TEST_F(Serve, SigkillLosesNothingWhetherTheSeriesIsArrivingOrItsResultsWaitForTh
   EXPECT_EQ(serve.stop(SIGTERM), 0) << serve.log();
 }
 
+TEST_F(Serve, TwoSendersAtOnceAndTwoSeriesSegmentedSideBySideAreEachDeliveredOnce) {
+  OrthancServer orthanc(false, "TESSERA", dicomPort);
+  ASSERT_TRUE(orthanc.ready()) << orthanc.log();
+  const std::string studyA = writeSeries("a", 0);
+  const std::string studyB = writeSeries("b", 1);
+  ServeProcess serve(writeConfig(orthanc.peer(), 0.5, ", \"concurrent_series\": 2"),
+                     dir / "serve.log");
+  ASSERT_TRUE(serve.waitFor("listening on DICOM port", 60)) << serve.log();
+  TempDir captureA, captureB;
+  CommandRun sentA, sentB;
+  std::thread a([&] {
+    sentA = tessera::testing::runTessera(captureA,
+                                         {"pacs", "send", "--peer", tesseraPeer(), dir / "a"});
+  });
+  std::thread b([&] {
+    sentB = tessera::testing::runTessera(captureB,
+                                         {"pacs", "send", "--peer", tesseraPeer(), dir / "b"});
+  });
+  a.join();
+  b.join();
+  ASSERT_EQ(sentA.code, 0) << sentA.err;
+  ASSERT_EQ(sentB.code, 0) << sentB.err;
+  const std::vector<std::string> expected = {"SEG", "SR"};
+  EXPECT_TRUE(eventually(
+      [&] {
+        return orthanc.studyModalities(studyA) == expected &&
+               orthanc.studyModalities(studyB) == expected;
+      },
+      180))
+      << serve.log();
+  EXPECT_TRUE(eventually([&] { return count("done") == 2u; }, 30)) << serve.log();
+  EXPECT_EQ(serve.stop(SIGTERM), 0) << serve.log();
+  // The two workers split the two threads, and no series was taken twice.
+  const std::string log = serve.log();
+  std::size_t segmenting = 0;
+  for (std::size_t at = log.find("segmenting "); at != std::string::npos;
+       at = log.find("segmenting ", at + 1)) {
+    ++segmenting;
+    EXPECT_EQ(log.substr(log.find('(', at), 11), "(1 thread)\n") << log;
+  }
+  EXPECT_EQ(segmenting, 2u) << log;
+  EXPECT_EQ(count("failed"), 0u);
+}
+
 TEST_F(Serve, ResultsGoToADicomWebServerOverStowRs) {
   if (!OrthancServer::dicomWebInstalled())
     GTEST_SKIP() << tessera::testing::kDicomWebPlugin << " is missing (orthanc-dicomweb)";
@@ -320,6 +364,10 @@ TEST_F(Serve, ABadConfigurationABusyPortOrAnUnlistedCallerIsRefusedWithTheReason
       "\"PACS@host:104\"}}",
       "\"dicom_port\" must be a whole number from 1 to 65535");
   check("{\"destination\": {\"peer\": \"PACS@host:104\"}}", "\"spool\" must name the folder");
+  check(
+      "{\"spool\": \"/tmp/x\", \"concurrent_series\": 0, \"destination\": {\"peer\": "
+      "\"PACS@host:104\"}}",
+      "\"concurrent_series\" must be a whole number from 1 to 64");
   check("[1, 2", "invalid JSON");
   check(
       "{\"spool\": \"/tmp/x\", \"allowed_callers\": \"ORTHANC\", \"destination\": "
