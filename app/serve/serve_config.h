@@ -24,10 +24,12 @@ struct ServeConfig {
   bool dense = false;     // "mode": "sparse" (default) or "dense"
   int threads = 0;        // 0: all cores, split between the series segmented at once
   // Series segmented side by side, each by its own Segmenter over the one
-  // model with threads / concurrentSeries threads. 1 (the default) was the
-  // faster on the machines measured (docs/PERFORMANCE.md); more keeps short
-  // series from waiting behind a long one.
-  int concurrentSeries = 1;
+  // model with threads / concurrentSeries threads: one series' DICOM reading
+  // and SEG/SR writing overlap the other's network. Two took 0.91-1.00x the
+  // time of one at a time (tests/bench/concurrent_series.sh, 2 cores;
+  // docs/PERFORMANCE.md), and keep a short series from waiting behind a
+  // long one; each costs one more volume in memory.
+  int concurrentSeries = 2;
   int maxAssociations = 8;  // DICOM associations received at the same time
   // A series is complete when no instance of it arrived for this long.
   double quietSeconds = 10.0;
