@@ -1,6 +1,7 @@
 // The workstation window with real widgets: opening, scrolling, window/level,
-// label colours in the slice views, the 3D view, maximising, the cursor
-// read-out, drag and drop, recent files and error dialogs.
+// label colours in the slice views, views fitted to their panes, the 3D view,
+// maximising, the cursor read-out, drag and drop, recent files and error
+// dialogs.
 #include <QAction>
 #include <QComboBox>
 #include <QLabel>
@@ -217,6 +218,61 @@ TEST_F(MainWindowTest, DoubleClickMaximisesAViewAndRestoresTheLayout) {
   button->click();
   EXPECT_EQ(window_->maximisedView(), 3);
   EXPECT_FALSE(window_->viewPanel(0)->isVisible());
+}
+
+// Every slice view shows its whole slice, as large as its pane allows: the
+// image lies inside the widget and spans its width or its height.
+void expectFitted(MainWindow& window, const char* when) {
+  for (int p = 0; p < kPlaneCount; ++p) {
+    const Plane plane = static_cast<Plane>(p);
+    const SliceViewWidget* widget = window.sliceView(plane);
+    const SliceViewModel& view = window.model().view(plane);
+    SCOPED_TRACE(std::string(when) + ", " + planeName(plane));
+    EXPECT_EQ(view.viewportWidth(), widget->width());
+    EXPECT_EQ(view.viewportHeight(), widget->height());
+    EXPECT_DOUBLE_EQ(view.zoom(), 1.0);
+    const auto [x, y, w, h] = view.imageRectOnScreen();
+    EXPECT_GE(x, -0.5);
+    EXPECT_GE(y, -0.5);
+    EXPECT_LE(x + w, widget->width() + 0.5);
+    EXPECT_LE(y + h, widget->height() + 0.5);
+    EXPECT_TRUE(std::abs(w - widget->width()) < 1.0 || std::abs(h - widget->height()) < 1.0)
+        << w << " x " << h << " in " << widget->width() << " x " << widget->height();
+  }
+}
+
+TEST_F(MainWindowTest, ViewsOpenFittedToTheirPanesWhateverTheSliceShape) {
+  openStudy();  // sagittal and coronal slices taller than wide
+  expectFitted(*window_, "first study");
+  // Thick slices of a wide field of view: sagittal and coronal far wider
+  // than tall.
+  Geometry wide;
+  wide.size = {256, 256, 12};
+  wide.spacingMm = {0.7, 0.7, 5.0};
+  const QString widePath = dir_ + "/wide.nii.gz";
+  ASSERT_TRUE(imaging::writeVolume(makeStudy(wide).ct, widePath.toStdString()).ok());
+  window_->setHeadless(true);  // replacing the study asks nothing
+  ASSERT_TRUE(window_->openPath(widePath));
+  settle(30);
+  expectFitted(*window_, "wide study");
+  // Maximised and restored, and with the window resized.
+  doubleClick(window_->sliceView(Plane::kCoronal), QPoint(20, 20));
+  settle(20);
+  expectFitted(*window_, "coronal maximised");
+  doubleClick(window_->sliceView(Plane::kCoronal), QPoint(20, 20));
+  settle(20);
+  window_->resize(900, 1000);
+  settle(30);
+  expectFitted(*window_, "restored and resized");
+  // A study opened before the window is shown (tessera-workstation FILE).
+  MainWindow early;
+  early.setHeadless(true);
+  ASSERT_TRUE(early.openPath(widePath));
+  early.resize(1100, 800);
+  early.show();
+  ASSERT_TRUE(QTest::qWaitForWindowExposed(&early));
+  settle(30);
+  expectFitted(early, "opened before shown");
 }
 
 TEST_F(MainWindowTest, StatusBarShowsHuPositionAndLabelUnderTheCursor) {
