@@ -189,7 +189,7 @@ class Service {
     metrics_.declare("tessera_studies_done_total", "counter",
                      "series segmented and their results delivered");
     metrics_.declare("tessera_studies_failed_total", "counter",
-                     "series moved to the failed folder, by stage (segment, send)");
+                     "series moved to the failed folder, by stage (segment, send, late)");
     metrics_.declare("tessera_send_failures_total", "counter",
                      "attempts to deliver results that failed (destination down); retried");
     metrics_.declare("tessera_queue_depth", "gauge", "series waiting for the model");
@@ -225,6 +225,88 @@ class Service {
              instance.callingAe);
   }
 
+  // The newest queue, outbox or done entry of the same series (ids end in
+  // "-<series UID>"), or empty.
+  fs::path earlierEntry(const std::string& uid) const {
+    fs::path found;
+    std::string foundId;
+    for (const fs::path& dir : {queue_, outbox_, done_})
+      for (const fs::path& e : entries(dir)) {
+        const std::string id = e.filename().string();
+        if (id.size() > uid.size() && id.compare(id.size() - uid.size(), uid.size(), uid) == 0 &&
+            id[id.size() - uid.size() - 1] == '-' && id > foundId) {
+          found = e;
+          foundId = id;
+        }
+      }
+    return found;
+  }
+
+  // Instances of a series that was already queued: merged into it while no
+  // worker has taken it; otherwise, when none of them was part of it (the
+  // sender paused longer than the quiet period), set aside in failed/ with
+  // the reason instead of being segmented as a second, partial series. A
+  // series sent again (some instances the same) is segmented anew. True
+  // when `series` was dealt with here.
+  bool lateInstances(const fs::path& series) {
+    const std::string uid = series.filename().string();
+    const fs::path earlier = earlierEntry(uid);
+    if (earlier.empty()) return false;
+    const std::set<std::string> arrived = instanceNames(series);
+    std::error_code ec;
+    if (earlier.parent_path() == queue_) {
+      std::lock_guard lock(takenLock_);
+      if (!taken_.count(earlier.filename().string())) {
+        for (const std::string& name : arrived) {
+          fs::rename(series / name, earlier / name, ec);
+          if (ec) {  // the rest stays in incoming/ for the next pass
+            logError("cannot move ", (series / name).string(), ": ", ec.message());
+            return true;
+          }
+        }
+        fs::remove(series, ec);
+        std::printf("added %zu instances to %s\n", arrived.size(),
+                    earlier.filename().string().c_str());
+        std::fflush(stdout);
+        return true;
+      }
+    }
+    std::set<std::string> before = earlierInstances(earlier);
+    if (before.empty()) before = earlierInstances(earlierEntry(uid));  // it just moved on
+    if (before.empty()) return false;                                  // cannot tell: segment anew
+    for (const std::string& name : arrived)
+      if (before.count(name)) return false;
+    fail(series, stamp() + "-" + uid, "late",
+         std::to_string(arrived.size()) + " instances of series " + uid +
+             " arrived after the series was queued with " + std::to_string(before.size()) + " (" +
+             earlier.filename().string() +
+             "), whose results cover those only; send the whole series again (a longer "
+             "quiet_seconds keeps a series whole)");
+    return true;
+  }
+
+  // The instances an earlier entry was (or is being) segmented from: its
+  // files while queued, then the list its results keep.
+  std::set<std::string> earlierInstances(const fs::path& entry) const {
+    if (entry.empty()) return {};
+    if (entry.parent_path() == queue_) return instanceNames(entry);
+    std::set<std::string> names;
+    auto text = readTextFile((entry / "instances.txt").string());
+    if (!text.ok()) return names;  // results of an earlier version
+    std::size_t start = 0;
+    for (std::size_t end; (end = text->find('\n', start)) != std::string::npos; start = end + 1)
+      names.insert(text->substr(start, end - start));
+    return names;
+  }
+
+  static std::set<std::string> instanceNames(const fs::path& dir) {
+    std::set<std::string> names;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec))
+      if (e.path().extension() == ".dcm") names.insert(e.path().filename().string());
+    return names;
+  }
+
   void sealQuietSeries() {
     std::lock_guard lock(spoolLock_);
     for (const fs::path& series : entries(incoming_)) {
@@ -234,6 +316,7 @@ class Service {
         fs::remove(series, ec);
         continue;
       }
+      if (lateInstances(series)) continue;
       const fs::path target = queue_ / (stamp() + "-" + series.filename().string());
       if (Status s = move(series, target); !s.ok()) {
         logError(s.toString());
@@ -309,6 +392,12 @@ class Service {
     std::error_code ec;
     fs::remove_all(partial, ec);
     fs::create_directories(partial, ec);
+    std::string names;
+    for (const std::string& name : instanceNames(series)) names += name + "\n";
+    if (Status w = writeTextFileAtomic((partial / "instances.txt").string(), names); !w.ok()) {
+      fs::remove_all(partial, ec);
+      return fail(series, id, "segment", w.toString());
+    }
     models::SegmentJobOptions job;
     job.input = series.string();
     job.output = (partial / "labels.nii.gz").string();

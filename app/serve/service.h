@@ -8,9 +8,11 @@
 //   spool/incoming/<series UID>/   instances as they arrive
 //   spool/queue/<id>/              complete series waiting for the model
 //   spool/outbox/<id>/             results waiting for the destination
-//   spool/done/<id>/               results delivered (labels, report, SEG, SR)
+//   spool/done/<id>/               results delivered (labels, report, SEG, SR,
+//                                  instances.txt: the instances segmented)
 //   spool/failed/<id>/             what could not be segmented or was refused,
-//                                  with reason.txt
+//                                  and instances that came after their series
+//                                  was segmented, with reason.txt
 //
 // <id> is the time the series was queued and its UID, so that names sort
 // oldest first. /metrics (Prometheus text format) and /healthz are served
@@ -24,7 +26,7 @@
 namespace tessera::serve {
 
 // Runs until `stop` is cancelled (SIGTERM, Ctrl-C), then drains: no new
-// association is accepted, the study being segmented is finished, results
+// association is accepted, the series being segmented are finished, results
 // are sent once more, and what is left stays in the spool for the next
 // start. `abort` (a second signal) also cancels the study being segmented;
 // it stays queued. Errors at start (a port in use, a model that does not

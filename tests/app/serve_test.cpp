@@ -268,6 +268,50 @@ TEST_F(Serve, TwoSendersAtOnceAndTwoSeriesSegmentedSideBySideAreEachDeliveredOnc
   EXPECT_EQ(count("failed"), 0u);
 }
 
+TEST_F(Serve, InstancesArrivingAfterTheSeriesWasQueuedAreSetAsideUnlessTheWholeSeriesComesAgain) {
+  writeSeries("series");
+  std::vector<std::string> files = imaging::listDicomSeries(dir / "series")->series.at(0).files;
+  ASSERT_GE(files.size(), 4u);
+  fs::create_directories(dir / "first");
+  fs::create_directories(dir / "late");
+  for (std::size_t i = 0; i < files.size(); ++i)
+    fs::copy_file(files[i], fs::path(dir / (i < files.size() / 2 ? "first" : "late")) /
+                                fs::path(files[i]).filename());
+  // The destination is down: results wait in the outbox.
+  ServeProcess serve(writeConfig("ORTHANC@127.0.0.1:" + std::to_string(freePort()), 0.5),
+                     dir / "serve.log");
+  ASSERT_TRUE(serve.waitFor("listening on DICOM port", 60)) << serve.log();
+  CommandRun run = tessera({"pacs", "send", "--peer", tesseraPeer(), dir / "first"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  ASSERT_TRUE(serve.waitFor("segmented ", 60)) << serve.log();
+  // The rest of the series after its quiet period: not a second, partial
+  // series, but set aside with the reason and every instance.
+  run = tessera({"pacs", "send", "--peer", tesseraPeer(), dir / "late"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  ASSERT_TRUE(eventually([&] { return count("failed") == 1u; }, 60)) << serve.log();
+  const fs::path entry = fs::directory_iterator(fs::path(dir / "spool") / "failed")->path();
+  const std::string reason = slurp(entry / "reason.txt");
+  EXPECT_TRUE(contains(
+      reason, "late: " + std::to_string(files.size() - files.size() / 2) + " instances of series"))
+      << reason;
+  EXPECT_TRUE(contains(
+      reason, "arrived after the series was queued with " + std::to_string(files.size() / 2)))
+      << reason;
+  std::size_t kept = 0;
+  for (const auto& e : fs::directory_iterator(entry)) kept += e.path().extension() == ".dcm";
+  EXPECT_EQ(kept, files.size() - files.size() / 2);
+  EXPECT_EQ(count("outbox"), 1u);
+  CommandRun metrics = http("/metrics");
+  EXPECT_TRUE(contains(metrics.out, "tessera_studies_failed_total{stage=\"late\"} 1"))
+      << metrics.out;
+  // The whole series sent again is segmented anew.
+  run = tessera({"pacs", "send", "--peer", tesseraPeer(), dir / "series"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_TRUE(eventually([&] { return count("outbox") == 2u; }, 60)) << serve.log();
+  EXPECT_EQ(count("failed"), 1u);
+  EXPECT_EQ(serve.stop(SIGTERM), 0) << serve.log();
+}
+
 TEST_F(Serve, ResultsGoToADicomWebServerOverStowRs) {
   if (!OrthancServer::dicomWebInstalled())
     GTEST_SKIP() << tessera::testing::kDicomWebPlugin << " is missing (orthanc-dicomweb)";
