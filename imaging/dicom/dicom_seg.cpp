@@ -7,6 +7,7 @@
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmdata/dcxfer.h>
 #include <dcmtk/dcmfg/fgderimg.h>
 #include <dcmtk/dcmfg/fgfracon.h>
 #include <dcmtk/dcmfg/fgpixmsr.h>
@@ -15,6 +16,7 @@
 #include <dcmtk/dcmfg/fgseg.h>
 #include <dcmtk/dcmiod/cielabutil.h>
 #include <dcmtk/dcmiod/iodreferences.h>
+#include <dcmtk/dcmiod/iodutil.h>
 #include <dcmtk/dcmseg/segdoc.h>
 #include <dcmtk/dcmseg/segment.h>
 
@@ -287,6 +289,26 @@ struct LoadedSeg {
   std::unique_ptr<DcmSegmentation> seg;
 };
 
+// DCMTK 3.6.7's DcmSegmentation::loadDataset leaks the whole object when its
+// read() fails (it deletes its still-null out-parameter instead; found by
+// tests/fuzz/fuzz_derived). Its steps are repeated here with the object
+// owned from the start: refuse possibly lossy compression, decompress RLE,
+// read.
+class ReadableSegmentation : public DcmSegmentation {
+ public:
+  ReadableSegmentation() = default;
+  using DcmSegmentation::read;
+};
+
+OFCondition readSegmentation(DcmDataset& ds, ReadableSegmentation& seg) {
+  const DcmXfer xfer(ds.getOriginalXfer());
+  if (!ds.hasRepresentation(EXS_LittleEndianExplicit, nullptr) && xfer.isEncapsulated()) {
+    if (xfer.getXfer() != EXS_RLELossless) return IOD_EC_CannotDecompress;
+    if (OFCondition c = DcmIODUtil::decompress(ds); c.bad()) return c;
+  }
+  return seg.read(ds);
+}
+
 Result<std::unique_ptr<LoadedSeg>> loadSeg(const std::string& path) {
   quietDcmtk();
   auto loaded = std::make_unique<LoadedSeg>();
@@ -296,12 +318,11 @@ Result<std::unique_ptr<LoadedSeg>> loadSeg(const std::string& path) {
   DcmDataset& ds = *loaded->format.getDataset();
   if (text(ds, DCM_SOPClassUID) != UID_SegmentationStorage)
     return Status(StatusCode::kUnsupported, "not a DICOM Segmentation (SEG) object", path);
-  DcmSegmentation* raw = nullptr;
-  const OFCondition c = DcmSegmentation::loadDataset(ds, raw);
-  loaded->seg.reset(raw);
-  if (c.bad() || !raw)
+  auto seg = std::make_unique<ReadableSegmentation>();
+  if (const OFCondition c = readSegmentation(ds, *seg); c.bad())
     return Status(StatusCode::kCorruptData,
                   std::string("the DICOM-SEG cannot be read: ") + c.text(), path);
+  loaded->seg = std::move(seg);
   return loaded;
 }
 

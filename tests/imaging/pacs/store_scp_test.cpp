@@ -44,7 +44,9 @@ class StoreScpTest : public ::testing::Test {
   }
   void TearDown() override {
     stop.cancel();
-    if (server.valid()) EXPECT_TRUE(server.get().ok());
+    if (server.valid()) {
+      EXPECT_TRUE(server.get().ok());
+    }
   }
 
   void start() {
