@@ -12,10 +12,11 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
-#include <set>
 #include <thread>
 
 #include "core/files.h"
@@ -111,15 +112,19 @@ Status httpError(const Response& response, const Request& r) {
                 r.url);
 }
 
-// GET with retries of connection failures and 5xx answers (1, 2, 4 ... s).
-Result<Response> exchange(const DicomWebServer& server, const Request& r, int retries) {
+// A request with retries of connection failures and 5xx answers (1, 2, 4
+// ... s). An answer of 400 or more is an error, unless `answers` takes it
+// (a STOW-RS answer that lists which instances failed).
+Result<Response> exchange(const DicomWebServer& server, const Request& r, int retries,
+                          bool (*answers)(const Response&) = nullptr) {
   for (int attempt = 0;; ++attempt) {
     auto response = perform(server, r);
     const bool retry = (!response.ok() && response.error().code == StatusCode::kIoError) ||
                        (response.ok() && response->status >= 500);
     if (!retry || attempt >= retries) {
       if (!response.ok()) return response.error();
-      if (response->status >= 400) return httpError(*response, r);
+      if (response->status >= 400 && !(answers && answers(*response)))
+        return httpError(*response, r);
       return response;
     }
     std::this_thread::sleep_for(std::chrono::seconds(1 << attempt));
@@ -156,6 +161,15 @@ std::string jsonValue(const JsonValue& dataset, const char* tag) {
   }
   if (first.isObject()) return first.getString("Alphabetic");
   return {};
+}
+
+// A 4xx STOW-RS answer that still says, instance by instance, what was
+// stored and what failed.
+bool listsInstances(const Response& response) {
+  if (response.status >= 500) return false;
+  auto json = parseJson(response.body);
+  return json.ok() && json->isObject() &&
+         (json->find("00081198") != nullptr || json->find("00081199") != nullptr);
 }
 
 std::string boundaryOf(const std::string& contentType) {
@@ -372,7 +386,7 @@ Result<SendResult> dicomWebSend(const DicomWebServer& server, const std::vector<
       r.body += "\r\n";
     }
     r.body += "--" + boundary + "--\r\n";
-    auto response = exchange(server, r, retries);
+    auto response = exchange(server, r, retries, listsInstances);
     if (!response.ok()) {
       if (response.error().code == StatusCode::kCancelled)
         return Status(StatusCode::kCancelled,
@@ -381,15 +395,23 @@ Result<SendResult> dicomWebSend(const DicomWebServer& server, const std::vector<
                       server.url);
       return response.error();
     }
-    // 200: all stored; 202: some failed, listed in FailedSOPSequence (00081198).
-    std::set<std::string> failed;
+    // 200: all stored; 202, or 409 (400 from Orthanc): some failed, listed
+    // in the Failed SOP Sequence (00081198) with their Failure Reason
+    // (00081197).
+    std::map<std::string, std::string> failed;
     if (auto json = parseJson(response->body); json.ok())
       if (const JsonValue* f = json->find("00081198"); f && f->find("Value"))
-        for (const JsonValue& item : f->find("Value")->items())
-          failed.insert(jsonValue(item, "00081155"));
+        for (const JsonValue& item : f->find("Value")->items()) {
+          const std::string reason = jsonValue(item, "00081197");
+          char hex[48] = "";
+          if (!reason.empty())
+            std::snprintf(hex, sizeof hex, " (failure reason 0x%04lX)",
+                          std::strtoul(reason.c_str(), nullptr, 10));
+          failed[jsonValue(item, "00081155")] = hex;
+        }
     for (std::size_t i = first; i < end; ++i) {
-      if (failed.count(instances[i].sopInstance))
-        result.failed.push_back(instances[i].path + ": the server refused it");
+      if (auto f = failed.find(instances[i].sopInstance); f != failed.end())
+        result.failed.push_back(instances[i].path + ": the server refused it" + f->second);
       else
         ++result.sent;
     }

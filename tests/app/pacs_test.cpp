@@ -177,6 +177,34 @@ TEST_F(Pacs, TheSameOverDicomWeb) {
   for (const std::string& name : dir.entries()) EXPECT_NE(name[0], '.') << "temporary left";
 }
 
+TEST_F(Pacs, AStowRsServerRefusingSomeInstancesIsExitOneWithEachRefusedFileNamed) {
+  if (!OrthancServer::dicomWebInstalled())
+    GTEST_SKIP() << tessera::testing::kDicomWebPlugin
+                 << " is missing (Debian orthanc-dicomweb, scripts/setup)";
+  OrthancServer orthanc(true);
+  ASSERT_TRUE(orthanc.ready()) << orthanc.log();
+  const std::string studyUid = writeSeries("series");
+  // One instance without its Study Instance UID: Orthanc stores the others
+  // and answers 400 with that one in the Failed SOP Sequence.
+  const std::vector<std::string> files =
+      imaging::listDicomSeries(dir / "series")->series.at(0).files;
+  CommandRun edit = tessera::testing::runCommand(
+      capture, "dcmodify -nb -e '(0020,000d)' " + tessera::testing::quote(files.at(2)));
+  ASSERT_EQ(edit.code, 0) << edit.err;
+  CommandRun run = tessera({"pacs", "send", "--dicomweb", orthanc.url(), dir / "series"});
+  EXPECT_EQ(run.code, 1) << run.out << run.err;
+  EXPECT_TRUE(contains(run.out, "sent 7 instances")) << run.out << run.err;
+  EXPECT_TRUE(contains(run.err, "tessera: error: not stored: " + files.at(2) +
+                                    ": the server refused it (failure reason 0xC000)"))
+      << run.err;
+  EXPECT_FALSE(contains(run.err, "answered HTTP")) << run.err;
+  run = tessera({"pacs", "find", "--dicomweb", orthanc.url(), "--level", "series", "--study-uid",
+                 studyUid, "--json"});
+  auto series = parseJson(run.out);
+  ASSERT_TRUE(series.ok() && series->items().size() == 1u) << run.out;
+  EXPECT_EQ(series->items()[0].getNumber("instances"), 7);
+}
+
 TEST_F(Pacs, RefusedUnreachableAndUnknownAreClearErrorsAndLeaveNothing) {
   OrthancServer orthanc;
   ASSERT_TRUE(orthanc.ready()) << orthanc.log();
