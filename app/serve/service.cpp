@@ -458,10 +458,13 @@ class Service {
         std::fflush(stdout);
         continue;
       }
-      if (sent.ok()) {
+      if (sent.ok() || sent.error().code == StatusCode::kUnsupported) {
         // The destination answered and refused: retrying would not help.
         std::string why = "the destination refused";
-        for (const std::string& f : sent->failed) why += "; " + f;
+        if (sent.ok())
+          for (const std::string& f : sent->failed) why += "; " + f;
+        else
+          why += " every instance: " + sent.error().toString();
         backoff_.erase(id);
         fail(result, id, "send", why);
         continue;

@@ -418,8 +418,8 @@ Result<SendResult> dicomWebSend(const DicomWebServer& server, const std::vector<
     tracker.report(double(end) / double(instances.size()),
                    std::to_string(end) + "/" + std::to_string(instances.size()) + " instances");
   }
-  if (result.sent == 0)
-    return Status(StatusCode::kIoError,
+  if (result.sent == 0)  // every instance refused: sending again would not help
+    return Status(StatusCode::kUnsupported,
                   "the server accepted none of the " + std::to_string(instances.size()) +
                       " instances" + (result.failed.empty() ? "" : ": " + result.failed.front()),
                   server.url);

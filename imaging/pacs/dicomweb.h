@@ -40,7 +40,9 @@ Result<RetrieveResult> dicomWebGet(const DicomWebServer& server, const std::stri
                                    const CancelToken* cancel = nullptr);
 
 // STOW-RS: POST {url}/studies, the files of `paths` in requests of at most
-// 32 instances; instances the server lists as failed are reported.
+// 32 instances; instances the server lists as failed are reported. Errors
+// as pacsSend's: kIoError when no answer came or an HTTP error, kUnsupported
+// when the server refused every instance.
 Result<SendResult> dicomWebSend(const DicomWebServer& server, const std::vector<std::string>& paths,
                                 int retries = 2, ProgressSink* progress = nullptr,
                                 const CancelToken* cancel = nullptr);

@@ -448,8 +448,8 @@ Result<SendResult> pacsSend(const PacsPeer& peer, const std::vector<std::string>
     }
     scu.releaseAssociation();
   }
-  if (result.sent == 0)
-    return Status(StatusCode::kIoError,
+  if (result.sent == 0)  // every instance refused: sending again would not help
+    return Status(StatusCode::kUnsupported,
                   "the peer accepted none of the " + std::to_string(instances.size()) +
                       " instances" + (result.failed.empty() ? "" : ": " + result.failed.front()),
                   peerName(peer));

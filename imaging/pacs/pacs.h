@@ -80,9 +80,10 @@ struct SendResult {
 
 // C-STORE of `paths` (DICOM files, or folders searched recursively). A
 // dropped association is negotiated again and the instance resent, up to
-// `retries` times with 1, 2, 4 ... s between attempts. Fails when nothing
-// could be sent or the peer cannot be reached; instances the peer refused
-// are listed in the result.
+// `retries` times with 1, 2, 4 ... s between attempts. Fails when the peer
+// cannot be reached (kIoError: worth trying later) or refused every
+// instance (kUnsupported, the first refusal named); instances the peer
+// refused among others are listed in the result.
 Result<SendResult> pacsSend(const PacsPeer& peer, const std::vector<std::string>& paths,
                             int retries = 2, ProgressSink* progress = nullptr,
                             const CancelToken* cancel = nullptr);
