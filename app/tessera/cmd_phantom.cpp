@@ -38,6 +38,16 @@ int runPhantom(const Args& args) {
   parser.option("--matrix", "N", "in-plane size in pixels", "512");
   parser.option("--noise", "HU",
                 "standard deviation of the image noise, up to 100 (0: drawn per case, 10-20)", "0");
+  parser.option("--thickness", "MM",
+                "reconstructed slice thickness, 0.5-10, independent of the spacing: each slice "
+                "averages the anatomy over it (0: a plane)",
+                "0");
+  parser.option("--kernel", "K",
+                "reconstruction kernel, the texture of the noise: standard, soft (correlated) or "
+                "sharp (fine grain)",
+                "standard");
+  parser.option("--phase", "P",
+                "intravenous contrast of torso cases: none, arterial or portal (venous)", "none");
   parser.option("--preview", "PNG",
                 "also write a picture of the first case's representative slice (window 40/400, "
                 "label overlay)");
@@ -50,7 +60,7 @@ int runPhantom(const Args& args) {
   if (!parseOrExit(parser, args, &exitCode)) return exitCode;
 
   long long cases = 0, seed = 0, first = 0, slices = 0, matrix = 0;
-  double occupancy = 0, spacing = 0, zCenter = 0.5, noise = 0;
+  double occupancy = 0, spacing = 0, zCenter = 0.5, noise = 0, thickness = 0;
   auto usage = [&]() {
     std::fprintf(stderr, "tessera: error: %s\n(see --help)\n", parser.error().c_str());
     return kExitUsage;
@@ -62,15 +72,26 @@ int runPhantom(const Args& args) {
   if (!parser.getInt("matrix", &matrix, 64, 1024)) return usage();
   if (!parser.getDouble("occupancy", &occupancy) || !parser.getDouble("noise", &noise))
     return usage();
-  if (!parser.getDouble("spacing", &spacing) || !parser.getDouble("z-center", &zCenter))
+  if (!parser.getDouble("spacing", &spacing) || !parser.getDouble("z-center", &zCenter) ||
+      !parser.getDouble("thickness", &thickness))
     return usage();
   auto family = imaging::parsePhantomFamily(parser.get("family"));
   if (!family.ok()) {
     std::fprintf(stderr, "tessera: error: %s\n(see --help)\n", family.error().message.c_str());
     return kExitUsage;
   }
+  auto kernel = imaging::parsePhantomKernel(parser.get("kernel"));
+  auto phase = imaging::parseContrastPhase(parser.get("phase"));
+  if (!kernel.ok() || !phase.ok()) {
+    const Error& e = !kernel.ok() ? kernel.error() : phase.error();
+    std::fprintf(stderr, "tessera: error: %s\n(see --help)\n", e.message.c_str());
+    return kExitUsage;
+  }
   imaging::PhantomOptions options;
   options.family = *family;
+  options.sliceThicknessMm = thickness;
+  options.kernel = *kernel;
+  options.phase = *phase;
   options.seed = static_cast<std::uint64_t>(seed);
   options.slices = static_cast<int>(slices);
   options.matrix = static_cast<int>(matrix);

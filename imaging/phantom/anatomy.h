@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/labels.h"
+#include "imaging/phantom/phantom.h"
 #include "imaging/phantom/raster.h"
 
 namespace tessera::imaging::phantom {
@@ -112,7 +113,8 @@ class Anatomy {
 // widthMm: the body's (head's) reference width; fovMm: the square field of
 // view. All random draws come from `caseSeed` and do not depend on the sizes,
 // so a calibration can rebuild the model at other sizes.
-std::unique_ptr<Anatomy> makeTorso(std::uint64_t caseSeed, double widthMm, double fovMm);
+std::unique_ptr<Anatomy> makeTorso(std::uint64_t caseSeed, double widthMm, double fovMm,
+                                   ContrastPhase phase = ContrastPhase::kNone);
 std::unique_ptr<Anatomy> makeHead(std::uint64_t caseSeed, double widthMm, double fovMm);
 
 }  // namespace tessera::imaging::phantom

@@ -30,6 +30,47 @@ Result<PhantomFamily> parsePhantomFamily(std::string_view name) {
                {}};
 }
 
+const char* phantomKernelName(PhantomKernel kernel) {
+  switch (kernel) {
+    case PhantomKernel::kSoft:
+      return "soft";
+    case PhantomKernel::kSharp:
+      return "sharp";
+    default:
+      return "standard";
+  }
+}
+
+Result<PhantomKernel> parsePhantomKernel(std::string_view name) {
+  if (name == "standard") return PhantomKernel::kStandard;
+  if (name == "soft") return PhantomKernel::kSoft;
+  if (name == "sharp") return PhantomKernel::kSharp;
+  return Error{
+      StatusCode::kInvalidArgument,
+      "unknown reconstruction kernel '" + std::string(name) + "' (standard, soft or sharp)",
+      {}};
+}
+
+const char* contrastPhaseName(ContrastPhase phase) {
+  switch (phase) {
+    case ContrastPhase::kArterial:
+      return "arterial";
+    case ContrastPhase::kPortalVenous:
+      return "portal";
+    default:
+      return "none";
+  }
+}
+
+Result<ContrastPhase> parseContrastPhase(std::string_view name) {
+  if (name == "none") return ContrastPhase::kNone;
+  if (name == "arterial") return ContrastPhase::kArterial;
+  if (name == "portal") return ContrastPhase::kPortalVenous;
+  return Error{StatusCode::kInvalidArgument,
+               "unknown contrast phase '" + std::string(name) + "' (none, arterial or portal)",
+               {}};
+}
+
 std::vector<TissueLabel> phantomFamilyLabels(PhantomFamily family) {
   using L = TissueLabel;
   if (family == PhantomFamily::kHead)
@@ -52,9 +93,46 @@ FamilyRanges rangesOf(PhantomFamily family) {
 }
 
 std::unique_ptr<ph::Anatomy> makeAnatomy(PhantomFamily family, std::uint64_t seed, double width,
-                                         double fov) {
+                                         double fov, ContrastPhase phase = ContrastPhase::kNone) {
   return family == PhantomFamily::kHead ? ph::makeHead(seed, width, fov)
-                                        : ph::makeTorso(seed, width, fov);
+                                        : ph::makeTorso(seed, width, fov, phase);
+}
+
+// The noise texture of a reconstruction kernel, as a 2D filter of white
+// noise: soft kernels low-pass it, sharp ones subtract part of a low-pass
+// (a high-frequency boost). 5 taps per axis, σ = 1.1 px.
+constexpr float kSharpBoost = 0.8f;
+std::array<float, 5> kernelTaps() {
+  std::array<float, 5> g;
+  double sum = 0;
+  for (int k = -2; k <= 2; ++k) sum += std::exp(-0.5 * k * k / (1.1 * 1.1));
+  for (int k = -2; k <= 2; ++k) g[k + 2] = static_cast<float>(std::exp(-0.5 * k * k / 1.21) / sum);
+  return g;
+}
+
+// Standard deviation of white unit noise after the kernel's filter and the
+// partial-volume blur `pv` (both 2D, separable or not): sqrt of the sum of
+// squares of the combined filter's taps.
+double noiseGainOf(PhantomKernel kernel, const std::array<float, 5>& pv) {
+  const std::array<float, 5> g = kernelTaps();
+  // The kernel's filter as a 5x5 array, then convolved with pv ⊗ pv (9x9).
+  double k2[5][5];
+  for (int y = 0; y < 5; ++y)
+    for (int x = 0; x < 5; ++x)
+      k2[y][x] = kernel == PhantomKernel::kSoft ? g[y] * g[x]
+                                                : (x == 2 && y == 2) - kSharpBoost * g[y] * g[x];
+  double sumSq = 0;
+  for (int y = 0; y < 9; ++y)
+    for (int x = 0; x < 9; ++x) {
+      double v = 0;
+      for (int a = 0; a < 5; ++a)
+        for (int b = 0; b < 5; ++b) {
+          const int py = y - a, px = x - b;
+          if (py >= 0 && py < 5 && px >= 0 && px < 5) v += k2[a][b] * pv[py] * pv[px];
+        }
+      sumSq += v * v;
+    }
+  return std::sqrt(sumSq);
 }
 
 ph::Frame imageFrame(int matrix, double pixelMm) {
@@ -219,6 +297,10 @@ Status validatePhantomOptions(const PhantomOptions& o) {
   if (!(o.occupancy == 0 || (o.occupancy >= 0.2 && o.occupancy <= 0.85)))
     return bad("the occupancy must be from 0.2 to 0.85 (0: drawn per case)");
   if (!(o.noiseHu >= 0 && o.noiseHu <= 100)) return bad("the noise must be from 0 to 100 HU");
+  if (!(o.sliceThicknessMm == 0 || (o.sliceThicknessMm >= 0.5 && o.sliceThicknessMm <= 10)))
+    return bad("the slice thickness must be from 0.5 to 10 mm (0: a plane)");
+  if (o.phase != ContrastPhase::kNone && o.family == PhantomFamily::kHead)
+    return bad("contrast phases are drawn for torso phantoms only");
   return Status();
 }
 
@@ -265,7 +347,7 @@ Result<Phantom> generatePhantom(const PhantomOptions& options) {
   const double ratio = calibrateWidthRatio(family, caseSeed, options.matrix, target, sampleTs);
   const double fov = std::clamp(naturalWidth / ratio, ranges.fovMin, ranges.fovMax);
   const double width = ratio * fov;
-  const auto anatomy = makeAnatomy(family, caseSeed, width, fov);
+  const auto anatomy = makeAnatomy(family, caseSeed, width, fov, options.phase);
   const Coverage finalCov = coverageOf(options, anatomy->extentMm(), ranges.spacingMm);
   const int n = options.matrix, slices = finalCov.slices;
   const double pixel = fov / n;
@@ -289,7 +371,9 @@ Result<Phantom> generatePhantom(const PhantomOptions& options) {
     kernel[k + 2] = static_cast<float>(std::exp(-0.5 * k * k / (sigmaBlur * sigmaBlur)) / sum);
     sumSq += kernel[k + 2] * kernel[k + 2];
   }
-  const double noiseGain = sumSq;  // 2D: σ_after = σ_before · Σw² (separable)
+  // 2D: σ_after = σ_before · Σw² (separable); other kernels add their filter.
+  const double noiseGain =
+      options.kernel == PhantomKernel::kStandard ? sumSq : noiseGainOf(options.kernel, kernel);
   std::array<float, kTissueLabelCount> sigma{};
   for (int l = 0; l < kTissueLabelCount; ++l) {
     const double tex = anatomy->style().textureHu[l];
@@ -313,9 +397,21 @@ Result<Phantom> generatePhantom(const PhantomOptions& options) {
   ProgressTracker tracker(options.progress);
   tracker.report(0.0, "generating slices");
   const std::size_t pixels = static_cast<std::size_t>(n) * n;
+  // Sub-planes of a thick slice: midpoints of m equal parts of its
+  // thickness, m = thickness / 0.5 mm rounded up.
+  const double thickness = options.sliceThicknessMm;
+  const int subPlanes =
+      thickness > 0 ? std::max(1, static_cast<int>(std::ceil(thickness / 0.5))) : 0;
+  const std::array<float, 5> taps = kernelTaps();
   parallelChunks(0, slices, [&](std::int64_t begin, std::int64_t end, int thread) {
-    std::vector<std::uint8_t> zone(pixels);
-    std::vector<float> hu(pixels), scratch(pixels);
+    std::vector<std::uint8_t> zone(pixels), subLabel, subZone;
+    std::vector<float> hu(pixels), scratch(pixels), subHu, field, low;
+    if (subPlanes > 0) {
+      subLabel.resize(pixels);
+      subZone.resize(pixels);
+      subHu.resize(pixels);
+    }
+    if (options.kernel != PhantomKernel::kStandard) field.resize(pixels);
     for (std::int64_t k = begin; k < end; ++k) {
       if (cancelled.load(std::memory_order_relaxed)) return;
       if (options.cancel && options.cancel->cancelled()) {
@@ -330,9 +426,38 @@ Result<Phantom> generatePhantom(const PhantomOptions& options) {
           imageFrame(n, pixel), imageFrame(n, pixel), t * anatomy->extentMm(), t, label, hu.data(),
           zone.data()};
       anatomy->paint(canvas);
+      if (subPlanes > 0) {
+        // The slice is the mean over its thickness; labels stay the centre
+        // plane's.
+        std::fill(hu.begin(), hu.end(), 0.0f);
+        for (int j = 0; j < subPlanes; ++j) {
+          std::fill(subZone.begin(), subZone.end(), 0);
+          std::fill(subLabel.begin(), subLabel.end(), 0);
+          std::fill(subHu.begin(), subHu.end(), -1000.0f);
+          const double zMm = std::clamp(canvas.zMm + thickness * ((j + 0.5) / subPlanes - 0.5), 0.0,
+                                        anatomy->extentMm());
+          ph::Canvas sub{
+              imageFrame(n, pixel), imageFrame(n, pixel), zMm,           zMm / anatomy->extentMm(),
+              subLabel.data(),      subHu.data(),         subZone.data()};
+          anatomy->paint(sub);
+          for (std::size_t i = 0; i < pixels; ++i) hu[i] += subHu[i] / subPlanes;
+        }
+      }
       const std::uint64_t sliceKey = ph::hashOf(noiseKey, static_cast<std::uint64_t>(k));
-      for (std::size_t i = 0; i < pixels; ++i)
-        hu[i] += sigma[label[i]] * ph::pixelNoise(sliceKey, i);
+      if (options.kernel == PhantomKernel::kStandard) {
+        for (std::size_t i = 0; i < pixels; ++i)
+          hu[i] += sigma[label[i]] * ph::pixelNoise(sliceKey, i);
+      } else {
+        for (std::size_t i = 0; i < pixels; ++i) field[i] = ph::pixelNoise(sliceKey, i);
+        if (options.kernel == PhantomKernel::kSoft) {
+          blurSlice(field.data(), scratch.data(), n, taps);
+        } else {
+          low.assign(field.begin(), field.end());
+          blurSlice(low.data(), scratch.data(), n, taps);
+          for (std::size_t i = 0; i < pixels; ++i) field[i] -= kSharpBoost * low[i];
+        }
+        for (std::size_t i = 0; i < pixels; ++i) hu[i] += sigma[label[i]] * field[i];
+      }
       blurSlice(hu.data(), scratch.data(), n, kernel);
       addStreaks(hu.data(), n, pixel, canvas.zMm, streaks);
       std::int16_t* out = ct.slice(k);
@@ -363,6 +488,9 @@ Result<Phantom> generatePhantom(const PhantomOptions& options) {
   info.targetOccupancy = target;
   info.measuredOccupancy = bodyBlockOccupancy(phantom.labels);
   info.noiseHu = noise;
+  info.sliceThicknessMm = thickness;
+  info.kernel = options.kernel;
+  info.phase = options.phase;
   const double rep = anatomy->representativeT();
   info.representativeSlice =
       std::clamp(static_cast<int>(std::floor((rep - finalCov.tStart) * anatomy->extentMm() /
@@ -400,6 +528,11 @@ std::string phantomInfoJson(const PhantomInfo& info) {
   w.field("targetOccupancy", rounded(info.targetOccupancy, 1e-4));
   w.field("occupancy", rounded(info.measuredOccupancy, 1e-4));
   w.field("noiseHu", rounded(info.noiseHu, 1e-3));
+  // Written only when asked for, so that the original phantoms' files stay
+  // the same bytes.
+  if (info.sliceThicknessMm > 0) w.field("sliceThicknessMm", rounded(info.sliceThicknessMm, 1e-4));
+  if (info.kernel != PhantomKernel::kStandard) w.field("kernel", phantomKernelName(info.kernel));
+  if (info.phase != ContrastPhase::kNone) w.field("contrastPhase", contrastPhaseName(info.phase));
   w.field("representativeSlice", info.representativeSlice);
   w.key("labels").beginArray();
   const LabelTable table = defaultLabelTable();

@@ -29,6 +29,23 @@ Result<PhantomFamily> parsePhantomFamily(std::string_view name);
 // The labels a full-length case of the family contains.
 std::vector<TissueLabel> phantomFamilyLabels(PhantomFamily family);
 
+// Reconstruction kernel: the texture of the image noise (its power
+// spectrum), at the same standard deviation. kStandard is the phantoms'
+// original noise (white, then the partial-volume blur); soft kernels
+// correlate it over a few pixels, sharp ones push it to fine grain.
+enum class PhantomKernel { kStandard, kSoft, kSharp };
+const char* phantomKernelName(PhantomKernel kernel);  // "standard", "soft", "sharp"
+Result<PhantomKernel> parsePhantomKernel(std::string_view name);
+
+// Intravenous contrast (torso): HU added to blood (aorta, heart, vessels),
+// liver, spleen and kidney after the case's own draws, so a seed is the
+// same patient in every phase. Arterial: blood +250, kidney +110, spleen
+// +50, liver +15; portal venous: blood +130, kidney +120, spleen +65, liver
+// +55 (typical enhancement of adults at 70 s and 25-35 s).
+enum class ContrastPhase { kNone, kArterial, kPortalVenous };
+const char* contrastPhaseName(ContrastPhase phase);  // "none", "arterial", "portal"
+Result<ContrastPhase> parseContrastPhase(std::string_view name);
+
 struct PhantomOptions {
   PhantomFamily family = PhantomFamily::kTorso;
   std::uint64_t seed = 1;
@@ -48,6 +65,15 @@ struct PhantomOptions {
   // above ~0.55 no longer fit the field of view and are cut at the face.
   double occupancy = 0;
   double noiseHu = 0;  // σ of the image noise; 0 draws one per case in [10, 20]
+  // Reconstructed slice thickness (mm), independent of the spacing (thicker
+  // than the spacing: overlapping slices; thinner: gaps). Each slice is
+  // the mean of the anatomy over its thickness (a box slice profile,
+  // sampled every 0.5 mm or finer), so structures blur along z as on a
+  // scanner; labels stay those of the slice's centre plane. 0: a plane
+  // (the original phantoms, byte for byte); else 0.5 to 10.
+  double sliceThicknessMm = 0;
+  PhantomKernel kernel = PhantomKernel::kStandard;
+  ContrastPhase phase = ContrastPhase::kNone;  // torso only
 
   ProgressSink* progress = nullptr;  // slice progress (fraction of the case)
   const CancelToken* cancel = nullptr;
@@ -65,6 +91,9 @@ struct PhantomInfo {
   double targetOccupancy = 0;    // as asked for (or drawn)
   double measuredOccupancy = 0;  // of the generated labels (bodyBlockOccupancy)
   double noiseHu = 0;
+  double sliceThicknessMm = 0;  // 0: a plane
+  PhantomKernel kernel = PhantomKernel::kStandard;
+  ContrastPhase phase = ContrastPhase::kNone;
   int representativeSlice = 0;  // a slice that shows the family's anatomy well
 };
 

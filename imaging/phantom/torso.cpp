@@ -92,7 +92,7 @@ struct Rib {
 
 class Torso final : public Anatomy {
  public:
-  Torso(std::uint64_t seed, double widthMm, double fovMm);
+  Torso(std::uint64_t seed, double widthMm, double fovMm, ContrastPhase phase);
 
   double extentMm() const override { return extent_; }
   void paint(Canvas& c) const override;
@@ -173,7 +173,8 @@ class Torso final : public Anatomy {
   std::vector<Piece> pelvicBones_;  // pubic rami and ischia
 };
 
-Torso::Torso(std::uint64_t seed, double widthMm, double fovMm) : width_(widthMm), fov_(fovMm) {
+Torso::Torso(std::uint64_t seed, double widthMm, double fovMm, ContrastPhase phase)
+    : width_(widthMm), fov_(fovMm) {
   Rng rng(seed);
   Rng shape = rng.fork(1), organs = rng.fork(2), hu = rng.fork(3), bones = rng.fork(4),
       bowel = rng.fork(5), vessels = rng.fork(6);
@@ -216,6 +217,18 @@ Torso::Torso(std::uint64_t seed, double widthMm, double fovMm) : width_(widthMm)
   cortexHu_ = hu.uniform(1050, 1400);
   bloodHu_ = hu.uniform(35, 48);
   airHu_ = hu.uniform(-968, -945);
+  // After every draw, so that the phase changes nothing else (phantom.h).
+  if (phase == ContrastPhase::kArterial) {
+    bloodHu_ += 250;
+    kidneyHu_ += 110;
+    spleenHu_ += 50;
+    liverHu_ += 15;
+  } else if (phase == ContrastPhase::kPortalVenous) {
+    bloodHu_ += 130;
+    kidneyHu_ += 120;
+    spleenHu_ += 65;
+    liverHu_ += 55;
+  }
   style_.textureHu = {0, 10, 8, 45, 30, 7, 7, 7, 0, 10};
 
   tSacrum_ = bones.uniform(0.215, 0.245);
@@ -1084,8 +1097,9 @@ void Torso::paint(Canvas& c) const {
 
 }  // namespace
 
-std::unique_ptr<Anatomy> makeTorso(std::uint64_t caseSeed, double widthMm, double fovMm) {
-  return std::make_unique<Torso>(caseSeed, widthMm, fovMm);
+std::unique_ptr<Anatomy> makeTorso(std::uint64_t caseSeed, double widthMm, double fovMm,
+                                   ContrastPhase phase) {
+  return std::make_unique<Torso>(caseSeed, widthMm, fovMm, phase);
 }
 
 }  // namespace tessera::imaging::phantom
