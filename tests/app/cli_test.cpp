@@ -172,6 +172,31 @@ TEST_F(Cli, PhantomWritesTheSlabMatrixAndNoiseAsked) {
   EXPECT_TRUE(contains(loud.err, "noise")) << loud.err;
 }
 
+// The scanner variations reach the generator and phantom.json; bad values
+// are usage errors.
+TEST_F(Cli, PhantomTakesThicknessKernelAndContrastPhase) {
+  CommandRun run =
+      tessera({"phantom", dir / "varied", "--slices", "2", "--spacing", "5", "--matrix", "64",
+               "--thickness", "3", "--kernel", "soft", "--phase", "portal"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  auto info = parseJson(slurp(dir / "varied/case_0000/phantom.json"));
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->getNumber("sliceThicknessMm"), 3.0);
+  EXPECT_EQ(info->getString("kernel"), "soft");
+  EXPECT_EQ(info->getString("contrastPhase"), "portal");
+  for (const auto& [option, value, reason] :
+       {std::tuple{"--thickness", "0.1", "slice thickness"},
+        std::tuple{"--kernel", "bone", "unknown reconstruction kernel 'bone'"},
+        std::tuple{"--phase", "late", "unknown contrast phase 'late'"}}) {
+    run = tessera({"phantom", dir / "bad", "--matrix", "64", option, value});
+    EXPECT_EQ(run.code, 2) << option;
+    EXPECT_TRUE(contains(run.err, reason)) << run.err;
+  }
+  run = tessera({"phantom", dir / "bad", "--family", "head", "--phase", "arterial"});
+  EXPECT_EQ(run.code, 2);
+  EXPECT_TRUE(contains(run.err, "torso phantoms only")) << run.err;
+}
+
 TEST_F(Cli, InfoDescribesCtSmall) {
   if (!havePydicom()) GTEST_SKIP() << kPydicom << " is missing (python3-pydicom)";
   const std::string file = kPydicom + "CT_small.dcm";
