@@ -48,6 +48,14 @@ int runPhantom(const Args& args) {
                 "standard");
   parser.option("--phase", "P",
                 "intravenous contrast of torso cases: none, arterial or portal (venous)", "none");
+  parser.option("--cupping", "HU",
+                "beam hardening: HU taken from the body's centre, 0 at its outline (0-60)", "0");
+  parser.option("--rings", "HU", "ring artefacts around the isocentre, up to this many HU (0-30)",
+                "0");
+  parser.option("--variety", "V",
+                "classic (the options as given) or realistic (noise, kernel, contrast phase, "
+                "thickness, cupping and rings left at their defaults are drawn per case)",
+                "classic");
   parser.option("--preview", "PNG",
                 "also write a picture of the first case's representative slice (window 40/400, "
                 "label overlay)");
@@ -60,7 +68,8 @@ int runPhantom(const Args& args) {
   if (!parseOrExit(parser, args, &exitCode)) return exitCode;
 
   long long cases = 0, seed = 0, first = 0, slices = 0, matrix = 0;
-  double occupancy = 0, spacing = 0, zCenter = 0.5, noise = 0, thickness = 0;
+  double occupancy = 0, spacing = 0, zCenter = 0.5, noise = 0, thickness = 0, cupping = 0,
+         rings = 0;
   auto usage = [&]() {
     std::fprintf(stderr, "tessera: error: %s\n(see --help)\n", parser.error().c_str());
     return kExitUsage;
@@ -73,7 +82,8 @@ int runPhantom(const Args& args) {
   if (!parser.getDouble("occupancy", &occupancy) || !parser.getDouble("noise", &noise))
     return usage();
   if (!parser.getDouble("spacing", &spacing) || !parser.getDouble("z-center", &zCenter) ||
-      !parser.getDouble("thickness", &thickness))
+      !parser.getDouble("thickness", &thickness) || !parser.getDouble("cupping", &cupping) ||
+      !parser.getDouble("rings", &rings))
     return usage();
   auto family = imaging::parsePhantomFamily(parser.get("family"));
   if (!family.ok()) {
@@ -82,8 +92,9 @@ int runPhantom(const Args& args) {
   }
   auto kernel = imaging::parsePhantomKernel(parser.get("kernel"));
   auto phase = imaging::parseContrastPhase(parser.get("phase"));
-  if (!kernel.ok() || !phase.ok()) {
-    const Error& e = !kernel.ok() ? kernel.error() : phase.error();
+  auto variety = imaging::parsePhantomVariety(parser.get("variety"));
+  if (!kernel.ok() || !phase.ok() || !variety.ok()) {
+    const Error& e = !kernel.ok() ? kernel.error() : !phase.ok() ? phase.error() : variety.error();
     std::fprintf(stderr, "tessera: error: %s\n(see --help)\n", e.message.c_str());
     return kExitUsage;
   }
@@ -92,6 +103,9 @@ int runPhantom(const Args& args) {
   options.sliceThicknessMm = thickness;
   options.kernel = *kernel;
   options.phase = *phase;
+  options.cuppingHu = cupping;
+  options.ringsHu = rings;
+  options.variety = *variety;
   options.seed = static_cast<std::uint64_t>(seed);
   options.slices = static_cast<int>(slices);
   options.matrix = static_cast<int>(matrix);

@@ -71,6 +71,18 @@ Result<ContrastPhase> parseContrastPhase(std::string_view name) {
                {}};
 }
 
+const char* phantomVarietyName(PhantomVariety variety) {
+  return variety == PhantomVariety::kRealistic ? "realistic" : "classic";
+}
+
+Result<PhantomVariety> parsePhantomVariety(std::string_view name) {
+  if (name == "classic") return PhantomVariety::kClassic;
+  if (name == "realistic") return PhantomVariety::kRealistic;
+  return Error{StatusCode::kInvalidArgument,
+               "unknown phantom variety '" + std::string(name) + "' (classic or realistic)",
+               {}};
+}
+
 std::vector<TissueLabel> phantomFamilyLabels(PhantomFamily family) {
   using L = TissueLabel;
   if (family == PhantomFamily::kHead)
@@ -251,6 +263,41 @@ struct Streak {
   ph::Wiggle strength;
 };
 
+// Beam hardening: the body's centre darker by `hu`, parabolic in the radius
+// normalised to the body's bounding ellipse in this slice (zone kZoneBody).
+void addCupping(float* image, const std::uint8_t* zone, int n, double hu) {
+  int x0 = n, x1 = -1, y0 = n, y1 = -1;
+  for (int y = 0; y < n; ++y)
+    for (int x = 0; x < n; ++x)
+      if (zone[y * n + x] & ph::kZoneBody) {
+        x0 = std::min(x0, x);
+        x1 = std::max(x1, x);
+        y0 = std::min(y0, y);
+        y1 = std::max(y1, y);
+      }
+  if (x1 < x0) return;
+  const double cx = 0.5 * (x0 + x1), cy = 0.5 * (y0 + y1);
+  const double ax = 0.5 * (x1 - x0 + 1), ay = 0.5 * (y1 - y0 + 1);
+  for (int y = y0; y <= y1; ++y)
+    for (int x = x0; x <= x1; ++x) {
+      if (!(zone[y * n + x] & ph::kZoneBody)) continue;
+      const double rho2 = (x - cx) * (x - cx) / (ax * ax) + (y - cy) * (y - cy) / (ay * ay);
+      if (rho2 < 1) image[y * n + x] -= static_cast<float>(hu * (1 - rho2));
+    }
+}
+
+// A ring artefact around the image centre: a Gaussian profile across the
+// ring (radius and width in pixels).
+void addRing(float* image, int n, double radiusPx, double widthPx, double hu) {
+  const double c = 0.5 * (n - 1), reach = 3 * widthPx;
+  for (int y = 0; y < n; ++y)
+    for (int x = 0; x < n; ++x) {
+      const double d = std::hypot(x - c, y - c) - radiusPx;
+      if (std::abs(d) < reach)
+        image[y * n + x] += static_cast<float>(hu * std::exp(-0.5 * d * d / (widthPx * widthPx)));
+    }
+}
+
 void addStreaks(float* hu, int n, double pixelMm, double zMm, const std::vector<Streak>& streaks) {
   for (const Streak& st : streaks) {
     const double a = st.amplitude * (0.6 + st.strength(zMm));
@@ -301,6 +348,8 @@ Status validatePhantomOptions(const PhantomOptions& o) {
     return bad("the slice thickness must be from 0.5 to 10 mm (0: a plane)");
   if (o.phase != ContrastPhase::kNone && o.family == PhantomFamily::kHead)
     return bad("contrast phases are drawn for torso phantoms only");
+  if (!(o.cuppingHu >= 0 && o.cuppingHu <= 60)) return bad("the cupping must be from 0 to 60 HU");
+  if (!(o.ringsHu >= 0 && o.ringsHu <= 30)) return bad("the rings must be from 0 to 30 HU");
   return Status();
 }
 
@@ -320,8 +369,9 @@ double bodyBlockOccupancy(const LabelMap& labels, int blockSize) {
   return total / static_cast<double>(im.nz());
 }
 
-Result<Phantom> generatePhantom(const PhantomOptions& options) {
-  TESSERA_RETURN_IF_ERROR(validatePhantomOptions(options));
+Result<Phantom> generatePhantom(const PhantomOptions& requested) {
+  TESSERA_RETURN_IF_ERROR(validatePhantomOptions(requested));
+  PhantomOptions options = requested;
   const PhantomFamily family = options.family;
   const FamilyRanges ranges = rangesOf(family);
   const std::uint64_t caseSeed =
@@ -329,6 +379,27 @@ Result<Phantom> generatePhantom(const PhantomOptions& options) {
                  family == PhantomFamily::kHead ? 0x4EADull : 0x7025Full);
   ph::Rng rng(caseSeed);
   ph::Rng sizes = rng.fork(11), imaging = rng.fork(12);
+  // Forked after the original streams, so that they stay as they were.
+  ph::Rng artefacts = rng.fork(13), variety = rng.fork(14);
+  double thicknessFactor = 0;  // realistic variety: thickness / spacing
+  if (options.variety == PhantomVariety::kRealistic) {
+    const double noiseDraw = variety.uniform(5, 40);
+    const double kernelDraw = variety.uniform(), phaseDraw = variety.uniform();
+    const double factorDraw = variety.uniform(0.8, 1.6), cuppingDraw = variety.uniform(0, 30);
+    const double ringsDraw = variety.chance(0.3) ? variety.uniform(3, 12) : 0.0;
+    if (options.noiseHu == 0) options.noiseHu = noiseDraw;
+    if (options.kernel == PhantomKernel::kStandard)
+      options.kernel = kernelDraw < 1.0 / 3   ? PhantomKernel::kStandard
+                       : kernelDraw < 2.0 / 3 ? PhantomKernel::kSoft
+                                              : PhantomKernel::kSharp;
+    if (options.phase == ContrastPhase::kNone && options.family == PhantomFamily::kTorso)
+      options.phase = phaseDraw < 0.4   ? ContrastPhase::kNone
+                      : phaseDraw < 0.6 ? ContrastPhase::kArterial
+                                        : ContrastPhase::kPortalVenous;
+    if (options.sliceThicknessMm == 0) thicknessFactor = factorDraw;
+    if (options.cuppingHu == 0) options.cuppingHu = cuppingDraw;
+    if (options.ringsHu == 0) options.ringsHu = ringsDraw;
+  }
   // A head fills at most about 60 % of the blocks of a FOV that still holds
   // the whole face, so head cases draw lower occupancies.
   const bool head = family == PhantomFamily::kHead;
@@ -399,7 +470,22 @@ Result<Phantom> generatePhantom(const PhantomOptions& options) {
   const std::size_t pixels = static_cast<std::size_t>(n) * n;
   // Sub-planes of a thick slice: midpoints of m equal parts of its
   // thickness, m = thickness / 0.5 mm rounded up.
-  const double thickness = options.sliceThicknessMm;
+  const double thickness = thicknessFactor > 0
+                               ? std::clamp(thicknessFactor * finalCov.spacingMm, 0.5, 5.0)
+                               : options.sliceThicknessMm;
+  // Rings: radius (mm), width (px) and signed amplitude (HU), drawn always.
+  struct Ring {
+    double radiusMm, widthPx, hu;
+  };
+  std::vector<Ring> rings;
+  const int ringCount = static_cast<int>(artefacts.uniform(3, 7));
+  for (int i = 0; i < ringCount; ++i) {
+    Ring r;
+    r.radiusMm = artefacts.uniform(15, 0.45 * fov);
+    r.widthPx = artefacts.uniform(0.6, 1.2);
+    r.hu = artefacts.sign() * artefacts.uniform(0.5, 1.0) * options.ringsHu;
+    rings.push_back(r);
+  }
   const int subPlanes =
       thickness > 0 ? std::max(1, static_cast<int>(std::ceil(thickness / 0.5))) : 0;
   const std::array<float, 5> taps = kernelTaps();
@@ -443,6 +529,9 @@ Result<Phantom> generatePhantom(const PhantomOptions& options) {
           for (std::size_t i = 0; i < pixels; ++i) hu[i] += subHu[i] / subPlanes;
         }
       }
+      if (options.cuppingHu > 0) addCupping(hu.data(), zone.data(), n, options.cuppingHu);
+      for (const Ring& r : rings)
+        if (r.hu != 0) addRing(hu.data(), n, r.radiusMm / pixel, r.widthPx, r.hu);
       const std::uint64_t sliceKey = ph::hashOf(noiseKey, static_cast<std::uint64_t>(k));
       if (options.kernel == PhantomKernel::kStandard) {
         for (std::size_t i = 0; i < pixels; ++i)
@@ -491,6 +580,9 @@ Result<Phantom> generatePhantom(const PhantomOptions& options) {
   info.sliceThicknessMm = thickness;
   info.kernel = options.kernel;
   info.phase = options.phase;
+  info.cuppingHu = options.cuppingHu;
+  info.ringsHu = options.ringsHu;
+  info.variety = options.variety;
   const double rep = anatomy->representativeT();
   info.representativeSlice =
       std::clamp(static_cast<int>(std::floor((rep - finalCov.tStart) * anatomy->extentMm() /
@@ -533,6 +625,10 @@ std::string phantomInfoJson(const PhantomInfo& info) {
   if (info.sliceThicknessMm > 0) w.field("sliceThicknessMm", rounded(info.sliceThicknessMm, 1e-4));
   if (info.kernel != PhantomKernel::kStandard) w.field("kernel", phantomKernelName(info.kernel));
   if (info.phase != ContrastPhase::kNone) w.field("contrastPhase", contrastPhaseName(info.phase));
+  if (info.cuppingHu > 0) w.field("cuppingHu", rounded(info.cuppingHu, 1e-3));
+  if (info.ringsHu > 0) w.field("ringsHu", rounded(info.ringsHu, 1e-3));
+  if (info.variety != PhantomVariety::kClassic)
+    w.field("variety", phantomVarietyName(info.variety));
   w.field("representativeSlice", info.representativeSlice);
   w.key("labels").beginArray();
   const LabelTable table = defaultLabelTable();

@@ -46,6 +46,16 @@ enum class ContrastPhase { kNone, kArterial, kPortalVenous };
 const char* contrastPhaseName(ContrastPhase phase);  // "none", "arterial", "portal"
 Result<ContrastPhase> parseContrastPhase(std::string_view name);
 
+// kClassic: the options as given. kRealistic: every scanner variation left
+// at its default is drawn per case (from a stream of its own, so case i is
+// the same patient as in kClassic): noise σ 5-40 HU, kernel (a third
+// each), contrast phase of torso cases (none 40 %, arterial 20 %, portal
+// 40 %), slice thickness 0.8-1.6 × the spacing (0.5-5 mm), cupping 0-30
+// HU, rings 3-12 HU in 30 % of cases.
+enum class PhantomVariety { kClassic, kRealistic };
+const char* phantomVarietyName(PhantomVariety variety);  // "classic", "realistic"
+Result<PhantomVariety> parsePhantomVariety(std::string_view name);
+
 struct PhantomOptions {
   PhantomFamily family = PhantomFamily::kTorso;
   std::uint64_t seed = 1;
@@ -74,6 +84,13 @@ struct PhantomOptions {
   double sliceThicknessMm = 0;
   PhantomKernel kernel = PhantomKernel::kStandard;
   ContrastPhase phase = ContrastPhase::kNone;  // torso only
+  // Beam hardening: HU taken from the body's centre, falling to 0 at its
+  // outline (parabolic in the normalised radius), 0-60.
+  double cuppingHu = 0;
+  // Ring artefacts: 3-6 thin rings around the centre of the field of view
+  // (the scanner's isocentre) of up to this many HU, either sign, 0-30.
+  double ringsHu = 0;
+  PhantomVariety variety = PhantomVariety::kClassic;
 
   ProgressSink* progress = nullptr;  // slice progress (fraction of the case)
   const CancelToken* cancel = nullptr;
@@ -94,6 +111,8 @@ struct PhantomInfo {
   double sliceThicknessMm = 0;  // 0: a plane
   PhantomKernel kernel = PhantomKernel::kStandard;
   ContrastPhase phase = ContrastPhase::kNone;
+  double cuppingHu = 0, ringsHu = 0;
+  PhantomVariety variety = PhantomVariety::kClassic;
   int representativeSlice = 0;  // a slice that shows the family's anatomy well
 };
 

@@ -176,19 +176,25 @@ TEST_F(Cli, PhantomWritesTheSlabMatrixAndNoiseAsked) {
 // The scanner variations reach the generator and phantom.json; bad values
 // are usage errors.
 TEST_F(Cli, PhantomTakesThicknessKernelAndContrastPhase) {
-  CommandRun run =
-      tessera({"phantom", dir / "varied", "--slices", "2", "--spacing", "5", "--matrix", "64",
-               "--thickness", "3", "--kernel", "soft", "--phase", "portal"});
+  CommandRun run = tessera({"phantom",  dir / "varied", "--slices", "2",           "--spacing",
+                            "5",        "--matrix",     "64",       "--thickness", "3",
+                            "--kernel", "soft",         "--phase",  "portal",      "--cupping",
+                            "20",       "--rings",      "5",        "--variety",   "realistic"});
   ASSERT_EQ(run.code, 0) << run.err;
   auto info = parseJson(slurp(dir / "varied/case_0000/phantom.json"));
   ASSERT_TRUE(info.ok());
   EXPECT_EQ(info->getNumber("sliceThicknessMm"), 3.0);
   EXPECT_EQ(info->getString("kernel"), "soft");
   EXPECT_EQ(info->getString("contrastPhase"), "portal");
+  EXPECT_EQ(info->getNumber("cuppingHu"), 20.0);
+  EXPECT_EQ(info->getNumber("ringsHu"), 5.0);
+  EXPECT_EQ(info->getString("variety"), "realistic");
   for (const auto& [option, value, reason] :
        {std::tuple{"--thickness", "0.1", "slice thickness"},
         std::tuple{"--kernel", "bone", "unknown reconstruction kernel 'bone'"},
-        std::tuple{"--phase", "late", "unknown contrast phase 'late'"}}) {
+        std::tuple{"--phase", "late", "unknown contrast phase 'late'"},
+        std::tuple{"--cupping", "99", "cupping"},
+        std::tuple{"--variety", "wild", "unknown phantom variety 'wild'"}}) {
     run = tessera({"phantom", dir / "bad", "--matrix", "64", option, value});
     EXPECT_EQ(run.code, 2) << option;
     EXPECT_TRUE(contains(run.err, reason)) << run.err;

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "core/blocks.h"
@@ -424,6 +425,93 @@ TEST(Phantom, ContrastPhasesEnhanceBloodAndOrgansOfTheSamePatient) {
   EXPECT_EQ(phantomInfoJson(none.info).find("contrastPhase"), std::string::npos);
 }
 
+TEST(Phantom, CuppingDarkensTheBodyCentreAndRingsCircleTheIsocentre) {
+  // The same case with and without each artefact: noise, blur and streaks
+  // are the same draws, so the difference is the artefact alone (blurred
+  // by the partial-volume kernel, rounded to whole HU).
+  PhantomOptions o = smallTorso(4, 3, 128);
+  o.sliceSpacingMm = 5;
+  o.noiseHu = 10;
+  auto plain = generatePhantom(o);
+  o.cuppingHu = 40;
+  auto cupped = generatePhantom(o);
+  o.cuppingHu = 0;
+  o.ringsHu = 20;
+  auto ringed = generatePhantom(o);
+  ASSERT_TRUE(plain.ok() && cupped.ok() && ringed.ok());
+  const std::int64_t k = 1, n = 128;
+  // Body outline of this slice, from its labels.
+  std::int64_t x0 = n, x1 = -1, y0 = n, y1 = -1;
+  for (std::int64_t y = 0; y < n; ++y)
+    for (std::int64_t x = 0; x < n; ++x)
+      if (plain->labels.labels.at(x, y, k) != 0) {
+        x0 = std::min(x0, x);
+        x1 = std::max(x1, x);
+        y0 = std::min(y0, y);
+        y1 = std::max(y1, y);
+      }
+  ASSERT_LT(x0, x1);
+  const std::int64_t cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
+  auto diff = [&](const Phantom& a, std::int64_t x, std::int64_t y) {
+    return double(a.ct.at(x, y, k)) - double(plain->ct.at(x, y, k));
+  };
+  EXPECT_NEAR(diff(*cupped, cx, cy), -40, 3);
+  EXPECT_NEAR(diff(*cupped, x0 + 2, cy), 0, 6);  // near the outline
+  EXPECT_EQ(diff(*cupped, 1, 1), 0);             // outside the body: air untouched
+  // Rings: changes only on circles around the image centre, up to 20 HU.
+  std::vector<double> byRadius(100, 0.0);
+  double largest = 0;
+  for (std::int64_t y = 0; y < n; ++y)
+    for (std::int64_t x = 0; x < n; ++x) {
+      const double d = diff(*ringed, x, y);
+      largest = std::max(largest, std::abs(d));
+      const int r = static_cast<int>(std::hypot(x - 63.5, y - 63.5));
+      if (r < 100) byRadius[r] = std::max(byRadius[r], std::abs(d));
+    }
+  EXPECT_GT(largest, 8);
+  EXPECT_LE(largest, 21);
+  int untouched = 0;
+  for (double v : byRadius) untouched += v == 0;
+  EXPECT_GT(untouched, 20) << "radii between the rings stay as they were";
+  EXPECT_NE(phantomInfoJson(ringed->info).find("\"ringsHu\": 20"), std::string::npos);
+}
+
+TEST(Phantom, RealisticVarietyDrawsTheScannerPerCaseAndKeepsThePatients) {
+  PhantomOptions o = smallTorso(21, 3, 64);
+  o.sliceSpacingMm = 2;
+  std::set<std::string> drawn;
+  for (int c = 0; c < 8; ++c) {
+    o.caseIndex = c;
+    o.variety = PhantomVariety::kClassic;
+    auto classic = generatePhantom(o);
+    o.variety = PhantomVariety::kRealistic;
+    auto realistic = generatePhantom(o);
+    auto again = generatePhantom(o);
+    ASSERT_TRUE(classic.ok() && realistic.ok() && again.ok());
+    EXPECT_TRUE(sameVoxels(*realistic, *again));
+    // The same patient: the labels of the centre planes do not change.
+    EXPECT_TRUE(std::equal(classic->labels.labels.data(),
+                           classic->labels.labels.data() + classic->labels.labels.voxelCount(),
+                           realistic->labels.labels.data()));
+    const PhantomInfo& i = realistic->info;
+    EXPECT_EQ(i.variety, PhantomVariety::kRealistic);
+    EXPECT_GE(i.noiseHu, 5);
+    EXPECT_LE(i.noiseHu, 40);
+    EXPECT_GE(i.sliceThicknessMm, 0.8 * 2 - 1e-9);
+    EXPECT_LE(i.sliceThicknessMm, 1.6 * 2 + 1e-9);
+    EXPECT_LE(i.cuppingHu, 30);
+    drawn.insert(std::string(phantomKernelName(i.kernel)) + "/" + contrastPhaseName(i.phase));
+  }
+  EXPECT_GE(drawn.size(), 4u) << "kernels and phases vary over eight cases";
+  // An explicit choice wins over the draw.
+  o.kernel = PhantomKernel::kSharp;
+  o.phase = ContrastPhase::kArterial;
+  auto fixed = generatePhantom(o);
+  ASSERT_TRUE(fixed.ok());
+  EXPECT_EQ(fixed->info.kernel, PhantomKernel::kSharp);
+  EXPECT_EQ(fixed->info.phase, ContrastPhase::kArterial);
+}
+
 TEST(Phantom, CorticalRimIsBrighterThanMarrow) {
   PhantomOptions o = smallTorso(10, 40, 256);
   const Phantom& p = generated(o);
@@ -602,6 +690,10 @@ TEST(Phantom, RejectsBadOptions) {
   EXPECT_FALSE(parsePhantomKernel("bone").ok());
   EXPECT_EQ(*parseContrastPhase("portal"), ContrastPhase::kPortalVenous);
   EXPECT_FALSE(parseContrastPhase("delayed").ok());
+  EXPECT_TRUE(bad([](PhantomOptions& o) { o.cuppingHu = 61; }));
+  EXPECT_TRUE(bad([](PhantomOptions& o) { o.ringsHu = -1; }));
+  EXPECT_EQ(*parsePhantomVariety("realistic"), PhantomVariety::kRealistic);
+  EXPECT_FALSE(parsePhantomVariety("wild").ok());
 }
 
 TEST(Phantom, CancellationStopsGeneration) {
