@@ -52,6 +52,10 @@ int runPhantom(const Args& args) {
                 "beam hardening: HU taken from the body's centre, 0 at its outline (0-60)", "0");
   parser.option("--rings", "HU", "ring artefacts around the isocentre, up to this many HU (0-30)",
                 "0");
+  parser.option("--off-centre", "MM",
+                "the patient this far from the isocentre, direction drawn per case; the field of "
+                "view cuts what lies beyond its edge (0-150)",
+                "0");
   parser.option("--variety", "V",
                 "classic (the options as given) or realistic (noise, kernel, contrast phase, "
                 "thickness, cupping and rings left at their defaults are drawn per case)",
@@ -69,7 +73,7 @@ int runPhantom(const Args& args) {
 
   long long cases = 0, seed = 0, first = 0, slices = 0, matrix = 0;
   double occupancy = 0, spacing = 0, zCenter = 0.5, noise = 0, thickness = 0, cupping = 0,
-         rings = 0;
+         rings = 0, offCentre = 0;
   auto usage = [&]() {
     std::fprintf(stderr, "tessera: error: %s\n(see --help)\n", parser.error().c_str());
     return kExitUsage;
@@ -83,7 +87,7 @@ int runPhantom(const Args& args) {
     return usage();
   if (!parser.getDouble("spacing", &spacing) || !parser.getDouble("z-center", &zCenter) ||
       !parser.getDouble("thickness", &thickness) || !parser.getDouble("cupping", &cupping) ||
-      !parser.getDouble("rings", &rings))
+      !parser.getDouble("rings", &rings) || !parser.getDouble("off-centre", &offCentre))
     return usage();
   auto family = imaging::parsePhantomFamily(parser.get("family"));
   if (!family.ok()) {
@@ -105,6 +109,7 @@ int runPhantom(const Args& args) {
   options.phase = *phase;
   options.cuppingHu = cupping;
   options.ringsHu = rings;
+  options.offCentreMm = offCentre;
   options.variety = *variety;
   options.seed = static_cast<std::uint64_t>(seed);
   options.slices = static_cast<int>(slices);

@@ -147,11 +147,14 @@ double noiseGainOf(PhantomKernel kernel, const std::array<float, 5>& pv) {
   return std::sqrt(sumSq);
 }
 
-ph::Frame imageFrame(int matrix, double pixelMm) {
+// Pixel -> image coordinates; the patient's centre (image coordinate 0)
+// lands at (dxMm, dyMm) from the image centre.
+ph::Frame imageFrame(int matrix, double pixelMm, double dxMm = 0, double dyMm = 0) {
   ph::Frame f;
   f.width = f.height = matrix;
   f.pixelMm = pixelMm;
-  f.u0 = f.v0 = -0.5 * (matrix - 1) * pixelMm;
+  f.u0 = -0.5 * (matrix - 1) * pixelMm - dxMm;
+  f.v0 = -0.5 * (matrix - 1) * pixelMm - dyMm;
   f.ui = f.vj = pixelMm;
   f.vi = f.uj = 0;
   return f;
@@ -350,6 +353,8 @@ Status validatePhantomOptions(const PhantomOptions& o) {
     return bad("contrast phases are drawn for torso phantoms only");
   if (!(o.cuppingHu >= 0 && o.cuppingHu <= 60)) return bad("the cupping must be from 0 to 60 HU");
   if (!(o.ringsHu >= 0 && o.ringsHu <= 30)) return bad("the rings must be from 0 to 30 HU");
+  if (!(o.offCentreMm >= 0 && o.offCentreMm <= 150))
+    return bad("the off-centre distance must be from 0 to 150 mm");
   return Status();
 }
 
@@ -387,6 +392,8 @@ Result<Phantom> generatePhantom(const PhantomOptions& requested) {
     const double kernelDraw = variety.uniform(), phaseDraw = variety.uniform();
     const double factorDraw = variety.uniform(0.8, 1.6), cuppingDraw = variety.uniform(0, 30);
     const double ringsDraw = variety.chance(0.3) ? variety.uniform(3, 12) : 0.0;
+    const double offCentreDraw =
+        variety.chance(0.15) ? variety.uniform(50, 110) : variety.uniform(0, 30);
     if (options.noiseHu == 0) options.noiseHu = noiseDraw;
     if (options.kernel == PhantomKernel::kStandard)
       options.kernel = kernelDraw < 1.0 / 3   ? PhantomKernel::kStandard
@@ -399,6 +406,7 @@ Result<Phantom> generatePhantom(const PhantomOptions& requested) {
     if (options.sliceThicknessMm == 0) thicknessFactor = factorDraw;
     if (options.cuppingHu == 0) options.cuppingHu = cuppingDraw;
     if (options.ringsHu == 0) options.ringsHu = ringsDraw;
+    if (options.offCentreMm == 0) options.offCentreMm = offCentreDraw;
   }
   // A head fills at most about 60 % of the blocks of a FOV that still holds
   // the whole face, so head cases draw lower occupancies.
@@ -486,6 +494,9 @@ Result<Phantom> generatePhantom(const PhantomOptions& requested) {
     r.hu = artefacts.sign() * artefacts.uniform(0.5, 1.0) * options.ringsHu;
     rings.push_back(r);
   }
+  const double offAngle = artefacts.uniform(0, 2 * ph::kPi);
+  const double dx = options.offCentreMm * std::cos(offAngle),
+               dy = options.offCentreMm * std::sin(offAngle);
   const int subPlanes =
       thickness > 0 ? std::max(1, static_cast<int>(std::ceil(thickness / 0.5))) : 0;
   const std::array<float, 5> taps = kernelTaps();
@@ -508,9 +519,13 @@ Result<Phantom> generatePhantom(const PhantomOptions& requested) {
       std::fill(zone.begin(), zone.end(), 0);
       std::fill(hu.begin(), hu.end(), -1000.0f);
       const double t = finalCov.t(static_cast<int>(k), anatomy->extentMm());
-      ph::Canvas canvas{
-          imageFrame(n, pixel), imageFrame(n, pixel), t * anatomy->extentMm(), t, label, hu.data(),
-          zone.data()};
+      ph::Canvas canvas{imageFrame(n, pixel, dx, dy),
+                        imageFrame(n, pixel, dx, dy),
+                        t * anatomy->extentMm(),
+                        t,
+                        label,
+                        hu.data(),
+                        zone.data()};
       anatomy->paint(canvas);
       if (subPlanes > 0) {
         // The slice is the mean over its thickness; labels stay the centre
@@ -522,9 +537,13 @@ Result<Phantom> generatePhantom(const PhantomOptions& requested) {
           std::fill(subHu.begin(), subHu.end(), -1000.0f);
           const double zMm = std::clamp(canvas.zMm + thickness * ((j + 0.5) / subPlanes - 0.5), 0.0,
                                         anatomy->extentMm());
-          ph::Canvas sub{
-              imageFrame(n, pixel), imageFrame(n, pixel), zMm,           zMm / anatomy->extentMm(),
-              subLabel.data(),      subHu.data(),         subZone.data()};
+          ph::Canvas sub{imageFrame(n, pixel, dx, dy),
+                         imageFrame(n, pixel, dx, dy),
+                         zMm,
+                         zMm / anatomy->extentMm(),
+                         subLabel.data(),
+                         subHu.data(),
+                         subZone.data()};
           anatomy->paint(sub);
           for (std::size_t i = 0; i < pixels; ++i) hu[i] += subHu[i] / subPlanes;
         }
@@ -583,6 +602,8 @@ Result<Phantom> generatePhantom(const PhantomOptions& requested) {
   info.cuppingHu = options.cuppingHu;
   info.ringsHu = options.ringsHu;
   info.variety = options.variety;
+  info.offCentreXMm = dx;
+  info.offCentreYMm = dy;
   const double rep = anatomy->representativeT();
   info.representativeSlice =
       std::clamp(static_cast<int>(std::floor((rep - finalCov.tStart) * anatomy->extentMm() /
@@ -627,6 +648,10 @@ std::string phantomInfoJson(const PhantomInfo& info) {
   if (info.phase != ContrastPhase::kNone) w.field("contrastPhase", contrastPhaseName(info.phase));
   if (info.cuppingHu > 0) w.field("cuppingHu", rounded(info.cuppingHu, 1e-3));
   if (info.ringsHu > 0) w.field("ringsHu", rounded(info.ringsHu, 1e-3));
+  if (info.offCentreXMm != 0 || info.offCentreYMm != 0) {
+    w.field("offCentreXMm", rounded(info.offCentreXMm, 1e-3));
+    w.field("offCentreYMm", rounded(info.offCentreYMm, 1e-3));
+  }
   if (info.variety != PhantomVariety::kClassic)
     w.field("variety", phantomVarietyName(info.variety));
   w.field("representativeSlice", info.representativeSlice);

@@ -51,7 +51,8 @@ Result<ContrastPhase> parseContrastPhase(std::string_view name);
 // the same patient as in kClassic): noise σ 5-40 HU, kernel (a third
 // each), contrast phase of torso cases (none 40 %, arterial 20 %, portal
 // 40 %), slice thickness 0.8-1.6 × the spacing (0.5-5 mm), cupping 0-30
-// HU, rings 3-12 HU in 30 % of cases.
+// HU, rings 3-12 HU in 30 % of cases, off-centre 0-30 mm (15 % of cases
+// 50-110 mm: truncated by the field of view).
 enum class PhantomVariety { kClassic, kRealistic };
 const char* phantomVarietyName(PhantomVariety variety);  // "classic", "realistic"
 Result<PhantomVariety> parsePhantomVariety(std::string_view name);
@@ -90,6 +91,10 @@ struct PhantomOptions {
   // Ring artefacts: 3-6 thin rings around the centre of the field of view
   // (the scanner's isocentre) of up to this many HU, either sign, 0-30.
   double ringsHu = 0;
+  // The patient (with the table) this far from the isocentre, in a
+  // direction drawn per case, 0-150 mm; beyond the field of view's edge the
+  // body is cut (field-of-view truncation), labels included.
+  double offCentreMm = 0;
   PhantomVariety variety = PhantomVariety::kClassic;
 
   ProgressSink* progress = nullptr;  // slice progress (fraction of the case)
@@ -112,6 +117,7 @@ struct PhantomInfo {
   PhantomKernel kernel = PhantomKernel::kStandard;
   ContrastPhase phase = ContrastPhase::kNone;
   double cuppingHu = 0, ringsHu = 0;
+  double offCentreXMm = 0, offCentreYMm = 0;  // where the patient's centre lies in the image
   PhantomVariety variety = PhantomVariety::kClassic;
   int representativeSlice = 0;  // a slice that shows the family's anatomy well
 };
