@@ -175,11 +175,13 @@ TEST_F(Cli, PhantomWritesTheSlabMatrixAndNoiseAsked) {
 
 // The scanner variations reach the generator and phantom.json; bad values
 // are usage errors.
-TEST_F(Cli, PhantomTakesThicknessKernelAndContrastPhase) {
-  CommandRun run = tessera({"phantom",  dir / "varied", "--slices", "2",           "--spacing",
-                            "5",        "--matrix",     "64",       "--thickness", "3",
-                            "--kernel", "soft",         "--phase",  "portal",      "--cupping",
-                            "20",       "--rings",      "5",        "--variety",   "realistic"});
+TEST_F(Cli, PhantomTakesTheScannerVariations) {
+  const std::vector<std::string> args = {
+      "phantom",      dir / "varied", "--slices",    "2",        "--spacing", "5",
+      "--matrix",     "64",           "--thickness", "3",        "--kernel",  "soft",
+      "--phase",      "portal",       "--cupping",   "20",       "--rings",   "5",
+      "--off-centre", "20",           "--variety",   "realistic"};
+  CommandRun run = tessera(args);
   ASSERT_EQ(run.code, 0) << run.err;
   auto info = parseJson(slurp(dir / "varied/case_0000/phantom.json"));
   ASSERT_TRUE(info.ok());
@@ -189,6 +191,8 @@ TEST_F(Cli, PhantomTakesThicknessKernelAndContrastPhase) {
   EXPECT_EQ(info->getNumber("cuppingHu"), 20.0);
   EXPECT_EQ(info->getNumber("ringsHu"), 5.0);
   EXPECT_EQ(info->getString("variety"), "realistic");
+  EXPECT_NEAR(std::hypot(info->getNumber("offCentreXMm"), info->getNumber("offCentreYMm")), 20.0,
+              1e-2);
   for (const auto& [option, value, reason] :
        {std::tuple{"--thickness", "0.1", "slice thickness"},
         std::tuple{"--kernel", "bone", "unknown reconstruction kernel 'bone'"},
