@@ -56,6 +56,10 @@ int runPhantom(const Args& args) {
                 "the patient this far from the isocentre, direction drawn per case; the field of "
                 "view cuts what lies beyond its edge (0-150)",
                 "0");
+  parser.option("--habitus", "H",
+                "body size of torso cases: adult (290-390 mm wide), child (170-240 mm) or large "
+                "(390-460 mm, more fat)",
+                "adult");
   parser.option("--variety", "V",
                 "classic (the options as given) or realistic (noise, kernel, contrast phase, "
                 "thickness, cupping and rings left at their defaults are drawn per case)",
@@ -97,8 +101,12 @@ int runPhantom(const Args& args) {
   auto kernel = imaging::parsePhantomKernel(parser.get("kernel"));
   auto phase = imaging::parseContrastPhase(parser.get("phase"));
   auto variety = imaging::parsePhantomVariety(parser.get("variety"));
-  if (!kernel.ok() || !phase.ok() || !variety.ok()) {
-    const Error& e = !kernel.ok() ? kernel.error() : !phase.ok() ? phase.error() : variety.error();
+  auto habitus = imaging::parsePhantomHabitus(parser.get("habitus"));
+  if (!kernel.ok() || !phase.ok() || !variety.ok() || !habitus.ok()) {
+    const Error& e = !kernel.ok()    ? kernel.error()
+                     : !phase.ok()   ? phase.error()
+                     : !variety.ok() ? variety.error()
+                                     : habitus.error();
     std::fprintf(stderr, "tessera: error: %s\n(see --help)\n", e.message.c_str());
     return kExitUsage;
   }
@@ -111,6 +119,7 @@ int runPhantom(const Args& args) {
   options.ringsHu = rings;
   options.offCentreMm = offCentre;
   options.variety = *variety;
+  options.habitus = *habitus;
   options.seed = static_cast<std::uint64_t>(seed);
   options.slices = static_cast<int>(slices);
   options.matrix = static_cast<int>(matrix);

@@ -71,6 +71,26 @@ Result<ContrastPhase> parseContrastPhase(std::string_view name) {
                {}};
 }
 
+const char* phantomHabitusName(PhantomHabitus habitus) {
+  switch (habitus) {
+    case PhantomHabitus::kChild:
+      return "child";
+    case PhantomHabitus::kLarge:
+      return "large";
+    default:
+      return "adult";
+  }
+}
+
+Result<PhantomHabitus> parsePhantomHabitus(std::string_view name) {
+  if (name == "adult") return PhantomHabitus::kAdult;
+  if (name == "child") return PhantomHabitus::kChild;
+  if (name == "large") return PhantomHabitus::kLarge;
+  return Error{StatusCode::kInvalidArgument,
+               "unknown habitus '" + std::string(name) + "' (adult, child or large)",
+               {}};
+}
+
 const char* phantomVarietyName(PhantomVariety variety) {
   return variety == PhantomVariety::kRealistic ? "realistic" : "classic";
 }
@@ -99,15 +119,23 @@ struct FamilyRanges {
   double spacingMm;  // default slice spacing
 };
 
-FamilyRanges rangesOf(PhantomFamily family) {
+FamilyRanges rangesOf(PhantomFamily family, PhantomHabitus habitus = PhantomHabitus::kAdult) {
   if (family == PhantomFamily::kHead) return {138, 162, 200, 320, 2.0};
+  if (habitus == PhantomHabitus::kChild) return {170, 240, 220, 360, 2.5};
+  if (habitus == PhantomHabitus::kLarge) return {390, 460, 440, 500, 2.5};
   return {290, 390, 300, 500, 2.5};
 }
 
+double fatScaleOf(PhantomHabitus habitus) {
+  return habitus == PhantomHabitus::kChild ? 0.7 : habitus == PhantomHabitus::kLarge ? 1.8 : 1.0;
+}
+
 std::unique_ptr<ph::Anatomy> makeAnatomy(PhantomFamily family, std::uint64_t seed, double width,
-                                         double fov, ContrastPhase phase = ContrastPhase::kNone) {
-  return family == PhantomFamily::kHead ? ph::makeHead(seed, width, fov)
-                                        : ph::makeTorso(seed, width, fov, phase);
+                                         double fov, ContrastPhase phase = ContrastPhase::kNone,
+                                         PhantomHabitus habitus = PhantomHabitus::kAdult) {
+  return family == PhantomFamily::kHead
+             ? ph::makeHead(seed, width, fov)
+             : ph::makeTorso(seed, width, fov, phase, fatScaleOf(habitus));
 }
 
 // The noise texture of a reconstruction kernel, as a 2D filter of white
@@ -353,6 +381,8 @@ Status validatePhantomOptions(const PhantomOptions& o) {
     return bad("contrast phases are drawn for torso phantoms only");
   if (!(o.cuppingHu >= 0 && o.cuppingHu <= 60)) return bad("the cupping must be from 0 to 60 HU");
   if (!(o.ringsHu >= 0 && o.ringsHu <= 30)) return bad("the rings must be from 0 to 30 HU");
+  if (o.habitus != PhantomHabitus::kAdult && o.family == PhantomFamily::kHead)
+    return bad("the habitus is drawn for torso phantoms only");
   if (!(o.offCentreMm >= 0 && o.offCentreMm <= 150))
     return bad("the off-centre distance must be from 0 to 150 mm");
   return Status();
@@ -378,7 +408,6 @@ Result<Phantom> generatePhantom(const PhantomOptions& requested) {
   TESSERA_RETURN_IF_ERROR(validatePhantomOptions(requested));
   PhantomOptions options = requested;
   const PhantomFamily family = options.family;
-  const FamilyRanges ranges = rangesOf(family);
   const std::uint64_t caseSeed =
       ph::hashOf(options.seed, static_cast<std::uint64_t>(options.caseIndex),
                  family == PhantomFamily::kHead ? 0x4EADull : 0x7025Full);
@@ -394,6 +423,7 @@ Result<Phantom> generatePhantom(const PhantomOptions& requested) {
     const double ringsDraw = variety.chance(0.3) ? variety.uniform(3, 12) : 0.0;
     const double offCentreDraw =
         variety.chance(0.15) ? variety.uniform(50, 110) : variety.uniform(0, 30);
+    const double habitusDraw = variety.uniform();
     if (options.noiseHu == 0) options.noiseHu = noiseDraw;
     if (options.kernel == PhantomKernel::kStandard)
       options.kernel = kernelDraw < 1.0 / 3   ? PhantomKernel::kStandard
@@ -407,12 +437,24 @@ Result<Phantom> generatePhantom(const PhantomOptions& requested) {
     if (options.cuppingHu == 0) options.cuppingHu = cuppingDraw;
     if (options.ringsHu == 0) options.ringsHu = ringsDraw;
     if (options.offCentreMm == 0) options.offCentreMm = offCentreDraw;
+    if (options.habitus == PhantomHabitus::kAdult && family == PhantomFamily::kTorso)
+      options.habitus = habitusDraw < 0.7   ? PhantomHabitus::kAdult
+                        : habitusDraw < 0.8 ? PhantomHabitus::kChild
+                                            : PhantomHabitus::kLarge;
   }
+  const FamilyRanges ranges = rangesOf(family, options.habitus);
   // A head fills at most about 60 % of the blocks of a FOV that still holds
   // the whole face, so head cases draw lower occupancies.
   const bool head = family == PhantomFamily::kHead;
+  // Large patients fill more of the largest field of view.
+  const bool large = options.habitus == PhantomHabitus::kLarge;
   const double target = options.occupancy > 0 ? options.occupancy
-                                              : sizes.uniform(head ? 0.3 : 0.35, head ? 0.5 : 0.72);
+                                              : sizes.uniform(head    ? 0.3
+                                                              : large ? 0.62
+                                                                      : 0.35,
+                                                              head    ? 0.5
+                                                              : large ? 0.85
+                                                                      : 0.72);
   const double naturalWidth = sizes.uniform(ranges.widthMin, ranges.widthMax);
   const double noise = options.noiseHu > 0 ? options.noiseHu : imaging.uniform(10, 20);
 
@@ -426,7 +468,7 @@ Result<Phantom> generatePhantom(const PhantomOptions& requested) {
   const double ratio = calibrateWidthRatio(family, caseSeed, options.matrix, target, sampleTs);
   const double fov = std::clamp(naturalWidth / ratio, ranges.fovMin, ranges.fovMax);
   const double width = ratio * fov;
-  const auto anatomy = makeAnatomy(family, caseSeed, width, fov, options.phase);
+  const auto anatomy = makeAnatomy(family, caseSeed, width, fov, options.phase, options.habitus);
   const Coverage finalCov = coverageOf(options, anatomy->extentMm(), ranges.spacingMm);
   const int n = options.matrix, slices = finalCov.slices;
   const double pixel = fov / n;
@@ -604,6 +646,7 @@ Result<Phantom> generatePhantom(const PhantomOptions& requested) {
   info.variety = options.variety;
   info.offCentreXMm = dx;
   info.offCentreYMm = dy;
+  info.habitus = options.habitus;
   const double rep = anatomy->representativeT();
   info.representativeSlice =
       std::clamp(static_cast<int>(std::floor((rep - finalCov.tStart) * anatomy->extentMm() /
@@ -652,6 +695,7 @@ std::string phantomInfoJson(const PhantomInfo& info) {
     w.field("offCentreXMm", rounded(info.offCentreXMm, 1e-3));
     w.field("offCentreYMm", rounded(info.offCentreYMm, 1e-3));
   }
+  if (info.habitus != PhantomHabitus::kAdult) w.field("habitus", phantomHabitusName(info.habitus));
   if (info.variety != PhantomVariety::kClassic)
     w.field("variety", phantomVarietyName(info.variety));
   w.field("representativeSlice", info.representativeSlice);

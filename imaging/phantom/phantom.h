@@ -46,13 +46,23 @@ enum class ContrastPhase { kNone, kArterial, kPortalVenous };
 const char* contrastPhaseName(ContrastPhase phase);  // "none", "arterial", "portal"
 Result<ContrastPhase> parseContrastPhase(std::string_view name);
 
+// Body size of torso cases: kAdult is the original range (reference width
+// 290-390 mm, field of view 300-500 mm); kChild 170-240 mm in a 220-360 mm
+// field of view, with 0.7 x the fat; kLarge 390-460 mm in 440-500 mm, with
+// 1.8 x the fat and a block occupancy drawn in 0.62-0.85 (adults and
+// children: 0.35-0.72). Anatomy scales with the width as for adults.
+enum class PhantomHabitus { kAdult, kChild, kLarge };
+const char* phantomHabitusName(PhantomHabitus habitus);  // "adult", "child", "large"
+Result<PhantomHabitus> parsePhantomHabitus(std::string_view name);
+
 // kClassic: the options as given. kRealistic: every scanner variation left
 // at its default is drawn per case (from a stream of its own, so case i is
 // the same patient as in kClassic): noise σ 5-40 HU, kernel (a third
 // each), contrast phase of torso cases (none 40 %, arterial 20 %, portal
 // 40 %), slice thickness 0.8-1.6 × the spacing (0.5-5 mm), cupping 0-30
 // HU, rings 3-12 HU in 30 % of cases, off-centre 0-30 mm (15 % of cases
-// 50-110 mm: truncated by the field of view).
+// 50-110 mm: truncated by the field of view), habitus of torso cases
+// (adult 70 %, child 10 %, large 20 %).
 enum class PhantomVariety { kClassic, kRealistic };
 const char* phantomVarietyName(PhantomVariety variety);  // "classic", "realistic"
 Result<PhantomVariety> parsePhantomVariety(std::string_view name);
@@ -95,6 +105,7 @@ struct PhantomOptions {
   // direction drawn per case, 0-150 mm; beyond the field of view's edge the
   // body is cut (field-of-view truncation), labels included.
   double offCentreMm = 0;
+  PhantomHabitus habitus = PhantomHabitus::kAdult;  // torso only
   PhantomVariety variety = PhantomVariety::kClassic;
 
   ProgressSink* progress = nullptr;  // slice progress (fraction of the case)
@@ -118,6 +129,7 @@ struct PhantomInfo {
   ContrastPhase phase = ContrastPhase::kNone;
   double cuppingHu = 0, ringsHu = 0;
   double offCentreXMm = 0, offCentreYMm = 0;  // where the patient's centre lies in the image
+  PhantomHabitus habitus = PhantomHabitus::kAdult;
   PhantomVariety variety = PhantomVariety::kClassic;
   int representativeSlice = 0;  // a slice that shows the family's anatomy well
 };

@@ -92,7 +92,7 @@ struct Rib {
 
 class Torso final : public Anatomy {
  public:
-  Torso(std::uint64_t seed, double widthMm, double fovMm, ContrastPhase phase);
+  Torso(std::uint64_t seed, double widthMm, double fovMm, ContrastPhase phase, double fatScale);
 
   double extentMm() const override { return extent_; }
   void paint(Canvas& c) const override;
@@ -173,7 +173,7 @@ class Torso final : public Anatomy {
   std::vector<Piece> pelvicBones_;  // pubic rami and ischia
 };
 
-Torso::Torso(std::uint64_t seed, double widthMm, double fovMm, ContrastPhase phase)
+Torso::Torso(std::uint64_t seed, double widthMm, double fovMm, ContrastPhase phase, double fatScale)
     : width_(widthMm), fov_(fovMm) {
   Rng rng(seed);
   Rng shape = rng.fork(1), organs = rng.fork(2), hu = rng.fork(3), bones = rng.fork(4),
@@ -196,7 +196,7 @@ Torso::Torso(std::uint64_t seed, double widthMm, double fovMm, ContrastPhase pha
   waist_ = shape.uniform(0.88, 0.98);
   chest_ = shape.uniform(0.94, 1.02);
   belly_ = shape.uniform(0.95, 1.08);
-  fat_ = shape.uniform(5, 32) * scale;
+  fat_ = shape.uniform(5, 32) * scale * fatScale;
   muscle_ = shape.uniform(8, 14) * scale;
   paraspinal_ = shape.uniform(38, 52) * scale;
   const double dRef = 0.5 * width_ * aspect_;
@@ -1098,8 +1098,8 @@ void Torso::paint(Canvas& c) const {
 }  // namespace
 
 std::unique_ptr<Anatomy> makeTorso(std::uint64_t caseSeed, double widthMm, double fovMm,
-                                   ContrastPhase phase) {
-  return std::make_unique<Torso>(caseSeed, widthMm, fovMm, phase);
+                                   ContrastPhase phase, double fatScale) {
+  return std::make_unique<Torso>(caseSeed, widthMm, fovMm, phase, fatScale);
 }
 
 }  // namespace tessera::imaging::phantom

@@ -518,6 +518,50 @@ TEST(Phantom, OffCentrePatientsMoveWithTheTableAndAreCutByTheFieldOfView) {
   EXPECT_NEAR(mean(interiorHu(*cut, L::kSoftTissue)), 40, 20);
 }
 
+TEST(Phantom, HabitusSetsTheBodySizeAndFatFromAChildToALargeAdult) {
+  // Width (mm) of the body's labels and the fat's share of them, per
+  // habitus, over three patients.
+  auto measure = [](const Phantom& p) {
+    const auto& lab = p.labels.labels;
+    std::int64_t x0 = lab.nx(), x1 = -1, body = 0, fat = 0;
+    for (std::int64_t k = 0; k < lab.nz(); ++k)
+      for (std::int64_t y = 0; y < lab.ny(); ++y)
+        for (std::int64_t x = 0; x < lab.nx(); ++x) {
+          const std::uint8_t v = lab.at(x, y, k);
+          if (v == 0) continue;
+          x0 = std::min(x0, x);
+          x1 = std::max(x1, x);
+          ++body;
+          fat += v == static_cast<std::uint8_t>(L::kFat);
+        }
+    return std::pair{(x1 - x0 + 1) * p.ct.geometry().spacingMm[0], double(fat) / body};
+  };
+  for (int c = 0; c < 3; ++c) {
+    SCOPED_TRACE(c);
+    PhantomOptions o = smallTorso(12, 2, 128);
+    o.caseIndex = c;
+    o.sliceSpacingMm = 5;
+    o.zCenter = 0.45;
+    std::map<PhantomHabitus, std::pair<double, double>> m;
+    for (PhantomHabitus h :
+         {PhantomHabitus::kChild, PhantomHabitus::kAdult, PhantomHabitus::kLarge}) {
+      o.habitus = h;
+      auto p = generatePhantom(o);
+      ASSERT_TRUE(p.ok());
+      EXPECT_EQ(p->info.habitus, h);
+      m[h] = measure(*p);
+    }
+    const auto [childWidth, childFat] = m[PhantomHabitus::kChild];
+    const auto [adultWidth, adultFat] = m[PhantomHabitus::kAdult];
+    const auto [largeWidth, largeFat] = m[PhantomHabitus::kLarge];
+    EXPECT_LT(childWidth, 260);
+    EXPECT_LT(childWidth, 0.85 * adultWidth);
+    EXPECT_GT(largeWidth, 1.05 * adultWidth);
+    EXPECT_GT(largeWidth, 360);
+    EXPECT_GT(largeFat, adultFat + 0.05);
+  }
+}
+
 TEST(Phantom, RealisticVarietyDrawsTheScannerPerCaseAndKeepsThePatients) {
   PhantomOptions o = smallTorso(21, 3, 64);
   o.sliceSpacingMm = 2;
@@ -534,6 +578,7 @@ TEST(Phantom, RealisticVarietyDrawsTheScannerPerCaseAndKeepsThePatients) {
     PhantomOptions same = o;
     same.variety = PhantomVariety::kClassic;
     same.offCentreMm = std::hypot(realistic->info.offCentreXMm, realistic->info.offCentreYMm);
+    same.habitus = realistic->info.habitus;
     auto classic = generatePhantom(same);
     ASSERT_TRUE(classic.ok());
     EXPECT_TRUE(std::equal(classic->labels.labels.data(),
@@ -739,6 +784,12 @@ TEST(Phantom, RejectsBadOptions) {
   EXPECT_TRUE(bad([](PhantomOptions& o) { o.cuppingHu = 61; }));
   EXPECT_TRUE(bad([](PhantomOptions& o) { o.ringsHu = -1; }));
   EXPECT_TRUE(bad([](PhantomOptions& o) { o.offCentreMm = 200; }));
+  EXPECT_TRUE(bad([](PhantomOptions& o) {
+    o.family = PhantomFamily::kHead;
+    o.habitus = PhantomHabitus::kChild;
+  }));
+  EXPECT_EQ(*parsePhantomHabitus("large"), PhantomHabitus::kLarge);
+  EXPECT_FALSE(parsePhantomHabitus("giant").ok());
   EXPECT_EQ(*parsePhantomVariety("realistic"), PhantomVariety::kRealistic);
   EXPECT_FALSE(parsePhantomVariety("wild").ok());
 }
