@@ -60,6 +60,9 @@ int runPhantom(const Args& args) {
                 "body size of torso cases: adult (290-390 mm wide), child (170-240 mm) or large "
                 "(390-460 mm, more fat)",
                 "adult");
+  parser.option("--arms", "A",
+                "torso cases: up (raised, out of the field of view) or down (beside the body)",
+                "up");
   parser.option("--variety", "V",
                 "classic (the options as given) or realistic (noise, kernel, contrast phase, "
                 "thickness, cupping and rings left at their defaults are drawn per case)",
@@ -120,6 +123,13 @@ int runPhantom(const Args& args) {
   options.offCentreMm = offCentre;
   options.variety = *variety;
   options.habitus = *habitus;
+  const std::string arms = parser.get("arms");
+  if (arms != "up" && arms != "down") {
+    std::fprintf(stderr, "tessera: error: --arms is up or down, not '%s'\n(see --help)\n",
+                 arms.c_str());
+    return kExitUsage;
+  }
+  options.armsDown = arms == "down";
   options.seed = static_cast<std::uint64_t>(seed);
   options.slices = static_cast<int>(slices);
   options.matrix = static_cast<int>(matrix);

@@ -113,10 +113,12 @@ class Anatomy {
 // widthMm: the body's (head's) reference width; fovMm: the square field of
 // view. All random draws come from `caseSeed` and do not depend on the sizes,
 // so a calibration can rebuild the model at other sizes.
-// fatScale multiplies the subcutaneous fat drawn for the case (habitus).
+// fatScale multiplies the subcutaneous fat drawn for the case (habitus);
+// armsDown puts the arms beside the body (the original phantoms have them
+// raised, out of the field of view).
 std::unique_ptr<Anatomy> makeTorso(std::uint64_t caseSeed, double widthMm, double fovMm,
                                    ContrastPhase phase = ContrastPhase::kNone,
-                                   double fatScale = 1.0);
+                                   double fatScale = 1.0, bool armsDown = false);
 std::unique_ptr<Anatomy> makeHead(std::uint64_t caseSeed, double widthMm, double fovMm);
 
 }  // namespace tessera::imaging::phantom

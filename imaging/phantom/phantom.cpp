@@ -130,12 +130,19 @@ double fatScaleOf(PhantomHabitus habitus) {
   return habitus == PhantomHabitus::kChild ? 0.7 : habitus == PhantomHabitus::kLarge ? 1.8 : 1.0;
 }
 
+// The anatomy of one case; `body` holds what changes the outline (habitus,
+// arms), for the calibration as for the final model.
+struct BodyOptions {
+  PhantomHabitus habitus = PhantomHabitus::kAdult;
+  bool armsDown = false;
+};
+
 std::unique_ptr<ph::Anatomy> makeAnatomy(PhantomFamily family, std::uint64_t seed, double width,
-                                         double fov, ContrastPhase phase = ContrastPhase::kNone,
-                                         PhantomHabitus habitus = PhantomHabitus::kAdult) {
+                                         double fov, const BodyOptions& body,
+                                         ContrastPhase phase = ContrastPhase::kNone) {
   return family == PhantomFamily::kHead
              ? ph::makeHead(seed, width, fov)
-             : ph::makeTorso(seed, width, fov, phase, fatScaleOf(habitus));
+             : ph::makeTorso(seed, width, fov, phase, fatScaleOf(body.habitus), body.armsDown);
 }
 
 // The noise texture of a reconstruction kernel, as a 2D filter of white
@@ -248,13 +255,13 @@ double outlineOccupancy(const ph::Anatomy& anatomy, int matrix, double fov,
 
 // Ratio of body width to FOV giving the target occupancy (bisection; the
 // occupancy grows with the ratio).
-double calibrateWidthRatio(PhantomFamily family, std::uint64_t seed, int matrix, double target,
-                           const std::vector<double>& ts) {
+double calibrateWidthRatio(PhantomFamily family, std::uint64_t seed, const BodyOptions& body,
+                           int matrix, double target, const std::vector<double>& ts) {
   constexpr double kFov = 400;
   double lo = 0.15, hi = 1.4;
   for (int i = 0; i < 14; ++i) {
     const double mid = 0.5 * (lo + hi);
-    const auto anatomy = makeAnatomy(family, seed, mid * kFov, kFov);
+    const auto anatomy = makeAnatomy(family, seed, mid * kFov, kFov, body);
     (outlineOccupancy(*anatomy, matrix, kFov, ts) < target ? lo : hi) = mid;
   }
   return 0.5 * (lo + hi);
@@ -383,6 +390,8 @@ Status validatePhantomOptions(const PhantomOptions& o) {
   if (!(o.ringsHu >= 0 && o.ringsHu <= 30)) return bad("the rings must be from 0 to 30 HU");
   if (o.habitus != PhantomHabitus::kAdult && o.family == PhantomFamily::kHead)
     return bad("the habitus is drawn for torso phantoms only");
+  if (o.armsDown && o.family == PhantomFamily::kHead)
+    return bad("arms are drawn for torso phantoms only");
   if (!(o.offCentreMm >= 0 && o.offCentreMm <= 150))
     return bad("the off-centre distance must be from 0 to 150 mm");
   return Status();
@@ -424,6 +433,7 @@ Result<Phantom> generatePhantom(const PhantomOptions& requested) {
     const double offCentreDraw =
         variety.chance(0.15) ? variety.uniform(50, 110) : variety.uniform(0, 30);
     const double habitusDraw = variety.uniform();
+    const bool armsDraw = variety.chance(0.35);
     if (options.noiseHu == 0) options.noiseHu = noiseDraw;
     if (options.kernel == PhantomKernel::kStandard)
       options.kernel = kernelDraw < 1.0 / 3   ? PhantomKernel::kStandard
@@ -441,34 +451,36 @@ Result<Phantom> generatePhantom(const PhantomOptions& requested) {
       options.habitus = habitusDraw < 0.7   ? PhantomHabitus::kAdult
                         : habitusDraw < 0.8 ? PhantomHabitus::kChild
                                             : PhantomHabitus::kLarge;
+    if (!options.armsDown && family == PhantomFamily::kTorso) options.armsDown = armsDraw;
   }
+  const BodyOptions body{options.habitus, options.armsDown};
   const FamilyRanges ranges = rangesOf(family, options.habitus);
   // A head fills at most about 60 % of the blocks of a FOV that still holds
   // the whole face, so head cases draw lower occupancies.
   const bool head = family == PhantomFamily::kHead;
-  // Large patients fill more of the largest field of view.
+  // Large patients fill more of the largest field of view; with the arms
+  // down the body's share is smaller, so that the arms fit (a higher
+  // occupancy asked for cuts them, as a small field of view does).
   const bool large = options.habitus == PhantomHabitus::kLarge;
-  const double target = options.occupancy > 0 ? options.occupancy
-                                              : sizes.uniform(head    ? 0.3
-                                                              : large ? 0.62
-                                                                      : 0.35,
-                                                              head    ? 0.5
-                                                              : large ? 0.85
-                                                                      : 0.72);
+  const bool arms = options.armsDown;
+  const double lo = head ? 0.3 : arms ? (large ? 0.38 : 0.25) : large ? 0.62 : 0.35;
+  const double hi = head ? 0.5 : arms ? (large ? 0.48 : 0.38) : large ? 0.85 : 0.72;
+  const double target = options.occupancy > 0 ? options.occupancy : sizes.uniform(lo, hi);
   const double naturalWidth = sizes.uniform(ranges.widthMin, ranges.widthMax);
   const double noise = options.noiseHu > 0 ? options.noiseHu : imaging.uniform(10, 20);
 
   // The extent depends on the size only weakly; calibrate on the coverage of
   // a model built at the natural size.
-  const auto probe = makeAnatomy(family, caseSeed, naturalWidth, naturalWidth / 0.7);
+  const auto probe = makeAnatomy(family, caseSeed, naturalWidth, naturalWidth / 0.7, body);
   const Coverage cov = coverageOf(options, probe->extentMm(), ranges.spacingMm);
   std::vector<double> sampleTs;
   for (int i = 0; i < 8; ++i)
     sampleTs.push_back(cov.tStart + (i + 0.5) / 8 * (cov.tEnd - cov.tStart));
-  const double ratio = calibrateWidthRatio(family, caseSeed, options.matrix, target, sampleTs);
+  const double ratio =
+      calibrateWidthRatio(family, caseSeed, body, options.matrix, target, sampleTs);
   const double fov = std::clamp(naturalWidth / ratio, ranges.fovMin, ranges.fovMax);
   const double width = ratio * fov;
-  const auto anatomy = makeAnatomy(family, caseSeed, width, fov, options.phase, options.habitus);
+  const auto anatomy = makeAnatomy(family, caseSeed, width, fov, body, options.phase);
   const Coverage finalCov = coverageOf(options, anatomy->extentMm(), ranges.spacingMm);
   const int n = options.matrix, slices = finalCov.slices;
   const double pixel = fov / n;
@@ -647,6 +659,7 @@ Result<Phantom> generatePhantom(const PhantomOptions& requested) {
   info.offCentreXMm = dx;
   info.offCentreYMm = dy;
   info.habitus = options.habitus;
+  info.armsDown = options.armsDown;
   const double rep = anatomy->representativeT();
   info.representativeSlice =
       std::clamp(static_cast<int>(std::floor((rep - finalCov.tStart) * anatomy->extentMm() /
@@ -696,6 +709,7 @@ std::string phantomInfoJson(const PhantomInfo& info) {
     w.field("offCentreYMm", rounded(info.offCentreYMm, 1e-3));
   }
   if (info.habitus != PhantomHabitus::kAdult) w.field("habitus", phantomHabitusName(info.habitus));
+  if (info.armsDown) w.field("arms", "down");
   if (info.variety != PhantomVariety::kClassic)
     w.field("variety", phantomVarietyName(info.variety));
   w.field("representativeSlice", info.representativeSlice);

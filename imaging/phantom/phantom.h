@@ -62,7 +62,7 @@ Result<PhantomHabitus> parsePhantomHabitus(std::string_view name);
 // 40 %), slice thickness 0.8-1.6 × the spacing (0.5-5 mm), cupping 0-30
 // HU, rings 3-12 HU in 30 % of cases, off-centre 0-30 mm (15 % of cases
 // 50-110 mm: truncated by the field of view), habitus of torso cases
-// (adult 70 %, child 10 %, large 20 %).
+// (adult 70 %, child 10 %, large 20 %), arms down in 35 % of torso cases.
 enum class PhantomVariety { kClassic, kRealistic };
 const char* phantomVarietyName(PhantomVariety variety);  // "classic", "realistic"
 Result<PhantomVariety> parsePhantomVariety(std::string_view name);
@@ -106,6 +106,10 @@ struct PhantomOptions {
   // body is cut (field-of-view truncation), labels included.
   double offCentreMm = 0;
   PhantomHabitus habitus = PhantomHabitus::kAdult;  // torso only
+  // Torso: the arms beside the body from the hips to the shoulders (skin,
+  // fat, muscle, humerus or forearm bones) instead of raised out of the
+  // field of view (the original phantoms).
+  bool armsDown = false;
   PhantomVariety variety = PhantomVariety::kClassic;
 
   ProgressSink* progress = nullptr;  // slice progress (fraction of the case)
@@ -130,6 +134,7 @@ struct PhantomInfo {
   double cuppingHu = 0, ringsHu = 0;
   double offCentreXMm = 0, offCentreYMm = 0;  // where the patient's centre lies in the image
   PhantomHabitus habitus = PhantomHabitus::kAdult;
+  bool armsDown = false;
   PhantomVariety variety = PhantomVariety::kClassic;
   int representativeSlice = 0;  // a slice that shows the family's anatomy well
 };

@@ -92,7 +92,8 @@ struct Rib {
 
 class Torso final : public Anatomy {
  public:
-  Torso(std::uint64_t seed, double widthMm, double fovMm, ContrastPhase phase, double fatScale);
+  Torso(std::uint64_t seed, double widthMm, double fovMm, ContrastPhase phase, double fatScale,
+        bool armsDown);
 
   double extentMm() const override { return extent_; }
   void paint(Canvas& c) const override;
@@ -131,6 +132,9 @@ class Torso final : public Anatomy {
   void paintCurvedBone(Canvas& c, const std::array<std::array<double, 2>, 3>& bezier, double from,
                        double to, const std::array<double, 3>& radii) const;
   void paintPelvis(Canvas& c, const Slice& s) const;
+  // Arms beside the body (armsDown_), from the hips to the shoulders: skin,
+  // fat, muscle, humerus above the elbow and radius and ulna below.
+  void paintArms(Canvas& c, const Slice& s, bool zoneOnly) const;
 
   double extent_ = 600, width_ = 340, fov_ = 450;
   TissueStyle style_;
@@ -143,6 +147,8 @@ class Torso final : public Anatomy {
   Blob bodyAbdomen_, bodyThorax_;  // harmonics, blended along z
   double hips_ = 1.03, waist_ = 0.94, chest_ = 0.98, belly_ = 1.0;
   double fat_ = 15, muscle_ = 11, paraspinal_ = 45;
+  bool armsDown_ = false;
+  double armGap_ = 15, armRu_ = 42, armRv_ = 38, armFat_ = 8, armBoneR_ = 11, elbowT_ = 0.56;
 
   // HU design for this case.
   double liverHu_ = 55, spleenHu_ = 45, kidneyHu_ = 35, muscleHu_ = 45, fatHu_ = -100;
@@ -173,11 +179,12 @@ class Torso final : public Anatomy {
   std::vector<Piece> pelvicBones_;  // pubic rami and ischia
 };
 
-Torso::Torso(std::uint64_t seed, double widthMm, double fovMm, ContrastPhase phase, double fatScale)
-    : width_(widthMm), fov_(fovMm) {
+Torso::Torso(std::uint64_t seed, double widthMm, double fovMm, ContrastPhase phase, double fatScale,
+             bool armsDown)
+    : width_(widthMm), fov_(fovMm), armsDown_(armsDown) {
   Rng rng(seed);
   Rng shape = rng.fork(1), organs = rng.fork(2), hu = rng.fork(3), bones = rng.fork(4),
-      bowel = rng.fork(5), vessels = rng.fork(6);
+      bowel = rng.fork(5), vessels = rng.fork(6), arms = rng.fork(7);
   const double scale = width_ / 340.0;  // anatomy in mm scales with the patient
   extent_ = shape.uniform(560, 640) * std::sqrt(scale);
 
@@ -230,6 +237,15 @@ Torso::Torso(std::uint64_t seed, double widthMm, double fovMm, ContrastPhase pha
     liverHu_ += 55;
   }
   style_.textureHu = {0, 10, 8, 45, 30, 7, 7, 7, 0, 10};
+  // Arms scale with the width like the rest, so that the body with its arms
+  // keeps its shape at any size and the field-of-view calibration (block
+  // occupancy against size) stays monotonic.
+  armGap_ = arms.uniform(2, 12) * scale;
+  armRu_ = arms.uniform(40, 50) * scale;
+  armRv_ = armRu_ * arms.uniform(0.82, 0.95);
+  armFat_ = arms.uniform(3, 12) * scale * fatScale;
+  armBoneR_ = arms.uniform(10, 13) * scale;
+  elbowT_ = arms.uniform(0.52, 0.6);
 
   tSacrum_ = bones.uniform(0.215, 0.245);
   tL1_ = bones.uniform(0.48, 0.52);
@@ -599,6 +615,41 @@ void Torso::paintBodyZone(Canvas& c) const {
   markZone(
       c, s.body.box(),
       [&](double u, double v) { return s.body.inside(u, v) && !onTableSide(u, v, s); }, kZoneBody);
+  paintArms(c, s, true);
+}
+
+void Torso::paintArms(Canvas& c, const Slice& s, bool zoneOnly) const {
+  if (!armsDown_ || s.t < 0.22 || s.t > 0.86) return;
+  const std::uint8_t soft = labelValue(L::kSoftTissue), fat = labelValue(L::kFat);
+  for (double side : {-1.0, 1.0}) {
+    // Resting beside the body on the table, a little flattened by it.
+    // Forearms (below the elbow) are slimmer than upper arms.
+    const double k = s.t > elbowT_ ? 1.0 : 0.85, ru = k * armRu_, rv = k * armRv_;
+    const double cu = side * (0.9 * s.halfWidth + armGap_ + ru), cv = s.backV - 0.9 * rv;
+    const Ellipse arm = Ellipse::axes(cu, cv, ru, rv);
+    const Ellipse dermis = arm.grown(-2.0), muscle = arm.grown(-2.0 - armFat_);
+    forEachPixel(c.body, arm.box(), [&](int i, double u, double v) {
+      if (c.zone[i] != 0 || !arm.inside(u, v) || onTableSide(u, v, s)) return;
+      c.zone[i] |= kZoneBody;
+      if (zoneOnly) return;
+      const bool inFat = dermis.inside(u, v) && !muscle.inside(u, v);
+      c.label[i] = inFat ? fat : soft;
+      c.hu[i] = static_cast<float>(inFat                 ? fatHu_
+                                   : dermis.inside(u, v) ? muscleHu_
+                                                         : muscleHu_ - 12);
+    });
+    if (zoneOnly) continue;
+    if (s.t > elbowT_ + 0.03) {
+      paintBone(c, Ellipse::circle(cu, cv, armBoneR_), 3.0, cortexHu_, marrowHu_, kZoneBody);
+    } else if (s.t > elbowT_ - 0.03) {
+      paintBone(c, Ellipse::axes(cu, cv, 1.6 * armBoneR_, 1.1 * armBoneR_), 2.0, cortexHu_,
+                marrowHu_, kZoneBody);
+    } else {
+      for (double d : {-0.4, 0.4})
+        paintBone(c, Ellipse::circle(cu + d * ru, cv, 0.55 * armBoneR_), 1.5, cortexHu_, marrowHu_,
+                  kZoneBody);
+    }
+  }
 }
 
 void Torso::paintLayers(Canvas& c, const Slice& s) const {
@@ -1093,13 +1144,14 @@ void Torso::paint(Canvas& c) const {
   paintSpine(c, s);
   paintRibs(c, s);
   paintPelvis(c, s);
+  paintArms(c, s, false);
 }
 
 }  // namespace
 
 std::unique_ptr<Anatomy> makeTorso(std::uint64_t caseSeed, double widthMm, double fovMm,
-                                   ContrastPhase phase, double fatScale) {
-  return std::make_unique<Torso>(caseSeed, widthMm, fovMm, phase, fatScale);
+                                   ContrastPhase phase, double fatScale, bool armsDown) {
+  return std::make_unique<Torso>(caseSeed, widthMm, fovMm, phase, fatScale, armsDown);
 }
 
 }  // namespace tessera::imaging::phantom

@@ -177,10 +177,10 @@ TEST_F(Cli, PhantomWritesTheSlabMatrixAndNoiseAsked) {
 // are usage errors.
 TEST_F(Cli, PhantomTakesTheScannerVariations) {
   const std::vector<std::string> args = {
-      "phantom",      dir / "varied", "--slices",    "2",     "--spacing", "5",
-      "--matrix",     "64",           "--thickness", "3",     "--kernel",  "soft",
-      "--phase",      "portal",       "--cupping",   "20",    "--rings",   "5",
-      "--off-centre", "20",           "--habitus",   "child", "--variety", "realistic"};
+      "phantom",   dir / "varied", "--slices", "2",         "--spacing",    "5",       "--matrix",
+      "64",        "--thickness",  "3",        "--kernel",  "soft",         "--phase", "portal",
+      "--cupping", "20",           "--rings",  "5",         "--off-centre", "20",      "--habitus",
+      "child",     "--arms",       "down",     "--variety", "realistic"};
   CommandRun run = tessera(args);
   ASSERT_EQ(run.code, 0) << run.err;
   auto info = parseJson(slurp(dir / "varied/case_0000/phantom.json"));
@@ -192,6 +192,7 @@ TEST_F(Cli, PhantomTakesTheScannerVariations) {
   EXPECT_EQ(info->getNumber("ringsHu"), 5.0);
   EXPECT_EQ(info->getString("variety"), "realistic");
   EXPECT_EQ(info->getString("habitus"), "child");
+  EXPECT_EQ(info->getString("arms"), "down");
   EXPECT_NEAR(std::hypot(info->getNumber("offCentreXMm"), info->getNumber("offCentreYMm")), 20.0,
               1e-2);
   for (const auto& [option, value, reason] :
@@ -200,7 +201,8 @@ TEST_F(Cli, PhantomTakesTheScannerVariations) {
         std::tuple{"--phase", "late", "unknown contrast phase 'late'"},
         std::tuple{"--cupping", "99", "cupping"},
         std::tuple{"--variety", "wild", "unknown phantom variety 'wild'"},
-        std::tuple{"--habitus", "giant", "unknown habitus 'giant'"}}) {
+        std::tuple{"--habitus", "giant", "unknown habitus 'giant'"},
+        std::tuple{"--arms", "sideways", "--arms is up or down"}}) {
     run = tessera({"phantom", dir / "bad", "--matrix", "64", option, value});
     EXPECT_EQ(run.code, 2) << option;
     EXPECT_TRUE(contains(run.err, reason)) << run.err;
