@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <exception>
 #include <filesystem>
 #include <list>
 #include <memory>
@@ -228,24 +229,40 @@ Status serveStorage(const StoreScpConfig& config,
         ASC_destroyAssociation(&assoc);
         continue;
       }
-      if (c.bad() || connections.active() >= limit) {
-        if (c.bad())
-          logWarning("storage SCP: an association request could not be received: ", c.text());
-        else {
-          logWarning("storage SCP: refused an association from ",
-                     assoc->params->DULparams.callingAPTitle, ": the limit of ", limit,
-                     " at once is reached (max_associations)");
-          rejectBusy(assoc);
-        }
+      auto refuse = [&assoc] {
+        if (!assoc) return;
         ASC_dropAssociation(assoc);
         ASC_destroyAssociation(&assoc);
+      };
+      if (c.bad()) {
+        logWarning("storage SCP: an association request could not be received: ", c.text());
+        refuse();
         continue;
       }
-      connections.start([&config, &onStored, storeLock, assoc] {
-        // The SCP owns the association from here and destroys it.
-        StorageScp scp(config, onStored, storeLock);
-        scp.run(assoc);
-      });
+      if (connections.active() >= limit) {
+        logWarning("storage SCP: refused an association from ",
+                   assoc->params->DULparams.callingAPTitle, ": the limit of ", limit,
+                   " at once is reached (max_associations)");
+        rejectBusy(assoc);
+        refuse();
+        continue;
+      }
+      try {
+        connections.start([&config, &onStored, storeLock, assoc] {
+          // The SCP owns the association from here and destroys it. Nothing
+          // thrown (an allocation failure) may leave the thread.
+          try {
+            StorageScp scp(config, onStored, storeLock);
+            scp.run(assoc);
+          } catch (const std::exception& e) {
+            logError("storage SCP: an association ended on an error: ", e.what());
+          }
+        });
+      } catch (const std::exception& e) {  // no thread for it: turned away
+        logError("storage SCP: cannot serve an association: ", e.what());
+        rejectBusy(assoc);
+        refuse();
+      }
     }
   }
   ASC_dropNetwork(&network);
