@@ -331,9 +331,13 @@ class Service {
 
   void fail(const fs::path& from, const std::string& id, const std::string& stage,
             const std::string& reason) {
+    // The reason goes in first, so that the folder appears in failed/ whole.
     const fs::path target = failed_ / id;
+    if (Status w =
+            writeTextFileAtomic((from / "reason.txt").string(), stage + ": " + reason + "\n");
+        !w.ok())
+      logError(w.toString());
     if (Status s = move(from, target); !s.ok()) logError(s.toString());
-    (void)writeTextFileAtomic((target / "reason.txt").string(), stage + ": " + reason + "\n");
     metrics_.add("tessera_studies_failed_total", 1.0, "stage=\"" + stage + "\"");
     std::printf("failed %s (%s): %s\n", id.c_str(), stage.c_str(), reason.c_str());
     std::fflush(stdout);
