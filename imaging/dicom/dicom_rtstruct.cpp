@@ -65,6 +65,7 @@ std::vector<PlanarContour> labelContours(const Image<std::uint8_t>& labels, std:
 }
 
 Status writeRtStruct(const LabelMap& labels, const std::string& path, const RtStructOptions& o) {
+  std::lock_guard lock(dicom::derivedObjectMutex());
   TESSERA_RETURN_IF_ERROR(checkOutputPath(path));
   const Geometry& g = labels.labels.geometry();
   TESSERA_RETURN_IF_ERROR(validateGeometry(g));

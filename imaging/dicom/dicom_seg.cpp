@@ -149,6 +149,7 @@ std::optional<SegmentProperty> defaultSegmentProperty(const std::string& labelNa
 
 Status writeDicomSeg(const LabelMap& labels, const std::string& path,
                      const DicomSegOptions& options) {
+  std::lock_guard lock(dicom::derivedObjectMutex());
   TESSERA_RETURN_IF_ERROR(checkOutputPath(path));
   const Geometry& g = labels.labels.geometry();
   TESSERA_RETURN_IF_ERROR(validateGeometry(g));

@@ -54,6 +54,7 @@ std::string number(double value) {
 
 Status writeDicomSr(const std::vector<LabelStatistics>& statistics, const std::string& path,
                     const DicomSrOptions& o) {
+  std::lock_guard lock(dicom::derivedObjectMutex());
   quietDcmtk();
   TESSERA_RETURN_IF_ERROR(checkOutputPath(path));
   TESSERA_ASSIGN_OR_RETURN(DicomSegInfo seg, describeDicomSeg(o.segPath));

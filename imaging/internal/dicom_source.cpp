@@ -206,4 +206,9 @@ Status collectInstances(const std::vector<std::string>& paths, std::vector<Dicom
   return Status();
 }
 
+std::mutex& derivedObjectMutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
 }  // namespace tessera::imaging::dicom

@@ -10,6 +10,7 @@
 #include <dcmtk/dcmdata/dcitem.h>
 
 #include <array>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -81,5 +82,10 @@ struct DicomInstance {
 // to `skipped`. kNotFound for a path that does not exist.
 Status collectInstances(const std::vector<std::string>& paths, std::vector<DicomInstance>* out,
                         std::vector<std::string>* skipped);
+
+// Held while a DICOM-SEG, SR or RT Structure Set is built and written:
+// DCMTK 3.6.7's dcmsr/cmr template code keeps process-wide state, and two
+// service workers writing SRs at once failed ("cannot add a derivation").
+std::mutex& derivedObjectMutex();
 
 }  // namespace tessera::imaging::dicom
