@@ -227,6 +227,7 @@ Status serveStorage(const StoreScpConfig& config,
                                  DUL_NOBLOCK, 1);
       if (c == DUL_NOASSOCIATIONREQUEST) {
         ASC_destroyAssociation(&assoc);
+        connections.active();  // joins the threads of ended associations while idle
         continue;
       }
       auto refuse = [&assoc] {

@@ -67,8 +67,21 @@ class StoreScpTest : public ::testing::Test {
     p.timeoutSeconds = timeoutSeconds;
     return p;
   }
-  // An association of DCMTK's SCU, left open until released.
-  std::unique_ptr<DcmSCU> openAssociation() {
+  // An association of DCMTK's SCU, left open until released. `retry`: with
+  // a limit of one association, the thread of start()'s echo may not have
+  // ended yet when this one arrives, and the SCP rightly turns it away as
+  // busy; a sender then tries again.
+  std::unique_ptr<DcmSCU> openAssociation(bool retry = false) {
+    for (int i = 0; retry && i < 50; ++i) {
+      std::unique_ptr<DcmSCU> scu = tryAssociation();
+      if (scu->isConnected()) return scu;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::unique_ptr<DcmSCU> scu = tryAssociation();
+    EXPECT_TRUE(scu->isConnected());
+    return scu;
+  }
+  std::unique_ptr<DcmSCU> tryAssociation() {
     auto scu = std::make_unique<DcmSCU>();
     scu->setAETitle("HOLDER");
     scu->setPeerAETitle("TESSERA");
@@ -80,8 +93,7 @@ class StoreScpTest : public ::testing::Test {
     syntaxes.push_back(UID_LittleEndianExplicitTransferSyntax);
     scu->addPresentationContext(UID_CTImageStorage, syntaxes);
     EXPECT_TRUE(scu->initNetwork().good());
-    const OFCondition c = scu->negotiateAssociation();
-    EXPECT_TRUE(c.good()) << c.text();
+    scu->negotiateAssociation();
     return scu;
   }
   bool storeOver(DcmSCU& scu, const std::string& file) {
@@ -126,7 +138,7 @@ TEST_F(StoreScpTest, ASecondSenderIsServedWhileAnAssociationIsOpen) {
 TEST_F(StoreScpTest, BeyondTheLimitAPeerIsTurnedAwayUntilAnAssociationEnds) {
   config.maxAssociations = 1;
   start();
-  std::unique_ptr<DcmSCU> holder = openAssociation();
+  std::unique_ptr<DcmSCU> holder = openAssociation(/*retry=*/true);
   ASSERT_TRUE(holder->isConnected());
   auto echo = pacsEcho(peer());
   ASSERT_FALSE(echo.ok());
