@@ -1,8 +1,10 @@
 // Training-time augmentation of 2.5D slices (OpenCV, private): one affine
 // map (rotation, scale, translation) applied to every context slice with
 // linear interpolation and to the labels with nearest neighbour, producing a
-// crop of the requested size; then intensity jitter and Gaussian noise in
-// Hounsfield units. Deterministic for given parameters and seed.
+// crop of the requested size, optionally composed with an elastic
+// deformation (a smooth random displacement field, the same for every plane
+// and the labels); then intensity jitter and Gaussian noise in Hounsfield
+// units. Deterministic for given parameters and seed.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +19,10 @@ struct AugmentParams {
   double huShift = 0;               // added to every HU value
   double huScale = 1;               // applied around 0 HU (contrast)
   double noiseSigmaHu = 0;          // additive Gaussian noise
-  std::uint64_t noiseSeed = 0;
+  // Elastic deformation of the output grid: RMS displacement in output
+  // pixels (0: none) of a field smoothed by a Gaussian of elasticSigmaPx.
+  double elasticPx = 0, elasticSigmaPx = 24;
+  std::uint64_t noiseSeed = 0;  // also seeds the displacement field
 };
 
 // planesHu: `planes` source images of width × height HU values (x fastest),

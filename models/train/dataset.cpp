@@ -49,6 +49,13 @@ class PhantomSource final : public CaseSource {
     p.caseIndex = static_cast<int>(index);
     p.matrix = options_.matrix;
     p.slices = options_.slices;
+    if (options_.realistic) p.variety = imaging::PhantomVariety::kRealistic;
+    if (options_.spacingMaxMm > 0) {
+      // Its own stream, so that the family draw above stays what it was.
+      const double v = unitDouble(mixSeed(options_.seed ^ 0x5ac1e5ull, index));
+      p.sliceSpacingMm =
+          options_.spacingMinMm * std::pow(options_.spacingMaxMm / options_.spacingMinMm, v);
+    }
     TESSERA_ASSIGN_OR_RETURN(imaging::Phantom phantom, imaging::generatePhantom(p));
     return indexCase(
         std::string(imaging::phantomFamilyName(p.family)) + "_" + std::to_string(index),
@@ -200,6 +207,8 @@ TrainingBatch sampleBatch(const std::vector<const TrainingCase*>& cases, const M
       p.huShift = rng.uniform(-o.maxHuShift, o.maxHuShift);
       p.huScale = 1.0 + rng.uniform(-o.maxHuContrast, o.maxHuContrast);
       p.noiseSigmaHu = rng.uniform(0.0, o.maxNoiseHu);
+      p.elasticPx = o.elasticPx;
+      p.elasticSigmaPx = o.elasticSigmaPx;
     }
     p.noiseSeed = rng.engine();
     picks.push_back(pick);

@@ -38,7 +38,13 @@ struct PhantomSourceOptions {
   std::uint64_t seed = 1;
   double headFraction = 0.2;  // share of head cases; the rest are torsos
   int matrix = 512;
-  int slices = 0;  // 0: the family's whole extent at its natural spacing
+  int slices = 0;  // 0: the family's whole extent at the case's spacing
+  // The realistic variety (scanner, contrast phase, patient drawn per case)
+  // instead of the classic phantoms.
+  bool realistic = false;
+  // Slice spacing in mm, drawn per case log-uniformly in [min, max]; 0: each
+  // family's natural spacing (torso 2.5, head 2).
+  double spacingMinMm = 0, spacingMaxMm = 0;
 };
 std::unique_ptr<CaseSource> makePhantomSource(const PhantomSourceOptions& options);
 // Case directories under `directory` holding ct.(nii.gz|nii|nrrd|mha) and
@@ -53,6 +59,9 @@ struct SamplerOptions {
   double maxRotationDeg = 12;
   double minScale = 0.85, maxScale = 1.2;
   double maxHuShift = 30, maxHuContrast = 0.05, maxNoiseHu = 12;
+  // Elastic deformation: RMS displacement in pixels of a smooth random field
+  // (0: none), and the field's smoothness (Gaussian σ in pixels).
+  double elasticPx = 0, elasticSigmaPx = 24;
   bool augment = true;
 };
 

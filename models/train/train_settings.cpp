@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <sstream>
+#include <string_view>
 
 #include "core/files.h"
 #include "core/labels.h"
@@ -52,6 +53,15 @@ const std::vector<TrainSetting>& trainSettings() {
       {"validate-every", "N", "steps between validations", "200"},
       {"checkpoint-every", "N", "steps between checkpoints", "200"},
       {"no-augment", "", "disable augmentation", ""},
+      {"phantoms", "KIND",
+       "phantoms to train on: classic, or realistic (scanner, contrast phase and patient drawn "
+       "per case)",
+       "classic"},
+      {"spacing", "MM",
+       "phantom slice spacing: one value, or MIN-MAX drawn per case (0: each family's own)", "0"},
+      {"hu-shift", "HU", "augmentation: largest HU offset", "30"},
+      {"augment-noise", "HU", "augmentation: largest sigma of added noise", "12"},
+      {"elastic", "PX", "augmentation: RMS displacement of an elastic deformation (0: none)", "0"},
       {"backend", "NAME", "cpu or reference (slow, for checks)", "cpu"},
       {"post-processing", "FILE",
        "rules the model records and segmentation applies (JSON, docs/SDK.md)", ""},
@@ -145,6 +155,34 @@ Result<TrainerOptions> TrainSettings::toTrainerOptions() const {
   TESSERA_ASSIGN_OR_RETURN(const double temperature, real("temperature"));
   TESSERA_ASSIGN_OR_RETURN(const double distillWeight, real("distill-weight"));
   TESSERA_ASSIGN_OR_RETURN(const double contextOffset, real("context-offset"));
+  TESSERA_ASSIGN_OR_RETURN(const double huShift, real("hu-shift"));
+  TESSERA_ASSIGN_OR_RETURN(const double augmentNoise, real("augment-noise"));
+  TESSERA_ASSIGN_OR_RETURN(const double elastic, real("elastic"));
+  if (huShift < 0 || huShift > 500) return invalid("--hu-shift must be from 0 to 500 HU");
+  if (augmentNoise < 0 || augmentNoise > 200)
+    return invalid("--augment-noise must be from 0 to 200 HU");
+  if (elastic < 0 || elastic > 64) return invalid("--elastic must be from 0 to 64 pixels");
+  const std::string phantoms = get("phantoms");
+  if (phantoms != "classic" && phantoms != "realistic")
+    return invalid("--phantoms must be classic or realistic, not '" + phantoms + "'");
+  double spacingMin = 0, spacingMax = 0;
+  {
+    const std::string text = get("spacing");
+    const std::size_t dash = text.find('-', 1);
+    auto number = [](std::string_view t, double* v) {
+      const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), *v);
+      return ec == std::errc() && end == t.data() + t.size() && std::isfinite(*v);
+    };
+    const std::string_view all(text);
+    const bool parsed = dash == std::string::npos ? number(all, &spacingMin)
+                                                  : number(all.substr(0, dash), &spacingMin) &&
+                                                        number(all.substr(dash + 1), &spacingMax);
+    if (dash == std::string::npos) spacingMax = spacingMin;
+    const bool natural = parsed && spacingMin == 0 && spacingMax == 0;
+    if (!natural && (!parsed || spacingMin < 0.5 || spacingMax > 10 || spacingMin > spacingMax))
+      return invalid("--spacing must be 0, a spacing or MIN-MAX within 0.5-10 mm, not '" + text +
+                     "'");
+  }
   if (!(contextOffset >= 0 && contextOffset <= 100))
     return invalid("--context-offset must be from 0 to 100 mm, not " + get("context-offset"));
   if (temperature <= 0 || temperature > 100)
@@ -165,6 +203,12 @@ Result<TrainerOptions> TrainSettings::toTrainerOptions() const {
   o.batchSize = static_cast<int>(batch);
   o.sampler.crop = static_cast<int>(crop);
   o.sampler.augment = !on("no-augment");
+  o.sampler.maxHuShift = huShift;
+  o.sampler.maxNoiseHu = augmentNoise;
+  o.sampler.elasticPx = elastic;
+  o.phantoms.realistic = phantoms == "realistic";
+  o.phantoms.spacingMinMm = spacingMin;
+  o.phantoms.spacingMaxMm = spacingMax;
   o.learningRate = lr;
   o.minLearningRate = minLr;
   o.warmupSteps = warmup;
@@ -211,6 +255,11 @@ Result<TrainerOptions> TrainSettings::toTrainerOptions() const {
   if (!o.teacherModel.empty())
     summary << " --teacher " << std::filesystem::path(o.teacherModel).filename().string()
             << " --temperature " << temperature << " --distill-weight " << distillWeight;
+  if (huShift != 30 || augmentNoise != 12 || elastic != 0)
+    summary << " --hu-shift " << huShift << " --augment-noise " << augmentNoise << " --elastic "
+            << elastic;
+  if (o.dataDir.empty() && (o.phantoms.realistic || spacingMax > 0))
+    summary << " --phantoms " << phantoms << " --spacing " << get("spacing");
   summary << " on " << (o.dataDir.empty() ? std::string("synthetic phantoms") : o.dataDir);
   o.model.trainingSummary = summary.str();
   return o;

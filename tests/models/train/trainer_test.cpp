@@ -12,6 +12,8 @@
 
 #include "core/files.h"
 #include "models/io/onnx_model.h"
+#include "models/train/dataset.h"
+#include "models/train/train_settings.h"
 
 namespace tessera::models {
 namespace {
@@ -257,6 +259,75 @@ TEST_F(TrainerTest, ATeacherThatDoesNotMatchTheStudentIsRefused) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("this run had no teacher"), std::string::npos)
       << r.error().toString();
+}
+
+TEST(PhantomSourceTest, SpacingIsDrawnPerCaseWithinTheRangeAndRealisticPhantomsDiffer) {
+  PhantomSourceOptions o;
+  o.seed = 3;
+  o.matrix = 64;
+  o.slices = 4;
+  o.headFraction = 0;
+  o.spacingMinMm = 1;
+  o.spacingMaxMm = 5;
+  const auto drawn = makePhantomSource(o);
+  std::vector<double> spacings;
+  for (int i = 0; i < 6; ++i) {
+    auto c = drawn->load(i);
+    ASSERT_TRUE(c.ok()) << c.error().toString();
+    spacings.push_back(c->ct.geometry().spacingMm[2]);
+    EXPECT_GE(spacings.back(), 1.0 - 1e-9);
+    EXPECT_LE(spacings.back(), 5.0 + 1e-9);
+  }
+  EXPECT_GT(*std::max_element(spacings.begin(), spacings.end()) -
+                *std::min_element(spacings.begin(), spacings.end()),
+            1.0);
+  // The same case drawn twice is the same volume; the realistic variety of
+  // it is another scan of that patient.
+  auto again = drawn->load(2);
+  auto first = drawn->load(2);
+  ASSERT_TRUE(again.ok() && first.ok());
+  EXPECT_TRUE(
+      std::equal(again->ct.data(), again->ct.data() + again->ct.voxelCount(), first->ct.data()));
+  o.realistic = true;
+  auto realistic = makePhantomSource(o)->load(2);
+  ASSERT_TRUE(realistic.ok()) << realistic.error().toString();
+  EXPECT_EQ(realistic->ct.geometry().spacingMm[2], first->ct.geometry().spacingMm[2]);
+  EXPECT_FALSE(std::equal(realistic->ct.data(), realistic->ct.data() + realistic->ct.voxelCount(),
+                          first->ct.data()));
+}
+
+TEST(TrainSettingsTest, PhantomAndAugmentationOptionsAreParsedAndChecked) {
+  TrainSettings s;
+  ASSERT_TRUE(s.set("out", "/tmp/x").ok());
+  ASSERT_TRUE(s.set("phantoms", "realistic").ok());
+  ASSERT_TRUE(s.set("spacing", "1-5").ok());
+  ASSERT_TRUE(s.set("hu-shift", "50").ok());
+  ASSERT_TRUE(s.set("elastic", "4").ok());
+  auto o = s.toTrainerOptions();
+  ASSERT_TRUE(o.ok()) << o.error().toString();
+  EXPECT_TRUE(o->phantoms.realistic);
+  EXPECT_EQ(o->phantoms.spacingMinMm, 1);
+  EXPECT_EQ(o->phantoms.spacingMaxMm, 5);
+  EXPECT_EQ(o->sampler.maxHuShift, 50);
+  EXPECT_EQ(o->sampler.elasticPx, 4);
+  EXPECT_NE(o->model.trainingSummary.find("--phantoms realistic --spacing 1-5"), std::string::npos)
+      << o->model.trainingSummary;
+  ASSERT_TRUE(s.set("spacing", "2.5").ok());
+  o = s.toTrainerOptions();
+  ASSERT_TRUE(o.ok()) << o.error().toString();
+  EXPECT_EQ(o->phantoms.spacingMinMm, 2.5);
+  EXPECT_EQ(o->phantoms.spacingMaxMm, 2.5);
+  for (const char* bad : {"5-1", "0.1-2", "1-", "one", "1-5-7"}) {
+    ASSERT_TRUE(s.set("spacing", bad).ok());
+    auto r = s.toTrainerOptions();
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().toString().find("--spacing"), std::string::npos) << r.error().toString();
+  }
+  ASSERT_TRUE(s.set("spacing", "0").ok());
+  ASSERT_TRUE(s.set("phantoms", "fancy").ok());
+  auto r = s.toTrainerOptions();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().toString().find("classic or realistic"), std::string::npos);
 }
 
 }  // namespace
