@@ -63,9 +63,19 @@ int runPhantom(const Args& args) {
   parser.option("--arms", "A",
                 "torso cases: up (raised, out of the field of view) or down (beside the body)",
                 "up");
+  parser.option("--table", "T",
+                "torso cases: curved (carbon shell), flat (radiotherapy top) or padded (curved, "
+                "under a foam mattress)",
+                "curved");
+  parser.option("--metal", "M",
+                "metal implants with their streaks: none, hip (prosthesis, one side or both), "
+                "spine (lumbar pedicle screws and rods) or dental (fillings; head cases)",
+                "none");
+  parser.flag("--head-detail", "head cases: the upper dental arch and intracranial calcifications");
   parser.option("--variety", "V",
-                "classic (the options as given) or realistic (noise, kernel, contrast phase, "
-                "thickness, cupping and rings left at their defaults are drawn per case)",
+                "classic (the options as given) or realistic (every variation left at its default "
+                "is drawn per case: noise, kernel, contrast phase, thickness, cupping, rings, "
+                "position, habitus, arms, table, metal, head detail)",
                 "classic");
   parser.option("--preview", "PNG",
                 "also write a picture of the first case's representative slice (window 40/400, "
@@ -105,11 +115,15 @@ int runPhantom(const Args& args) {
   auto phase = imaging::parseContrastPhase(parser.get("phase"));
   auto variety = imaging::parsePhantomVariety(parser.get("variety"));
   auto habitus = imaging::parsePhantomHabitus(parser.get("habitus"));
-  if (!kernel.ok() || !phase.ok() || !variety.ok() || !habitus.ok()) {
+  auto table = imaging::parsePhantomTable(parser.get("table"));
+  auto metal = imaging::parsePhantomMetal(parser.get("metal"));
+  if (!kernel.ok() || !phase.ok() || !variety.ok() || !habitus.ok() || !table.ok() || !metal.ok()) {
     const Error& e = !kernel.ok()    ? kernel.error()
                      : !phase.ok()   ? phase.error()
                      : !variety.ok() ? variety.error()
-                                     : habitus.error();
+                     : !habitus.ok() ? habitus.error()
+                     : !table.ok()   ? table.error()
+                                     : metal.error();
     std::fprintf(stderr, "tessera: error: %s\n(see --help)\n", e.message.c_str());
     return kExitUsage;
   }
@@ -123,6 +137,9 @@ int runPhantom(const Args& args) {
   options.offCentreMm = offCentre;
   options.variety = *variety;
   options.habitus = *habitus;
+  options.table = *table;
+  options.metal = *metal;
+  options.headDetail = parser.has("head-detail");
   const std::string arms = parser.get("arms");
   if (arms != "up" && arms != "down") {
     std::fprintf(stderr, "tessera: error: --arms is up or down, not '%s'\n(see --help)\n",

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "core/labels.h"
@@ -20,6 +21,7 @@ enum Zone : std::uint8_t {
   kZoneInner = 2,    // inside the subcutaneous fat (muscle and deeper)
   kZoneCavity = 4,   // thoracic / abdominal / cranial cavity
   kZoneAbdomen = 8,  // below the diaphragm (torso)
+  kZoneMetal = 16,   // an implant: the source of metal streaks (phantom.cpp)
 };
 
 // One slice being painted: labels and HU before texture, noise and blur.
@@ -89,6 +91,34 @@ inline void paintBone(Canvas& c, const Ellipse& e, double cortexMm, double corte
   paintShape(c, e.grown(-cortexMm), TissueLabel::kBone, marrowHu, required);
 }
 
+// A shape given by its bounding box and a predicate, for paintShape and
+// paintMetal.
+template <class Inside>
+struct Region {
+  Box bounds;
+  Inside test;
+  Box box() const { return bounds; }
+  bool inside(double u, double v) const { return test(u, v); }
+};
+template <class Inside>
+Region<Inside> region(const Box& bounds, Inside test) {
+  return {bounds, std::move(test)};
+}
+
+// Metal: labelled bone, `hu` (above the scanner's ceiling, so that the blur
+// leaves it saturated), marked kZoneMetal; inside the body only.
+template <class Shape>
+void paintMetal(Canvas& c, const Shape& shape, double hu) {
+  const std::uint8_t bone = labelValue(TissueLabel::kBone);
+  forEachPixel(c.body, shape.box(), [&](int index, double u, double v) {
+    if ((c.zone[index] & kZoneBody) && shape.inside(u, v)) {
+      c.label[index] = bone;
+      c.hu[index] = static_cast<float>(hu);
+      c.zone[index] |= kZoneMetal;
+    }
+  });
+}
+
 // Per-case HU design of each label's tissue and its texture (σ of the
 // fine-grained variation inside the tissue, as it remains after the blur).
 struct TissueStyle {
@@ -110,15 +140,26 @@ class Anatomy {
   virtual double representativeT() const = 0;
 };
 
+// What a case's anatomy is built with besides its seed and size (phantom.h
+// documents each): fatScale multiplies the subcutaneous fat drawn for the
+// case (habitus); armsDown puts the arms beside the body (the original
+// phantoms have them raised, out of the field of view).
+struct AnatomyOptions {
+  ContrastPhase phase = ContrastPhase::kNone;
+  double fatScale = 1.0;
+  bool armsDown = false;
+  PhantomTable table = PhantomTable::kCurved;
+  PhantomMetal metal = PhantomMetal::kNone;
+  bool headDetail = false;
+};
+
 // widthMm: the body's (head's) reference width; fovMm: the square field of
-// view. All random draws come from `caseSeed` and do not depend on the sizes,
-// so a calibration can rebuild the model at other sizes.
-// fatScale multiplies the subcutaneous fat drawn for the case (habitus);
-// armsDown puts the arms beside the body (the original phantoms have them
-// raised, out of the field of view).
+// view. All random draws come from `caseSeed` and do not depend on the sizes
+// or the options, so a calibration can rebuild the model at other sizes and
+// a variation leaves the rest of the patient as it was.
 std::unique_ptr<Anatomy> makeTorso(std::uint64_t caseSeed, double widthMm, double fovMm,
-                                   ContrastPhase phase = ContrastPhase::kNone,
-                                   double fatScale = 1.0, bool armsDown = false);
-std::unique_ptr<Anatomy> makeHead(std::uint64_t caseSeed, double widthMm, double fovMm);
+                                   const AnatomyOptions& options = {});
+std::unique_ptr<Anatomy> makeHead(std::uint64_t caseSeed, double widthMm, double fovMm,
+                                  const AnatomyOptions& options = {});
 
 }  // namespace tessera::imaging::phantom

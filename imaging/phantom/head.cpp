@@ -6,7 +6,9 @@
 // ethmoid and mastoid air cells, sphenoid, maxillary and frontal sinuses,
 // petrous bones and the posterior fossa; below it the nasal cavity,
 // nasopharynx, mandibular rami and the upper cervical spine. The head rests
-// in a plastic holder above the table; neither is body.
+// in a plastic holder above the table; neither is body. With headDetail
+// (phantom.h): the upper dental arch at the palate and intracranial
+// calcifications; with dental metal, fillings in some teeth.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -43,7 +45,7 @@ bool misses(const Cell& c, double z) {
 
 class Head final : public Anatomy {
  public:
-  Head(std::uint64_t seed, double widthMm, double fovMm);
+  Head(std::uint64_t seed, double widthMm, double fovMm, const AnatomyOptions& options);
 
   double extentMm() const override { return extent_; }
   void paint(Canvas& c) const override;
@@ -72,6 +74,8 @@ class Head final : public Anatomy {
   void paintFace(Canvas& c, const Slice& s) const;
   void paintCells(Canvas& c, const std::vector<Cell>& cells, const Ellipsoid& region,
                   double z) const;
+  void paintTeeth(Canvas& c, const Slice& s) const;
+  void paintCalcifications(Canvas& c, double z) const;
   void paintSinus(Canvas& c, const Ellipsoid& sinus, double z, double wallMm, double mucosaMm,
                   double fluidLevel) const;
 
@@ -96,11 +100,36 @@ class Head final : public Anatomy {
   std::vector<Cell> sulci_;  // CSF clefts running in from the brain surface
   bool hasFrontalSinus_ = true;
   double maxillaryMucosa_[2] = {0, 0}, maxillaryFluid_[2] = {1, 1};
+
+  // Head detail: the upper dental arch (an elliptical arc behind the lips,
+  // from the incisors at the front to the molars), teeth of dentine with
+  // enamel crowns, some missing; fillings of metal in some of them.
+  struct Tooth {
+    Ellipse section;  // at the crown (z = 0); roots taper upwards
+    double zTop = 9;  // root apex above the palate's level (mm)
+    bool missing = false;
+    bool filled = false;
+    double zFill = 4;  // height of the filling (mm)
+  };
+  struct Calcification {
+    Cell cell;
+    double hu = 300;
+    TissueLabel label = TissueLabel::kBrain;
+  };
+  bool detail_ = false, dental_ = false;
+  double archW_ = 30, archD_ = 45, archBackV_ = -28, enamelHu_ = 2800, dentineHu_ = 1900;
+  double metalHu_ = 4000;
+  std::vector<Tooth> teeth_;
+  std::vector<Calcification> calcifications_;
 };
 
-Head::Head(std::uint64_t seed, double widthMm, double fovMm) : width_(widthMm), fov_(fovMm) {
+Head::Head(std::uint64_t seed, double widthMm, double fovMm, const AnatomyOptions& options)
+    : width_(widthMm), fov_(fovMm) {
   Rng rng(seed);
   Rng shape = rng.fork(21), parts = rng.fork(22), hu = rng.fork(23), cells = rng.fork(24);
+  // Forked after the original streams and drawn in full whatever the
+  // options, so that head detail changes nothing else.
+  Rng detail = rng.fork(25);
   const double scale = width_ / 150.0;
   extent_ = shape.uniform(190, 215) * std::sqrt(scale);
   aspect_ = shape.uniform(1.18, 1.34);
@@ -207,6 +236,73 @@ Head::Head(std::uint64_t seed, double widthMm, double fovMm) : width_(widthMm), 
   };
   fillCells(ethmoid_, ethmoidCells_, 6.5);
   for (int side = 0; side < 2; ++side) fillCells(mastoid_[side], mastoidCells_[side], 4.5);
+
+  dental_ = options.metal == PhantomMetal::kDental;
+  detail_ = options.headDetail || dental_;
+  archW_ = detail.uniform(0.37, 0.43) * a;
+  archD_ = detail.uniform(0.46, 0.54) * b;
+  archBackV_ = -0.3 * b;
+  enamelHu_ = detail.uniform(2500, 3000);
+  dentineHu_ = detail.uniform(1700, 2100);
+  metalHu_ = detail.uniform(3500, 5000);
+  // Eight teeth a side: incisors, canine, premolars, molars, wider backwards.
+  for (int side = 0; side < 2; ++side) {
+    const double sgn = side == 0 ? -1.0 : 1.0;
+    for (int k = 0; k < 8; ++k) {
+      const double phi = sgn * (k + 0.5) / 8 * 0.52 * kPi;
+      const double u = archW_ * std::sin(phi), v = archBackV_ - archD_ * std::cos(phi);
+      const double along = std::atan2(archD_ * std::sin(phi), archW_ * std::cos(phi));
+      const double f = k / 7.0;
+      Tooth tooth;
+      tooth.section = Ellipse::axes(u, v, lerp(3.0, 4.8, f) * detail.uniform(0.92, 1.08),
+                                    lerp(2.8, 5.0, f) * detail.uniform(0.92, 1.08), along);
+      tooth.zTop = detail.uniform(7, 11);
+      tooth.missing = detail.chance(0.08);
+      tooth.zFill = detail.uniform(3.0, 5.5);
+      teeth_.push_back(tooth);
+    }
+  }
+  // Fillings in 1-4 premolars or molars (k >= 3).
+  const int fillings = 1 + static_cast<int>(detail.uniform(0, 3.999));
+  for (int i = 0; i < fillings; ++i) {
+    const int side = detail.chance(0.5) ? 1 : 0;
+    const int k = 3 + static_cast<int>(detail.uniform(0, 4.999));
+    teeth_[side * 8 + k].filled = true;
+  }
+  // Calcifications: pineal gland, choroid plexus in the atria, basal
+  // ganglia, plaques of the falx (brain), and of the carotid siphons (soft
+  // tissue), each drawn with its frequency in adults.
+  auto add = [&](bool present, const Ellipsoid& e, double huLo, double huHi, TissueLabel label) {
+    const double value = detail.uniform(huLo, huHi);
+    if (present) calcifications_.push_back({makeCell(e), value, label});
+  };
+  {
+    const bool pineal = detail.chance(0.6);
+    const double r = detail.uniform(1.5, 3.5);
+    add(pineal, Ellipsoid::make(0, 0.15 * b, tz(0.5), r, r, r), 200, 800, L::kBrain);
+    const bool choroid = detail.chance(0.5);
+    for (double sgn : {-1.0, 1.0}) {
+      const double rc = detail.uniform(2, 4);
+      add(choroid, Ellipsoid::make(sgn * 14, 0.3 * b, tz(0.57), rc, rc * 1.3, rc), 150, 600,
+          L::kBrain);
+    }
+    const bool ganglia = detail.chance(0.1);
+    for (double sgn : {-1.0, 1.0}) {
+      const double rg = detail.uniform(2, 4);
+      add(ganglia, Ellipsoid::make(sgn * 18, -0.05 * b, tz(0.48), rg, rg, rg), 100, 300, L::kBrain);
+    }
+    const bool falx = detail.chance(0.25);
+    add(falx,
+        Ellipsoid::make(0, detail.uniform(-0.5, 0.4) * b, tz(detail.uniform(0.6, 0.85)), 1.2,
+                        detail.uniform(5, 10), detail.uniform(3, 6)),
+        300, 900, L::kBrain);
+    const bool siphon = detail.chance(0.3);
+    for (double sgn : {-1.0, 1.0}) {
+      const double rs = detail.uniform(1.5, 2.5);
+      add(siphon, Ellipsoid::make(sgn * 17, -0.18 * b, tz(0.22), rs, rs, rs), 200, 700,
+          L::kSoftTissue);
+    }
+  }
 }
 
 Head::Slice Head::sliceAt(double t) const {
@@ -471,6 +567,46 @@ void Head::paintFace(Canvas& c, const Slice& s) const {
   if (t >= 0.1 && t < 0.2) paintShape(c, Ellipse::circle(0, 0.22 * b, 11), L::kBrain, whiteHu_);
 }
 
+void Head::paintTeeth(Canvas& c, const Slice& s) const {
+  const double z = s.z;
+  const double top =
+      3 + std::max_element(teeth_.begin(), teeth_.end(), [](const auto& x, const auto& y) {
+            return x.zTop < y.zTop;
+          })->zTop;
+  if (z > top) return;
+  // Alveolar bone along the arch, the hard palate inside it at its level.
+  const std::uint8_t body = kZoneBody;
+  auto archRho = [&](double u, double v, double grow) {
+    const double du = u / (archW_ + grow), dv = (v - archBackV_) / (archD_ + grow);
+    return du * du + dv * dv;
+  };
+  const Box box{-archW_ - 8, archBackV_ - archD_ - 8, archW_ + 8, archBackV_ + 8};
+  paintRegion(
+      c, box,
+      [&](double u, double v) {
+        return v < archBackV_ + 6 && archRho(u, v, 6.5) <= 1 && archRho(u, v, -7) > 1;
+      },
+      L::kBone, 0.45 * cortexHu_, body);
+  if (z < 3)
+    paintRegion(
+        c, box, [&](double u, double v) { return v < archBackV_ + 6 && archRho(u, v, -7) <= 1; },
+        L::kBone, 0.6 * cortexHu_, body);
+  for (const Tooth& tooth : teeth_) {
+    if (tooth.missing || z > tooth.zTop) continue;
+    const Ellipse e = tooth.section.scaled(1 - 0.5 * z / tooth.zTop);
+    paintShape(c, e, L::kBone, z < 3 ? enamelHu_ : dentineHu_, body);
+    if (z >= 2) paintShape(c, e.scaled(0.3), L::kSoftTissue, 40, body);
+    if (dental_ && tooth.filled && z < tooth.zFill) paintMetal(c, e.scaled(0.55), metalHu_);
+  }
+}
+
+void Head::paintCalcifications(Canvas& c, double z) const {
+  for (const Calcification& k : calcifications_) {
+    if (misses(k.cell, z)) continue;
+    if (auto e = k.cell.e.section(z)) paintShape(c, *e, k.label, k.hu, kZoneBody);
+  }
+}
+
 void Head::paint(Canvas& c) const {
   const Slice s = sliceAt(c.t);
   setFrame(c, s);
@@ -479,12 +615,17 @@ void Head::paint(Canvas& c) const {
   paintScalpAndSkull(c, s);
   paintBrain(c, s);
   paintFace(c, s);
+  if (detail_) {
+    paintTeeth(c, s);
+    paintCalcifications(c, s.z);
+  }
 }
 
 }  // namespace
 
-std::unique_ptr<Anatomy> makeHead(std::uint64_t caseSeed, double widthMm, double fovMm) {
-  return std::make_unique<Head>(caseSeed, widthMm, fovMm);
+std::unique_ptr<Anatomy> makeHead(std::uint64_t caseSeed, double widthMm, double fovMm,
+                                  const AnatomyOptions& options) {
+  return std::make_unique<Head>(caseSeed, widthMm, fovMm, options);
 }
 
 }  // namespace tessera::imaging::phantom

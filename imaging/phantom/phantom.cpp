@@ -1,11 +1,13 @@
 #include "imaging/phantom/phantom.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <system_error>
+#include <utility>
 
 #include "core/blocks.h"
 #include "core/files.h"
@@ -18,89 +20,97 @@ namespace tessera::imaging {
 
 namespace ph = phantom;
 
+namespace {
+
+// The names of an option's values: one table gives both directions.
+template <class E, std::size_t N>
+using Names = std::array<std::pair<E, const char*>, N>;
+
+template <class E, std::size_t N>
+const char* nameIn(const Names<E, N>& names, E value) {
+  for (const auto& [v, name] : names)
+    if (v == value) return name;
+  return names[0].second;
+}
+
+template <class E, std::size_t N>
+Result<E> parseIn(const Names<E, N>& names, std::string_view name, const char* what) {
+  std::string list;
+  for (std::size_t i = 0; i < N; ++i) {
+    if (i > 0) list += i + 1 == N ? " or " : ", ";
+    list += names[i].second;
+  }
+  for (const auto& [v, n] : names)
+    if (name == n) return v;
+  return Error{StatusCode::kInvalidArgument,
+               "unknown " + std::string(what) + " '" + std::string(name) + "' (" + list + ")",
+               {}};
+}
+
+constexpr Names<PhantomFamily, 2> kFamilies{
+    {{PhantomFamily::kTorso, "torso"}, {PhantomFamily::kHead, "head"}}};
+constexpr Names<PhantomKernel, 3> kKernels{{{PhantomKernel::kStandard, "standard"},
+                                            {PhantomKernel::kSoft, "soft"},
+                                            {PhantomKernel::kSharp, "sharp"}}};
+constexpr Names<ContrastPhase, 3> kPhases{{{ContrastPhase::kNone, "none"},
+                                           {ContrastPhase::kArterial, "arterial"},
+                                           {ContrastPhase::kPortalVenous, "portal"}}};
+constexpr Names<PhantomHabitus, 3> kHabitus{{{PhantomHabitus::kAdult, "adult"},
+                                             {PhantomHabitus::kChild, "child"},
+                                             {PhantomHabitus::kLarge, "large"}}};
+constexpr Names<PhantomTable, 3> kTables{{{PhantomTable::kCurved, "curved"},
+                                          {PhantomTable::kFlat, "flat"},
+                                          {PhantomTable::kPadded, "padded"}}};
+constexpr Names<PhantomMetal, 4> kMetals{{{PhantomMetal::kNone, "none"},
+                                          {PhantomMetal::kHip, "hip"},
+                                          {PhantomMetal::kSpine, "spine"},
+                                          {PhantomMetal::kDental, "dental"}}};
+constexpr Names<PhantomVariety, 2> kVarieties{
+    {{PhantomVariety::kClassic, "classic"}, {PhantomVariety::kRealistic, "realistic"}}};
+
+}  // namespace
+
 const char* phantomFamilyName(PhantomFamily family) {
-  return family == PhantomFamily::kHead ? "head" : "torso";
+  return nameIn(kFamilies, family);
 }
-
 Result<PhantomFamily> parsePhantomFamily(std::string_view name) {
-  if (name == "torso") return PhantomFamily::kTorso;
-  if (name == "head") return PhantomFamily::kHead;
-  return Error{StatusCode::kInvalidArgument,
-               "unknown phantom family '" + std::string(name) + "' (torso or head)",
-               {}};
+  return parseIn(kFamilies, name, "phantom family");
 }
-
 const char* phantomKernelName(PhantomKernel kernel) {
-  switch (kernel) {
-    case PhantomKernel::kSoft:
-      return "soft";
-    case PhantomKernel::kSharp:
-      return "sharp";
-    default:
-      return "standard";
-  }
+  return nameIn(kKernels, kernel);
 }
-
 Result<PhantomKernel> parsePhantomKernel(std::string_view name) {
-  if (name == "standard") return PhantomKernel::kStandard;
-  if (name == "soft") return PhantomKernel::kSoft;
-  if (name == "sharp") return PhantomKernel::kSharp;
-  return Error{
-      StatusCode::kInvalidArgument,
-      "unknown reconstruction kernel '" + std::string(name) + "' (standard, soft or sharp)",
-      {}};
+  return parseIn(kKernels, name, "reconstruction kernel");
 }
-
 const char* contrastPhaseName(ContrastPhase phase) {
-  switch (phase) {
-    case ContrastPhase::kArterial:
-      return "arterial";
-    case ContrastPhase::kPortalVenous:
-      return "portal";
-    default:
-      return "none";
-  }
+  return nameIn(kPhases, phase);
 }
-
 Result<ContrastPhase> parseContrastPhase(std::string_view name) {
-  if (name == "none") return ContrastPhase::kNone;
-  if (name == "arterial") return ContrastPhase::kArterial;
-  if (name == "portal") return ContrastPhase::kPortalVenous;
-  return Error{StatusCode::kInvalidArgument,
-               "unknown contrast phase '" + std::string(name) + "' (none, arterial or portal)",
-               {}};
+  return parseIn(kPhases, name, "contrast phase");
 }
-
 const char* phantomHabitusName(PhantomHabitus habitus) {
-  switch (habitus) {
-    case PhantomHabitus::kChild:
-      return "child";
-    case PhantomHabitus::kLarge:
-      return "large";
-    default:
-      return "adult";
-  }
+  return nameIn(kHabitus, habitus);
 }
-
 Result<PhantomHabitus> parsePhantomHabitus(std::string_view name) {
-  if (name == "adult") return PhantomHabitus::kAdult;
-  if (name == "child") return PhantomHabitus::kChild;
-  if (name == "large") return PhantomHabitus::kLarge;
-  return Error{StatusCode::kInvalidArgument,
-               "unknown habitus '" + std::string(name) + "' (adult, child or large)",
-               {}};
+  return parseIn(kHabitus, name, "habitus");
 }
-
+const char* phantomTableName(PhantomTable table) {
+  return nameIn(kTables, table);
+}
+Result<PhantomTable> parsePhantomTable(std::string_view name) {
+  return parseIn(kTables, name, "table");
+}
+const char* phantomMetalName(PhantomMetal metal) {
+  return nameIn(kMetals, metal);
+}
+Result<PhantomMetal> parsePhantomMetal(std::string_view name) {
+  return parseIn(kMetals, name, "metal implant");
+}
 const char* phantomVarietyName(PhantomVariety variety) {
-  return variety == PhantomVariety::kRealistic ? "realistic" : "classic";
+  return nameIn(kVarieties, variety);
 }
-
 Result<PhantomVariety> parsePhantomVariety(std::string_view name) {
-  if (name == "classic") return PhantomVariety::kClassic;
-  if (name == "realistic") return PhantomVariety::kRealistic;
-  return Error{StatusCode::kInvalidArgument,
-               "unknown phantom variety '" + std::string(name) + "' (classic or realistic)",
-               {}};
+  return parseIn(kVarieties, name, "phantom variety");
 }
 
 std::vector<TissueLabel> phantomFamilyLabels(PhantomFamily family) {
@@ -131,18 +141,28 @@ double fatScaleOf(PhantomHabitus habitus) {
 }
 
 // The anatomy of one case; `body` holds what changes the outline (habitus,
-// arms), for the calibration as for the final model.
+// arms, table), for the calibration as for the final model; `inside`, when
+// given, what changes only the inside (contrast, implants, head detail).
 struct BodyOptions {
   PhantomHabitus habitus = PhantomHabitus::kAdult;
   bool armsDown = false;
+  PhantomTable table = PhantomTable::kCurved;
 };
 
 std::unique_ptr<ph::Anatomy> makeAnatomy(PhantomFamily family, std::uint64_t seed, double width,
                                          double fov, const BodyOptions& body,
-                                         ContrastPhase phase = ContrastPhase::kNone) {
-  return family == PhantomFamily::kHead
-             ? ph::makeHead(seed, width, fov)
-             : ph::makeTorso(seed, width, fov, phase, fatScaleOf(body.habitus), body.armsDown);
+                                         const PhantomOptions* inside = nullptr) {
+  ph::AnatomyOptions a;
+  a.fatScale = fatScaleOf(body.habitus);
+  a.armsDown = body.armsDown;
+  a.table = body.table;
+  if (inside != nullptr) {
+    a.phase = inside->phase;
+    a.metal = inside->metal;
+    a.headDetail = inside->headDetail;
+  }
+  return family == PhantomFamily::kHead ? ph::makeHead(seed, width, fov, a)
+                                        : ph::makeTorso(seed, width, fov, a);
 }
 
 // The noise texture of a reconstruction kernel, as a 2D filter of white
@@ -364,6 +384,84 @@ void addStreaks(float* hu, int n, double pixelMm, double zMm, const std::vector<
   }
 }
 
+// Nominal strengths of the metal artefacts of titanium (sinogram units of
+// addMetalArtefacts): about -300 HU between two hip prostheses.
+constexpr double kMetalHardening = 2300;
+constexpr double kMetalStarvation = 300;
+
+// Metal artefacts of a filtered back-projection, computed by hand because
+// they need only the metal's sinogram (OpenCV has no Radon transform, and
+// its warps are not bit-identical across CPUs): parallel beam, 1.2 views
+// per pixel of the matrix over 180° (fewer would add view-aliasing streaks
+// far from the metal that scanners do not show), detector bins one pixel
+// wide, the Shepp-Logan filter. Each ray's metal path p (mm,
+// from `metal`, the fraction of each pixel that is metal) enters the
+// sinogram as a beam-hardening error -hardening·(p / 10 mm)² and
+// photon-starvation noise of σ starvation·(p / 10 mm); the ramp-filtered
+// (Ram-Lak) error is back-projected onto the whole slice in HU: dark bands
+// between implants, streaks radiating from them.
+void addMetalArtefacts(float* hu, const float* metal, int n, double pixelMm, double hardening,
+                       double starvation, std::uint64_t key) {
+  const int kViews = std::max(180, static_cast<int>(1.2 * n));
+  std::vector<std::pair<int, float>> pixels;
+  for (int i = 0; i < n * n; ++i)
+    if (metal[i] > 0) pixels.emplace_back(i, metal[i]);
+  if (pixels.empty()) return;
+  const int bins = static_cast<int>(std::ceil(n * 1.4143)) + 4;
+  const double c = 0.5 * (n - 1), cb = 0.5 * (bins - 1);
+  std::vector<double> cs(kViews), sn(kViews);
+  for (int a = 0; a < kViews; ++a) {
+    cs[a] = std::cos(ph::kPi * a / kViews);
+    sn[a] = std::sin(ph::kPi * a / kViews);
+  }
+  std::vector<double> sinogram(static_cast<std::size_t>(kViews) * bins, 0.0);
+  std::vector<int> lo(kViews, bins), hi(kViews, -1);
+  for (int a = 0; a < kViews; ++a) {
+    double* row = sinogram.data() + static_cast<std::size_t>(a) * bins;
+    for (const auto& [index, w] : pixels) {
+      const double s = (index % n - c) * cs[a] + (index / n - c) * sn[a] + cb;
+      const int b = static_cast<int>(std::floor(s));
+      const double f = s - b;
+      row[b] += w * (1 - f);
+      row[b + 1] += w * f;
+      lo[a] = std::min(lo[a], b);
+      hi[a] = std::max(hi[a], b + 1);
+    }
+    for (int b = lo[a]; b <= hi[a]; ++b) {
+      const double cm = row[b] * pixelMm / 10;
+      row[b] = -hardening * cm * cm +
+               starvation * cm * ph::pixelNoise(key, static_cast<std::uint64_t>(a) * bins + b);
+    }
+  }
+  // Shepp-Logan filter in bin units: h(k) = -2 / (π² (4k² - 1)).
+  std::vector<double> ramp(bins);
+  for (int k = 0; k < bins; ++k) ramp[k] = -2.0 / (ph::kPi * ph::kPi * (4.0 * k * k - 1));
+  std::vector<float> filtered(static_cast<std::size_t>(kViews) * (bins + 1), 0.0f);
+  for (int a = 0; a < kViews; ++a) {
+    const double* row = sinogram.data() + static_cast<std::size_t>(a) * bins;
+    float* out = filtered.data() + static_cast<std::size_t>(a) * (bins + 1);
+    for (int j = 0; j < bins; ++j) {
+      double sum = 0;
+      for (int b = lo[a]; b <= hi[a]; ++b) sum += row[b] * ramp[std::abs(j - b)];
+      out[j] = static_cast<float>(sum);
+    }
+  }
+  const double scale = ph::kPi / kViews;
+  for (int y = 0; y < n; ++y)
+    for (int x = 0; x < n; ++x) {
+      double sum = 0;
+      for (int a = 0; a < kViews; ++a) {
+        const double s = (x - c) * cs[a] + (y - c) * sn[a] + cb;
+        const int b = static_cast<int>(s);
+        const double f = s - b;
+        const float* q = filtered.data() + static_cast<std::size_t>(a) * (bins + 1);
+        sum += q[b] + f * (q[b + 1] - q[b]);
+      }
+      // Metal itself stays saturated, as on a scanner's display.
+      hu[y * n + x] += static_cast<float>(scale * sum) * (1.0f - metal[y * n + x]);
+    }
+}
+
 std::int16_t toHu(float v) {
   const float r = std::floor(v + 0.5f);
   return static_cast<std::int16_t>(std::clamp(r, -1024.0f, 3071.0f));
@@ -394,6 +492,14 @@ Status validatePhantomOptions(const PhantomOptions& o) {
     return bad("arms are drawn for torso phantoms only");
   if (!(o.offCentreMm >= 0 && o.offCentreMm <= 150))
     return bad("the off-centre distance must be from 0 to 150 mm");
+  if (o.table != PhantomTable::kCurved && o.family == PhantomFamily::kHead)
+    return bad("tables are chosen for torso phantoms only (a head lies in its holder)");
+  const bool headMetal = o.metal == PhantomMetal::kDental;
+  if (o.metal != PhantomMetal::kNone && headMetal != (o.family == PhantomFamily::kHead))
+    return bad(headMetal ? "dental metal is drawn for head phantoms only"
+                         : "hip and spine implants are drawn for torso phantoms only");
+  if (o.headDetail && o.family != PhantomFamily::kHead)
+    return bad("head detail is drawn for head phantoms only");
   return Status();
 }
 
@@ -423,7 +529,7 @@ Result<Phantom> generatePhantom(const PhantomOptions& requested) {
   ph::Rng rng(caseSeed);
   ph::Rng sizes = rng.fork(11), imaging = rng.fork(12);
   // Forked after the original streams, so that they stay as they were.
-  ph::Rng artefacts = rng.fork(13), variety = rng.fork(14);
+  ph::Rng artefacts = rng.fork(13), variety = rng.fork(14), metalDraws = rng.fork(15);
   double thicknessFactor = 0;  // realistic variety: thickness / spacing
   if (options.variety == PhantomVariety::kRealistic) {
     const double noiseDraw = variety.uniform(5, 40);
@@ -434,6 +540,7 @@ Result<Phantom> generatePhantom(const PhantomOptions& requested) {
         variety.chance(0.15) ? variety.uniform(50, 110) : variety.uniform(0, 30);
     const double habitusDraw = variety.uniform();
     const bool armsDraw = variety.chance(0.35);
+    const double tableDraw = variety.uniform(), metalDraw = variety.uniform();
     if (options.noiseHu == 0) options.noiseHu = noiseDraw;
     if (options.kernel == PhantomKernel::kStandard)
       options.kernel = kernelDraw < 1.0 / 3   ? PhantomKernel::kStandard
@@ -452,8 +559,20 @@ Result<Phantom> generatePhantom(const PhantomOptions& requested) {
                         : habitusDraw < 0.8 ? PhantomHabitus::kChild
                                             : PhantomHabitus::kLarge;
     if (!options.armsDown && family == PhantomFamily::kTorso) options.armsDown = armsDraw;
+    if (options.table == PhantomTable::kCurved && family == PhantomFamily::kTorso)
+      options.table = tableDraw < 0.5    ? PhantomTable::kCurved
+                      : tableDraw < 0.75 ? PhantomTable::kFlat
+                                         : PhantomTable::kPadded;
+    if (options.metal == PhantomMetal::kNone)
+      options.metal = family == PhantomFamily::kHead
+                          ? (metalDraw < 0.3 ? PhantomMetal::kDental : PhantomMetal::kNone)
+                      : metalDraw < 0.08 ? PhantomMetal::kHip
+                      : metalDraw < 0.15 ? PhantomMetal::kSpine
+                                         : PhantomMetal::kNone;
+    if (family == PhantomFamily::kHead) options.headDetail = true;
   }
-  const BodyOptions body{options.habitus, options.armsDown};
+  if (options.metal == PhantomMetal::kDental) options.headDetail = true;
+  const BodyOptions body{options.habitus, options.armsDown, options.table};
   const FamilyRanges ranges = rangesOf(family, options.habitus);
   // A head fills at most about 60 % of the blocks of a FOV that still holds
   // the whole face, so head cases draw lower occupancies.
@@ -480,7 +599,7 @@ Result<Phantom> generatePhantom(const PhantomOptions& requested) {
       calibrateWidthRatio(family, caseSeed, body, options.matrix, target, sampleTs);
   const double fov = std::clamp(naturalWidth / ratio, ranges.fovMin, ranges.fovMax);
   const double width = ratio * fov;
-  const auto anatomy = makeAnatomy(family, caseSeed, width, fov, body, options.phase);
+  const auto anatomy = makeAnatomy(family, caseSeed, width, fov, body, &options);
   const Coverage finalCov = coverageOf(options, anatomy->extentMm(), ranges.spacingMm);
   const int n = options.matrix, slices = finalCov.slices;
   const double pixel = fov / n;
@@ -554,6 +673,17 @@ Result<Phantom> generatePhantom(const PhantomOptions& requested) {
   const int subPlanes =
       thickness > 0 ? std::max(1, static_cast<int>(std::ceil(thickness / 0.5))) : 0;
   const std::array<float, 5> taps = kernelTaps();
+  // Metal artefacts: strength per case (HU at the nominal 1), drawn always.
+  const bool metalCase = options.metal != PhantomMetal::kNone;
+  // Per unit of path, amalgam attenuates about 2.5 times as much as the
+  // titanium of screws and the cobalt-chromium of a hip about 1.1 times
+  // (the beam-hardening term goes with the square).
+  const double material = options.metal == PhantomMetal::kDental ? 30.0
+                          : options.metal == PhantomMetal::kHip  ? 1.2
+                                                                 : 1.0;
+  const double hardening = kMetalHardening * material * metalDraws.uniform(0.7, 1.4);
+  const double starvation = kMetalStarvation * std::sqrt(material) * metalDraws.uniform(0.5, 1.5);
+  const std::uint64_t metalKey = ph::hashOf(caseSeed, 0x3E7A1ull);
   parallelChunks(0, slices, [&](std::int64_t begin, std::int64_t end, int thread) {
     std::vector<std::uint8_t> zone(pixels), subLabel, subZone;
     std::vector<float> hu(pixels), scratch(pixels), subHu, field, low;
@@ -563,6 +693,7 @@ Result<Phantom> generatePhantom(const PhantomOptions& requested) {
       subHu.resize(pixels);
     }
     if (options.kernel != PhantomKernel::kStandard) field.resize(pixels);
+    std::vector<float> metal(metalCase ? pixels : 0);
     for (std::int64_t k = begin; k < end; ++k) {
       if (cancelled.load(std::memory_order_relaxed)) return;
       if (options.cancel && options.cancel->cancelled()) {
@@ -581,10 +712,14 @@ Result<Phantom> generatePhantom(const PhantomOptions& requested) {
                         hu.data(),
                         zone.data()};
       anatomy->paint(canvas);
+      if (metalCase)
+        for (std::size_t i = 0; i < pixels; ++i)
+          metal[i] = (zone[i] & ph::kZoneMetal) ? 1.0f : 0.0f;
       if (subPlanes > 0) {
         // The slice is the mean over its thickness; labels stay the centre
         // plane's.
         std::fill(hu.begin(), hu.end(), 0.0f);
+        std::fill(metal.begin(), metal.end(), 0.0f);
         for (int j = 0; j < subPlanes; ++j) {
           std::fill(subZone.begin(), subZone.end(), 0);
           std::fill(subLabel.begin(), subLabel.end(), 0);
@@ -600,6 +735,9 @@ Result<Phantom> generatePhantom(const PhantomOptions& requested) {
                          subZone.data()};
           anatomy->paint(sub);
           for (std::size_t i = 0; i < pixels; ++i) hu[i] += subHu[i] / subPlanes;
+          if (metalCase)
+            for (std::size_t i = 0; i < pixels; ++i)
+              if (subZone[i] & ph::kZoneMetal) metal[i] += 1.0f / subPlanes;
         }
       }
       if (options.cuppingHu > 0) addCupping(hu.data(), zone.data(), n, options.cuppingHu);
@@ -622,6 +760,9 @@ Result<Phantom> generatePhantom(const PhantomOptions& requested) {
       }
       blurSlice(hu.data(), scratch.data(), n, kernel);
       addStreaks(hu.data(), n, pixel, canvas.zMm, streaks);
+      if (metalCase)
+        addMetalArtefacts(hu.data(), metal.data(), n, pixel, hardening, starvation,
+                          ph::hashOf(metalKey, static_cast<std::uint64_t>(k)));
       std::int16_t* out = ct.slice(k);
       for (std::size_t i = 0; i < pixels; ++i) out[i] = toHu(hu[i]);
       const int finished = done.fetch_add(1) + 1;
@@ -660,6 +801,9 @@ Result<Phantom> generatePhantom(const PhantomOptions& requested) {
   info.offCentreYMm = dy;
   info.habitus = options.habitus;
   info.armsDown = options.armsDown;
+  info.table = options.table;
+  info.metal = options.metal;
+  info.headDetail = options.headDetail;
   const double rep = anatomy->representativeT();
   info.representativeSlice =
       std::clamp(static_cast<int>(std::floor((rep - finalCov.tStart) * anatomy->extentMm() /
@@ -710,6 +854,9 @@ std::string phantomInfoJson(const PhantomInfo& info) {
   }
   if (info.habitus != PhantomHabitus::kAdult) w.field("habitus", phantomHabitusName(info.habitus));
   if (info.armsDown) w.field("arms", "down");
+  if (info.table != PhantomTable::kCurved) w.field("table", phantomTableName(info.table));
+  if (info.metal != PhantomMetal::kNone) w.field("metal", phantomMetalName(info.metal));
+  if (info.headDetail) w.field("headDetail", true);
   if (info.variety != PhantomVariety::kClassic)
     w.field("variety", phantomVarietyName(info.variety));
   w.field("representativeSlice", info.representativeSlice);

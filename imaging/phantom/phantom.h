@@ -55,6 +55,29 @@ enum class PhantomHabitus { kAdult, kChild, kLarge };
 const char* phantomHabitusName(PhantomHabitus habitus);  // "adult", "child", "large"
 Result<PhantomHabitus> parsePhantomHabitus(std::string_view name);
 
+// Patient table of torso cases (tables, pads and the head's holder are
+// background): kCurved, the original curved carbon shell (two dense skins
+// around foam); kFlat, a flat radiotherapy top of 45-60 mm with two inner
+// webs, flattening the back on it; kPadded, the curved shell under a foam
+// mattress of 15-40 mm (-900 to -700 HU) that the patient lies on.
+enum class PhantomTable { kCurved, kFlat, kPadded };
+const char* phantomTableName(PhantomTable table);  // "curved", "flat", "padded"
+Result<PhantomTable> parsePhantomTable(std::string_view name);
+
+// Metal implants (3,000-4,000 HU before the scanner's 3,071 ceiling),
+// labelled bone: the label set has no implant class, and hardware replaces
+// bone or sits in it, so no organ is ever painted over metal. kHip: a total
+// hip prosthesis (ball, cup and stem in place of the femoral head and neck)
+// on one side or both (torso); kSpine: pedicle screws at 2-4 lumbar levels
+// joined by two rods (torso); kDental: fillings in 1-4 upper teeth (head;
+// implies headDetail). Metal adds what it does to a filtered
+// back-projection: the square of each ray's metal path (beam hardening)
+// and noise growing with it (photon starvation) back-projected, i.e. dark
+// bands between implants and streaks radiating from them, slice by slice.
+enum class PhantomMetal { kNone, kHip, kSpine, kDental };
+const char* phantomMetalName(PhantomMetal metal);  // "none", "hip", "spine", "dental"
+Result<PhantomMetal> parsePhantomMetal(std::string_view name);
+
 // kClassic: the options as given. kRealistic: every scanner variation left
 // at its default is drawn per case (from a stream of its own, so case i is
 // the same patient as in kClassic): noise σ 5-40 HU, kernel (a third
@@ -62,7 +85,9 @@ Result<PhantomHabitus> parsePhantomHabitus(std::string_view name);
 // 40 %), slice thickness 0.8-1.6 × the spacing (0.5-5 mm), cupping 0-30
 // HU, rings 3-12 HU in 30 % of cases, off-centre 0-30 mm (15 % of cases
 // 50-110 mm: truncated by the field of view), habitus of torso cases
-// (adult 70 %, child 10 %, large 20 %), arms down in 35 % of torso cases.
+// (adult 70 %, child 10 %, large 20 %), arms down in 35 % of torso cases,
+// table of torso cases (curved 50 %, flat 25 %, padded 25 %), metal (torso:
+// hip 8 %, spine 7 %; head: dental 30 %); head cases always get headDetail.
 enum class PhantomVariety { kClassic, kRealistic };
 const char* phantomVarietyName(PhantomVariety variety);  // "classic", "realistic"
 Result<PhantomVariety> parsePhantomVariety(std::string_view name);
@@ -110,6 +135,13 @@ struct PhantomOptions {
   // fat, muscle, humerus or forearm bones) instead of raised out of the
   // field of view (the original phantoms).
   bool armsDown = false;
+  PhantomTable table = PhantomTable::kCurved;  // torso only
+  PhantomMetal metal = PhantomMetal::kNone;
+  // Head: the upper dental arch in the lowest ~10 mm (teeth of dentine and
+  // enamel in alveolar bone, some missing) and intracranial calcifications
+  // (pineal gland, choroid plexus, basal ganglia, falx plaques; labelled
+  // brain), drawn per case. Sinuses and the skull base are always drawn.
+  bool headDetail = false;
   PhantomVariety variety = PhantomVariety::kClassic;
 
   ProgressSink* progress = nullptr;  // slice progress (fraction of the case)
@@ -135,6 +167,9 @@ struct PhantomInfo {
   double offCentreXMm = 0, offCentreYMm = 0;  // where the patient's centre lies in the image
   PhantomHabitus habitus = PhantomHabitus::kAdult;
   bool armsDown = false;
+  PhantomTable table = PhantomTable::kCurved;
+  PhantomMetal metal = PhantomMetal::kNone;
+  bool headDetail = false;
   PhantomVariety variety = PhantomVariety::kClassic;
   int representativeSlice = 0;  // a slice that shows the family's anatomy well
 };

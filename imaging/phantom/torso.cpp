@@ -6,7 +6,8 @@
 // them; a segmented spine with ribs following the chest wall; pelvis, hips
 // and sacrum. Landmark heights (fractions of the extent) follow adult
 // anatomy: pelvis 0-0.25, kidneys ~0.28-0.48, liver ~0.38-0.67, domes
-// ~0.64-0.67, heart ~0.6-0.8, trachea above ~0.84.
+// ~0.64-0.67, heart ~0.6-0.8, trachea above ~0.84. Variations (phantom.h):
+// other tables, a hip prosthesis or lumbar pedicle screws.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -92,8 +93,7 @@ struct Rib {
 
 class Torso final : public Anatomy {
  public:
-  Torso(std::uint64_t seed, double widthMm, double fovMm, ContrastPhase phase, double fatScale,
-        bool armsDown);
+  Torso(std::uint64_t seed, double widthMm, double fovMm, const AnatomyOptions& options);
 
   double extentMm() const override { return extent_; }
   void paint(Canvas& c) const override;
@@ -135,6 +135,9 @@ class Torso final : public Anatomy {
   // Arms beside the body (armsDown_), from the hips to the shoulders: skin,
   // fat, muscle, humerus above the elbow and radius and ulna below.
   void paintArms(Canvas& c, const Slice& s, bool zoneOnly) const;
+  void paintImplants(Canvas& c, const Slice& s) const;
+  // The table's top at image x (mm): where the patient (or the pad) lies.
+  double tableTop(double x) const { return tableTopY_ - tableCurve_ * x * x; }
 
   double extent_ = 600, width_ = 340, fov_ = 450;
   TissueStyle style_;
@@ -143,6 +146,8 @@ class Torso final : public Anatomy {
   double aspect_ = 0.7, flat_ = 0.9, square_ = 0.04, offX_ = 0, tableTopY_ = 0;
   double tableCurve_ = 0, tableGap_ = 0, tableThick_ = 40, tableHalfWidth_ = 220;
   double rollBase_ = 0;
+  PhantomTable table_ = PhantomTable::kCurved;
+  double padMm_ = 0, padHu_ = -800;  // the mattress of kPadded (0 otherwise)
   Wiggle wiggleX_, wiggleRoll_, wiggleW_;
   Blob bodyAbdomen_, bodyThorax_;  // harmonics, blended along z
   double hips_ = 1.03, waist_ = 0.94, chest_ = 0.98, belly_ = 1.0;
@@ -177,14 +182,25 @@ class Torso final : public Anatomy {
   double aortaR_ = 11, esophagusAir_ = 0, psoas_ = 1;
   double hipU_ = 100, hipV_ = 0, hipZ_ = 40, headR_ = 23;
   std::vector<Piece> pelvicBones_;  // pubic rami and ischia
+
+  // Metal (PhantomMetal): hip prostheses replace the femoral head and neck
+  // of their side; screws, their heads and the rods of a spinal fixation.
+  double metalHu_ = 3500;
+  bool hipImplant_[2] = {false, false};
+  double ballR_ = 20;
+  std::vector<Piece> stems_, spinalHardware_;
 };
 
-Torso::Torso(std::uint64_t seed, double widthMm, double fovMm, ContrastPhase phase, double fatScale,
-             bool armsDown)
-    : width_(widthMm), fov_(fovMm), armsDown_(armsDown) {
+Torso::Torso(std::uint64_t seed, double widthMm, double fovMm, const AnatomyOptions& options)
+    : width_(widthMm), fov_(fovMm), table_(options.table), armsDown_(options.armsDown) {
+  const ContrastPhase phase = options.phase;
+  const double fatScale = options.fatScale;
   Rng rng(seed);
   Rng shape = rng.fork(1), organs = rng.fork(2), hu = rng.fork(3), bones = rng.fork(4),
       bowel = rng.fork(5), vessels = rng.fork(6), arms = rng.fork(7);
+  // Forked after the original streams and drawn in full whatever the
+  // options, so that a table or an implant changes nothing else.
+  Rng extras = rng.fork(8);
   const double scale = width_ / 340.0;  // anatomy in mm scales with the patient
   extent_ = shape.uniform(560, 640) * std::sqrt(scale);
 
@@ -500,6 +516,69 @@ Torso::Torso(std::uint64_t seed, double widthMm, double fovMm, ContrastPhase pha
       ribs_[side].push_back(rib);
     }
   }
+
+  // Tables: a flat top is thicker and has no curve; a pad lifts the patient
+  // (half of it taken from the table's position, so the body stays about
+  // as centred).
+  const double flatThick = extras.uniform(45, 60), pad = extras.uniform(15, 40);
+  padHu_ = extras.uniform(-900, -700);
+  if (table_ == PhantomTable::kFlat) {
+    tableCurve_ = 0;
+    tableThick_ = flatThick;
+  } else if (table_ == PhantomTable::kPadded) {
+    padMm_ = pad;
+    tableTopY_ += 0.5 * pad;
+  }
+
+  // Implants, drawn in full for every case.
+  metalHu_ = extras.uniform(3200, 4500);
+  const double sideDraw = extras.uniform();
+  const bool both = sideDraw < 0.25, left = sideDraw < 0.625;
+  ballR_ = std::max(12.0, headR_ - extras.uniform(2.5, 4.5));
+  const int levels = 2 + static_cast<int>(extras.uniform(0, 2.999));
+  const int lowest = static_cast<int>(extras.uniform(0, 5 - levels + 0.999));
+  const double screwR = extras.uniform(2.9, 3.6), rodR = extras.uniform(2.5, 3.1);
+  if (options.metal == PhantomMetal::kHip) {
+    for (int side = 0; side < 2; ++side) {
+      hipImplant_[side] = both || (side == 1) == left;
+      if (!hipImplant_[side]) continue;
+      const double sgn = side == 0 ? -1.0 : 1.0;
+      const Point3 ball{sgn * hipU_, hipV_, hipZ_};
+      const Point3 neck{sgn * (hipU_ + 34), hipV_ + 4, hipZ_ - 40};
+      const Point3 tip{sgn * (hipU_ + 38), hipV_ + 4, hipZ_ - 170};
+      stems_.push_back(makePiece(ball, neck, 7.0));
+      stems_.push_back(makePiece(neck, tip, 6.0));
+    }
+  } else if (options.metal == PhantomMetal::kSpine) {
+    // Pedicle screws from the posterior elements into the vertebral body of
+    // each instrumented lumbar level (0 = L5), joined by a rod on each side.
+    const double zs = tSacrum_ * extent_, h = (tL1_ - tSacrum_) * extent_ / 5;
+    std::array<std::vector<Point3>, 2> heads;
+    for (int k = lowest; k < lowest + levels; ++k) {
+      const double z = zs + (k + 0.38) * h;
+      const Slice s = sliceAt(z / extent_);
+      const double r = s.canalR;
+      for (int side = 0; side < 2; ++side) {
+        const double sgn = side == 0 ? -1.0 : 1.0;
+        const Point3 entry{s.canalU + sgn * (r + 9), s.canalV + 0.5 * r + 3, z};
+        const Point3 tip{s.canalU + sgn * 0.2 * s.vbRu, s.vbV - 0.2 * s.vbRv, z};
+        spinalHardware_.push_back(makePiece(entry, tip, screwR));
+        const Point3 head{entry[0], entry[1] + 5, z};
+        spinalHardware_.push_back(makePiece(head, head, 5.5));
+        heads[side].push_back(head);
+      }
+    }
+    for (const auto& column : heads) {
+      Point3 below = column.front(), above = column.back();
+      below[2] -= 8;
+      above[2] += 8;
+      std::vector<Point3> path{below};
+      path.insert(path.end(), column.begin(), column.end());
+      path.push_back(above);
+      for (std::size_t i = 0; i + 1 < path.size(); ++i)
+        spinalHardware_.push_back(makePiece(path[i], path[i + 1], rodR));
+    }
+  }
 }
 
 Torso::Slice Torso::sliceAt(double t) const {
@@ -567,7 +646,7 @@ Torso::Slice Torso::sliceAt(double t) const {
   s.vbV = s.canalV - s.canalR - 2 - s.vbRv;
 
   s.cx = offX_ + wiggleX_(s.z);
-  s.cy = tableTopY_ - tableGap_ - s.backV;
+  s.cy = tableTopY_ - tableGap_ - padMm_ - s.backV;
   s.roll = rollBase_ + wiggleRoll_(s.z);
   s.cosRoll = std::cos(s.roll);
   s.sinRoll = std::sin(s.roll);
@@ -590,20 +669,30 @@ void Torso::setFrame(Canvas& c, const Slice& s) const {
 // The body rests on the table: nothing of it lies below the table's top.
 bool Torso::onTableSide(double u, double v, const Slice& s) const {
   const double x = s.cx + s.cosRoll * u - s.sinRoll * v, y = s.cy + s.sinRoll * u + s.cosRoll * v;
-  return y > tableTopY_ - tableGap_ - tableCurve_ * x * x;
+  return y > tableTopY_ - tableGap_ - padMm_ - tableCurve_ * x * x;
 }
 
 void Torso::paintTable(Canvas& c) const {
-  // A curved carbon shell sandwich: two dense skins around a foam core. Not body.
-  const Box box{-tableHalfWidth_, tableTopY_ - 20, tableHalfWidth_, tableTopY_ + tableThick_ + 2};
+  // A carbon shell sandwich: two dense skins around a foam core (a flat top
+  // also has two webs inside), under the pad if there is one. Not body.
+  const Box box{-tableHalfWidth_, tableTopY_ - 20 - padMm_, tableHalfWidth_,
+                tableTopY_ + tableThick_ + 2};
   const std::uint8_t bg = labelValue(L::kBackground);
+  const bool flat = table_ == PhantomTable::kFlat;
   forEachPixel(c.image, box, [&](int index, double x, double y) {
     if (std::abs(x) > tableHalfWidth_) return;
-    const double top = tableTopY_ - tableCurve_ * x * x;
-    const double d = y - top;
-    if (d < 0 || d > tableThick_) return;
+    const double d = y - tableTop(x);
     const double edge = tableHalfWidth_ - std::abs(x);
-    const bool shell = d < 2.5 || d > tableThick_ - 2.5 || edge < 3;
+    if (d < 0) {
+      if (d >= -padMm_ && edge > 12) {
+        c.label[index] = bg;
+        c.hu[index] = static_cast<float>(padHu_);
+      }
+      return;
+    }
+    if (d > tableThick_) return;
+    const bool shell = d < 2.5 || d > tableThick_ - 2.5 || edge < 3 ||
+                       (flat && std::abs(std::abs(x) - 0.35 * tableHalfWidth_) < 1.5);
     c.label[index] = bg;
     c.hu[index] = shell ? 420.0f : -930.0f;
   });
@@ -1086,6 +1175,7 @@ void Torso::paintPelvis(Canvas& c, const Slice& s) const {
     }
   }
   for (double sgn : {-1.0, 1.0}) {
+    const bool implant = hipImplant_[sgn > 0 ? 1 : 0];
     const Ellipsoid head = Ellipsoid::make(sgn * hipU_, hipV_, hipZ_, headR_, headR_, headR_);
     const Ellipsoid socket =
         Ellipsoid::make(sgn * hipU_, hipV_, hipZ_, headR_ + 9, headR_ + 9, headR_ + 9);
@@ -1100,10 +1190,12 @@ void Torso::paintPelvis(Canvas& c, const Slice& s) const {
           c, joint.box(), [&](double u, double v) { return medial(u, v) && joint.inside(u, v); },
           L::kSoftTissue, 30.0, in);
     }
-    if (auto e = head.section(z)) paintBone(c, *e, 1.5, cortexHu_, marrowHu_, in);
     const Piece neck =
         makePiece({sgn * hipU_, hipV_, hipZ_}, {sgn * (hipU_ + 40), hipV_ + 6, hipZ_ - 28}, 13);
-    if (auto e = neck.e.section(z)) paintBone(c, *e, 2.0, cortexHu_, marrowHu_, in);
+    if (!implant) {
+      if (auto e = head.section(z)) paintBone(c, *e, 1.5, cortexHu_, marrowHu_, in);
+      if (auto e = neck.e.section(z)) paintBone(c, *e, 2.0, cortexHu_, marrowHu_, in);
+    }
     const Ellipsoid trochanter =
         Ellipsoid::make(sgn * (hipU_ + 48), hipV_ + 10, hipZ_ - 22, 15, 20, 22);
     if (auto e = trochanter.section(z)) paintBone(c, *e, 1.5, cortexHu_, marrowHu_, in);
@@ -1145,13 +1237,47 @@ void Torso::paint(Canvas& c) const {
   paintRibs(c, s);
   paintPelvis(c, s);
   paintArms(c, s, false);
+  paintImplants(c, s);
+}
+
+void Torso::paintImplants(Canvas& c, const Slice& s) const {
+  const double z = s.z;
+  for (int side = 0; side < 2; ++side) {
+    if (!hipImplant_[side]) continue;
+    // The cup: a metal shell around the ball, open laterally and inferiorly
+    // (45°), in the acetabulum.
+    const double sgn = side == 0 ? -1.0 : 1.0, dz = z - hipZ_;
+    const double outer = headR_ + 2, inner = ballR_ + 0.5;
+    if (std::abs(dz) < outer) {
+      const double ro = std::sqrt(outer * outer - dz * dz);
+      const double ri2 = inner * inner - dz * dz;
+      const Ellipse shell = Ellipse::circle(sgn * hipU_, hipV_, ro);
+      paintMetal(c,
+                 region(shell.box(),
+                        [&](double u, double v) {
+                          const double du = u - sgn * hipU_, dv = v - hipV_;
+                          const double r2 = du * du + dv * dv;
+                          const double open = 0.7071 * (sgn * du - dz);
+                          return r2 <= ro * ro && r2 > ri2 && open < 0.2 * outer;
+                        }),
+                 metalHu_);
+    }
+    const Ellipsoid ball = Ellipsoid::make(sgn * hipU_, hipV_, hipZ_, ballR_, ballR_, ballR_);
+    if (auto e = ball.section(z)) paintMetal(c, *e, metalHu_);
+  }
+  for (const Piece& p : stems_)
+    if (!missesSlice(p, z))
+      if (auto e = p.e.section(z)) paintMetal(c, *e, metalHu_);
+  for (const Piece& p : spinalHardware_)
+    if (!missesSlice(p, z))
+      if (auto e = p.e.section(z)) paintMetal(c, *e, 0.9 * metalHu_);
 }
 
 }  // namespace
 
 std::unique_ptr<Anatomy> makeTorso(std::uint64_t caseSeed, double widthMm, double fovMm,
-                                   ContrastPhase phase, double fatScale, bool armsDown) {
-  return std::make_unique<Torso>(caseSeed, widthMm, fovMm, phase, fatScale, armsDown);
+                                   const AnatomyOptions& options) {
+  return std::make_unique<Torso>(caseSeed, widthMm, fovMm, options);
 }
 
 }  // namespace tessera::imaging::phantom

@@ -54,8 +54,8 @@ const std::vector<TrainSetting>& trainSettings() {
       {"checkpoint-every", "N", "steps between checkpoints", "200"},
       {"no-augment", "", "disable augmentation", ""},
       {"phantoms", "KIND",
-       "phantoms to train on: classic, or realistic (scanner, contrast phase and patient drawn "
-       "per case)",
+       "phantoms to train on: classic, or realistic (scanner, contrast phase, patient, table, "
+       "metal and head detail drawn per case; docs/PHANTOMS.md)",
        "classic"},
       {"spacing", "MM",
        "phantom slice spacing: one value, or MIN-MAX drawn per case (0: each family's own)", "0"},

@@ -177,10 +177,11 @@ TEST_F(Cli, PhantomWritesTheSlabMatrixAndNoiseAsked) {
 // are usage errors.
 TEST_F(Cli, PhantomTakesTheScannerVariations) {
   const std::vector<std::string> args = {
-      "phantom",   dir / "varied", "--slices", "2",         "--spacing",    "5",       "--matrix",
-      "64",        "--thickness",  "3",        "--kernel",  "soft",         "--phase", "portal",
-      "--cupping", "20",           "--rings",  "5",         "--off-centre", "20",      "--habitus",
-      "child",     "--arms",       "down",     "--variety", "realistic"};
+      "phantom",      dir / "varied", "--slices",    "2",      "--spacing", "5",
+      "--matrix",     "64",           "--thickness", "3",      "--kernel",  "soft",
+      "--phase",      "portal",       "--cupping",   "20",     "--rings",   "5",
+      "--off-centre", "20",           "--habitus",   "child",  "--arms",    "down",
+      "--variety",    "realistic",    "--table",     "padded", "--metal",   "spine"};
   CommandRun run = tessera(args);
   ASSERT_EQ(run.code, 0) << run.err;
   auto info = parseJson(slurp(dir / "varied/case_0000/phantom.json"));
@@ -193,6 +194,8 @@ TEST_F(Cli, PhantomTakesTheScannerVariations) {
   EXPECT_EQ(info->getString("variety"), "realistic");
   EXPECT_EQ(info->getString("habitus"), "child");
   EXPECT_EQ(info->getString("arms"), "down");
+  EXPECT_EQ(info->getString("table"), "padded");
+  EXPECT_EQ(info->getString("metal"), "spine");
   EXPECT_NEAR(std::hypot(info->getNumber("offCentreXMm"), info->getNumber("offCentreYMm")), 20.0,
               1e-2);
   for (const auto& [option, value, reason] :
@@ -202,7 +205,9 @@ TEST_F(Cli, PhantomTakesTheScannerVariations) {
         std::tuple{"--cupping", "99", "cupping"},
         std::tuple{"--variety", "wild", "unknown phantom variety 'wild'"},
         std::tuple{"--habitus", "giant", "unknown habitus 'giant'"},
-        std::tuple{"--arms", "sideways", "--arms is up or down"}}) {
+        std::tuple{"--arms", "sideways", "--arms is up or down"},
+        std::tuple{"--table", "glass", "unknown table 'glass' (curved, flat or padded)"},
+        std::tuple{"--metal", "gold", "unknown metal implant 'gold'"}}) {
     run = tessera({"phantom", dir / "bad", "--matrix", "64", option, value});
     EXPECT_EQ(run.code, 2) << option;
     EXPECT_TRUE(contains(run.err, reason)) << run.err;
@@ -210,6 +215,17 @@ TEST_F(Cli, PhantomTakesTheScannerVariations) {
   run = tessera({"phantom", dir / "bad", "--family", "head", "--phase", "arterial"});
   EXPECT_EQ(run.code, 2);
   EXPECT_TRUE(contains(run.err, "torso phantoms only")) << run.err;
+  run = tessera({"phantom", dir / "bad", "--metal", "dental"});
+  EXPECT_EQ(run.code, 2);
+  EXPECT_TRUE(contains(run.err, "head phantoms only")) << run.err;
+  run = tessera({"phantom", dir / "head", "--family", "head", "--matrix", "64", "--slices", "2",
+                 "--spacing", "2", "--z-center", "0.02", "--head-detail"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  info = parseJson(slurp(dir / "head/case_0000/phantom.json"));
+  ASSERT_TRUE(info.ok());
+  ASSERT_NE(info->find("headDetail"), nullptr);
+  EXPECT_TRUE(info->find("headDetail")->asBool());
+  EXPECT_FALSE(fs::exists(dir / "bad")) << "a refused phantom writes nothing";
 }
 
 TEST_F(Cli, InfoDescribesCtSmall) {

@@ -111,14 +111,21 @@ TEST(Phantom, SameSeedGivesIdenticalVoxels) {
 }
 
 TEST(Phantom, ThreadCountDoesNotChangeVoxels) {
-  const PhantomOptions o = smallTorso(5, 12);
-  setNumThreads(1);
-  auto one = generatePhantom(o);
-  setNumThreads(3);
-  auto three = generatePhantom(o);
-  setNumThreads(0);
-  ASSERT_TRUE(one.ok() && three.ok());
-  EXPECT_TRUE(sameVoxels(*one, *three));
+  PhantomOptions o = smallTorso(5, 12);
+  // Metal too: its artefacts are computed slice by slice.
+  PhantomOptions hip = smallTorso(5, 6);
+  hip.metal = PhantomMetal::kHip;
+  hip.sliceSpacingMm = 4;
+  hip.zCenter = 0.07;
+  for (const PhantomOptions& options : {o, hip}) {
+    setNumThreads(1);
+    auto one = generatePhantom(options);
+    setNumThreads(3);
+    auto three = generatePhantom(options);
+    setNumThreads(0);
+    ASSERT_TRUE(one.ok() && three.ok());
+    EXPECT_TRUE(sameVoxels(*one, *three));
+  }
 }
 
 TEST(Phantom, SeedsAndCasesGiveDifferentPatients) {
@@ -626,6 +633,8 @@ TEST(Phantom, RealisticVarietyDrawsTheScannerPerCaseAndKeepsThePatients) {
     same.offCentreMm = std::hypot(realistic->info.offCentreXMm, realistic->info.offCentreYMm);
     same.habitus = realistic->info.habitus;
     same.armsDown = realistic->info.armsDown;
+    same.table = realistic->info.table;
+    same.metal = realistic->info.metal;
     auto classic = generatePhantom(same);
     ASSERT_TRUE(classic.ok());
     EXPECT_TRUE(std::equal(classic->labels.labels.data(),
@@ -648,6 +657,211 @@ TEST(Phantom, RealisticVarietyDrawsTheScannerPerCaseAndKeepsThePatients) {
   ASSERT_TRUE(fixed.ok());
   EXPECT_EQ(fixed->info.kernel, PhantomKernel::kSharp);
   EXPECT_EQ(fixed->info.phase, ContrastPhase::kArterial);
+}
+
+// Metal: labelled bone, saturating the scale, with artefacts over the whole
+// slice that holds it and nowhere else; the patient is otherwise the same.
+TEST(Phantom, MetalImplantsAreBoneWithStreaksInTheirSlicesOnly) {
+  struct Case {
+    PhantomMetal metal;
+    PhantomFamily family;
+    double zCenter, spacing;
+    int slices;
+  };
+  for (const Case& tc : {Case{PhantomMetal::kHip, PhantomFamily::kTorso, 0.07, 5, 12},
+                         Case{PhantomMetal::kSpine, PhantomFamily::kTorso, 0.33, 5, 20},
+                         Case{PhantomMetal::kDental, PhantomFamily::kHead, 0.03, 2, 6}}) {
+    SCOPED_TRACE(phantomMetalName(tc.metal));
+    PhantomOptions o = smallTorso(17, tc.slices, 192);
+    o.family = tc.family;
+    o.sliceSpacingMm = tc.spacing;
+    o.zCenter = tc.zCenter;
+    o.headDetail = tc.family == PhantomFamily::kHead;
+    auto plain = generatePhantom(o);
+    o.metal = tc.metal;
+    auto metal = generatePhantom(o);
+    auto again = generatePhantom(o);
+    ASSERT_TRUE(plain.ok() && metal.ok() && again.ok());
+    EXPECT_TRUE(sameVoxels(*metal, *again));
+    EXPECT_EQ(metal->info.metal, tc.metal);
+    const auto& a = plain->labels.labels;
+    const auto& b = metal->labels.labels;
+    const std::uint8_t bone = static_cast<std::uint8_t>(L::kBone);
+    const std::int64_t slice = a.nx() * a.ny();
+    int metalSlices = 0, cleanSlices = 0;
+    std::int64_t most = 0;
+    double rmsOfMost = 0;
+    for (std::int64_t k = 0; k < a.nz(); ++k) {
+      std::int64_t saturated = 0, changedLabels = 0;
+      double farSq = 0;
+      std::int64_t far = 0, differing = 0;
+      for (std::int64_t v = k * slice; v < (k + 1) * slice; ++v) {
+        const int hu = metal->ct.data()[v];
+        if (hu >= 3000) {
+          ++saturated;
+          EXPECT_EQ(b.data()[v], bone) << "metal is labelled bone";
+        }
+        if (a.data()[v] != b.data()[v]) {
+          ++changedLabels;
+          // Implants are bone; what they replace (a femoral head) was.
+          EXPECT_TRUE(b.data()[v] == bone || a.data()[v] == bone) << "voxel " << v;
+        }
+        const double d = hu - plain->ct.data()[v];
+        differing += d != 0;
+        if (a.data()[v] == b.data()[v] && a.data()[v] != bone && hu < 3000) {
+          farSq += d * d;
+          ++far;
+        }
+      }
+      if (saturated > 0) {
+        ++metalSlices;
+        // Streaks reach the tissue: the same noise, so any difference is
+        // the artefact.
+        const double rms = std::sqrt(farSq / std::max<std::int64_t>(far, 1));
+        EXPECT_GT(rms, 0.3) << "slice " << k;
+        if (saturated > most) {
+          most = saturated;
+          rmsOfMost = rms;
+        }
+      } else if (changedLabels == 0) {
+        ++cleanSlices;
+        EXPECT_EQ(differing, 0) << "slice " << k << " holds no metal yet changed";
+      }
+    }
+    EXPECT_GE(metalSlices, 1);
+    EXPECT_GT(rmsOfMost, 10.0) << "the slice with the most metal";
+    EXPECT_GE(cleanSlices, 1);
+  }
+}
+
+// Tables change what the patient lies on: a flat top is flat, a pad of foam
+// lies between the back and the shell; the organs stay the same.
+TEST(Phantom, TablesAreFlatCurvedOrPaddedUnderTheSamePatient) {
+  PhantomOptions o = smallTorso(5, 1, 512);
+  o.sliceSpacingMm = 10;
+  o.zCenter = 0.45;
+  o.occupancy = 0.5;
+  o.noiseHu = 5;
+  std::map<PhantomTable, Phantom> by;
+  for (PhantomTable t : {PhantomTable::kCurved, PhantomTable::kFlat, PhantomTable::kPadded}) {
+    o.table = t;
+    auto p = generatePhantom(o);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->info.table, t);
+    by.emplace(t, std::move(p).value());
+  }
+  const int n = 512;
+  // For each column: the body's lowest row, then the first dense table row
+  // below it, and the rows of pad (-920..-680 HU, background) between.
+  struct Column {
+    int bodyBottom = -1, tableTop = -1, pad = 0;
+  };
+  auto columns = [&](const Phantom& p) {
+    std::vector<Column> out(n);
+    for (int i = 0; i < n; ++i) {
+      Column& c = out[i];
+      for (int j = 0; j < n; ++j)
+        if (p.labels.labels.at(i, j, 0) != 0) c.bodyBottom = j;
+      if (c.bodyBottom < 0) continue;
+      for (int j = c.bodyBottom + 1; j < n && c.tableTop < 0; ++j) {
+        const int hu = p.ct.at(i, j, 0);
+        if (hu > 200) c.tableTop = j;
+        if (hu > -920 && hu < -680) ++c.pad;
+      }
+    }
+    return out;
+  };
+  auto spread = [&](const std::vector<Column>& cs) {
+    int lo = n, hi = -1;
+    for (const Column& c : cs)
+      if (c.tableTop >= 0) {
+        lo = std::min(lo, c.tableTop);
+        hi = std::max(hi, c.tableTop);
+      }
+    return hi - lo;
+  };
+  auto padRows = [&](const std::vector<Column>& cs) {
+    std::vector<double> rows;
+    for (const Column& c : cs)
+      if (c.tableTop >= 0) rows.push_back(c.pad);
+    return percentile(rows, 0.5);
+  };
+  const auto curved = columns(by.at(PhantomTable::kCurved));
+  const auto flat = columns(by.at(PhantomTable::kFlat));
+  const auto padded = columns(by.at(PhantomTable::kPadded));
+  EXPECT_LE(spread(flat), 1) << "a flat top under the body";
+  EXPECT_GE(spread(curved), 2) << "the curved shell rises at its sides";
+  const double pixelMm = by.at(PhantomTable::kPadded).info.fovMm / n;
+  EXPECT_GE(padRows(padded) * pixelMm, 12) << "15-40 mm of foam";
+  EXPECT_LE(padRows(curved) * pixelMm, 3);
+  auto count = [](const Phantom& p, L label) {
+    const std::uint8_t v = static_cast<std::uint8_t>(label);
+    return std::count(p.labels.labels.data(), p.labels.labels.data() + p.labels.labels.voxelCount(),
+                      v);
+  };
+  for (L organ : {L::kLiver, L::kKidney, L::kSpleen}) {
+    const double c = count(by.at(PhantomTable::kCurved), organ);
+    for (PhantomTable t : {PhantomTable::kFlat, PhantomTable::kPadded})
+      EXPECT_NEAR(count(by.at(t), organ), c, 0.03 * c + 20) << phantomTableName(t);
+  }
+}
+
+// Head detail: teeth of dentine and enamel at the palate's level, denser
+// than any bone of the original heads; calcifications in the brain, which
+// stays labelled brain.
+TEST(Phantom, HeadDetailAddsTeethAndCalcifications) {
+  PhantomOptions o = smallTorso(9, 4, 256);
+  o.family = PhantomFamily::kHead;
+  o.sliceSpacingMm = 1.5;
+  o.zCenter = 0.02;
+  auto plain = generatePhantom(o);
+  o.headDetail = true;
+  auto detailed = generatePhantom(o);
+  ASSERT_TRUE(plain.ok() && detailed.ok());
+  EXPECT_TRUE(detailed->info.headDetail);
+  auto denseBone = [](const Phantom& p, int threshold) {
+    std::int64_t count = 0;
+    for (std::int64_t v = 0; v < p.ct.voxelCount(); ++v)
+      count += p.ct.data()[v] >= threshold && p.labels.labels.data()[v] == 3;
+    return count;
+  };
+  EXPECT_EQ(denseBone(*plain, 2300), 0) << "cortex is at most 1,850 HU";
+  EXPECT_GT(denseBone(*detailed, 2300), 50) << "enamel 2,500-3,000 HU";
+  // Calcifications: over a few patients at the level of the pineal gland
+  // and the atria, brain voxels (in both) that gained over 100 HU.
+  int withCalcifications = 0;
+  for (int c = 0; c < 4; ++c) {
+    PhantomOptions b = smallTorso(9, 6, 192);
+    b.family = PhantomFamily::kHead;
+    b.caseIndex = c;
+    b.sliceSpacingMm = 3;
+    b.zCenter = 0.53;
+    auto without = generatePhantom(b);
+    b.headDetail = true;
+    auto with = generatePhantom(b);
+    ASSERT_TRUE(without.ok() && with.ok());
+    std::int64_t gained = 0, relabelled = 0;
+    for (std::int64_t v = 0; v < with->ct.voxelCount(); ++v) {
+      const bool wasBrain = without->labels.labels.data()[v] == 8;
+      const bool isBrain = with->labels.labels.data()[v] == 8;
+      if (wasBrain && isBrain && with->ct.data()[v] - without->ct.data()[v] > 100) ++gained;
+      relabelled += wasBrain && !isBrain;
+    }
+    EXPECT_EQ(relabelled, 0) << "calcified brain is brain";
+    withCalcifications += gained > 0;
+  }
+  EXPECT_GE(withCalcifications, 1);
+  // The realistic variety always draws them; dental metal implies them.
+  o.headDetail = false;
+  o.variety = PhantomVariety::kRealistic;
+  auto realistic = generatePhantom(o);
+  ASSERT_TRUE(realistic.ok());
+  EXPECT_TRUE(realistic->info.headDetail);
+  o.variety = PhantomVariety::kClassic;
+  o.metal = PhantomMetal::kDental;
+  auto dental = generatePhantom(o);
+  ASSERT_TRUE(dental.ok());
+  EXPECT_TRUE(dental->info.headDetail);
 }
 
 TEST(Phantom, CorticalRimIsBrighterThanMarrow) {
@@ -843,6 +1057,21 @@ TEST(Phantom, RejectsBadOptions) {
   EXPECT_FALSE(parsePhantomHabitus("giant").ok());
   EXPECT_EQ(*parsePhantomVariety("realistic"), PhantomVariety::kRealistic);
   EXPECT_FALSE(parsePhantomVariety("wild").ok());
+  EXPECT_TRUE(bad([](PhantomOptions& o) { o.metal = PhantomMetal::kDental; }));
+  EXPECT_TRUE(bad([](PhantomOptions& o) {
+    o.family = PhantomFamily::kHead;
+    o.metal = PhantomMetal::kHip;
+  }));
+  EXPECT_TRUE(bad([](PhantomOptions& o) {
+    o.family = PhantomFamily::kHead;
+    o.table = PhantomTable::kFlat;
+  }));
+  EXPECT_TRUE(bad([](PhantomOptions& o) { o.headDetail = true; }));
+  EXPECT_EQ(*parsePhantomTable("padded"), PhantomTable::kPadded);
+  EXPECT_EQ(*parsePhantomMetal("spine"), PhantomMetal::kSpine);
+  auto unknown = parsePhantomMetal("gold");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().message, "unknown metal implant 'gold' (none, hip, spine or dental)");
 }
 
 TEST(Phantom, CancellationStopsGeneration) {
