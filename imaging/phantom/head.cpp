@@ -271,7 +271,8 @@ Head::Head(std::uint64_t seed, double widthMm, double fovMm, const AnatomyOption
   }
   // Calcifications: pineal gland, choroid plexus in the atria, basal
   // ganglia, plaques of the falx (brain), and of the carotid siphons (soft
-  // tissue), each drawn with its frequency in adults.
+  // tissue), each drawn with its frequency in adults. They change the HU of
+  // their tissue only, never a label.
   auto add = [&](bool present, const Ellipsoid& e, double huLo, double huHi, TissueLabel label) {
     const double value = detail.uniform(huLo, huHi);
     if (present) calcifications_.push_back({makeCell(e), value, label});
@@ -603,7 +604,7 @@ void Head::paintTeeth(Canvas& c, const Slice& s) const {
 void Head::paintCalcifications(Canvas& c, double z) const {
   for (const Calcification& k : calcifications_) {
     if (misses(k.cell, z)) continue;
-    if (auto e = k.cell.e.section(z)) paintShape(c, *e, k.label, k.hu, kZoneBody);
+    if (auto e = k.cell.e.section(z)) shadeShape(c, *e, k.label, k.hu);
   }
 }
 
