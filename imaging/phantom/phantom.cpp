@@ -402,21 +402,21 @@ constexpr double kMetalStarvation = 300;
 // between implants, streaks radiating from them.
 void addMetalArtefacts(float* hu, const float* metal, int n, double pixelMm, double hardening,
                        double starvation, std::uint64_t key) {
-  const int kViews = std::max(180, static_cast<int>(1.2 * n));
+  const int views = std::max(180, static_cast<int>(1.2 * n));
   std::vector<std::pair<int, float>> pixels;
   for (int i = 0; i < n * n; ++i)
     if (metal[i] > 0) pixels.emplace_back(i, metal[i]);
   if (pixels.empty()) return;
   const int bins = static_cast<int>(std::ceil(n * 1.4143)) + 4;
   const double c = 0.5 * (n - 1), cb = 0.5 * (bins - 1);
-  std::vector<double> cs(kViews), sn(kViews);
-  for (int a = 0; a < kViews; ++a) {
-    cs[a] = std::cos(ph::kPi * a / kViews);
-    sn[a] = std::sin(ph::kPi * a / kViews);
+  std::vector<double> cs(views), sn(views);
+  for (int a = 0; a < views; ++a) {
+    cs[a] = std::cos(ph::kPi * a / views);
+    sn[a] = std::sin(ph::kPi * a / views);
   }
-  std::vector<double> sinogram(static_cast<std::size_t>(kViews) * bins, 0.0);
-  std::vector<int> lo(kViews, bins), hi(kViews, -1);
-  for (int a = 0; a < kViews; ++a) {
+  std::vector<double> sinogram(static_cast<std::size_t>(views) * bins, 0.0);
+  std::vector<int> lo(views, bins), hi(views, -1);
+  for (int a = 0; a < views; ++a) {
     double* row = sinogram.data() + static_cast<std::size_t>(a) * bins;
     for (const auto& [index, w] : pixels) {
       const double s = (index % n - c) * cs[a] + (index / n - c) * sn[a] + cb;
@@ -436,8 +436,8 @@ void addMetalArtefacts(float* hu, const float* metal, int n, double pixelMm, dou
   // Shepp-Logan filter in bin units: h(k) = -2 / (π² (4k² - 1)).
   std::vector<double> ramp(bins);
   for (int k = 0; k < bins; ++k) ramp[k] = -2.0 / (ph::kPi * ph::kPi * (4.0 * k * k - 1));
-  std::vector<float> filtered(static_cast<std::size_t>(kViews) * (bins + 1), 0.0f);
-  for (int a = 0; a < kViews; ++a) {
+  std::vector<float> filtered(static_cast<std::size_t>(views) * (bins + 1), 0.0f);
+  for (int a = 0; a < views; ++a) {
     const double* row = sinogram.data() + static_cast<std::size_t>(a) * bins;
     float* out = filtered.data() + static_cast<std::size_t>(a) * (bins + 1);
     for (int j = 0; j < bins; ++j) {
@@ -446,11 +446,11 @@ void addMetalArtefacts(float* hu, const float* metal, int n, double pixelMm, dou
       out[j] = static_cast<float>(sum);
     }
   }
-  const double scale = ph::kPi / kViews;
+  const double scale = ph::kPi / views;
   for (int y = 0; y < n; ++y)
     for (int x = 0; x < n; ++x) {
       double sum = 0;
-      for (int a = 0; a < kViews; ++a) {
+      for (int a = 0; a < views; ++a) {
         const double s = (x - c) * cs[a] + (y - c) * sn[a] + cb;
         const int b = static_cast<int>(s);
         const double f = s - b;
