@@ -135,8 +135,12 @@ def main():
                             dense=scores["dense"], sparse=scores["sparse"]))
         elapsed = time.monotonic() - started
         eta = elapsed / (done_cells + 1) * (len(grid) - done_cells - 1)
-        print(f"[{done_cells + 1}/{len(grid)}] {name}: dense {scores['dense']['mean_dice']:.4f} "
-              f"sparse {scores['sparse']['mean_dice']:.4f} ({elapsed:.0f} s, ETA {eta:.0f} s)",
+        # The tables' measure, not tessera eval's own mean, which also counts
+        # a label only the prediction holds (a false positive) as Dice 0.
+        print(f"[{done_cells + 1}/{len(grid)}] {name}: dense {reference_mean(scores['dense']):.4f} "
+              f"sparse {reference_mean(scores['sparse']):.4f}, false positives "
+              f"{len(false_positives(scores['dense']))}/{len(false_positives(scores['sparse']))} "
+              f"({elapsed:.0f} s, ETA {eta:.0f} s)",
               file=sys.stderr, flush=True)
     report(results)
     if options.json:
